@@ -1,0 +1,243 @@
+"""What one X.509 certificate says, as plain facts (cryptography)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
+from cryptography.x509.oid import NameOID, SignatureAlgorithmOID
+
+from auditor.errors import InputError
+
+# Signature algorithm OID -> (hash, key type of the signer)
+_SIGNATURES: dict[x509.ObjectIdentifier, tuple[str | None, str]] = {
+    SignatureAlgorithmOID.RSA_WITH_MD5: ("md5", "rsa"),
+    SignatureAlgorithmOID.RSA_WITH_SHA1: ("sha1", "rsa"),
+    SignatureAlgorithmOID._RSA_WITH_SHA1: ("sha1", "rsa"),
+    SignatureAlgorithmOID.RSA_WITH_SHA224: ("sha224", "rsa"),
+    SignatureAlgorithmOID.RSA_WITH_SHA256: ("sha256", "rsa"),
+    SignatureAlgorithmOID.RSA_WITH_SHA384: ("sha384", "rsa"),
+    SignatureAlgorithmOID.RSA_WITH_SHA512: ("sha512", "rsa"),
+    SignatureAlgorithmOID.RSASSA_PSS: (None, "rsa"),
+    SignatureAlgorithmOID.ECDSA_WITH_SHA1: ("sha1", "ec"),
+    SignatureAlgorithmOID.ECDSA_WITH_SHA224: ("sha224", "ec"),
+    SignatureAlgorithmOID.ECDSA_WITH_SHA256: ("sha256", "ec"),
+    SignatureAlgorithmOID.ECDSA_WITH_SHA384: ("sha384", "ec"),
+    SignatureAlgorithmOID.ECDSA_WITH_SHA512: ("sha512", "ec"),
+    SignatureAlgorithmOID.DSA_WITH_SHA1: ("sha1", "dsa"),
+    SignatureAlgorithmOID.DSA_WITH_SHA256: ("sha256", "dsa"),
+    SignatureAlgorithmOID.ED25519: (None, "ed25519"),
+    SignatureAlgorithmOID.ED448: (None, "ed448"),
+}
+
+
+@dataclass(frozen=True)
+class CertificateFacts:
+    """Everything the rules need to know about one certificate, plus its PEM."""
+
+    fingerprint_sha256: str
+    pem: str
+    subject: str
+    subject_cn: str | None
+    issuer: str
+    serial: str
+    not_before: str
+    not_after: str
+    key_type: str
+    key_size: int | None
+    curve: str | None
+    signature_algorithm: str
+    signature_hash: str | None
+    signer_key_type: str
+    self_issued: bool
+    self_signed: bool
+    is_ca: bool
+    san_dns: tuple[str, ...]
+    san_ip: tuple[str, ...]
+    wildcard: bool
+    parse_warnings: tuple[str, ...] = ()
+
+
+def _utc(value: dt.datetime) -> str:
+    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str) -> dt.datetime:
+    """The inverse of the timestamps stored in facts."""
+    return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
+
+
+def fingerprint(cert: x509.Certificate) -> str:
+    """SHA-256 of the DER, lower-case hex without separators."""
+    return cert.fingerprint(hashes.SHA256()).hex()
+
+
+def _key_facts(cert: x509.Certificate) -> tuple[str, int | None, str | None]:
+    try:
+        key = cert.public_key()
+    except (ValueError, UnsupportedAlgorithm):
+        return "unknown", None, None
+    if isinstance(key, rsa.RSAPublicKey):
+        return "rsa", key.key_size, None
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return "ec", key.curve.key_size, key.curve.name
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return "ed25519", 256, None
+    if isinstance(key, ed448.Ed448PublicKey):
+        return "ed448", 456, None
+    if isinstance(key, dsa.DSAPublicKey):
+        return "dsa", key.key_size, None
+    return "unknown", None, None
+
+
+def signature_verifies(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Does ``issuer``'s public key verify ``cert``'s signature?"""
+    try:
+        cert.verify_directly_issued_by(issuer)
+        return True
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
+        pass
+    # verify_directly_issued_by also insists on names matching; check the bare signature
+    # too, so that a lying issuer name does not hide a real signature relationship.
+    try:
+        key = issuer.public_key()
+        algorithm = cert.signature_hash_algorithm
+        if isinstance(key, rsa.RSAPublicKey) and algorithm is not None:
+            key.verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), algorithm)
+        elif isinstance(key, ec.EllipticCurvePublicKey) and algorithm is not None:
+            key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(algorithm))
+        else:
+            return False
+        return cert.issuer == issuer.subject
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
+        return False
+
+
+def _cn(cert: x509.Certificate) -> str | None:
+    try:
+        names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    except ValueError:
+        return None
+    return str(names[0].value) if names else None
+
+
+def _name(name: x509.Name) -> str:
+    try:
+        return name.rfc4514_string()
+    except ValueError:
+        return "<unparseable name>"
+
+
+def analyse(cert: x509.Certificate) -> CertificateFacts:
+    """Turn a parsed certificate into :class:`CertificateFacts`."""
+    warnings: list[str] = []
+    key_type, key_size, curve = _key_facts(cert)
+    oid = cert.signature_algorithm_oid
+    sig_hash, signer = _SIGNATURES.get(oid, (None, "unknown"))
+    if oid == SignatureAlgorithmOID.RSASSA_PSS:
+        try:
+            pss_hash = cert.signature_hash_algorithm
+            sig_hash = pss_hash.name if pss_hash else None
+        except UnsupportedAlgorithm:
+            sig_hash = None
+    sig_name = getattr(oid, "_name", None) or oid.dotted_string
+    is_ca = False
+    dns: list[str] = []
+    ips: list[str] = []
+    try:
+        is_ca = bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        pass
+    except (ValueError, x509.DuplicateExtension) as exc:
+        warnings.append(f"extensions: {exc}")
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        dns = [str(v).lower() for v in san.get_values_for_type(x509.DNSName)]
+        ips = [str(v) for v in san.get_values_for_type(x509.IPAddress)]
+    except x509.ExtensionNotFound:
+        pass
+    except (ValueError, x509.DuplicateExtension) as exc:
+        warnings.append(f"subjectAltName: {exc}")
+    self_issued = cert.issuer == cert.subject
+    cn = _cn(cert)
+    return CertificateFacts(
+        fingerprint_sha256=fingerprint(cert),
+        pem=cert.public_bytes(serialization.Encoding.PEM).decode("ascii"),
+        subject=_name(cert.subject),
+        subject_cn=cn,
+        issuer=_name(cert.issuer),
+        serial=format(cert.serial_number, "x"),
+        not_before=_utc(cert.not_valid_before_utc),
+        not_after=_utc(cert.not_valid_after_utc),
+        key_type=key_type,
+        key_size=key_size,
+        curve=curve,
+        signature_algorithm=sig_name,
+        signature_hash=sig_hash,
+        signer_key_type=signer,
+        self_issued=self_issued,
+        self_signed=self_issued and signature_verifies(cert, cert),
+        is_ca=is_ca,
+        san_dns=tuple(dns),
+        san_ip=tuple(ips),
+        wildcard=any(name.startswith("*") for name in dns) or bool(cn and cn.startswith("*")),
+        parse_warnings=tuple(warnings),
+    )
+
+
+def _match_dns(pattern: str, host: str) -> bool:
+    pattern, host = pattern.rstrip(".").lower(), host.rstrip(".").lower()
+    if pattern == host:
+        return True
+    if pattern.startswith("*.") and "*" not in pattern[2:]:
+        head, _, rest = host.partition(".")
+        return bool(head) and rest == pattern[2:] and rest.count(".") >= 1
+    return False
+
+
+def covers_host(facts: CertificateFacts, host: str) -> bool:
+    """Is ``host`` covered by a subject alternative name (as Chrome 58+ requires)?"""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return any(_match_dns(name, host) for name in facts.san_dns)
+    return any(ipaddress.ip_address(ip) == address for ip in facts.san_ip)
+
+
+def cn_only(facts: CertificateFacts, host: str) -> bool:
+    """The common name names the host but no SAN does: Chrome 58+ rejects this."""
+    return (not covers_host(facts, host) and facts.subject_cn is not None
+            and _match_dns(facts.subject_cn, host))
+
+
+def load_certificate(pem: str) -> x509.Certificate:
+    """Parse one PEM certificate stored in facts."""
+    return x509.load_pem_x509_certificate(pem.encode("ascii"))
+
+
+def read_certificates(path: str) -> list[x509.Certificate]:
+    """Read every certificate in a PEM bundle or a DER file; raise a clear error otherwise."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        raise InputError("file not found", path=path) from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", path=path) from None
+    if b"-----BEGIN" in data:
+        try:
+            certs = x509.load_pem_x509_certificates(data)
+        except ValueError as exc:
+            raise InputError(f"not a valid PEM certificate bundle: {exc}", path=path,
+                             expected="'-----BEGIN CERTIFICATE-----' blocks") from None
+        return certs
+    try:
+        return [x509.load_der_x509_certificate(data)]
+    except ValueError:
+        raise InputError("neither PEM nor DER certificate data", path=path,
+                         expected="a PEM bundle or one DER certificate") from None

@@ -1,0 +1,35 @@
+"""Errors meant for people: which file, which line, which field, what is allowed."""
+
+from __future__ import annotations
+
+
+class AuditorError(Exception):
+    """Base class of every error the tool reports without a traceback."""
+
+
+class InputError(AuditorError):
+    """A file or argument the user gave cannot be used as it is."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        field: str | None = None,
+        expected: str | None = None,
+    ) -> None:
+        self.path = path
+        self.line = line
+        self.field = field
+        self.message = message
+        self.expected = expected
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = ""
+        if self.path:
+            where = self.path + (f":{self.line}" if self.line else "") + ": "
+        field = f"{self.field}: " if self.field else ""
+        expected = f" (expected {self.expected})" if self.expected else ""
+        return f"{where}{field}{self.message}{expected}"

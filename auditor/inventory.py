@@ -1,0 +1,126 @@
+"""The cluster inventory: which nodes, which roles, where to connect."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from auditor.errors import InputError
+from auditor.validation import load_yaml, validate
+
+ROLES = ("uccx-publisher", "uccx-subscriber", "socialminer")
+UCCX_ROLES = ("uccx-publisher", "uccx-subscriber")
+
+#: Ports per role, from DOMAIN.md's table and the UCCX / SocialMiner port guides.
+DEFAULT_PORTS: Mapping[str, Mapping[str, int]] = {
+    "uccx": {"finesse": 8445, "live_data": 12015, "notification": 7443},
+    "socialminer": {"web": 443, "notification": 7443},
+}
+#: Ports added by ``--all-ports`` on UCCX nodes (Tomcat, always ``tomcat``).
+EXTRA_UCCX_PORTS: Mapping[str, int] = {"cuic": 8444, "os_admin": 8443}
+
+SERVICES_BY_ROLE: Mapping[str, tuple[str, ...]] = {
+    "uccx": ("finesse", "live_data", "notification", "cuic", "os_admin"),
+    "socialminer": ("web", "notification"),
+}
+
+
+def role_family(role: str) -> str:
+    """``uccx`` for publisher and subscriber, ``socialminer`` otherwise."""
+    return "uccx" if role in UCCX_ROLES else "socialminer"
+
+
+@dataclass(frozen=True)
+class Node:
+    """One server of the cluster as the inventory names it."""
+
+    host: str
+    role: str
+    address: str | None = None
+    ports: Mapping[str, int] = field(default_factory=dict)
+    declared: Mapping[str, Any] = field(default_factory=dict)
+
+    def endpoints(self, all_ports: bool = False) -> dict[str, int]:
+        """Service name to port: role defaults, ``--all-ports`` extras, then overrides."""
+        family = role_family(self.role)
+        ports = dict(DEFAULT_PORTS[family])
+        if all_ports and family == "uccx":
+            ports.update(EXTRA_UCCX_PORTS)
+        ports.update(self.ports)
+        return dict(sorted(ports.items(), key=lambda item: (item[1], item[0])))
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """A whole cluster: name, version the nodes run now, and nodes."""
+
+    cluster: str
+    version: str
+    nodes: tuple[Node, ...]
+    path: str | None = None
+
+
+def parse_inventory(data: Any, *, path: str = "<inventory>", locate: Any = None) -> Inventory:
+    """Validate plain data (as loaded from YAML) and build an :class:`Inventory`."""
+    validate(data, "inventory", path=path, locate=locate)
+    nodes: list[Node] = []
+    seen: dict[str, int] = {}
+    role_count: dict[str, int] = {}
+    for index, raw in enumerate(data["nodes"]):
+        host = raw["host"].rstrip(".").lower()
+        where = locate(["nodes", index, "host"]) if locate else None
+        if host in seen:
+            raise InputError(f"{host!r} is listed twice (first as nodes[{seen[host]}])",
+                             path=path, line=where, field=f"nodes[{index}].host",
+                             expected="each host once")
+        seen[host] = index
+        role = raw["role"]
+        role_count[role] = role_count.get(role, 0) + 1
+        if role in UCCX_ROLES and role_count[role] > 1:
+            raise InputError(f"a second {role}: a UCCX cluster has one publisher and at most "
+                             "one subscriber", path=path,
+                             line=locate(["nodes", index, "role"]) if locate else None,
+                             field=f"nodes[{index}].role", expected="one node per UCCX role")
+        family = role_family(role)
+        for service in raw.get("ports", {}):
+            if service not in SERVICES_BY_ROLE[family]:
+                raise InputError(f"port {service!r} does not exist on a {role}", path=path,
+                                 line=locate(["nodes", index, "ports", service]) if locate
+                                 else None, field=f"nodes[{index}].ports.{service}",
+                                 expected="one of: " + ", ".join(SERVICES_BY_ROLE[family]))
+        nodes.append(Node(host=host, role=role, address=raw.get("address"),
+                          ports=dict(raw.get("ports", {})),
+                          declared=dict(raw.get("declared", {}))))
+    return Inventory(cluster=data["cluster"], version=data["version"], nodes=tuple(nodes),
+                     path=path)
+
+
+def load_inventory(path: str | Path) -> Inventory:
+    """Read and validate an inventory file."""
+    data, locate = load_yaml(path)
+    return parse_inventory(data, path=str(path), locate=locate)
+
+
+def inventory_to_yaml(inventory: Inventory) -> str:
+    """Write an inventory in the documented shape (used by the lab)."""
+    lines = [f"cluster: {inventory.cluster}", f'version: "{inventory.version}"', "nodes:"]
+    for node in inventory.nodes:
+        lines.append(f"  - host: {node.host}")
+        if node.address:
+            lines.append(f"    address: {node.address}")
+        lines.append(f"    role: {node.role}")
+        if node.ports:
+            ports = ", ".join(f"{k}: {v}" for k, v in node.ports.items())
+            lines.append(f"    ports: {{{ports}}}")
+        if node.declared:
+            declared = ", ".join(f"{k}: {_yaml_scalar(v)}" for k, v in node.declared.items())
+            lines.append(f"    declared: {{{declared}}}")
+    return "\n".join(lines) + "\n"
+
+
+def _yaml_scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

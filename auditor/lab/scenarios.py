@@ -1,0 +1,105 @@
+"""Lab scenarios: the FAQ matrix rows, the COP variants, pre-upgrade states, and hygiene."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+#: What a lab node's ``tomcat`` / ``tomcat-ECDSA`` certificate is made as.
+SELF_SIGNED = "self_signed"
+RSA_CA = "rsa_ca_signed"
+EC_CA = "ec_ca_signed"
+#: ``tomcat-ECDSA`` does not exist yet (before the 11.5 upgrade).
+NOT_CREATED = "not_created"
+
+DEFECTS = ("expired", "sha1", "cn_without_san", "wrong_host", "missing_intermediate",
+           "wildcard")
+
+DOMAIN = "lab.uccx.example"
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One lab node: how its two certificates were made, and whether a COP is installed."""
+
+    name: str
+    role: str
+    tomcat: str
+    tomcat_ecdsa: str
+    cop_installed: bool = False
+    defect: str | None = None
+
+    @property
+    def host(self) -> str:
+        return f"{self.name}.{DOMAIN}"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A whole lab cluster."""
+
+    name: str
+    summary: str
+    version: str
+    nodes: tuple[NodeSpec, ...]
+    faq_row: int | None = None
+
+
+def _cluster(tomcat: str, tomcat_ecdsa: str, *, sm_tomcat_ecdsa: str | None = None,
+             uccx_cop: bool = False, sm_cop: bool = False) -> tuple[NodeSpec, ...]:
+    return (
+        NodeSpec("uccx-pub", "uccx-publisher", tomcat, tomcat_ecdsa, cop_installed=uccx_cop),
+        NodeSpec("uccx-sub", "uccx-subscriber", tomcat, tomcat_ecdsa, cop_installed=uccx_cop),
+        NodeSpec("sm", "socialminer", tomcat, sm_tomcat_ecdsa or tomcat_ecdsa,
+                 cop_installed=sm_cop),
+    )
+
+
+def _hygiene(defect: str, summary: str) -> Scenario:
+    nodes = _cluster(RSA_CA, EC_CA)
+    return Scenario(f"hygiene-{defect.replace('_', '-')}", summary, "11.5(1)",
+                    (replace(nodes[0], defect=defect), *nodes[1:]), faq_row=3)
+
+
+SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
+    Scenario("row1-self-signed", "FAQ row 1: tomcat and tomcat-ECDSA self-signed everywhere",
+             "11.5(1)", _cluster(SELF_SIGNED, SELF_SIGNED), faq_row=1),
+    Scenario("row2-rsa-signed-ecdsa", "FAQ row 2: tomcat-ECDSA signed by an RSA CA "
+             "(CSCvb58580 on SocialMiner)", "11.5(1)", _cluster(RSA_CA, RSA_CA), faq_row=2),
+    Scenario("row3-ec-signed-ecdsa", "FAQ row 3: tomcat RSA-CA-signed, tomcat-ECDSA "
+             "EC-CA-signed (recommended)", "11.5(1)", _cluster(RSA_CA, EC_CA), faq_row=3),
+    Scenario("row4-upgrade-trap", "FAQ row 4: CA-signed tomcat, upgrade left a self-signed "
+             "tomcat-ECDSA", "11.5(1)", _cluster(RSA_CA, SELF_SIGNED), faq_row=4),
+    Scenario("cop-uccx", "Row 4 certificates with the UCCX COP installed on both UCCX nodes",
+             "11.5(1)", _cluster(RSA_CA, SELF_SIGNED, uccx_cop=True)),
+    Scenario("cop-socialminer", "Row 2 certificates with the SocialMiner COP installed",
+             "11.5(1)", _cluster(RSA_CA, RSA_CA, sm_cop=True)),
+    Scenario("pre-upgrade-ca-signed", "11.0 cluster with CA-signed tomcat, before the "
+             "upgrade to 11.5", "11.0(1)", _cluster(RSA_CA, NOT_CREATED)),
+    Scenario("pre-upgrade-self-signed", "11.0 cluster with self-signed tomcat, before the "
+             "upgrade to 11.5", "11.0(1)", _cluster(SELF_SIGNED, NOT_CREATED)),
+    Scenario("mixed-cluster", "Publisher tomcat-ECDSA EC-CA-signed, subscriber still "
+             "self-signed", "11.5(1)", (
+                 NodeSpec("uccx-pub", "uccx-publisher", RSA_CA, EC_CA),
+                 NodeSpec("uccx-sub", "uccx-subscriber", RSA_CA, SELF_SIGNED),
+                 NodeSpec("sm", "socialminer", RSA_CA, EC_CA))),
+    _hygiene("expired", "Row 3 cluster; the publisher's tomcat certificate has expired"),
+    _hygiene("sha1", "Row 3 cluster; the publisher's tomcat certificate is signed with SHA-1"),
+    _hygiene("cn_without_san", "Row 3 cluster; the publisher's tomcat names the host only "
+             "in the CN, no SAN"),
+    _hygiene("wrong_host", "Row 3 cluster; the publisher's tomcat was issued for another "
+             "host name"),
+    _hygiene("missing_intermediate", "Row 3 cluster; the publisher sends tomcat without its "
+             "issuing CA"),
+    _hygiene("wildcard", "Row 3 cluster; the publisher's tomcat is a wildcard certificate"),
+)}
+
+DEFAULT_SCENARIO = "row4-upgrade-trap"
+
+
+def get_scenario(name: str) -> Scenario:
+    """Look a scenario up by name, with a helpful error."""
+    try:
+        return SCENARIOS[name]
+    except KeyError:
+        raise KeyError(f"unknown scenario {name!r}; expected one of: "
+                       + ", ".join(SCENARIOS)) from None

@@ -1,0 +1,334 @@
+"""Serve a lab scenario: one loopback TLS endpoint per node and port, as DOMAIN.md says."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import functools
+import shutil
+import ssl
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+
+from auditor.certs import fingerprint
+from auditor.fileio import write_atomic
+from auditor.inventory import DEFAULT_PORTS, EXTRA_UCCX_PORTS, Inventory, Node, inventory_to_yaml
+from auditor.lab import pki
+from auditor.lab.scenarios import (
+    DOMAIN,
+    EC_CA,
+    NOT_CREATED,
+    RSA_CA,
+    SELF_SIGNED,
+    NodeSpec,
+    Scenario,
+    get_scenario,
+)
+from auditor.versions import Version, uses_ecdsa
+
+
+@dataclass(frozen=True)
+class NodeCertificates:
+    """The certificates a lab node holds in its keystore."""
+
+    tomcat: pki.Issued
+    tomcat_ecdsa: pki.Issued | None
+    #: the chain the server sends after the tomcat leaf (a defect may drop the intermediate)
+    tomcat_sent_chain: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class LabEndpoint:
+    """One listening lab endpoint and what it presents."""
+
+    host: str
+    role: str
+    service: str
+    address: str
+    port: int
+    rsa: pki.Issued
+    rsa_sent_chain: tuple[Any, ...]
+    ecdsa: pki.Issued | None
+
+    def expected_leaf(self, profile: str) -> str | None:
+        """The leaf fingerprint each client profile must receive (None: no handshake)."""
+        rsa_fp = fingerprint(self.rsa.cert)
+        ec_fp = fingerprint(self.ecdsa.cert) if self.ecdsa else None
+        return {"browser": ec_fp or rsa_fp, "ecdsa_only": ec_fp, "rsa_only": rsa_fp}[profile]
+
+
+def _make_tomcat(spec: NodeSpec) -> tuple[pki.Issued, tuple[Any, ...]]:
+    ca = pki.hierarchies()
+    rsa_key = pki.key(f"{spec.host}/tomcat", "rsa")
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    cn, san, hash_name = spec.host, None, "sha256"
+    not_before = not_after = None
+    if spec.defect == "expired":
+        not_before, not_after = now - dt.timedelta(days=400), now - dt.timedelta(days=10)
+    elif spec.defect == "sha1":
+        hash_name = "sha1"
+    elif spec.defect == "cn_without_san":
+        san = ()
+    elif spec.defect == "wrong_host":
+        cn = f"uccx-old.{DOMAIN}"
+    elif spec.defect == "wildcard":
+        cn = f"*.{DOMAIN}"
+    issuer = None if spec.tomcat == SELF_SIGNED else ca.rsa_issuing
+    issued = pki.issue(cn, rsa_key, issuer=issuer, san=san, hash_name=hash_name,
+                       not_before=not_before, not_after=not_after)
+    sent = () if spec.defect == "missing_intermediate" else issued.chain
+    return issued, sent
+
+
+def _make_tomcat_ecdsa(spec: NodeSpec) -> pki.Issued | None:
+    if spec.tomcat_ecdsa == NOT_CREATED:
+        return None
+    ca = pki.hierarchies()
+    ec_key = pki.key(f"{spec.host}/tomcat-ecdsa", "ec")
+    issuer = {SELF_SIGNED: None, RSA_CA: ca.rsa_issuing, EC_CA: ca.ec_root}[spec.tomcat_ecdsa]
+    common_name = f"{spec.host.split('.')[0]}-EC.{DOMAIN}" if issuer is None else spec.host
+    return pki.issue(common_name, ec_key, issuer=issuer, san=(spec.host,))
+
+
+def presents_ecdsa(spec: NodeSpec, service: str, version: Version) -> bool:
+    """DOMAIN.md's table: who presents ``tomcat-ECDSA`` on which port."""
+    if spec.tomcat_ecdsa == NOT_CREATED or spec.cop_installed or not uses_ecdsa(version):
+        return False
+    if spec.role == "socialminer":
+        return service == "notification"
+    # UCCX presents an RSA-signed tomcat-ECDSA to nobody.
+    return service == "live_data" and spec.tomcat_ecdsa in (SELF_SIGNED, EC_CA)
+
+
+def expected_state(spec: NodeSpec, version: Version, which: str) -> str:
+    """The derived ``tomcat`` / ``tomcat_ecdsa`` state the prober must report."""
+    if which == "tomcat":
+        return spec.tomcat
+    if not any(presents_ecdsa(spec, s, version) for s in ("live_data", "notification")):
+        return "not_presented"
+    return spec.tomcat_ecdsa
+
+
+class Lab:
+    """A running lab scenario. Use as a context manager; everything stays on loopback."""
+
+    def __init__(self, scenario: Scenario | str, workdir: str | Path | None = None, *,
+                 all_ports: bool = False, max_tls: str = "1.3",
+                 first_address: int = 11) -> None:
+        self.scenario = get_scenario(scenario) if isinstance(scenario, str) else scenario
+        self.version = Version(self.scenario.version)
+        self.all_ports = all_ports
+        self.max_tls = max_tls
+        self._own_workdir = workdir is None
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="uccx-lab-"))
+        self._first_address = first_address
+        self.endpoints: list[LabEndpoint] = []
+        self.certificates: dict[str, NodeCertificates] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._servers: list[asyncio.base_events.Server] = []
+
+    # -- paths written for the prober -------------------------------------------------
+    @property
+    def inventory_path(self) -> Path:
+        return self.workdir / "inventory.yaml"
+
+    @property
+    def agent_trust_path(self) -> Path:
+        return self.workdir / "agent-trust.pem"
+
+    def node_spec(self, host: str) -> NodeSpec:
+        return next(n for n in self.scenario.nodes if n.host == host)
+
+    def expected_states(self) -> dict[str, dict[str, str]]:
+        return {n.host: {"tomcat": expected_state(n, self.version, "tomcat"),
+                         "tomcat_ecdsa": expected_state(n, self.version, "tomcat_ecdsa")}
+                for n in self.scenario.nodes}
+
+    # -- lifecycle --------------------------------------------------------------------
+    def __enter__(self) -> Lab:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Make the certificates, bind every endpoint, write inventory and agent trust."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        (self.workdir / "keys").mkdir(exist_ok=True)
+        for spec in self.scenario.nodes:
+            tomcat, sent = _make_tomcat(spec)
+            self.certificates[spec.host] = NodeCertificates(tomcat, _make_tomcat_ecdsa(spec),
+                                                            sent)
+        self._loop = asyncio.new_event_loop()
+        self._loop.set_exception_handler(lambda loop, context: None)
+        ready = threading.Event()
+
+        def run() -> None:
+            asyncio.set_event_loop(self._loop)
+            self._loop.call_soon(ready.set)
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(target=run, name="uccx-lab", daemon=True)
+        self._thread.start()
+        ready.wait(10)
+        try:
+            asyncio.run_coroutine_threadsafe(self._bind_all(), self._loop).result(30)
+        except BaseException:
+            self.stop()
+            raise
+        self._write_inventory()
+        roots = b"".join(r.cert.public_bytes(serialization.Encoding.PEM)
+                         for r in pki.hierarchies().roots)
+        write_atomic(self.agent_trust_path, roots)
+
+    def stop(self) -> None:
+        """Close every listener and the event loop; remove a temporary work folder."""
+        if self._loop is not None and self._thread is not None:
+            async def close() -> None:
+                for server in self._servers:
+                    server.close()
+                for server in self._servers:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(server.wait_closed(), 2)
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(close(), self._loop).result(5)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(5)
+            self._loop.close()
+            self._loop = self._thread = None
+            self._servers = []
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    # -- internals --------------------------------------------------------------------
+    def _services(self, spec: NodeSpec) -> list[str]:
+        family = "socialminer" if spec.role == "socialminer" else "uccx"
+        services = list(DEFAULT_PORTS[family])
+        if self.all_ports and family == "uccx":
+            services += list(EXTRA_UCCX_PORTS)
+        return services
+
+    def _context(self, spec: NodeSpec, certs: NodeCertificates, ecdsa: bool) -> ssl.SSLContext:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.maximum_version = (ssl.TLSVersion.TLSv1_3 if self.max_tls == "1.3"
+                               else ssl.TLSVersion.TLSv1_2)
+        ctx.set_ciphers("DEFAULT:@SECLEVEL=0")  # the hygiene cases include SHA-1
+        ctx.options |= ssl.OP_NO_TICKET
+        keys = self.workdir / "keys"
+        name = spec.host.split(".")[0]
+        rsa_chain = keys / f"{name}-tomcat.pem"
+        rsa_key = keys / f"{name}-tomcat.key"
+        if not rsa_chain.exists():
+            write_atomic(rsa_chain, b"".join(
+                c.public_bytes(serialization.Encoding.PEM)
+                for c in (certs.tomcat.cert, *certs.tomcat_sent_chain)))
+            write_atomic(rsa_key, certs.tomcat.key_pem())
+        ctx.load_cert_chain(rsa_chain, rsa_key)
+        if ecdsa and certs.tomcat_ecdsa is not None:
+            ec_chain = keys / f"{name}-tomcat-ecdsa.pem"
+            ec_key = keys / f"{name}-tomcat-ecdsa.key"
+            if not ec_chain.exists():
+                write_atomic(ec_chain, certs.tomcat_ecdsa.chain_pem())
+                write_atomic(ec_key, certs.tomcat_ecdsa.key_pem())
+            ctx.load_cert_chain(ec_chain, ec_key)
+        return ctx
+
+    async def _bind_all(self) -> None:
+        for index, spec in enumerate(self.scenario.nodes):
+            address = f"127.0.0.{self._first_address + index}"
+            certs = self.certificates[spec.host]
+            for service in self._services(spec):
+                ecdsa = presents_ecdsa(spec, service, self.version)
+                ctx = self._context(spec, certs, ecdsa)
+                server = await asyncio.start_server(
+                    functools.partial(_tls_session, ctx), address, 0)
+                self._servers.append(server)
+                port = server.sockets[0].getsockname()[1]
+                self.endpoints.append(LabEndpoint(
+                    spec.host, spec.role, service, address, port, certs.tomcat,
+                    certs.tomcat_sent_chain, certs.tomcat_ecdsa if ecdsa else None))
+
+    def inventory(self) -> Inventory:
+        nodes = []
+        for index, spec in enumerate(self.scenario.nodes):
+            ports = {e.service: e.port for e in self.endpoints if e.host == spec.host}
+            declared = {"cop_installed": True} if spec.cop_installed else {}
+            nodes.append(Node(host=spec.host, role=spec.role,
+                              address=f"127.0.0.{self._first_address + index}",
+                              ports=ports, declared=declared))
+        return Inventory(cluster=f"lab-{self.scenario.name}", version=self.scenario.version,
+                         nodes=tuple(nodes), path=str(self.inventory_path))
+
+    def _write_inventory(self) -> None:
+        header = (f"# uccx-cert-auditor lab: {self.scenario.name}\n"
+                  f"# {self.scenario.summary}\n")
+        write_atomic(self.inventory_path, header + inventory_to_yaml(self.inventory()))
+
+
+_PAGE = (b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
+         b"Content-Length: 43\r\nConnection: close\r\n\r\n"
+         b"<!doctype html><title>lab</title><p>lab</p>")
+_IDLE = 10.0
+
+
+async def _tls_session(ctx: ssl.SSLContext, reader: asyncio.StreamReader,
+                       writer: asyncio.StreamWriter) -> None:
+    """TLS over memory BIOs, so that a failed handshake still sends its alert as a real
+    server does; after the handshake, answer one HTTP request with a tiny page."""
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ctx.wrap_bio(incoming, outgoing, server_side=True)
+
+    async def flush() -> None:
+        data = outgoing.read()
+        if data:
+            writer.write(data)
+            await writer.drain()
+
+    async def more() -> bool:
+        data = await asyncio.wait_for(reader.read(65536), _IDLE)
+        if not data:
+            return False
+        incoming.write(data)
+        return True
+
+    try:
+        while True:
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                await flush()
+                if not await more():
+                    return
+        await flush()
+        request = b""
+        while b"\r\n\r\n" not in request and len(request) < 8192:
+            try:
+                chunk = tls.read(8192)
+                if not chunk:
+                    return  # close_notify
+                request += chunk
+            except ssl.SSLWantReadError:
+                if not await more():
+                    return
+        if request.startswith((b"GET", b"HEAD")):
+            tls.write(_PAGE)
+            await flush()
+    except ssl.SSLError:
+        with contextlib.suppress(Exception):
+            await flush()  # the alert
+    except (asyncio.TimeoutError, OSError, EOFError):
+        pass
+    finally:
+        writer.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(writer.wait_closed(), 2)

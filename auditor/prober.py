@@ -1,0 +1,398 @@
+"""TLS handshakes as three kinds of client, one endpoint at a time, many at once.
+
+Each handshake is driven through pyOpenSSL memory BIOs over a plain socket, so the
+prober owns every byte and every deadline: a server that never answers, drips bytes
+or sends megabytes costs at most the configured timeouts and never hangs the run.
+"""
+
+from __future__ import annotations
+
+import errno
+import select
+import socket
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+
+from cryptography import x509
+from OpenSSL import SSL
+from OpenSSL._util import lib as _lib
+
+PROFILES = ("browser", "ecdsa_only", "rsa_only")
+
+# What current Chrome offers (TLS 1.2 suites in its order, then its signature algorithms).
+_CHROME_CIPHERS = (
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+    "ECDHE-RSA-AES128-SHA:ECDHE-RSA-AES256-SHA:AES128-GCM-SHA256:AES256-GCM-SHA384:"
+    "AES128-SHA:AES256-SHA"
+)
+_CHROME_SIGALGS = (
+    "ecdsa_secp256r1_sha256:rsa_pss_rsae_sha256:rsa_pkcs1_sha256:ecdsa_secp384r1_sha384:"
+    "rsa_pss_rsae_sha384:rsa_pkcs1_sha384:rsa_pss_rsae_sha512:rsa_pkcs1_sha512"
+)
+_ECDSA_SIGALGS = "ECDSA+SHA256:ECDSA+SHA384:ECDSA+SHA512:ECDSA+SHA1"
+_RSA_SIGALGS = (
+    "rsa_pss_rsae_sha256:rsa_pss_rsae_sha384:rsa_pss_rsae_sha512:"
+    "rsa_pss_pss_sha256:rsa_pss_pss_sha384:rsa_pss_pss_sha512:"
+    "RSA+SHA256:RSA+SHA384:RSA+SHA512:RSA+SHA1"
+)
+
+#: How the ``ecdsa_only`` / ``rsa_only`` profiles steer the server's choice.
+METHOD_SIGALGS = "tls13_sigalgs"
+METHOD_CIPHERS = "tls12_ciphers"
+
+#: Error kinds, the closed vocabulary of a failed handshake.
+ERROR_KINDS = ("dns", "refused", "timeout", "reset", "tls_alert", "not_tls", "other")
+#: Kinds that say nothing answered TLS at all: no point trying the other profiles.
+TRANSPORT_KINDS = frozenset({"dns", "refused", "timeout", "not_tls"})
+
+#: A server flight larger than this is hostile; browsers stop far earlier.
+MAX_HANDSHAKE_BYTES = 4 * 1024 * 1024
+
+Resolver = Callable[[str, int], Sequence[tuple[int, tuple]]]
+
+
+@dataclass(frozen=True)
+class ProbeError:
+    """Why a handshake produced no certificate."""
+
+    kind: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Handshake:
+    """One client profile's handshake with one endpoint."""
+
+    profile: str
+    method: str
+    ok: bool
+    elapsed_ms: float
+    tls_version: str | None = None
+    cipher: str | None = None
+    chain: tuple[x509.Certificate, ...] = ()
+    error: ProbeError | None = None
+    peer: str | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where to connect and which name to send as SNI."""
+
+    host: str
+    port: int
+    address: str | None = None
+    profiles: tuple[str, ...] = PROFILES
+
+
+@dataclass(frozen=True)
+class ProbeOptions:
+    connect_timeout: float = 5.0
+    handshake_timeout: float = 5.0
+    concurrency: int = 64
+    resolver: Resolver | None = field(default=None, compare=False)
+
+
+class _Failure(Exception):
+    def __init__(self, kind: str, detail: str) -> None:
+        super().__init__(detail)
+        self.kind = kind
+        self.detail = detail
+
+
+def sigalgs_supported() -> bool:
+    """Can this OpenSSL binding restrict TLS 1.3 signature algorithms?"""
+    if not hasattr(_lib, "SSL_CTX_set1_sigalgs_list"):
+        return False
+    try:
+        _context(_ECDSA_SIGALGS, "aECDSA", SSL.TLS1_3_VERSION)
+    except (SSL.Error, ValueError):
+        return False
+    return True
+
+
+def _context(sigalgs: str | None, ciphers: str, max_version: int) -> SSL.Context:
+    ctx = SSL.Context(SSL.TLS_CLIENT_METHOD)
+    ctx.set_min_proto_version(SSL.TLS1_2_VERSION)
+    ctx.set_max_proto_version(max_version)
+    ctx.set_verify(SSL.VERIFY_NONE)
+    # Security level 0: an auditor must still see SHA-1 and small keys to report them.
+    ctx.set_cipher_list(f"{ciphers}:@SECLEVEL=0".encode())
+    ctx.set_options(SSL.OP_NO_TICKET)
+    if sigalgs is not None and _lib.SSL_CTX_set1_sigalgs_list(ctx._context,
+                                                              sigalgs.encode()) != 1:
+            raise ValueError(f"OpenSSL refused signature algorithms {sigalgs}")
+    return ctx
+
+
+_CONTEXTS: dict[tuple[str, bool], tuple[SSL.Context, str]] = {}
+
+
+def profile_context(profile: str, use_sigalgs: bool | None = None) -> tuple[SSL.Context, str]:
+    """The client context for a profile and the method it steers with."""
+    if use_sigalgs is None:
+        use_sigalgs = _SIGALGS_OK
+    key = (profile, use_sigalgs)
+    if key not in _CONTEXTS:
+        if profile == "browser":
+            made = (_context(_CHROME_SIGALGS if use_sigalgs else None, _CHROME_CIPHERS,
+                             SSL.TLS1_3_VERSION), METHOD_SIGALGS if use_sigalgs else
+                    METHOD_CIPHERS)
+        elif profile in ("ecdsa_only", "rsa_only"):
+            sigalgs = _ECDSA_SIGALGS if profile == "ecdsa_only" else _RSA_SIGALGS
+            ciphers = "aECDSA" if profile == "ecdsa_only" else "aRSA"
+            if use_sigalgs:
+                # TLS 1.3 steered by signature_algorithms; TLS 1.2 (where the server has no
+                # 1.3) steered by the suites and the same signature algorithms.
+                made = (_context(sigalgs, ciphers, SSL.TLS1_3_VERSION), METHOD_SIGALGS)
+            else:
+                made = (_context(None, ciphers, SSL.TLS1_2_VERSION), METHOD_CIPHERS)
+        else:
+            raise ValueError(f"unknown profile {profile!r}; expected one of {PROFILES}")
+        _CONTEXTS[key] = made
+    return _CONTEXTS[key]
+
+
+_SIGALGS_OK = sigalgs_supported()
+
+
+def default_resolver(host: str, port: int) -> Sequence[tuple[int, tuple]]:
+    """Resolve with the system resolver (TCP only)."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [(info[0], info[4]) for info in infos]
+
+
+def _resolve(target: Target, resolver: Resolver) -> Sequence[tuple[int, tuple]]:
+    name = target.address or target.host
+    try:
+        literal = socket.inet_pton(socket.AF_INET6 if ":" in name else socket.AF_INET, name)
+    except OSError:
+        literal = None
+    if literal is not None:
+        family = socket.AF_INET6 if ":" in name else socket.AF_INET
+        return [(family, (name, target.port))]
+    try:
+        found = list(resolver(name, target.port))
+    except (socket.gaierror, UnicodeError, OSError) as exc:
+        raise _Failure("dns", f"cannot resolve {name}: {exc}") from None
+    if not found:
+        raise _Failure("dns", f"cannot resolve {name}: no addresses")
+    return found
+
+
+def _connect(addresses: Sequence[tuple[int, tuple]], timeout: float) -> socket.socket:
+    deadline = time.monotonic() + timeout
+    last: _Failure | None = None
+    for family, sockaddr in addresses:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.settimeout(left)
+        try:
+            sock.connect(sockaddr)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return sock
+        except TimeoutError:
+            last = _Failure("timeout", f"connect to {sockaddr[0]} timed out after {timeout:g} s")
+        except ConnectionRefusedError:
+            last = _Failure("refused", f"connection to {sockaddr[0]} refused")
+        except ConnectionResetError:
+            last = _Failure("reset", f"connection to {sockaddr[0]} reset")
+        except OSError as exc:
+            last = _Failure("other", f"connect to {sockaddr[0]}: {exc.strerror or exc}")
+        sock.close()
+    raise last or _Failure("timeout", f"connect timed out after {timeout:g} s")
+
+
+def _classify_ssl_error(exc: SSL.Error, received: bytes) -> _Failure:
+    reasons = []
+    for entry in exc.args[0] if exc.args and isinstance(exc.args[0], list) else []:
+        if isinstance(entry, tuple) and len(entry) >= 3:
+            reasons.append(str(entry[2]))
+    text = "; ".join(reasons) or str(exc)
+    lowered = text.lower()
+    if "alert" in lowered:
+        description = lowered.split("alert", 1)[1].strip().replace(" ", "_") or "unknown"
+        for prefix in ("sslv3_", "tlsv1_", "tlsv13_"):
+            description = description.removeprefix(prefix)
+        return _Failure("tls_alert", description)
+    if received and received[0] not in (0x14, 0x15, 0x16, 0x17):
+        return _Failure("not_tls", f"the server answered with non-TLS data ({_sample(received)})")
+    if any(word in lowered for word in ("wrong version number", "packet length too long",
+                                        "record layer failure", "http request",
+                                        "unknown protocol")):
+        return _Failure("not_tls", f"{text} ({_sample(received)})")
+    return _Failure("other", text)
+
+
+def _sample(data: bytes) -> str:
+    head = data[:16]
+    printable = all(32 <= b < 127 or b in (9, 10, 13) for b in head)
+    return repr(head.decode("ascii")) if printable and head else head.hex()
+
+
+def _handshake(sock: socket.socket, ctx: SSL.Context, sni: str,
+               deadline: float) -> tuple[SSL.Connection, bytes]:
+    conn = SSL.Connection(ctx, None)
+    conn.set_connect_state()
+    if sni and not _is_ip(sni):
+        conn.set_tlsext_host_name(sni.encode("idna"))
+    sock.setblocking(False)
+    received = bytearray()
+    while True:
+        try:
+            conn.do_handshake()
+            _flush(sock, conn, deadline)
+            return conn, bytes(received)
+        except SSL.WantReadError:
+            _flush(sock, conn, deadline)
+            chunk = _recv(sock, deadline, received)
+            if not chunk:
+                if not received:
+                    raise _Failure("reset", "the server closed the connection without "
+                                   "answering the TLS ClientHello") from None
+                if received[0] not in (0x14, 0x15, 0x16, 0x17):
+                    raise _Failure("not_tls", "the server answered with non-TLS data "
+                                   f"({_sample(bytes(received))})") from None
+                raise _Failure("reset", "the server closed the connection in the middle of "
+                               "the handshake") from None
+            received += chunk
+            if len(received) > MAX_HANDSHAKE_BYTES:
+                raise _Failure("other", f"the server sent more than {MAX_HANDSHAKE_BYTES} "
+                               "bytes without completing the handshake") from None
+            conn.bio_write(chunk)
+        except SSL.Error as exc:
+            raise _classify_ssl_error(exc, bytes(received)) from None
+
+
+def _flush(sock: socket.socket, conn: SSL.Connection, deadline: float) -> None:
+    while True:
+        try:
+            data = conn.bio_read(65536)
+        except SSL.WantReadError:
+            return
+        view = memoryview(data)
+        while view:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise _Failure("timeout", "the server stopped reading")
+            _, writable, _ = select.select([], [sock], [], left)
+            if not writable:
+                continue
+            try:
+                sent = sock.send(view)
+            except BlockingIOError:
+                continue
+            except (ConnectionResetError, BrokenPipeError):
+                raise _Failure("reset", "the server reset the connection") from None
+            view = view[sent:]
+
+
+def _recv(sock: socket.socket, deadline: float, received: bytes) -> bytes:
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            what = "sent nothing" if not received else f"stopped after {len(received)} bytes"
+            raise _Failure("timeout", f"TLS handshake timed out: the server {what}")
+        readable, _, _ = select.select([sock], [], [], left)
+        if not readable:
+            continue
+        try:
+            return sock.recv(65536)
+        except BlockingIOError:
+            continue
+        except ConnectionResetError:
+            raise _Failure("reset", "the server reset the connection") from None
+        except OSError as exc:
+            if exc.errno in (errno.ECONNRESET, errno.EPIPE):
+                raise _Failure("reset", "the server reset the connection") from None
+            raise
+
+
+def _is_ip(name: str) -> bool:
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, name)
+            return True
+        except OSError:
+            continue
+    return False
+
+
+def handshake(target: Target, profile: str, options: ProbeOptions) -> Handshake:
+    """One handshake as ``profile``; never raises."""
+    start = time.monotonic()
+    method = METHOD_SIGALGS
+    sock: socket.socket | None = None
+    peer: str | None = None
+    try:
+        ctx, method = profile_context(profile)
+        addresses = _resolve(target, options.resolver or default_resolver)
+        sock = _connect(addresses, options.connect_timeout)
+        peer = sock.getpeername()[0]
+        deadline = time.monotonic() + options.handshake_timeout
+        conn, _ = _handshake(sock, ctx, target.host, deadline)
+        chain = tuple(conn.get_peer_cert_chain(as_cryptography=True) or ())
+        version = conn.get_protocol_version_name()
+        cipher = conn.get_cipher_name()
+        try:
+            conn.shutdown()
+            _flush(sock, conn, deadline)
+        except (SSL.Error, _Failure):
+            pass
+        if not chain:
+            return Handshake(profile, method, False, _ms(start), version, cipher,
+                             error=ProbeError("other", "the server sent no certificate"),
+                             peer=peer)
+        return Handshake(profile, method, True, _ms(start), version, cipher, chain, peer=peer)
+    except _Failure as failure:
+        return Handshake(profile, method, False, _ms(start),
+                         error=ProbeError(failure.kind, failure.detail), peer=peer)
+    except Exception as exc:  # an exception never escapes a probe; it becomes a finding
+        return Handshake(profile, method, False, _ms(start),
+                         error=ProbeError("other", f"{type(exc).__name__}: {exc}"), peer=peer)
+    finally:
+        if sock is not None:
+            sock.close()
+
+
+def _ms(start: float) -> float:
+    return round((time.monotonic() - start) * 1000, 1)
+
+
+def probe_target(target: Target, options: ProbeOptions) -> tuple[Handshake, ...]:
+    """All profiles against one endpoint, in order. If the first handshake shows that
+    nothing speaks TLS there, the others record the same error without another wait."""
+    results: list[Handshake] = []
+    for profile in target.profiles:
+        if results and not results[0].ok and results[0].error is not None \
+                and results[0].error.kind in TRANSPORT_KINDS:
+            first = results[0]
+            results.append(Handshake(profile, first.method, False, 0.0, error=first.error,
+                                     peer=first.peer))
+            continue
+        results.append(handshake(target, profile, options))
+    return tuple(results)
+
+
+def probe_all(targets: Iterable[Target], options: ProbeOptions,
+              progress: Callable[[Target, tuple[Handshake, ...]], None] | None = None,
+              ) -> list[tuple[Handshake, ...]]:
+    """Probe every target concurrently through a bounded pool; results in input order."""
+    targets = list(targets)
+    if not targets:
+        return []
+    workers = max(1, min(options.concurrency, len(targets)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe") as pool:
+        futures = {pool.submit(probe_target, t, options): i for i, t in enumerate(targets)}
+        results: list[tuple[Handshake, ...]] = [()] * len(targets)
+        for future in as_completed(futures):
+            index = futures[future]
+            results[index] = future.result()
+            if progress is not None:
+                progress(targets[index], results[index])
+    return results

@@ -1,0 +1,127 @@
+"""Chain order, completeness, and trust as the agents' browsers would judge it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
+from OpenSSL import crypto
+
+from auditor.certs import analyse as analyse_certificate
+from auditor.certs import covers_host, fingerprint, read_certificates, signature_verifies
+from auditor.errors import InputError
+
+TRUSTED = "trusted"
+UNTRUSTED = "untrusted"
+#: OpenSSL (like browsers) builds a trusted path but cryptography's RFC 5280 verifier,
+#: stricter about extension details, rejects it.
+STRICT_ONLY = "strict_verifier_rejects"
+
+
+@dataclass(frozen=True)
+class AgentTrust:
+    """The CAs and self-signed certificates that agents' browsers trust."""
+
+    source: str
+    anchors: tuple[x509.Certificate, ...]
+
+    @property
+    def fingerprints(self) -> tuple[str, ...]:
+        return tuple(sorted(fingerprint(c) for c in self.anchors))
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    """What a browser makes of one chain as the server sent it."""
+
+    order_ok: bool
+    missing_intermediate: bool
+    trust: str
+    reason: str | None
+    anchor: str | None
+
+
+def load_agent_trust(path: str | None) -> AgentTrust:
+    """The agents' trust from a PEM/DER file, or the system store when ``path`` is None."""
+    if path is not None:
+        certs = read_certificates(path)
+        if not certs:
+            raise InputError("no certificates found", path=path,
+                             expected="CA or self-signed certificates in PEM")
+        return AgentTrust(source=f"file:{Path(path).name}", anchors=tuple(certs))
+    paths = ssl.get_default_verify_paths()
+    candidates = [p for p in (paths.cafile, paths.openssl_cafile) if p]
+    for candidate in candidates:
+        if Path(candidate).is_file():
+            try:
+                return AgentTrust(source="system", anchors=tuple(read_certificates(candidate)))
+            except InputError:
+                continue
+    return AgentTrust(source="system", anchors=())
+
+
+def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    return cert.issuer == issuer.subject and signature_verifies(cert, issuer)
+
+
+def _openssl_verify(chain: Sequence[x509.Certificate], trust: AgentTrust,
+                    at: dt.datetime) -> tuple[bool, str | None]:
+    store = crypto.X509Store()
+    for anchor in trust.anchors:
+        try:
+            store.add_cert(crypto.X509.from_cryptography(anchor))
+        except crypto.Error:
+            continue  # the same anchor twice
+    store.set_flags(crypto.X509StoreFlags.PARTIAL_CHAIN)
+    store.set_time(at.replace(tzinfo=None))
+    leaf = crypto.X509.from_cryptography(chain[0])
+    rest = [crypto.X509.from_cryptography(c) for c in chain[1:]]
+    try:
+        crypto.X509StoreContext(store, leaf, rest).verify_certificate()
+        return True, None
+    except crypto.X509StoreContextError as exc:
+        return False, str(exc.args[0] if exc.args else exc)
+
+
+def _strict_verify(chain: Sequence[x509.Certificate], trust: AgentTrust, host: str,
+                   at: dt.datetime) -> str | None:
+    leaf = analyse_certificate(chain[0])
+    if covers_host(leaf, host):
+        name = host
+    else:
+        names = [n.replace("*.", "wildcard.", 1) for n in leaf.san_dns]
+        if not names:
+            return None  # no SAN at all: a name problem, reported by the name checks
+        name = names[0]
+    try:
+        verifier = (PolicyBuilder().store(Store(list(trust.anchors))).time(at)
+                    .build_server_verifier(x509.DNSName(name)))
+        verifier.verify(chain[0], list(chain[1:]))
+        return None
+    except (VerificationError, ValueError) as exc:
+        return str(exc)
+
+
+def check_chain(chain: Sequence[x509.Certificate], trust: AgentTrust, host: str,
+                at: dt.datetime) -> ChainCheck:
+    """Order, completeness and trust of a chain as sent, leaf first."""
+    order_ok = all(chain[i].issuer == chain[i + 1].subject for i in range(len(chain) - 1))
+    last = chain[-1]
+    anchor = next((a for a in trust.anchors if fingerprint(a) == fingerprint(last)), None)
+    if anchor is None:
+        anchor = next((a for a in trust.anchors if _issued_by(last, a)), None)
+    ends_in_root = last.issuer == last.subject and signature_verifies(last, last)
+    missing = not ends_in_root and anchor is None and not any(
+        _issued_by(last, c) for c in chain[:-1])
+    ok, reason = _openssl_verify(chain, trust, at)
+    if not ok:
+        return ChainCheck(order_ok, missing, UNTRUSTED, reason,
+                          fingerprint(anchor) if anchor else None)
+    strict = _strict_verify(chain, trust, host, at)
+    status = STRICT_ONLY if strict else TRUSTED
+    return ChainCheck(order_ok, missing, status, strict, fingerprint(anchor) if anchor else None)

@@ -1,0 +1,48 @@
+"""UCCX version strings such as ``11.5(1)SU1``, compared as numbers."""
+
+from __future__ import annotations
+
+import re
+from functools import total_ordering
+
+from auditor.errors import InputError
+
+_VERSION = re.compile(r"^(\d+)\.(\d+)(?:\((\d+)\))?(?:([A-Za-z]+)(\d*))?$")
+
+
+@total_ordering
+class Version:
+    """A parsed UCCX version; ``11.5(1)SU2`` sorts after ``11.5(1)`` and before ``11.6``."""
+
+    __slots__ = ("key", "text")
+
+    def __init__(self, text: str) -> None:
+        match = _VERSION.match(text.strip())
+        if not match:
+            raise InputError(f"{text!r} is not a UCCX version",
+                             expected='a version such as "11.5(1)", "11.5(1)SU1" or "12.5"')
+        major, minor, maint, _tag, patch = match.groups()
+        self.text = text.strip()
+        self.key = (int(major), int(minor), int(maint or 0), int(patch or 0) if _tag else 0)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Version) and self.key == other.key
+
+    def __lt__(self, other: Version) -> bool:
+        return self.key < other.key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __repr__(self) -> str:
+        return f"Version({self.text!r})"
+
+    @property
+    def release(self) -> tuple[int, int]:
+        """Major and minor, e.g. ``(11, 5)``."""
+        return self.key[0], self.key[1]
+
+
+def uses_ecdsa(version: Version) -> bool:
+    """11.5(x) is the only release that presents ``tomcat-ECDSA`` (DOMAIN.md)."""
+    return version.release == (11, 5)
