@@ -21,6 +21,8 @@ UNTRUSTED = "untrusted"
 #: OpenSSL (like browsers) builds a trusted path but cryptography's RFC 5280 verifier,
 #: stricter about extension details, rejects it.
 STRICT_ONLY = "strict_verifier_rejects"
+#: Signature hashes that current browsers refuse below the root.
+_REJECTED_HASHES = ("md5", "sha1")
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,11 @@ def check_chain(chain: Sequence[x509.Certificate], trust: AgentTrust, host: str,
     missing = not ends_in_root and anchor is None and not any(
         _issued_by(last, c) for c in chain[:-1])
     ok, reason = _openssl_verify(chain, trust, at)
+    weak = next((c for c in chain if c.issuer != c.subject
+                 and analyse_certificate(c).signature_hash in _REJECTED_HASHES), None)
+    if ok and weak is not None:
+        ok, reason = False, (f"signed with {analyse_certificate(weak).signature_hash.upper()}, "
+                             "which browsers reject")
     if not ok:
         return ChainCheck(order_ok, missing, UNTRUSTED, reason,
                           fingerprint(anchor) if anchor else None)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import warnings
 from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from OpenSSL import crypto
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
@@ -47,6 +49,16 @@ class Issued:
         return self.key.private_bytes(serialization.Encoding.PEM,
                                       serialization.PrivateFormat.PKCS8,
                                       serialization.NoEncryption())
+
+
+def _resign_sha1(cert: x509.Certificate, signer_key: PrivateKey) -> x509.Certificate:
+    """cryptography no longer signs with SHA-1; the hygiene lab needs such a certificate,
+    so pyOpenSSL re-signs the same to-be-signed content."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        legacy = crypto.X509.from_cryptography(cert)
+        legacy.sign(crypto.PKey.from_cryptography_key(signer_key), "sha1")
+    return legacy.to_cryptography()
 
 
 def _name(common_name: str, unit: str = "UCCX lab") -> x509.Name:
@@ -125,9 +137,11 @@ def issue(
         if names:
             builder = builder.add_extension(
                 x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
-    algorithm = {"sha1": hashes.SHA1(), "sha256": hashes.SHA256(),
+    algorithm = {"sha1": hashes.SHA256(), "sha256": hashes.SHA256(),
                  "sha384": hashes.SHA384()}[hash_name]
     cert = builder.sign(signer_key, algorithm)
+    if hash_name == "sha1":
+        cert = _resign_sha1(cert, signer_key)
     chain: tuple[x509.Certificate, ...] = ()
     if issuer is not None:
         # a server sends its intermediates, not the root itself

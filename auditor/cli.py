@@ -1,0 +1,244 @@
+"""The ``uccx-audit`` command line (typer). Only this module wires the stages together."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import time
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import click
+import typer
+
+from auditor import __version__
+from auditor.errors import AuditorError, InputError
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+app = typer.Typer(
+    name="uccx-audit",
+    help=(
+        "Audit the tomcat and tomcat-ECDSA certificates of a Cisco UCCX 11.5 cluster: "
+        "will agents' Finesse desktop, Live Data and chat/email gadgets work, prompt, "
+        "or break?\n\n"
+        "\b\nExamples:\n"
+        "  uccx-audit demo            # the built-in lab, no servers needed\n"
+        "  uccx-audit probe --inventory cluster.yaml --out facts.json\n"
+        "  uccx-audit probe uccx1.example.com:8445 sm1.example.com:7443\n\n"
+        "\b\nExit codes:\n"
+        "  0  no error findings\n  1  error findings\n  2  usage or input error"
+    ),
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"uccx-audit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[Optional[bool], typer.Option(  # noqa: UP045 - typer needs Optional
+        "--version", callback=_version, is_eager=True, help="Show the version and exit.")] = None,
+) -> None:
+    """uccx-audit: UCCX 11.5 certificate auditor."""
+
+
+class Role(str, Enum):
+    publisher = "uccx-publisher"
+    subscriber = "uccx-subscriber"
+    socialminer = "socialminer"
+
+
+class TableFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+def _say(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def _progress(total: int):
+    done = {"n": 0}
+    interactive = sys.stderr.isatty()
+
+    def report(target, results) -> None:
+        done["n"] += 1
+        ok = any(r.ok for r in results)
+        status = "ok" if ok else (results[0].error.kind if results and results[0].error
+                                  else "failed")
+        line = f"[{done['n']}/{total}] {target.host}:{target.port} {status}"
+        if interactive:
+            sys.stderr.write("\r\033[K" + line)
+            if done["n"] == total:
+                sys.stderr.write("\n")
+        else:
+            sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+    return report
+
+
+def _quick_inventory(targets: list[str], role: str, version: str):
+    from auditor.inventory import DEFAULT_PORTS, SERVICES_BY_ROLE, parse_inventory, role_family
+
+    nodes: dict[str, dict] = {}
+    for text in targets:
+        host, _, port_text = text.rpartition(":") if text.count(":") == 1 else (text, "", "")
+        if not host:
+            host, port_text = text, ""
+        entry = nodes.setdefault(host, {"host": host, "role": role, "ports": {}})
+        if port_text:
+            try:
+                port = int(port_text)
+            except ValueError:
+                raise InputError(f"{text!r}: port {port_text!r} is not a number",
+                                 expected="HOST or HOST:PORT") from None
+            family = role_family(role)
+            service = next((s for s, p in DEFAULT_PORTS[family].items() if p == port), None)
+            if service is None:
+                spare = [s for s in SERVICES_BY_ROLE[family] if s not in entry["ports"]]
+                if not spare:
+                    raise InputError(f"{text!r}: too many ports for one {role}")
+                service = spare[0]
+            entry["ports"][service] = port
+    data = {"cluster": "quick-look", "version": version, "nodes": list(nodes.values())}
+    inventory = parse_inventory(data, path="<command line>")
+    if any(n["ports"] for n in nodes.values()):
+        # only the ports named on the command line
+        from dataclasses import replace
+
+        from auditor.inventory import Inventory
+        fixed = tuple(replace(n, ports=nodes[n.host]["ports"]) for n in inventory.nodes)
+        return Inventory(inventory.cluster, inventory.version, fixed, inventory.path), True
+    return inventory, False
+
+
+@app.command(epilog="\b\nExamples:\n"
+             "  uccx-audit probe --inventory cluster.yaml --out facts.json\n"
+             "  uccx-audit probe --inventory cluster.yaml --all-ports --agent-trust cas.pem\n"
+             "  uccx-audit probe uccx1.example.com:12015 --format json")
+def probe(
+    targets: Annotated[Optional[list[str]], typer.Argument(  # noqa: UP045
+        help="HOST[:PORT] for a quick look (without --inventory).", show_default=False)] = None,
+    inventory: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        "--inventory", "-i", help="Cluster inventory (YAML).")] = None,
+    out: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        "--out", "-o", help="Write the facts JSON here.")] = None,
+    all_ports: Annotated[bool, typer.Option(
+        "--all-ports", help="Also probe CUIC 8444 and OS Administration 8443.")] = False,
+    agent_trust: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        "--agent-trust", help="PEM bundle of the CAs and self-signed certificates that "
+        "agents' browsers trust (default: this machine's system store).")] = None,
+    role: Annotated[Role, typer.Option(help="Role of quick-look hosts.")] = Role.publisher,
+    version: Annotated[str, typer.Option(help="UCCX version of quick-look hosts.")] = "11.5(1)",
+    connect_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds.")] = 5.0,
+    handshake_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds.")] = 5.0,
+    concurrency: Annotated[int, typer.Option(min=1, max=1024,
+                                             help="Endpoints probed at once.")] = 64,
+    fmt: Annotated[TableFormat, typer.Option("--format", "-f")] = TableFormat.table,
+) -> None:
+    """Record what every endpoint presents to a browser, an ECDSA-only and an RSA-only client."""
+    from auditor.collect import probe_inventory
+    from auditor.facts import facts_to_json, save_facts
+    from auditor.inventory import load_inventory
+    from auditor.prober import ProbeOptions
+    from auditor.summary import endpoint_table, node_table
+    from auditor.trust import load_agent_trust
+
+    if inventory is not None and targets:
+        raise InputError("give either --inventory or HOST[:PORT] targets, not both")
+    if inventory is not None:
+        inv = load_inventory(inventory)
+    elif targets:
+        inv, _ = _quick_inventory(targets, role.value, version)
+    else:
+        raise InputError("nothing to probe", expected="--inventory FILE or HOST[:PORT] ...")
+    trust = load_agent_trust(str(agent_trust) if agent_trust else None)
+    options = ProbeOptions(connect_timeout, handshake_timeout, concurrency)
+    total = sum(len(n.endpoints(all_ports)) for n in inv.nodes)
+    started = time.monotonic()
+    facts = probe_inventory(inv, trust=trust, options=options, all_ports=all_ports,
+                            progress=_progress(total))
+    if out is not None:
+        save_facts(facts, out)
+    if fmt is TableFormat.json:
+        typer.echo(facts_to_json(facts), nl=False)
+    else:
+        typer.echo(endpoint_table(facts))
+        typer.echo("")
+        typer.echo(node_table(facts))
+    _say(f"probed {total} endpoints in {time.monotonic() - started:.2f} s"
+         + (f"; facts written to {out}" if out else ""))
+
+
+@app.command(epilog="\b\nExamples:\n  uccx-audit demo\n  uccx-audit demo --list\n"
+             "  uccx-audit demo --scenario row2-rsa-signed-ecdsa --out ./demo")
+def demo(
+    scenario: Annotated[str, typer.Option(
+        "--scenario", "-s", help="Lab scenario (see --list).")] = "row4-upgrade-trap",
+    out: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        "--out", "-o", help="Folder for the results (default: a new dated folder).")] = None,
+    list_: Annotated[bool, typer.Option("--list", help="List the scenarios.")] = False,
+) -> None:
+    """Start the built-in lab for a scenario and audit it exactly as a real cluster."""
+    from auditor.collect import probe_inventory
+    from auditor.facts import save_facts
+    from auditor.inventory import load_inventory
+    from auditor.lab import SCENARIOS, Lab
+    from auditor.prober import ProbeOptions
+    from auditor.summary import endpoint_table, node_table
+    from auditor.trust import load_agent_trust
+
+    if list_:
+        width = max(len(n) for n in SCENARIOS)
+        for name, item in SCENARIOS.items():
+            typer.echo(f"{name.ljust(width)}  {item.summary}")
+        return
+    if scenario not in SCENARIOS:
+        raise InputError(f"unknown scenario {scenario!r}",
+                         expected="one of: " + ", ".join(SCENARIOS))
+    folder = out or Path(f"uccx-audit-demo-{scenario}-"
+                         f"{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}")
+    folder.mkdir(parents=True, exist_ok=True)
+    with Lab(scenario, folder / "lab") as lab:
+        inv = load_inventory(lab.inventory_path)
+        trust = load_agent_trust(str(lab.agent_trust_path))
+        total = sum(len(n.endpoints()) for n in inv.nodes)
+        facts = probe_inventory(inv, trust=trust, options=ProbeOptions(),
+                                progress=_progress(total))
+    facts_path = save_facts(facts, folder / "facts.json")
+    typer.echo(f"scenario {scenario}: {SCENARIOS[scenario].summary}\n")
+    typer.echo(endpoint_table(facts))
+    typer.echo("")
+    typer.echo(node_table(facts))
+    typer.echo(f"\nfacts: {facts_path}\ninventory: {lab.inventory_path}")
+
+
+def main() -> None:
+    """Console entry point: people get one-line errors, never a traceback."""
+    try:
+        app(standalone_mode=False)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    except AuditorError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_USAGE)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+
