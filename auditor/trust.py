@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import ssl
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 from OpenSSL import crypto
 
@@ -32,9 +35,13 @@ class AgentTrust:
     source: str
     anchors: tuple[x509.Certificate, ...]
 
-    @property
+    @cached_property
+    def by_fingerprint(self) -> dict[str, x509.Certificate]:
+        return {fingerprint(c): c for c in self.anchors}
+
+    @cached_property
     def fingerprints(self) -> tuple[str, ...]:
-        return tuple(sorted(fingerprint(c) for c in self.anchors))
+        return tuple(sorted(self.by_fingerprint))
 
 
 @dataclass(frozen=True)
@@ -61,7 +68,11 @@ def load_agent_trust(path: str | None) -> AgentTrust:
     for candidate in candidates:
         if Path(candidate).is_file():
             try:
-                return AgentTrust(source="system", anchors=tuple(read_certificates(candidate)))
+                with warnings.catch_warnings():
+                    # some distribution roots carry non-positive serials; still roots
+                    warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+                    anchors = tuple(read_certificates(candidate))
+                return AgentTrust(source="system", anchors=anchors)
             except InputError:
                 continue
     return AgentTrust(source="system", anchors=())
@@ -114,7 +125,7 @@ def check_chain(chain: Sequence[x509.Certificate], trust: AgentTrust, host: str,
     """Order, completeness and trust of a chain as sent, leaf first."""
     order_ok = all(chain[i].issuer == chain[i + 1].subject for i in range(len(chain) - 1))
     last = chain[-1]
-    anchor = next((a for a in trust.anchors if fingerprint(a) == fingerprint(last)), None)
+    anchor = trust.by_fingerprint.get(fingerprint(last))
     if anchor is None:
         anchor = next((a for a in trust.anchors if _issued_by(last, a)), None)
     ends_in_root = last.issuer == last.subject and signature_verifies(last, last)
@@ -129,6 +140,10 @@ def check_chain(chain: Sequence[x509.Certificate], trust: AgentTrust, host: str,
     if not ok:
         return ChainCheck(order_ok, missing, UNTRUSTED, reason,
                           fingerprint(anchor) if anchor else None)
+    if fingerprint(chain[0]) in trust.fingerprints:
+        # the agents trust this very certificate (a self-signed one put into their trusted
+        # roots): browsers accept it; RFC 5280 verifiers refuse a leaf as its own anchor
+        return ChainCheck(order_ok, False, TRUSTED, None, fingerprint(chain[0]))
     strict = _strict_verify(chain, trust, host, at)
     status = STRICT_ONLY if strict else TRUSTED
     return ChainCheck(order_ok, missing, status, strict, fingerprint(anchor) if anchor else None)

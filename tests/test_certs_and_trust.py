@@ -1,0 +1,165 @@
+"""Certificate analysis and the browser-like chain checks."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
+
+from auditor.certs import analyse, cn_only, covers_host, read_certificates
+from auditor.errors import InputError
+from auditor.lab import pki
+from auditor.trust import STRICT_ONLY, TRUSTED, UNTRUSTED, AgentTrust, check_chain
+
+NOW = dt.datetime.now(dt.timezone.utc)
+
+
+def test_ec_certificate_signed_by_an_rsa_ca_shows_as_such() -> None:
+    ca = pki.hierarchies()
+    leaf = pki.issue("sm.example", pki.key("t-ec", "ec"), issuer=ca.rsa_issuing)
+    facts = analyse(leaf.cert)
+    assert (facts.key_type, facts.curve, facts.key_size) == ("ec", "secp256r1", 256)
+    assert (facts.signer_key_type, facts.signature_hash) == ("rsa", "sha256")
+    assert not facts.self_signed and not facts.is_ca
+
+
+def test_self_signed_means_the_signature_verifies_with_its_own_key() -> None:
+    own = pki.issue("node.example", pki.key("t-self", "ec"))
+    assert analyse(own.cert).self_signed
+    # same names, but signed by another key: self-issued, not self-signed
+    other = pki.key("t-other", "ec")
+    name = own.cert.subject
+    forged = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+              .public_key(own.key.public_key()).serial_number(7)
+              .not_valid_before(NOW).not_valid_after(NOW + dt.timedelta(days=1))
+              .sign(other, hashes.SHA256()))
+    facts = analyse(forged)
+    assert facts.self_issued and not facts.self_signed
+
+
+def test_sha1_and_small_rsa_keys_are_reported() -> None:
+    ca = pki.hierarchies()
+    leaf = pki.issue("old.example", pki.key("t-rsa", "rsa"), issuer=ca.rsa_root,
+                     hash_name="sha1")
+    facts = analyse(leaf.cert)
+    assert (facts.key_type, facts.key_size, facts.signature_hash) == ("rsa", 2048, "sha1")
+
+
+@pytest.mark.parametrize(("san", "host", "covered"), [
+    (("uccx1.example.com",), "uccx1.example.com", True),
+    (("UCCX1.example.com",), "uccx1.example.com.", True),
+    (("*.example.com",), "uccx1.example.com", True),
+    (("*.example.com",), "a.b.example.com", False),
+    (("*.com",), "example.com", False),
+    (("uccx2.example.com",), "uccx1.example.com", False),
+])
+def test_the_fqdn_must_be_covered_by_a_san(san, host, covered) -> None:
+    leaf = pki.issue(san[0], pki.key("t-san", "ec"), san=san)
+    assert covers_host(analyse(leaf.cert), host) is covered
+
+
+def test_cn_without_san_is_not_covered_but_named_in_the_cn() -> None:
+    leaf = analyse(pki.issue("uccx1.example.com", pki.key("t-cn", "ec"), san=()).cert)
+    assert not covers_host(leaf, "uccx1.example.com")
+    assert cn_only(leaf, "uccx1.example.com")
+    assert leaf.san_dns == ()
+
+
+def _trust(*issued: pki.Issued) -> AgentTrust:
+    return AgentTrust("test", tuple(i.cert for i in issued))
+
+
+def test_full_chain_to_a_trusted_root_is_trusted() -> None:
+    ca = pki.hierarchies()
+    leaf = pki.issue("n.example", pki.key("t-leaf", "rsa"), issuer=ca.rsa_issuing)
+    check = check_chain([leaf.cert, ca.rsa_issuing.cert], _trust(ca.rsa_root2), "n.example",
+                        NOW)
+    assert (check.trust, check.order_ok, check.missing_intermediate) == (TRUSTED, True, False)
+
+
+def test_missing_intermediate_is_detected_and_untrusted() -> None:
+    ca = pki.hierarchies()
+    leaf = pki.issue("n.example", pki.key("t-leaf", "rsa"), issuer=ca.rsa_issuing)
+    check = check_chain([leaf.cert], _trust(ca.rsa_root2), "n.example", NOW)
+    assert check.missing_intermediate and check.trust == UNTRUSTED
+    assert "issuer" in check.reason
+
+
+def test_chain_out_of_order_is_detected() -> None:
+    ca = pki.hierarchies()
+    leaf = pki.issue("n.example", pki.key("t-leaf", "rsa"), issuer=ca.rsa_issuing)
+    check = check_chain([leaf.cert, ca.rsa_root2.cert, ca.rsa_issuing.cert],
+                        _trust(ca.rsa_root2), "n.example", NOW)
+    assert not check.order_ok and not check.missing_intermediate
+
+
+def test_self_signed_leaf_is_untrusted_unless_the_agents_trust_holds_it() -> None:
+    own = pki.issue("n.example", pki.key("t-self", "ec"))
+    assert check_chain([own.cert], _trust(pki.hierarchies().rsa_root), "n.example",
+                       NOW).trust == UNTRUSTED
+    assert check_chain([own.cert], _trust(own), "n.example", NOW).trust == TRUSTED
+
+
+def test_expired_leaf_is_untrusted_with_the_reason() -> None:
+    ca = pki.hierarchies()
+    leaf = pki.issue("n.example", pki.key("t-leaf", "rsa"), issuer=ca.rsa_root,
+                     not_before=NOW - dt.timedelta(days=30), not_after=NOW - dt.timedelta(days=1))
+    check = check_chain([leaf.cert], _trust(ca.rsa_root), "n.example", NOW)
+    assert check.trust == UNTRUSTED and "expired" in check.reason
+
+
+def test_sha1_signed_leaf_is_untrusted_as_browsers_reject_it() -> None:
+    ca = pki.hierarchies()
+    leaf = pki.issue("n.example", pki.key("t-leaf", "rsa"), issuer=ca.rsa_root,
+                     hash_name="sha1")
+    check = check_chain([leaf.cert], _trust(ca.rsa_root), "n.example", NOW)
+    assert check.trust == UNTRUSTED and "SHA1" in check.reason
+
+
+def test_stricter_verifier_disagreement_is_its_own_kind_not_untrusted() -> None:
+    """OpenSSL (like browsers) accepts a leaf without authorityKeyIdentifier; the
+    RFC 5280 verifier of cryptography does not."""
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    root_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), rsa.generate_private_key(
+        public_exponent=65537, key_size=2048)
+    root = (x509.CertificateBuilder().subject_name(name("Root")).issuer_name(name("Root"))
+            .public_key(root_key.public_key()).serial_number(1)
+            .not_valid_before(NOW - dt.timedelta(days=1))
+            .not_valid_after(NOW + dt.timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(root_key, hashes.SHA256()))
+    leaf = (x509.CertificateBuilder().subject_name(name("n.example")).issuer_name(name("Root"))
+            .public_key(leaf_key.public_key()).serial_number(2)
+            .not_valid_before(NOW - dt.timedelta(days=1))
+            .not_valid_after(NOW + dt.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("n.example")]),
+                           critical=False)
+            .sign(root_key, hashes.SHA256()))
+    check = check_chain([leaf], AgentTrust("t", (root,)), "n.example", NOW)
+    assert check.trust == STRICT_ONLY
+    assert "2.5.29.35" in check.reason  # authorityKeyIdentifier
+
+
+def test_read_certificates_pem_der_and_garbage(tmp_path) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    cert = pki.hierarchies().rsa_root.cert
+    pem, der = tmp_path / "a.pem", tmp_path / "a.der"
+    pem.write_bytes(cert.public_bytes(serialization.Encoding.PEM) * 2)
+    der.write_bytes(cert.public_bytes(serialization.Encoding.DER))
+    assert len(read_certificates(str(pem))) == 2
+    assert read_certificates(str(der)) == [cert]
+    bad = tmp_path / "bad.pem"
+    bad.write_text("-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n")
+    with pytest.raises(InputError, match=r"bad\.pem: not a valid PEM"):
+        read_certificates(str(bad))
+    junk = tmp_path / "junk.der"
+    junk.write_bytes(b"\x30\x03\x02\x01")
+    with pytest.raises(InputError, match=r"junk\.der: neither PEM nor DER"):
+        read_certificates(str(junk))

@@ -1,0 +1,118 @@
+"""The inventory shape of issue 2, and clear errors for bad inventories."""
+
+from __future__ import annotations
+
+import pytest
+
+from auditor.errors import InputError
+from auditor.inventory import load_inventory
+
+EXAMPLE = """\
+cluster: east
+version: "11.5(1)"            # what the nodes run now
+nodes:
+  - host: uccx1.example.com   # FQDN: used for SNI and name checks
+    address: 10.1.1.10        # optional: where to connect; default: resolve host
+    role: uccx-publisher      # uccx-publisher | uccx-subscriber | socialminer
+    ports: {finesse: 8445, live_data: 12015, notification: 7443}  # optional overrides
+    declared: {cop_installed: false}   # optional facts the network cannot show
+  - host: sm1.example.com
+    role: socialminer
+    ports: {web: 443, notification: 7443}
+"""
+
+
+def _load(tmp_path, text: str):
+    path = tmp_path / "cluster.yaml"
+    path.write_text(text)
+    return load_inventory(path)
+
+
+def test_the_documented_example_loads(tmp_path) -> None:
+    inventory = _load(tmp_path, EXAMPLE)
+    assert inventory.cluster == "east" and inventory.version == "11.5(1)"
+    pub, sm = inventory.nodes
+    assert (pub.host, pub.address, pub.role) == ("uccx1.example.com", "10.1.1.10",
+                                                  "uccx-publisher")
+    assert pub.declared == {"cop_installed": False}
+    assert sm.address is None
+
+
+def test_default_ports_per_role_and_all_ports(tmp_path) -> None:
+    inventory = _load(tmp_path, 'cluster: c\nversion: "11.5(1)"\nnodes:\n'
+                      "  - {host: a.example, role: uccx-subscriber}\n"
+                      "  - {host: b.example, role: socialminer}\n")
+    uccx, sm = inventory.nodes
+    assert uccx.endpoints() == {"notification": 7443, "finesse": 8445, "live_data": 12015}
+    assert uccx.endpoints(all_ports=True) == {"notification": 7443, "os_admin": 8443,
+                                              "cuic": 8444, "finesse": 8445,
+                                              "live_data": 12015}
+    assert sm.endpoints() == {"web": 443, "notification": 7443}
+    assert sm.endpoints(all_ports=True) == sm.endpoints()
+
+
+def test_port_override_merges_with_the_defaults(tmp_path) -> None:
+    inventory = _load(tmp_path, 'cluster: c\nversion: "11.5(1)"\nnodes:\n'
+                      "  - {host: a.example, role: uccx-publisher, ports: {live_data: 1}}\n")
+    assert inventory.nodes[0].endpoints()["live_data"] == 1
+    assert inventory.nodes[0].endpoints()["finesse"] == 8445
+
+
+BAD = [
+    ("role", 'cluster: c\nversion: "11.5(1)"\nnodes:\n  - host: a.example\n    role: pub\n',
+     ":5: nodes[0].role: 'pub' is not allowed (expected one of: uccx-publisher, "
+     "uccx-subscriber, socialminer)"),
+    ("unquoted version", "cluster: c\nversion: 11.5\nnodes:\n"
+     "  - {host: a.example, role: socialminer}\n",
+     ":2: version: 11.5 is a number; write it in quotes"),
+    ("missing role", 'cluster: c\nversion: "11.5"\nnodes:\n  - host: a.example\n',
+     ":4: nodes[0].role: is required but missing"),
+    ("unknown field", 'cluster: c\nversion: "11.5"\nnodes:\n  - host: a.example\n'
+     "    role: socialminer\n    colour: red\n",
+     ":6: nodes[0].colour: unknown field (expected one of: address, declared, host, "
+     "ports, role)"),
+    ("port of another role", 'cluster: c\nversion: "11.5"\nnodes:\n  - host: a.example\n'
+     "    role: socialminer\n    ports: {finesse: 8445}\n",
+     ":6: nodes[0].ports.finesse: port 'finesse' does not exist on a socialminer "
+     "(expected one of: web, notification)"),
+    ("port out of range", 'cluster: c\nversion: "11.5"\nnodes:\n  - host: a.example\n'
+     "    role: socialminer\n    ports: {web: 70000}\n",
+     ":6: nodes[0].ports.web: 70000 is out of range (expected maximum 65535)"),
+    ("duplicate host", 'cluster: c\nversion: "11.5"\nnodes:\n'
+     "  - {host: a.example, role: socialminer}\n  - {host: A.example, role: uccx-publisher}\n",
+     ":5: nodes[1].host: 'a.example' is listed twice"),
+    ("two publishers", 'cluster: c\nversion: "11.5"\nnodes:\n'
+     "  - {host: a.example, role: uccx-publisher}\n  - {host: b.example, role: uccx-publisher}\n",
+     ":5: nodes[1].role: a second uccx-publisher"),
+    ("bad declared state", 'cluster: c\nversion: "11.5"\nnodes:\n  - host: a.example\n'
+     "    role: socialminer\n    declared: {tomcat_ecdsa: signed}\n",
+     ":6: nodes[0].declared.tomcat_ecdsa: 'signed' is not allowed"),
+    ("no nodes", 'cluster: c\nversion: "11.5"\nnodes: []\n', ":3: nodes: too short"),
+    ("broken YAML", 'cluster: c\nversion: "11.5"\nnodes:\n  - host: [a\n',
+     ": invalid YAML"),
+    ("duplicate key", 'cluster: c\ncluster: d\nversion: "11.5"\nnodes: []\n',
+     ":2: invalid YAML"),
+    ("not a mapping", "- just\n- a list\n", ": (top level): ['just', 'a list'] has the "
+     "wrong type (expected object)"),
+]
+
+
+@pytest.mark.parametrize(("case", "text", "message"), BAD, ids=[b[0] for b in BAD])
+def test_bad_inventory_names_file_line_field_and_what_is_allowed(tmp_path, case, text,
+                                                                 message) -> None:
+    with pytest.raises(InputError) as caught:
+        _load(tmp_path, text)
+    assert str(caught.value).startswith(str(tmp_path / "cluster.yaml"))
+    assert message in str(caught.value)
+
+
+def test_missing_inventory_file(tmp_path) -> None:
+    with pytest.raises(InputError, match=r"nope\.yaml: file not found"):
+        load_inventory(tmp_path / "nope.yaml")
+
+
+def test_binary_inventory_file(tmp_path) -> None:
+    path = tmp_path / "bin.yaml"
+    path.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(InputError, match="not UTF-8"):
+        load_inventory(path)
