@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import time
+from dataclasses import replace
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
-import click
 import typer
 
 from auditor import __version__
@@ -113,14 +113,9 @@ def _quick_inventory(targets: list[str], role: str, version: str):
             entry["ports"][service] = port
     data = {"cluster": "quick-look", "version": version, "nodes": list(nodes.values())}
     inventory = parse_inventory(data, path="<command line>")
-    if any(n["ports"] for n in nodes.values()):
-        # only the ports named on the command line
-        from dataclasses import replace
-
-        from auditor.inventory import Inventory
-        fixed = tuple(replace(n, ports=nodes[n.host]["ports"]) for n in inventory.nodes)
-        return Inventory(inventory.cluster, inventory.version, fixed, inventory.path), True
-    return inventory, False
+    # a node named with ports is probed on those ports only
+    fixed = tuple(replace(n, only_listed_ports=bool(n.ports)) for n in inventory.nodes)
+    return replace(inventory, nodes=fixed)
 
 
 @app.command(epilog="\b\nExamples:\n"
@@ -160,7 +155,7 @@ def probe(
     if inventory is not None:
         inv = load_inventory(inventory)
     elif targets:
-        inv, _ = _quick_inventory(targets, role.value, version)
+        inv = _quick_inventory(targets, role.value, version)
     else:
         raise InputError("nothing to probe", expected="--inventory FILE or HOST[:PORT] ...")
     trust = load_agent_trust(str(agent_trust) if agent_trust else None)
@@ -225,20 +220,17 @@ def demo(
 
 
 def main() -> None:
-    """Console entry point: people get one-line errors, never a traceback."""
+    """Console entry point: people get one-line errors, never a traceback.
+
+    Click (inside typer) handles usage errors itself (exit 2); the project's own errors
+    about files and arguments come out here as one line, also with exit 2.
+    """
     try:
-        app(standalone_mode=False)
-    except typer.Exit as done:
-        sys.exit(done.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
-        typer.echo("interrupted", err=True)
-        sys.exit(130)
+        app(prog_name="uccx-audit")
     except AuditorError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(EXIT_USAGE)
-    except click.exceptions.Exit as done:
-        sys.exit(done.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
 

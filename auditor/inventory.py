@@ -41,12 +41,14 @@ class Node:
     address: str | None = None
     ports: Mapping[str, int] = field(default_factory=dict)
     declared: Mapping[str, Any] = field(default_factory=dict)
+    #: probe only ``ports`` (a quick look at HOST:PORT), not the role's defaults
+    only_listed_ports: bool = False
 
     def endpoints(self, all_ports: bool = False) -> dict[str, int]:
         """Service name to port: role defaults, ``--all-ports`` extras, then overrides."""
         family = role_family(self.role)
-        ports = dict(DEFAULT_PORTS[family])
-        if all_ports and family == "uccx":
+        ports = {} if self.only_listed_ports else dict(DEFAULT_PORTS[family])
+        if all_ports and family == "uccx" and not self.only_listed_ports:
             ports.update(EXTRA_UCCX_PORTS)
         ports.update(self.ports)
         return dict(sorted(ports.items(), key=lambda item: (item[1], item[0])))

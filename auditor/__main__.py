@@ -1,0 +1,5 @@
+"""``python -m auditor`` is ``uccx-audit``."""
+
+from auditor.cli import main
+
+main()

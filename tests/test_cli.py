@@ -1,0 +1,95 @@
+"""The uccx-audit command as a user meets it (run as a real process)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from auditor import __version__
+from auditor.lab import Lab
+
+
+def run(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "auditor", *args], capture_output=True,
+                          text=True, timeout=120, cwd=cwd, stdin=subprocess.DEVNULL)
+
+
+def test_version() -> None:
+    done = run("--version")
+    assert done.returncode == 0 and done.stdout.strip() == f"uccx-audit {__version__}"
+
+
+def test_help_shows_examples_and_exit_codes() -> None:
+    done = run("--help")
+    assert done.returncode == 0
+    assert "uccx-audit probe --inventory cluster.yaml --out facts.json" in done.stdout
+    assert "2  usage or input error" in done.stdout
+    assert "uccx-audit probe uccx1.example.com:12015" in run("probe", "--help").stdout
+
+
+@pytest.fixture(scope="module")
+def lab():
+    with Lab("row4-upgrade-trap") as running:
+        yield running
+
+
+def test_probe_inventory_writes_facts_and_prints_tables(lab, tmp_path) -> None:
+    out = tmp_path / "facts.json"
+    done = run("probe", "--inventory", str(lab.inventory_path), "--agent-trust",
+               str(lab.agent_trust_path), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    facts = json.loads(out.read_text())
+    assert [n["tomcat_ecdsa"]["state"] for n in facts["nodes"]] == ["self_signed"] * 3
+    assert "browser gets" in done.stdout and "tomcat-ECDSA" in done.stdout
+    assert "EC self-signed" in done.stdout
+    assert "probed 8 endpoints" in done.stderr
+
+
+def test_quick_look_at_host_and_port(lab) -> None:
+    live = next(e for e in lab.endpoints if e.service == "live_data")
+    # no address for a quick look: the host name must resolve, so use the loopback address
+    done = run("probe", f"{live.address}:{live.port}", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    facts = json.loads(done.stdout)
+    (node,) = facts["nodes"]
+    (endpoint,) = node["endpoints"]
+    assert endpoint["port"] == live.port
+    leaf = endpoint["handshakes"][0]["chain"][0]
+    assert facts["certificates"][leaf]["key_type"] == "ec"
+
+
+def test_bad_inventory_is_a_one_line_error_with_exit_2(tmp_path) -> None:
+    bad = tmp_path / "cluster.yaml"
+    bad.write_text('cluster: c\nversion: "11.5"\nnodes:\n  - host: a.example\n    role: x\n')
+    done = run("probe", "--inventory", str(bad))
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0
+    assert "cluster.yaml:5: nodes[0].role: 'x' is not allowed" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_nothing_to_probe_is_a_usage_error() -> None:
+    done = run("probe")
+    assert done.returncode == 2 and "nothing to probe" in done.stderr
+
+
+def test_unknown_option_is_a_usage_error() -> None:
+    assert run("probe", "--no-such-option").returncode == 2
+
+
+def test_demo_lists_scenarios() -> None:
+    done = run("demo", "--list")
+    assert done.returncode == 0
+    assert "row4-upgrade-trap" in done.stdout and "hygiene-wildcard" in done.stdout
+
+
+def test_demo_runs_the_lab_and_writes_facts(tmp_path) -> None:
+    done = run("demo", "--scenario", "row2-rsa-signed-ecdsa", "--out", str(tmp_path / "d"))
+    assert done.returncode == 0, done.stderr
+    facts = json.loads((tmp_path / "d" / "facts.json").read_text())
+    states = {n["role"]: n["tomcat_ecdsa"]["state"] for n in facts["nodes"]}
+    assert states == {"uccx-publisher": "not_presented", "uccx-subscriber": "not_presented",
+                      "socialminer": "rsa_ca_signed"}

@@ -1,0 +1,104 @@
+"""The facts file: schema-valid, lossless, deterministic, atomic, and clear when broken."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import jsonschema
+import pytest
+
+from auditor.collect import probe_inventory
+from auditor.errors import InputError
+from auditor.facts import facts_to_json, load_facts, save_facts
+from auditor.fileio import write_atomic
+from auditor.inventory import load_inventory
+from auditor.lab import Lab
+from auditor.prober import ProbeOptions
+from auditor.resources import schema_path
+from auditor.trust import load_agent_trust
+
+
+@pytest.fixture(scope="module")
+def facts():
+    with Lab("mixed-cluster", all_ports=True) as lab:
+        yield probe_inventory(load_inventory(lab.inventory_path),
+                              trust=load_agent_trust(str(lab.agent_trust_path)),
+                              options=ProbeOptions(), all_ports=True)
+
+
+def test_facts_validate_against_the_committed_schema(facts) -> None:
+    schema = json.loads(schema_path("facts").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.validate(json.loads(facts_to_json(facts)), schema)
+
+
+def test_round_trip_is_lossless(facts, tmp_path) -> None:
+    path = save_facts(facts, tmp_path / "facts.json")
+    assert load_facts(path) == facts
+    assert facts_to_json(load_facts(path)) == path.read_text()
+
+
+def test_every_certificate_seen_is_inside_with_its_pem(facts) -> None:
+    seen = {fp for n in facts.nodes for e in n.endpoints for h in e.handshakes
+            for fp in h.chain}
+    assert seen <= set(facts.certificates)
+    for fp in seen:
+        assert facts.certificates[fp].pem.startswith("-----BEGIN CERTIFICATE-----")
+    # the agents' trust anchors given as a file travel with the facts too
+    assert set(facts.agent_trust.anchors) <= set(facts.certificates)
+
+
+def test_output_is_deterministic(facts) -> None:
+    text = facts_to_json(facts)
+    assert text == facts_to_json(facts)
+    data = json.loads(text)
+    assert list(data) == sorted(data)
+    assert list(data["certificates"]) == sorted(data["certificates"])
+    for node in data["nodes"]:
+        ports = [e["port"] for e in node["endpoints"]]
+        assert ports == sorted(ports)
+        for endpoint in node["endpoints"]:
+            assert [h["profile"] for h in endpoint["handshakes"]] == [
+                "browser", "ecdsa_only", "rsa_only"]
+
+
+def test_write_is_atomic_and_leaves_no_temporary_file(tmp_path, monkeypatch) -> None:
+    target = tmp_path / "facts.json"
+    target.write_text("old")
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(OSError):
+        write_atomic(target, "new")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["facts.json"]
+
+
+def test_broken_json_names_the_line(tmp_path) -> None:
+    path = tmp_path / "facts.json"
+    path.write_text('{\n  "schema_version": 1,\n  oops\n}\n')
+    with pytest.raises(InputError, match=r"facts\.json:3: invalid JSON"):
+        load_facts(path)
+
+
+def test_schema_violation_names_the_field(facts, tmp_path) -> None:
+    data = json.loads(facts_to_json(facts))
+    data["nodes"][1]["tomcat_ecdsa"]["state"] = "signed-somehow"
+    path = tmp_path / "facts.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(InputError) as caught:
+        load_facts(path)
+    assert "nodes[1].tomcat_ecdsa.state: 'signed-somehow' is not allowed" in str(caught.value)
+    assert "ec_ca_signed" in str(caught.value)
+
+
+def test_future_schema_version_is_refused_clearly(facts, tmp_path) -> None:
+    data = json.loads(facts_to_json(facts))
+    data["schema_version"] = 99
+    path = tmp_path / "facts.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(InputError, match="schema_version 99 is not supported"):
+        load_facts(path)
