@@ -65,19 +65,27 @@ def _yaml_locator(root: Any) -> Locator:
     return locate
 
 
+def read_text(path: str | Path) -> str:
+    """Read a UTF-8 text file, or raise an :class:`InputError` that says why not."""
+    name = str(path)
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError("file not found", path=name) from None
+    except IsADirectoryError:
+        raise InputError("is a folder, not a file", path=name) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text ({exc.reason} at byte {exc.start})",
+                         path=name) from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", path=name) from None
+
+
 def load_yaml(path: str | Path, text: str | None = None) -> tuple[Any, Locator]:
     """Parse a YAML file; return plain Python data and a function from field path to line."""
     name = str(path)
     if text is None:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise InputError("file not found", path=name) from None
-        except UnicodeDecodeError as exc:
-            raise InputError(f"not UTF-8 text ({exc.reason} at byte {exc.start})",
-                             path=name) from None
-        except OSError as exc:
-            raise InputError(f"cannot read: {exc.strerror}", path=name) from None
+        text = read_text(path)
     parser = YAML(typ="rt")
     parser.allow_duplicate_keys = False
     try:
@@ -95,15 +103,7 @@ def load_yaml(path: str | Path, text: str | None = None) -> tuple[Any, Locator]:
 def load_json(path: str | Path) -> Any:
     """Parse a JSON file, or raise an :class:`InputError` naming the line."""
     name = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("file not found", path=name) from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 text ({exc.reason} at byte {exc.start})",
-                         path=name) from None
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", path=name) from None
+    text = read_text(path)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
