@@ -40,6 +40,13 @@ _RSA_SIGALGS = (
     "RSA+SHA256:RSA+SHA384:RSA+SHA512:RSA+SHA1"
 )
 
+#: What each profile offers: (signature algorithms, TLS 1.2 cipher string).
+OFFERS: dict[str, tuple[str, str]] = {
+    "browser": (_CHROME_SIGALGS, _CHROME_CIPHERS),
+    "ecdsa_only": (_ECDSA_SIGALGS, "aECDSA"),
+    "rsa_only": (_RSA_SIGALGS, "aRSA"),
+}
+
 #: How the ``ecdsa_only`` / ``rsa_only`` profiles steer the server's choice.
 METHOD_SIGALGS = "tls13_sigalgs"
 METHOD_CIPHERS = "tls12_ciphers"
@@ -137,21 +144,17 @@ def profile_context(profile: str, use_sigalgs: bool | None = None) -> tuple[SSL.
         use_sigalgs = _SIGALGS_OK
     key = (profile, use_sigalgs)
     if key not in _CONTEXTS:
-        if profile == "browser":
-            made = (_context(_CHROME_SIGALGS if use_sigalgs else None, _CHROME_CIPHERS,
-                             SSL.TLS1_3_VERSION), METHOD_SIGALGS if use_sigalgs else
-                    METHOD_CIPHERS)
-        elif profile in ("ecdsa_only", "rsa_only"):
-            sigalgs = _ECDSA_SIGALGS if profile == "ecdsa_only" else _RSA_SIGALGS
-            ciphers = "aECDSA" if profile == "ecdsa_only" else "aRSA"
-            if use_sigalgs:
-                # TLS 1.3 steered by signature_algorithms; TLS 1.2 (where the server has no
-                # 1.3) steered by the suites and the same signature algorithms.
-                made = (_context(sigalgs, ciphers, SSL.TLS1_3_VERSION), METHOD_SIGALGS)
-            else:
-                made = (_context(None, ciphers, SSL.TLS1_2_VERSION), METHOD_CIPHERS)
-        else:
+        if profile not in OFFERS:
             raise ValueError(f"unknown profile {profile!r}; expected one of {PROFILES}")
+        sigalgs, ciphers = OFFERS[profile]
+        if use_sigalgs:
+            # TLS 1.3 steered by signature_algorithms; TLS 1.2 (where the server has no
+            # 1.3) steered by the suites and the same signature algorithms.
+            made = (_context(sigalgs, ciphers, SSL.TLS1_3_VERSION), METHOD_SIGALGS)
+        elif profile == "browser":
+            made = (_context(None, ciphers, SSL.TLS1_3_VERSION), METHOD_CIPHERS)
+        else:
+            made = (_context(None, ciphers, SSL.TLS1_2_VERSION), METHOD_CIPHERS)
         _CONTEXTS[key] = made
     return _CONTEXTS[key]
 
