@@ -102,3 +102,40 @@ def free_port(address: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((address, 0))
         return s.getsockname()[1]
+
+
+def random_bytes(conn: socket.socket) -> None:
+    conn.recv(65536)
+    conn.sendall(bytes(range(7, 256)) * 16)
+
+
+def drip(conn: socket.socket) -> None:
+    """One byte a second of a plausible TLS record header, forever (bounded by the test)."""
+    conn.recv(65536)
+    for byte in bytes([0x16, 0x03, 0x03, 0x40, 0x00]) + b"\x00" * 60:
+        conn.sendall(bytes([byte]))
+        threading.Event().wait(1.0)
+
+
+def tls12_server_hello(certificate_der: bytes) -> bytes:
+    """A TLS 1.2 ServerHello and Certificate message carrying ``certificate_der``."""
+    def record(handshake_type: int, body: bytes) -> bytes:
+        message = bytes([handshake_type]) + len(body).to_bytes(3, "big") + body
+        return bytes([0x16, 0x03, 0x03]) + len(message).to_bytes(2, "big") + message
+
+    hello = (b"\x03\x03" + bytes(range(32)) + b"\x00" + b"\xc0\x2f" + b"\x00"
+             + b"\x00\x05" + b"\xff\x01\x00\x01\x00")  # renegotiation_info
+    cert_entry = len(certificate_der).to_bytes(3, "big") + certificate_der
+    certificates = len(cert_entry).to_bytes(3, "big") + cert_entry
+    return record(2, hello) + record(11, certificates)
+
+
+def unparseable_certificate(conn: socket.socket) -> None:
+    conn.recv(65536)
+    conn.sendall(tls12_server_hello(b"\x30\x82\x01\x00" + b"\xde\xad\xbe\xef" * 64))
+    threading.Event().wait(2)
+
+
+def close_mid_handshake(conn: socket.socket) -> None:
+    conn.recv(65536)
+    conn.sendall(tls12_server_hello(b"\x30\x03\x02\x01\x01")[:60])

@@ -1,0 +1,161 @@
+"""Servers that fight back: each becomes a typed error within the configured timeouts."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import ssl
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from servers import close_mid_handshake, drip, random_bytes, serve, unparseable_certificate
+
+from auditor.lab import pki
+from auditor.lab.server import _tls_session
+from auditor.prober import ProbeOptions, Target, handshake, probe_target
+
+OPTIONS = ProbeOptions(connect_timeout=2.0, handshake_timeout=2.0)
+BUDGET = OPTIONS.connect_timeout + OPTIONS.handshake_timeout + 1.0
+
+
+def _timed(port: int, profile: str = "browser"):
+    started = time.monotonic()
+    result = handshake(Target("hostile.example", port, "127.0.0.1"), profile, OPTIONS)
+    return result, time.monotonic() - started
+
+
+def test_random_bytes_are_not_tls() -> None:
+    with serve(random_bytes) as port:
+        result, elapsed = _timed(port)
+    assert result.error.kind == "not_tls" and elapsed < BUDGET
+
+
+def test_dripping_one_byte_a_second_ends_at_the_handshake_timeout() -> None:
+    with serve(drip) as port:
+        result, elapsed = _timed(port)
+    assert result.error.kind == "timeout"
+    assert "stopped after" in result.error.detail
+    assert elapsed < BUDGET
+
+
+def test_close_in_the_middle_of_the_handshake_is_reset() -> None:
+    with serve(close_mid_handshake) as port:
+        result, elapsed = _timed(port)
+    assert result.error.kind == "reset" and "middle" in result.error.detail
+    assert elapsed < BUDGET
+
+
+def test_certificate_that_does_not_parse_is_an_error_not_a_crash() -> None:
+    with serve(unparseable_certificate) as port:
+        result, elapsed = _timed(port)
+    assert not result.ok and result.error.kind in ("other", "tls_alert")
+    assert elapsed < BUDGET
+
+
+@contextlib.contextmanager
+def tls_server(configure, chain: list[x509.Certificate] | None = None):
+    """A real TLS server (Python's ssl over memory BIOs, as the lab) with a twist."""
+    import asyncio
+    import functools
+    import threading
+
+    leaf = pki.issue("hostile.example", pki.key("hostile", "rsa"),
+                     issuer=pki.hierarchies().rsa_root)
+    with tempfile.TemporaryDirectory() as work:
+        chain_file, key_file = Path(work, "chain.pem"), Path(work, "key.pem")
+        certs = [leaf.cert, *(chain or [])]
+        chain_file.write_bytes(b"".join(c.public_bytes(serialization.Encoding.PEM)
+                                        for c in certs))
+        key_file.write_bytes(leaf.key_pem())
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+        configure(ctx)
+        ctx.load_cert_chain(chain_file, key_file)
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=loop.run_forever, daemon=True)
+        thread.start()
+        server = asyncio.run_coroutine_threadsafe(asyncio.start_server(
+            functools.partial(_tls_session, ctx), "127.0.0.1", 0), loop).result(10)
+        try:
+            yield server.sockets[0].getsockname()[1]
+        finally:
+            server.close()
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(5)
+
+
+def _tls10_only(ctx: ssl.SSLContext) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # that is the point
+        ctx.minimum_version = ssl.TLSVersion.TLSv1
+        ctx.maximum_version = ssl.TLSVersion.TLSv1
+
+
+def test_server_that_speaks_only_tls10_answers_with_an_alert() -> None:
+    with tls_server(_tls10_only) as port:
+        result, elapsed = _timed(port)
+    assert result.error.kind == "tls_alert", result.error
+    assert result.error.detail == "protocol_version"
+    assert elapsed < BUDGET
+
+
+@pytest.mark.parametrize("max_tls", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
+def test_server_that_requires_a_client_certificate(max_tls) -> None:
+    def require(ctx: ssl.SSLContext) -> None:
+        ctx.maximum_version = max_tls
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.load_verify_locations(cadata=pki.hierarchies().rsa_root.cert.public_bytes(
+            serialization.Encoding.PEM).decode())
+
+    with tls_server(require) as port:
+        result, elapsed = _timed(port)
+    if max_tls is ssl.TLSVersion.TLSv1_3:
+        # the server's certificate arrives before it asks for ours: we have the chain
+        assert result.ok and result.chain
+    else:
+        assert result.error.kind == "tls_alert"
+    assert elapsed < BUDGET
+
+
+def _long_chain(length: int) -> list[x509.Certificate]:
+    ca = pki.hierarchies()
+    now = dt.datetime.now(dt.timezone.utc)
+    return [pki.issue(f"Filler CA {i}", pki.key("filler", "ec"), issuer=ca.ec_root, ca=True,
+                      not_after=now + dt.timedelta(days=30)).cert for i in range(length)]
+
+
+def test_two_hundred_certificate_chain_is_bounded() -> None:
+    with tls_server(lambda ctx: None, _long_chain(200)) as port:
+        results = probe_target(Target("hostile.example", port, "127.0.0.1"), OPTIONS)
+    browser = results[0]
+    # either refused as too large (as browsers do) or recorded in full; never a hang
+    if browser.ok:
+        assert len(browser.chain) == 201
+    else:
+        assert browser.error.kind in ("other", "tls_alert")
+        assert "excessive" in browser.error.detail or browser.error.kind == "tls_alert"
+
+
+def test_one_megabyte_certificate_is_refused_not_swallowed() -> None:
+    from cryptography.hazmat.primitives import hashes
+
+    ca = pki.hierarchies()
+    now = dt.datetime.now(dt.timezone.utc)
+    key = pki.key("huge", "rsa")
+    huge = (x509.CertificateBuilder().subject_name(ca.rsa_root.cert.subject)
+            .issuer_name(ca.rsa_root.cert.subject).public_key(key.public_key())
+            .serial_number(99).not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.UnrecognizedExtension(
+                x509.ObjectIdentifier("1.3.6.1.4.1.55555.1"), b"\x04\x83\x10\x00\x00"
+                + b"A" * 0x100000), critical=False)
+            .sign(ca.rsa_root.key, hashes.SHA256()))
+    assert len(huge.public_bytes(serialization.Encoding.DER)) > 1_000_000
+    with tls_server(lambda ctx: None, [huge]) as port:
+        result, elapsed = _timed(port)
+    assert result.error.kind == "other" and "excessive" in result.error.detail
+    assert elapsed < BUDGET
