@@ -1,0 +1,130 @@
+"""Property tests: every input either loads or fails with the project's own clear error."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from auditor.certs import read_certificates
+from auditor.errors import InputError
+from auditor.facts import facts_from_data, facts_to_json
+from auditor.inventory import load_inventory, parse_inventory
+from auditor.lab import pki
+
+FAST = settings(max_examples=150, deadline=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**40, 2**40),
+                    st.floats(allow_nan=False), st.text(max_size=20))
+json_values = st.recursive(scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=12), inner, max_size=4)),
+    max_leaves=20)
+
+INVENTORY_KEYS = st.sampled_from(["cluster", "version", "nodes", "host", "role", "address",
+                                  "ports", "declared", "finesse", "web", "cop_installed"])
+inventory_like = st.recursive(
+    st.one_of(scalars, st.sampled_from(["uccx-publisher", "socialminer", "11.5(1)",
+                                        "a.example"])),
+    lambda inner: st.one_of(st.lists(inner, max_size=3),
+                            st.dictionaries(INVENTORY_KEYS, inner, max_size=5)),
+    max_leaves=25)
+
+
+def _only_input_errors(call) -> None:
+    try:
+        call()
+    except InputError as exc:
+        assert str(exc), "an error must say something"
+
+
+@FAST
+@given(text=st.text(max_size=300))
+def test_inventory_text_loads_or_fails_clearly(tmp_path_factory, text: str) -> None:
+    path = Path(tmp_path_factory.mktemp("inv")) / "cluster.yaml"
+    path.write_text(text, encoding="utf-8")
+    _only_input_errors(lambda: load_inventory(path))
+
+
+@FAST
+@given(data=inventory_like)
+def test_inventory_structures_load_or_fail_clearly(data) -> None:
+    _only_input_errors(lambda: parse_inventory(data, path="x.yaml"))
+
+
+@pytest.fixture(scope="module")
+def valid_facts() -> dict:
+    from auditor.collect import probe_inventory
+    from auditor.inventory import load_inventory as load
+    from auditor.lab import Lab
+    from auditor.prober import ProbeOptions
+    from auditor.trust import load_agent_trust
+
+    with Lab("row2-rsa-signed-ecdsa") as lab:
+        facts = probe_inventory(load(lab.inventory_path),
+                                trust=load_agent_trust(str(lab.agent_trust_path)),
+                                options=ProbeOptions())
+    return json.loads(facts_to_json(facts))
+
+
+def _paths(value, prefix=()):
+    yield prefix
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _paths(item, (*prefix, index))
+
+
+@FAST
+@given(data=st.data())
+def test_mutated_facts_load_or_fail_clearly(valid_facts, data) -> None:
+    document = copy.deepcopy(valid_facts)
+    paths = [p for p in _paths(document) if p]
+    path = data.draw(st.sampled_from(paths))
+    parent = document
+    for part in path[:-1]:
+        parent = parent[part]
+    if data.draw(st.booleans()) and isinstance(parent, dict):
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = data.draw(json_values)
+    _only_input_errors(lambda: facts_from_data(document, path="facts.json"))
+
+
+@FAST
+@given(data=json_values)
+def test_arbitrary_json_is_not_facts(data) -> None:
+    _only_input_errors(lambda: facts_from_data(data, path="facts.json"))
+
+
+@FAST
+@given(blob=st.binary(max_size=600))
+def test_random_bytes_as_certificates(tmp_path_factory, blob: bytes) -> None:
+    path = Path(tmp_path_factory.mktemp("pem")) / "cert.pem"
+    path.write_bytes(blob)
+    _only_input_errors(lambda: read_certificates(str(path)))
+
+
+PEM = pki.hierarchies().rsa_root.cert.public_bytes(serialization.Encoding.PEM)
+DER = pki.hierarchies().ec_root.cert.public_bytes(serialization.Encoding.DER)
+
+
+@FAST
+@given(data=st.data(), der=st.booleans())
+def test_corrupted_pem_and_der_load_or_fail_clearly(tmp_path_factory, data, der: bool) -> None:
+    blob = bytearray(DER if der else PEM)
+    for _ in range(data.draw(st.integers(1, 4))):
+        index = data.draw(st.integers(0, len(blob) - 1))
+        blob[index] = data.draw(st.integers(0, 255))
+    if data.draw(st.booleans()):
+        blob = blob[: data.draw(st.integers(0, len(blob)))]
+    path = Path(tmp_path_factory.mktemp("pem")) / "cert.pem"
+    path.write_bytes(bytes(blob))
+    _only_input_errors(lambda: read_certificates(str(path)))
