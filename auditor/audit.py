@@ -1,0 +1,121 @@
+"""The audit JSON: the verdict, findings and gadget outcomes, with the facts they came from.
+
+Deterministic (sorted keys, findings in the engine's order, no time of generation), so the
+same facts, rules and options give the same file byte for byte. Validated against
+``auditor/schemas/audit.schema.json`` on save and on load.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from auditor import __version__
+from auditor.engine import Evaluation, Finding, NodeResult
+from auditor.errors import InputError
+from auditor.facts import Facts, facts_from_data
+from auditor.fileio import write_atomic
+from auditor.projection import Settings
+from auditor.ruleset import SEVERITIES, RuleSet, Step
+from auditor.serde import from_jsonable, to_jsonable
+from auditor.validation import load_json, validate
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class RuleSetInfo:
+    """Which rules judged: a SHA-256 over every rule and playbook, and the site's rules."""
+
+    sha256: str
+    rules: int
+    playbooks: int
+    site_rules: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AuditPlaybook:
+    """A playbook that a finding refers to, copied in so a report needs no rule files."""
+
+    title: str
+    when_to_use: str
+    steps: tuple[Step, ...]
+    verify: Step
+    citations: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Audit:
+    schema_version: int
+    tool_version: str
+    verdict: str
+    cluster: str
+    phase: str
+    current_version: str
+    target_version: str
+    change_date: str
+    expiry_window_days: int
+    rule_set: RuleSetInfo
+    summary: Mapping[str, int]
+    facts: Facts
+    findings: tuple[Finding, ...]
+    nodes: tuple[NodeResult, ...]
+    playbooks: Mapping[str, AuditPlaybook]
+
+    @property
+    def has_errors(self) -> bool:
+        return self.summary.get("error", 0) > 0
+
+
+def build_audit(evaluation: Evaluation, facts: Facts, rules: RuleSet,
+                settings: Settings) -> Audit:
+    """Put an evaluation, its inputs and the playbooks it refers to into one record."""
+    referenced = sorted({p for f in evaluation.findings for p in f.remediation})
+    playbooks = {}
+    for key in referenced:
+        playbook = rules.playbooks[key]
+        playbooks[key] = AuditPlaybook(playbook.title, playbook.when_to_use, playbook.steps,
+                                       playbook.verify,
+                                       tuple(c.text for c in playbook.citations))
+    summary = {s: sum(1 for f in evaluation.findings if f.severity == s) for s in SEVERITIES}
+    return Audit(
+        schema_version=SCHEMA_VERSION, tool_version=__version__, verdict=evaluation.verdict,
+        cluster=facts.cluster, phase=settings.phase,
+        current_version=settings.current_version.text,
+        target_version=settings.target_version.text,
+        change_date=settings.change_date.isoformat(),
+        expiry_window_days=settings.expiry_window_days,
+        rule_set=RuleSetInfo(rules.sha256, len(rules.rules), len(rules.playbooks),
+                             rules.site_rules),
+        summary=summary, facts=facts, findings=evaluation.findings, nodes=evaluation.nodes,
+        playbooks=playbooks)
+
+
+def audit_to_json(audit: Audit) -> str:
+    """Sorted keys, two-space indent, a final newline."""
+    return json.dumps(to_jsonable(audit), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def audit_from_data(data: Any, *, path: str = "<audit>") -> Audit:
+    """Validate plain data against the audit schema (and its facts against theirs)."""
+    if isinstance(data, dict) and data.get("schema_version") not in (None, SCHEMA_VERSION):
+        raise InputError(f"schema_version {data.get('schema_version')!r} is not supported",
+                         path=path, field="schema_version", expected=str(SCHEMA_VERSION))
+    validate(data, "audit", path=path)
+    facts_from_data(data["facts"], path=f"{path} (facts)")
+    return from_jsonable(Audit, data)
+
+
+def save_audit(audit: Audit, path: str | Path) -> Path:
+    """Validate and write atomically."""
+    text = audit_to_json(audit)
+    validate(json.loads(text), "audit", path=str(path))
+    return write_atomic(path, text)
+
+
+def load_audit(path: str | Path) -> Audit:
+    """Read an audit file written by any version of this tool with the same schema."""
+    return audit_from_data(load_json(path), path=str(path))

@@ -1,0 +1,160 @@
+"""The engine: a pure function of (rules, facts, settings) to findings and gadget outcomes.
+
+Each rule is evaluated on every subject of its scope (node, endpoint, certificate) of every
+node whose role, phase and version it applies to. A rule that fires gives one finding and
+its effect on each gadget that needs the subject. A gadget's outcome is the worst effect
+given to it; it carries the rules that gave that effect. A gadget no rule found a problem
+with ``works``, and carries the rules that checked it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from auditor.conditions import render
+from auditor.facts import Facts
+from auditor.gadgets import OUTCOMES, gadgets_of
+from auditor.projection import Settings
+from auditor.ruleset import SEVERITIES, Rule, RuleSet
+from auditor.view import NodeView, build_views
+
+VERDICTS = ("go", "go_with_actions", "no_go")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One rule firing on one subject of one node."""
+
+    rule_id: str
+    severity: str
+    node: str
+    subject: str
+    title: str
+    message: str
+    remediation: tuple[str, ...]
+    gadgets: Mapping[str, str]
+    citations: tuple[str, ...]
+    basis: str
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """What identifies a finding in fixtures: rule, node, subject."""
+        return self.rule_id, self.node, self.subject
+
+
+@dataclass(frozen=True)
+class GadgetResult:
+    outcome: str
+    rules: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PredictedStates:
+    tomcat: str
+    tomcat_ecdsa: str
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    host: str
+    role: str
+    tomcat: str
+    tomcat_ecdsa: str
+    gadgets: Mapping[str, GadgetResult]
+    predicted: PredictedStates | None = None
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    verdict: str
+    findings: tuple[Finding, ...]
+    nodes: tuple[NodeResult, ...]
+
+
+@dataclass(frozen=True)
+class _Subject:
+    name: str
+    order: int
+    view: Mapping[str, Any]
+    gadgets: tuple[str, ...]
+    predicted: bool
+
+
+def _subjects(rule: Rule, node: NodeView, cluster: Mapping[str, Any]) -> Iterator[_Subject]:
+    base = {"cluster": cluster, "node": node.node}
+    if rule.scope == "node":
+        yield _Subject("node", 0, base, gadgets_of(node.role), False)
+    elif rule.scope == "endpoint":
+        for order, endpoint in enumerate(node.endpoints):
+            if rule.services is None or endpoint["service"] in rule.services:
+                yield _Subject(endpoint["service"], order, {**base, "endpoint": endpoint},
+                               tuple(endpoint["gadgets"]), endpoint["predicted"])
+    else:
+        for order, cert in enumerate(node.certificates):
+            if rule.services is not None and not set(cert["services"]) & set(rule.services):
+                continue
+            gadgets = tuple(dict.fromkeys(
+                g for e in node.endpoints if e["browser"]["fingerprint"] == cert["fingerprint"]
+                for g in e["gadgets"]))
+            yield _Subject(f"{cert['kind']}:{cert['short_fingerprint']}", order,
+                           {**base, "certificate": cert}, gadgets, False)
+
+
+def _verdict(findings: tuple[Finding, ...]) -> str:
+    severities = {f.severity for f in findings}
+    if "error" in severities:
+        return "no_go"
+    return "go_with_actions" if "warning" in severities else "go"
+
+
+def evaluate(rules: RuleSet, facts: Facts, settings: Settings) -> Evaluation:
+    """Findings and per-node gadget outcomes. Pure: no I/O, same inputs, same output."""
+    views = build_views(facts, settings)
+    findings: list[tuple[tuple[int, int, str, int], Finding]] = []
+    given: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    checked: dict[tuple[str, str], set[str]] = {}
+    for rule in rules.rules:
+        if not rule.applies(settings.phase, settings.version):
+            continue
+        for node in views.nodes:
+            if node.role not in rule.roles:
+                continue
+            for subject in _subjects(rule, node, views.cluster):
+                affected = [g for g in subject.gadgets if g in rule.effects]
+                for gadget in affected:
+                    checked.setdefault((node.host, gadget), set()).add(rule.id)
+                if not rule.condition.holds(subject.view):
+                    continue
+                for gadget in affected:
+                    given.setdefault((node.host, gadget), []).append(
+                        (rule.effects[gadget], rule.id))
+                message = render(rule.message, subject.view)
+                if subject.predicted:
+                    message = f"After the upgrade to {settings.target_version.text}: {message}"
+                finding = Finding(
+                    rule.id, rule.severity, node.host, subject.name, rule.title, message,
+                    tuple(p for p in rule.remediation if node.role in rules.playbooks[p].roles),
+                    {g: rule.effects[g] for g in affected},
+                    tuple(c.text for c in rule.citations),
+                    "predicted" if subject.predicted else "observed")
+                sort_key = (SEVERITIES.index(rule.severity), node.index, rule.id, subject.order)
+                findings.append((sort_key, finding))
+    ordered = tuple(f for _, f in sorted(findings, key=lambda item: item[0]))
+    results = []
+    for node in views.nodes:
+        gadgets = {}
+        for gadget in gadgets_of(node.role):
+            effects = given.get((node.host, gadget), [])
+            outcome = max((o for o, _ in effects), key=OUTCOMES.index, default="works")
+            deciding = ({r for o, r in effects if o == outcome} if outcome != "works"
+                        else checked.get((node.host, gadget), set()))
+            gadgets[gadget] = GadgetResult(outcome, tuple(sorted(deciding)))
+        node_facts = facts.nodes[node.index]
+        states = (node_facts.tomcat.state, node_facts.tomcat_ecdsa.state)
+        predicted = (PredictedStates(node.tomcat, node.tomcat_ecdsa)
+                     if settings.phase == "pre" and (node.tomcat, node.tomcat_ecdsa) != states
+                     else None)
+        results.append(NodeResult(node.host, node.role, *states, gadgets, predicted))
+    return Evaluation(_verdict(ordered), ordered, tuple(results))
