@@ -7,8 +7,10 @@ from typing import Any
 
 from tabulate import tabulate
 
+from auditor.conditions import COMBINATORS, OPERATORS
 from auditor.gadgets import GADGET_TITLES, OUTCOME_WORDS, ROLE_TITLES
 from auditor.ruleset import Playbook, Rule, RuleSet
+from auditor.view import FIELDS, SCOPES
 
 _SHORT_ROLES = {"uccx-publisher": "pub", "uccx-subscriber": "sub", "socialminer": "sm"}
 _WHERE = {
@@ -114,4 +116,26 @@ def rules_markdown(rules: RuleSet) -> str:
     lines += ["## Remediation playbooks", ""]
     for playbook in rules.playbooks.values():
         lines += _playbook_md(playbook)
+    lines += _language_md()
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _language_md() -> list[str]:
+    """The operators and the fields a condition or message may use (see rules/README.md)."""
+    lines = ["## The condition language", "",
+             "| operator | value | holds when |", "|---|---|---|"]
+    lines += [f"| `{name}` | (conditions) | {meaning} |" for name, meaning in COMBINATORS.items()]
+    lines += [f"| `{op.name}` | {op.takes} | {op.meaning} |" for op in OPERATORS.values()]
+    lines += ["", "A test on a missing (null) fact is false, except `exists: false`.", "",
+              "## Fields", "",
+              "`node.services.<service>.<field>` holds the same fields as `endpoint.<field>` "
+              "for each service of the node (finesse, live_data, notification, cuic, os_admin "
+              "on UCCX; web, notification on SocialMiner).", "",
+              "| field | scopes | meaning |", "|---|---|---|"]
+    for path, meaning in FIELDS.items():
+        if path.startswith("node.services."):
+            continue
+        root = path.split(".")[0]
+        scopes = ", ".join(SCOPES) if root in ("cluster", "node") else root
+        lines.append(f"| `{path}` | {scopes} | {meaning} |")
+    return [*lines, ""]

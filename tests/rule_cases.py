@@ -1,0 +1,78 @@
+"""Per-rule fixture cases: fixtures/rules/<rule-id>/{fires,passes}-<case>.yaml.
+
+A case names recorded facts (fixtures/facts/<name>.json), the evaluation options, the
+exact set of findings expected as ``rule-id node subject`` lines (subject: ``node``, a
+service, or a certificate kind) and the exact gadget outcome of every node.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from auditor.engine import Evaluation, evaluate
+from auditor.facts import Facts, load_facts
+from auditor.projection import make_settings
+from auditor.ruleset import RuleSet
+from auditor.validation import load_yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+CASES = ROOT / "fixtures" / "rules"
+FACTS = ROOT / "fixtures" / "facts"
+KINDS = ("fires", "passes")
+
+
+@dataclass(frozen=True)
+class Case:
+    rule_id: str
+    kind: str
+    name: str
+    path: Path
+    data: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        return f"{self.rule_id}/{self.path.stem}"
+
+    def facts(self) -> Facts:
+        return load_facts(FACTS / f"{self.data['facts']}.json")
+
+    def run(self, rules: RuleSet) -> Evaluation:
+        facts = self.facts()
+        change = self.data.get("change_date")
+        if isinstance(change, str) and change.startswith("+"):
+            change = (dt.date.fromisoformat(facts.observed_at[:10])
+                      + dt.timedelta(days=int(change[1:]))).isoformat()
+        settings = make_settings(facts.version, facts.observed_at, phase=self.data["phase"],
+                                 target_version=self.data.get("target_version"),
+                                 change_date=change,
+                                 expiry_window_days=self.data.get("expiry_window_days", 30))
+        return evaluate(rules, facts, settings)
+
+    def expected_findings(self) -> Counter[tuple[str, str, str]]:
+        return Counter(tuple(line.split()) for line in self.data["findings"])
+
+    def expected_gadgets(self) -> dict[str, dict[str, str]]:
+        return self.data["gadgets"]
+
+
+def finding_keys(evaluation: Evaluation) -> Counter[tuple[str, str, str]]:
+    """Findings as fixtures name them: the certificate subject reduced to its kind."""
+    return Counter((f.rule_id, f.node, f.subject.split(":")[0]) for f in evaluation.findings)
+
+
+def gadget_outcomes(evaluation: Evaluation) -> dict[str, dict[str, str]]:
+    return {n.host: {g: r.outcome for g, r in n.gadgets.items()} for n in evaluation.nodes}
+
+
+def discover(folder: Path = CASES) -> list[Case]:
+    """Every case file under ``folder``, by naming convention."""
+    cases = []
+    for path in sorted(folder.glob("*/*.yaml")):
+        kind, _, name = path.stem.partition("-")
+        data, _ = load_yaml(path)
+        cases.append(Case(path.parent.name, kind, name, path, data))
+    return cases
