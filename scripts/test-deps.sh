@@ -1,0 +1,23 @@
+#!/bin/sh
+# The Debian packages the tests use, installed when this machine can (root + apt-get):
+#   openssl          s_client cross-checks and fixture text dumps
+#   ca-certificates  the default agents' trust store (the system store)
+#   chromium         the real browser: certificate received, HTML report rendering
+#   tomcat10         a real Tomcat with an RSA and an EC certificate on one connector
+#   fonts-dejavu-core  readable report screenshots
+set -eu
+PACKAGES="openssl ca-certificates chromium tomcat10 fonts-dejavu-core"
+missing=""
+for package in $PACKAGES; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
+        || missing="$missing $package"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "test-deps: please install:$missing" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
