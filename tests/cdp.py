@@ -7,6 +7,7 @@ feature off, so the only traffic is what a test asks for (loopback or file://).
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import select
@@ -115,20 +116,16 @@ class Browser:
             handle.write(base64.b64decode(data["data"]))
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(RuntimeError, TimeoutError, OSError):
             self.send("Browser.close")
-        except (RuntimeError, TimeoutError, OSError):
-            pass
         try:
             self.process.wait(10)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(5)
         for fd in (self._to_child, self._from_child):
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
         shutil.rmtree(self.profile, ignore_errors=True)
 
     def __enter__(self) -> Browser:
