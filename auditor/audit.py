@@ -102,7 +102,7 @@ def audit_to_json(audit: Audit) -> str:
 def audit_from_data(data: Any, *, path: str = "<audit>") -> Audit:
     """Validate plain data against the audit schema (and its facts against theirs)."""
     if isinstance(data, dict) and data.get("schema_version") not in (None, SCHEMA_VERSION):
-        raise InputError(f"schema_version {data.get('schema_version')!r} is not supported",
+        raise InputError(f"{data.get('schema_version')!r} is not supported",
                          path=path, field="schema_version", expected=str(SCHEMA_VERSION))
     validate(data, "audit", path=path)
     facts_from_data(data["facts"], path=f"{path} (facts)")

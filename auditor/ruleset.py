@@ -10,6 +10,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -181,14 +182,33 @@ def parse_rule(data: Any, path: Path, locate: Locator) -> Rule:
         remediation=tuple(data["remediation"]), path=name, data=data)
 
 
+def _stamp(path: str | Path) -> tuple[str, int, int]:
+    """What identifies a file's content for the parse cache: path, mtime, size."""
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return str(path), -1, -1  # let the reader report it
+    return str(path), stat.st_mtime_ns, stat.st_size
+
+
 def load_rule(path: str | Path) -> Rule:
     """Read, validate and compile one rule file."""
+    return _load_rule(*_stamp(path))
+
+
+@lru_cache(maxsize=512)
+def _load_rule(path: str, _mtime: int, _size: int) -> Rule:
     data, locate = load_yaml(path)
     return parse_rule(data, Path(path), locate)
 
 
 def load_playbook(path: str | Path) -> Playbook:
     """Read and validate one playbook file."""
+    return _load_playbook(*_stamp(path))
+
+
+@lru_cache(maxsize=512)
+def _load_playbook(path: str, _mtime: int, _size: int) -> Playbook:
     name = str(path)
     data, locate = load_yaml(path)
     validate(data, "playbook", path=name, locate=locate)

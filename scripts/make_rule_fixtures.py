@@ -4,7 +4,8 @@
 Every file is what the real prober recorded from loopback TLS servers:
 
 - lab scenarios as they are, or with an inventory edit: a node left out, a port that
-  refuses connections, an endpoint not probed, a declaration, another running version;
+  refuses connections, an endpoint not probed, a declaration, another running version,
+  CUIC and OS Administration probed too (--all-ports);
 - a few clusters the lab has no scenario for, served by this script from certificates
   made with the lab's CAs: a 1024-bit RSA key, multi-server SAN certificates, a chain sent
   out of order, a leaf without an authority key identifier.
@@ -59,14 +60,14 @@ PUB, SUB, SM = (f"{n}.{DOMAIN}" for n in ("uccx-pub", "uccx-sub", "sm"))
 
 
 def probe(inventory: Inventory, trust: AgentTrust,
-          skip: frozenset[tuple[str, str]] = frozenset()) -> Facts:
+          skip: frozenset[tuple[str, str]] = frozenset(), all_ports: bool = False) -> Facts:
     """What ``uccx-audit probe --inventory`` does, optionally leaving (host, service) out."""
     endpoints = [(node, service, port) for node in inventory.nodes
-                 for service, port in node.endpoints().items()
+                 for service, port in node.endpoints(all_ports).items()
                  if (node.host, service) not in skip]
     targets = [Target(node.host, port, node.address) for node, _, port in endpoints]
     results = probe_all(targets, OPTIONS)
-    settings = ProbeSettings(OPTIONS.connect_timeout, OPTIONS.handshake_timeout, False,
+    settings = ProbeSettings(OPTIONS.connect_timeout, OPTIONS.handshake_timeout, all_ports,
                              "tls13_sigalgs")
     return build_facts(inventory, endpoints, results, trust=trust, settings=settings)
 
@@ -80,9 +81,10 @@ def closed_port(address: str) -> int:
 
 def lab_facts(scenario: str, *, keep: tuple[str, ...] | None = None,
               refuse: tuple[tuple[str, str], ...] = (), skip: tuple[tuple[str, str], ...] = (),
-              declared: dict[str, dict] | None = None, version: str | None = None) -> Facts:
+              declared: dict[str, dict] | None = None, version: str | None = None,
+              all_ports: bool = False) -> Facts:
     """Probe a lab scenario after editing its inventory."""
-    with Lab(scenario) as lab:
+    with Lab(scenario, all_ports=all_ports) as lab:
         inventory = load_inventory(lab.inventory_path)
         nodes = []
         for node in inventory.nodes:
@@ -95,7 +97,8 @@ def lab_facts(scenario: str, *, keep: tuple[str, ...] | None = None,
             extra = (declared or {}).get(node.host, {})
             nodes.append(replace(node, ports=ports, declared={**node.declared, **extra}))
         inventory = replace(inventory, nodes=tuple(nodes), version=version or inventory.version)
-        return probe(inventory, load_agent_trust(str(lab.agent_trust_path)), frozenset(skip))
+        return probe(inventory, load_agent_trust(str(lab.agent_trust_path)), frozenset(skip),
+                     all_ports)
 
 
 # -- clusters the lab has no scenario for --------------------------------------------------
@@ -253,6 +256,8 @@ RECIPES: dict[str, Callable[[], Facts]] = {
     **{f"{name}-publisher": (lambda name=name: lab_facts(name, keep=(PUB,))) for name in (
         "hygiene-expired", "hygiene-sha1", "hygiene-cn-without-san", "hygiene-wrong-host",
         "hygiene-missing-intermediate", "hygiene-wildcard")},
+    "row1-publisher-all-ports": lambda: lab_facts("row1-self-signed", keep=(PUB,),
+                                                  all_ports=True),
     "row4-publisher-live-data-refused": lambda: lab_facts(
         "row4-upgrade-trap", keep=(PUB,), refuse=((PUB, "live_data"),)),
     "row4-publisher-finesse-refused": lambda: lab_facts(
