@@ -322,3 +322,6 @@ def main() -> None:
         typer.echo("interrupted", err=True)
         sys.exit(130)
 
+
+# Commands defined in their own modules register themselves on ``app`` when imported.
+from auditor import cli_report as _cli_report  # noqa: E402, F401

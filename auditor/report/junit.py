@@ -1,0 +1,79 @@
+"""JUnit XML: one test case per rule per node, a failure for each error finding, so CI
+systems show an audit like a test run."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable
+
+from auditor.audit import Audit
+from auditor.engine import Finding
+from auditor.report.context import ReportMeta
+
+
+def _rules_for(audit: Audit, role: str) -> list[tuple[str, str]]:
+    """(rule id, title) of every rule that applies to this role in this phase."""
+    catalogue = getattr(audit.rule_set, "catalogue", None)
+    if catalogue:
+        return [(r.id, r.title) for r in catalogue
+                if role in r.roles and audit.phase in r.phases]
+    # an audit from a version without the catalogue: the rules it names
+    seen: dict[str, str] = {}
+    for finding in audit.findings:
+        seen.setdefault(finding.rule_id, finding.title)
+    for node in audit.nodes:
+        if node.role == role:
+            for result in node.gadgets.values():
+                for rule in result.rules:
+                    seen.setdefault(rule, rule)
+    return sorted(seen.items())
+
+
+def _text(findings: Iterable[Finding]) -> str:
+    return "\n\n".join(f"[{f.severity}] {f.subject}: {f.message}"
+                       + (f"\nremediation: {', '.join(f.remediation)}" if f.remediation else "")
+                       for f in findings)
+
+
+def render_junit(audit: Audit, meta: ReportMeta) -> str:
+    """The audit as JUnit XML (testsuites > testsuite per node > testcase per rule)."""
+    root = ET.Element("testsuites", name=f"uccx-audit {audit.cluster} ({audit.phase})")
+    total = failures = 0
+    for node in audit.nodes:
+        suite = ET.SubElement(root, "testsuite", name=f"{audit.cluster} / {node.host}",
+                              hostname=node.host, timestamp=audit.facts.observed_at)
+        properties = ET.SubElement(suite, "properties")
+        for name, value in (("role", node.role), ("phase", audit.phase),
+                            ("target_version", audit.target_version),
+                            ("verdict", audit.verdict), ("ticket", meta.ticket or ""),
+                            ("rule_set_sha256", audit.rule_set.sha256)):
+            ET.SubElement(properties, "property", name=name, value=value)
+        mine = [f for f in audit.findings if f.node == node.host]
+        rules = _rules_for(audit, node.role)
+        known = {rule_id for rule_id, _ in rules}
+        rules += sorted({(f.rule_id, f.title) for f in mine if f.rule_id not in known})
+        suite_failures = 0
+        for rule_id, _title in rules:
+            case = ET.SubElement(suite, "testcase", name=rule_id,
+                                 classname=f"uccx-audit.{node.host}", time="0")
+            hits = [f for f in mine if f.rule_id == rule_id]
+            errors = [f for f in hits if f.severity == "error"]
+            if errors:
+                failure = ET.SubElement(case, "failure", type="error",
+                                        message=errors[0].title)
+                failure.text = _text(errors)
+                suite_failures += 1
+            others = [f for f in hits if f.severity != "error"]
+            if others:
+                ET.SubElement(case, "system-out").text = _text(others)
+        suite.set("tests", str(len(rules)))
+        suite.set("failures", str(suite_failures))
+        suite.set("errors", "0")
+        suite.set("skipped", "0")
+        total += len(rules)
+        failures += suite_failures
+    root.set("tests", str(total))
+    root.set("failures", str(failures))
+    root.set("errors", "0")
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"

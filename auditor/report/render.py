@@ -1,0 +1,57 @@
+"""Render an audit as HTML, Markdown, JSON or JUnit XML; one function per format."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from auditor.audit import Audit, audit_to_json
+from auditor.fileio import write_atomic
+from auditor.report.context import ReportMeta, build_context
+from auditor.report.markdown import render_markdown
+from auditor.resources import templates_dir
+from auditor.summary import state_words
+
+FORMATS = ("html", "md", "json", "junit")
+EXTENSIONS = {"html": "html", "md": "md", "json": "json", "junit": "xml"}
+
+
+@cache
+def environment() -> Environment:
+    """Jinja2 with autoescaping for HTML: every value from a server is text, never markup."""
+    env = Environment(loader=FileSystemLoader(str(templates_dir())),
+                      autoescape=select_autoescape(["html", "html.j2"], default=False),
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                      keep_trailing_newline=True)
+    env.filters["state"] = state_words
+    return env
+
+
+def render_html(audit: Audit, meta: ReportMeta) -> str:
+    return environment().get_template("report.html.j2").render(build_context(audit, meta))
+
+
+def render(audit: Audit, fmt: str, meta: ReportMeta | None = None) -> str:
+    """The report in one of :data:`FORMATS`."""
+    meta = meta or ReportMeta()
+    if fmt == "html":
+        return render_html(audit, meta)
+    if fmt == "md":
+        return render_markdown(audit, meta)
+    if fmt == "json":
+        return audit_to_json(audit)
+    if fmt == "junit":
+        from auditor.report.junit import render_junit
+        return render_junit(audit, meta)
+    raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+
+
+def write_report(audit: Audit, fmt: str, path: str | Path,
+                 meta: ReportMeta | None = None) -> Path:
+    """Render and write atomically (a reader never sees half a report)."""
+    if fmt == "json":
+        from auditor.audit import save_audit
+        return save_audit(audit, path)
+    return write_atomic(path, render(audit, fmt, meta))
