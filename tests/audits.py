@@ -1,0 +1,106 @@
+"""Audits of the live lab for the report tests: probe, evaluate, cache per session."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import functools
+import ssl
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.x509.oid import NameOID
+
+from auditor.audit import Audit, build_audit
+from auditor.collect import probe_inventory
+from auditor.engine import evaluate
+from auditor.facts import Facts
+from auditor.inventory import Inventory, Node, load_inventory
+from auditor.lab import SCENARIOS, Lab, pki
+from auditor.lab.server import _tls_session
+from auditor.prober import ProbeOptions
+from auditor.projection import make_settings
+from auditor.ruleset import load_ruleset
+from auditor.trust import AgentTrust, load_agent_trust
+
+OPTIONS = ProbeOptions(connect_timeout=3, handshake_timeout=3)
+
+
+def phase_of(scenario: str) -> str:
+    return "pre" if scenario.startswith("pre-upgrade") else "post"
+
+
+def audit_facts(facts: Facts, phase: str) -> Audit:
+    ruleset = load_ruleset([])
+    settings = make_settings(facts.version, facts.observed_at, phase=phase,
+                             target_version="11.5(1)" if phase == "pre" else None,
+                             change_date=None, expiry_window_days=30)
+    return build_audit(evaluate(ruleset, facts, settings), facts, ruleset, settings)
+
+
+@functools.cache
+def lab_audit(scenario: str) -> Audit:
+    with Lab(scenario) as lab:
+        facts = probe_inventory(load_inventory(lab.inventory_path),
+                                trust=load_agent_trust(str(lab.agent_trust_path)),
+                                options=OPTIONS)
+    return audit_facts(facts, phase_of(scenario))
+
+
+def all_lab_audits() -> dict[str, Audit]:
+    return {name: lab_audit(name) for name in SCENARIOS}
+
+
+HOSTILE_CN = "<script>window.__pwned=1</script>"
+HOSTILE_ORG = '"><img src=x onerror="window.__pwned=2">'
+
+
+@contextlib.contextmanager
+def _serve(issued: pki.Issued) -> Iterator[int]:
+    with tempfile.TemporaryDirectory() as work:
+        chain, key = Path(work, "chain.pem"), Path(work, "key.pem")
+        chain.write_bytes(issued.chain_pem())
+        key.write_bytes(issued.key_pem())
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(chain, key)
+        loop = asyncio.new_event_loop()
+        loop.set_exception_handler(lambda loop, context: None)
+        thread = threading.Thread(target=loop.run_forever, daemon=True)
+        thread.start()
+        server = asyncio.run_coroutine_threadsafe(asyncio.start_server(
+            functools.partial(_tls_session, ctx), "127.0.0.1", 0), loop).result(10)
+        try:
+            yield server.sockets[0].getsockname()[1]
+        finally:
+            server.close()
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(5)
+
+
+@functools.cache
+def hostile_audit() -> Audit:
+    """A server whose certificate subject is markup: the report must show it as text."""
+    key = pki.key("hostile-subject", "rsa")
+    now = dt.datetime.now(dt.timezone.utc)
+    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, HOSTILE_ORG),
+                      x509.NameAttribute(NameOID.COMMON_NAME, HOSTILE_CN)])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(4242)
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.DNSName("evil.example"), x509.DNSName("x\"><script>1</script>")]),
+                critical=False)
+            .sign(key, hashes.SHA256()))
+    with _serve(pki.Issued(cert, key)) as port:
+        inventory = Inventory("hostile", "11.5(1)", (Node(
+            "evil.example", "uccx-publisher", "127.0.0.1",
+            {"finesse": port, "live_data": port, "notification": port}),))
+        facts = probe_inventory(inventory, trust=AgentTrust("test", ()), options=OPTIONS)
+    assert facts.nodes[0].endpoints[0].reachable
+    return audit_facts(facts, "post")
