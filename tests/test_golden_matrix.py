@@ -9,6 +9,7 @@ agents' trust accepts it.
 from __future__ import annotations
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from auditor.collect import probe_inventory
 from auditor.engine import Evaluation, evaluate
@@ -117,3 +118,23 @@ def test_pre_upgrade_predictions_say_so_and_post_findings_do_not(probed, rules) 
     else:
         assert predicted == []
         assert all(n.predicted is None for n in evaluation.nodes)
+
+
+def test_row1_works_everywhere_once_agents_trust_the_self_signed_certificates(
+        rules, tmp_path) -> None:
+    """The remedy add-certificates-to-agent-trust-stores, through the same reasoning."""
+    with Lab("row1-self-signed") as lab:
+        leaves = [c for node in lab.certificates.values()
+                  for c in (node.tomcat.cert, node.tomcat_ecdsa.cert)]
+        trust = tmp_path / "agents-trust.pem"
+        trust.write_bytes(lab.agent_trust_path.read_bytes() + b"".join(
+            c.public_bytes(serialization.Encoding.PEM) for c in leaves))
+        facts = probe_inventory(load_inventory(lab.inventory_path),
+                                trust=load_agent_trust(str(trust)),
+                                options=ProbeOptions(connect_timeout=3, handshake_timeout=3))
+    evaluation = evaluate(rules, facts, make_settings(facts.version, facts.observed_at,
+                                                      phase="post"))
+    assert {g: r.outcome for n in evaluation.nodes for g, r in n.gadgets.items()} == {
+        "finesse_desktop": WORKS, "live_data": WORKS, "chat_email": WORKS,
+        "socialminer_web": WORKS}
+    assert evaluation.findings == () and evaluation.verdict == "go"
