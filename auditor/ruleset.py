@@ -226,8 +226,21 @@ def _load_playbook(path: str, _mtime: int, _size: int) -> Playbook:
                     step(data["verify"]), _citations(data["citations"]), name, data)
 
 
+def _is_yaml(path: Path) -> bool:
+    return path.is_file() and path.suffix.lower() in (".yaml", ".yml")
+
+
 def _files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in (".yaml", ".yml"))
+    """The YAML files of a folder; YAML files deeper down (except in playbooks/) would be
+    silently ignored, so they are an error."""
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
+        if sub.name != PLAYBOOK_FOLDER and not sub.name.startswith("."):
+            stray = next((p for p in sorted(sub.rglob("*")) if _is_yaml(p)), None)
+            if stray is not None:
+                raise InputError("a rule file in a subfolder would not be loaded",
+                                 path=str(stray), expected=f"rule files directly in {folder}, "
+                                 f"playbooks in {folder / PLAYBOOK_FOLDER}")
+    return sorted(p for p in folder.iterdir() if _is_yaml(p))
 
 
 def _site_folder(folder: Path) -> Path:

@@ -241,6 +241,13 @@ def test_a_missing_or_empty_site_folder_is_an_error(tmp_path: Path) -> None:
     assert "no rule files (*.yaml) in this folder" in load_error(tmp_path / "empty")
 
 
+def test_a_rule_file_in_a_subfolder_is_an_error_not_skipped(tmp_path: Path) -> None:
+    write_rule(tmp_path / "site")
+    stray = write_rule(tmp_path / "site" / "network", "site-other-rule")
+    message = load_error(tmp_path / "site")
+    assert message.startswith(f"{stray}: a rule file in a subfolder would not be loaded")
+
+
 def test_a_single_rule_file_loads_on_its_own(tmp_path: Path) -> None:
     rule = load_rule(write_rule(tmp_path))
     assert rule.scope == "endpoint" and rule.effects == {"live_data": "prompt_accept_works"}
