@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from auditor.conditions import Compiler, Condition, placeholders
 from auditor.errors import InputError
@@ -182,6 +186,59 @@ def parse_rule(data: Any, path: Path, locate: Locator) -> Rule:
         remediation=tuple(data["remediation"]), path=name, data=data)
 
 
+_KEY = re.compile(r"^(\s*)(-\s+)?([A-Za-z_][\w-]*)\s*:(\s|$)")
+
+
+def _key_path_at(text: str, line: int) -> str | None:
+    """The dotted key path (``when.all``) that YAML line ``line`` (1-based) belongs to."""
+    stack: list[tuple[int, str]] = []
+    for raw in text.splitlines()[:line]:
+        match = _KEY.match(raw)
+        if match is None:
+            continue
+        indent = len(match.group(1)) + len(match.group(2) or "")
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        stack.append((indent, match.group(3)))
+    return ".".join(key for _, key in stack) or None
+
+
+def _unclosed_bracket_line(text: str, line: int) -> int:
+    """The line of a ``[`` or ``{`` still open when the parser gave up at ``line``."""
+    opened: list[int] = []
+    for number, raw in enumerate(text.splitlines()[:line - 1], 1):
+        for char in raw.split(" #")[0]:
+            if char in "[{":
+                opened.append(number)
+            elif char in "]}" and opened:
+                opened.pop()
+    return opened[0] if opened else line
+
+
+def _read(path: str | Path) -> tuple[Any, Locator]:
+    """:func:`load_yaml`, with the field named when the YAML itself is broken."""
+    try:
+        return load_yaml(path)
+    except InputError as exc:
+        if not exc.message.startswith("invalid YAML"):
+            raise
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+        line = exc.line
+        try:
+            YAML(typ="rt").load(text)
+        except MarkedYAMLError as marked:
+            context = marked.context or ""
+            if marked.context_mark is not None and ("scalar" in context or "flow" in context):
+                line = marked.context_mark.line + 1
+        except YAMLError:
+            pass
+        line = _unclosed_bracket_line(text, line) if line else line
+        field = _key_path_at(text, line) if line else None
+        raise InputError(exc.message, path=exc.path, line=line, field=field,
+                         expected="YAML: 'key: value' lines, two-space indents, closed quotes "
+                         "and brackets") from None
+
+
 def _stamp(path: str | Path) -> tuple[str, int, int]:
     """What identifies a file's content for the parse cache: path, mtime, size."""
     try:
@@ -198,7 +255,7 @@ def load_rule(path: str | Path) -> Rule:
 
 @lru_cache(maxsize=512)
 def _load_rule(path: str, _mtime: int, _size: int) -> Rule:
-    data, locate = load_yaml(path)
+    data, locate = _read(path)
     return parse_rule(data, Path(path), locate)
 
 
@@ -210,7 +267,7 @@ def load_playbook(path: str | Path) -> Playbook:
 @lru_cache(maxsize=512)
 def _load_playbook(path: str, _mtime: int, _size: int) -> Playbook:
     name = str(path)
-    data, locate = load_yaml(path)
+    data, locate = _read(path)
     validate(data, "playbook", path=name, locate=locate)
     _stem_check(data, Path(path), locate)
     if "uccx-audit" not in data["verify"]["do"]:

@@ -84,10 +84,24 @@ def test_a_site_folder_may_bring_its_own_playbooks(tmp_path: Path) -> None:
     assert "site-call-the-desk" in load_ruleset([site]).playbooks
 
 
-def test_bad_yaml_names_file_and_line(tmp_path: Path) -> None:
+def test_bad_yaml_names_file_line_and_field(tmp_path: Path) -> None:
     path = write_rule(tmp_path, replace=("title: Site rule", "title: [Site rule"))
     message = load_error(tmp_path)
-    assert message.startswith(f"{path}:") and "invalid YAML" in message
+    assert message.startswith(f"{path}:2: title: invalid YAML: ")
+    assert "closed quotes and brackets" in message
+
+
+def test_an_unterminated_quote_names_the_condition_it_is_in(tmp_path: Path) -> None:
+    path = write_rule(tmp_path, replace=("equals: true}", 'equals: "true}'))
+    line = line_of(path, '"true}')
+    assert load_error(tmp_path).startswith(f"{path}:{line}: when.all: invalid YAML: ")
+
+
+def test_a_duplicate_key_names_the_key(tmp_path: Path) -> None:
+    path = write_rule(tmp_path, replace=("severity: warning", "severity: warning\nseverity: error"))
+    message = load_error(tmp_path)
+    assert message.startswith(f"{path}:{line_of(path, 'severity: error')}: severity: ")
+    assert 'duplicate key "severity"' in message
 
 
 def test_unknown_operator_names_file_line_field_and_the_allowed_operators(tmp_path) -> None:
