@@ -15,7 +15,7 @@ import typer
 from auditor import __version__
 from auditor.errors import AuditorError, InputError
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 app = typer.Typer(
     name="uccx-audit",
@@ -177,21 +177,24 @@ def probe(
 
 
 @app.command(epilog="\b\nExamples:\n  uccx-audit demo\n  uccx-audit demo --list\n"
-             "  uccx-audit demo --scenario row2-rsa-signed-ecdsa --out ./demo")
+             "  uccx-audit demo --scenario row2-rsa-signed-ecdsa --out ./demo\n\n"
+             "\b\nExit codes: 0 the demo ran (whatever its verdict), 2 usage or input error.")
 def demo(
     scenario: Annotated[str, typer.Option(
         "--scenario", "-s", help="Lab scenario (see --list).")] = "row4-upgrade-trap",
     out: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--out", "-o", help="Folder for the results (default: a new dated folder).")] = None,
     list_: Annotated[bool, typer.Option("--list", help="List the scenarios.")] = False,
+    ticket: Annotated[Optional[str], typer.Option(help="Change ticket.")] = None,  # noqa: UP045
+    operator: Annotated[Optional[str], typer.Option(help="Who ran it.")] = None,  # noqa: UP045
 ) -> None:
     """Start the built-in lab for a scenario and audit it exactly as a real cluster."""
-    from auditor.collect import probe_inventory
-    from auditor.facts import save_facts
+    from auditor.cli_audit import print_result
     from auditor.inventory import load_inventory
     from auditor.lab import SCENARIOS, Lab
-    from auditor.prober import ProbeOptions
-    from auditor.summary import endpoint_table, node_table
+    from auditor.pipeline import AuditRequest, run_audit
+    from auditor.progress import probe_progress
+    from auditor.report import ReportMeta
     from auditor.trust import load_agent_trust
 
     if list_:
@@ -204,107 +207,23 @@ def demo(
                          expected="one of: " + ", ".join(SCENARIOS))
     folder = out or Path(f"uccx-audit-demo-{scenario}-"
                          f"{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}")
-    folder.mkdir(parents=True, exist_ok=True)
+    # a pre-upgrade cluster is audited before its change: predict the upgrade to 11.5
+    phase = "pre" if SCENARIOS[scenario].version != "11.5(1)" else "post"
+    typer.echo(f"lab scenario {scenario}: {SCENARIOS[scenario].summary}\n")
     with Lab(scenario, folder / "lab") as lab:
-        inv = load_inventory(lab.inventory_path)
-        trust = load_agent_trust(str(lab.agent_trust_path))
-        total = sum(len(n.endpoints()) for n in inv.nodes)
-        facts = probe_inventory(inv, trust=trust, options=ProbeOptions(),
-                                progress=_progress(total))
-    facts_path = save_facts(facts, folder / "facts.json")
-    typer.echo(f"scenario {scenario}: {SCENARIOS[scenario].summary}\n")
-    typer.echo(endpoint_table(facts))
-    typer.echo("")
-    typer.echo(node_table(facts))
-    typer.echo(f"\nfacts: {facts_path}\ninventory: {lab.inventory_path}")
-
-
-class Phase(str, Enum):
-    pre = "pre"
-    post = "post"
-
-
-class CatalogueFormat(str, Enum):
-    table = "table"
-    json = "json"
-    md = "md"
-
-
-@app.command("evaluate", epilog="\b\nExamples:\n"
-             "  uccx-audit evaluate facts.json --phase post\n"
-             "  uccx-audit evaluate facts.json --phase pre --target-version '11.5(1)' "
-             "--change-date 2026-03-14\n"
-             "  uccx-audit evaluate facts.json --phase post --rules site-rules/ --format json")
-def evaluate_command(
-    facts_file: Annotated[Path, typer.Argument(
-        metavar="FACTS", help="Facts JSON written by probe or demo.", show_default=False)],
-    phase: Annotated[Phase, typer.Option(
-        "--phase", help="pre: before the change window (predicts the upgrade); post: after it.",
-        show_default=False)],
-    target_version: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--target-version", help='Version after the change, e.g. "11.5(1)" '
-        "(pre phase; default: the version in the facts).")] = None,
-    change_date: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--change-date", metavar="YYYY-MM-DD",
-        help="Day of the change, for expiry checks (default: when the facts were recorded).",
-    )] = None,
-    expiry_window: Annotated[int, typer.Option(
-        "--expiry-window", min=0, metavar="DAYS",
-        help="A certificate must stay valid this many days after the change date.")] = 30,
-    rules: Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045
-        "--rules", metavar="DIR", help="A folder of site rule files (and playbooks/) to add "
-        "to the built-in ones; repeatable.")] = None,
-    out: Annotated[Optional[Path], typer.Option(  # noqa: UP045
-        "--out", "-o", help="Also write the audit JSON here.")] = None,
-    fmt: Annotated[TableFormat, typer.Option("--format", "-f")] = TableFormat.table,
-) -> None:
-    """Judge recorded facts: findings, the verdict, and each agent gadget's outcome per node."""
-    from auditor.audit import audit_to_json, build_audit, save_audit
-    from auditor.audit_text import render_audit
-    from auditor.engine import evaluate
-    from auditor.facts import load_facts
-    from auditor.projection import make_settings
-    from auditor.ruleset import load_ruleset
-
-    ruleset = load_ruleset(rules or [])
-    facts = load_facts(facts_file)
-    settings = make_settings(facts.version, facts.observed_at, phase=phase.value,
-                             target_version=target_version, change_date=change_date,
-                             expiry_window_days=expiry_window)
-    audit = build_audit(evaluate(ruleset, facts, settings), facts, ruleset, settings)
-    if out is not None:
-        save_audit(audit, out)
-        _say(f"audit written to {out}")
-    if fmt is TableFormat.json:
-        typer.echo(audit_to_json(audit), nl=False)
-    else:
-        typer.echo(render_audit(audit))
-    if audit.has_errors:
-        raise typer.Exit(EXIT_FINDINGS)
-
-
-@app.command("rules", epilog="\b\nExamples:\n  uccx-audit rules\n"
-             "  uccx-audit rules --format md > rules/CATALOGUE.md\n"
-             "  uccx-audit rules --rules site-rules/ --format json")
-def rules_command(
-    fmt: Annotated[CatalogueFormat, typer.Option("--format", "-f")] = CatalogueFormat.table,
-    rules: Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045
-        "--rules", metavar="DIR", help="A folder of site rule files to add; repeatable.")
-    ] = None,
-) -> None:
-    """List the rule catalogue, generated from the rule and playbook files themselves."""
-    from auditor.catalogue import rules_json, rules_markdown, rules_table
-    from auditor.ruleset import load_ruleset
-
-    ruleset = load_ruleset(rules or [])
-    if fmt is CatalogueFormat.json:
-        typer.echo(rules_json(ruleset), nl=False)
-    elif fmt is CatalogueFormat.md:
-        typer.echo(rules_markdown(ruleset), nl=False)
-    else:
-        typer.echo(rules_table(ruleset))
-        _say(f"{len(ruleset.rules)} rules, {len(ruleset.playbooks)} playbooks; "
-             f"rule set sha256 {ruleset.sha256}")
+        inventory = load_inventory(lab.inventory_path)
+        request = AuditRequest(
+            inventory=inventory, phase=phase,
+            trust=load_agent_trust(str(lab.agent_trust_path)), out_dir=folder,
+            target_version="11.5(1)" if phase == "pre" else None,
+            meta=ReportMeta.now(ticket, operator))
+        total = sum(len(n.endpoints()) for n in inventory.nodes)
+        with probe_progress(total) as progress:
+            result = run_audit(request, progress)
+    print_result(result)
+    typer.echo(f"open {result.reports['html'].resolve().as_uri()}")
+    if result.audit.has_errors:
+        typer.echo("(the demo ran; `uccx-audit audit` on such a cluster exits 1)", err=True)
 
 
 def main() -> None:
@@ -320,8 +239,9 @@ def main() -> None:
         sys.exit(EXIT_USAGE)
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
 
 
 # Commands defined in their own modules register themselves on ``app`` when imported.
+from auditor import cli_audit as _cli_audit  # noqa: E402, F401
 from auditor import cli_report as _cli_report  # noqa: E402, F401

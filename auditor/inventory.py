@@ -43,6 +43,8 @@ class Node:
     declared: Mapping[str, Any] = field(default_factory=dict)
     #: probe only ``ports`` (a quick look at HOST:PORT), not the role's defaults
     only_listed_ports: bool = False
+    #: offline audit: the folder with this node's downloaded certificates
+    pem_dir: str | None = None
 
     def endpoints(self, all_ports: bool = False) -> dict[str, int]:
         """Service name to port: role defaults, ``--all-ports`` extras, then overrides."""
@@ -94,7 +96,8 @@ def parse_inventory(data: Any, *, path: str = "<inventory>", locate: Any = None)
                                  expected="one of: " + ", ".join(SERVICES_BY_ROLE[family]))
         nodes.append(Node(host=host, role=role, address=raw.get("address"),
                           ports=dict(raw.get("ports", {})),
-                          declared=dict(raw.get("declared", {}))))
+                          declared=dict(raw.get("declared", {})),
+                          pem_dir=raw.get("pem_dir")))
     return Inventory(cluster=data["cluster"], version=data["version"], nodes=tuple(nodes),
                      path=path)
 
@@ -116,6 +119,8 @@ def inventory_to_yaml(inventory: Inventory) -> str:
         if node.ports:
             ports = ", ".join(f"{k}: {v}" for k, v in node.ports.items())
             lines.append(f"    ports: {{{ports}}}")
+        if node.pem_dir:
+            lines.append(f"    pem_dir: {node.pem_dir}")
         if node.declared:
             declared = ", ".join(f"{k}: {_yaml_scalar(v)}" for k, v in node.declared.items())
             lines.append(f"    declared: {{{declared}}}")

@@ -8,8 +8,10 @@ or sends megabytes costs at most the configured timeouts and never hangs the run
 from __future__ import annotations
 
 import errno
+import os
 import select
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -186,25 +188,55 @@ def _resolve(target: Target, resolver: Resolver) -> Sequence[tuple[int, tuple]]:
     return found
 
 
+_ERRNO_KINDS = {errno.ECONNREFUSED: "refused", errno.ECONNRESET: "reset",
+                errno.ETIMEDOUT: "timeout"}
+
+#: Set when the user interrupts a probe: every handshake in flight stops within a slice.
+_INTERRUPT = threading.Event()
+_SLICE = 0.2
+
+
+def _wait(sock: socket.socket, *, write: bool, deadline: float) -> bool:
+    """Wait until the socket is ready or the deadline passes (False); stop on interrupt."""
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        if _INTERRUPT.is_set():
+            raise _Failure("other", "interrupted")
+        readers, writers = ([], [sock]) if write else ([sock], [])
+        ready = select.select(readers, writers, [], min(left, _SLICE))
+        if ready[0] or ready[1]:
+            return True
+
+
 def _connect(addresses: Sequence[tuple[int, tuple]], timeout: float) -> socket.socket:
     deadline = time.monotonic() + timeout
     last: _Failure | None = None
     for family, sockaddr in addresses:
-        left = deadline - time.monotonic()
-        if left <= 0:
+        if deadline - time.monotonic() <= 0:
             break
         sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.settimeout(left)
+        sock.setblocking(False)
         try:
-            sock.connect(sockaddr)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            return sock
-        except TimeoutError:
-            last = _Failure("timeout", f"connect to {sockaddr[0]} timed out after {timeout:g} s")
-        except ConnectionRefusedError:
-            last = _Failure("refused", f"connection to {sockaddr[0]} refused")
-        except ConnectionResetError:
-            last = _Failure("reset", f"connection to {sockaddr[0]} reset")
+            code = sock.connect_ex(sockaddr)
+            if code in (errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EALREADY):
+                if not _wait(sock, write=True, deadline=deadline):
+                    raise _Failure("timeout",
+                                   f"connect to {sockaddr[0]} timed out after {timeout:g} s")
+                code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if code == 0:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                return sock
+            kind = _ERRNO_KINDS.get(code, "other")
+            words = {"refused": "refused", "reset": "reset", "timeout": "timed out"}
+            last = _Failure(kind, f"connection to {sockaddr[0]} "
+                            f"{words.get(kind) or os.strerror(code)}")
+        except _Failure as failure:
+            last = failure
+            if failure.detail == "interrupted":
+                sock.close()
+                raise
         except OSError as exc:
             last = _Failure("other", f"connect to {sockaddr[0]}: {exc.strerror or exc}")
         sock.close()
@@ -280,12 +312,8 @@ def _flush(sock: socket.socket, conn: SSL.Connection, deadline: float) -> None:
             return
         view = memoryview(data)
         while view:
-            left = deadline - time.monotonic()
-            if left <= 0:
+            if not _wait(sock, write=True, deadline=deadline):
                 raise _Failure("timeout", "the server stopped reading")
-            _, writable, _ = select.select([], [sock], [], left)
-            if not writable:
-                continue
             try:
                 sent = sock.send(view)
             except BlockingIOError:
@@ -297,13 +325,9 @@ def _flush(sock: socket.socket, conn: SSL.Connection, deadline: float) -> None:
 
 def _recv(sock: socket.socket, deadline: float, received: bytes) -> bytes:
     while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
+        if not _wait(sock, write=False, deadline=deadline):
             what = "sent nothing" if not received else f"stopped after {len(received)} bytes"
             raise _Failure("timeout", f"TLS handshake timed out: the server {what}")
-        readable, _, _ = select.select([sock], [], [], left)
-        if not readable:
-            continue
         try:
             return sock.recv(65536)
         except BlockingIOError:
@@ -390,7 +414,9 @@ def probe_all(targets: Iterable[Target], options: ProbeOptions,
     if not targets:
         return []
     workers = max(1, min(options.concurrency, len(targets)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe") as pool:
+    _INTERRUPT.clear()
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe")
+    try:
         futures = {pool.submit(probe_target, t, options): i for i, t in enumerate(targets)}
         results: list[tuple[Handshake, ...]] = [()] * len(targets)
         for future in as_completed(futures):
@@ -398,4 +424,10 @@ def probe_all(targets: Iterable[Target], options: ProbeOptions,
             results[index] = future.result()
             if progress is not None:
                 progress(targets[index], results[index])
+    except BaseException:
+        # Ctrl-C (or a failing progress callback): stop every handshake within a slice
+        _INTERRUPT.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     return results
