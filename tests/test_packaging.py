@@ -57,4 +57,17 @@ def test_installed_wheel_runs_from_any_directory(wheel: Path, tmp_path: Path) ->
     rules, templates, package = where.stdout.splitlines()
     assert str(env_dir) in package, "imported the checkout, not the wheel"
     assert rules.startswith(str(env_dir)) and Path(rules, "README.md").is_file()
-    assert templates.startswith(str(env_dir)) and Path(templates, "README.md").is_file()
+    assert templates.startswith(str(env_dir)) and Path(templates, "report.html.j2").is_file()
+    demo = subprocess.run([env_dir / "bin" / "uccx-audit", "demo", "--out", "demo"],
+                          cwd=elsewhere, capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL)
+    assert demo.returncode == 0, demo.stderr
+    assert "Verdict: NO-GO" in demo.stdout
+    html = (elsewhere / "demo" / "report.html").read_text()
+    assert "Sign tomcat-ECDSA with a CA that signs EC certificates with ECDSA" in html
+    for name in ("report.md", "audit.json", "junit.xml", "facts.json"):
+        assert (elsewhere / "demo" / name).is_file()
+    rules_list = subprocess.run([env_dir / "bin" / "uccx-audit", "rules", "--format", "json"],
+                                cwd=elsewhere, capture_output=True, text=True, timeout=60)
+    assert rules_list.returncode == 0 and "live-data-prompt-cannot-be-accepted" in \
+        rules_list.stdout
