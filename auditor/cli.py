@@ -226,6 +226,94 @@ def demo(
         typer.echo("(the demo ran; `uccx-audit audit` on such a cluster exits 1)", err=True)
 
 
+class Phase(str, Enum):
+    pre = "pre"
+    post = "post"
+
+
+class CatalogueFormat(str, Enum):
+    table = "table"
+    json = "json"
+    md = "md"
+
+
+@app.command("evaluate", epilog="\b\nExamples:\n"
+             "  uccx-audit evaluate facts.json --phase post\n"
+             "  uccx-audit evaluate facts.json --phase pre --target-version '11.5(1)' "
+             "--change-date 2026-03-14\n"
+             "  uccx-audit evaluate facts.json --phase post --rules site-rules/ --format json")
+def evaluate_command(
+    facts_file: Annotated[Path, typer.Argument(
+        metavar="FACTS", help="Facts JSON written by probe or demo.", show_default=False)],
+    phase: Annotated[Phase, typer.Option(
+        "--phase", help="pre: before the change window (predicts the upgrade); post: after it.",
+        show_default=False)],
+    target_version: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--target-version", help='Version after the change, e.g. "11.5(1)" '
+        "(pre phase; default: the version in the facts).")] = None,
+    change_date: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--change-date", metavar="YYYY-MM-DD",
+        help="Day of the change, for expiry checks (default: when the facts were recorded).",
+    )] = None,
+    expiry_window: Annotated[int, typer.Option(
+        "--expiry-window", min=0, metavar="DAYS",
+        help="A certificate must stay valid this many days after the change date.")] = 30,
+    rules: Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045
+        "--rules", metavar="DIR", help="A folder of site rule files (and playbooks/) to add "
+        "to the built-in ones; repeatable.")] = None,
+    out: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        "--out", "-o", help="Also write the audit JSON here.")] = None,
+    fmt: Annotated[TableFormat, typer.Option("--format", "-f")] = TableFormat.table,
+) -> None:
+    """Judge recorded facts: findings, the verdict, and each agent gadget's outcome per node."""
+    from auditor.audit import audit_to_json, build_audit, save_audit
+    from auditor.audit_text import render_audit
+    from auditor.engine import evaluate
+    from auditor.facts import load_facts
+    from auditor.projection import make_settings
+    from auditor.ruleset import load_ruleset
+
+    ruleset = load_ruleset(rules or [])
+    facts = load_facts(facts_file)
+    settings = make_settings(facts.version, facts.observed_at, phase=phase.value,
+                             target_version=target_version, change_date=change_date,
+                             expiry_window_days=expiry_window)
+    audit = build_audit(evaluate(ruleset, facts, settings), facts, ruleset, settings)
+    if out is not None:
+        save_audit(audit, out)
+        _say(f"audit written to {out}")
+    if fmt is TableFormat.json:
+        typer.echo(audit_to_json(audit), nl=False)
+    else:
+        typer.echo(render_audit(audit))
+    if audit.has_errors:
+        raise typer.Exit(EXIT_FINDINGS)
+
+
+@app.command("rules", epilog="\b\nExamples:\n  uccx-audit rules\n"
+             "  uccx-audit rules --format md > rules/CATALOGUE.md\n"
+             "  uccx-audit rules --rules site-rules/ --format json")
+def rules_command(
+    fmt: Annotated[CatalogueFormat, typer.Option("--format", "-f")] = CatalogueFormat.table,
+    rules: Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045
+        "--rules", metavar="DIR", help="A folder of site rule files to add; repeatable.")
+    ] = None,
+) -> None:
+    """List the rule catalogue, generated from the rule and playbook files themselves."""
+    from auditor.catalogue import rules_json, rules_markdown, rules_table
+    from auditor.ruleset import load_ruleset
+
+    ruleset = load_ruleset(rules or [])
+    if fmt is CatalogueFormat.json:
+        typer.echo(rules_json(ruleset), nl=False)
+    elif fmt is CatalogueFormat.md:
+        typer.echo(rules_markdown(ruleset), nl=False)
+    else:
+        typer.echo(rules_table(ruleset))
+        _say(f"{len(ruleset.rules)} rules, {len(ruleset.playbooks)} playbooks; "
+             f"rule set sha256 {ruleset.sha256}")
+
+
 def main() -> None:
     """Console entry point: people get one-line errors, never a traceback.
 

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from auditor.cli import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, app
-
-
-class Phase(str, Enum):
-    pre = "pre"
-    post = "post"
+from auditor.cli import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, Phase, app
 
 
 def print_result(result) -> None:

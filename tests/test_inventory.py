@@ -70,7 +70,7 @@ BAD = [
     ("unknown field", 'cluster: c\nversion: "11.5"\nnodes:\n  - host: a.example\n'
      "    role: socialminer\n    colour: red\n",
      ":6: nodes[0].colour: unknown field (expected one of: address, declared, host, "
-     "ports, role)"),
+     "pem_dir, ports, role)"),
     ("port of another role", 'cluster: c\nversion: "11.5"\nnodes:\n  - host: a.example\n'
      "    role: socialminer\n    ports: {finesse: 8445}\n",
      ":6: nodes[0].ports.finesse: port 'finesse' does not exist on a socialminer "
