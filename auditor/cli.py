@@ -176,12 +176,19 @@ def probe(
          + (f"; facts written to {out}" if out else ""))
 
 
+def _scenario_names(incomplete: str) -> list[str]:
+    from auditor.lab.scenarios import SCENARIOS
+
+    return [name for name in SCENARIOS if name.startswith(incomplete)]
+
+
 @app.command(epilog="\b\nExamples:\n  uccx-audit demo\n  uccx-audit demo --list\n"
              "  uccx-audit demo --scenario row2-rsa-signed-ecdsa --out ./demo\n\n"
              "\b\nExit codes: 0 the demo ran (whatever its verdict), 2 usage or input error.")
 def demo(
     scenario: Annotated[str, typer.Option(
-        "--scenario", "-s", help="Lab scenario (see --list).")] = "row4-upgrade-trap",
+        "--scenario", "-s", help="Lab scenario (see --list).",
+        autocompletion=_scenario_names)] = "row4-upgrade-trap",
     out: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--out", "-o", help="Folder for the results (default: a new dated folder).")] = None,
     list_: Annotated[bool, typer.Option("--list", help="List the scenarios.")] = False,

@@ -93,3 +93,22 @@ def test_demo_runs_the_lab_and_writes_facts(tmp_path) -> None:
     states = {n["role"]: n["tomcat_ecdsa"]["state"] for n in facts["nodes"]}
     assert states == {"uccx-publisher": "not_presented", "uccx-subscriber": "not_presented",
                       "socialminer": "rsa_ca_signed"}
+
+
+def _complete(words: str, cword: int) -> list[str]:
+    import os
+
+    env = {**os.environ, "_UCCX_AUDIT_COMPLETE": "complete_bash", "COMP_WORDS": words,
+           "COMP_CWORD": str(cword)}
+    done = subprocess.run([sys.executable, "-c", "from auditor.cli import main; main()"],
+                          capture_output=True, text=True, timeout=60, env=env,
+                          stdin=subprocess.DEVNULL)
+    return done.stdout.split()
+
+
+def test_shell_completion_of_commands_options_and_scenarios() -> None:
+    assert _complete("uccx-audit che", 1) == ["check-cert"]
+    assert _complete("uccx-audit demo --scen", 2) == ["--scenario"]
+    assert _complete("uccx-audit demo --scenario row", 3) == [
+        "row1-self-signed", "row2-rsa-signed-ecdsa", "row3-ec-signed-ecdsa",
+        "row4-upgrade-trap"]
