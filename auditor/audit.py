@@ -27,13 +27,25 @@ SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True)
+class RuleBrief:
+    """A rule in force for this audit (its phase and version), for per-rule reports."""
+
+    id: str
+    title: str
+    severity: str
+    roles: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class RuleSetInfo:
-    """Which rules judged: a SHA-256 over every rule and playbook, and the site's rules."""
+    """Which rules judged: a SHA-256 over every rule and playbook, the site's rules, and
+    the rules in force for this audit's phase and version."""
 
     sha256: str
     rules: int
     playbooks: int
     site_rules: tuple[str, ...]
+    catalogue: tuple[RuleBrief, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -89,7 +101,10 @@ def build_audit(evaluation: Evaluation, facts: Facts, rules: RuleSet,
         change_date=settings.change_date.isoformat(),
         expiry_window_days=settings.expiry_window_days,
         rule_set=RuleSetInfo(rules.sha256, len(rules.rules), len(rules.playbooks),
-                             rules.site_rules),
+                             rules.site_rules, tuple(
+                                 RuleBrief(r.id, r.title, r.severity, r.roles)
+                                 for r in sorted(rules.rules, key=lambda r: r.id)
+                                 if r.applies(settings.phase, settings.version))),
         summary=summary, facts=facts, findings=evaluation.findings, nodes=evaluation.nodes,
         playbooks=playbooks)
 

@@ -25,8 +25,11 @@ app = typer.Typer(
         "or break?\n\n"
         "\b\nExamples:\n"
         "  uccx-audit demo            # the built-in lab, no servers needed\n"
-        "  uccx-audit probe --inventory cluster.yaml --out facts.json\n"
-        "  uccx-audit probe uccx1.example.com:8445 sm1.example.com:7443\n\n"
+        "  uccx-audit audit --inventory cluster.yaml --phase pre --target-version '11.5(1)'\n"
+        "  uccx-audit audit --inventory cluster.yaml --phase post --ticket CHG0042\n"
+        "  uccx-audit diff before/audit.json after/audit.json --format html -o diff.html\n"
+        "  uccx-audit check-cert signed.pem --purpose tomcat-ECDSA --csr node.csr\n"
+        "  uccx-audit probe uccx1.example.com:12015 sm1.example.com:7443\n\n"
         "\b\nExit codes:\n"
         "  0  no error findings\n  1  error findings\n  2  usage or input error"
     ),

@@ -24,6 +24,6 @@ def probe_inventory(inventory: Inventory, *, trust: AgentTrust, options: ProbeOp
     endpoints = endpoints_of(inventory, all_ports)
     targets = [Target(node.host, port, node.address) for node, _service, port in endpoints]
     results = probe_all(targets, options, progress)
-    settings = ProbeSettings(options.connect_timeout, options.handshake_timeout, all_ports,
-                             "tls13_sigalgs")
+    settings = ProbeSettings(float(options.connect_timeout), float(options.handshake_timeout),
+                             all_ports, "tls13_sigalgs")
     return build_facts(inventory, endpoints, results, trust=trust, settings=settings)

@@ -266,8 +266,8 @@ def build_facts(inventory: Inventory, endpoints: Sequence[tuple[Node, str, int]]
         schema_version=SCHEMA_VERSION, tool_version=__version__,
         observed_at=at.strftime("%Y-%m-%dT%H:%M:%SZ"), cluster=inventory.cluster,
         version=inventory.version, source="observed",
-        settings=ProbeSettings(settings.connect_timeout, settings.handshake_timeout,
-                               settings.all_ports, method),
+        settings=ProbeSettings(float(settings.connect_timeout),
+                               float(settings.handshake_timeout), settings.all_ports, method),
         agent_trust=TrustFacts(trust.source, trust.fingerprints),
         certificates=dict(sorted(certificates.items())), nodes=tuple(nodes))
 
@@ -282,7 +282,7 @@ def facts_to_json(facts: Facts) -> str:
 def facts_from_data(data: Any, *, path: str = "<facts>") -> Facts:
     """Validate plain data against the facts schema and rebuild :class:`Facts`."""
     if isinstance(data, dict) and data.get("schema_version") not in (None, SCHEMA_VERSION):
-        raise InputError(f"schema_version {data.get('schema_version')!r} is not supported",
+        raise InputError(f"{data.get('schema_version')!r} is not supported",
                          path=path, field="schema_version", expected=str(SCHEMA_VERSION))
     validate(data, "facts", path=path)
     return from_jsonable(Facts, data)

@@ -120,6 +120,18 @@ def _strict_verify(chain: Sequence[x509.Certificate], trust: AgentTrust, host: s
         return str(exc)
 
 
+def _serves_tls(leaf: x509.Certificate) -> bool:
+    """No extended key usage, or one that names serverAuth (or any purpose)."""
+    try:
+        usages = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        return True
+    except (ValueError, x509.DuplicateExtension):
+        return False
+    return (x509.oid.ExtendedKeyUsageOID.SERVER_AUTH in usages
+            or x509.oid.ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE in usages)
+
+
 def check_chain(chain: Sequence[x509.Certificate], trust: AgentTrust, host: str,
                 at: dt.datetime) -> ChainCheck:
     """Order, completeness and trust of a chain as sent, leaf first."""
@@ -137,6 +149,9 @@ def check_chain(chain: Sequence[x509.Certificate], trust: AgentTrust, host: str,
     if ok and weak is not None:
         ok, reason = False, (f"signed with {analyse_certificate(weak).signature_hash.upper()}, "
                              "which browsers reject")
+    if ok and not _serves_tls(chain[0]):
+        ok, reason = False, ("its extended key usage does not allow TLS server "
+                             "authentication, which browsers require")
     if not ok:
         return ChainCheck(order_ok, missing, UNTRUSTED, reason,
                           fingerprint(anchor) if anchor else None)

@@ -163,3 +163,22 @@ def test_read_certificates_pem_der_and_garbage(tmp_path) -> None:
     junk.write_bytes(b"\x30\x03\x02\x01")
     with pytest.raises(InputError, match=r"junk\.der: neither PEM nor DER"):
         read_certificates(str(junk))
+
+
+def test_leaf_without_server_auth_usage_is_untrusted_as_browsers_judge_it() -> None:
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    ca = pki.hierarchies()
+    key = pki.key("t-eku", "rsa")
+    leaf = (x509.CertificateBuilder().subject_name(x509.Name(
+        [x509.NameAttribute(NameOID.COMMON_NAME, "n.example")]))
+        .issuer_name(ca.rsa_root.cert.subject).public_key(key.public_key())
+        .serial_number(77).not_valid_before(NOW - dt.timedelta(days=1))
+        .not_valid_after(NOW + dt.timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("n.example")]),
+                       critical=False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]),
+                       critical=False)
+        .sign(ca.rsa_root.key, hashes.SHA256()))
+    check = check_chain([leaf], _trust(ca.rsa_root), "n.example", NOW)
+    assert check.trust == UNTRUSTED and "server authentication" in check.reason

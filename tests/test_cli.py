@@ -25,7 +25,7 @@ def test_version() -> None:
 def test_help_shows_examples_and_exit_codes() -> None:
     done = run("--help")
     assert done.returncode == 0
-    assert "uccx-audit probe --inventory cluster.yaml --out facts.json" in done.stdout
+    assert "uccx-audit audit --inventory cluster.yaml --phase post" in done.stdout
     assert "2  usage or input error" in done.stdout
     assert "uccx-audit probe uccx1.example.com:12015" in run("probe", "--help").stdout
 

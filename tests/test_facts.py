@@ -100,5 +100,5 @@ def test_future_schema_version_is_refused_clearly(facts, tmp_path) -> None:
     data["schema_version"] = 99
     path = tmp_path / "facts.json"
     path.write_text(json.dumps(data))
-    with pytest.raises(InputError, match="schema_version 99 is not supported"):
+    with pytest.raises(InputError, match="schema_version: 99 is not supported"):
         load_facts(path)

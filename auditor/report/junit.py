@@ -12,12 +12,10 @@ from auditor.report.context import ReportMeta
 
 
 def _rules_for(audit: Audit, role: str) -> list[tuple[str, str]]:
-    """(rule id, title) of every rule that applies to this role in this phase."""
-    catalogue = getattr(audit.rule_set, "catalogue", None)
-    if catalogue:
-        return [(r.id, r.title) for r in catalogue
-                if role in r.roles and audit.phase in r.phases]
-    # an audit from a version without the catalogue: the rules it names
+    """(rule id, title) of every rule in force for this role in this audit."""
+    if audit.rule_set.catalogue:
+        return [(r.id, r.title) for r in audit.rule_set.catalogue if role in r.roles]
+    # an audit written before the catalogue was recorded: the rules it names
     seen: dict[str, str] = {}
     for finding in audit.findings:
         seen.setdefault(finding.rule_id, finding.title)
