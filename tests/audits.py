@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 import functools
 import ssl
 import tempfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import NameOID
+from servers import serve_tls
 
 from auditor.audit import Audit, build_audit
 from auditor.collect import probe_inventory
@@ -22,7 +21,6 @@ from auditor.engine import evaluate
 from auditor.facts import Facts
 from auditor.inventory import Inventory, Node, load_inventory
 from auditor.lab import SCENARIOS, Lab, pki
-from auditor.lab.server import _tls_session
 from auditor.prober import ProbeOptions
 from auditor.projection import make_settings
 from auditor.ruleset import load_ruleset
@@ -68,18 +66,8 @@ def _serve(issued: pki.Issued) -> Iterator[int]:
         key.write_bytes(issued.key_pem())
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(chain, key)
-        loop = asyncio.new_event_loop()
-        loop.set_exception_handler(lambda loop, context: None)
-        thread = threading.Thread(target=loop.run_forever, daemon=True)
-        thread.start()
-        server = asyncio.run_coroutine_threadsafe(asyncio.start_server(
-            functools.partial(_tls_session, ctx), "127.0.0.1", 0), loop).result(10)
-        try:
-            yield server.sockets[0].getsockname()[1]
-        finally:
-            server.close()
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(5)
+        with serve_tls(ctx) as port:
+            yield port
 
 
 @functools.cache

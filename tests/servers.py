@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import socket
+import ssl
 import struct
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from auditor.lab import pki
+from auditor.lab.server import _tls_session
 
 Behaviour = Callable[[socket.socket], None]
 
@@ -139,3 +150,53 @@ def unparseable_certificate(conn: socket.socket) -> None:
 def close_mid_handshake(conn: socket.socket) -> None:
     conn.recv(65536)
     conn.sendall(tls12_server_hello(b"\x30\x03\x02\x01\x01")[:60])
+
+
+@contextlib.contextmanager
+def tls_server(configure, chain: list[x509.Certificate] | None = None):
+    """A real TLS server (Python's ssl over memory BIOs, as the lab) with a twist."""
+    leaf = pki.issue("hostile.example", pki.key("hostile", "rsa"),
+                     issuer=pki.hierarchies().rsa_root)
+    with tempfile.TemporaryDirectory() as work:
+        chain_file, key_file = Path(work, "chain.pem"), Path(work, "key.pem")
+        certs = [leaf.cert, *(chain or [])]
+        chain_file.write_bytes(b"".join(c.public_bytes(serialization.Encoding.PEM)
+                                        for c in certs))
+        key_file.write_bytes(leaf.key_pem())
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+        configure(ctx)
+        ctx.load_cert_chain(chain_file, key_file)
+        with serve_tls(ctx) as port:
+            yield port
+
+
+@contextlib.contextmanager
+def serve_tls(ctx: ssl.SSLContext, address: str = "127.0.0.1") -> Iterator[int]:
+    """Serve TLS as the lab does on a free loopback port; on exit every session still
+    open is cancelled and awaited before the loop closes (no coroutine left to the GC)."""
+    loop = asyncio.new_event_loop()
+    loop.set_exception_handler(lambda loop, context: None)
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    server = asyncio.run_coroutine_threadsafe(asyncio.start_server(
+        functools.partial(_tls_session, ctx), address, 0), loop).result(10)
+
+    async def close() -> None:
+        server.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(server.wait_closed(), 2)
+        sessions = asyncio.all_tasks() - {asyncio.current_task()}
+        for session in sessions:
+            session.cancel()
+        if sessions:
+            await asyncio.wait(sessions, timeout=2)
+
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(close(), loop).result(5)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()

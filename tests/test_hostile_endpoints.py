@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import ssl
-import tempfile
 import time
 import warnings
-from pathlib import Path
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from servers import close_mid_handshake, drip, random_bytes, serve, unparseable_certificate
+from servers import (
+    close_mid_handshake,
+    drip,
+    random_bytes,
+    serve,
+    tls_server,
+    unparseable_certificate,
+)
 
 from auditor.lab import pki
-from auditor.lab.server import _tls_session
 from auditor.prober import ProbeOptions, Target, handshake, probe_target
 
 OPTIONS = ProbeOptions(connect_timeout=2.0, handshake_timeout=2.0)
@@ -55,38 +58,6 @@ def test_certificate_that_does_not_parse_is_an_error_not_a_crash() -> None:
         result, elapsed = _timed(port)
     assert not result.ok and result.error.kind in ("other", "tls_alert")
     assert elapsed < BUDGET
-
-
-@contextlib.contextmanager
-def tls_server(configure, chain: list[x509.Certificate] | None = None):
-    """A real TLS server (Python's ssl over memory BIOs, as the lab) with a twist."""
-    import asyncio
-    import functools
-    import threading
-
-    leaf = pki.issue("hostile.example", pki.key("hostile", "rsa"),
-                     issuer=pki.hierarchies().rsa_root)
-    with tempfile.TemporaryDirectory() as work:
-        chain_file, key_file = Path(work, "chain.pem"), Path(work, "key.pem")
-        certs = [leaf.cert, *(chain or [])]
-        chain_file.write_bytes(b"".join(c.public_bytes(serialization.Encoding.PEM)
-                                        for c in certs))
-        key_file.write_bytes(leaf.key_pem())
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
-        configure(ctx)
-        ctx.load_cert_chain(chain_file, key_file)
-        loop = asyncio.new_event_loop()
-        thread = threading.Thread(target=loop.run_forever, daemon=True)
-        thread.start()
-        server = asyncio.run_coroutine_threadsafe(asyncio.start_server(
-            functools.partial(_tls_session, ctx), "127.0.0.1", 0), loop).result(10)
-        try:
-            yield server.sockets[0].getsockname()[1]
-        finally:
-            server.close()
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(5)
 
 
 def _tls10_only(ctx: ssl.SSLContext) -> None:
