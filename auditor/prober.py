@@ -257,6 +257,11 @@ def _classify_ssl_error(exc: SSL.Error, received: bytes) -> _Failure:
         return _Failure("tls_alert", description)
     if received and received[0] not in (0x14, 0x15, 0x16, 0x17):
         return _Failure("not_tls", f"the server answered with non-TLS data ({_sample(received)})")
+    if "asn1" in lowered or "bad object header" in lowered:
+        return _Failure("other", f"the server sent a certificate that does not parse ({text})")
+    if "excessive message size" in lowered:
+        return _Failure("other", "the server's certificate message is larger than clients "
+                        f"accept ({text})")
     if any(word in lowered for word in ("wrong version number", "packet length too long",
                                         "record layer failure", "http request",
                                         "unknown protocol")):
