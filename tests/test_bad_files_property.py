@@ -128,3 +128,77 @@ def test_corrupted_pem_and_der_load_or_fail_clearly(tmp_path_factory, data, der:
     path = Path(tmp_path_factory.mktemp("pem")) / "cert.pem"
     path.write_bytes(bytes(blob))
     _only_input_errors(lambda: read_certificates(str(path)))
+
+
+RULES = Path(__file__).resolve().parent.parent / "rules"
+
+
+@FAST
+@given(text=st.text(max_size=400))
+def test_site_rule_text_loads_or_fails_clearly(tmp_path_factory, text: str) -> None:
+    from auditor.ruleset import load_ruleset
+
+    folder = Path(tmp_path_factory.mktemp("site"))
+    (folder / "site-rule.yaml").write_text(text, encoding="utf-8")
+    _only_input_errors(lambda: load_ruleset([folder]))
+
+
+@FAST
+@given(data=st.data())
+def test_mutated_rule_files_load_or_fail_clearly(tmp_path_factory, data) -> None:
+    from ruamel.yaml import YAML
+
+    from auditor.ruleset import load_ruleset
+    from auditor.validation import load_yaml
+
+    source = data.draw(st.sampled_from(sorted(RULES.glob("*.yaml"))))
+    document, _ = load_yaml(source)
+    document["id"] = "site-" + str(document.get("id", "rule"))
+    paths = [p for p in _paths(document) if p and p != ("id",)]
+    path = data.draw(st.sampled_from(paths))
+    parent = document
+    for part in path[:-1]:
+        parent = parent[part]
+    if data.draw(st.booleans()) and isinstance(parent, dict):
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = data.draw(json_values)
+    folder = Path(tmp_path_factory.mktemp("site"))
+    with (folder / f"{document['id']}.yaml").open("w") as handle:
+        YAML(typ="safe", pure=True).dump(document, handle)
+    _only_input_errors(lambda: load_ruleset([folder]))
+
+
+@pytest.fixture(scope="module")
+def valid_audit() -> dict:
+    from audits import lab_audit
+
+    from auditor.audit import audit_to_json
+
+    return json.loads(audit_to_json(lab_audit("row4-upgrade-trap")))
+
+
+@FAST
+@given(data=st.data())
+def test_mutated_audit_json_loads_or_fails_clearly(valid_audit, data) -> None:
+    from auditor.audit import audit_from_data
+
+    document = copy.deepcopy(valid_audit)
+    paths = [p for p in _paths(document) if p and p[0] != "facts"]
+    path = data.draw(st.sampled_from(paths))
+    parent = document
+    for part in path[:-1]:
+        parent = parent[part]
+    if data.draw(st.booleans()) and isinstance(parent, dict):
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = data.draw(json_values)
+    _only_input_errors(lambda: audit_from_data(document, path="audit.json"))
+
+
+@FAST
+@given(data=json_values)
+def test_arbitrary_json_is_not_an_audit(data) -> None:
+    from auditor.audit import audit_from_data
+
+    _only_input_errors(lambda: audit_from_data(data, path="audit.json"))
