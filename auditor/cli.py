@@ -70,27 +70,6 @@ def _say(message: str) -> None:
     typer.echo(message, err=True)
 
 
-def _progress(total: int):
-    done = {"n": 0}
-    interactive = sys.stderr.isatty()
-
-    def report(target, results) -> None:
-        done["n"] += 1
-        ok = any(r.ok for r in results)
-        status = "ok" if ok else (results[0].error.kind if results and results[0].error
-                                  else "failed")
-        line = f"[{done['n']}/{total}] {target.host}:{target.port} {status}"
-        if interactive:
-            sys.stderr.write("\r\033[K" + line)
-            if done["n"] == total:
-                sys.stderr.write("\n")
-        else:
-            sys.stderr.write(line + "\n")
-        sys.stderr.flush()
-
-    return report
-
-
 def _quick_inventory(targets: list[str], role: str, version: str):
     from auditor.inventory import DEFAULT_PORTS, SERVICES_BY_ROLE, parse_inventory, role_family
 
@@ -150,6 +129,7 @@ def probe(
     from auditor.facts import facts_to_json, save_facts
     from auditor.inventory import load_inventory
     from auditor.prober import ProbeOptions
+    from auditor.progress import probe_progress
     from auditor.summary import endpoint_table, node_table
     from auditor.trust import load_agent_trust
 
@@ -165,8 +145,9 @@ def probe(
     options = ProbeOptions(connect_timeout, handshake_timeout, concurrency)
     total = sum(len(n.endpoints(all_ports)) for n in inv.nodes)
     started = time.monotonic()
-    facts = probe_inventory(inv, trust=trust, options=options, all_ports=all_ports,
-                            progress=_progress(total))
+    with probe_progress(total) as progress:
+        facts = probe_inventory(inv, trust=trust, options=options, all_ports=all_ports,
+                                progress=progress)
     if out is not None:
         save_facts(facts, out)
     if fmt is TableFormat.json:
