@@ -15,13 +15,11 @@ from typing import Any
 
 from auditor import __version__
 from auditor.engine import Evaluation, Finding, NodeResult
-from auditor.errors import InputError
 from auditor.facts import Facts, facts_from_data
-from auditor.fileio import write_atomic
 from auditor.projection import Settings
 from auditor.ruleset import SEVERITIES, RuleSet, Step
 from auditor.serde import from_jsonable, to_jsonable
-from auditor.validation import load_json, validate
+from auditor.validation import load_json, validate_versioned, write_validated
 
 SCHEMA_VERSION = 1
 
@@ -116,19 +114,14 @@ def audit_to_json(audit: Audit) -> str:
 
 def audit_from_data(data: Any, *, path: str = "<audit>") -> Audit:
     """Validate plain data against the audit schema (and its facts against theirs)."""
-    if isinstance(data, dict) and data.get("schema_version") not in (None, SCHEMA_VERSION):
-        raise InputError(f"{data.get('schema_version')!r} is not supported",
-                         path=path, field="schema_version", expected=str(SCHEMA_VERSION))
-    validate(data, "audit", path=path)
+    validate_versioned(data, "audit", SCHEMA_VERSION, path=path)
     facts_from_data(data["facts"], path=f"{path} (facts)")
     return from_jsonable(Audit, data)
 
 
 def save_audit(audit: Audit, path: str | Path) -> Path:
     """Validate and write atomically."""
-    text = audit_to_json(audit)
-    validate(json.loads(text), "audit", path=str(path))
-    return write_atomic(path, text)
+    return write_validated(audit_to_json(audit), "audit", path)
 
 
 def load_audit(path: str | Path) -> Audit:

@@ -232,12 +232,12 @@ def read_certificates(path: str) -> list[x509.Certificate]:
     if b"-----BEGIN" in data:
         try:
             certs = x509.load_pem_x509_certificates(data)
-        except ValueError as exc:
+        except (ValueError, x509.InvalidVersion) as exc:
             raise InputError(f"not a valid PEM certificate bundle: {exc}", path=path,
                              expected="'-----BEGIN CERTIFICATE-----' blocks") from None
         return certs
     try:
         return [x509.load_der_x509_certificate(data)]
-    except ValueError:
+    except (ValueError, x509.InvalidVersion):
         raise InputError("neither PEM nor DER certificate data", path=path,
                          expected="a PEM bundle or one DER certificate") from None

@@ -15,13 +15,11 @@ from typing import Any
 
 from auditor import __version__
 from auditor.certs import CertificateFacts, analyse, cn_only, covers_host
-from auditor.errors import InputError
-from auditor.fileio import write_atomic
 from auditor.inventory import Inventory, Node, role_family
 from auditor.prober import PROFILES, Handshake
 from auditor.serde import from_jsonable, to_jsonable
 from auditor.trust import AgentTrust, check_chain
-from auditor.validation import load_json, validate
+from auditor.validation import load_json, validate_versioned, write_validated
 
 SCHEMA_VERSION = 1
 
@@ -281,18 +279,13 @@ def facts_to_json(facts: Facts) -> str:
 
 def facts_from_data(data: Any, *, path: str = "<facts>") -> Facts:
     """Validate plain data against the facts schema and rebuild :class:`Facts`."""
-    if isinstance(data, dict) and data.get("schema_version") not in (None, SCHEMA_VERSION):
-        raise InputError(f"{data.get('schema_version')!r} is not supported",
-                         path=path, field="schema_version", expected=str(SCHEMA_VERSION))
-    validate(data, "facts", path=path)
+    validate_versioned(data, "facts", SCHEMA_VERSION, path=path)
     return from_jsonable(Facts, data)
 
 
 def save_facts(facts: Facts, path: str | Path) -> Path:
     """Validate and write atomically."""
-    text = facts_to_json(facts)
-    validate(json.loads(text), "facts", path=str(path))
-    return write_atomic(path, text)
+    return write_validated(facts_to_json(facts), "facts", path)
 
 
 def load_facts(path: str | Path) -> Facts:

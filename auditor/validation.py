@@ -177,3 +177,19 @@ def validate(instance: Any, schema_name: str, *, path: str, locate: Locator | No
     if more:
         message += f" ({more} more problem{'s' if more > 1 else ''} in this file)"
     raise InputError(message, path=path, line=line or None, field=field, expected=expected)
+
+
+def validate_versioned(data: Any, schema_name: str, version: int, *, path: str) -> None:
+    """Refuse a file of another ``schema_version`` in one clear line, then check the schema."""
+    if isinstance(data, dict) and data.get("schema_version") not in (None, version):
+        raise InputError(f"{data.get('schema_version')!r} is not supported", path=path,
+                         field="schema_version", expected=str(version))
+    validate(data, schema_name, path=path)
+
+
+def write_validated(text: str, schema_name: str, path: str | Path) -> Path:
+    """Check JSON text against its schema, then write it atomically."""
+    from auditor.fileio import write_atomic
+
+    validate(json.loads(text), schema_name, path=str(path))
+    return write_atomic(path, text)

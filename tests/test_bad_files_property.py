@@ -82,11 +82,9 @@ def _paths(value, prefix=()):
             yield from _paths(item, (*prefix, index))
 
 
-@FAST
-@given(data=st.data())
-def test_mutated_facts_load_or_fail_clearly(valid_facts, data) -> None:
-    document = copy.deepcopy(valid_facts)
-    paths = [p for p in _paths(document) if p]
+def _mutate(document, data, keep=lambda path: True) -> None:
+    """Delete one field or replace it with arbitrary JSON, chosen by hypothesis."""
+    paths = [p for p in _paths(document) if p and keep(p)]
     path = data.draw(st.sampled_from(paths))
     parent = document
     for part in path[:-1]:
@@ -95,6 +93,13 @@ def test_mutated_facts_load_or_fail_clearly(valid_facts, data) -> None:
         del parent[path[-1]]
     else:
         parent[path[-1]] = data.draw(json_values)
+
+
+@FAST
+@given(data=st.data())
+def test_mutated_facts_load_or_fail_clearly(valid_facts, data) -> None:
+    document = copy.deepcopy(valid_facts)
+    _mutate(document, data)
     _only_input_errors(lambda: facts_from_data(document, path="facts.json"))
 
 
@@ -154,15 +159,7 @@ def test_mutated_rule_files_load_or_fail_clearly(tmp_path_factory, data) -> None
     source = data.draw(st.sampled_from(sorted(RULES.glob("*.yaml"))))
     document, _ = load_yaml(source)
     document["id"] = "site-" + str(document.get("id", "rule"))
-    paths = [p for p in _paths(document) if p and p != ("id",)]
-    path = data.draw(st.sampled_from(paths))
-    parent = document
-    for part in path[:-1]:
-        parent = parent[part]
-    if data.draw(st.booleans()) and isinstance(parent, dict):
-        del parent[path[-1]]
-    else:
-        parent[path[-1]] = data.draw(json_values)
+    _mutate(document, data, keep=lambda path: path != ("id",))
     folder = Path(tmp_path_factory.mktemp("site"))
     with (folder / f"{document['id']}.yaml").open("w") as handle:
         YAML(typ="safe", pure=True).dump(document, handle)
@@ -184,15 +181,7 @@ def test_mutated_audit_json_loads_or_fails_clearly(valid_audit, data) -> None:
     from auditor.audit import audit_from_data
 
     document = copy.deepcopy(valid_audit)
-    paths = [p for p in _paths(document) if p and p[0] != "facts"]
-    path = data.draw(st.sampled_from(paths))
-    parent = document
-    for part in path[:-1]:
-        parent = parent[part]
-    if data.draw(st.booleans()) and isinstance(parent, dict):
-        del parent[path[-1]]
-    else:
-        parent[path[-1]] = data.draw(json_values)
+    _mutate(document, data, keep=lambda path: path[0] != "facts")
     _only_input_errors(lambda: audit_from_data(document, path="audit.json"))
 
 

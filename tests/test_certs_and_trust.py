@@ -182,3 +182,16 @@ def test_leaf_without_server_auth_usage_is_untrusted_as_browsers_judge_it() -> N
         .sign(ca.rsa_root.key, hashes.SHA256()))
     check = check_chain([leaf], _trust(ca.rsa_root), "n.example", NOW)
     assert check.trust == UNTRUSTED and "server authentication" in check.reason
+
+
+def test_certificate_with_an_invalid_version_is_a_clear_error(tmp_path) -> None:
+    """Found by the property test: cryptography raises InvalidVersion, not ValueError."""
+    from cryptography.hazmat.primitives import serialization
+
+    der = bytearray(pki.hierarchies().ec_root.cert.public_bytes(serialization.Encoding.DER))
+    marker = der.index(bytes([0xA0, 0x03, 0x02, 0x01, 0x02]))  # [0] EXPLICIT INTEGER 2 (v3)
+    der[marker + 4] = 0x01  # v2: no longer valid with extensions
+    path = tmp_path / "v2.der"
+    path.write_bytes(bytes(der))
+    with pytest.raises(InputError, match=r"v2\.der: neither PEM nor DER"):
+        read_certificates(str(path))
