@@ -1,0 +1,62 @@
+"""The handshake floor: the smallest client process that makes the audit's handshakes.
+
+Interpreter start, one import (pyOpenSSL), then every (endpoint, profile) handshake at once
+through a thread pool, with the very contexts the prober uses (the offers come in the input
+file, written by bench/run.py from ``auditor.prober.OFFERS``). Nothing else: no facts, no
+analysis, no reports. It prints the SHA-256 of each leaf received, so that the benchmark
+can check it did the same work.
+
+    python3 bench/floor.py INPUT.json
+"""
+
+import json
+import socket
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+from OpenSSL import SSL
+from OpenSSL._util import lib
+
+
+def context(sigalgs, ciphers):
+    ctx = SSL.Context(SSL.TLS_CLIENT_METHOD)
+    ctx.set_min_proto_version(SSL.TLS1_2_VERSION)
+    ctx.set_max_proto_version(SSL.TLS1_3_VERSION)
+    ctx.set_verify(SSL.VERIFY_NONE)
+    ctx.set_cipher_list(f"{ciphers}:@SECLEVEL=0".encode())
+    ctx.set_options(SSL.OP_NO_TICKET)
+    lib.SSL_CTX_set1_sigalgs_list(ctx._context, sigalgs.encode())
+    return ctx
+
+
+def handshake(job):
+    host, address, port, ctx = job
+    try:
+        sock = socket.create_connection((address, port), timeout=5)
+    except OSError:
+        return None
+    try:
+        conn = SSL.Connection(ctx, sock)
+        conn.set_tlsext_host_name(host.encode("idna"))
+        conn.set_connect_state()
+        conn.do_handshake()
+        chain = conn.get_peer_cert_chain()
+        return chain[0].digest("sha256").decode().replace(":", "").lower() if chain else None
+    except (SSL.Error, OSError):
+        return None
+    finally:
+        sock.close()
+
+
+def main():
+    with open(sys.argv[1], encoding="utf-8") as handle:
+        spec = json.load(handle)
+    contexts = [context(sigalgs, ciphers) for sigalgs, ciphers in spec["offers"]]
+    jobs = [(host, address, port, ctx) for host, address, port in spec["targets"]
+            for ctx in contexts]
+    with ThreadPoolExecutor(spec.get("concurrency", 64)) as pool:
+        leaves = list(pool.map(handshake, jobs))
+    json.dump(leaves, sys.stdout)
+
+
+main()

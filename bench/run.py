@@ -1,0 +1,272 @@
+"""Benchmark: audit speed and scale against sslyze and the handshake floor (issue 7).
+
+    python3 bench/run.py            # the full run (about 10 minutes on 2 cores)
+    python3 bench/run.py --quick    # fewer runs, writes bench/results/quick.json
+
+Everything runs on loopback against lab fleets (``auditor.lab.fleet``) served by their own
+processes. Each measured command is its own process; wall time is measured around it and
+its peak memory and CPU time come from ``wait4`` (that process and its children only).
+The tool, sslyze and the floor run interleaved, in a rotating order, and each figure is
+the median of the runs. sslyze 6 is installed into ``bench/.venv-sslyze`` on first use: a
+yardstick, never a dependency of the tool.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH.parent))
+
+from auditor.lab.fleet import Fleet  # noqa: E402
+from bench.summary import (  # noqa: E402
+    Sample,
+    audit_leaves,
+    markdown_table,
+    sha256_pem,
+    summarise,
+    write_results,
+)
+
+SSLYZE_VENV = BENCH / ".venv-sslyze"
+SSLYZE_REQUIREMENT = "sslyze>=6,<7"
+RESULTS = BENCH / "results"
+TIMEOUT_S = 5.0  # the audit's default connect and handshake timeouts
+
+
+@dataclass(frozen=True)
+class Plan:
+    cluster_runs: int
+    scale_runs: dict[int, int]
+    sslyze_scale_runs: int
+    silent_runs: int
+    output: Path
+
+
+FULL = Plan(cluster_runs=7, scale_runs={10: 5, 100: 5, 1000: 3}, sslyze_scale_runs=3,
+            silent_runs=3, output=RESULTS / "latest.json")
+QUICK = Plan(cluster_runs=3, scale_runs={10: 1, 100: 1, 1000: 1}, sslyze_scale_runs=1,
+             silent_runs=1, output=RESULTS / "quick.json")
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def measure(command: Sequence[str], *, stdout: Path | None = None,
+            limit_s: float = 600.0) -> Sample:
+    """Run one command; wall time around it, peak RSS and CPU of it (and its children)."""
+    sink = open(stdout, "wb") if stdout else subprocess.DEVNULL  # noqa: SIM115
+    try:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.DEVNULL,
+                                   stdin=subprocess.DEVNULL)
+        deadline = started + limit_s
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                process.kill()
+                pid, status, usage = os.wait4(process.pid, 0)
+                break
+            time.sleep(0.002)
+        wall = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+    finally:
+        if stdout:
+            sink.close()
+    return Sample(wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime,
+                  process.returncode)
+
+
+# -- the three contenders ----------------------------------------------------------------
+
+def uccx_audit() -> list[str]:
+    """The installed console script, as a user runs it."""
+    script = Path(sys.executable).with_name("uccx-audit")
+    return [str(script)] if script.exists() else [shutil.which("uccx-audit") or "uccx-audit"]
+
+
+def audit_command(fleet: Fleet, out: Path, *, all_ports: bool) -> list[str]:
+    return [*uccx_audit(), "audit", "--inventory", str(fleet.inventory_path), "--phase",
+            "post", "--agent-trust", str(fleet.agent_trust_path), "--out", str(out),
+            *(["--all-ports"] if all_ports else [])]
+
+
+def sslyze_command(fleet: Fleet, json_out: Path) -> list[str]:
+    targets = [f"{e.host}:{e.port}{{{e.address}}}" for e in fleet.endpoints]
+    return [str(SSLYZE_VENV / "bin" / "sslyze"), "--certinfo", "--mozilla_config=disable",
+            "--certinfo_ca_file", str(fleet.agent_trust_path), "--quiet", "--json_out",
+            str(json_out), *targets]
+
+
+def floor_command(fleet: Fleet, workdir: Path) -> list[str]:
+    from auditor.prober import OFFERS, PROFILES
+
+    spec = workdir / "floor-input.json"
+    spec.write_text(json.dumps({
+        "offers": [OFFERS[p] for p in PROFILES],
+        "targets": [[e.host, e.address, e.port] for e in fleet.endpoints],
+    }), encoding="utf-8")
+    return [sys.executable, str(BENCH / "floor.py"), str(spec)]
+
+
+def sslyze_leaves(path: Path) -> dict[tuple[str, int], frozenset[str]]:
+    """Per endpoint, the SHA-256 of every leaf sslyze received with SNI (all deployments)."""
+    found: dict[tuple[str, int], frozenset[str]] = {}
+    for server in json.loads(path.read_text(encoding="utf-8"))["server_scan_results"]:
+        where = (server["server_location"]["ip_address"], server["server_location"]["port"])
+        result = (server.get("scan_result") or {}).get("certificate_info") or {}
+        deployments = (result.get("result") or {}).get("certificate_deployments") or []
+        found[where] = frozenset(sha256_pem(d["received_certificate_chain"][0]["as_pem"])
+                                 for d in deployments)
+    return found
+
+
+def ensure_sslyze() -> str:
+    """sslyze 6 in its own virtual environment under bench/; its version."""
+    python = SSLYZE_VENV / "bin" / "python"
+    if not (SSLYZE_VENV / "bin" / "sslyze").exists():
+        say(f"installing {SSLYZE_REQUIREMENT} into {SSLYZE_VENV} (once)")
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(SSLYZE_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet",
+                        "--disable-pip-version-check", SSLYZE_REQUIREMENT], check=True)
+    return subprocess.run([str(python), "-c", "from importlib.metadata import version; "
+                           "print(version('sslyze'))"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+
+
+def machine(sslyze_version: str) -> dict:
+    import OpenSSL
+    from OpenSSL import SSL
+
+    model = next((line.split(":", 1)[1].strip() for line in
+                  Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor())
+    memory_kb = next((int(line.split()[1]) for line in
+                      Path("/proc/meminfo").read_text().splitlines()
+                      if line.startswith("MemTotal")), 0)
+    return {
+        "cpu": model, "cores": os.cpu_count(), "memory_gb": round(memory_kb / 2**20, 1),
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(), "pyopenssl": OpenSSL.__version__,
+        "openssl": SSL.SSLeay_version(SSL.SSLEAY_VERSION).decode(),
+        "sslyze": sslyze_version, "load_average_at_start": list(os.getloadavg()),
+    }
+
+
+# -- the runs ----------------------------------------------------------------------------
+
+def interleaved(runs: int, contenders: dict[str, Callable[[int], Sample]]
+                ) -> dict[str, list[Sample]]:
+    """Run each contender ``runs`` times, in an order that rotates every round."""
+    names = list(contenders)
+    samples: dict[str, list[Sample]] = {name: [] for name in names}
+    for round_ in range(runs):
+        for name in names[round_ % len(names):] + names[:round_ % len(names)]:
+            samples[name].append(contenders[name](round_))
+    return samples
+
+
+def cluster_step(plan: Plan, work: Path) -> dict:
+    say(f"cluster: a three-node cluster, every port (--all-ports), {plan.cluster_runs} runs "
+        "each of audit, sslyze and the floor")
+    with Fleet(12, work / "cluster-fleet", all_ports=True) as fleet:
+        floor_cmd = floor_command(fleet, work)
+        samples = interleaved(plan.cluster_runs, {
+            "audit": lambda i: measure(audit_command(fleet, work / f"cluster-audit-{i}",
+                                                     all_ports=True)),
+            "sslyze": lambda i: measure(sslyze_command(fleet, work / f"cluster-sslyze-{i}.json")),
+            "floor": lambda i: measure(floor_cmd, stdout=work / f"cluster-floor-{i}.json"),
+        })
+        expected = {(e.address, e.port): e.leaves for e in fleet.endpoints}
+        ours = audit_leaves(work / "cluster-audit-0" / "facts.json")
+        theirs = sslyze_leaves(work / "cluster-sslyze-0.json")
+        floor = {leaf for leaf in json.loads((work / "cluster-floor-0.json").read_text())
+                 if leaf}
+    return summarise(samples, endpoints=len(expected), expected=expected, ours=ours,
+                     theirs=theirs, floor_leaves=floor)
+
+
+def scale_step(endpoints: int, runs: int, sslyze_runs: int, work: Path) -> dict:
+    say(f"scale: {endpoints} endpoints, {runs} audit runs"
+        + (f", {sslyze_runs} sslyze runs" if sslyze_runs else ""))
+    with Fleet(endpoints, work / f"fleet-{endpoints}") as fleet:
+        contenders: dict[str, Callable[[int], Sample]] = {
+            "audit": lambda i: measure(audit_command(fleet, work / f"scale-{endpoints}-{i}",
+                                                     all_ports=False)),
+        }
+        if sslyze_runs:
+            contenders["sslyze"] = lambda i: measure(
+                sslyze_command(fleet, work / f"scale-{endpoints}-sslyze-{i}.json"))
+        samples = interleaved(max(runs, sslyze_runs), contenders)
+        samples["audit"] = samples["audit"][:runs]
+        expected = {(e.address, e.port): e.leaves for e in fleet.endpoints}
+        ours = audit_leaves(work / f"scale-{endpoints}-0" / "facts.json")
+        theirs = (sslyze_leaves(work / f"scale-{endpoints}-sslyze-0.json")
+                  if sslyze_runs else None)
+    return summarise(samples, endpoints=endpoints, expected=expected, ours=ours,
+                     theirs=theirs)
+
+
+def silent_step(runs: int, work: Path) -> dict:
+    say(f"scale: 100 endpoints of which 50 never answer, {runs} runs "
+        f"(timeouts {TIMEOUT_S:g} s)")
+    with Fleet(100, work / "fleet-silent", silent=50) as fleet:
+        samples = interleaved(runs, {"audit": lambda i: measure(
+            audit_command(fleet, work / f"silent-{i}", all_ports=False))})
+        expected = {(e.address, e.port): e.leaves for e in fleet.endpoints}
+        ours = audit_leaves(work / "silent-0" / "facts.json")
+    step = summarise(samples, endpoints=100, expected=expected, ours=ours)
+    step["silent_endpoints"] = 50
+    step["timeout_s"] = TIMEOUT_S
+    return step
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="one run per scale step; writes bench/results/quick.json")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    args = parser.parse_args(argv)
+    plan = QUICK if args.quick else FULL
+    started = time.perf_counter()
+    sslyze_version = ensure_sslyze()
+    work = Path(tempfile.mkdtemp(prefix="uccx-bench-"))
+    try:
+        description = machine(sslyze_version)
+        cluster = cluster_step(plan, work)
+        scale = [scale_step(n, runs, plan.sslyze_scale_runs if n == 100 else 0, work)
+                 for n, runs in plan.scale_runs.items()]
+        silent = silent_step(plan.silent_runs, work)
+        description["load_average_at_end"] = list(os.getloadavg())
+        results = write_results(plan.output, cluster=cluster, scale=scale, silent=silent,
+                                machine=description, quick=args.quick,
+                                duration_s=time.perf_counter() - started)
+    finally:
+        if args.keep:
+            say(f"work folder kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    table = markdown_table(results)
+    plan.output.with_suffix(".md").write_text(table, encoding="utf-8")
+    print(table, end="")
+    say(f"results in {plan.output} and {plan.output.with_suffix('.md')} "
+        f"({time.perf_counter() - started:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,223 @@
+"""The benchmark's arithmetic and output: medians, leaf comparison, targets, the table.
+
+Pure functions over measured samples, so that they are tested without running anything.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+import re
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+Where = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One measured process: wall seconds, peak resident MB, CPU seconds, exit code."""
+
+    wall_s: float
+    peak_rss_mb: float
+    cpu_s: float
+    returncode: int
+
+
+def sha256_pem(pem: str) -> str:
+    """SHA-256 of a PEM certificate's DER, lower-case hex (as in facts.json)."""
+    body = re.sub(r"-----[^-]+-----|\s", "", pem)
+    return hashlib.sha256(base64.b64decode(body)).hexdigest()
+
+
+def audit_leaves(facts_path: Path) -> dict[Where, frozenset[str]]:
+    """Per endpoint (address, port), the leaves that any client profile received."""
+    facts = json.loads(facts_path.read_text(encoding="utf-8"))
+    found: dict[Where, frozenset[str]] = {}
+    for node in facts["nodes"]:
+        for endpoint in node["endpoints"]:
+            leaves = frozenset(h["chain"][0] for h in endpoint["handshakes"]
+                               if h["ok"] and h["chain"])
+            found[(node["address"], endpoint["port"])] = leaves
+    return found
+
+
+def _stats(samples: Sequence[Sample]) -> dict[str, Any]:
+    return {
+        "wall_s": round(statistics.median(s.wall_s for s in samples), 3),
+        "peak_rss_mb": round(statistics.median(s.peak_rss_mb for s in samples), 1),
+        "cpu_s": round(statistics.median(s.cpu_s for s in samples), 3),
+        "runs": len(samples),
+        "wall_s_each": [round(s.wall_s, 3) for s in samples],
+        "failed_runs": sum(1 for s in samples if s.returncode not in (0, 1)),
+    }
+
+
+def _same(a: Mapping[Where, frozenset[str]] | None,
+          b: Mapping[Where, frozenset[str]] | None) -> bool | None:
+    if a is None or b is None:
+        return None
+    keys = set(a) | set(b)
+    return all(a.get(k, frozenset()) == b.get(k, frozenset()) for k in keys)
+
+
+def summarise(samples: Mapping[str, Sequence[Sample]], *, endpoints: int,
+              expected: Mapping[Where, frozenset[str]],
+              ours: Mapping[Where, frozenset[str]],
+              theirs: Mapping[Where, frozenset[str]] | None = None,
+              floor_leaves: set[str] | None = None) -> dict[str, Any]:
+    """One step: medians per contender, ratios, and which leaves each one found."""
+    step: dict[str, Any] = {"endpoints": endpoints}
+    for name, runs in samples.items():
+        if runs:
+            step[name] = _stats(runs)
+    all_expected = set().union(*expected.values()) if expected else set()
+    step["leaves"] = {
+        "expected": len(all_expected),
+        "audit_found_all_expected": _same(ours, expected),
+        "sslyze_found_all_expected": _same(theirs, expected),
+        "same_leaves_as_sslyze": _same(ours, theirs),
+        "floor_found_all_expected": (None if floor_leaves is None
+                                     else floor_leaves == all_expected),
+    }
+    if "sslyze" in step:
+        step["vs_sslyze_speedup"] = round(step["sslyze"]["wall_s"] / step["audit"]["wall_s"], 2)
+    if "floor" in step:
+        step["vs_floor_ratio"] = round(step["audit"]["wall_s"] / step["floor"]["wall_s"], 2)
+    return step
+
+
+def _target(value: float | bool | None, met: bool | None, goal: str) -> dict[str, Any]:
+    return {"goal": goal, "value": value, "met": met}
+
+
+def targets(cluster: Mapping[str, Any], scale: Sequence[Mapping[str, Any]],
+            silent: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Issue 7's targets, each with the measured value and whether it is met."""
+    by_size = {s["endpoints"]: s for s in scale}
+    out: dict[str, dict[str, Any]] = {}
+    speedup = cluster.get("vs_sslyze_speedup")
+    same = cluster["leaves"]["same_leaves_as_sslyze"]
+    out["cluster_vs_sslyze"] = _target(
+        speedup, speedup is not None and speedup >= 2 and bool(same),
+        ">= 2x faster than sslyze --certinfo, same leaves")
+    ratio = cluster.get("vs_floor_ratio")
+    out["cluster_vs_floor"] = _target(ratio, ratio is not None and ratio <= 1.5,
+                                      "<= 1.5x the handshake floor")
+    if 100 in by_size and "vs_sslyze_speedup" in by_size[100]:
+        value = by_size[100]["vs_sslyze_speedup"]
+        out["scale_100_vs_sslyze"] = _target(value, value >= 5, ">= 5x faster than sslyze")
+    if 1000 in by_size:
+        wall = by_size[1000]["audit"]["wall_s"]
+        rss = by_size[1000]["audit"]["peak_rss_mb"]
+        out["scale_1000_wall"] = _target(wall, wall < 15, "< 15 s")
+        out["scale_1000_peak_rss"] = _target(rss, rss < 200, "< 200 MB")
+    if {10, 100, 1000} <= set(by_size):
+        first = (by_size[100]["audit"]["wall_s"] - by_size[10]["audit"]["wall_s"]) / 90
+        second = (by_size[1000]["audit"]["wall_s"] - by_size[100]["audit"]["wall_s"]) / 900
+        growth = round(second / first, 2) if first > 0 else None
+        out["scale_linear"] = _target(
+            growth, growth is not None and growth <= 1.5,
+            "per-endpoint cost from 100 to 1000 <= 1.5x that from 10 to 100")
+    if 100 in by_size:
+        extra = round(silent["audit"]["wall_s"] - by_size[100]["audit"]["wall_s"], 3)
+        out["silent_cost"] = _target(
+            extra, extra <= silent["timeout_s"],
+            f"50 silent of 100 cost <= one timeout ({silent['timeout_s']:g} s) over 100 live")
+    return out
+
+
+def write_results(path: Path, *, cluster: Mapping[str, Any], scale: Sequence[Mapping[str, Any]],
+                  silent: Mapping[str, Any], machine: Mapping[str, Any], quick: bool,
+                  duration_s: float) -> dict[str, Any]:
+    """``latest.json``: the headline figures first, then every step in detail."""
+    results: dict[str, Any] = {
+        "generated_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "quick": quick,
+        "duration_s": round(duration_s, 1),
+        "cluster_endpoints": cluster["endpoints"],
+        "cluster_audit_wall_s": cluster["audit"]["wall_s"],
+        "cluster_audit_peak_rss_mb": cluster["audit"]["peak_rss_mb"],
+        "sslyze_wall_s": cluster["sslyze"]["wall_s"],
+        "vs_sslyze_speedup": cluster["vs_sslyze_speedup"],
+        "floor_wall_s": cluster["floor"]["wall_s"],
+        "vs_floor_ratio": cluster["vs_floor_ratio"],
+        "same_leaves_as_sslyze": cluster["leaves"]["same_leaves_as_sslyze"],
+        "scale": [_scale_row(s) for s in scale] + [{**_scale_row(silent),
+                                                     "silent_endpoints": silent["silent_endpoints"],
+                                                     "timeout_s": silent["timeout_s"]}],
+        "targets": targets(cluster, scale, silent),
+        "machine": dict(machine),
+        "details": {"cluster": cluster, "scale": list(scale), "silent": silent},
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    return results
+
+
+def _scale_row(step: Mapping[str, Any]) -> dict[str, Any]:
+    row = {"endpoints": step["endpoints"], "wall_s": step["audit"]["wall_s"],
+           "peak_rss_mb": step["audit"]["peak_rss_mb"], "cpu_s": step["audit"]["cpu_s"],
+           "found_all_expected_leaves": step["leaves"]["audit_found_all_expected"]}
+    if "sslyze" in step:
+        row["sslyze_wall_s"] = step["sslyze"]["wall_s"]
+        row["sslyze_peak_rss_mb"] = step["sslyze"]["peak_rss_mb"]
+        row["vs_sslyze_speedup"] = step["vs_sslyze_speedup"]
+        row["same_leaves_as_sslyze"] = step["leaves"]["same_leaves_as_sslyze"]
+    return row
+
+
+def _cell(value: Any, unit: str = "") -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "**no**"
+    return f"{value:g}{unit}" if isinstance(value, float) else f"{value}{unit}"
+
+
+def markdown_table(results: Mapping[str, Any]) -> str:
+    """The results as Markdown: one row per measurement, then the targets."""
+    details = results["details"]
+    cluster = details["cluster"]
+    lines = [
+        "| measurement | endpoints | uccx-audit wall | peak RSS | CPU | sslyze wall "
+        "| speedup vs sslyze | floor wall | vs floor | leaves as expected |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+
+    def row(name: str, step: Mapping[str, Any]) -> None:
+        audit = step["audit"]
+        sslyze, floor = step.get("sslyze"), step.get("floor")
+        leaves = step["leaves"]
+        agree = leaves["audit_found_all_expected"]
+        if leaves["same_leaves_as_sslyze"] is not None:
+            agree = agree and leaves["same_leaves_as_sslyze"]
+        lines.append(
+            f"| {name} | {step['endpoints']} | {_cell(audit['wall_s'], ' s')} "
+            f"| {_cell(audit['peak_rss_mb'], ' MB')} | {_cell(audit['cpu_s'], ' s')} "
+            f"| {_cell(sslyze['wall_s'], ' s') if sslyze else '–'} "
+            f"| {_cell(step.get('vs_sslyze_speedup'), '×')} "
+            f"| {_cell(floor['wall_s'], ' s') if floor else '–'} "
+            f"| {_cell(step.get('vs_floor_ratio'), '×')} | {_cell(agree)} |")
+
+    row("cluster audit, all ports, 4 reports", cluster)
+    for step in details["scale"]:
+        row(f"scale {step['endpoints']}", step)
+    silent = details["silent"]
+    row(f"scale 100, {silent['silent_endpoints']} silent (timeout {silent['timeout_s']:g} s)",
+        silent)
+    lines += ["", "| target | goal | measured | met |", "|---|---|---:|---|"]
+    for name, target in results["targets"].items():
+        lines.append(f"| {name} | {target['goal']} | {_cell(target['value'])} "
+                     f"| {_cell(target['met'])} |")
+    m = results["machine"]
+    lines += ["", f"Medians of interleaved runs; {m['cores']} cores ({m['cpu']}), "
+              f"{m['memory_gb']} GB, Python {m['python']}, {m['openssl']}, sslyze {m['sslyze']}; "
+              f"load average {m['load_average_at_start'][0]:.1f} at the start"
+              + (" (quick run)" if results["quick"] else "") + "."]
+    return "\n".join(lines) + "\n"
