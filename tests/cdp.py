@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import ipaddress
 import json
 import os
 import select
@@ -15,7 +16,8 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -23,6 +25,36 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--disable-extensions", "--disable-default-apps", "--no-default-browser-check",
          "--disable-features=Translate,OptimizationHints,MediaRouter,AutofillServerCommunication",
          "--metrics-recording-only", "--mute-audio", "--remote-debugging-pipe")
+
+
+@dataclass(frozen=True)
+class Received:
+    """What Chromium's TLS handshake for a page delivered (DevTools' security details)."""
+
+    url: str
+    status: int
+    protocol: str
+    cipher: str
+    key_exchange_group: str
+    #: the TLS SignatureScheme code the server signed with (0x0403 ecdsa_secp256r1_sha256)
+    server_signature_algorithm: int | None
+    subject_name: str
+    #: DER certificates as Chromium holds them for the origin, the leaf first
+    chain: tuple[bytes, ...]
+
+
+def host_resolver_rules(addresses: Mapping[str, str]) -> str:
+    """``--host-resolver-rules`` value: each FQDN to its loopback address (SNI still carries
+    the FQDN), and every other name to nothing, so the browser can reach nothing else."""
+    for address in addresses.values():
+        if not ipaddress.ip_address(address).is_loopback:
+            raise ValueError(f"{address} is not a loopback address")
+    rules = [f"MAP {host} {address}" for host, address in addresses.items()]
+    return "--host-resolver-rules=" + ", ".join([*rules, "MAP * ~NOTFOUND"])
+
+
+def _origin(url: str) -> str:
+    return "/".join(url.split("/", 3)[:3])
 
 
 def chromium_path() -> str:
@@ -56,18 +88,29 @@ class Browser:
         self._buffer = b""
         self._next_id = 0
         self.events: list[dict[str, Any]] = []
+        self._replies: dict[int, dict[str, Any]] = {}
+        self._origins: set[str] = set()
 
     # -- protocol -------------------------------------------------------------------
     def send(self, method: str, params: dict | None = None,
              session: str | None = None) -> dict[str, Any]:
+        return self.reply(self.post(method, params, session), method)
+
+    def post(self, method: str, params: dict | None = None, session: str | None = None) -> int:
+        """Send a command without waiting; :meth:`reply` collects its answer."""
         self._next_id += 1
         message: dict[str, Any] = {"id": self._next_id, "method": method,
                                    "params": params or {}}
         if session:
             message["sessionId"] = session
         os.write(self._to_child, json.dumps(message).encode() + b"\0")
-        wanted = self._next_id
-        reply = self._read_until(lambda m: m.get("id") == wanted)
+        return self._next_id
+
+    def reply(self, command_id: int, method: str = "command") -> dict[str, Any]:
+        if command_id in self._replies:
+            reply = self._replies.pop(command_id)
+        else:
+            reply = self._read_until(lambda m: m.get("id") == command_id)
         if "error" in reply:
             raise RuntimeError(f"{method}: {reply['error']}")
         return reply.get("result", {})
@@ -79,10 +122,12 @@ class Browser:
             while b"\0" in self._buffer:
                 raw, self._buffer = self._buffer.split(b"\0", 1)
                 message = json.loads(raw)
-                if "method" in message:
-                    self.events.append(message)
                 if matches(message):
                     return message
+                if "method" in message:
+                    self.events.append(message)
+                elif "id" in message:
+                    self._replies[message["id"]] = message
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError("no answer from Chromium")
@@ -94,20 +139,86 @@ class Browser:
                 self._buffer += chunk
 
     def wait_event(self, method: str, session: str | None = None,
-                   timeout: float | None = None) -> dict[str, Any]:
+                   timeout: float | None = None,
+                   where: Callable[[dict[str, Any]], bool] | None = None) -> dict[str, Any]:
+        """The first event ``method`` of ``session`` (for which ``where`` holds)."""
+        def wanted(message: dict[str, Any]) -> bool:
+            return (message.get("method") == method and message.get("sessionId") == session
+                    and (where is None or where(message["params"])))
+
         for event in self.events:
-            if event["method"] == method and event.get("sessionId") == session:
+            if wanted(event):
                 self.events.remove(event)
                 return event
-        event = self._read_until(lambda m: m.get("method") == method
-                                 and m.get("sessionId") == session, timeout)
-        self.events.remove(event)
-        return event
+        return self._read_until(wanted, timeout)
 
     def session(self) -> str:
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         return self.send("Target.attachToTarget", {"targetId": target,
                                                    "flatten": True})["sessionId"]
+
+    def received_certificates(self, urls: Sequence[str],
+                              timeout: float | None = None) -> dict[str, Received]:
+        """Load every URL at once, each in a new tab, certificate errors ignored; what each
+        page's TLS handshake delivered. A page that does not load raises, with Chromium's
+        reason.
+
+        Every page makes a full handshake: an origin (host:port) this browser met before
+        (a port number the system gave out again) is loaded in a new browser context, with
+        no socket or TLS session of its own to reuse.
+        """
+        urls = list(dict.fromkeys(urls))
+        origins = [_origin(url) for url in urls]
+        seen = [origin in self._origins for origin in origins]
+        self._origins.update(origins)
+        contexts = [r["browserContextId"] for r in self._all(
+            [("Target.createBrowserContext", {}, None)] * sum(seen))]
+        fresh = iter(contexts)
+        where = [{"browserContextId": next(fresh)} if again else {} for again in seen]
+        targets: list[str] = []
+        sessions: list[str] = []
+        try:
+            targets = [r["targetId"] for r in self._all(
+                [("Target.createTarget", {"url": "about:blank", **w}, None) for w in where])]
+            sessions = [r["sessionId"] for r in self._all(
+                [("Target.attachToTarget", {"targetId": t, "flatten": True}, None)
+                 for t in targets])]
+            for method, params in (("Network.enable", {}), ("Page.enable", {}),
+                                   ("Security.setIgnoreCertificateErrors", {"ignore": True})):
+                self._all([(method, params, s) for s in sessions])
+            navigations = self._all([("Page.navigate", {"url": u}, s)
+                                     for u, s in zip(urls, sessions, strict=True)])
+            received = {}
+            for url, session, navigation in zip(urls, sessions, navigations, strict=True):
+                if navigation.get("errorText"):
+                    raise RuntimeError(f"Chromium could not load {url}: "
+                                       f"{navigation['errorText']}")
+                response = self.wait_event(
+                    "Network.responseReceived", session, timeout,
+                    where=lambda p: p["type"] == "Document")["params"]["response"]
+                details = response.get("securityDetails")
+                if details is None:
+                    raise RuntimeError(f"{url}: Chromium reports no TLS security details")
+                chain = self.send("Network.getCertificate", {"origin": _origin(url)},
+                                  session)["tableNames"]
+                received[url] = Received(
+                    url, response["status"], details["protocol"], details["cipher"],
+                    details.get("keyExchangeGroup", ""),
+                    details.get("serverSignatureAlgorithm"), details["subjectName"],
+                    tuple(base64.b64decode(der) for der in chain))
+            return received
+        finally:
+            with contextlib.suppress(RuntimeError, TimeoutError):
+                self._all([("Target.closeTarget", {"targetId": t}, None) for t in targets])
+                self._all([("Target.disposeBrowserContext", {"browserContextId": c}, None)
+                           for c in contexts])
+            self.events = [e for e in self.events if e.get("sessionId") not in sessions]
+
+    def _all(self, commands: Sequence[tuple[str, dict, str | None]]) -> list[dict[str, Any]]:
+        """Send every command, then collect every answer, in order."""
+        posted = [(method, self.post(method, params, session))
+                  for method, params, session in commands]
+        return [self.reply(command_id, method) for method, command_id in posted]
 
     def screenshot(self, session: str, path: str) -> None:
         data = self.send("Page.captureScreenshot", {"format": "png",

@@ -10,6 +10,7 @@ import shutil
 import ssl
 import tempfile
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,26 @@ def _make_tomcat_ecdsa(spec: NodeSpec) -> pki.Issued | None:
     return pki.issue(common_name, ec_key, issuer=issuer, san=(spec.host,))
 
 
+def scenario_certificates(scenario: Scenario | str) -> dict[str, NodeCertificates]:
+    """Each node's keystore for a scenario, by host, made as :class:`Lab` makes it.
+
+    Nothing is started: another server (a real Tomcat in the tests) can present the same
+    certificates, and a :class:`Lab` given them presents exactly the same leaves.
+    """
+    scenario = get_scenario(scenario) if isinstance(scenario, str) else scenario
+    certificates = {}
+    for spec in scenario.nodes:
+        tomcat, sent = _make_tomcat(spec)
+        certificates[spec.host] = NodeCertificates(tomcat, _make_tomcat_ecdsa(spec), sent)
+    return certificates
+
+
+def agent_trust_pem() -> bytes:
+    """The lab's roots as one PEM bundle: what the lab's agents' browsers trust."""
+    return b"".join(r.cert.public_bytes(serialization.Encoding.PEM)
+                    for r in pki.hierarchies().roots)
+
+
 def presents_ecdsa(spec: NodeSpec, service: str, version: Version) -> bool:
     """DOMAIN.md's table: who presents ``tomcat-ECDSA`` on which port."""
     if spec.tomcat_ecdsa == NOT_CREATED or spec.cop_installed or not uses_ecdsa(version):
@@ -120,7 +141,10 @@ class Lab:
 
     def __init__(self, scenario: Scenario | str, workdir: str | Path | None = None, *,
                  all_ports: bool = False, max_tls: str = "1.3",
-                 first_address: int = 11) -> None:
+                 first_address: int = 11,
+                 certificates: Mapping[str, NodeCertificates] | None = None) -> None:
+        """``certificates`` (from :func:`scenario_certificates`): present these rather than
+        new ones made at start."""
         self.scenario = get_scenario(scenario) if isinstance(scenario, str) else scenario
         self.version = Version(self.scenario.version)
         self.all_ports = all_ports
@@ -129,7 +153,11 @@ class Lab:
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="uccx-lab-"))
         self._first_address = first_address
         self.endpoints: list[LabEndpoint] = []
-        self.certificates: dict[str, NodeCertificates] = {}
+        self.certificates: dict[str, NodeCertificates] = dict(certificates or {})
+        hosts = {n.host for n in self.scenario.nodes}
+        if certificates is not None and set(self.certificates) != hosts:
+            raise ValueError(f"certificates for {sorted(self.certificates)}, but scenario "
+                             f"{self.scenario.name} has nodes {sorted(hosts)}")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._servers: list[asyncio.base_events.Server] = []
@@ -163,10 +191,8 @@ class Lab:
         """Make the certificates, bind every endpoint, write inventory and agent trust."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         (self.workdir / "keys").mkdir(exist_ok=True)
-        for spec in self.scenario.nodes:
-            tomcat, sent = _make_tomcat(spec)
-            self.certificates[spec.host] = NodeCertificates(tomcat, _make_tomcat_ecdsa(spec),
-                                                            sent)
+        if not self.certificates:
+            self.certificates = scenario_certificates(self.scenario)
         self._loop = asyncio.new_event_loop()
         self._loop.set_exception_handler(lambda loop, context: None)
         ready = threading.Event()
@@ -185,9 +211,7 @@ class Lab:
             self.stop()
             raise
         self._write_inventory()
-        roots = b"".join(r.cert.public_bytes(serialization.Encoding.PEM)
-                         for r in pki.hierarchies().roots)
-        write_atomic(self.agent_trust_path, roots)
+        write_atomic(self.agent_trust_path, agent_trust_pem())
 
     def stop(self) -> None:
         """Close every listener and the event loop; remove a temporary work folder."""
@@ -198,6 +222,15 @@ class Lab:
                 for server in self._servers:
                     with contextlib.suppress(Exception):
                         await asyncio.wait_for(server.wait_closed(), 2)
+                # connections still open (a browser's spare socket) end before the loop does
+                for _ in range(3):
+                    await asyncio.sleep(0)
+                    sessions = asyncio.all_tasks() - {asyncio.current_task()}
+                    if not sessions:
+                        break
+                    for session in sessions:
+                        session.cancel()
+                    await asyncio.wait(sessions, timeout=2)
             with contextlib.suppress(Exception):
                 asyncio.run_coroutine_threadsafe(close(), self._loop).result(5)
             self._loop.call_soon_threadsafe(self._loop.stop)
@@ -223,6 +256,9 @@ class Lab:
                                else ssl.TLSVersion.TLSv1_2)
         ctx.set_ciphers("DEFAULT:@SECLEVEL=0")  # the hygiene cases include SHA-1
         ctx.options |= ssl.OP_NO_TICKET
+        # The client's order decides between the two certificates (TLS 1.3 signature
+        # algorithms, TLS 1.2 suites), as on Tomcat, whose honorCipherOrder is off by default.
+        ctx.options &= ~ssl.OP_CIPHER_SERVER_PREFERENCE
         keys = self.workdir / "keys"
         name = spec.host.split(".")[0]
         rsa_chain = keys / f"{name}-tomcat.pem"
