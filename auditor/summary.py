@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
-from auditor.facts import Facts, HandshakeFacts
+from auditor.facts import EndpointFacts, Facts, HandshakeFacts
 
 _STATE_WORDS = {
     "not_presented": "not presented",
@@ -19,13 +19,25 @@ def state_words(state: str) -> str:
     return _STATE_WORDS.get(state, state)
 
 
-def _cell(facts: Facts, hs: HandshakeFacts | None) -> str:
+def refused_for_key_type(endpoint: EndpointFacts, hs: HandshakeFacts) -> str | None:
+    """A restricted profile the server turned away while another profile got a certificate:
+    the port holds no certificate of that key type. Servers say so differently (OpenSSL
+    with a handshake_failure alert, Tomcat's JSSE under TLS 1.3 by closing the connection)."""
+    if hs.ok or hs.profile not in ("ecdsa_only", "rsa_only") or not endpoint.reachable:
+        return None
+    if hs.error is None or hs.error.kind not in ("tls_alert", "reset"):
+        return None
+    kind = "ECDSA" if hs.profile == "ecdsa_only" else "RSA"
+    return f"no {kind} certificate on this port (the server answered: {hs.error.kind})"
+
+
+def _cell(facts: Facts, endpoint: EndpointFacts, hs: HandshakeFacts | None) -> str:
     if hs is None:
         return "-"
     if not hs.ok:
+        if refused_for_key_type(endpoint, hs):
+            return f"(no {'ECDSA' if hs.profile == 'ecdsa_only' else 'RSA'} cert)"
         error = hs.error
-        if hs.profile == "ecdsa_only" and error is not None and error.kind == "tls_alert":
-            return "(no ECDSA cert)"
         return f"ERROR {error.kind}" if error else "ERROR"
     leaf = facts.certificates[hs.chain[0]]
     kind = "EC" if leaf.key_type == "ec" else leaf.key_type.upper()
@@ -46,8 +58,10 @@ def endpoint_table(facts: Facts, fmt: str = "simple") -> str:
                     trust += ", name not in SAN"
             version = next((h.tls_version for h in endpoint.handshakes if h.ok), None)
             rows.append([node.host, endpoint.service, endpoint.port,
-                         _cell(facts, browser), _cell(facts, endpoint.handshake("ecdsa_only")),
-                         _cell(facts, endpoint.handshake("rsa_only")), version or "-", trust])
+                         _cell(facts, endpoint, browser),
+                         _cell(facts, endpoint, endpoint.handshake("ecdsa_only")),
+                         _cell(facts, endpoint, endpoint.handshake("rsa_only")),
+                         version or "-", trust])
     return tabulate(rows, headers=["node", "service", "port", "browser gets", "ecdsa_only",
                                    "rsa_only", "TLS", "browser trust"], tablefmt=fmt)
 

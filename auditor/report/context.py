@@ -13,7 +13,7 @@ from auditor.gadgets import ALL_GADGETS, GADGET_TITLES, OUTCOME_WORDS, ROLE_TITL
 from auditor.gadgets import service_title as _service_title
 from auditor.report.faq import FAQ_ROWS, cluster_row, node_rows
 from auditor.report.plan import build_plan
-from auditor.summary import state_words
+from auditor.summary import refused_for_key_type, state_words
 
 VERDICT_WORDS = {"go": "go", "go_with_actions": "go with actions", "no_go": "no-go"}
 PROFILE_TITLES = {"browser": "browser (what agents get)", "ecdsa_only": "ECDSA-only client",
@@ -79,7 +79,7 @@ def _cert_row(cert: CertificateFacts | None) -> dict[str, Any] | None:
             "self_signed": cert.self_signed, "wildcard": cert.wildcard}
 
 
-def _handshake_row(audit: Audit, hs: HandshakeFacts) -> dict[str, Any]:
+def _handshake_row(audit: Audit, endpoint: EndpointFacts, hs: HandshakeFacts) -> dict[str, Any]:
     facts = audit.facts
     row: dict[str, Any] = {"profile": hs.profile, "title": PROFILE_TITLES.get(hs.profile,
                                                                               hs.profile),
@@ -87,10 +87,8 @@ def _handshake_row(audit: Audit, hs: HandshakeFacts) -> dict[str, Any]:
                            "method": hs.method, "elapsed_ms": hs.elapsed_ms}
     if not hs.ok:
         error = hs.error
-        no_ecdsa = hs.profile == "ecdsa_only" and error is not None \
-            and error.kind == "tls_alert"
-        row["error"] = ("no ECDSA certificate on this port" if no_ecdsa else
-                        f"{error.kind}: {error.detail}" if error else "failed")
+        row["error"] = (refused_for_key_type(endpoint, hs)
+                        or (f"{error.kind}: {error.detail}" if error else "failed"))
         return row
     row["leaf"] = _cert_row(facts.certificate(hs.chain[0]))
     row["chain"] = [_cert_row(facts.certificate(fp)) for fp in hs.chain]
@@ -108,7 +106,7 @@ def _handshake_row(audit: Audit, hs: HandshakeFacts) -> dict[str, Any]:
 def _endpoint_row(audit: Audit, role: str, endpoint: EndpointFacts) -> dict[str, Any]:
     return {"service": endpoint.service, "title": _service_title(role, endpoint.service),
             "port": endpoint.port, "peer": endpoint.peer, "reachable": endpoint.reachable,
-            "handshakes": [_handshake_row(audit, h) for h in endpoint.handshakes]}
+            "handshakes": [_handshake_row(audit, endpoint, h) for h in endpoint.handshakes]}
 
 
 def build_context(audit: Audit, meta: ReportMeta) -> dict[str, Any]:
