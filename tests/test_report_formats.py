@@ -186,6 +186,6 @@ def test_report_and_diff_commands_and_their_exit_codes(tmp_path) -> None:
 def test_a_restricted_profile_turned_away_reads_as_no_certificate_of_that_type() -> None:
     audit = lab_audit("row3-ec-signed-ecdsa")
     html = render(audit, "html", META)
-    finesse = html[html.index("Finesse (Tomcat) — port"):]
+    finesse = html[html.index("Finesse — port"):]
     finesse = finesse[:finesse.index("</table>")]
     assert "no ECDSA certificate on this port (the server answered: tls_alert)" in finesse
