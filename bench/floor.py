@@ -11,11 +11,14 @@ can check it did the same work.
 
 import json
 import socket
+import struct
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
 from OpenSSL import SSL
 from OpenSSL._util import lib
+
+TIMEOUT = struct.pack("ll", 5, 0)  # 5 s, as struct timeval
 
 
 def context(sigalgs, ciphers):
@@ -36,6 +39,10 @@ def handshake(job):
     except OSError:
         return None
     try:
+        # pyOpenSSL wants a blocking socket; the kernel's timeouts still bound each wait
+        sock.settimeout(None)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, TIMEOUT)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, TIMEOUT)
         conn = SSL.Connection(ctx, sock)
         conn.set_tlsext_host_name(host.encode("idna"))
         conn.set_connect_state()
