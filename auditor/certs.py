@@ -133,18 +133,25 @@ def _name(name: x509.Name) -> str:
         return "<unparseable name>"
 
 
+def signature_hash(cert: x509.Certificate) -> str | None:
+    """The hash of the certificate's signature (``sha1``, ``sha256``...), if known."""
+    oid = cert.signature_algorithm_oid
+    if oid == SignatureAlgorithmOID.RSASSA_PSS:
+        try:
+            pss_hash = cert.signature_hash_algorithm
+            return pss_hash.name if pss_hash else None
+        except UnsupportedAlgorithm:
+            return None
+    return _SIGNATURES.get(oid, (None, "unknown"))[0]
+
+
 def analyse(cert: x509.Certificate) -> CertificateFacts:
     """Turn a parsed certificate into :class:`CertificateFacts`."""
     warnings: list[str] = []
     key_type, key_size, curve = _key_facts(cert)
     oid = cert.signature_algorithm_oid
-    sig_hash, signer = _SIGNATURES.get(oid, (None, "unknown"))
-    if oid == SignatureAlgorithmOID.RSASSA_PSS:
-        try:
-            pss_hash = cert.signature_hash_algorithm
-            sig_hash = pss_hash.name if pss_hash else None
-        except UnsupportedAlgorithm:
-            sig_hash = None
+    signer = _SIGNATURES.get(oid, (None, "unknown"))[1]
+    sig_hash = signature_hash(cert)
     sig_name = getattr(oid, "_name", None) or oid.dotted_string
     is_ca = False
     dns: list[str] = []

@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from auditor import __version__
-from auditor.certs import CertificateFacts, analyse, cn_only, covers_host
+from auditor.certs import CertificateFacts, analyse, cn_only, covers_host, fingerprint
+from auditor.fileio import write_atomic
 from auditor.inventory import Inventory, Node, role_family
 from auditor.prober import PROFILES, Handshake
 from auditor.serde import from_jsonable, to_jsonable
 from auditor.trust import AgentTrust, check_chain
-from auditor.validation import load_json, validate_versioned, write_validated
+from auditor.validation import load_json, validate_versioned
 
 SCHEMA_VERSION = 1
 
@@ -165,7 +166,8 @@ class Facts:
 # -- building facts from probe results ---------------------------------------------------
 
 def _handshake_facts(result: Handshake, host: str, trust: AgentTrust, at: dt.datetime,
-                     certificates: dict[str, CertificateFacts]) -> HandshakeFacts:
+                     certificates: dict[str, CertificateFacts],
+                     checked: dict[tuple[tuple[str, ...], str], ChainFacts]) -> HandshakeFacts:
     if not result.ok:
         error = result.error
         return HandshakeFacts(result.profile, result.method, False, result.elapsed_ms,
@@ -173,16 +175,22 @@ def _handshake_facts(result: Handshake, host: str, trust: AgentTrust, at: dt.dat
                               error=ErrorFacts(error.kind, error.detail) if error else None)
     chain_fps = []
     for cert in result.chain:
-        facts = analyse(cert)
-        certificates.setdefault(facts.fingerprint_sha256, facts)
-        chain_fps.append(facts.fingerprint_sha256)
-    check = check_chain(result.chain, trust, host, at)
+        fp = fingerprint(cert)
+        if fp not in certificates:
+            certificates[fp] = analyse(cert)
+        chain_fps.append(fp)
     leaf = certificates[chain_fps[0]]
+    # The same chain for the same name, trust and time gets the same verdict: the profiles
+    # and ports of one node mostly receive the same few chains, so each is checked once.
+    key = (tuple(chain_fps), host)
+    chain_facts = checked.get(key)
+    if chain_facts is None:
+        check = check_chain(result.chain, trust, host, at, leaf=leaf)
+        chain_facts = checked[key] = ChainFacts(check.order_ok, check.missing_intermediate,
+                                                check.trust, check.reason, check.anchor)
     return HandshakeFacts(
         result.profile, result.method, True, result.elapsed_ms, result.tls_version,
-        result.cipher, tuple(chain_fps), None,
-        ChainFacts(check.order_ok, check.missing_intermediate, check.trust, check.reason,
-                   check.anchor),
+        result.cipher, tuple(chain_fps), None, chain_facts,
         covers_host(leaf, host), cn_only(leaf, host))
 
 
@@ -242,6 +250,7 @@ def build_facts(inventory: Inventory, endpoints: Sequence[tuple[Node, str, int]]
     """Assemble :class:`Facts` from the probe results of every (node, service, port)."""
     at = (observed_at or dt.datetime.now(dt.timezone.utc)).replace(microsecond=0)
     certificates: dict[str, CertificateFacts] = {}
+    checked: dict[tuple[tuple[str, ...], str], ChainFacts] = {}
     if trust.source != "system":
         for anchor in trust.anchors:
             facts = analyse(anchor)
@@ -250,7 +259,8 @@ def build_facts(inventory: Inventory, endpoints: Sequence[tuple[Node, str, int]]
     for (node, service, port), handshakes in zip(endpoints, results, strict=True):
         peer = next((h.peer for h in handshakes if h.peer), None)
         per_node[node.host].append(EndpointFacts(service, port, peer, tuple(
-            _handshake_facts(h, node.host, trust, at, certificates) for h in handshakes)))
+            _handshake_facts(h, node.host, trust, at, certificates, checked)
+            for h in handshakes)))
     nodes = []
     for node in inventory.nodes:
         eps = tuple(sorted(per_node[node.host], key=lambda e: (e.port, e.service)))
@@ -284,8 +294,11 @@ def facts_from_data(data: Any, *, path: str = "<facts>") -> Facts:
 
 
 def save_facts(facts: Facts, path: str | Path) -> Path:
-    """Validate and write atomically."""
-    return write_validated(facts_to_json(facts), "facts", path)
+    """Write atomically. What :func:`build_facts` makes is proven schema-valid by the tests
+    (every lab scenario, hostile endpoints, property tests), so it is not validated again
+    here, which took longer than the probe on a thousand endpoints; every facts file is
+    validated when it is read."""
+    return write_atomic(path, facts_to_json(facts))
 
 
 def load_facts(path: str | Path) -> Facts:

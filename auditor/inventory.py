@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.errors import InputError
-from auditor.validation import load_yaml, validate
+from auditor.validation import load_yaml_validated, validate
 
 ROLES = ("uccx-publisher", "uccx-subscriber", "socialminer")
 UCCX_ROLES = ("uccx-publisher", "uccx-subscriber")
@@ -66,18 +66,21 @@ class Inventory:
     path: str | None = None
 
 
-def parse_inventory(data: Any, *, path: str = "<inventory>", locate: Any = None) -> Inventory:
-    """Validate plain data (as loaded from YAML) and build an :class:`Inventory`."""
-    validate(data, "inventory", path=path, locate=locate)
+def parse_inventory(data: Any, *, path: str = "<inventory>", locate: Any = None,
+                    validated: bool = False) -> Inventory:
+    """Validate plain data (as loaded from YAML, unless ``validated`` against the inventory
+    schema already) and build an :class:`Inventory`."""
+    if not validated:
+        validate(data, "inventory", path=path, locate=locate)
     nodes: list[Node] = []
     seen: dict[str, int] = {}
     role_count: dict[str, int] = {}
     for index, raw in enumerate(data["nodes"]):
         host = raw["host"].rstrip(".").lower()
-        where = locate(["nodes", index, "host"]) if locate else None
         if host in seen:
             raise InputError(f"{host!r} is listed twice (first as nodes[{seen[host]}])",
-                             path=path, line=where, field=f"nodes[{index}].host",
+                             path=path, line=locate(["nodes", index, "host"]) if locate else None,
+                             field=f"nodes[{index}].host",
                              expected="each host once")
         seen[host] = index
         role = raw["role"]
@@ -104,8 +107,8 @@ def parse_inventory(data: Any, *, path: str = "<inventory>", locate: Any = None)
 
 def load_inventory(path: str | Path) -> Inventory:
     """Read and validate an inventory file."""
-    data, locate = load_yaml(path)
-    return parse_inventory(data, path=str(path), locate=locate)
+    data, locate = load_yaml_validated(path, "inventory")
+    return parse_inventory(data, path=str(path), locate=locate, validated=True)
 
 
 def inventory_to_yaml(inventory: Inventory) -> str:

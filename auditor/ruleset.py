@@ -15,15 +15,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-
 from auditor.conditions import Compiler, Condition, placeholders
 from auditor.errors import InputError
 from auditor.gadgets import ALL_GADGETS, GADGET_TITLES, GADGETS
 from auditor.inventory import role_family
 from auditor.resources import rules_dir
-from auditor.validation import Locator, field_name, load_yaml, validate
+from auditor.validation import Locator, field_name, load_yaml, load_yaml_validated, validate
 from auditor.versions import Version
 from auditor.view import fields_for
 
@@ -134,10 +131,12 @@ def _version(data: Mapping[str, Any], key: str, path: str, locate: Locator) -> V
                      exc.expected) from None
 
 
-def parse_rule(data: Any, path: Path, locate: Locator) -> Rule:
-    """Validate one rule's data (as loaded from its file) and compile its condition."""
+def parse_rule(data: Any, path: Path, locate: Locator, *, validated: bool = False) -> Rule:
+    """Validate one rule's data (as loaded from its file, unless ``validated`` against the
+    rule schema already) and compile its condition."""
     name = str(path)
-    validate(data, "rule", path=name, locate=locate)
+    if not validated:
+        validate(data, "rule", path=name, locate=locate)
     _stem_check(data, path, locate)
     scope, applies = data["scope"], data["applies_to"]
     version_from = _version(data, "from", name, locate)
@@ -217,6 +216,9 @@ def _unclosed_bracket_line(text: str, line: int) -> int:
 
 def _read(path: str | Path) -> tuple[Any, Locator]:
     """:func:`load_yaml`, with the field named when the YAML itself is broken."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
     try:
         return load_yaml(path)
     except InputError as exc:
@@ -255,8 +257,8 @@ def load_rule(path: str | Path) -> Rule:
 
 @lru_cache(maxsize=512)
 def _load_rule(path: str, _mtime: int, _size: int) -> Rule:
-    data, locate = _read(path)
-    return parse_rule(data, Path(path), locate)
+    data, locate = load_yaml_validated(path, "rule", parse=_read)
+    return parse_rule(data, Path(path), locate, validated=True)
 
 
 def load_playbook(path: str | Path) -> Playbook:
@@ -267,8 +269,7 @@ def load_playbook(path: str | Path) -> Playbook:
 @lru_cache(maxsize=512)
 def _load_playbook(path: str, _mtime: int, _size: int) -> Playbook:
     name = str(path)
-    data, locate = _read(path)
-    validate(data, "playbook", path=name, locate=locate)
+    data, locate = load_yaml_validated(path, "playbook", parse=_read)
     _stem_check(data, Path(path), locate)
     if "uccx-audit" not in data["verify"]["do"]:
         raise _error(name, locate, ["verify", "do"], "does not say how to run the audit again",

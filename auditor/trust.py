@@ -15,8 +15,15 @@ from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 from OpenSSL import crypto
 
+from auditor.certs import (
+    CertificateFacts,
+    covers_host,
+    fingerprint,
+    read_certificates,
+    signature_hash,
+    signature_verifies,
+)
 from auditor.certs import analyse as analyse_certificate
-from auditor.certs import covers_host, fingerprint, read_certificates, signature_verifies
 from auditor.errors import InputError
 
 TRUSTED = "trusted"
@@ -42,6 +49,27 @@ class AgentTrust:
     @cached_property
     def fingerprints(self) -> tuple[str, ...]:
         return tuple(sorted(self.by_fingerprint))
+
+    @cached_property
+    def _stores(self) -> dict[dt.datetime, crypto.X509Store]:
+        return {}
+
+    def openssl_store(self, at: dt.datetime) -> crypto.X509Store:
+        """An OpenSSL store of the anchors that verifies as of ``at``: made once per time,
+        as converting every anchor (a system store has ~150) dominates a verification."""
+        when = at.replace(tzinfo=None)
+        store = self._stores.get(when)
+        if store is None:
+            store = crypto.X509Store()
+            for anchor in self.anchors:
+                try:
+                    store.add_cert(crypto.X509.from_cryptography(anchor))
+                except crypto.Error:
+                    continue  # the same anchor twice
+            store.set_flags(crypto.X509StoreFlags.PARTIAL_CHAIN)
+            store.set_time(when)
+            self._stores[when] = store
+        return store
 
 
 @dataclass(frozen=True)
@@ -84,14 +112,7 @@ def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
 
 def _openssl_verify(chain: Sequence[x509.Certificate], trust: AgentTrust,
                     at: dt.datetime) -> tuple[bool, str | None]:
-    store = crypto.X509Store()
-    for anchor in trust.anchors:
-        try:
-            store.add_cert(crypto.X509.from_cryptography(anchor))
-        except crypto.Error:
-            continue  # the same anchor twice
-    store.set_flags(crypto.X509StoreFlags.PARTIAL_CHAIN)
-    store.set_time(at.replace(tzinfo=None))
+    store = trust.openssl_store(at)
     leaf = crypto.X509.from_cryptography(chain[0])
     rest = [crypto.X509.from_cryptography(c) for c in chain[1:]]
     try:
@@ -102,8 +123,7 @@ def _openssl_verify(chain: Sequence[x509.Certificate], trust: AgentTrust,
 
 
 def _strict_verify(chain: Sequence[x509.Certificate], trust: AgentTrust, host: str,
-                   at: dt.datetime) -> str | None:
-    leaf = analyse_certificate(chain[0])
+                   at: dt.datetime, leaf: CertificateFacts) -> str | None:
     if covers_host(leaf, host):
         name = host
     else:
@@ -133,8 +153,9 @@ def _serves_tls(leaf: x509.Certificate) -> bool:
 
 
 def check_chain(chain: Sequence[x509.Certificate], trust: AgentTrust, host: str,
-                at: dt.datetime) -> ChainCheck:
-    """Order, completeness and trust of a chain as sent, leaf first."""
+                at: dt.datetime, *, leaf: CertificateFacts | None = None) -> ChainCheck:
+    """Order, completeness and trust of a chain as sent, leaf first (``leaf``: the leaf's
+    facts, when the caller has them already)."""
     order_ok = all(chain[i].issuer == chain[i + 1].subject for i in range(len(chain) - 1))
     last = chain[-1]
     anchor = trust.by_fingerprint.get(fingerprint(last))
@@ -145,9 +166,9 @@ def check_chain(chain: Sequence[x509.Certificate], trust: AgentTrust, host: str,
         _issued_by(last, c) for c in chain[:-1])
     ok, reason = _openssl_verify(chain, trust, at)
     weak = next((c for c in chain if c.issuer != c.subject
-                 and analyse_certificate(c).signature_hash in _REJECTED_HASHES), None)
+                 and signature_hash(c) in _REJECTED_HASHES), None)
     if ok and weak is not None:
-        ok, reason = False, (f"signed with {analyse_certificate(weak).signature_hash.upper()}, "
+        ok, reason = False, (f"signed with {(signature_hash(weak) or '').upper()}, "
                              "which browsers reject")
     if ok and not _serves_tls(chain[0]):
         ok, reason = False, ("its extended key usage does not allow TLS server "
@@ -159,6 +180,6 @@ def check_chain(chain: Sequence[x509.Certificate], trust: AgentTrust, host: str,
         # the agents trust this very certificate (a self-signed one put into their trusted
         # roots): browsers accept it; RFC 5280 verifiers refuse a leaf as its own anchor
         return ChainCheck(order_ok, False, TRUSTED, None, fingerprint(chain[0]))
-    strict = _strict_verify(chain, trust, host, at)
+    strict = _strict_verify(chain, trust, host, at, leaf or analyse_certificate(chain[0]))
     status = STRICT_ONLY if strict else TRUSTED
     return ChainCheck(order_ok, missing, status, strict, fingerprint(anchor) if anchor else None)

@@ -9,15 +9,14 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-
+from auditor import cache as disk_cache
 from auditor.errors import InputError
 from auditor.resources import schema_path
+
+if TYPE_CHECKING:
+    import jsonschema
 
 Locator = Callable[[Sequence[Any]], "int | None"]
 
@@ -34,17 +33,24 @@ def field_name(path: Iterable[Any]) -> str:
 
 
 def _plain(node: Any) -> Any:
-    if isinstance(node, CommentedMap):
-        return {str(k) if not isinstance(k, (str, int, float, bool)) else k: _plain(v)
-                for k, v in node.items()}
-    if isinstance(node, CommentedSeq):
-        return [_plain(v) for v in node]
-    if isinstance(node, str):
-        return str(node)
-    return node
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    def plain(item: Any) -> Any:
+        if isinstance(item, CommentedMap):
+            return {str(k) if not isinstance(k, (str, int, float, bool)) else k: plain(v)
+                    for k, v in item.items()}
+        if isinstance(item, CommentedSeq):
+            return [plain(v) for v in item]
+        if isinstance(item, str):
+            return str(item)
+        return item
+
+    return plain(node)
 
 
 def _yaml_locator(root: Any) -> Locator:
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
     def locate(path: Sequence[Any]) -> int | None:
         node, line = root, None
         for part in path:
@@ -83,6 +89,9 @@ def read_text(path: str | Path) -> str:
 
 def load_yaml(path: str | Path, text: str | None = None) -> tuple[Any, Locator]:
     """Parse a YAML file; return plain Python data and a function from field path to line."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
     name = str(path)
     if text is None:
         text = read_text(path)
@@ -100,6 +109,35 @@ def load_yaml(path: str | Path, text: str | None = None) -> tuple[Any, Locator]:
     return _plain(doc), _yaml_locator(doc)
 
 
+def _lazy_locator(path: str, text: str) -> Locator:
+    """A locator that parses the file with line numbers only when first asked."""
+    found: list[Locator] = []
+
+    def locate(where: Sequence[Any]) -> int | None:
+        if not found:
+            found.append(load_yaml(path, text)[1])
+        return found[0](where)
+
+    return locate
+
+
+def load_yaml_validated(path: str | Path, schema_name: str,
+                        parse: Callable[[str | Path], tuple[Any, Locator]] = load_yaml,
+                        ) -> tuple[Any, Locator]:
+    """Parse a YAML file with ``parse`` and validate it against a shipped schema, or read
+    what exactly these bytes parsed and validated to before (:mod:`auditor.cache`)."""
+    text = read_text(path)
+    name = disk_cache.key(f"yaml:{schema_name}", _schema_bytes(schema_name),
+                          text.encode("utf-8"))
+    data = disk_cache.get_json("validated", name)
+    if data is not None:
+        return data, _lazy_locator(str(path), text)
+    data, locate = parse(path)
+    validate(data, schema_name, path=str(path), locate=locate)
+    disk_cache.put_json("validated", name, data)
+    return data, locate
+
+
 def load_json(path: str | Path) -> Any:
     """Parse a JSON file, or raise an :class:`InputError` naming the line."""
     name = str(path)
@@ -113,8 +151,15 @@ def load_json(path: str | Path) -> Any:
 
 
 @cache
+def _schema_bytes(name: str) -> bytes:
+    return schema_path(name).read_bytes()
+
+
+@cache
 def load_schema(name: str) -> dict[str, Any]:
     """One of the JSON Schemas shipped in ``auditor/schemas``."""
+    import jsonschema
+
     schema: dict[str, Any] = json.loads(schema_path(name).read_text(encoding="utf-8"))
     jsonschema.Draft202012Validator.check_schema(schema)
     return schema
@@ -162,6 +207,8 @@ def _describe(error: jsonschema.ValidationError) -> tuple[list[Any], str, str | 
 
 def validate(instance: Any, schema_name: str, *, path: str, locate: Locator | None = None) -> None:
     """Check ``instance`` against a shipped schema; raise the first error (by line)."""
+    import jsonschema
+
     validator = jsonschema.Draft202012Validator(load_schema(schema_name))
     errors = list(validator.iter_errors(instance))
     if not errors:
@@ -186,10 +233,3 @@ def validate_versioned(data: Any, schema_name: str, version: int, *, path: str) 
                          field="schema_version", expected=str(version))
     validate(data, schema_name, path=path)
 
-
-def write_validated(text: str, schema_name: str, path: str | Path) -> Path:
-    """Check JSON text against its schema, then write it atomically."""
-    from auditor.fileio import write_atomic
-
-    validate(json.loads(text), schema_name, path=str(path))
-    return write_atomic(path, text)

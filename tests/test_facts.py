@@ -102,3 +102,31 @@ def test_future_schema_version_is_refused_clearly(facts, tmp_path) -> None:
     path.write_text(json.dumps(data))
     with pytest.raises(InputError, match="schema_version: 99 is not supported"):
         load_facts(path)
+
+
+def test_each_chain_is_checked_once_per_host_with_the_verdict_of_a_fresh_check(
+        monkeypatch) -> None:
+    from auditor import facts as facts_module
+    from auditor.certs import fingerprint, load_certificate, parse_time
+    from auditor.trust import check_chain
+
+    calls = []
+
+    def counting(chain, trust, host, at, **kwargs):
+        calls.append((tuple(fingerprint(c) for c in chain), host))
+        return check_chain(chain, trust, host, at, **kwargs)
+
+    monkeypatch.setattr(facts_module, "check_chain", counting)
+    with Lab("row3-ec-signed-ecdsa", all_ports=True) as lab:
+        trust = load_agent_trust(str(lab.agent_trust_path))
+        probed = probe_inventory(load_inventory(lab.inventory_path), trust=trust,
+                                 options=ProbeOptions(), all_ports=True)
+    handshakes = [(n.host, h) for n in probed.nodes for e in n.endpoints for h in e.handshakes
+                  if h.ok]
+    assert len(calls) == len(set(calls)) < len(handshakes)
+    at = parse_time(probed.observed_at)
+    for host, handshake in handshakes:
+        chain = [load_certificate(probed.certificates[fp].pem) for fp in handshake.chain]
+        fresh = check_chain(chain, trust, host, at)
+        assert handshake.chain_check == facts_module.ChainFacts(
+            fresh.order_ok, fresh.missing_intermediate, fresh.trust, fresh.reason, fresh.anchor)
