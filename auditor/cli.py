@@ -121,7 +121,7 @@ def probe(
     connect_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds.")] = 5.0,
     handshake_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds.")] = 5.0,
     concurrency: Annotated[int, typer.Option(min=1, max=1024,
-                                             help="Endpoints probed at once.")] = 64,
+                                             help="Handshakes at once.")] = 64,
     fmt: Annotated[TableFormat, typer.Option("--format", "-f")] = TableFormat.table,
 ) -> None:
     """Record what every endpoint presents to a browser, an ECDSA-only and an RSA-only client."""

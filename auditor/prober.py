@@ -14,7 +14,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from cryptography import x509
@@ -396,16 +396,22 @@ def _ms(start: float) -> float:
     return round((time.monotonic() - start) * 1000, 1)
 
 
+def _nothing_answers(first: Handshake) -> bool:
+    """The first handshake shows that nothing speaks TLS there: no point trying again."""
+    return not first.ok and first.error is not None and first.error.kind in TRANSPORT_KINDS
+
+
+def _same_failure(first: Handshake, profile: str) -> Handshake:
+    return Handshake(profile, first.method, False, 0.0, error=first.error, peer=first.peer)
+
+
 def probe_target(target: Target, options: ProbeOptions) -> tuple[Handshake, ...]:
     """All profiles against one endpoint, in order. If the first handshake shows that
     nothing speaks TLS there, the others record the same error without another wait."""
     results: list[Handshake] = []
     for profile in target.profiles:
-        if results and not results[0].ok and results[0].error is not None \
-                and results[0].error.kind in TRANSPORT_KINDS:
-            first = results[0]
-            results.append(Handshake(profile, first.method, False, 0.0, error=first.error,
-                                     peer=first.peer))
+        if results and _nothing_answers(results[0]):
+            results.append(_same_failure(results[0], profile))
             continue
         results.append(handshake(target, profile, options))
     return tuple(results)
@@ -414,25 +420,65 @@ def probe_target(target: Target, options: ProbeOptions) -> tuple[Handshake, ...]
 def probe_all(targets: Iterable[Target], options: ProbeOptions,
               progress: Callable[[Target, tuple[Handshake, ...]], None] | None = None,
               ) -> list[tuple[Handshake, ...]]:
-    """Probe every target concurrently through a bounded pool; results in input order."""
+    """Probe every target through a bounded pool of handshakes; results in input order.
+
+    An endpoint's first profile goes alone: if nothing answers TLS there, the other profiles
+    record the same error, and the endpoint held one slot for one timeout. Once it answered,
+    its other profiles run at once, so the probe costs two rounds of handshakes, not three
+    (a cluster far away pays its round trips once less). New endpoints are started as
+    earlier ones answer, so endpoints complete (and ``progress`` hears of them) steadily.
+    """
     targets = list(targets)
     if not targets:
         return []
-    workers = max(1, min(options.concurrency, len(targets)))
+    workers = max(1, min(options.concurrency, sum(len(t.profiles) for t in targets)))
+    got: list[dict[int, Handshake]] = [{} for _ in targets]
+    pending: dict[Future[Handshake], tuple[int, int]] = {}
     _INTERRUPT.clear()
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe")
+
+    def start(index: int, which: int) -> None:
+        target = targets[index]
+        pending[pool.submit(handshake, target, target.profiles[which], options)] = (index, which)
+
+    def results(index: int) -> tuple[Handshake, ...]:
+        return tuple(got[index][which] for which in range(len(targets[index].profiles)))
+
+    def finished(index: int) -> None:
+        if progress is not None:
+            progress(targets[index], results(index))
+
+    upcoming = iter(range(len(targets)))
+
+    def start_next() -> None:
+        for index in upcoming:
+            if targets[index].profiles:
+                start(index, 0)
+                return
+            finished(index)
+
     try:
-        futures = {pool.submit(probe_target, t, options): i for i, t in enumerate(targets)}
-        results: list[tuple[Handshake, ...]] = [()] * len(targets)
-        for future in as_completed(futures):
-            index = futures[future]
-            results[index] = future.result()
-            if progress is not None:
-                progress(targets[index], results[index])
+        for _ in range(workers):
+            start_next()
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                index, which = pending.pop(future)
+                result = got[index][which] = future.result()
+                if which == 0:
+                    profiles = targets[index].profiles
+                    for other in range(1, len(profiles)):
+                        if _nothing_answers(result):
+                            got[index][other] = _same_failure(result, profiles[other])
+                        else:
+                            start(index, other)
+                    start_next()
+                if len(got[index]) == len(targets[index].profiles):
+                    finished(index)
     except BaseException:
         # Ctrl-C (or a failing progress callback): stop every handshake within a slice
         _INTERRUPT.set()
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
-    return results
+    return [results(index) for index in range(len(targets))]

@@ -131,3 +131,63 @@ def test_results_come_back_in_input_order_with_progress_for_each() -> None:
         results = probe_all(targets, FAST, progress=lambda t, r: seen.append(t.host))
     assert [r[0].error.kind for r in results] == ["timeout", "not_tls", "refused"]
     assert sorted(seen) == ["a.example", "b.example", "c.example"]
+
+
+def _fake_handshakes(monkeypatch, answer) -> list[tuple[str, str]]:
+    """Replace the handshake with ``answer(target, profile)``; return the calls made."""
+    import threading
+
+    from auditor import prober
+
+    calls: list[tuple[str, str]] = []
+    lock = threading.Lock()
+
+    def fake(target, profile, options):
+        with lock:
+            calls.append((target.host, profile))
+        return answer(target, profile)
+
+    monkeypatch.setattr(prober, "handshake", fake)
+    return calls
+
+
+def test_once_the_first_profile_answered_the_others_run_at_the_same_time(monkeypatch) -> None:
+    import threading
+
+    from auditor.prober import Handshake
+
+    both_running = threading.Barrier(2, timeout=10)
+
+    def answer(target, profile):
+        if profile != PROFILES[0]:
+            both_running.wait()  # breaks (and the test fails) if they ran one after another
+        return Handshake(profile, "tls13_sigalgs", True, 1.0)
+
+    calls = _fake_handshakes(monkeypatch, answer)
+    results = probe_all([Target("a.example", 443, "127.0.0.1")], FAST)
+    assert [r.profile for r in results[0]] == list(PROFILES)
+    assert all(r.ok for r in results[0])
+    assert calls[0] == ("a.example", PROFILES[0])
+
+
+def test_an_endpoint_where_nothing_answers_gets_one_handshake_for_all_profiles(
+        monkeypatch) -> None:
+    from auditor.prober import Handshake, ProbeError
+
+    def answer(target, profile):
+        if target.host == "dead.example":
+            return Handshake(profile, "tls13_sigalgs", False, 5000.0,
+                             error=ProbeError("timeout", "the server sent nothing"))
+        return Handshake(profile, "tls13_sigalgs", True, 1.0)
+
+    calls = _fake_handshakes(monkeypatch, answer)
+    seen: list[tuple[str, tuple[str, ...]]] = []
+    targets = [Target(host, 443, "127.0.0.1") for host in
+               ("a.example", "dead.example", "b.example")]
+    results = probe_all(targets, ProbeOptions(concurrency=2),
+                        progress=lambda t, r: seen.append((t.host, tuple(h.profile for h in r))))
+    assert [h for h, _ in calls].count("dead.example") == 1
+    assert [r.error.kind for r in results[1]] == ["timeout"] * len(PROFILES)
+    assert [r.ok for r in results[0] + results[2]] == [True] * 2 * len(PROFILES)
+    assert sorted(seen) == [(h, tuple(PROFILES)) for h in
+                            ("a.example", "b.example", "dead.example")]
