@@ -43,6 +43,7 @@ SSLYZE_VENV = BENCH / ".venv-sslyze"
 SSLYZE_REQUIREMENT = "sslyze>=6,<7"
 RESULTS = BENCH / "results"
 TIMEOUT_S = 5.0  # the audit's default connect and handshake timeouts
+LATENCY_MS = 50.0
 
 
 @dataclass(frozen=True)
@@ -65,13 +66,17 @@ def say(message: str) -> None:
 
 
 def measure(command: Sequence[str], *, stdout: Path | None = None,
-            limit_s: float = 600.0) -> Sample:
-    """Run one command; wall time around it, peak RSS and CPU of it (and its children)."""
+            cache: Path | None = None, limit_s: float = 600.0) -> Sample:
+    """Run one command; wall time around it, peak RSS and CPU of it (and its children).
+    ``cache``: the tool's cache folder (XDG_CACHE_HOME) for this run."""
+    env = dict(os.environ)
+    if cache is not None:
+        env["XDG_CACHE_HOME"] = str(cache)
     sink = open(stdout, "wb") if stdout else subprocess.DEVNULL  # noqa: SIM115
     try:
         started = time.perf_counter()
         process = subprocess.Popen(command, stdout=sink, stderr=subprocess.DEVNULL,
-                                   stdin=subprocess.DEVNULL)
+                                   stdin=subprocess.DEVNULL, env=env)
         deadline = started + limit_s
         while True:
             pid, status, usage = os.wait4(process.pid, os.WNOHANG)
@@ -180,14 +185,30 @@ def interleaved(runs: int, contenders: dict[str, Callable[[int], Sample]]
     return samples
 
 
+def warm(work: Path) -> Path:
+    """The tool's cache folder for the measured runs: a user's second run of an inventory
+    (the rules, the templates and the inventory parsed before)."""
+    return work / "cache-warm"
+
+
+def cold(work: Path, name: str) -> Path:
+    """An empty cache folder: a first run after installing, or of a new inventory."""
+    return work / f"cache-cold-{name}"
+
+
 def cluster_step(plan: Plan, work: Path) -> dict:
     say(f"cluster: a three-node cluster, every port (--all-ports), {plan.cluster_runs} runs "
-        "each of audit, sslyze and the floor")
+        "each of audit (cache warm and cold), sslyze and the floor")
     with Fleet(12, work / "cluster-fleet", all_ports=True) as fleet:
         floor_cmd = floor_command(fleet, work)
+        measure(audit_command(fleet, work / "cluster-warm-up", all_ports=True),
+                cache=warm(work))
         samples = interleaved(plan.cluster_runs, {
             "audit": lambda i: measure(audit_command(fleet, work / f"cluster-audit-{i}",
-                                                     all_ports=True)),
+                                                     all_ports=True), cache=warm(work)),
+            "audit_cold": lambda i: measure(
+                audit_command(fleet, work / f"cluster-cold-{i}", all_ports=True),
+                cache=cold(work, f"cluster-{i}")),
             "sslyze": lambda i: measure(sslyze_command(fleet, work / f"cluster-sslyze-{i}.json")),
             "floor": lambda i: measure(floor_cmd, stdout=work / f"cluster-floor-{i}.json"),
         })
@@ -200,13 +221,35 @@ def cluster_step(plan: Plan, work: Path) -> dict:
                      theirs=theirs, floor_leaves=floor)
 
 
+def latency_step(runs: int, latency_ms: float, work: Path) -> dict:
+    say(f"cluster again, every server answering {latency_ms:g} ms late (far away or busy), "
+        f"{runs} runs each of audit, sslyze and the floor")
+    with Fleet(12, work / "latency-fleet", all_ports=True, latency_ms=latency_ms) as fleet:
+        floor_cmd = floor_command(fleet, work)
+        samples = interleaved(runs, {
+            "audit": lambda i: measure(audit_command(fleet, work / f"latency-audit-{i}",
+                                                     all_ports=True), cache=warm(work)),
+            "sslyze": lambda i: measure(sslyze_command(fleet, work / f"latency-sslyze-{i}.json")),
+            "floor": lambda i: measure(floor_cmd, stdout=work / f"latency-floor-{i}.json"),
+        })
+        expected = {(e.address, e.port): e.leaves for e in fleet.endpoints}
+        ours = audit_leaves(work / "latency-audit-0" / "facts.json")
+        theirs = sslyze_leaves(work / "latency-sslyze-0.json")
+    step = summarise(samples, endpoints=len(expected), expected=expected, ours=ours,
+                     theirs=theirs)
+    step["latency_ms"] = latency_ms
+    return step
+
+
 def scale_step(endpoints: int, runs: int, sslyze_runs: int, work: Path) -> dict:
     say(f"scale: {endpoints} endpoints, {runs} audit runs"
         + (f", {sslyze_runs} sslyze runs" if sslyze_runs else ""))
     with Fleet(endpoints, work / f"fleet-{endpoints}") as fleet:
+        measure(audit_command(fleet, work / f"scale-{endpoints}-warm-up", all_ports=False),
+                cache=warm(work))
         contenders: dict[str, Callable[[int], Sample]] = {
             "audit": lambda i: measure(audit_command(fleet, work / f"scale-{endpoints}-{i}",
-                                                     all_ports=False)),
+                                                     all_ports=False), cache=warm(work)),
         }
         if sslyze_runs:
             contenders["sslyze"] = lambda i: measure(
@@ -226,7 +269,7 @@ def silent_step(runs: int, work: Path) -> dict:
         f"(timeouts {TIMEOUT_S:g} s)")
     with Fleet(100, work / "fleet-silent", silent=50) as fleet:
         samples = interleaved(runs, {"audit": lambda i: measure(
-            audit_command(fleet, work / f"silent-{i}", all_ports=False))})
+            audit_command(fleet, work / f"silent-{i}", all_ports=False), cache=warm(work))})
         expected = {(e.address, e.port): e.leaves for e in fleet.endpoints}
         ours = audit_leaves(work / "silent-0" / "facts.json")
     step = summarise(samples, endpoints=100, expected=expected, ours=ours)
@@ -248,11 +291,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         description = machine(sslyze_version)
         cluster = cluster_step(plan, work)
+        latency = latency_step(max(3, plan.cluster_runs // 2), LATENCY_MS, work)
         scale = [scale_step(n, runs, plan.sslyze_scale_runs if n == 100 else 0, work)
                  for n, runs in plan.scale_runs.items()]
         silent = silent_step(plan.silent_runs, work)
         description["load_average_at_end"] = list(os.getloadavg())
-        results = write_results(plan.output, cluster=cluster, scale=scale, silent=silent,
+        results = write_results(plan.output, cluster=cluster, latency=latency, scale=scale,
+                                silent=silent,
                                 machine=description, quick=args.quick,
                                 duration_s=time.perf_counter() - started)
     finally:

@@ -64,3 +64,11 @@ def test_each_profile_gets_the_fleet_leaf_and_silent_endpoints_time_out(tmp_path
         assert ecdsa_ports == {("uccx-publisher", "live_data"),
                                ("uccx-subscriber", "live_data"),
                                ("socialminer", "notification")}
+
+
+def test_a_late_server_still_completes_every_handshake(tmp_path) -> None:
+    with Fleet(8, tmp_path, latency_ms=20, processes=1) as fleet:
+        results = probe_all([Target(e.host, e.port, e.address) for e in fleet.endpoints],
+                            ProbeOptions(connect_timeout=2, handshake_timeout=2))
+        for endpoint, handshakes in zip(fleet.endpoints, results, strict=True):
+            assert {fingerprint(h.chain[0]) for h in handshakes if h.ok} == endpoint.leaves

@@ -117,9 +117,12 @@ class Fleet:
     """N lab endpoints on loopback. Use as a context manager."""
 
     def __init__(self, endpoints: int, workdir: str | Path | None = None, *, silent: int = 0,
-                 all_ports: bool = False, processes: int = 2,
+                 all_ports: bool = False, processes: int = 2, latency_ms: float = 0.0,
                  max_life: float = MAX_LIFE_S) -> None:
+        """``latency_ms``: every server answers a ClientHello that much later, as a server
+        far away (or busy) does."""
         self.nodes = layout(endpoints, silent=silent, all_ports=all_ports)
+        self.latency_ms = latency_ms
         self.processes = max(1, processes)
         self.max_life = max_life
         self._own_workdir = workdir is None
@@ -207,7 +210,7 @@ class Fleet:
             write_atomic(spec, json.dumps(share))
             process = subprocess.Popen(
                 [sys.executable, "-m", "auditor.lab.fleet", "serve", str(spec),
-                 "--max-life", str(self.max_life)],
+                 "--max-life", str(self.max_life), "--latency-ms", str(self.latency_ms)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
             self._servers.append(process)
         for process in self._servers:
@@ -273,13 +276,19 @@ def _context(rsa: list[str], ec: list[str] | None) -> ssl.SSLContext:
     return ctx
 
 
-async def _session(ctx: ssl.SSLContext, reader: asyncio.StreamReader,
+async def _session(ctx: ssl.SSLContext, latency: float, reader: asyncio.StreamReader,
                    writer: asyncio.StreamWriter) -> None:
     """TLS over memory BIOs, so that a refused handshake still sends its alert as a real
     server does; after the handshake, wait (bounded) for the client to close."""
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
     tls = ctx.wrap_bio(incoming, outgoing, server_side=True)
     try:
+        if latency:
+            data = await asyncio.wait_for(reader.read(65536), 10)
+            await asyncio.sleep(latency)
+            if not data:
+                return
+            incoming.write(data)
         while True:
             try:
                 tls.do_handshake()
@@ -302,7 +311,7 @@ async def _session(ctx: ssl.SSLContext, reader: asyncio.StreamReader,
             await asyncio.wait_for(writer.wait_closed(), 2)
 
 
-async def _serve(share: list[dict], max_life: float) -> None:
+async def _serve(share: list[dict], max_life: float, latency: float) -> None:
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(lambda _loop, _context: None)
     contexts: dict[tuple, ssl.SSLContext] = {}
@@ -311,7 +320,7 @@ async def _serve(share: list[dict], max_life: float) -> None:
         key = (tuple(endpoint["rsa"]), tuple(endpoint["ec"] or ()))
         if key not in contexts:
             contexts[key] = _context(endpoint["rsa"], endpoint["ec"])
-        server = await asyncio.start_server(functools.partial(_session, contexts[key]),
+        server = await asyncio.start_server(functools.partial(_session, contexts[key], latency),
                                             endpoint["address"], 0, backlog=256)
         servers.append(server)
         ports.append(server.sockets[0].getsockname()[1])
@@ -340,10 +349,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("command", choices=["serve"])
     parser.add_argument("spec", type=Path)
     parser.add_argument("--max-life", type=float, default=MAX_LIFE_S)
+    parser.add_argument("--latency-ms", type=float, default=0.0)
     args = parser.parse_args(argv)
     share = json.loads(args.spec.read_text(encoding="utf-8"))
     started = time.monotonic()
-    asyncio.run(_serve(share, max(0.0, args.max_life - (time.monotonic() - started))))
+    asyncio.run(_serve(share, max(0.0, args.max_life - (time.monotonic() - started)),
+                       max(0.0, args.latency_ms) / 1000))
 
 
 if __name__ == "__main__":
