@@ -8,11 +8,11 @@ Paths are checked against the fields the rule's scope can see when the rule is l
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from auditor.errors import InputError
@@ -199,6 +199,14 @@ def lookup(view: Mapping[str, Any], path: str) -> Any:
     return node
 
 
+@cache
+def _known_paths(fields: tuple[str, ...]) -> frozenset[str]:
+    """Every field and every path leading to one (``node``, ``node.peer``...); the same few
+    field lists serve every rule, so each is worked out once."""
+    return frozenset(fields) | {
+        ".".join(f.split(".")[:i]) for f in fields for i in range(1, f.count(".") + 1)}
+
+
 class Compiler:
     """Compiles one rule's condition, raising one-line errors that name file, line, field."""
 
@@ -207,8 +215,7 @@ class Compiler:
         self.path = path
         self.locate = locate
         self.fields = tuple(fields)
-        self._known = frozenset(fields) | {
-            ".".join(f.split(".")[:i]) for f in fields for i in range(1, f.count(".") + 1)}
+        self._known = _known_paths(self.fields)
         self.field_hint = field_hint
 
     def error(self, where: list[Any], message: str, expected: str | None = None) -> InputError:
@@ -219,6 +226,8 @@ class Compiler:
         if not isinstance(path, str) or not path:
             raise self.error(where, f"{path!r} is not a fact path", "text such as node.role")
         if path not in self._known:
+            import difflib
+
             close = difflib.get_close_matches(path, self.fields, n=1, cutoff=0.6)
             hint = f"{close[0]}; " if close else ""
             raise self.error(where, f"unknown fact {path!r}",

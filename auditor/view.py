@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from auditor.certs import CertificateFacts, covers_host, parse_time
@@ -145,8 +146,13 @@ FIELDS: dict[str, str] = {
 
 def fields_for(scope: str) -> list[str]:
     """The fields a rule of this scope can see: cluster and node, plus its subject."""
+    return list(_fields_for(scope))
+
+
+@cache
+def _fields_for(scope: str) -> tuple[str, ...]:
     roots = {"cluster", "node", scope}
-    return sorted(f for f in FIELDS if f.split(".")[0] in roots)
+    return tuple(sorted(f for f in FIELDS if f.split(".")[0] in roots))
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,9 @@ def measure(command: Sequence[str], *, stdout: Path | None = None,
     """Run one command; wall time around it, peak RSS and CPU of it (and its children).
     ``cache``: the tool's cache folder (XDG_CACHE_HOME) for this run."""
     env = dict(os.environ)
+    # as after `pip install`, which compiles every module: this workplace's
+    # PYTHONDONTWRITEBYTECODE would have an editable install compile the tool on every run
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     if cache is not None:
         env["XDG_CACHE_HOME"] = str(cache)
     sink = open(stdout, "wb") if stdout else subprocess.DEVNULL  # noqa: SIM115
