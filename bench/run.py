@@ -1,6 +1,6 @@
 """Benchmark: audit speed and scale against sslyze and the handshake floor (issue 7).
 
-    python3 bench/run.py            # the full run (about 10 minutes on 2 cores)
+    python3 bench/run.py            # the full run (about 5 minutes on 2 cores)
     python3 bench/run.py --quick    # fewer runs, writes bench/results/quick.json
 
 Everything runs on loopback against lab fleets (``auditor.lab.fleet``) served by their own
@@ -55,7 +55,7 @@ class Plan:
     output: Path
 
 
-FULL = Plan(cluster_runs=7, scale_runs={10: 5, 100: 5, 1000: 3}, sslyze_scale_runs=3,
+FULL = Plan(cluster_runs=11, scale_runs={10: 7, 100: 7, 1000: 5}, sslyze_scale_runs=5,
             silent_runs=3, output=RESULTS / "latest.json")
 QUICK = Plan(cluster_runs=3, scale_runs={10: 1, 100: 1, 1000: 1}, sslyze_scale_runs=1,
              silent_runs=1, output=RESULTS / "quick.json")
