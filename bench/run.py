@@ -1,6 +1,6 @@
 """Benchmark: audit speed and scale against sslyze and the handshake floor (issue 7).
 
-    python3 bench/run.py            # the full run (about 5 minutes on 2 cores)
+    python3 bench/run.py            # the full run (about 2 minutes on 2 cores)
     python3 bench/run.py --quick    # fewer runs, writes bench/results/quick.json
 
 Everything runs on loopback against lab fleets (``auditor.lab.fleet``) served by their own
@@ -70,8 +70,10 @@ def measure(command: Sequence[str], *, stdout: Path | None = None,
     """Run one command; wall time around it, peak RSS and CPU of it (and its children).
     ``cache``: the tool's cache folder (XDG_CACHE_HOME) for this run."""
     env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(BENCH.parent),
+                                                      env.get("PYTHONPATH")]))
     # as after `pip install`, which compiles every module: this workplace's
-    # PYTHONDONTWRITEBYTECODE would have an editable install compile the tool on every run
+    # PYTHONDONTWRITEBYTECODE would have the tool compiled from source on every run
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     if cache is not None:
         env["XDG_CACHE_HOME"] = str(cache)
@@ -102,9 +104,9 @@ def measure(command: Sequence[str], *, stdout: Path | None = None,
 # -- the three contenders ----------------------------------------------------------------
 
 def uccx_audit() -> list[str]:
-    """The installed console script, as a user runs it."""
-    script = Path(sys.executable).with_name("uccx-audit")
-    return [str(script)] if script.exists() else [shutil.which("uccx-audit") or "uccx-audit"]
+    """``uccx-audit`` from this clone (whatever else is installed), as its console script
+    starts it: the interpreter, then ``auditor.cli.main``."""
+    return [sys.executable, "-m", "auditor"]
 
 
 def audit_command(fleet: Fleet, out: Path, *, all_ports: bool) -> list[str]:
@@ -172,6 +174,7 @@ def machine(sslyze_version: str) -> dict:
         "python": platform.python_version(), "pyopenssl": OpenSSL.__version__,
         "openssl": SSL.SSLeay_version(SSL.SSLEAY_VERSION).decode(),
         "sslyze": sslyze_version, "load_average_at_start": list(os.getloadavg()),
+        "tool_command": " ".join(uccx_audit()),
     }
 
 
