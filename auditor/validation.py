@@ -64,8 +64,9 @@ def _yaml_locator(root: Any) -> Locator:
                 node = node[part]
             except (AttributeError, KeyError, IndexError, TypeError):
                 break
-        if line is None and hasattr(root, "lc"):
-            line = root.lc.line + 1
+        top = getattr(getattr(root, "lc", None), "line", None)
+        if line is None and top is not None:  # a bare tagged scalar ('!0') has no line
+            line = top + 1
         return line
 
     return locate

@@ -116,3 +116,11 @@ def test_binary_inventory_file(tmp_path) -> None:
     path.write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(InputError, match="not UTF-8"):
         load_inventory(path)
+
+
+def test_a_bare_tagged_scalar_is_an_input_error_not_a_traceback(tmp_path) -> None:
+    path = tmp_path / "cluster.yaml"
+    path.write_text("!0")  # found by the property test
+    with pytest.raises(InputError) as caught:
+        load_inventory(path)
+    assert caught.value.line is None
