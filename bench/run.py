@@ -50,15 +50,14 @@ LATENCY_MS = 50.0
 class Plan:
     cluster_runs: int
     scale_runs: dict[int, int]
-    sslyze_scale_runs: int
     silent_runs: int
     output: Path
 
 
-FULL = Plan(cluster_runs=11, scale_runs={10: 7, 100: 7, 1000: 5}, sslyze_scale_runs=5,
-            silent_runs=3, output=RESULTS / "latest.json")
-QUICK = Plan(cluster_runs=3, scale_runs={10: 1, 100: 1, 1000: 1}, sslyze_scale_runs=1,
-             silent_runs=1, output=RESULTS / "quick.json")
+FULL = Plan(cluster_runs=11, scale_runs={10: 7, 100: 9, 1000: 5}, silent_runs=3,
+            output=RESULTS / "latest.json")
+QUICK = Plan(cluster_runs=3, scale_runs={10: 1, 100: 1, 1000: 1}, silent_runs=1,
+             output=RESULTS / "quick.json")
 
 
 def say(message: str) -> None:
@@ -247,9 +246,9 @@ def latency_step(runs: int, latency_ms: float, work: Path) -> dict:
     return step
 
 
-def scale_step(endpoints: int, runs: int, sslyze_runs: int, work: Path) -> dict:
-    say(f"scale: {endpoints} endpoints, {runs} audit runs"
-        + (f", {sslyze_runs} sslyze runs" if sslyze_runs else ""))
+def scale_step(endpoints: int, runs: int, with_sslyze: bool, work: Path) -> dict:
+    say(f"scale: {endpoints} endpoints, {runs} runs of the audit"
+        + (" and of sslyze" if with_sslyze else ""))
     with Fleet(endpoints, work / f"fleet-{endpoints}") as fleet:
         measure(audit_command(fleet, work / f"scale-{endpoints}-warm-up", all_ports=False),
                 cache=warm(work))
@@ -257,15 +256,14 @@ def scale_step(endpoints: int, runs: int, sslyze_runs: int, work: Path) -> dict:
             "audit": lambda i: measure(audit_command(fleet, work / f"scale-{endpoints}-{i}",
                                                      all_ports=False), cache=warm(work)),
         }
-        if sslyze_runs:
+        if with_sslyze:
             contenders["sslyze"] = lambda i: measure(
                 sslyze_command(fleet, work / f"scale-{endpoints}-sslyze-{i}.json"))
-        samples = interleaved(max(runs, sslyze_runs), contenders)
-        samples["audit"] = samples["audit"][:runs]
+        samples = interleaved(runs, contenders)
         expected = {(e.address, e.port): e.leaves for e in fleet.endpoints}
         ours = audit_leaves(work / f"scale-{endpoints}-0" / "facts.json")
         theirs = (sslyze_leaves(work / f"scale-{endpoints}-sslyze-0.json")
-                  if sslyze_runs else None)
+                  if with_sslyze else None)
     return summarise(samples, endpoints=endpoints, expected=expected, ours=ours,
                      theirs=theirs)
 
@@ -298,8 +296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         description = machine(sslyze_version)
         cluster = cluster_step(plan, work)
         latency = latency_step(max(3, plan.cluster_runs // 2), LATENCY_MS, work)
-        scale = [scale_step(n, runs, plan.sslyze_scale_runs if n == 100 else 0, work)
-                 for n, runs in plan.scale_runs.items()]
+        scale = [scale_step(n, runs, n == 100, work) for n, runs in plan.scale_runs.items()]
         silent = silent_step(plan.silent_runs, work)
         description["load_average_at_end"] = list(os.getloadavg())
         results = write_results(plan.output, cluster=cluster, latency=latency, scale=scale,

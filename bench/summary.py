@@ -85,11 +85,21 @@ def summarise(samples: Mapping[str, Sequence[Sample]], *, endpoints: int,
         "floor_found_all_expected": (None if floor_leaves is None
                                      else floor_leaves == all_expected),
     }
-    if "sslyze" in step:
-        step["vs_sslyze_speedup"] = round(step["sslyze"]["wall_s"] / step["audit"]["wall_s"], 2)
-    if "floor" in step:
-        step["vs_floor_ratio"] = round(step["audit"]["wall_s"] / step["floor"]["wall_s"], 2)
+    if samples.get("sslyze"):
+        step["vs_sslyze_speedup"] = paired_ratio(samples["sslyze"], samples["audit"])
+    if samples.get("floor"):
+        step["vs_floor_ratio"] = paired_ratio(samples["audit"], samples["floor"])
+    if samples.get("audit_cold") and samples.get("sslyze") and samples.get("floor"):
+        step["cold_vs_sslyze_speedup"] = paired_ratio(samples["sslyze"], samples["audit_cold"])
+        step["cold_vs_floor_ratio"] = paired_ratio(samples["audit_cold"], samples["floor"])
     return step
+
+
+def paired_ratio(numerators: Sequence[Sample], denominators: Sequence[Sample]) -> float:
+    """The median over rounds of one wall time over the other, each pair run back to back:
+    a machine that gets busier or quieter during the benchmark moves both alike."""
+    ratios = [n.wall_s / d.wall_s for n, d in zip(numerators, denominators, strict=True)]
+    return round(statistics.median(ratios), 2)
 
 
 def _target(value: float | bool | None, met: bool | None, goal: str) -> dict[str, Any]:
@@ -213,13 +223,10 @@ def markdown_table(results: Mapping[str, Any]) -> str:
 
     row("cluster audit, all ports, 4 reports", cluster)
     if "audit_cold" in cluster:
-        row("the same, first run (empty cache)", {**cluster, "audit": cluster["audit_cold"],
-                                                  "vs_sslyze_speedup": round(
-                                                      cluster["sslyze"]["wall_s"]
-                                                      / cluster["audit_cold"]["wall_s"], 2),
-                                                  "vs_floor_ratio": round(
-                                                      cluster["audit_cold"]["wall_s"]
-                                                      / cluster["floor"]["wall_s"], 2)})
+        row("the same, first run (empty cache)", {
+            **cluster, "audit": cluster["audit_cold"],
+            "vs_sslyze_speedup": cluster.get("cold_vs_sslyze_speedup"),
+            "vs_floor_ratio": cluster.get("cold_vs_floor_ratio")})
     if details.get("latency"):
         row(f"cluster, servers answer {details['latency']['latency_ms']:g} ms late",
             details["latency"])
@@ -233,7 +240,8 @@ def markdown_table(results: Mapping[str, Any]) -> str:
         lines.append(f"| {name} | {target['goal']} | {_cell(target['value'])} "
                      f"| {_cell(target['met'])} |")
     m = results["machine"]
-    lines += ["", f"Medians of interleaved runs; {m['cores']} cores ({m['cpu']}), "
+    lines += ["", "Medians of interleaved runs; a ratio is the median of the ratios of runs made "
+              f"back to back; {m['cores']} cores ({m['cpu']}), "
               f"{m['memory_gb']} GB, Python {m['python']}, {m['openssl']}, sslyze {m['sslyze']}; "
               f"load average {m['load_average_at_start'][0]:.1f} at the start"
               + (" (quick run)" if results["quick"] else "") + "."]
