@@ -20,7 +20,7 @@ from auditor.fileio import write_atomic
 from auditor.projection import Settings
 from auditor.ruleset import SEVERITIES, RuleSet, Step
 from auditor.serde import from_jsonable, to_jsonable
-from auditor.validation import load_json, validate_versioned
+from auditor.validation import load_json, validate, validate_versioned
 
 SCHEMA_VERSION = 1
 
@@ -121,9 +121,13 @@ def audit_from_data(data: Any, *, path: str = "<audit>") -> Audit:
 
 
 def save_audit(audit: Audit, path: str | Path) -> Path:
-    """Write atomically; like the facts, proven schema-valid by the tests and validated
-    when read (:func:`load_audit`)."""
-    return write_atomic(path, audit_to_json(audit))
+    """Validate against the audit schema, then write atomically. The facts inside are only
+    checked to be an object here (the audit schema's view of them): they are validated in
+    full when read (:func:`load_audit`), which on a thousand endpoints takes longer than
+    the probe."""
+    text = audit_to_json(audit)
+    validate(json.loads(text), "audit", path=str(path))
+    return write_atomic(path, text)
 
 
 def load_audit(path: str | Path) -> Audit:

@@ -189,3 +189,17 @@ def test_a_restricted_profile_turned_away_reads_as_no_certificate_of_that_type()
     finesse = html[html.index("Finesse — port"):]
     finesse = finesse[:finesse.index("</table>")]
     assert "no ECDSA certificate on this port (the server answered: tls_alert)" in finesse
+
+
+def test_audit_json_is_validated_on_write(tmp_path, monkeypatch) -> None:
+    from auditor import audit as audit_module
+    from auditor.errors import InputError
+
+    audit = lab_audit("row4-upgrade-trap")
+    broken = audit_module.audit_to_json(audit).replace('"verdict": "no_go"',
+                                                       '"verdict": "maybe"')
+    monkeypatch.setattr(audit_module, "audit_to_json", lambda a: broken)
+    target = tmp_path / "audit.json"
+    with pytest.raises(InputError, match="verdict: 'maybe' is not allowed"):
+        save_audit(audit, target)
+    assert not target.exists()
