@@ -17,6 +17,7 @@ from auditor import __version__
 from auditor.certs import CertificateFacts, analyse, cn_only, covers_host, fingerprint
 from auditor.fileio import write_atomic
 from auditor.inventory import Inventory, Node, role_family
+from auditor.presentation import ECDSA_PORTS
 from auditor.prober import PROFILES, Handshake
 from auditor.serde import from_jsonable, to_jsonable
 from auditor.trust import AgentTrust, check_chain
@@ -35,7 +36,6 @@ _PREFERRED = {
     ("socialminer", "tomcat_ecdsa"): ("notification", "web"),
 }
 #: The ports where an ECDSA certificate would be presented on 11.5.
-_ECDSA_PORTS = {"uccx": ("live_data",), "socialminer": ("notification",)}
 
 
 @dataclass(frozen=True)
@@ -234,7 +234,7 @@ def derive_state(node: Node, family: str, which: str, endpoints: Sequence[Endpoi
     if which == "tomcat":
         relevant = endpoints
     else:
-        relevant = [e for e in endpoints if e.service in _ECDSA_PORTS[family]] or endpoints
+        relevant = [e for e in endpoints if e.service in ECDSA_PORTS[family]] or endpoints
     if declared:
         return CertState(declared, "declared", note="declared in the inventory; the servers "
                          "presented no such certificate")

@@ -19,7 +19,14 @@ from cryptography.hazmat.primitives import serialization
 
 from auditor.certs import fingerprint
 from auditor.fileio import write_atomic
-from auditor.inventory import DEFAULT_PORTS, EXTRA_UCCX_PORTS, Inventory, Node, inventory_to_yaml
+from auditor.inventory import (
+    DEFAULT_PORTS,
+    EXTRA_UCCX_PORTS,
+    Inventory,
+    Node,
+    inventory_to_yaml,
+    role_family,
+)
 from auditor.lab import pki
 from auditor.lab.scenarios import (
     DOMAIN,
@@ -31,7 +38,8 @@ from auditor.lab.scenarios import (
     Scenario,
     get_scenario,
 )
-from auditor.versions import Version, uses_ecdsa
+from auditor.presentation import presents_ecdsa as _presents_ecdsa
+from auditor.versions import Version
 
 
 @dataclass(frozen=True)
@@ -118,13 +126,10 @@ def agent_trust_pem() -> bytes:
 
 
 def presents_ecdsa(spec: NodeSpec, service: str, version: Version) -> bool:
-    """DOMAIN.md's table: who presents ``tomcat-ECDSA`` on which port."""
-    if spec.tomcat_ecdsa == NOT_CREATED or spec.cop_installed or not uses_ecdsa(version):
-        return False
-    if spec.role == "socialminer":
-        return service == "notification"
-    # UCCX presents an RSA-signed tomcat-ECDSA to nobody.
-    return service == "live_data" and spec.tomcat_ecdsa in (SELF_SIGNED, EC_CA)
+    """DOMAIN.md's table (``auditor.presentation``): who presents ``tomcat-ECDSA`` where."""
+    return _presents_ecdsa(role_family(spec.role), service,
+                           None if spec.tomcat_ecdsa == NOT_CREATED else spec.tomcat_ecdsa,
+                           cop_installed=spec.cop_installed, version=version)
 
 
 def expected_state(spec: NodeSpec, version: Version, which: str) -> str:
