@@ -18,7 +18,7 @@ from auditor.certs import CertificateFacts, analyse, cn_only, covers_host, finge
 from auditor.fileio import write_atomic
 from auditor.inventory import Inventory, Node, role_family
 from auditor.presentation import ECDSA_PORTS
-from auditor.prober import PROFILES, Handshake
+from auditor.prober import PROFILES, Handshake, ProbeError
 from auditor.serde import from_jsonable, to_jsonable
 from auditor.trust import AgentTrust, check_chain
 from auditor.validation import load_json, validate_versioned
@@ -35,13 +35,9 @@ _PREFERRED = {
     ("socialminer", "tomcat"): ("web", "notification"),
     ("socialminer", "tomcat_ecdsa"): ("notification", "web"),
 }
-#: The ports where an ECDSA certificate would be presented on 11.5.
 
-
-@dataclass(frozen=True)
-class ErrorFacts:
-    kind: str
-    detail: str
+#: Why a handshake produced no certificate: the prober's own record, stored as it is.
+ErrorFacts = ProbeError
 
 
 @dataclass(frozen=True)
@@ -169,10 +165,8 @@ def _handshake_facts(result: Handshake, host: str, trust: AgentTrust, at: dt.dat
                      certificates: dict[str, CertificateFacts],
                      checked: dict[tuple[tuple[str, ...], str], ChainFacts]) -> HandshakeFacts:
     if not result.ok:
-        error = result.error
         return HandshakeFacts(result.profile, result.method, False, result.elapsed_ms,
-                              result.tls_version, result.cipher,
-                              error=ErrorFacts(error.kind, error.detail) if error else None)
+                              result.tls_version, result.cipher, error=result.error)
     chain_fps = []
     for cert in result.chain:
         fp = fingerprint(cert)
