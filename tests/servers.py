@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import functools
 import socket
 import ssl
@@ -14,10 +15,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 
 from auditor.lab import pki
-from auditor.lab.server import _tls_session
+from auditor.lab.server import tls_session
 
 Behaviour = Callable[[socket.socket], None]
 
@@ -180,7 +181,7 @@ def serve_tls(ctx: ssl.SSLContext, address: str = "127.0.0.1") -> Iterator[int]:
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     server = asyncio.run_coroutine_threadsafe(asyncio.start_server(
-        functools.partial(_tls_session, ctx), address, 0), loop).result(10)
+        functools.partial(tls_session, ctx), address, 0), loop).result(10)
 
     async def close() -> None:
         server.close()
@@ -200,3 +201,25 @@ def serve_tls(ctx: ssl.SSLContext, address: str = "127.0.0.1") -> Iterator[int]:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
         loop.close()
+
+
+def long_chain(length: int) -> list[x509.Certificate]:
+    """``length`` filler CA certificates under the lab's EC root, to bloat a chain."""
+    ca = pki.hierarchies()
+    now = dt.datetime.now(dt.timezone.utc)
+    return [pki.issue(f"Filler CA {i}", pki.key("filler", "ec"), issuer=ca.ec_root, ca=True,
+                      not_after=now + dt.timedelta(days=30)).cert for i in range(length)]
+
+
+def huge_certificate() -> x509.Certificate:
+    """A certificate of more than 1 MB (one unrecognised extension full of 'A')."""
+    ca = pki.hierarchies()
+    now = dt.datetime.now(dt.timezone.utc)
+    key = pki.key("huge", "rsa")
+    return (x509.CertificateBuilder().subject_name(ca.rsa_root.cert.subject)
+            .issuer_name(ca.rsa_root.cert.subject).public_key(key.public_key())
+            .serial_number(99).not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.UnrecognizedExtension(
+                x509.ObjectIdentifier("1.3.6.1.4.1.55555.1"), b"\x04\x83\x10\x00\x00"
+                + b"A" * 0x100000), critical=False)
+            .sign(ca.rsa_root.key, hashes.SHA256()))

@@ -36,7 +36,7 @@ from auditor.fileio import write_atomic
 from auditor.inventory import DEFAULT_PORTS, EXTRA_UCCX_PORTS, Inventory, Node, inventory_to_yaml
 from auditor.lab import pki
 from auditor.lab.scenarios import DOMAIN, EC_CA, RSA_CA, NodeSpec
-from auditor.lab.server import presents_ecdsa
+from auditor.lab.server import presents_ecdsa, tls_session
 from auditor.versions import Version
 
 VERSION = "11.5(1)"
@@ -276,41 +276,6 @@ def _context(rsa: list[str], ec: list[str] | None) -> ssl.SSLContext:
     return ctx
 
 
-async def _session(ctx: ssl.SSLContext, latency: float, reader: asyncio.StreamReader,
-                   writer: asyncio.StreamWriter) -> None:
-    """TLS over memory BIOs, so that a refused handshake still sends its alert as a real
-    server does; after the handshake, wait (bounded) for the client to close."""
-    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-    tls = ctx.wrap_bio(incoming, outgoing, server_side=True)
-    try:
-        if latency:
-            data = await asyncio.wait_for(reader.read(65536), 10)
-            await asyncio.sleep(latency)
-            if not data:
-                return
-            incoming.write(data)
-        while True:
-            try:
-                tls.do_handshake()
-                break
-            except ssl.SSLWantReadError:
-                writer.write(outgoing.read())
-                data = await asyncio.wait_for(reader.read(65536), 10)
-                if not data:
-                    return
-                incoming.write(data)
-        writer.write(outgoing.read())
-        await asyncio.wait_for(reader.read(65536), 10)
-    except ssl.SSLError:
-        writer.write(outgoing.read())  # the alert
-    except (asyncio.TimeoutError, OSError):
-        pass
-    finally:
-        writer.close()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(writer.wait_closed(), 2)
-
-
 async def _serve(share: list[dict], max_life: float, latency: float) -> None:
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(lambda _loop, _context: None)
@@ -320,8 +285,8 @@ async def _serve(share: list[dict], max_life: float, latency: float) -> None:
         key = (tuple(endpoint["rsa"]), tuple(endpoint["ec"] or ()))
         if key not in contexts:
             contexts[key] = _context(endpoint["rsa"], endpoint["ec"])
-        server = await asyncio.start_server(functools.partial(_session, contexts[key], latency),
-                                            endpoint["address"], 0, backlog=256)
+        handler = functools.partial(tls_session, contexts[key], latency=latency)
+        server = await asyncio.start_server(handler, endpoint["address"], 0, backlog=256)
         servers.append(server)
         ports.append(server.sockets[0].getsockname()[1])
     sys.stdout.write(json.dumps(ports) + "\n")

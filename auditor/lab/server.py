@@ -291,7 +291,7 @@ class Lab:
                 ecdsa = presents_ecdsa(spec, service, self.version)
                 ctx = self._context(spec, certs, ecdsa)
                 server = await asyncio.start_server(
-                    functools.partial(_tls_session, ctx), address, 0)
+                    functools.partial(tls_session, ctx), address, 0)
                 self._servers.append(server)
                 port = server.sockets[0].getsockname()[1]
                 self.endpoints.append(LabEndpoint(
@@ -321,10 +321,11 @@ _PAGE = (b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
 _IDLE = 10.0
 
 
-async def _tls_session(ctx: ssl.SSLContext, reader: asyncio.StreamReader,
-                       writer: asyncio.StreamWriter) -> None:
+async def tls_session(ctx: ssl.SSLContext, reader: asyncio.StreamReader,
+                      writer: asyncio.StreamWriter, *, latency: float = 0.0) -> None:
     """TLS over memory BIOs, so that a failed handshake still sends its alert as a real
-    server does; after the handshake, answer one HTTP request with a tiny page."""
+    server does; after the handshake, answer one HTTP request with a tiny page.
+    ``latency``: answer the client's first flight this many seconds late (a far server)."""
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
     tls = ctx.wrap_bio(incoming, outgoing, server_side=True)
 
@@ -342,6 +343,10 @@ async def _tls_session(ctx: ssl.SSLContext, reader: asyncio.StreamReader,
         return True
 
     try:
+        if latency:
+            if not await more():
+                return
+            await asyncio.sleep(latency)
         while True:
             try:
                 tls.do_handshake()
