@@ -15,14 +15,15 @@ import pytest
 from servers import (
     close_mid_handshake,
     drip,
+    huge_certificate,
     listening_sockets,
+    long_chain,
     plain_http,
     random_bytes,
     serve,
     tls_server,
     unparseable_certificate,
 )
-from test_hostile_endpoints import _long_chain
 
 from auditor.lab import Lab
 
@@ -39,26 +40,6 @@ def _client_cert_12(ctx: ssl.SSLContext) -> None:
     ctx.maximum_version = ssl.TLSVersion.TLSv1_2
     ctx.verify_mode = ssl.CERT_REQUIRED
     ctx.load_default_certs()
-
-
-def _huge_certificate():
-    import datetime as dt
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-
-    from auditor.lab import pki
-
-    ca = pki.hierarchies()
-    now = dt.datetime.now(dt.timezone.utc)
-    key = pki.key("huge", "rsa")
-    return (x509.CertificateBuilder().subject_name(ca.rsa_root.cert.subject)
-            .issuer_name(ca.rsa_root.cert.subject).public_key(key.public_key())
-            .serial_number(99).not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.UnrecognizedExtension(
-                x509.ObjectIdentifier("1.3.6.1.4.1.55555.1"), b"\x04\x83\x10\x00\x00"
-                + b"A" * 0x100000), critical=False)
-            .sign(ca.rsa_root.key, hashes.SHA256()))
 
 
 #: case -> (how to serve it, the error kind each endpoint must show; None: a certificate)
@@ -78,7 +59,7 @@ CASES = {
 
 @pytest.mark.timeout(180)
 def test_hostile_endpoints_are_findings_and_the_audit_completes(tmp_path) -> None:
-    chains = {"long": _long_chain(200), "huge": [_huge_certificate()], None: None}
+    chains = {"long": long_chain(200), "huge": [huge_certificate()], None: None}
     with contextlib.ExitStack() as stack, Lab("row3-ec-signed-ecdsa") as lab:
         ports = {}
         for name, (how, _kind) in CASES.items():

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import ssl
 import time
 import warnings
 
 import pytest
-from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from servers import (
     close_mid_handshake,
     drip,
+    huge_certificate,
+    long_chain,
     random_bytes,
     serve,
     tls_server,
@@ -93,15 +93,8 @@ def test_server_that_requires_a_client_certificate(max_tls) -> None:
     assert elapsed < BUDGET
 
 
-def _long_chain(length: int) -> list[x509.Certificate]:
-    ca = pki.hierarchies()
-    now = dt.datetime.now(dt.timezone.utc)
-    return [pki.issue(f"Filler CA {i}", pki.key("filler", "ec"), issuer=ca.ec_root, ca=True,
-                      not_after=now + dt.timedelta(days=30)).cert for i in range(length)]
-
-
 def test_two_hundred_certificate_chain_is_bounded() -> None:
-    with tls_server(lambda ctx: None, _long_chain(200)) as port:
+    with tls_server(lambda ctx: None, long_chain(200)) as port:
         results = probe_target(Target("hostile.example", port, "127.0.0.1"), OPTIONS)
     browser = results[0]
     # either refused as too large (as browsers do) or recorded in full; never a hang
@@ -113,18 +106,7 @@ def test_two_hundred_certificate_chain_is_bounded() -> None:
 
 
 def test_one_megabyte_certificate_is_refused_not_swallowed() -> None:
-    from cryptography.hazmat.primitives import hashes
-
-    ca = pki.hierarchies()
-    now = dt.datetime.now(dt.timezone.utc)
-    key = pki.key("huge", "rsa")
-    huge = (x509.CertificateBuilder().subject_name(ca.rsa_root.cert.subject)
-            .issuer_name(ca.rsa_root.cert.subject).public_key(key.public_key())
-            .serial_number(99).not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.UnrecognizedExtension(
-                x509.ObjectIdentifier("1.3.6.1.4.1.55555.1"), b"\x04\x83\x10\x00\x00"
-                + b"A" * 0x100000), critical=False)
-            .sign(ca.rsa_root.key, hashes.SHA256()))
+    huge = huge_certificate()
     assert len(huge.public_bytes(serialization.Encoding.DER)) > 1_000_000
     with tls_server(lambda ctx: None, [huge]) as port:
         result, elapsed = _timed(port)
