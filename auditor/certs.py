@@ -126,6 +126,11 @@ def _cn(cert: x509.Certificate) -> str | None:
     return str(names[0].value) if names else None
 
 
+def dn_text(name: x509.Name) -> str:
+    """A distinguished name as RFC 4514 text (or a placeholder when it cannot be shown)."""
+    return _name(name)
+
+
 def _name(name: x509.Name) -> str:
     try:
         return name.rfc4514_string()

@@ -387,7 +387,9 @@ def handshake(target: Target, profile: str, options: ProbeOptions) -> Handshake:
     except _Failure as failure:
         return Handshake(profile, method, False, _ms(start),
                          error=ProbeError(failure.kind, failure.detail), peer=peer)
-    except Exception as exc:  # an exception never escapes a probe; it becomes a finding
+    except (SSL.Error, OSError, ValueError) as exc:
+        # what a broken or hostile server can cause: a TLS or socket error, or a
+        # certificate that does not parse; anything else is a bug and stops the run
         return Handshake(profile, method, False, _ms(start),
                          error=ProbeError("other", f"{type(exc).__name__}: {exc}"), peer=peer)
     finally:

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from test_ruleset import SITE_RULE, write_rule
 
-from auditor.engine import VERDICTS, evaluate
+from auditor.engine import evaluate
+from auditor.verdicts import VERDICTS
 from auditor.facts import Facts, facts_to_json, load_facts
 from auditor.projection import make_settings
 from auditor.ruleset import SEVERITIES, RuleSet, load_ruleset
