@@ -8,8 +8,8 @@ from typing import Any
 
 from auditor.audit import Audit
 from auditor.certs import CertificateFacts
-from auditor.facts import EndpointFacts, HandshakeFacts
 from auditor.engine import Finding
+from auditor.facts import EndpointFacts, HandshakeFacts
 from auditor.gadgets import (
     ALL_GADGETS,
     GADGET_TITLES,
