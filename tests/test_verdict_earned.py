@@ -264,7 +264,10 @@ def test_accepting_fails_shares_the_blocking_colour_with_broken() -> None:
 
 def test_diff_lists_the_upgrade_prediction_as_came_true(tmp_path: Path) -> None:
     before = lab_audit("pre-upgrade-ca-signed")
-    after = dataclasses.replace(lab_audit("row4-upgrade-trap"), cluster=before.cluster)
+    post = lab_audit("row4-upgrade-trap")
+    # the same cluster, audited after the change (the lab audits run in any order)
+    after = dataclasses.replace(post, cluster=before.cluster, facts=dataclasses.replace(
+        post.facts, observed_at="2999-01-01T00:00:00Z"))
     diff = diff_audits(before, after)
     came_true = {(r.rule_id, r.node) for r in diff.came_true}
     assert ("upgrade-creates-self-signed-tomcat-ecdsa", PUB) in came_true
