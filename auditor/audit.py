@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor import __version__
-from auditor.engine import Evaluation, Finding, NodeResult
+from auditor.engine import Evaluation, Finding, NodeResult, Unknown
 from auditor.facts import Facts, facts_from_data
 from auditor.fileio import write_atomic
 from auditor.projection import Settings
@@ -22,7 +22,8 @@ from auditor.ruleset import SEVERITIES, RuleSet, Step
 from auditor.serde import from_jsonable, to_jsonable
 from auditor.validation import load_json, validate, validate_versioned
 
-SCHEMA_VERSION = 1
+#: 2: the ``inconclusive`` verdict and the ``unknowns`` list.
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,8 @@ class Audit:
     findings: tuple[Finding, ...]
     nodes: tuple[NodeResult, ...]
     playbooks: Mapping[str, AuditPlaybook]
+    #: Every gadget the audit could not judge, why, and what would settle it.
+    unknowns: tuple[Unknown, ...] = ()
 
     @property
     def has_errors(self) -> bool:
@@ -105,7 +108,7 @@ def build_audit(evaluation: Evaluation, facts: Facts, rules: RuleSet,
                                  for r in sorted(rules.rules, key=lambda r: r.id)
                                  if r.applies(settings.phase, settings.version))),
         summary=summary, facts=facts, findings=evaluation.findings, nodes=evaluation.nodes,
-        playbooks=playbooks)
+        playbooks=playbooks, unknowns=evaluation.unknowns)
 
 
 def audit_to_json(audit: Audit) -> str:

@@ -9,8 +9,7 @@ from tabulate import tabulate
 from auditor.audit import Audit
 from auditor.gadgets import ALL_GADGETS, GADGET_TITLES, OUTCOME_WORDS, ROLE_TITLES
 from auditor.summary import state_words
-
-_VERDICT_WORDS = {"go": "GO", "go_with_actions": "GO WITH ACTIONS", "no_go": "NO-GO"}
+from auditor.verdicts import VERDICT_WORDS
 
 
 def _plural(count: int, word: str) -> str:
@@ -26,7 +25,7 @@ def heading(audit: Audit) -> str:
     counts = ", ".join(_plural(audit.summary.get(s, 0), s)
                        for s in ("error", "warning", "notice"))
     return (f"Cluster {audit.cluster}, {when}; change date {audit.change_date}\n"
-            f"Verdict: {_VERDICT_WORDS[audit.verdict]} ({counts})")
+            f"Verdict: {VERDICT_WORDS[audit.verdict].upper()} ({counts})")
 
 
 def _state(now: str, later: str | None) -> str:
@@ -47,6 +46,20 @@ def gadget_table(audit: Audit, fmt: str = "simple") -> str:
               for g in ALL_GADGETS]])
     return tabulate(rows, headers=["node", "role", "tomcat", "tomcat-ECDSA",
                                    *[GADGET_TITLES[g] for g in ALL_GADGETS]], tablefmt=fmt)
+
+
+def unknowns_text(audit: Audit, width: int = 100) -> str:
+    """What the audit did not see, and how to see it (empty when it saw everything)."""
+    if not audit.unknowns:
+        return ""
+    lines = ["Not seen (these gadgets are unknown; the audit cannot say GO):"]
+    for item in audit.unknowns:
+        lines.append(f"  {item.node} {GADGET_TITLES.get(item.gadget, item.gadget)}")
+        for settle in item.settle:
+            lines.append(textwrap.fill("to see it: " + settle, width=width,
+                                       initial_indent=" " * 4, subsequent_indent=" " * 15,
+                                       break_on_hyphens=False))
+    return "\n".join(lines)
 
 
 def findings_text(audit: Audit, width: int = 100) -> str:
@@ -70,4 +83,6 @@ def findings_text(audit: Audit, width: int = 100) -> str:
 
 def render_audit(audit: Audit) -> str:
     """The whole audit as text."""
-    return "\n\n".join([heading(audit), gadget_table(audit), "Findings", findings_text(audit)])
+    parts = [heading(audit), gadget_table(audit), unknowns_text(audit), "Findings",
+             findings_text(audit)]
+    return "\n\n".join(p for p in parts if p)

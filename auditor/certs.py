@@ -13,12 +13,13 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, p
 from cryptography.x509.oid import NameOID, SignatureAlgorithmOID
 
 from auditor.errors import InputError
+from auditor.openssl_private import RSA_WITH_SHA1_OIW
 
 # Signature algorithm OID -> (hash, key type of the signer)
 _SIGNATURES: dict[x509.ObjectIdentifier, tuple[str | None, str]] = {
     SignatureAlgorithmOID.RSA_WITH_MD5: ("md5", "rsa"),
     SignatureAlgorithmOID.RSA_WITH_SHA1: ("sha1", "rsa"),
-    SignatureAlgorithmOID._RSA_WITH_SHA1: ("sha1", "rsa"),
+    RSA_WITH_SHA1_OIW: ("sha1", "rsa"),
     SignatureAlgorithmOID.RSA_WITH_SHA224: ("sha224", "rsa"),
     SignatureAlgorithmOID.RSA_WITH_SHA256: ("sha256", "rsa"),
     SignatureAlgorithmOID.RSA_WITH_SHA384: ("sha384", "rsa"),
@@ -124,6 +125,11 @@ def _cn(cert: x509.Certificate) -> str | None:
     except ValueError:
         return None
     return str(names[0].value) if names else None
+
+
+def dn_text(name: x509.Name) -> str:
+    """A distinguished name as RFC 4514 text (or a placeholder when it cannot be shown)."""
+    return _name(name)
 
 
 def _name(name: x509.Name) -> str:

@@ -13,9 +13,19 @@ from typing import Annotated, Optional
 import typer
 
 from auditor import __version__
-from auditor.errors import AuditorError, InputError
+from auditor.errors import AuditorError, InputError, ToolFailure
+from auditor.verdicts import (
+    EXIT_FINDINGS,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TOOL_FAILED,
+    EXIT_USAGE,
+    exit_code,
+    exit_code_help,
+)
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+__all__ = ["EXIT_FINDINGS", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "app", "exit_code",
+           "main"]
 
 app = typer.Typer(
     name="uccx-audit",
@@ -30,8 +40,7 @@ app = typer.Typer(
         "  uccx-audit diff before/audit.json after/audit.json --format html -o diff.html\n"
         "  uccx-audit check-cert signed.pem --purpose tomcat-ECDSA --csr node.csr\n"
         "  uccx-audit probe uccx1.example.com:12015 sm1.example.com:7443\n\n"
-        "\b\nExit codes:\n"
-        "  0  no error findings\n  1  error findings\n  2  usage or input error"
+        "\b\nExit codes:\n" + exit_code_help()
     ),
     no_args_is_help=True,
     add_completion=True,
@@ -213,8 +222,10 @@ def demo(
             result = run_audit(request, progress)
     print_result(result)
     typer.echo(f"open {result.reports['html'].resolve().as_uri()}")
-    if result.audit.has_errors:
-        typer.echo("(the demo ran; `uccx-audit audit` on such a cluster exits 1)", err=True)
+    code = exit_code(result.audit.verdict)
+    if code:
+        typer.echo(f"(the demo ran; `uccx-audit audit` on such a cluster exits {code})",
+                   err=True)
 
 
 class Phase(str, Enum):
@@ -277,8 +288,7 @@ def evaluate_command(
         typer.echo(audit_to_json(audit), nl=False)
     else:
         typer.echo(render_audit(audit))
-    if audit.has_errors:
-        raise typer.Exit(EXIT_FINDINGS)
+    raise typer.Exit(exit_code(audit.verdict))
 
 
 @app.command("rules", epilog="\b\nExamples:\n  uccx-audit rules\n"
@@ -313,12 +323,25 @@ def main() -> None:
     """
     try:
         app(prog_name="uccx-audit")
+    except ToolFailure as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_TOOL_FAILED)
     except AuditorError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
+    except Exception as exc:
+        # a bug: one line for people, the traceback in error.log, never a report
+        import traceback
+
+        from auditor.fileio import write_atomic
+
+        log = write_atomic("error.log", traceback.format_exc())
+        typer.echo(f"error: internal error ({type(exc).__name__}: {exc}); no report was "
+                   f"written; details in {log}", err=True)
+        sys.exit(EXIT_TOOL_FAILED)
 
 
 # Commands defined in their own modules register themselves on ``app`` when imported.

@@ -7,17 +7,20 @@ from typing import Annotated, Optional
 
 import typer
 
-from auditor.cli import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, Phase, app
+from auditor.cli import EXIT_INTERRUPTED, Phase, app, exit_code
 
 
 def print_result(result) -> None:
     """The gadget grid and the verdict as a terminal table, and where the reports are."""
-    from auditor.audit_text import gadget_table, heading
+    from auditor.audit_text import gadget_table, heading, unknowns_text
 
     typer.echo(heading(result.audit))
     typer.echo("")
     typer.echo(gadget_table(result.audit))
     typer.echo("")
+    if result.audit.unknowns:
+        typer.echo(unknowns_text(result.audit))
+        typer.echo("")
     folder = result.facts_path.parent
     typer.echo(f"reports in {folder}/: " + ", ".join(p.name for p in result.reports.values())
                + f", {result.facts_path.name}")
@@ -30,8 +33,8 @@ def print_result(result) -> None:
              "--out after/\n"
              "  uccx-audit audit --inventory cluster.yaml --phase post --from-pem downloads/\n\n"
              "\b\nWrites report.html, report.md, audit.json, junit.xml and facts.json into the "
-             "folder.\n\b\nExit codes: 0 no error findings, 1 error findings, "
-             "2 usage or input error.")
+             "folder.\n\b\nExit codes: 0 go or go with actions, 1 no-go, 2 usage or input "
+             "error, 3 inconclusive, 4 the tool failed, 130 interrupted.")
 def audit(
     inventory: Annotated[Path, typer.Option("--inventory", "-i", help="Cluster inventory.")],
     phase: Annotated[Phase, typer.Option(help="pre: before the change window (predicts the "
@@ -67,7 +70,9 @@ def audit(
     from auditor.trust import load_agent_trust
 
     inv = load_inventory(inventory)
-    offline = from_pem is not None or any(n.pem_dir for n in inv.nodes)
+    # offline when every keystore is given; nodes with a pem_dir among probed ones are
+    # probed too, and what is installed refines what they present
+    offline = from_pem is not None or all(n.pem_dir for n in inv.nodes)
     request = AuditRequest(
         inventory=inv, phase=phase.value,
         trust=load_agent_trust(str(agent_trust) if agent_trust else None),
@@ -87,4 +92,4 @@ def audit(
         typer.echo(f"interrupted: no report was written{kept}", err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
     print_result(result)
-    raise typer.Exit(EXIT_FINDINGS if result.audit.has_errors else EXIT_OK)
+    raise typer.Exit(exit_code(result.audit.verdict))

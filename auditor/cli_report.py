@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from auditor.cli import EXIT_FINDINGS, EXIT_OK, app
+from auditor.cli import app, exit_code
 
 
 class ReportFormat(str, Enum):
@@ -39,7 +39,8 @@ def _emit(text: str, out: Path | None) -> None:
              "  uccx-audit report audit.json --format html --out report.html --ticket CHG0042\n"
              "  uccx-audit report audit.json --format md         # paste into the ticket\n"
              "  uccx-audit report audit.json --format junit --out junit.xml\n\n"
-             "\b\nExit codes: 0 no error findings, 1 error findings, 2 usage or input error.")
+             "\b\nExit codes: 0 go or go with actions, 1 no-go, 3 inconclusive, 2 usage or "
+             "input error.")
 def report(
     audit_file: Annotated[Path, typer.Argument(metavar="AUDIT.json",
                                                help="Audit JSON from `uccx-audit evaluate "
@@ -56,14 +57,14 @@ def report(
 
     audit = load_audit(audit_file)
     _emit(render(audit, fmt.value, ReportMeta.now(ticket, operator)), out)
-    raise typer.Exit(EXIT_FINDINGS if audit.has_errors else EXIT_OK)
+    raise typer.Exit(exit_code(audit.verdict))
 
 
 @app.command(epilog="\b\nExamples:\n"
              "  uccx-audit diff before/audit.json after/audit.json\n"
              "  uccx-audit diff before/audit.json after/audit.json --format html --out diff.html"
-             "\n\n\b\nExit codes: 0 the after-audit has no error findings, 1 it has, "
-             "2 usage or input error.")
+             "\n\n\b\nExit codes (of the after-audit's verdict): 0 go or go with actions, "
+             "1 no-go, 3 inconclusive, 2 usage or input error.")
 def diff(
     before: Annotated[Path, typer.Argument(metavar="BEFORE.json")],
     after: Annotated[Path, typer.Argument(metavar="AFTER.json")],
@@ -79,4 +80,4 @@ def diff(
 
     old, new = load_audit(before), load_audit(after)
     _emit(render_diff(diff_audits(old, new), fmt.value, ReportMeta.now()), out)
-    raise typer.Exit(EXIT_FINDINGS if new.has_errors else EXIT_OK)
+    raise typer.Exit(exit_code(new.verdict))

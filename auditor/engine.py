@@ -18,9 +18,8 @@ from auditor.facts import Facts
 from auditor.gadgets import OUTCOMES, gadgets_of
 from auditor.projection import Settings
 from auditor.ruleset import SEVERITIES, Rule, RuleSet
+from auditor.verdicts import decide
 from auditor.view import NodeView, build_views
-
-VERDICTS = ("go", "go_with_actions", "no_go")
 
 
 @dataclass(frozen=True)
@@ -67,10 +66,22 @@ class NodeResult:
 
 
 @dataclass(frozen=True)
+class Unknown:
+    """A gadget the audit could not judge: why, and what would settle it."""
+
+    node: str
+    gadget: str
+    reasons: tuple[str, ...]
+    settle: tuple[str, ...]
+    rules: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Evaluation:
     verdict: str
     findings: tuple[Finding, ...]
     nodes: tuple[NodeResult, ...]
+    unknowns: tuple[Unknown, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -102,18 +113,12 @@ def _subjects(rule: Rule, node: NodeView, cluster: Mapping[str, Any]) -> Iterato
                            {**base, "certificate": cert}, gadgets, False)
 
 
-def _verdict(findings: tuple[Finding, ...]) -> str:
-    severities = {f.severity for f in findings}
-    if "error" in severities:
-        return "no_go"
-    return "go_with_actions" if "warning" in severities else "go"
-
-
 def evaluate(rules: RuleSet, facts: Facts, settings: Settings) -> Evaluation:
     """Findings and per-node gadget outcomes. Pure: no I/O, same inputs, same output."""
     views = build_views(facts, settings)
     findings: list[tuple[tuple[int, int, str, int], Finding]] = []
     given: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    settles: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
     checked: dict[tuple[str, str], set[str]] = {}
     for rule in rules.rules:
         if not rule.applies(settings.phase, settings.version):
@@ -133,6 +138,10 @@ def evaluate(rules: RuleSet, facts: Facts, settings: Settings) -> Evaluation:
                 message = render(rule.message, subject.view)
                 if subject.predicted:
                     message = f"After the upgrade to {settings.target_version.text}: {message}"
+                for gadget in affected:
+                    if rule.effects[gadget] == "unknown" and rule.settle:
+                        settles.setdefault((node.host, gadget), []).append(
+                            (rule.id, message, render(rule.settle, subject.view)))
                 finding = Finding(
                     rule.id, rule.severity, node.host, subject.name, rule.title, message,
                     tuple(p for p in rule.remediation if node.role in rules.playbooks[p].roles),
@@ -143,6 +152,7 @@ def evaluate(rules: RuleSet, facts: Facts, settings: Settings) -> Evaluation:
                 findings.append((sort_key, finding))
     ordered = tuple(f for _, f in sorted(findings, key=lambda item: item[0]))
     results = []
+    unknowns = []
     for node in views.nodes:
         gadgets = {}
         for gadget in gadgets_of(node.role):
@@ -151,10 +161,17 @@ def evaluate(rules: RuleSet, facts: Facts, settings: Settings) -> Evaluation:
             deciding = ({r for o, r in effects if o == outcome} if outcome != "works"
                         else checked.get((node.host, gadget), set()))
             gadgets[gadget] = GadgetResult(outcome, tuple(sorted(deciding)))
+            if outcome == "unknown":
+                why = settles.get((node.host, gadget), [])
+                unknowns.append(Unknown(
+                    node.host, gadget, tuple(dict.fromkeys(m for _, m, _ in why)),
+                    tuple(dict.fromkeys(s for _, _, s in why)),
+                    tuple(sorted(deciding))))
         node_facts = facts.nodes[node.index]
         states = (node_facts.tomcat.state, node_facts.tomcat_ecdsa.state)
         predicted = (PredictedStates(node.tomcat, node.tomcat_ecdsa)
                      if settings.phase == "pre" and (node.tomcat, node.tomcat_ecdsa) != states
                      else None)
         results.append(NodeResult(node.host, node.role, *states, gadgets, predicted))
-    return Evaluation(_verdict(ordered), ordered, tuple(results))
+    verdict = decide((f.severity for f in ordered), len(unknowns))
+    return Evaluation(verdict, ordered, tuple(results), tuple(unknowns))

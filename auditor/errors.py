@@ -33,3 +33,11 @@ class InputError(AuditorError):
         field = f"{self.field}: " if self.field else ""
         expected = f" (expected {self.expected})" if self.expected else ""
         return f"{where}{field}{self.message}{expected}"
+
+
+class ToolFailure(AuditorError):
+    """The tool itself failed (a bug, not the input): the details are in ``log``."""
+
+    def __init__(self, message: str, log: str) -> None:
+        self.log = log
+        super().__init__(message)

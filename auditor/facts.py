@@ -49,6 +49,8 @@ class ChainFacts:
     trust: str
     reason: str | None
     anchor: str | None
+    #: The CA a complete chain leads to when the trust in use lacks it (trust.ChainCheck).
+    untrusted_root: str | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,10 @@ class CertState:
     leaf: str | None = None
     seen_on: tuple[str, ...] = ()
     note: str | None = None
+    #: With ``source == "installed"``: where the keystore was read, and what the network
+    #: showed of the same certificate (auditor.installed).
+    installed_from: str | None = None
+    presented: str | None = None
 
 
 @dataclass(frozen=True)
@@ -181,7 +187,8 @@ def _handshake_facts(result: Handshake, host: str, trust: AgentTrust, at: dt.dat
     if chain_facts is None:
         check = check_chain(result.chain, trust, host, at, leaf=leaf)
         chain_facts = checked[key] = ChainFacts(check.order_ok, check.missing_intermediate,
-                                                check.trust, check.reason, check.anchor)
+                                                check.trust, check.reason, check.anchor,
+                                                check.untrusted_root)
     return HandshakeFacts(
         result.profile, result.method, True, result.elapsed_ms, result.tls_version,
         result.cipher, tuple(chain_fps), None, chain_facts,

@@ -18,6 +18,7 @@ from cryptography import x509
 from auditor.certs import analyse, covers_host, fingerprint, read_certificates, signature_verifies
 from auditor.errors import InputError
 from auditor.facts import Facts, ProbeSettings, build_facts, classify
+from auditor.installed import InstalledCertificates
 from auditor.inventory import Inventory, Node, role_family
 from auditor.presentation import presents_ecdsa
 from auditor.prober import PROFILES, Handshake, ProbeError
@@ -157,6 +158,21 @@ def declared_facts(inventory: Inventory, *, trust: AgentTrust, from_pem: Path | 
                            for n in facts.nodes)
     return replace(facts, source="declared", nodes=declared_nodes,
                    settings=replace(facts.settings, connect_timeout=1.0, handshake_timeout=1.0))
+
+
+def installed_from_pem(inventory: Inventory) -> dict[str, InstalledCertificates]:
+    """The keystores of the nodes that have a ``pem_dir``, for an audit that also probes
+    them: what is installed then refines what is presented (auditor.installed)."""
+    inventory_dir = Path(inventory.path).parent if inventory.path and Path(
+        inventory.path).exists() else None
+    found = {}
+    for node in inventory.nodes:
+        if node.pem_dir:
+            folder = node_folder(node, None, inventory_dir, False)
+            store = read_keystore(folder, node.host)
+            found[node.host] = InstalledCertificates(f"pem:{node.pem_dir}", store.tomcat,
+                                                     store.tomcat_ecdsa)
+    return found
 
 
 def _declared_handshake(profile: str, rsa_chain: tuple[x509.Certificate, ...],

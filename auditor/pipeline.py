@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from auditor.audit import Audit, build_audit, save_audit
-from auditor.errors import AuditorError
+from auditor.errors import AuditorError, ToolFailure
 from auditor.facts import Facts, save_facts
 from auditor.fileio import write_atomic
 from auditor.inventory import Inventory
@@ -67,8 +67,19 @@ def collect(request: AuditRequest,
                               from_pem=request.from_pem, all_ports=request.all_ports)
     from auditor.collect import probe_inventory
 
-    return probe_inventory(request.inventory, trust=request.trust, options=request.options,
-                           all_ports=request.all_ports, progress=progress)
+    # read every keystore before touching the network: a bad folder is an input error
+    installed = {}
+    if any(n.pem_dir for n in request.inventory.nodes):
+        from auditor.offline import installed_from_pem
+
+        installed = installed_from_pem(request.inventory)
+    facts = probe_inventory(request.inventory, trust=request.trust, options=request.options,
+                            all_ports=request.all_ports, progress=progress)
+    if installed:
+        from auditor.installed import refine
+
+        facts = refine(facts, installed)
+    return facts
 
 
 def run_audit(request: AuditRequest,
@@ -86,25 +97,46 @@ def run_audit(request: AuditRequest,
                   target_version=request.target_version, change_date=request.change_date,
                   expiry_window_days=request.expiry_window_days)
     request.out_dir.mkdir(parents=True, exist_ok=True)
-    facts = collect(request, progress)
+    try:
+        facts = collect(request, progress)
+    except (AuditorError, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        # the prober turns what a server can cause into findings; anything else is a bug,
+        # and no report may claim anything about the cluster
+        raise _tool_failure(request.out_dir, "probing", exc, None) from exc
     facts_path = save_facts(facts, request.out_dir / FACTS_FILE)
+    reports: dict[str, Path] = {}
     try:
         settings = make_settings(facts.version, facts.observed_at, phase=request.phase,
                                  target_version=request.target_version,
                                  change_date=request.change_date,
                                  expiry_window_days=request.expiry_window_days)
         audit = build_audit(evaluate(ruleset, facts, settings), facts, ruleset, settings)
-        reports = {}
         for fmt, name in REPORT_FILES.items():
             path = request.out_dir / name
             reports[fmt] = save_audit(audit, path) if fmt == "json" else write_report(
                 audit, fmt, path, request.meta)
     except AuditorError as exc:
+        _remove(reports.values())
         raise AuditorError(f"{exc}; the probed facts are saved in {facts_path}") from exc
     except Exception as exc:
-        log = request.out_dir / "error.log"
-        write_atomic(log, traceback.format_exc())
-        raise AuditorError(f"evaluating or writing the reports failed ({type(exc).__name__}: "
-                           f"{exc}); the probed facts are saved in {facts_path}, the details "
-                           f"in {log}") from exc
+        _remove(reports.values())
+        raise _tool_failure(request.out_dir, "evaluating or writing the reports", exc,
+                            facts_path) from exc
     return AuditResult(audit, facts_path, reports)
+
+
+def _remove(paths: object) -> None:
+    """Reports written before a failure claim something the run did not finish: remove."""
+    for path in paths:  # type: ignore[attr-defined]
+        Path(path).unlink(missing_ok=True)
+
+
+def _tool_failure(folder: Path, what: str, exc: BaseException,
+                  facts_path: Path | None) -> ToolFailure:
+    log = folder / "error.log"
+    write_atomic(log, traceback.format_exc())
+    kept = f"; the probed facts are saved in {facts_path}" if facts_path else ""
+    return ToolFailure(f"internal error while {what} ({type(exc).__name__}: {exc}); no report "
+                       f"was written{kept}; details in {log}", str(log))

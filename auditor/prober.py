@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 
 from cryptography import x509
 from OpenSSL import SSL
-from OpenSSL._util import lib as _lib
+
+from auditor.openssl_private import can_set_sigalgs, set_sigalgs
 
 PROFILES = ("browser", "ecdsa_only", "rsa_only")
 
@@ -115,7 +116,7 @@ class _Failure(Exception):
 
 def sigalgs_supported() -> bool:
     """Can this OpenSSL binding restrict TLS 1.3 signature algorithms?"""
-    if not hasattr(_lib, "SSL_CTX_set1_sigalgs_list"):
+    if not can_set_sigalgs():
         return False
     try:
         _context(_ECDSA_SIGALGS, "aECDSA", SSL.TLS1_3_VERSION)
@@ -132,9 +133,8 @@ def _context(sigalgs: str | None, ciphers: str, max_version: int) -> SSL.Context
     # Security level 0: an auditor must still see SHA-1 and small keys to report them.
     ctx.set_cipher_list(f"{ciphers}:@SECLEVEL=0".encode())
     ctx.set_options(SSL.OP_NO_TICKET)
-    if sigalgs is not None and _lib.SSL_CTX_set1_sigalgs_list(ctx._context,
-                                                              sigalgs.encode()) != 1:
-            raise ValueError(f"OpenSSL refused signature algorithms {sigalgs}")
+    if sigalgs is not None and not set_sigalgs(ctx, sigalgs):
+        raise ValueError(f"OpenSSL refused signature algorithms {sigalgs}")
     return ctx
 
 
@@ -387,7 +387,9 @@ def handshake(target: Target, profile: str, options: ProbeOptions) -> Handshake:
     except _Failure as failure:
         return Handshake(profile, method, False, _ms(start),
                          error=ProbeError(failure.kind, failure.detail), peer=peer)
-    except Exception as exc:  # an exception never escapes a probe; it becomes a finding
+    except (SSL.Error, OSError, ValueError) as exc:
+        # what a broken or hostile server can cause: a TLS or socket error, or a
+        # certificate that does not parse; anything else is a bug and stops the run
         return Handshake(profile, method, False, _ms(start),
                          error=ProbeError("other", f"{type(exc).__name__}: {exc}"), peer=peer)
     finally:

@@ -26,6 +26,7 @@ NEW_SELF_SIGNED_TOMCAT_ECDSA: dict[str, Any] = {
     "subject_cn": None, "trust": "untrusted",
     "trust_reason": "self-signed certificate created by the upgrade",
     "name_covered": None, "cn_only": None, "order_ok": None, "missing_intermediate": None,
+    "untrusted_root": None,
     "accepted": False,
     "rejection": "no agent's browser trusts it yet",
     "description": "the new self-signed EC certificate (tomcat-ECDSA) the upgrade creates",

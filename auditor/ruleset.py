@@ -63,6 +63,8 @@ class Rule:
     remediation: tuple[str, ...]
     path: str
     data: Mapping[str, Any]
+    #: What would settle an ``unknown`` this rule gives (required for such rules).
+    settle: str | None = None
 
     def applies(self, phase: str, version: Version) -> bool:
         """Is the rule in force for this phase and the version the audit is about?"""
@@ -160,6 +162,9 @@ def parse_rule(data: Any, path: Path, locate: Locator, *, validated: bool = Fals
             raise _error(name, locate, ["severity"],
                          f"{data['severity']!r}, but the rule makes {gadget} {outcome}",
                          "error, for a rule that breaks a gadget or makes accepting fail")
+    if "unknown" in data["effects"].values() and not data.get("settle"):
+        raise _error(name, locate, ["settle"], "the rule makes a gadget unknown but does not "
+                     "say what would settle it", "settle: what to do so that the audit sees it")
     if data["severity"] != "notice" and not data["remediation"]:
         raise _error(name, locate, ["remediation"], f"a rule of severity {data['severity']} "
                      "needs remediation", "at least one playbook ID")
@@ -168,11 +173,12 @@ def parse_rule(data: Any, path: Path, locate: Locator, *, validated: bool = Fals
                         field_hint=f"a {scope} rule can see (rules/README.md)")
     condition = compiler.compile(data["when"], ["when"])
     leaves = set(fields)
-    for placeholder in placeholders(data["message"]):
-        if placeholder not in leaves:
-            raise compiler.error(["message"], f"unknown placeholder {{{placeholder}}}",
-                                 f"{{field}} with a field a {scope} rule can see "
-                                 "(rules/README.md)")
+    for key in ("message", "settle"):
+        for placeholder in placeholders(data.get(key) or ""):
+            if placeholder not in leaves:
+                raise compiler.error([key], f"unknown placeholder {{{placeholder}}}",
+                                     f"{{field}} with a field a {scope} rule can see "
+                                     "(rules/README.md)")
     return Rule(
         id=data["id"], title=data["title"], description=" ".join(data["description"].split()),
         severity=data["severity"], scope=scope, phases=tuple(applies["phases"]),
@@ -182,7 +188,8 @@ def parse_rule(data: Any, path: Path, locate: Locator, *, validated: bool = Fals
         condition=condition,
         effects={g: data["effects"][g] for g in ALL_GADGETS if g in data["effects"]},
         message=data["message"], citations=_citations(data["citations"]),
-        remediation=tuple(data["remediation"]), path=name, data=data)
+        remediation=tuple(data["remediation"]), path=name, data=data,
+        settle=" ".join(data["settle"].split()) if data.get("settle") else None)
 
 
 _KEY = re.compile(r"^(\s*)(-\s+)?([A-Za-z_][\w-]*)\s*:(\s|$)")

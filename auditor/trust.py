@@ -18,6 +18,7 @@ from OpenSSL import crypto
 from auditor.certs import (
     CertificateFacts,
     covers_host,
+    dn_text,
     fingerprint,
     read_certificates,
     signature_hash,
@@ -81,6 +82,10 @@ class ChainCheck:
     trust: str
     reason: str | None
     anchor: str | None
+    #: The CA (distinguished name) the chain as sent leads to, when the chain is complete
+    #: but that CA is not in the trust in use: "root not in the trust", not "intermediate
+    #: not sent".
+    untrusted_root: str | None = None
 
 
 def load_agent_trust(path: str | None) -> AgentTrust:
@@ -162,8 +167,15 @@ def check_chain(chain: Sequence[x509.Certificate], trust: AgentTrust, host: str,
     if anchor is None:
         anchor = next((a for a in trust.anchors if _issued_by(last, a)), None)
     ends_in_root = last.issuer == last.subject and signature_verifies(last, last)
-    missing = not ends_in_root and anchor is None and not any(
-        _issued_by(last, c) for c in chain[:-1])
+    # An intermediate was sent when any certificate after the leaf is a CA below a root;
+    # then what the trust lacks is the root, not an intermediate.
+    sent_intermediate = any(c.issuer != c.subject for c in chain[1:])
+    missing = (not ends_in_root and anchor is None and not sent_intermediate
+               and not any(_issued_by(last, c) for c in chain[:-1]))
+    untrusted_root = None
+    if anchor is None and not missing and chain[0].issuer != chain[0].subject:
+        top = last if ends_in_root else None
+        untrusted_root = dn_text(top.subject if top is not None else last.issuer)
     ok, reason = _openssl_verify(chain, trust, at)
     weak = next((c for c in chain if c.issuer != c.subject
                  and signature_hash(c) in _REJECTED_HASHES), None)
@@ -175,7 +187,7 @@ def check_chain(chain: Sequence[x509.Certificate], trust: AgentTrust, host: str,
                              "authentication, which browsers require")
     if not ok:
         return ChainCheck(order_ok, missing, UNTRUSTED, reason,
-                          fingerprint(anchor) if anchor else None)
+                          fingerprint(anchor) if anchor else None, untrusted_root)
     if fingerprint(chain[0]) in trust.fingerprints:
         # the agents trust this very certificate (a self-signed one put into their trusted
         # roots): browsers accept it; RFC 5280 verifiers refuse a leaf as its own anchor

@@ -58,6 +58,8 @@ _ENDPOINT = {
     "browser.cn_only": "the FQDN is only in the common name (Chrome 58+ rejects this)",
     "browser.order_ok": "the chain was sent in order",
     "browser.missing_intermediate": "the chain lacks an intermediate the agents do not have",
+    "browser.untrusted_root": "the CA a complete chain leads to when the trust in use lacks "
+                              "it (null otherwise)",
     "browser.accepted": "agents' browsers accept it without a prompt: trusted (or only a "
                         "strict RFC 5280 verifier objects) and the FQDN is in the SAN",
     "browser.rejection": "why browsers do not accept it, in words",
@@ -101,6 +103,8 @@ _CERTIFICATE = {
     "chain_missing_intermediate": "some endpoint sends it without an intermediate the "
                                   "agents lack",
     "chain_out_of_order": "some endpoint sends its chain out of order",
+    "untrusted_root": "the CA its complete chain leads to, when the trust in use lacks it "
+                      "(null otherwise)",
     "description": "the certificate in words",
 }
 
@@ -123,6 +127,8 @@ FIELDS: dict[str, str] = {
     "cluster.uccx_hosts": "the FQDNs of the UCCX nodes",
     "cluster.socialminer_hosts": "the FQDNs of the SocialMiner nodes",
     "cluster.agent_trust": "what the agents' trust was taken from",
+    "cluster.agent_trust_given": "the agents' trust was given (--agent-trust), not the audit "
+                                 "host's system store",
     "node.host": "the node's FQDN",
     "node.role": "uccx-publisher, uccx-subscriber or socialminer",
     "node.role_title": "the role in words",
@@ -213,6 +219,7 @@ def _browser(facts: Facts, hs: HandshakeFacts | None, host: str) -> dict[str, An
         trust_reason=check.reason if check else None, name_covered=hs.name_covered,
         cn_only=hs.cn_only, order_ok=check.order_ok if check else None,
         missing_intermediate=check.missing_intermediate if check else None,
+        untrusted_root=check.untrusted_root if check else None,
         accepted=trust in ("trusted", "strict_verifier_rejects") and hs.name_covered is True,
         rejection="; ".join(reasons) or None, description=describe(leaf))
     return view
@@ -276,6 +283,7 @@ def _certificates(facts: Facts, node: NodeFacts, settings: Settings) -> list[dic
                     "name_covered": covers_host(cert, node.host),
                     "cn_only": names_only_in_cn(cert, node.host),
                     "chain_missing_intermediate": False, "chain_out_of_order": False,
+                    "untrusted_root": None,
                     "description": describe(cert),
                 }
             if endpoint.service not in view["services"]:
@@ -284,6 +292,8 @@ def _certificates(facts: Facts, node: NodeFacts, settings: Settings) -> list[dic
             if hs.chain_check is not None:
                 view["chain_missing_intermediate"] |= hs.chain_check.missing_intermediate
                 view["chain_out_of_order"] |= not hs.chain_check.order_ok
+                view["untrusted_root"] = (view["untrusted_root"]
+                                          or hs.chain_check.untrusted_root)
     return sorted(seen.values(), key=lambda c: (c["kind"], c["fingerprint"]))
 
 
@@ -305,6 +315,7 @@ def build_views(facts: Facts, settings: Settings) -> ClusterView:
         "expiry_window_days": settings.expiry_window_days, "uccx_hosts": uccx_hosts,
         "socialminer_hosts": [n.host for n in facts.nodes if n.host not in uccx_hosts],
         "agent_trust": facts.agent_trust.source,
+        "agent_trust_given": facts.agent_trust.source != "system",
     }
     partial = []
     for node in facts.nodes:

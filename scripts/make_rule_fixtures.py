@@ -82,8 +82,10 @@ def closed_port(address: str) -> int:
 def lab_facts(scenario: str, *, keep: tuple[str, ...] | None = None,
               refuse: tuple[tuple[str, str], ...] = (), skip: tuple[tuple[str, str], ...] = (),
               declared: dict[str, dict] | None = None, version: str | None = None,
-              all_ports: bool = False) -> Facts:
-    """Probe a lab scenario after editing its inventory."""
+              all_ports: bool = False, undeclare: tuple[tuple[str, str], ...] = (),
+              trust: AgentTrust | None = None) -> Facts:
+    """Probe a lab scenario after editing its inventory (``trust``: instead of the lab's
+    agents' trust, e.g. a system store that lacks the lab's roots)."""
     with Lab(scenario, all_ports=all_ports) as lab:
         inventory = load_inventory(lab.inventory_path)
         nodes = []
@@ -95,10 +97,11 @@ def lab_facts(scenario: str, *, keep: tuple[str, ...] | None = None,
                 if host == node.host:
                     ports[service] = closed_port(node.address or "127.0.0.1")
             extra = (declared or {}).get(node.host, {})
-            nodes.append(replace(node, ports=ports, declared={**node.declared, **extra}))
+            kept = {k: v for k, v in node.declared.items() if (node.host, k) not in undeclare}
+            nodes.append(replace(node, ports=ports, declared={**kept, **extra}))
         inventory = replace(inventory, nodes=tuple(nodes), version=version or inventory.version)
-        return probe(inventory, load_agent_trust(str(lab.agent_trust_path)), frozenset(skip),
-                     all_ports)
+        return probe(inventory, trust or load_agent_trust(str(lab.agent_trust_path)),
+                     frozenset(skip), all_ports)
 
 
 # -- clusters the lab has no scenario for --------------------------------------------------
@@ -272,6 +275,14 @@ RECIPES: dict[str, Callable[[], Facts]] = {
     "row3-running-12-5": lambda: lab_facts("row3-ec-signed-ecdsa", version="12.5(1)"),
     "pre-upgrade-ca-signed-running-12-5": lambda: lab_facts("pre-upgrade-ca-signed",
                                                             version="12.5(1)"),
+    "row1-publisher-finesse-refused": lambda: lab_facts(
+        "row1-self-signed", keep=(PUB,), refuse=((PUB, "finesse"),)),
+    "row4-system-trust": lambda: lab_facts("row4-upgrade-trap",
+                                           trust=AgentTrust("system", ())),
+    "row3-publisher-trust-without-lab-roots": lambda: lab_facts(
+        "row3-ec-signed-ecdsa", keep=(PUB,), trust=AgentTrust("file:other-roots.pem", ())),
+    "socialminer-rsa-only-undeclared": lambda: lab_facts(
+        "cop-socialminer", keep=(SM,), undeclare=((SM, "cop_installed"),)),
     "weak-rsa-key": weak_rsa_key,
     "multi-server-san": multi_server_san("11.5(1)", with_socialminer=False),
     "multi-server-san-12-5": multi_server_san("12.5(1)", with_socialminer=False),

@@ -73,7 +73,7 @@ def test_a_clean_cluster_has_no_findings_and_no_playbooks() -> None:
 
 
 @pytest.mark.parametrize(("edit", "message"), [
-    (lambda d: d.update(schema_version=2), "schema_version: 2 is not supported"),
+    (lambda d: d.update(schema_version=1), "schema_version: 1 is not supported"),
     (lambda d: d["findings"][0].update(severity="fatal"),
      "findings[0].severity: 'fatal' is not allowed"),
     (lambda d: d["nodes"][0]["gadgets"]["live_data"].update(outcome="flaky"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -10,6 +11,7 @@ import pytest
 
 from auditor import __version__
 from auditor.lab import Lab
+from auditor.verdicts import EXIT_MEANINGS
 
 
 def run(*args: str, cwd=None) -> subprocess.CompletedProcess:
@@ -26,7 +28,10 @@ def test_help_shows_examples_and_exit_codes() -> None:
     done = run("--help")
     assert done.returncode == 0
     assert "uccx-audit audit --inventory cluster.yaml --phase post" in done.stdout
-    assert "2  usage or input error" in done.stdout
+    for code, meaning in EXIT_MEANINGS:  # the one table of exit codes
+        assert re.search(rf"^\s+{code}\s+{re.escape(meaning.split()[0])}", done.stdout,
+                         re.M), code
+    assert "inconclusive" in done.stdout
     assert "uccx-audit probe uccx1.example.com:12015" in run("probe", "--help").stdout
 
 

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from test_ruleset import SITE_RULE, write_rule
 
-from auditor.engine import VERDICTS, evaluate
+from auditor.engine import evaluate
 from auditor.facts import Facts, facts_to_json, load_facts
 from auditor.projection import make_settings
 from auditor.ruleset import SEVERITIES, RuleSet, load_ruleset
+from auditor.verdicts import VERDICTS
 
 FACTS = Path(__file__).resolve().parent.parent / "fixtures" / "facts"
 PUB, SM = "uccx-pub.lab.uccx.example", "sm.lab.uccx.example"
@@ -107,7 +108,10 @@ def test_an_unknown_endpoint_outranks_a_prompt_that_works_but_not_a_failing_one(
         rules: RuleSet) -> None:
     finesse = run(rules, "row4-publisher-finesse-refused").nodes[0].gadgets
     assert finesse["finesse_desktop"].outcome == "unknown"
-    assert finesse["live_data"].rules == ("live-data-prompt-outcome-unknown",)
+    # row 4 follows the certificate states: the CA-signed tomcat is seen on 7443
+    assert finesse["live_data"].outcome == "prompt_accept_fails"
+    self_signed = run(rules, "row1-publisher-finesse-refused").nodes[0].gadgets
+    assert self_signed["live_data"].rules == ("live-data-prompt-outcome-unknown",)
 
 
 def test_remediation_names_only_playbooks_for_the_nodes_role(rules: RuleSet) -> None:

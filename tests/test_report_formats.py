@@ -127,7 +127,8 @@ def test_markdown_summary_for_a_ticket_comment() -> None:
     assert text.startswith("**UCCX certificate audit")
     assert "NO-GO" in text and "FAQ row 4" in text
     assert "| uccx-pub.lab.uccx.example | RSA-CA-signed | self-signed | works | " \
-           "prompt, accepting FAILS |" in text
+           "prompt, accepting FAILS ⛔ Live Data asks agents to accept a certificate, and " \
+           "accepting fails (`live-data-prompt-cannot-be-accepted`) |" in text
     assert "tomcat-ECDSA" in text and "Verify:" in text
 
 

@@ -19,6 +19,12 @@ from pathlib import Path
 import pytest
 from browsing import check_browser_against_prober
 from cdp import Browser, host_resolver_rules
+from test_verdict_earned import (
+    check_row4_without_agent_trust,
+    check_unreachable_audit,
+    run_cli,
+    unreachable_inventory,
+)
 from tomcat import INDEX_TITLE, Tomcat, TomcatError, TomcatSite, serving
 
 from auditor.certs import fingerprint
@@ -275,3 +281,24 @@ def test_missing_tomcat_says_what_to_install(monkeypatch, tmp_path: Path) -> Non
     with pytest.raises(TomcatError, match=r"sh scripts/test-deps\.sh"):
         helper.catalina_script()
 
+
+
+# -- a GO must be earned (issue 10), on the real Tomcat -----------------------------------
+def test_tomcat_row4_audited_without_agent_trust_is_no_go(tomcat: Tomcat, tmp_path) -> None:
+    site = tomcat.site("row4-upgrade-trap", "1.2")
+    code = run_cli("audit", "--inventory", str(site.inventory_path), "--phase", "post",
+                   "--out", str(tmp_path / "out"))
+    check_row4_without_agent_trust(tmp_path / "out", code)
+
+
+def test_tomcat_unreachable_inventory_is_inconclusive(tomcat: Tomcat, tmp_path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tomcat's own nodes on ports its connectors do not hold, beside a node that never
+    answers and one that does not resolve."""
+    site = tomcat.site("row3-ec-signed-ecdsa", "1.3")
+    with unreachable_inventory(site.inventory(), tmp_path) as inventory:
+        code = run_cli("audit", "--inventory", str(inventory), "--phase", "post",
+                       "--agent-trust", str(site.agent_trust_path), "--connect-timeout", "1",
+                       "--handshake-timeout", "1", "--out", str(tmp_path / "out"),
+                       monkeypatch=monkeypatch)
+    check_unreachable_audit(tmp_path / "out", code)

@@ -8,14 +8,22 @@ from typing import Any
 
 from auditor.audit import Audit
 from auditor.certs import CertificateFacts
+from auditor.engine import Finding
 from auditor.facts import EndpointFacts, HandshakeFacts
-from auditor.gadgets import ALL_GADGETS, GADGET_TITLES, OUTCOME_WORDS, ROLE_TITLES
+from auditor.gadgets import (
+    ALL_GADGETS,
+    GADGET_TITLES,
+    OUTCOME_WORDS,
+    ROLE_TITLES,
+    gadgets_of,
+    gadgets_served,
+)
 from auditor.gadgets import service_title as _service_title
 from auditor.report.faq import FAQ_ROWS, cluster_row, node_rows
 from auditor.report.plan import build_plan
 from auditor.summary import refused_for_key_type, state_words
+from auditor.verdicts import VERDICT_WORDS
 
-VERDICT_WORDS = {"go": "go", "go_with_actions": "go with actions", "no_go": "no-go"}
 PROFILE_TITLES = {"browser": "browser (what agents get)", "ecdsa_only": "ECDSA-only client",
                   "rsa_only": "RSA-only client"}
 
@@ -60,6 +68,28 @@ def verdict_reason(audit: Audit) -> str:
     if bad:
         return "No errors or warnings, but not every gadget is known to work."
     return "No errors or warnings: every agent gadget works."
+
+
+def finding_gadgets(audit: Audit, finding: Finding) -> tuple[str, ...]:
+    """The gadgets a finding concerns: those it gives an outcome, else those served by the
+    endpoint it is about or by the endpoints that present the certificate it is about, else
+    (a node finding) every gadget of the node."""
+    if finding.gadgets:
+        return tuple(finding.gadgets)
+    node = audit.facts.node(finding.node)
+    if node is None:
+        return ()
+    if finding.subject == "node":
+        return gadgets_of(node.role)
+    services: list[str] = []
+    if ":" in finding.subject:
+        prefix = finding.subject.split(":", 1)[1]
+        services = [e.service for e in node.endpoints
+                    if (b := e.handshake("browser")) is not None and b.leaf
+                    and b.leaf.startswith(prefix)]
+    else:
+        services = [finding.subject]
+    return tuple(dict.fromkeys(g for s in services for g in gadgets_served(node.role, s)))
 
 
 def _cert_row(cert: CertificateFacts | None) -> dict[str, Any] | None:
@@ -120,9 +150,15 @@ def build_context(audit: Audit, meta: ReportMeta) -> dict[str, Any]:
             if result is None:
                 gadgets.append(None)
                 continue
+            errors = [{"rule_id": f.rule_id, "title": f.title} for f in audit.findings
+                      if f.severity == "error" and f.node == node.host
+                      and gadget in finding_gadgets(audit, f)]
             gadgets.append({"name": gadget, "title": GADGET_TITLES[gadget],
                             "outcome": result.outcome, "words": OUTCOME_WORDS[result.outcome],
-                            "rules": list(result.rules)})
+                            # the rules behind a problem; those that checked a working
+                            # gadget are evidence, not news (node "checked")
+                            "rules": list(result.rules) if result.outcome != "works" else [],
+                            "errors": errors})
         facts_node = facts_nodes.get(node.host)
         predicted = node.predicted
         nodes.append({
@@ -134,6 +170,8 @@ def build_context(audit: Audit, meta: ReportMeta) -> dict[str, Any]:
             if predicted else None,
             "declared": dict(facts_node.declared) if facts_node else {},
             "gadgets": gadgets, "faq_rows": list(node_rows(node)),
+            "checked": {GADGET_TITLES[g]: list(r.rules) for g, r in node.gadgets.items()
+                        if r.outcome == "works" and r.rules},
             "endpoints": [_endpoint_row(audit, node.role, e)
                           for e in (facts_node.endpoints if facts_node else ())],
         })
@@ -145,8 +183,18 @@ def build_context(audit: Audit, meta: ReportMeta) -> dict[str, Any]:
                  "gadgets": {GADGET_TITLES.get(g, g): OUTCOME_WORDS.get(o, o)
                              for g, o in sorted(f.gadgets.items())}}
                 for f in audit.findings]
+    unknowns = [{"node": u.node, "gadget": GADGET_TITLES.get(u.gadget, u.gadget),
+                 "reasons": list(u.reasons), "settle": list(u.settle)} for u in audit.unknowns]
+    errors = [f for f in audit.findings if f.severity == "error"]
+    if errors:
+        deciding = [f"{f.title} ({_short(f.node)}, {f.rule_id})" for f in errors]
+    elif unknowns:
+        deciding = [f"{u['gadget']} on {_short(u['node'])} is unknown" for u in unknowns]
+    else:
+        deciding = [f"{f.title} ({_short(f.node)}, {f.rule_id})" for f in audit.findings
+                    if f.severity == "warning"]
     return {
-        "audit": audit, "meta": meta,
+        "audit": audit, "meta": meta, "unknowns": unknowns, "deciding": deciding,
         "verdict": {"code": audit.verdict, "words": VERDICT_WORDS[audit.verdict],
                     "reason": verdict_reason(audit)},
         "summary": {s: audit.summary.get(s, 0) for s in ("error", "warning", "notice")},

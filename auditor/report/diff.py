@@ -60,6 +60,10 @@ class AuditDiff:
     fixed: tuple[FindingRef, ...]
     new: tuple[FindingRef, ...]
     unchanged: int
+    #: Pre-change predictions that the post-change audit confirms: not fixed, they happened.
+    came_true: tuple[FindingRef, ...] = ()
+    #: Why the two audits may not be a before and an after of the same cluster.
+    warnings: tuple[str, ...] = ()
 
     @property
     def improved(self) -> bool:
@@ -129,12 +133,48 @@ def _outcome_changes(before: Audit, after: Audit) -> list[OutcomeChange]:
     return changes
 
 
+def _warnings(before: Audit, after: Audit) -> list[str]:
+    found = []
+    if before.cluster != after.cluster:
+        found.append(f"the audits are of different clusters ({before.cluster!r} before, "
+                     f"{after.cluster!r} after)")
+    if before.phase == "post" and after.phase == "pre":
+        found.append("'before' is a post-change audit and 'after' a pre-change one: "
+                     "the arguments look swapped")
+    if before.facts.observed_at > after.facts.observed_at:
+        found.append(f"'before' was recorded later ({before.facts.observed_at}) than 'after' "
+                     f"({after.facts.observed_at}): the arguments look swapped")
+    return found
+
+
+def _came_true(finding: Finding, before: Audit, after: Audit,
+               new: dict[tuple[str, str, str], Finding]) -> bool:
+    """A pre-change prediction the post-change audit confirms: the same finding, or a
+    prediction about the states (a pre-only rule) whose predicted states are now observed."""
+    if before.phase != "pre" or after.phase != "post":
+        return False
+    if finding.basis == "predicted" and _finding_key(finding) in new:
+        return True
+    in_force_after = {r.id for r in after.rule_set.catalogue}
+    if finding.rule_id in in_force_after:
+        return False
+    old = next((n for n in before.nodes if n.host == finding.node), None)
+    now = next((n for n in after.nodes if n.host == finding.node), None)
+    return (old is not None and now is not None and old.predicted is not None
+            and (old.predicted.tomcat, old.predicted.tomcat_ecdsa)
+            == (now.tomcat, now.tomcat_ecdsa))
+
+
 def diff_audits(before: Audit, after: Audit) -> AuditDiff:
-    """Certificates replaced, gadget outcomes changed, findings fixed and new."""
+    """Certificates replaced, gadget outcomes changed, findings fixed, new and predictions
+    that came true; warnings when the pair does not look like a before and an after."""
     old = {_finding_key(f): f for f in before.findings}
     new = {_finding_key(f): f for f in after.findings}
-    fixed = tuple(_ref(f) for k, f in old.items() if k not in new)
+    came_true = {k for k, f in old.items() if _came_true(f, before, after, new)}
+    fixed = tuple(_ref(f) for k, f in old.items() if k not in new and k not in came_true)
     added = tuple(_ref(f) for k, f in new.items() if k not in old)
     return AuditDiff(_side(before), _side(after), tuple(_cert_changes(before, after)),
                      tuple(_outcome_changes(before, after)), fixed, added,
-                     sum(1 for k in new if k in old))
+                     sum(1 for k in new if k in old and k not in came_true),
+                     tuple(_ref(old[k]) for k in old if k in came_true),
+                     tuple(_warnings(before, after)))

@@ -5,10 +5,11 @@ from __future__ import annotations
 from tabulate import tabulate
 
 from auditor.gadgets import GADGET_TITLES, OUTCOME_WORDS
-from auditor.report.context import VERDICT_WORDS, ReportMeta
+from auditor.report.context import ReportMeta
 from auditor.report.diff import AuditDiff
 from auditor.report.markdown import md_escape
 from auditor.summary import state_words
+from auditor.verdicts import VERDICT_WORDS
 
 DIFF_FORMATS = ("table", "html", "md")
 
@@ -16,6 +17,8 @@ DIFF_FORMATS = ("table", "html", "md")
 def diff_summary(diff: AuditDiff) -> str:
     """One sentence for the banner and the ticket."""
     parts = [f"{len(diff.fixed)} finding{'' if len(diff.fixed) == 1 else 's'} fixed",
+             f"{len(diff.came_true)} prediction{'' if len(diff.came_true) == 1 else 's'} "
+             "came true",
              f"{len(diff.new)} new",
              f"{len(diff.certificates)} certificate change"
              f"{'' if len(diff.certificates) == 1 else 's'}",
@@ -32,6 +35,7 @@ def diff_table(diff: AuditDiff) -> str:
     lines = [f"Before: {VERDICT_WORDS[diff.before.verdict]} ({diff.before.phase}, "
              f"{diff.before.observed_at})  ->  after: {VERDICT_WORDS[diff.after.verdict]} "
              f"({diff.after.phase}, {diff.after.observed_at})", diff_summary(diff), ""]
+    lines += [f"WARNING: {w}" for w in diff.warnings]
     if diff.outcomes:
         lines.append(tabulate([[o.node, GADGET_TITLES.get(o.gadget, o.gadget),
                                 _outcome(o.before), _outcome(o.after)] for o in diff.outcomes],
@@ -45,7 +49,8 @@ def diff_table(diff: AuditDiff) -> str:
                               headers=["node", "certificate", "change", "before", "after",
                                        "new leaf"]))
         lines.append("")
-    for title, refs in (("Fixed", diff.fixed), ("New", diff.new)):
+    for title, refs in (("Came true", diff.came_true), ("Fixed", diff.fixed),
+                        ("New", diff.new)):
         lines.append(f"{title}: " + ("none" if not refs else ""))
         lines += [f"  {r.severity:<8} {r.rule_id}  [{r.node} {r.subject}]" for r in refs]
     return "\n".join(lines) + "\n"
@@ -54,6 +59,9 @@ def diff_table(diff: AuditDiff) -> str:
 def diff_markdown(diff: AuditDiff) -> str:
     lines = [f"**What changed: {VERDICT_WORDS[diff.before.verdict].upper()} → "
              f"{VERDICT_WORDS[diff.after.verdict].upper()}**", "", diff_summary(diff), ""]
+    lines += [f"**Warning:** {md_escape(w)}" for w in diff.warnings]
+    if diff.warnings:
+        lines.append("")
     if diff.outcomes:
         lines += ["| Node | Gadget | Before | After |", "|---|---|---|---|"]
         lines += [f"| {md_escape(o.node)} | {GADGET_TITLES.get(o.gadget, o.gadget)} | "
@@ -65,7 +73,8 @@ def diff_markdown(diff: AuditDiff) -> str:
                   f"{state_words(c.before_state or '-')} | {state_words(c.after_state or '-')} |"
                   for c in diff.certificates]
         lines.append("")
-    for title, refs in (("Fixed", diff.fixed), ("New", diff.new)):
+    for title, refs in (("Came true", diff.came_true), ("Fixed", diff.fixed),
+                        ("New", diff.new)):
         lines.append(f"{title}: " + ("none." if not refs else ""))
         lines += [f"- {r.severity} `{r.rule_id}` on {md_escape(r.node)}" for r in refs]
         lines.append("")

@@ -36,7 +36,7 @@ def _text(findings: Iterable[Finding]) -> str:
 def render_junit(audit: Audit, meta: ReportMeta) -> str:
     """The audit as JUnit XML (testsuites > testsuite per node > testcase per rule)."""
     root = ET.Element("testsuites", name=f"uccx-audit {audit.cluster} ({audit.phase})")
-    total = failures = 0
+    total = failures = errors_total = 0
     for node in audit.nodes:
         suite = ET.SubElement(root, "testsuite", name=f"{audit.cluster} / {node.host}",
                               hostname=node.host, timestamp=audit.facts.observed_at)
@@ -64,14 +64,25 @@ def render_junit(audit: Audit, meta: ReportMeta) -> str:
             others = [f for f in hits if f.severity != "error"]
             if others:
                 ET.SubElement(case, "system-out").text = _text(others)
-        suite.set("tests", str(len(rules)))
+        suite_errors = 0
+        for unknown in (u for u in audit.unknowns if u.node == node.host):
+            # what the audit did not see is never a pass
+            case = ET.SubElement(suite, "testcase", name=f"gadget:{unknown.gadget}",
+                                 classname=f"uccx-audit.{node.host}", time="0")
+            error = ET.SubElement(case, "error", type="unknown",
+                                  message=f"{unknown.gadget} not seen: "
+                                  + " ".join(unknown.settle))
+            error.text = "\n\n".join([*unknown.reasons, *unknown.settle])
+            suite_errors += 1
+        suite.set("tests", str(len(rules) + suite_errors))
         suite.set("failures", str(suite_failures))
-        suite.set("errors", "0")
+        suite.set("errors", str(suite_errors))
         suite.set("skipped", "0")
-        total += len(rules)
+        total += len(rules) + suite_errors
         failures += suite_failures
+        errors_total += suite_errors
     root.set("tests", str(total))
     root.set("failures", str(failures))
-    root.set("errors", "0")
+    root.set("errors", str(errors_total))
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"

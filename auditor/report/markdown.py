@@ -26,6 +26,13 @@ def _states(node: dict[str, Any], which: str) -> str:
     return f"{now} → {later}" if later and later != now else now
 
 
+def _cell(gadget: dict[str, Any] | None) -> str:
+    if not gadget:
+        return "—"
+    errors = "".join(f" ⛔ {md_escape(e['title'])} (`{e['rule_id']}`)" for e in gadget["errors"])
+    return gadget["words"] + errors
+
+
 def render_markdown(audit: Audit, meta: ReportMeta) -> str:
     ctx = build_context(audit, meta)
     phase = "pre-change" if audit.phase == "pre" else "post-change"
@@ -46,13 +53,22 @@ def render_markdown(audit: Audit, meta: ReportMeta) -> str:
     if ctx["faq"]["matched"]:
         facts.append(f"FAQ row {ctx['faq']['matched']}")
     lines += [" · ".join(facts), ""]
+    if ctx["deciding"]:
+        lines += ["Decided by: " + md_escape("; ".join(ctx["deciding"])) + ".", ""]
+    if ctx["unknowns"]:
+        lines += [f"**Not seen: {_n(len(ctx['unknowns']), 'gadget')} unknown** — the audit "
+                  "cannot say GO for what it did not see. To see it:", ""]
+        for item in ctx["unknowns"]:
+            lines.append(f"- {md_escape(item['node'])} · {item['gadget']}: "
+                         + md_escape(" ".join(item["settle"])))
+        lines.append("")
     titles = ctx["gadget_titles"]
     lines.append("| Node | tomcat | tomcat-ECDSA | " + " | ".join(titles) + " |")
     lines.append("|" + "---|" * (3 + len(titles)))
     for node in ctx["nodes"]:
         cells = [md_escape(node["host"]), _states(node, "tomcat"),
                  _states(node, "tomcat_ecdsa"),
-                 *[g["words"] if g else "—" for g in node["gadgets"]]]
+                 *[_cell(g) for g in node["gadgets"]]]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     plan = ctx["plan"]

@@ -1,0 +1,91 @@
+"""Every dependency floor in pyproject.toml is a version the code really works with.
+
+A fresh venv gets exactly the floors (constraints-lowest.txt) from PyPI, then runs the
+demo and the unit tests that need no Tomcat or Chromium. pip runs with no configuration
+but this project's, so a machine's own pins or mirrors cannot hide a wrong floor.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import tomllib
+
+ROOT = Path(__file__).resolve().parent.parent
+CONSTRAINTS = ROOT / "constraints-lowest.txt"
+#: tools of the suite, not of the code under test: ruff lints, hatchling builds
+NOT_IN_THE_VENV = {"ruff", "hatchling"}
+UNIT_TESTS = ("test_engine.py", "test_rule_fixtures.py", "test_facts.py",
+              "test_certs_and_trust.py", "test_prober_errors.py", "test_openssl_private.py",
+              "test_report_formats.py", "test_audit.py", "test_inventory.py",
+              "test_ruleset.py", "test_verdict_earned.py", "test_check_cert.py",
+              "test_offline_audit.py", "test_conditions.py")
+
+
+def _floors() -> dict[str, str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    found = {}
+    for spec in [*project["dependencies"], *project["optional-dependencies"]["test"]]:
+        match = re.match(r"([A-Za-z0-9_.\-]+)>=([0-9][0-9.]*)", spec)
+        assert match, f"{spec!r} has no floor"
+        found[match[1].lower()] = match[2]
+    return found
+
+
+def _pins() -> dict[str, str]:
+    pins = {}
+    for line in CONSTRAINTS.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[name.strip().lower()] = version.strip()
+    return pins
+
+
+def _same(floor: str, pin: str) -> bool:
+    def parts(text: str) -> list[int]:
+        numbers = [int(p) for p in text.split(".")]
+        return numbers + [0] * (3 - len(numbers))
+    return parts(floor) == parts(pin)
+
+
+def test_the_constraints_pin_exactly_the_floors() -> None:
+    floors, pins = _floors(), _pins()
+    assert set(pins) == set(floors) - NOT_IN_THE_VENV
+    for name, pin in pins.items():
+        assert _same(floors[name], pin), (name, floors[name], pin)
+
+
+def test_the_lowest_versions_run_the_demo_and_the_unit_tests(tmp_path: Path) -> None:
+    where = tmp_path / "venv"
+    venv.create(where, with_pip=True)
+    python = str(where / "bin" / "python")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+    env.update(PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1",
+               PYTHONPATH=str(ROOT), UCCX_AUDIT_CACHE="off")
+    installed = subprocess.run(
+        [python, "-m", "pip", "install", "-q", "--cert", "/etc/ssl/certs/ca-certificates.crt",
+         "-c", str(CONSTRAINTS), *_pins()], env=env, capture_output=True, text=True,
+        timeout=600, stdin=subprocess.DEVNULL)
+    assert installed.returncode == 0, (
+        "pip could not install the lowest versions from PyPI:\n" + installed.stderr[-3000:])
+    frozen = subprocess.run([python, "-m", "pip", "freeze"], env=env, capture_output=True,
+                            text=True, timeout=120).stdout.lower()
+    for name, pin in _pins().items():
+        assert f"{name.replace('_', '-')}=={pin}" in frozen.replace("_", "-"), name
+    demo = subprocess.run([python, "-m", "auditor", "demo", "--out", str(tmp_path / "demo")],
+                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          stdin=subprocess.DEVNULL)
+    assert demo.returncode == 0, demo.stderr[-3000:]
+    assert (tmp_path / "demo" / "report.html").is_file()
+    tests = subprocess.run(
+        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x",
+         *(str(ROOT / "tests" / name) for name in UNIT_TESTS)],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=900,
+        stdin=subprocess.DEVNULL)
+    assert tests.returncode == 0, tests.stdout[-4000:] + tests.stderr[-2000:]
+    assert sys.version_info >= (3, 10)
