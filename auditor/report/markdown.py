@@ -69,7 +69,8 @@ def plan_markdown(plan: Any) -> list[str]:
         nodes = ", ".join(md_escape(n) for n in item.nodes)
         lines += [f"**Playbook {index}: {md_escape(item.title)}** ({nodes}) "
                   f"`{item.playbook}`", "",
-                  f"Why: {'; '.join(md_escape(b) for b in item.because)}.", ""]
+                  f"Why: {'; '.join(md_escape(b) for b in item.because)}.", "",
+                  f"When to use: {md_escape(item.when_to_use)}", ""]
         for step in item.steps:
             where = ", ".join(md_escape(w) for w in step.where)
             note = f" *Note: {md_escape(step.note)}*" if step.note else ""
