@@ -127,7 +127,7 @@ def test_report_md_shows_the_golden_plan(scenario: str) -> None:
     text = markdown(scenario)
     assert md_playbooks(text) == [p for p, _, _ in GOLDEN[scenario]]
     plan = build_plan(with_invocation(lab_audit(scenario)))
-    for item, (playbook, nodes, restart_order) in zip(plan.items, GOLDEN[scenario]):
+    for item, (playbook, nodes, restart_order) in zip(plan.items, GOLDEN[scenario], strict=True):
         steps = md_steps(text, playbook)
         hosts = [where.replace("\\", "") for where, _ in steps
                  if where.replace("\\", "") in ALL]
