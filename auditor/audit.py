@@ -57,6 +57,25 @@ class AuditPlaybook:
     steps: tuple[Step, ...]
     verify: Step
     citations: tuple[str, ...]
+    order: int = 50
+    changes_certificates: bool = False
+    outcome: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """How the audit was run: the arguments after ``uccx-audit`` that run it again (without
+    ``--out``), so that a plan's verify step gives the user's own command."""
+
+    command: str
+    args: tuple[str, ...]
+    inventory: str | None = None
+
+    @property
+    def text(self) -> str:
+        import shlex
+
+        return "uccx-audit " + shlex.join(self.args)
 
 
 @dataclass(frozen=True)
@@ -78,6 +97,7 @@ class Audit:
     playbooks: Mapping[str, AuditPlaybook]
     #: Every gadget the audit could not judge, why, and what would settle it.
     unknowns: tuple[Unknown, ...] = ()
+    invocation: Invocation | None = None
 
     @property
     def has_errors(self) -> bool:
@@ -85,7 +105,7 @@ class Audit:
 
 
 def build_audit(evaluation: Evaluation, facts: Facts, rules: RuleSet,
-                settings: Settings) -> Audit:
+                settings: Settings, invocation: Invocation | None = None) -> Audit:
     """Put an evaluation, its inputs and the playbooks it refers to into one record."""
     referenced = sorted({p for f in evaluation.findings for p in f.remediation})
     playbooks = {}
@@ -93,7 +113,9 @@ def build_audit(evaluation: Evaluation, facts: Facts, rules: RuleSet,
         playbook = rules.playbooks[key]
         playbooks[key] = AuditPlaybook(playbook.title, playbook.when_to_use, playbook.steps,
                                        playbook.verify,
-                                       tuple(c.text for c in playbook.citations))
+                                       tuple(c.text for c in playbook.citations),
+                                       playbook.order, playbook.changes_certificates,
+                                       dict(playbook.outcome) if playbook.outcome else None)
     summary = {s: sum(1 for f in evaluation.findings if f.severity == s) for s in SEVERITIES}
     return Audit(
         schema_version=SCHEMA_VERSION, tool_version=__version__, verdict=evaluation.verdict,
@@ -108,7 +130,7 @@ def build_audit(evaluation: Evaluation, facts: Facts, rules: RuleSet,
                                  for r in sorted(rules.rules, key=lambda r: r.id)
                                  if r.applies(settings.phase, settings.version))),
         summary=summary, facts=facts, findings=evaluation.findings, nodes=evaluation.nodes,
-        playbooks=playbooks, unknowns=evaluation.unknowns)
+        playbooks=playbooks, unknowns=evaluation.unknowns, invocation=invocation)
 
 
 def audit_to_json(audit: Audit) -> str:

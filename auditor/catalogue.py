@@ -9,15 +9,17 @@ from tabulate import tabulate
 
 from auditor.conditions import COMBINATORS, OPERATORS
 from auditor.gadgets import GADGET_TITLES, OUTCOME_WORDS, ROLE_TITLES
-from auditor.ruleset import Playbook, Rule, RuleSet
+from auditor.ruleset import Playbook, Remedy, Rule, RuleSet
 from auditor.view import FIELDS, SCOPES
 
 _SHORT_ROLES = {"uccx-publisher": "pub", "uccx-subscriber": "sub", "socialminer": "sm"}
 _WHERE = {
     "uccx-publisher": "UCCX publisher", "uccx-subscriber": "UCCX subscriber",
-    "socialminer": "every SocialMiner node",
-    "every-node": "publisher, subscriber and every SocialMiner node",
-    "uccx-nodes": "UCCX publisher and subscriber", "agent-desktops": "agents' PCs",
+    "socialminer": "each SocialMiner node it is for",
+    "every-node": "each node it is for",
+    "uccx-nodes": "each UCCX node it is for", "agent-desktops": "agents' PCs",
+    "trust-store": "the tomcat-trust of each node it is for (the publisher's replicates)",
+    "restart": "each node it is for, one at a time, publisher first",
     "certificate-authority": "the certificate authority",
     "cisco-software-download": "Cisco Software Download", "audit-host": "the audit host",
 }
@@ -80,17 +82,32 @@ def _rule_md(rule: Rule, rules: RuleSet) -> list[str]:
     lines.append(f"| message | {' '.join(rule.message.split())} |")
     cited = "; ".join(c.text for c in rule.citations)
     lines.append(f"| citations | {cited} |")
-    fixes = ", ".join(f"[{p}](#playbook-{p}) ({rules.playbooks[p].title})"
-                      for p in rule.remediation)
+    fixes = ", ".join(_remedy_md(r, rule, rules) for r in rule.remedies)
     lines.append(f"| remediation | {fixes or 'none'} |")
+    if rule.caused_by:
+        lines.append("| follows from | " + ", ".join(rule.caused_by)
+                     + " (on the same node: then it points to that finding) |")
     return [*lines, ""]
+
+
+def _remedy_md(remedy: Remedy, rule: Rule, rules: RuleSet) -> str:
+    """One remediation entry: the playbook, its priority, and the situation it is for."""
+    text = (f"[{remedy.playbook}](#playbook-{remedy.playbook}) "
+            f"(priority {remedy.rank(rules.playbooks)}")
+    if remedy.condition is not None:
+        text += f", when `{remedy.condition.text()}`"
+    if remedy.source and remedy.source != rule.path:
+        text += f", offered by {remedy.playbook}'s playbook file"
+    return text + ")"
 
 
 def _playbook_md(playbook: Playbook) -> list[str]:
     lines = [f"### <a id=\"playbook-{playbook.id}\"></a>`{playbook.id}`", "",
              f"**{playbook.title}**", "", f"When: {playbook.when_to_use}", "",
              "Applies to findings on: " + ", ".join(ROLE_TITLES[r] for r in playbook.roles),
-             ""]
+             "", f"Plan order {playbook.order}, priority {playbook.priority}"
+             + ("; changes certificates, ends with the restart"
+                if playbook.changes_certificates else ""), ""]
     for number, step in enumerate(playbook.steps, 1):
         note = f" *{step.note}*" if step.note else ""
         lines.append(f"{number}. **{_WHERE[step.on]}**: {step.do}{note}")

@@ -17,6 +17,42 @@ from auditor.trust import TRUSTED, AgentTrust, check_chain
 
 PURPOSES = ("tomcat", "tomcat-ECDSA")
 PASS, WARN, FAIL = "pass", "warn", "fail"
+#: The message VOS gives when a signed certificate's SANs differ from its CSR's [118855].
+VOS_SAN_MISMATCH = "CSR SAN and Certificate SAN does not match"
+#: check-cert checks that a rule also makes, and that rule: the check takes the rule's
+#: severity (error: fail, warning: warn) and applies where the rule does (its roles and
+#: services), so that check-cert and the audit never disagree.
+RULE_OF_CHECK = {"key-size": "certificate-rsa-key-below-2048",
+                 "hash": "certificate-sha1-signature",
+                 "wildcard": "wildcard-certificate-on-finesse"}
+#: The service that presents each purpose to browsers, per node family (DOMAIN.md).
+_SERVICES = {("uccx", "tomcat"): ("finesse", "notification"),
+             ("uccx", "tomcat-ECDSA"): ("live_data",),
+             ("socialminer", "tomcat"): ("web",),
+             ("socialminer", "tomcat-ECDSA"): ("notification",)}
+
+
+def rule_status(check: str, role: str, purpose: str) -> str | None:
+    """The status a failed ``check`` has for this role and purpose, from its rule file's
+    severity and scope; None where the rule does not apply."""
+    from auditor.ruleset import load_ruleset
+
+    rule = load_ruleset().rule(RULE_OF_CHECK[check])
+    if role not in rule.roles:
+        return None
+    services = _SERVICES[(role_family(role), purpose)]
+    if rule.services is not None and not set(services) & set(rule.services):
+        return None
+    return {"error": FAIL, "warning": WARN}.get(rule.severity, PASS)
+
+
+def _san_names(ext_owner: x509.Certificate | x509.CertificateSigningRequest) -> set[str]:
+    try:
+        san = ext_owner.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return set()
+    names = {f"DNS:{n.lower()}" for n in san.get_values_for_type(x509.DNSName)}
+    return names | {f"IP:{a}" for a in san.get_values_for_type(x509.IPAddress)}
 
 
 @dataclass(frozen=True)
@@ -82,14 +118,40 @@ def check_certificate(signed: Sequence[x509.Certificate], purpose: str, *,
         else:
             checks.append(Check("csr", FAIL, "the certificate is for another key than the "
                                 "CSR: upload fails (it does not match the node's private key)"))
+        wanted, got = _san_names(csr), _san_names(leaf)
+        if wanted != got:
+            differ = "; ".join(part for part in (
+                "missing " + ", ".join(sorted(wanted - got)) if wanted - got else "",
+                "added " + ", ".join(sorted(got - wanted)) if got - wanted else "") if part)
+            checks.append(Check("csr-san", FAIL, f"VOS refuses the upload: \"{VOS_SAN_MISMATCH}"
+                                f"\" (the CA changed the subject alternative names: {differ}); "
+                                "have it signed again keeping the CSR's SANs"))
+        else:
+            checks.append(Check("csr-san", PASS, "the subject alternative names are the CSR's"))
+
+    try:
+        usages = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        checks.append(Check("eku", PASS, "no extended key usage: not limited"))
+    else:
+        if x509.oid.ExtendedKeyUsageOID.SERVER_AUTH in usages:
+            checks.append(Check("eku", PASS, "extended key usage includes serverAuth"))
+        else:
+            names = ", ".join(getattr(u, "_name", u.dotted_string) for u in usages)
+            checks.append(Check("eku", FAIL, f"extended key usage ({names or 'empty'}) lacks "
+                                "serverAuth (TLS Web Server Authentication): browsers refuse "
+                                "it for a web server; ask the CA for a web server template"))
 
     want = "ec" if purpose == "tomcat-ECDSA" else "rsa"
     key = f"{facts.key_type.upper()} {facts.curve or facts.key_size}"
     if facts.key_type != want:
         checks.append(Check("key", FAIL, f"{key} key: {purpose} needs an "
                             f"{'EC (P-256 or P-384)' if want == 'ec' else 'RSA'} key"))
-    elif want == "rsa" and (facts.key_size or 0) < 2048:
-        checks.append(Check("key", FAIL, f"{key}: RSA keys below 2048 bits are refused"))
+    elif want == "rsa" and (facts.key_size or 0) < 2048 and rule_status(
+            "key-size", role, purpose):
+        checks.append(Check("key", str(rule_status("key-size", role, purpose)),
+                            f"{key}: below 2048 bits; CAs and browsers increasingly refuse "
+                            "it (rule certificate-rsa-key-below-2048)"))
     elif want == "ec" and facts.curve not in ("secp256r1", "secp384r1"):
         checks.append(Check("key", WARN, f"{key}: VOS generates P-256 or P-384 keys"))
     else:
@@ -136,9 +198,11 @@ def check_certificate(signed: Sequence[x509.Certificate], purpose: str, *,
         else:
             checks.append(Check("san", FAIL, f"no subject alternative name covers {host} "
                                 f"(SANs: {', '.join(facts.san_dns) or 'none'})"))
-    if facts.wildcard and family == "uccx":
-        checks.append(Check("wildcard", FAIL, "a wildcard certificate: Finesse does not "
-                            "support wildcard certificates"))
+    wildcard = rule_status("wildcard", role, purpose) if facts.wildcard else None
+    if wildcard:
+        checks.append(Check("wildcard", wildcard, "a wildcard certificate: Finesse does not "
+                            "support wildcard certificates (the UCCX administration guide; "
+                            "unverified) (rule wildcard-certificate-on-finesse)"))
 
     not_before, not_after = parse_time(facts.not_before), parse_time(facts.not_after)
     if at < not_before:
@@ -151,9 +215,14 @@ def check_certificate(signed: Sequence[x509.Certificate], purpose: str, *,
     else:
         checks.append(Check("validity", PASS, f"valid until {facts.not_after}"))
 
-    if facts.signature_hash in ("sha1", "md5"):
-        checks.append(Check("hash", FAIL, f"signed with {facts.signature_hash.upper()}: "
-                            "browsers reject it"))
+    weak = rule_status("hash", role, purpose) if facts.signature_hash in ("sha1",
+                                                                          "md5") else None
+    if weak and not facts.self_signed:
+        checks.append(Check("hash", weak, f"signed with {facts.signature_hash.upper()}: "
+                            "browsers warn about or block it (rule certificate-sha1-signature)"))
+    elif weak:
+        checks.append(Check("hash", PASS, f"self-signed with {facts.signature_hash.upper()}: "
+                            "a browser that trusts it does not check its own signature"))
     else:
         checks.append(Check("hash", PASS, f"signature hash {facts.signature_hash or 'n/a'}"))
 

@@ -192,7 +192,7 @@ def demo(
     from auditor.cli_audit import print_result
     from auditor.inventory import load_inventory
     from auditor.lab import SCENARIOS, Lab
-    from auditor.pipeline import AuditRequest, run_audit
+    from auditor.pipeline import AuditRequest, audit_invocation, run_audit
     from auditor.progress import probe_progress
     from auditor.report import ReportMeta
     from auditor.trust import load_agent_trust
@@ -216,7 +216,11 @@ def demo(
             inventory=inventory, phase=phase,
             trust=load_agent_trust(str(lab.agent_trust_path)), out_dir=folder,
             target_version="11.5(1)" if phase == "pre" else None,
-            meta=ReportMeta.now(ticket, operator))
+            meta=ReportMeta.now(ticket, operator),
+            invocation=audit_invocation(
+                lab.inventory_path, phase,
+                target_version="11.5(1)" if phase == "pre" else None,
+                agent_trust=lab.agent_trust_path, ticket=ticket))
         total = sum(len(n.endpoints()) for n in inventory.nodes)
         with probe_progress(total) as progress:
             result = run_audit(request, progress)
@@ -268,7 +272,7 @@ def evaluate_command(
     fmt: Annotated[TableFormat, typer.Option("--format", "-f")] = TableFormat.table,
 ) -> None:
     """Judge recorded facts: findings, the verdict, and each agent gadget's outcome per node."""
-    from auditor.audit import audit_to_json, build_audit, save_audit
+    from auditor.audit import Invocation, audit_to_json, build_audit, save_audit
     from auditor.audit_text import render_audit
     from auditor.engine import evaluate
     from auditor.facts import load_facts
@@ -280,7 +284,14 @@ def evaluate_command(
     settings = make_settings(facts.version, facts.observed_at, phase=phase.value,
                              target_version=target_version, change_date=change_date,
                              expiry_window_days=expiry_window)
-    audit = build_audit(evaluate(ruleset, facts, settings), facts, ruleset, settings)
+    args = ["evaluate", str(facts_file), "--phase", phase.value]
+    args += ["--target-version", target_version] if target_version else []
+    args += ["--change-date", change_date] if change_date else []
+    args += ["--expiry-window", str(expiry_window)] if expiry_window != 30 else []
+    for folder in rules or []:
+        args += ["--rules", str(folder)]
+    audit = build_audit(evaluate(ruleset, facts, settings), facts, ruleset, settings,
+                        Invocation("evaluate", tuple(args)))
     if out is not None:
         save_audit(audit, out)
         _say(f"audit written to {out}")

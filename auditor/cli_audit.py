@@ -63,7 +63,7 @@ def audit(
 ) -> None:
     """Probe the cluster (or read downloaded certificates), judge it, write the reports."""
     from auditor.inventory import load_inventory
-    from auditor.pipeline import AuditRequest, default_out_dir, run_audit
+    from auditor.pipeline import AuditRequest, audit_invocation, default_out_dir, run_audit
     from auditor.prober import ProbeOptions
     from auditor.progress import probe_progress
     from auditor.report import ReportMeta
@@ -81,7 +81,13 @@ def audit(
         expiry_window_days=expiry_window, rule_dirs=tuple(rules or ()),
         options=ProbeOptions(connect_timeout, handshake_timeout, concurrency),
         all_ports=all_ports, from_pem=from_pem, offline=offline,
-        meta=ReportMeta.now(ticket, operator))
+        meta=ReportMeta.now(ticket, operator),
+        invocation=audit_invocation(
+            inventory, phase.value, target_version=target_version, change_date=change_date,
+            expiry_window_days=expiry_window, agent_trust=agent_trust,
+            rule_dirs=tuple(rules or ()), from_pem=from_pem, all_ports=all_ports,
+            options=ProbeOptions(connect_timeout, handshake_timeout, concurrency),
+            ticket=ticket))
     total = sum(len(n.endpoints(all_ports)) for n in inv.nodes)
     try:
         with probe_progress(total) as progress:

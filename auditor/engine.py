@@ -10,7 +10,7 @@ with ``works``, and carries the rules that checked it.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from auditor.conditions import render
@@ -36,6 +36,9 @@ class Finding:
     gadgets: Mapping[str, str]
     citations: tuple[str, ...]
     basis: str
+    #: The findings (``rule-id subject``, same node) this one is a consequence of; it then
+    #: names no remediation of its own: fixing the cause fixes it.
+    caused_by: tuple[str, ...] = ()
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -113,10 +116,50 @@ def _subjects(rule: Rule, node: NodeView, cluster: Mapping[str, Any]) -> Iterato
                            {**base, "certificate": cert}, gadgets, False)
 
 
+def remedies_for(rule: Rule, rules: RuleSet, role: str,
+                 view: Mapping[str, Any]) -> tuple[str, ...]:
+    """The playbooks for one finding, best first: those for the node's role whose situation
+    holds, by priority (ties keep the order the rule lists them in)."""
+    fitting = [r for r in rule.remedies
+               if role in rules.playbooks[r.playbook].roles
+               and (r.condition is None or r.condition.holds(view))]
+    ranked = sorted(enumerate(fitting), key=lambda item: (-item[1].rank(rules.playbooks),
+                                                          item[0]))
+    return tuple(dict.fromkeys(r.playbook for _, r in ranked))
+
+
+def _certificate_of(view: Mapping[str, Any]) -> str | None:
+    """The short fingerprint of the certificate a subject is about (or presents)."""
+    if "certificate" in view:
+        return str(view["certificate"]["fingerprint"])
+    if "endpoint" in view:
+        return (view["endpoint"].get("browser") or {}).get("fingerprint")
+    return None
+
+
+def _with_causes(found: list[tuple[Finding, Mapping[str, Any], Rule]]) -> list[Finding]:
+    """A finding whose rule names a cause that fired on the same node (on the certificate
+    it is about, where both are about one) points to it instead of naming playbooks."""
+    out = []
+    for finding, view, rule in found:
+        causes = []
+        for other, other_view, _ in found:
+            if other.node != finding.node or other.rule_id not in rule.caused_by:
+                continue
+            mine, theirs = _certificate_of(view), _certificate_of(other_view)
+            if mine is not None and theirs is not None and mine != theirs:
+                continue
+            causes.append(f"{other.rule_id} {other.subject}")
+        if causes:
+            finding = replace(finding, remediation=(), caused_by=tuple(causes))
+        out.append(finding)
+    return out
+
+
 def evaluate(rules: RuleSet, facts: Facts, settings: Settings) -> Evaluation:
     """Findings and per-node gadget outcomes. Pure: no I/O, same inputs, same output."""
     views = build_views(facts, settings)
-    findings: list[tuple[tuple[int, int, str, int], Finding]] = []
+    findings: list[tuple[tuple[int, int, str, int], Finding, Mapping[str, Any], Rule]] = []
     given: dict[tuple[str, str], list[tuple[str, str]]] = {}
     settles: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
     checked: dict[tuple[str, str], set[str]] = {}
@@ -144,13 +187,14 @@ def evaluate(rules: RuleSet, facts: Facts, settings: Settings) -> Evaluation:
                             (rule.id, message, render(rule.settle, subject.view)))
                 finding = Finding(
                     rule.id, rule.severity, node.host, subject.name, rule.title, message,
-                    tuple(p for p in rule.remediation if node.role in rules.playbooks[p].roles),
+                    remedies_for(rule, rules, node.role, subject.view),
                     {g: rule.effects[g] for g in affected},
                     tuple(c.text for c in rule.citations),
                     "predicted" if subject.predicted else "observed")
                 sort_key = (SEVERITIES.index(rule.severity), node.index, rule.id, subject.order)
-                findings.append((sort_key, finding))
-    ordered = tuple(f for _, f in sorted(findings, key=lambda item: item[0]))
+                findings.append((sort_key, finding, subject.view, rule))
+    findings.sort(key=lambda item: item[0])
+    ordered = tuple(_with_causes([(f, view, rule) for _, f, view, rule in findings]))
     results = []
     unknowns = []
     for node in views.nodes:

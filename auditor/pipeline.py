@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from auditor.audit import Audit, build_audit, save_audit
+from auditor.audit import Audit, Invocation, build_audit, save_audit
 from auditor.errors import AuditorError, ToolFailure
 from auditor.facts import Facts, save_facts
 from auditor.fileio import write_atomic
@@ -41,6 +41,43 @@ class AuditRequest:
     from_pem: Path | None = None
     offline: bool = False
     meta: ReportMeta = field(default_factory=ReportMeta)
+    #: How the user ran it, for the plan's verify step (None: not recorded).
+    invocation: Invocation | None = None
+
+
+def audit_invocation(inventory: str | Path, phase: str, *, target_version: str | None = None,
+                     change_date: str | None = None, expiry_window_days: int = 30,
+                     agent_trust: str | Path | None = None, rule_dirs: Sequence[Path] = (),
+                     from_pem: str | Path | None = None, all_ports: bool = False,
+                     options: ProbeOptions | None = None,
+                     ticket: str | None = None) -> Invocation:
+    """The ``uccx-audit audit`` arguments that run this audit again (into a new folder)."""
+    args = ["audit", "--inventory", str(inventory), "--phase", phase]
+    if target_version:
+        args += ["--target-version", target_version]
+    if change_date:
+        args += ["--change-date", change_date]
+    if expiry_window_days != 30:
+        args += ["--expiry-window", str(expiry_window_days)]
+    if agent_trust:
+        args += ["--agent-trust", str(agent_trust)]
+    for folder in rule_dirs:
+        args += ["--rules", str(folder)]
+    if from_pem:
+        args += ["--from-pem", str(from_pem)]
+    if all_ports:
+        args.append("--all-ports")
+    default = ProbeOptions()
+    if options is not None:
+        for flag, value, usual in (
+                ("--connect-timeout", options.connect_timeout, default.connect_timeout),
+                ("--handshake-timeout", options.handshake_timeout, default.handshake_timeout),
+                ("--concurrency", options.concurrency, default.concurrency)):
+            if value != usual:
+                args += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+    if ticket:
+        args += ["--ticket", ticket]
+    return Invocation("audit", tuple(args), str(inventory))
 
 
 @dataclass(frozen=True)
@@ -112,7 +149,8 @@ def run_audit(request: AuditRequest,
                                  target_version=request.target_version,
                                  change_date=request.change_date,
                                  expiry_window_days=request.expiry_window_days)
-        audit = build_audit(evaluate(ruleset, facts, settings), facts, ruleset, settings)
+        audit = build_audit(evaluate(ruleset, facts, settings), facts, ruleset, settings,
+                            request.invocation)
         for fmt, name in REPORT_FILES.items():
             path = request.out_dir / name
             reports[fmt] = save_audit(audit, path) if fmt == "json" else write_report(

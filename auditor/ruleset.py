@@ -42,6 +42,32 @@ class Citation:
         return out + (f" ({self.note})" if self.note else "")
 
 
+#: Priority and plan order of a playbook that does not give its own.
+DEFAULT_PRIORITY = 50
+DEFAULT_ORDER = 50
+#: What a playbook step's text may name in braces; the plan fills them in.
+STEP_PLACEHOLDERS = ("node", "nodes", "purpose", "certificates", "firefox_exceptions")
+_STEP_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+
+
+@dataclass(frozen=True)
+class Remedy:
+    """One way to fix a rule's finding: a playbook, the situation it is for (a condition on
+    the finding's subject; None: always) and how strongly it is recommended there."""
+
+    playbook: str
+    priority: int | None
+    condition: Condition | None
+    note: str | None = None
+    source: str = ""
+
+    def rank(self, playbooks: Mapping[str, Playbook]) -> int:
+        if self.priority is not None:
+            return self.priority
+        playbook = playbooks.get(self.playbook)
+        return playbook.priority if playbook else DEFAULT_PRIORITY
+
+
 @dataclass(frozen=True)
 class Rule:
     """One loaded rule. ``data`` is the file's content, for the catalogue and the hash."""
@@ -65,6 +91,8 @@ class Rule:
     data: Mapping[str, Any]
     #: What would settle an ``unknown`` this rule gives (required for such rules).
     settle: str | None = None
+    remedies: tuple[Remedy, ...] = ()
+    caused_by: tuple[str, ...] = ()
 
     def applies(self, phase: str, version: Version) -> bool:
         """Is the rule in force for this phase and the version the audit is about?"""
@@ -91,6 +119,10 @@ class Playbook:
     citations: tuple[Citation, ...]
     path: str
     data: Mapping[str, Any]
+    order: int = DEFAULT_ORDER
+    priority: int = DEFAULT_PRIORITY
+    changes_certificates: bool = False
+    outcome: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -172,6 +204,18 @@ def parse_rule(data: Any, path: Path, locate: Locator, *, validated: bool = Fals
     compiler = Compiler(path=name, locate=locate, fields=fields,
                         field_hint=f"a {scope} rule can see (rules/README.md)")
     condition = compiler.compile(data["when"], ["when"])
+    remedies = []
+    for i, entry in enumerate(data["remediation"]):
+        if isinstance(entry, str):
+            remedies.append(Remedy(entry, None, None, None, name))
+            continue
+        when = (compiler.compile(entry["when"], ["remediation", i, "when"])
+                if "when" in entry else None)
+        remedies.append(Remedy(entry["playbook"], entry.get("priority"), when,
+                               " ".join(entry["note"].split()) if entry.get("note") else None,
+                               name))
+    # a playbook may be named twice, for two situations with two priorities
+    ids = list(dict.fromkeys(r.playbook for r in remedies))
     leaves = set(fields)
     for key in ("message", "settle"):
         for placeholder in placeholders(data.get(key) or ""):
@@ -188,7 +232,8 @@ def parse_rule(data: Any, path: Path, locate: Locator, *, validated: bool = Fals
         condition=condition,
         effects={g: data["effects"][g] for g in ALL_GADGETS if g in data["effects"]},
         message=data["message"], citations=_citations(data["citations"]),
-        remediation=tuple(data["remediation"]), path=name, data=data,
+        remediation=tuple(ids), path=name, data=data, remedies=tuple(remedies),
+        caused_by=tuple(data.get("caused_by", ())),
         settle=" ".join(data["settle"].split()) if data.get("settle") else None)
 
 
@@ -281,6 +326,20 @@ def _load_playbook(path: str, _mtime: int, _size: int) -> Playbook:
     if "uccx-audit" not in data["verify"]["do"]:
         raise _error(name, locate, ["verify", "do"], "does not say how to run the audit again",
                      "a step that names the uccx-audit command to run")
+    for i, raw in enumerate([*data["steps"], data["verify"]]):
+        where = ["steps", i] if i < len(data["steps"]) else ["verify"]
+        for key in ("do", "note"):
+            for word in _STEP_PLACEHOLDER.findall(raw.get(key, "")):
+                if word not in STEP_PLACEHOLDERS:
+                    raise _error(name, locate, [*where, key], f"unknown placeholder {{{word}}}",
+                                 "one of " + ", ".join(f"{{{w}}}" for w in STEP_PLACEHOLDERS))
+    restarts = [i for i, raw in enumerate(data["steps"]) if raw["on"] == "restart"]
+    if data.get("changes_certificates"):
+        last = len(data["steps"]) - 1
+        if last not in restarts or "utils system restart" not in data["steps"][last]["do"]:
+            raise _error(name, locate, ["steps", last], "a playbook that changes certificates "
+                         "must end with the restart", "a last step 'on: restart' that says "
+                         "utils system restart")
 
     def step(raw: Mapping[str, str]) -> Step:
         return Step(raw["on"], " ".join(raw["do"].split()),
@@ -288,7 +347,9 @@ def _load_playbook(path: str, _mtime: int, _size: int) -> Playbook:
 
     return Playbook(data["id"], data["title"], tuple(data["roles"]),
                     " ".join(data["when_to_use"].split()), tuple(step(s) for s in data["steps"]),
-                    step(data["verify"]), _citations(data["citations"]), name, data)
+                    step(data["verify"]), _citations(data["citations"]), name, data,
+                    data.get("order", DEFAULT_ORDER), data.get("priority", DEFAULT_PRIORITY),
+                    bool(data.get("changes_certificates")), data.get("outcome"))
 
 
 def _is_yaml(path: Path) -> bool:
@@ -325,6 +386,38 @@ def _digest(rules: Sequence[Rule], playbooks: Mapping[str, Playbook]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+def _offered_remedies(rules: dict[str, Rule], playbooks: Mapping[str, Playbook]) -> None:
+    """Add each playbook's ``remedies`` to the rules they name, as if the rule listed them:
+    a site's playbook takes part in choosing a built-in rule's remedy."""
+    from dataclasses import replace
+
+    for playbook in playbooks.values():
+        offers = playbook.data.get("remedies", [])
+        if not offers:
+            continue
+        _, locate = load_yaml(playbook.path)
+        for i, offer in enumerate(offers):
+            rule = rules.get(offer["rule"])
+            if rule is None:
+                raise _error(playbook.path, locate, ["remedies", i, "rule"],
+                             f"unknown rule {offer['rule']!r}",
+                             "a rule ID: " + ", ".join(sorted(rules)))
+            if playbook.id in rule.remediation:
+                raise _error(playbook.path, locate, ["remedies", i, "rule"],
+                             f"{rule.id} already names {playbook.id} in its remediation",
+                             "a rule that does not name this playbook")
+            compiler = Compiler(path=playbook.path, locate=locate,
+                                fields=fields_for(rule.scope),
+                                field_hint=f"a {rule.scope} rule can see (rules/README.md)")
+            when = (compiler.compile(offer["when"], ["remedies", i, "when"])
+                    if "when" in offer else None)
+            remedy = Remedy(playbook.id, offer.get("priority"), when,
+                            " ".join(offer["note"].split()) if offer.get("note") else None,
+                            playbook.path)
+            rules[rule.id] = replace(rule, remediation=(*rule.remediation, playbook.id),
+                                     remedies=(*rule.remedies, remedy))
+
+
 def load_ruleset(site_dirs: Sequence[str | Path] = (), *,
                  builtin: str | Path | None = None) -> RuleSet:
     """The built-in rules and playbooks plus a site's folders (rules, and playbooks/ in them)."""
@@ -352,13 +445,21 @@ def load_ruleset(site_dirs: Sequence[str | Path] = (), *,
                              f"{playbook.id!r}, also in {playbooks[playbook.id].path}",
                              "an ID no other playbook uses")
             playbooks[playbook.id] = playbook
+    _offered_remedies(rules, playbooks)
     for rule in rules.values():
-        for i, ref in enumerate(rule.remediation):
+        for i, ref in enumerate(r.playbook for r in rule.remedies):
             if ref not in playbooks:
                 _, locate = load_yaml(rule.path)
                 raise _error(rule.path, locate, ["remediation", i],
                              f"unknown remediation {ref!r}",
                              "a playbook ID: " + ", ".join(sorted(playbooks)))
+    for rule in rules.values():
+        for i, cause in enumerate(rule.caused_by):
+            if cause not in rules or cause == rule.id:
+                _, locate = load_yaml(rule.path)
+                raise _error(rule.path, locate, ["caused_by", i], f"unknown rule {cause!r}"
+                             if cause != rule.id else "a rule cannot be its own cause",
+                             "the ID of another rule")
     ordered = tuple(rules[k] for k in sorted(rules))
     playbooks = {k: playbooks[k] for k in sorted(playbooks)}
     return RuleSet(ordered, playbooks, tuple(sorted(site)), _digest(ordered, playbooks))

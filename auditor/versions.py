@@ -8,6 +8,10 @@ from functools import total_ordering
 from auditor.errors import InputError
 
 _VERSION = re.compile(r"^(\d+)\.(\d+)(?:\((\d+)\))?(?:([A-Za-z]+)(\d*))?$")
+#: What ``show version active`` prints: ``11.5.1.10000-61``, an ES build with a suffix
+#: such as ``11.5.1.10000-61 ES03`` / ``-ES03`` / ``.ES03``.
+_VOS_VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)\.(\d+)-(\d+)(?:[ ._-]?(ES)(\d+))?$",
+                          re.IGNORECASE)
 
 
 @total_ordering
@@ -17,13 +21,23 @@ class Version:
     __slots__ = ("key", "text")
 
     def __init__(self, text: str) -> None:
-        match = _VERSION.match(text.strip())
+        self.text = text.strip()
+        vos = _VOS_VERSION.match(self.text)
+        if vos:
+            # 11.5.1.10000-61 is 11.5(1); the build and an ES number only order builds of
+            # the same release among themselves
+            major, minor, maint, build, revision, _es, es = vos.groups()
+            self.key = (int(major), int(minor), int(maint), 0, int(build), int(revision),
+                        int(es or 0))
+            return
+        match = _VERSION.match(self.text)
         if not match:
             raise InputError(f"{text!r} is not a UCCX version",
-                             expected='a version such as "11.5(1)", "11.5(1)SU1" or "12.5"')
+                             expected='a version such as "11.5(1)", "11.5(1)SU1", "12.5" or '
+                             'as show version active prints it, "11.5.1.10000-61"')
         major, minor, maint, _tag, patch = match.groups()
-        self.text = text.strip()
-        self.key = (int(major), int(minor), int(maint or 0), int(patch or 0) if _tag else 0)
+        self.key = (int(major), int(minor), int(maint or 0), int(patch or 0) if _tag else 0,
+                    0, 0, 0)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Version) and self.key == other.key

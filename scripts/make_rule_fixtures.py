@@ -286,6 +286,8 @@ RECIPES: dict[str, Callable[[], Facts]] = {
     "weak-rsa-key": weak_rsa_key,
     "multi-server-san": multi_server_san("11.5(1)", with_socialminer=False),
     "multi-server-san-12-5": multi_server_san("12.5(1)", with_socialminer=False),
+    "multi-server-san-11-6-1": multi_server_san("11.6(1)", with_socialminer=False),
+    "multi-server-san-11-6-2": multi_server_san("11.6(2)", with_socialminer=False),
     "multi-server-san-with-socialminer": multi_server_san("12.5(1)", with_socialminer=True),
     "chain-out-of-order": chain_out_of_order,
     "leaf-without-aki": leaf_without_aki,

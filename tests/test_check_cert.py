@@ -19,6 +19,7 @@ HOST = "uccx1.example.com"
 def _csr(key) -> x509.CertificateSigningRequest:
     return (x509.CertificateSigningRequestBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, HOST)]))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(HOST)]), critical=False)
             .sign(key, hashes.SHA256()))
 
 
@@ -130,3 +131,121 @@ def test_bad_input_files_are_clear_errors(tmp_path, pem_files) -> None:
     done = check(str(tmp_path / "missing.pem"), "--purpose", "tomcat-ECDSA")
     assert done.returncode == 2 and "missing.pem: file not found" in done.stderr
     assert check(pem_files["ec_signed"], "--purpose", "tomcat-RSA").returncode == 2
+
+
+# --- the upload checks VOS makes, and the same severities as the rule files -------------
+
+def _signed(key, issuer, *, san: tuple[str, ...] | None = None, eku=None,
+            hash_name: str = "sha256", self_signed: bool = False) -> x509.Certificate:
+    import datetime as dt
+    now = dt.datetime.now(dt.timezone.utc)
+    signer = key if self_signed else issuer.key
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, HOST)])
+    builder = (x509.CertificateBuilder().subject_name(name)
+               .issuer_name(name if self_signed else issuer.cert.subject)
+               .public_key(key.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(now - dt.timedelta(days=1))
+               .not_valid_after(now + dt.timedelta(days=365))
+               .add_extension(x509.SubjectAlternativeName(
+                   [x509.DNSName(n) for n in (san or (HOST,))]), critical=False))
+    if eku is not None:
+        builder = builder.add_extension(x509.ExtendedKeyUsage(eku), critical=False)
+    cert = builder.sign(signer, hashes.SHA256())
+    # cryptography no longer signs with SHA-1: the lab re-signs through pyOpenSSL
+    return pki._resign_sha1(cert, signer) if hash_name == "sha1" else cert
+
+
+def _status(verdict, name: str) -> str | None:
+    return next((c.status for c in verdict.checks if c.name == name), None)
+
+
+def test_a_certificate_whose_sans_differ_from_the_csr_fails_with_the_vos_message() -> None:
+    from auditor.checkcert import VOS_SAN_MISMATCH
+    ca = pki.hierarchies()
+    key = pki.key("checkcert-node", "ec")
+    cert = _signed(key, ca.ec_root, san=(HOST, "extra.example.com"))
+    verdict = check_certificate([cert], "tomcat-ECDSA", csr=_csr(key), chain=[ca.ec_root.cert],
+                                host=HOST)
+    check = next(c for c in verdict.checks if c.name == "csr-san")
+    assert check.status == FAIL and not verdict.ok
+    assert VOS_SAN_MISMATCH == "CSR SAN and Certificate SAN does not match"
+    assert VOS_SAN_MISMATCH in check.message and "extra.example.com" in check.message
+    same = check_certificate([_signed(key, ca.ec_root)], "tomcat-ECDSA", csr=_csr(key),
+                             chain=[ca.ec_root.cert], host=HOST)
+    assert _status(same, "csr-san") == PASS
+
+
+def test_the_cli_refuses_a_san_mismatch_with_the_vos_message(tmp_path) -> None:
+    ca = pki.hierarchies()
+    key = pki.key("checkcert-node", "ec")
+    cert = tmp_path / "signed.pem"
+    cert.write_bytes(_signed(key, ca.ec_root, san=("uccx9.example.com", HOST))
+                     .public_bytes(serialization.Encoding.PEM))
+    csr = tmp_path / "node.csr"
+    csr.write_bytes(_csr(key).public_bytes(serialization.Encoding.PEM))
+    root = tmp_path / "root.pem"
+    root.write_bytes(ca.ec_root.cert.public_bytes(serialization.Encoding.PEM))
+    done = check(str(cert), "--purpose", "tomcat-ECDSA", "--csr", str(csr), "--chain",
+                 str(root), "--host", HOST)
+    assert done.returncode == 1
+    assert "CSR SAN and Certificate SAN does not match" in done.stdout
+
+
+def test_a_certificate_without_server_auth_in_its_extended_key_usage_fails() -> None:
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+    ca = pki.hierarchies()
+    key = pki.key("checkcert-node", "ec")
+    client_only = _signed(key, ca.ec_root, eku=[ExtendedKeyUsageOID.CLIENT_AUTH])
+    verdict = check_certificate([client_only], "tomcat-ECDSA", chain=[ca.ec_root.cert],
+                                host=HOST)
+    assert _status(verdict, "eku") == FAIL and not verdict.ok
+    assert "serverAuth" in next(c.message for c in verdict.checks if c.name == "eku")
+    server = _signed(key, ca.ec_root, eku=[ExtendedKeyUsageOID.SERVER_AUTH,
+                                           ExtendedKeyUsageOID.CLIENT_AUTH])
+    assert _status(check_certificate([server], "tomcat-ECDSA", chain=[ca.ec_root.cert],
+                                     host=HOST), "eku") == PASS
+
+
+@pytest.mark.parametrize("role", ["uccx-publisher", "socialminer"])
+def test_check_cert_takes_the_severity_and_scope_of_the_rule_files(role: str) -> None:
+    """RSA below 2048, SHA-1 on a CA-signed (not a self-signed) certificate, wildcard on
+    Finesse: check-cert says fail where the rule is an error, warn where it is a warning,
+    and nothing where the rule does not apply."""
+    from auditor.checkcert import RULE_OF_CHECK, WARN
+    from auditor.ruleset import load_ruleset
+    rules = load_ruleset()
+    status_of = {"error": FAIL, "warning": WARN}
+    ca = pki.hierarchies()
+
+    def expected(check_name: str, purpose: str) -> str | None:
+        rule = rules.rule(RULE_OF_CHECK[check_name])
+        services = {"tomcat": {"uccx-publisher": {"finesse", "notification"},
+                               "socialminer": {"web"}},
+                    "tomcat-ECDSA": {"uccx-publisher": {"live_data"},
+                                     "socialminer": {"notification"}}}[purpose][role]
+        if role not in rule.roles or (rule.services and not services & set(rule.services)):
+            return None
+        return status_of[rule.severity]
+
+    # a 1024-bit RSA tomcat
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    small = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    verdict = check_certificate([_signed(small, ca.rsa_root2)], "tomcat",
+                                chain=[ca.rsa_root2.cert], host=HOST, role=role)
+    assert _status(verdict, "key") == expected("key-size", "tomcat") == WARN
+    # SHA-1 on a CA-signed certificate; a self-signed one's own signature is not judged
+    rsa_key = pki.key("checkcert-rsa", "rsa")
+    verdict = check_certificate([_signed(rsa_key, ca.rsa_root2, hash_name="sha1")], "tomcat",
+                                chain=[ca.rsa_root2.cert], host=HOST, role=role)
+    assert _status(verdict, "hash") == expected("hash", "tomcat") == FAIL
+    self_sha1 = check_certificate([_signed(rsa_key, None, hash_name="sha1",
+                                           self_signed=True)], "tomcat", host=HOST, role=role)
+    assert _status(self_sha1, "hash") == PASS
+    # a wildcard: a warning on Finesse's tomcat (unverified), nothing elsewhere
+    for purpose, key in (("tomcat", rsa_key), ("tomcat-ECDSA", pki.key("checkcert-node",
+                                                                        "ec"))):
+        issuer = ca.rsa_root2 if purpose == "tomcat" else ca.ec_root
+        cert = _signed(key, issuer, san=("*.example.com",))
+        verdict = check_certificate([cert], purpose, chain=[issuer.cert], role=role)
+        assert _status(verdict, "wildcard") == expected("wildcard", purpose)
+    assert expected("wildcard", "tomcat") == (WARN if role == "uccx-publisher" else None)

@@ -138,7 +138,8 @@ def test_findings_carry_what_a_report_needs(rules: RuleSet) -> None:
     assert finding.node == SM and finding.subject == "node" and finding.severity == "error"
     assert finding.gadgets == {"chat_email": "broken", "socialminer_web": "broken"}
     assert finding.citations[0].startswith("CSCvb58580")
-    assert finding.remediation == ("sign-tomcat-ecdsa-with-ec-ca", "install-socialminer-cop")
+    # FAQ row 2: the SocialMiner COP is the fix for broken chat, re-signing the alternative
+    assert finding.remediation == ("install-socialminer-cop", "sign-tomcat-ecdsa-with-ec-ca")
     assert "CSCvb58580" in finding.message and finding.basis == "observed"
 
 

@@ -135,9 +135,12 @@ def test_markdown_summary_for_a_ticket_comment() -> None:
 def test_remediation_plan_is_numbered_deduplicated_and_per_node() -> None:
     html = render(lab_audit("row4-upgrade-trap"), "html", META)
     plan = html[html.index('id="plan"'):html.index('id="findings"')]
-    assert plan.count("Sign tomcat-ECDSA with a CA that signs EC certificates") == 1
-    assert "Generate CSR" in plan and "tomcat-trust" in plan and "Restart" in plan
-    assert "uccx-pub.lab.uccx.example</strong>: steps 1, 2, 4, 6, 7" in plan
+    assert plan.count("<h3>Playbook") == 1
+    assert plan.count("Playbook 1: Sign tomcat-ECDSA with a CA that signs EC certificates") == 1
+    assert "Generate CSR" in plan and "tomcat-trust" in plan and "utils system restart" in plan
+    # per node: CSR, download, tomcat-trust (the publisher replicates), upload, restart
+    assert "uccx-pub.lab.uccx.example</strong>: steps 1, 4, 8, 10, 14" in plan
+    assert "uccx-sub.lab.uccx.example</strong>: steps 2, 5, 11, 15" in plan
 
 
 def test_diff_of_row4_trap_before_and_ec_signed_after() -> None:

@@ -150,15 +150,20 @@ def build_context(audit: Audit, meta: ReportMeta) -> dict[str, Any]:
             if result is None:
                 gadgets.append(None)
                 continue
-            errors = [{"rule_id": f.rule_id, "title": f.title} for f in audit.findings
-                      if f.severity == "error" and f.node == node.host
-                      and gadget in finding_gadgets(audit, f)]
+            # every error and warning about this gadget sits in its cell: a green
+            # "works" never stands beside an unmarked finding
+            marks = [{"rule_id": f.rule_id, "title": f.title, "severity": f.severity}
+                     for f in audit.findings
+                     if f.severity in ("error", "warning") and f.node == node.host
+                     and gadget in finding_gadgets(audit, f)]
             gadgets.append({"name": gadget, "title": GADGET_TITLES[gadget],
                             "outcome": result.outcome, "words": OUTCOME_WORDS[result.outcome],
                             # the rules behind a problem; those that checked a working
                             # gadget are evidence, not news (node "checked")
                             "rules": list(result.rules) if result.outcome != "works" else [],
-                            "errors": errors})
+                            "marks": marks,
+                            "has_error": any(m["severity"] == "error" for m in marks),
+                            "has_warning": any(m["severity"] == "warning" for m in marks)})
         facts_node = facts_nodes.get(node.host)
         predicted = node.predicted
         nodes.append({

@@ -17,18 +17,28 @@ class FaqRow:
     live_data: str
     chat_email: str
     socialminer_web: str
+    #: Cells no source states (DOMAIN.md): the report marks them as our inference.
+    inferred: tuple[str, ...] = ()
+    #: What a report must say beside the row (a conflicting source).
+    note: str | None = None
 
 
 #: The matrix as DOMAIN.md states it (agents trust the CA of the CA-signed certificates).
 FAQ_ROWS: tuple[FaqRow, ...] = (
     FaqRow(1, "self_signed", "self_signed", "agent must accept (as before 11.5)",
            "extra certificate prompt; accepting works", "extra prompt; accepting works",
-           "agent must accept"),
+           "agent must accept", ("finesse_desktop", "socialminer_web"),
+           "Cisco 200651 says instead that with self-signed certificates both tomcat and "
+           "tomcat-ECDSA must be CA-signed for Live Data gadgets to connect; the two "
+           "documents conflict, and this row follows 210528."),
     FaqRow(2, "rsa_ca_signed", "rsa_ca_signed", "works",
-           "works (ECDSA not presented by UCCX)", "broken (CSCvb58580)", "does not load"),
-    FaqRow(3, "rsa_ca_signed", "ec_ca_signed", "works", "works", "works", "works"),
+           "works (ECDSA not presented by UCCX)", "broken (CSCvb58580)", "does not load",
+           ("finesse_desktop",)),
+    FaqRow(3, "rsa_ca_signed", "ec_ca_signed", "works", "works", "works", "works",
+           ("finesse_desktop", "socialminer_web")),
     FaqRow(4, "rsa_ca_signed", "self_signed", "works", "extra prompt; accepting fails",
-           "extra prompt; accepting works", "works"),
+           "extra prompt; accepting works", "works", ("finesse_desktop", "socialminer_web"),
+           "The Live Data defect behind this row is CSCvb46250."),
 )
 
 

@@ -29,8 +29,9 @@ def _states(node: dict[str, Any], which: str) -> str:
 def _cell(gadget: dict[str, Any] | None) -> str:
     if not gadget:
         return "—"
-    errors = "".join(f" ⛔ {md_escape(e['title'])} (`{e['rule_id']}`)" for e in gadget["errors"])
-    return gadget["words"] + errors
+    marks = "".join(f" {'⛔' if e['severity'] == 'error' else '⚠'} {md_escape(e['title'])} "
+                    f"(`{e['rule_id']}`)" for e in gadget["marks"])
+    return gadget["words"] + marks
 
 
 def render_markdown(audit: Audit, meta: ReportMeta) -> str:
@@ -71,17 +72,40 @@ def render_markdown(audit: Audit, meta: ReportMeta) -> str:
                  *[_cell(g) for g in node["gadgets"]]]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
-    plan = ctx["plan"]
+    lines += plan_markdown(ctx["plan"])
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def plan_markdown(plan: Any) -> list[str]:
+    """The remediation plan: each playbook with its steps per node, the restart, the verify
+    command; then the alternatives with when to use them, and the consequential findings."""
+    lines: list[str] = []
     if not plan.items:
         lines.append("No remediation needed.")
-    for item in plan.items:
-        lines += [f"**{md_escape(item.title)}** ({', '.join(md_escape(n) for n in item.nodes)})",
-                  ""]
+    for index, item in enumerate(plan.items, 1):
+        nodes = ", ".join(md_escape(n) for n in item.nodes)
+        lines += [f"**Playbook {index}: {md_escape(item.title)}** ({nodes}) "
+                  f"`{item.playbook}`", "",
+                  f"Why: {'; '.join(md_escape(b) for b in item.because)}.", "",
+                  f"When to use: {md_escape(item.when_to_use)}", ""]
         for step in item.steps:
             where = ", ".join(md_escape(w) for w in step.where)
-            lines.append(f"{step.number}. {where}: {md_escape(step.do)}")
-        lines += [f"{item.verify.number}. Verify: {md_escape(item.verify.do)}", ""]
+            note = f" *Note: {md_escape(step.note)}*" if step.note else ""
+            lines.append(f"{step.number}. **{where}**: {md_escape(step.do)}{note}")
+        lines += [f"{item.verify.number}. **Verify:** {md_escape(item.verify.do)}", ""]
     if plan.alternatives:
-        lines.append("Alternatives: " + "; ".join(md_escape(a.title)
-                                                  for a in plan.alternatives) + ".")
-    return "\n".join(lines).rstrip("\n") + "\n"
+        lines += ["**Alternatives** (when the recommended playbook does not fit):", ""]
+        for alt in plan.alternatives:
+            instead = (f" Instead of: {'; '.join(md_escape(t) for t in alt.instead_of)}."
+                       if alt.instead_of else "")
+            lines.append(f"- {md_escape(alt.title)} `{alt.playbook}` — when to use: "
+                         f"{md_escape(alt.when_to_use)}{instead}")
+        lines.append("")
+    if plan.consequences:
+        lines += ["**Follows from another finding** (fixing the cause fixes it):", ""]
+        for note in plan.consequences:
+            fixed = (f"; fixed by: {'; '.join(md_escape(t) for t in note.fixed_by)}"
+                     if note.fixed_by else "")
+            lines.append(f"- {md_escape(note.title)} ({md_escape(note.node)}): caused by "
+                         f"{'; '.join(md_escape(c) for c in note.causes)}{fixed}")
+    return lines
