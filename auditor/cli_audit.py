@@ -7,7 +7,15 @@ from typing import Annotated, Optional
 
 import typer
 
-from auditor.cli import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, Phase, app
+from auditor.cli import (
+    DEFAULT_PER_HOST,
+    EXIT_FINDINGS,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    PerHost,
+    Phase,
+    app,
+)
 
 
 def print_result(result) -> None:
@@ -57,6 +65,7 @@ def audit(
     connect_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds.")] = 5.0,
     handshake_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds.")] = 5.0,
     concurrency: Annotated[int, typer.Option(min=1, max=1024)] = 64,
+    per_host: PerHost = DEFAULT_PER_HOST,
 ) -> None:
     """Probe the cluster (or read downloaded certificates), judge it, write the reports."""
     from auditor.inventory import load_inventory
@@ -74,7 +83,8 @@ def audit(
         out_dir=out or default_out_dir(inv.cluster, phase.value),
         target_version=target_version, change_date=change_date,
         expiry_window_days=expiry_window, rule_dirs=tuple(rules or ()),
-        options=ProbeOptions(connect_timeout, handshake_timeout, concurrency),
+        options=ProbeOptions(connect_timeout, handshake_timeout, concurrency,
+                             per_host=per_host),
         all_ports=all_ports, from_pem=from_pem, offline=offline,
         meta=ReportMeta.now(ticket, operator))
     total = sum(len(n.endpoints(all_ports)) for n in inv.nodes)
