@@ -109,6 +109,13 @@ def _quick_inventory(targets: list[str], role: str, version: str):
     return replace(inventory, nodes=fixed)
 
 
+#: --per-host: at most this many handshakes with one host at once (as sslyze limits).
+PerHost = Annotated[int, typer.Option(
+    "--per-host", min=1, max=64, metavar="N",
+    help="Handshakes with one host at once; a small VOS virtual machine takes few.")]
+DEFAULT_PER_HOST = 4
+
+
 @app.command(epilog="\b\nExamples:\n"
              "  uccx-audit probe --inventory cluster.yaml --out facts.json\n"
              "  uccx-audit probe --inventory cluster.yaml --all-ports --agent-trust cas.pem\n"
@@ -132,6 +139,7 @@ def probe(
     concurrency: Annotated[int, typer.Option(min=1, max=1024,
                                              help="Handshakes at once.")] = 64,
     fmt: Annotated[TableFormat, typer.Option("--format", "-f")] = TableFormat.table,
+    per_host: PerHost = DEFAULT_PER_HOST,
 ) -> None:
     """Record what every endpoint presents to a browser, an ECDSA-only and an RSA-only client."""
     from auditor.collect import probe_inventory
@@ -151,7 +159,7 @@ def probe(
     else:
         raise InputError("nothing to probe", expected="--inventory FILE or HOST[:PORT] ...")
     trust = load_agent_trust(str(agent_trust) if agent_trust else None)
-    options = ProbeOptions(connect_timeout, handshake_timeout, concurrency)
+    options = ProbeOptions(connect_timeout, handshake_timeout, concurrency, per_host=per_host)
     total = sum(len(n.endpoints(all_ports)) for n in inv.nodes)
     started = time.monotonic()
     with probe_progress(total) as progress:
@@ -187,12 +195,14 @@ def demo(
     list_: Annotated[bool, typer.Option("--list", help="List the scenarios.")] = False,
     ticket: Annotated[Optional[str], typer.Option(help="Change ticket.")] = None,  # noqa: UP045
     operator: Annotated[Optional[str], typer.Option(help="Who ran it.")] = None,  # noqa: UP045
+    per_host: PerHost = DEFAULT_PER_HOST,
 ) -> None:
     """Start the built-in lab for a scenario and audit it exactly as a real cluster."""
     from auditor.cli_audit import print_result
     from auditor.inventory import load_inventory
     from auditor.lab import SCENARIOS, Lab
     from auditor.pipeline import AuditRequest, audit_invocation, run_audit
+    from auditor.prober import ProbeOptions
     from auditor.progress import probe_progress
     from auditor.report import ReportMeta
     from auditor.trust import load_agent_trust
@@ -216,11 +226,12 @@ def demo(
             inventory=inventory, phase=phase,
             trust=load_agent_trust(str(lab.agent_trust_path)), out_dir=folder,
             target_version="11.5(1)" if phase == "pre" else None,
-            meta=ReportMeta.now(ticket, operator),
+            options=ProbeOptions(per_host=per_host), meta=ReportMeta.now(ticket, operator),
             invocation=audit_invocation(
                 lab.inventory_path, phase,
                 target_version="11.5(1)" if phase == "pre" else None,
-                agent_trust=lab.agent_trust_path, ticket=ticket))
+                agent_trust=lab.agent_trust_path, ticket=ticket,
+                options=ProbeOptions(per_host=per_host)))
         total = sum(len(n.endpoints()) for n in inventory.nodes)
         with probe_progress(total) as progress:
             result = run_audit(request, progress)

@@ -7,7 +7,14 @@ from typing import Annotated, Optional
 
 import typer
 
-from auditor.cli import EXIT_INTERRUPTED, Phase, app, exit_code
+from auditor.cli import (
+    DEFAULT_PER_HOST,
+    EXIT_INTERRUPTED,
+    PerHost,
+    Phase,
+    app,
+    exit_code,
+)
 
 
 def print_result(result) -> None:
@@ -60,6 +67,7 @@ def audit(
     connect_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds.")] = 5.0,
     handshake_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds.")] = 5.0,
     concurrency: Annotated[int, typer.Option(min=1, max=1024)] = 64,
+    per_host: PerHost = DEFAULT_PER_HOST,
 ) -> None:
     """Probe the cluster (or read downloaded certificates), judge it, write the reports."""
     from auditor.inventory import load_inventory
@@ -79,14 +87,16 @@ def audit(
         out_dir=out or default_out_dir(inv.cluster, phase.value),
         target_version=target_version, change_date=change_date,
         expiry_window_days=expiry_window, rule_dirs=tuple(rules or ()),
-        options=ProbeOptions(connect_timeout, handshake_timeout, concurrency),
+        options=ProbeOptions(connect_timeout, handshake_timeout, concurrency,
+                             per_host=per_host),
         all_ports=all_ports, from_pem=from_pem, offline=offline,
         meta=ReportMeta.now(ticket, operator),
         invocation=audit_invocation(
             inventory, phase.value, target_version=target_version, change_date=change_date,
             expiry_window_days=expiry_window, agent_trust=agent_trust,
             rule_dirs=tuple(rules or ()), from_pem=from_pem, all_ports=all_ports,
-            options=ProbeOptions(connect_timeout, handshake_timeout, concurrency),
+            options=ProbeOptions(connect_timeout, handshake_timeout, concurrency,
+                                 per_host=per_host),
             ticket=ticket))
     total = sum(len(n.endpoints(all_ports)) for n in inv.nodes)
     try:

@@ -72,7 +72,8 @@ def audit_invocation(inventory: str | Path, phase: str, *, target_version: str |
         for flag, value, usual in (
                 ("--connect-timeout", options.connect_timeout, default.connect_timeout),
                 ("--handshake-timeout", options.handshake_timeout, default.handshake_timeout),
-                ("--concurrency", options.concurrency, default.concurrency)):
+                ("--concurrency", options.concurrency, default.concurrency),
+                ("--per-host", options.per_host, default.per_host)):
             if value != usual:
                 args += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
     if ticket:

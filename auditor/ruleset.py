@@ -294,7 +294,7 @@ def _read(path: str | Path) -> tuple[Any, Locator]:
 
 
 def _stamp(path: str | Path) -> tuple[str, int, int]:
-    """What identifies a file's content for the parse cache: path, mtime, size."""
+    """What identifies a file's content for this process's memo: path, mtime, size."""
     try:
         stat = Path(path).stat()
     except OSError:

@@ -1,5 +1,7 @@
-"""Load YAML or JSON with line numbers and check it against a JSON Schema.
+"""Load YAML or JSON and check it against a JSON Schema.
 
+YAML is read by libyaml (PyYAML's C loader) with YAML 1.2 scalars, as ruamel reads them;
+ruamel's slower round-trip parser runs only when something is wrong, to name the line.
 Every error names the file, the line, the field and what would be accepted.
 """
 
@@ -11,7 +13,6 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from auditor import cache as disk_cache
 from auditor.errors import InputError
 from auditor.resources import schema_path
 
@@ -125,17 +126,18 @@ def _lazy_locator(path: str, text: str) -> Locator:
 def load_yaml_validated(path: str | Path, schema_name: str,
                         parse: Callable[[str | Path], tuple[Any, Locator]] = load_yaml,
                         ) -> tuple[Any, Locator]:
-    """Parse a YAML file with ``parse`` and validate it against a shipped schema, or read
-    what exactly these bytes parsed and validated to before (:mod:`auditor.cache`)."""
+    """Read a YAML file with libyaml and validate it against a shipped schema. When libyaml
+    cannot read it, ``parse`` (ruamel, with line numbers) reads it or says where it breaks;
+    lines of schema errors come from ruamel too, parsed only then."""
+    from auditor.fastyaml import FastYAMLError, load_fast
+
     text = read_text(path)
-    name = disk_cache.key(f"yaml:{schema_name}", _schema_bytes(schema_name),
-                          text.encode("utf-8"))
-    data = disk_cache.get_json("validated", name)
-    if data is not None:
-        return data, _lazy_locator(str(path), text)
-    data, locate = parse(path)
+    try:
+        data = load_fast(text)
+        locate = _lazy_locator(str(path), text)
+    except FastYAMLError:
+        data, locate = parse(path)
     validate(data, schema_name, path=str(path), locate=locate)
-    disk_cache.put_json("validated", name, data)
     return data, locate
 
 
@@ -152,18 +154,19 @@ def load_json(path: str | Path) -> Any:
 
 
 @cache
-def _schema_bytes(name: str) -> bytes:
-    return schema_path(name).read_bytes()
+def load_schema(name: str) -> dict[str, Any]:
+    """One of the JSON Schemas shipped in ``auditor/schemas`` (each checked against the
+    meta-schema by the test suite, not on every run)."""
+    schema: dict[str, Any] = json.loads(schema_path(name).read_text(encoding="utf-8"))
+    return schema
 
 
 @cache
-def load_schema(name: str) -> dict[str, Any]:
-    """One of the JSON Schemas shipped in ``auditor/schemas``."""
+def _validator(name: str) -> jsonschema.Draft202012Validator:
+    """The validator of a shipped schema, built once per process."""
     import jsonschema
 
-    schema: dict[str, Any] = json.loads(schema_path(name).read_text(encoding="utf-8"))
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return schema
+    return jsonschema.Draft202012Validator(load_schema(name))
 
 
 def _describe(error: jsonschema.ValidationError) -> tuple[list[Any], str, str | None]:
@@ -208,10 +211,7 @@ def _describe(error: jsonschema.ValidationError) -> tuple[list[Any], str, str | 
 
 def validate(instance: Any, schema_name: str, *, path: str, locate: Locator | None = None) -> None:
     """Check ``instance`` against a shipped schema; raise the first error (by line)."""
-    import jsonschema
-
-    validator = jsonschema.Draft202012Validator(load_schema(schema_name))
-    errors = list(validator.iter_errors(instance))
+    errors = list(_validator(schema_name).iter_errors(instance))
     if not errors:
         return
     described = []

@@ -65,17 +65,19 @@ def say(message: str) -> None:
 
 
 def measure(command: Sequence[str], *, stdout: Path | None = None,
-            cache: Path | None = None, limit_s: float = 600.0) -> Sample:
+            home: Path | None = None, limit_s: float = 600.0) -> Sample:
     """Run one command; wall time around it, peak RSS and CPU of it (and its children).
-    ``cache``: the tool's cache folder (XDG_CACHE_HOME) for this run."""
+    ``home``: an empty folder as HOME and XDG_CACHE_HOME, so that nothing a run could
+    leave behind helps the next (the tool keeps no state; this keeps the figures honest
+    if that ever changed)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(BENCH.parent),
                                                       env.get("PYTHONPATH")]))
     # as after `pip install`, which compiles every module: this workplace's
     # PYTHONDONTWRITEBYTECODE would have the tool compiled from source on every run
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    if cache is not None:
-        env["XDG_CACHE_HOME"] = str(cache)
+    if home is not None:
+        env["HOME"] = env["XDG_CACHE_HOME"] = str(home)
     sink = open(stdout, "wb") if stdout else subprocess.DEVNULL  # noqa: SIM115
     try:
         started = time.perf_counter()
@@ -190,30 +192,22 @@ def interleaved(runs: int, contenders: dict[str, Callable[[int], Sample]]
     return samples
 
 
-def warm(work: Path) -> Path:
-    """The tool's cache folder for the measured runs: a user's second run of an inventory
-    (the rules, the templates and the inventory parsed before)."""
-    return work / "cache-warm"
-
-
-def cold(work: Path, name: str) -> Path:
-    """An empty cache folder: a first run after installing, or of a new inventory."""
-    return work / f"cache-cold-{name}"
+def fresh_home(work: Path) -> Path:
+    """A new, empty home folder for one run of the tool: every run is a first run."""
+    return Path(tempfile.mkdtemp(prefix="home-", dir=work))
 
 
 def cluster_step(plan: Plan, work: Path) -> dict:
     say(f"cluster: a three-node cluster, every port (--all-ports), {plan.cluster_runs} runs "
-        "each of audit (cache warm and cold), sslyze and the floor")
+        "each of audit, sslyze and the floor")
     with Fleet(12, work / "cluster-fleet", all_ports=True) as fleet:
         floor_cmd = floor_command(fleet, work)
+        # compiles the modules as `pip install` does, and reads the files into the page cache
         measure(audit_command(fleet, work / "cluster-warm-up", all_ports=True),
-                cache=warm(work))
+                home=fresh_home(work))
         samples = interleaved(plan.cluster_runs, {
             "audit": lambda i: measure(audit_command(fleet, work / f"cluster-audit-{i}",
-                                                     all_ports=True), cache=warm(work)),
-            "audit_cold": lambda i: measure(
-                audit_command(fleet, work / f"cluster-cold-{i}", all_ports=True),
-                cache=cold(work, f"cluster-{i}")),
+                                                     all_ports=True), home=fresh_home(work)),
             "sslyze": lambda i: measure(sslyze_command(fleet, work / f"cluster-sslyze-{i}.json")),
             "floor": lambda i: measure(floor_cmd, stdout=work / f"cluster-floor-{i}.json"),
         })
@@ -233,7 +227,7 @@ def latency_step(runs: int, latency_ms: float, work: Path) -> dict:
         floor_cmd = floor_command(fleet, work)
         samples = interleaved(runs, {
             "audit": lambda i: measure(audit_command(fleet, work / f"latency-audit-{i}",
-                                                     all_ports=True), cache=warm(work)),
+                                                     all_ports=True), home=fresh_home(work)),
             "sslyze": lambda i: measure(sslyze_command(fleet, work / f"latency-sslyze-{i}.json")),
             "floor": lambda i: measure(floor_cmd, stdout=work / f"latency-floor-{i}.json"),
         })
@@ -251,10 +245,10 @@ def scale_step(endpoints: int, runs: int, with_sslyze: bool, work: Path) -> dict
         + (" and of sslyze" if with_sslyze else ""))
     with Fleet(endpoints, work / f"fleet-{endpoints}") as fleet:
         measure(audit_command(fleet, work / f"scale-{endpoints}-warm-up", all_ports=False),
-                cache=warm(work))
+                home=fresh_home(work))
         contenders: dict[str, Callable[[int], Sample]] = {
             "audit": lambda i: measure(audit_command(fleet, work / f"scale-{endpoints}-{i}",
-                                                     all_ports=False), cache=warm(work)),
+                                                     all_ports=False), home=fresh_home(work)),
         }
         if with_sslyze:
             contenders["sslyze"] = lambda i: measure(
@@ -273,7 +267,7 @@ def silent_step(runs: int, work: Path) -> dict:
         f"(timeouts {TIMEOUT_S:g} s)")
     with Fleet(100, work / "fleet-silent", silent=50) as fleet:
         samples = interleaved(runs, {"audit": lambda i: measure(
-            audit_command(fleet, work / f"silent-{i}", all_ports=False), cache=warm(work))})
+            audit_command(fleet, work / f"silent-{i}", all_ports=False), home=fresh_home(work))})
         expected = {(e.address, e.port): e.leaves for e in fleet.endpoints}
         ours = audit_leaves(work / "silent-0" / "facts.json")
     step = summarise(samples, endpoints=100, expected=expected, ours=ours)

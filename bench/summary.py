@@ -89,9 +89,6 @@ def summarise(samples: Mapping[str, Sequence[Sample]], *, endpoints: int,
         step["vs_sslyze_speedup"] = paired_ratio(samples["sslyze"], samples["audit"])
     if samples.get("floor"):
         step["vs_floor_ratio"] = paired_ratio(samples["audit"], samples["floor"])
-    if samples.get("audit_cold") and samples.get("sslyze") and samples.get("floor"):
-        step["cold_vs_sslyze_speedup"] = paired_ratio(samples["sslyze"], samples["audit_cold"])
-        step["cold_vs_floor_ratio"] = paired_ratio(samples["audit_cold"], samples["floor"])
     return step
 
 
@@ -156,8 +153,6 @@ def write_results(path: Path, *, cluster: Mapping[str, Any], scale: Sequence[Map
         "cluster_endpoints": cluster["endpoints"],
         "cluster_audit_wall_s": cluster["audit"]["wall_s"],
         "cluster_audit_peak_rss_mb": cluster["audit"]["peak_rss_mb"],
-        "cluster_audit_cold_wall_s": (cluster["audit_cold"]["wall_s"]
-                                      if "audit_cold" in cluster else None),
         "sslyze_wall_s": cluster["sslyze"]["wall_s"],
         "vs_sslyze_speedup": cluster["vs_sslyze_speedup"],
         "floor_wall_s": cluster["floor"]["wall_s"],
@@ -222,11 +217,6 @@ def markdown_table(results: Mapping[str, Any]) -> str:
             f"| {_cell(step.get('vs_floor_ratio'), '×')} | {_cell(agree)} |")
 
     row("cluster audit, all ports, 4 reports", cluster)
-    if "audit_cold" in cluster:
-        row("the same, first run (empty cache)", {
-            **cluster, "audit": cluster["audit_cold"],
-            "vs_sslyze_speedup": cluster.get("cold_vs_sslyze_speedup"),
-            "vs_floor_ratio": cluster.get("cold_vs_floor_ratio")})
     if details.get("latency"):
         row(f"cluster, servers answer {details['latency']['latency_ms']:g} ms late",
             details["latency"])

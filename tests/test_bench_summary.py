@@ -110,9 +110,8 @@ def test_results_file_has_the_headline_keys_and_the_table_its_rows(tmp_path: Pat
     machine = {"cpu": "test cpu", "cores": 2, "memory_gb": 24.0, "python": "3.11",
                "openssl": "OpenSSL 3", "sslyze": "6.3.1", "load_average_at_start": [0.5, 0, 0]}
     path = tmp_path / "results" / "latest.json"
-    cold = {**cluster["audit"], "wall_s": 0.8}
     latency = {**cluster, "latency_ms": 50.0}
-    results = write_results(path, cluster={**cluster, "audit_cold": cold}, scale=scale,
+    results = write_results(path, cluster=cluster, scale=scale,
                             silent=silent, machine=machine, quick=False, duration_s=12.0,
                             latency=latency)
     assert json.loads(path.read_text()) == results
@@ -125,7 +124,5 @@ def test_results_file_has_the_headline_keys_and_the_table_its_rows(tmp_path: Pat
     table = markdown_table(results)
     assert "| cluster audit, all ports, 4 reports | 12 | 0.4 s |" in table
     assert "| scale 100, 50 silent (timeout 5 s) |" in table
-    assert "| the same, first run (empty cache) | 12 | 0.8 s |" in table
     assert "| cluster, servers answer 50 ms late | 12 |" in table
-    assert results["cluster_audit_cold_wall_s"] == 0.8
     assert "| cluster_vs_sslyze |" in table and "**no**" in table

@@ -117,7 +117,7 @@ def test_tls12_only_servers_are_steered_by_cipher_suites(max_tls: str) -> None:
 def test_fallback_method_without_sigalgs_sees_both_certificates(monkeypatch) -> None:
     from auditor import prober
 
-    monkeypatch.setattr(prober, "_SIGALGS_OK", False)
+    monkeypatch.setattr(prober, "sigalgs_supported", lambda: False)
     with Lab("row4-upgrade-trap") as lab:
         facts = _probe(lab)
         live = next(e for e in lab.endpoints if e.service == "live_data")

@@ -142,12 +142,12 @@ def _fake_handshakes(monkeypatch, answer) -> list[tuple[str, str]]:
     calls: list[tuple[str, str]] = []
     lock = threading.Lock()
 
-    def fake(target, profile, options):
+    def fake(self, target, profile):
         with lock:
             calls.append((target.host, profile))
         return answer(target, profile)
 
-    monkeypatch.setattr(prober, "handshake", fake)
+    monkeypatch.setattr(prober.Prober, "handshake", fake)
     return calls
 
 

@@ -5,16 +5,9 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from jinja2 import (
-    Environment,
-    FileSystemBytecodeCache,
-    FileSystemLoader,
-    StrictUndefined,
-    select_autoescape,
-)
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from auditor.audit import Audit, audit_to_json
-from auditor.cache import cache_dir
 from auditor.fileio import write_atomic
 from auditor.report.context import ReportMeta, build_context
 from auditor.report.markdown import render_markdown
@@ -25,25 +18,13 @@ FORMATS = ("html", "md", "json", "junit")
 EXTENSIONS = {"html": "html", "md": "md", "json": "json", "junit": "xml"}
 
 
-def _bytecode_cache() -> FileSystemBytecodeCache | None:
-    """Compiled templates in the cache folder (Jinja2 checks each against its source)."""
-    folder = cache_dir()
-    if folder is None:
-        return None
-    try:
-        (folder / "templates").mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return None
-    return FileSystemBytecodeCache(str(folder / "templates"))
-
-
 @cache
 def environment() -> Environment:
     """Jinja2 with autoescaping for HTML: every value from a server is text, never markup."""
     env = Environment(loader=FileSystemLoader(str(templates_dir())),
                       autoescape=select_autoescape(["html", "html.j2"], default=False),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                      keep_trailing_newline=True, bytecode_cache=_bytecode_cache())
+                      keep_trailing_newline=True)
     env.filters["state"] = state_words
     return env
 
