@@ -22,6 +22,8 @@ from cryptography import x509
 from OpenSSL import SSL
 from OpenSSL._util import lib as _lib
 
+from auditor.certs import unreadable_in_chain
+
 PROFILES = ("browser", "ecdsa_only", "rsa_only")
 
 # What current Chrome offers (TLS 1.2 suites in its order, then its signature algorithms).
@@ -382,6 +384,12 @@ def handshake(target: Target, profile: str, options: ProbeOptions) -> Handshake:
         if not chain:
             return Handshake(profile, method, False, _ms(start), version, cipher,
                              error=ProbeError("other", "the server sent no certificate"),
+                             peer=peer)
+        unreadable = unreadable_in_chain(chain)
+        if unreadable is not None:
+            return Handshake(profile, method, False, _ms(start), version, cipher,
+                             error=ProbeError("other", f"the server sent a certificate that "
+                                              f"the X.509 layer cannot read: {unreadable}"),
                              peer=peer)
         return Handshake(profile, method, True, _ms(start), version, cipher, chain, peer=peer)
     except _Failure as failure:

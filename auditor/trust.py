@@ -99,7 +99,7 @@ def load_agent_trust(path: str | None) -> AgentTrust:
                 with warnings.catch_warnings():
                     # some distribution roots carry non-positive serials; still roots
                     warnings.simplefilter("ignore", CryptographyDeprecationWarning)
-                    anchors = tuple(read_certificates(candidate))
+                    anchors = tuple(read_certificates(candidate, skip_unreadable=True))
                 return AgentTrust(source="system", anchors=anchors)
             except InputError:
                 continue
