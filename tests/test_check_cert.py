@@ -130,3 +130,23 @@ def test_bad_input_files_are_clear_errors(tmp_path, pem_files) -> None:
     done = check(str(tmp_path / "missing.pem"), "--purpose", "tomcat-ECDSA")
     assert done.returncode == 2 and "missing.pem: file not found" in done.stderr
     assert check(pem_files["ec_signed"], "--purpose", "tomcat-RSA").returncode == 2
+
+
+@pytest.mark.parametrize("usage", ["key_cert_sign", "key_encipherment"])
+def test_a_key_usage_browsers_refuse_is_not_ok(tmp_path, usage: str) -> None:
+    """Chromium refuses an RSA leaf whose keyUsage lacks digitalSignature
+    (ERR_SSL_KEY_USAGE_INCOMPATIBLE; tests/test_trust_corpus.py), so check-cert does."""
+    from trust_corpus import intermediate, leaf, root
+
+    anchor = root()
+    issuing = intermediate(anchor)
+    signed = leaf(issuing, usage=(usage,))
+    path, chain = tmp_path / "signed.pem", tmp_path / "chain.pem"
+    path.write_bytes(signed.cert.public_bytes(serialization.Encoding.PEM))
+    chain.write_bytes(b"".join(c.public_bytes(serialization.Encoding.PEM)
+                               for c in (issuing.cert, anchor.cert)))
+    done = check(str(path), "--purpose", "tomcat", "--chain", str(chain),
+                 "--host", "node.corpus.example")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "FAIL  browsers" in done.stdout and "digitalSignature" in done.stdout
+    assert "NOT OK" in done.stdout and "OK: it will work" not in done.stdout
