@@ -14,6 +14,7 @@ import typer
 
 from auditor import __version__
 from auditor.errors import AuditorError, InputError
+from auditor.textsafe import terminal
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -67,7 +68,7 @@ class TableFormat(str, Enum):
 
 
 def _say(message: str) -> None:
-    typer.echo(message, err=True)
+    typer.echo(terminal(message), err=True)
 
 
 def _quick_inventory(targets: list[str], role: str, version: str):
@@ -153,9 +154,9 @@ def probe(
     if fmt is TableFormat.json:
         typer.echo(facts_to_json(facts), nl=False)
     else:
-        typer.echo(endpoint_table(facts))
+        typer.echo(terminal(endpoint_table(facts)))
         typer.echo("")
-        typer.echo(node_table(facts))
+        typer.echo(terminal(node_table(facts)))
     _say(f"probed {total} endpoints in {time.monotonic() - started:.2f} s"
          + (f"; facts written to {out}" if out else ""))
 
@@ -276,7 +277,7 @@ def evaluate_command(
     if fmt is TableFormat.json:
         typer.echo(audit_to_json(audit), nl=False)
     else:
-        typer.echo(render_audit(audit))
+        typer.echo(terminal(render_audit(audit)))
     if audit.has_errors:
         raise typer.Exit(EXIT_FINDINGS)
 
@@ -314,7 +315,7 @@ def main() -> None:
     try:
         app(prog_name="uccx-audit")
     except AuditorError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(terminal(f"error: {exc}"), err=True)
         sys.exit(EXIT_USAGE)
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)

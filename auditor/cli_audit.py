@@ -8,19 +8,20 @@ from typing import Annotated, Optional
 import typer
 
 from auditor.cli import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, Phase, app
+from auditor.textsafe import terminal
 
 
 def print_result(result) -> None:
     """The gadget grid and the verdict as a terminal table, and where the reports are."""
     from auditor.audit_text import gadget_table, heading
 
-    typer.echo(heading(result.audit))
+    typer.echo(terminal(heading(result.audit)))
     typer.echo("")
-    typer.echo(gadget_table(result.audit))
+    typer.echo(terminal(gadget_table(result.audit)))
     typer.echo("")
     folder = result.facts_path.parent
-    typer.echo(f"reports in {folder}/: " + ", ".join(p.name for p in result.reports.values())
-               + f", {result.facts_path.name}")
+    typer.echo(terminal(f"reports in {folder}/: " + ", ".join(
+        p.name for p in result.reports.values()) + f", {result.facts_path.name}"))
 
 
 @app.command(epilog="\b\nExamples:\n"

@@ -20,6 +20,7 @@ from auditor.report.context import ReportMeta, build_context
 from auditor.report.markdown import render_markdown
 from auditor.resources import templates_dir
 from auditor.summary import state_words
+from auditor.textsafe import visible
 
 FORMATS = ("html", "md", "json", "junit")
 EXTENSIONS = {"html": "html", "md": "md", "json": "json", "junit": "xml"}
@@ -37,13 +38,20 @@ def _bytecode_cache() -> FileSystemBytecodeCache | None:
     return FileSystemBytecodeCache(str(folder / "templates"))
 
 
+def _inert(value: object) -> object:
+    """Every string a template prints, control characters shown as escapes (before
+    autoescaping makes it text)."""
+    return visible(value, multiline=True) if isinstance(value, str) else value
+
+
 @cache
 def environment() -> Environment:
     """Jinja2 with autoescaping for HTML: every value from a server is text, never markup."""
     env = Environment(loader=FileSystemLoader(str(templates_dir())),
                       autoescape=select_autoescape(["html", "html.j2"], default=False),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                      keep_trailing_newline=True, bytecode_cache=_bytecode_cache())
+                      keep_trailing_newline=True, bytecode_cache=_bytecode_cache(),
+                      finalize=_inert)
     env.filters["state"] = state_words
     return env
 
