@@ -102,3 +102,37 @@ def test_the_auditor_accepts_exactly_what_chromium_accepts(
     chromium = chromium_verdicts[url]
     accepted, reason = auditor_verdict(shapes()[name], served[name])
     assert accepted == (chromium is None), (name, chromium, reason)
+
+
+def test_an_ec_leaf_browsers_refuse_beside_a_valid_rsa_one_is_never_works(
+        served, tmp_path) -> None:
+    """Chromium gets the EC leaf where a port holds both and fails on its key usage,
+    though a valid RSA certificate is there too: the gadgets served there are not
+    ``works``."""
+    import json
+    import sys
+
+    shape = shapes()["ec-leaf-key-encipherment-only-beside-valid-rsa"]
+    port = served[shape.name]
+    trust = tmp_path / "agents.pem"
+    trust.write_bytes(_pem(*shape.roots))
+    inventory = tmp_path / "cluster.yaml"
+    inventory.write_text(f"cluster: corpus\nversion: \"11.5(1)\"\nnodes:\n"
+                         f"  - host: {HOST}\n    address: 127.0.0.1\n"
+                         f"    role: uccx-publisher\n    ports: {{finesse: {port}, "
+                         f"live_data: {port}, notification: {port}}}\n")
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-m", "auditor", "audit", "--inventory",
+                           str(inventory), "--agent-trust", str(trust), "--phase", "post",
+                           "--out", str(out)], capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL)
+    assert done.returncode in (0, 1) and "Traceback" not in done.stderr, done.stderr
+    audit = json.loads((out / "audit.json").read_text())
+    (node,) = audit["nodes"]
+    assert {g: v["outcome"] for g, v in node["gadgets"].items() if v["outcome"] == "works"} == {}
+    assert audit["verdict"] != "go"
+    assert "works" not in {g["outcome"] for g in node["gadgets"].values()}
+    facts = json.loads((out / "facts.json").read_text())
+    reasons = {h["chain_check"]["reason"] for e in facts["nodes"][0]["endpoints"]
+               for h in e["handshakes"] if h["profile"] == "browser"}
+    assert all("ERR_SSL_KEY_USAGE_INCOMPATIBLE" in r for r in reasons), reasons
