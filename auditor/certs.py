@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -228,13 +229,68 @@ def cn_only(facts: CertificateFacts, host: str) -> bool:
             and _match_dns(facts.subject_cn, host))
 
 
+#: The parts of a certificate the tool reads, in the order a reader meets them.
+_PARTS: tuple[tuple[str, Callable[[x509.Certificate], object]], ...] = (
+    ("serial number", lambda c: c.serial_number),
+    ("subject", lambda c: (c.subject.rfc4514_string(), c.subject == c.subject)),
+    ("issuer", lambda c: (c.issuer.rfc4514_string(), c.issuer == c.issuer)),
+    ("validity", lambda c: (c.not_valid_before_utc, c.not_valid_after_utc)),
+    ("signature algorithm", lambda c: (c.signature_algorithm_oid, signature_hash(c))),
+    ("extensions", lambda c: [(e.oid, e.critical, e.value) for e in c.extensions]),
+)
+
+
+def unreadable_part(cert: x509.Certificate) -> str | None:
+    """Which part of a received certificate the X.509 layer cannot read, and why; ``None``
+    when every part the tool reads parses. cryptography parses lazily: a certificate that
+    OpenSSL accepted in a handshake may still raise when its subject is first compared."""
+    for part, read in _PARTS:
+        try:
+            read(cert)
+        except Exception as exc:  # whatever the parser raises on hostile bytes is data
+            return f"its {part} does not parse ({type(exc).__name__}: {_brief(exc)})"
+    return None
+
+
+def _brief(exc: Exception) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def unreadable_in_chain(chain: Sequence[x509.Certificate]) -> str | None:
+    """The first certificate of a chain (leaf first) that does not parse, said for people."""
+    for position, cert in enumerate(chain):
+        problem = unreadable_part(cert)
+        if problem is not None:
+            which = "the leaf certificate" if position == 0 else \
+                f"certificate {position + 1} of the chain"
+            return f"{which} does not parse: {problem}"
+    return None
+
+
 def load_certificate(pem: str) -> x509.Certificate:
     """Parse one PEM certificate stored in facts."""
     return x509.load_pem_x509_certificate(pem.encode("ascii"))
 
 
-def read_certificates(path: str) -> list[x509.Certificate]:
-    """Read every certificate in a PEM bundle or a DER file; raise a clear error otherwise."""
+def read_certificates(path: str, *, skip_unreadable: bool = False) -> list[x509.Certificate]:
+    """Read every certificate in a PEM bundle or a DER file; raise a clear error otherwise,
+    also when a certificate's contents do not parse (``skip_unreadable``: leave those out,
+    for the system store)."""
+    certs = _read_certificate_file(path)
+    readable = []
+    for position, cert in enumerate(certs, start=1):
+        problem = unreadable_part(cert)
+        if problem is None:
+            readable.append(cert)
+        elif not skip_unreadable:
+            raise InputError(f"certificate {position} of {len(certs)} does not parse: "
+                             f"{problem}", path=path,
+                             expected="well-formed X.509 certificates")
+    return readable
+
+
+def _read_certificate_file(path: str) -> list[x509.Certificate]:
     try:
         with open(path, "rb") as handle:
             data = handle.read()

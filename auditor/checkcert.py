@@ -226,6 +226,13 @@ def check_certificate(signed: Sequence[x509.Certificate], purpose: str, *,
     else:
         checks.append(Check("hash", PASS, f"signature hash {facts.signature_hash or 'n/a'}"))
 
+    if root is not None:
+        # judged as browsers judge it, with the root trusted: what no trust store can fix
+        intrinsic = check_chain(full, AgentTrust("assumed", (root,)),
+                                host or (facts.san_dns[0] if facts.san_dns else ""), at)
+        if intrinsic.trust != TRUSTED:
+            checks.append(Check("browsers", FAIL, "browsers refuse this chain even where "
+                                f"its root is trusted: {intrinsic.reason}"))
     assumed = trust is None
     if trust is None:
         trust = AgentTrust("assumed", tuple(c for c in (root,) if c is not None))

@@ -14,6 +14,7 @@ import typer
 
 from auditor import __version__
 from auditor.errors import AuditorError, InputError, ToolFailure
+from auditor.textsafe import terminal
 from auditor.verdicts import (
     EXIT_FINDINGS,
     EXIT_INTERRUPTED,
@@ -76,7 +77,7 @@ class TableFormat(str, Enum):
 
 
 def _say(message: str) -> None:
-    typer.echo(message, err=True)
+    typer.echo(terminal(message), err=True)
 
 
 def _quick_inventory(targets: list[str], role: str, version: str):
@@ -170,9 +171,9 @@ def probe(
     if fmt is TableFormat.json:
         typer.echo(facts_to_json(facts), nl=False)
     else:
-        typer.echo(endpoint_table(facts))
+        typer.echo(terminal(endpoint_table(facts)))
         typer.echo("")
-        typer.echo(node_table(facts))
+        typer.echo(terminal(node_table(facts)))
     _say(f"probed {total} endpoints in {time.monotonic() - started:.2f} s"
          + (f"; facts written to {out}" if out else ""))
 
@@ -309,7 +310,7 @@ def evaluate_command(
     if fmt is TableFormat.json:
         typer.echo(audit_to_json(audit), nl=False)
     else:
-        typer.echo(render_audit(audit))
+        typer.echo(terminal(render_audit(audit)))
     raise typer.Exit(exit_code(audit.verdict))
 
 
@@ -349,7 +350,7 @@ def main() -> None:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_TOOL_FAILED)
     except AuditorError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(terminal(f"error: {exc}"), err=True)
         sys.exit(EXIT_USAGE)
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)

@@ -15,22 +15,23 @@ from auditor.cli import (
     app,
     exit_code,
 )
+from auditor.textsafe import terminal
 
 
 def print_result(result) -> None:
     """The gadget grid and the verdict as a terminal table, and where the reports are."""
     from auditor.audit_text import gadget_table, heading, unknowns_text
 
-    typer.echo(heading(result.audit))
+    typer.echo(terminal(heading(result.audit)))
     typer.echo("")
-    typer.echo(gadget_table(result.audit))
+    typer.echo(terminal(gadget_table(result.audit)))
     typer.echo("")
     if result.audit.unknowns:
         typer.echo(unknowns_text(result.audit))
         typer.echo("")
     folder = result.facts_path.parent
-    typer.echo(f"reports in {folder}/: " + ", ".join(p.name for p in result.reports.values())
-               + f", {result.facts_path.name}")
+    typer.echo(terminal(f"reports in {folder}/: " + ", ".join(
+        p.name for p in result.reports.values()) + f", {result.facts_path.name}"))
 
 
 @app.command(epilog="\b\nExamples:\n"

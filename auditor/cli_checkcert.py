@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from auditor.cli import EXIT_FINDINGS, EXIT_OK, Role, app
+from auditor.textsafe import terminal
 
 
 class Purpose(str, Enum):
@@ -53,18 +54,18 @@ def check_cert(
         chain=read_certificates(str(chain)) if chain else (), host=host, role=role.value,
         trust=load_agent_trust(str(agent_trust)) if agent_trust else None,
         expiry_window_days=expiry_window)
-    typer.echo(f"{signed.name} as {purpose.value} on a {role.value}"
-               + (f" ({host})" if host else ""))
+    typer.echo(terminal(f"{signed.name} as {purpose.value} on a {role.value}"
+                        + (f" ({host})" if host else "")))
     for check in verdict.checks:
-        typer.echo(f"  {_MARKS[check.status]}  {check.name:<9} {check.message}")
+        typer.echo(terminal(f"  {_MARKS[check.status]}  {check.name:<9} {check.message}"))
     if verdict.tomcat_trust:
         typer.echo("\nUpload to tomcat-trust first" + (
             " (the publisher replicates it to the subscriber):" if role is not Role.socialminer
             else " on SocialMiner:"))
         for line in verdict.tomcat_trust:
-            typer.echo(f"  - {line}")
+            typer.echo(terminal(f"  - {line}"))
     typer.echo("\nExpected after the upload and the restart:")
     for line in verdict.expected:
-        typer.echo(f"  {line}")
+        typer.echo(terminal(f"  {line}"))
     typer.echo(f"\n{'OK: it will work' if verdict.ok else 'NOT OK: do not upload it as it is'}")
     raise typer.Exit(EXIT_OK if verdict.ok else EXIT_FINDINGS)

@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from auditor.cli import app, exit_code
+from auditor.textsafe import terminal
 
 
 class ReportFormat(str, Enum):
@@ -32,7 +33,7 @@ def _emit(text: str, out: Path | None) -> None:
         sys.stdout.write(text)
     else:
         write_atomic(out, text)
-        typer.echo(f"written: {out}", err=True)
+        typer.echo(terminal(f"written: {out}"), err=True)
 
 
 @app.command(epilog="\b\nExamples:\n"

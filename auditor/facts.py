@@ -13,8 +13,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+
 from auditor import __version__
-from auditor.certs import CertificateFacts, analyse, cn_only, covers_host, fingerprint
+from auditor.certs import (
+    CertificateFacts,
+    analyse,
+    cn_only,
+    covers_host,
+    fingerprint,
+    unreadable_in_chain,
+)
 from auditor.fileio import write_atomic
 from auditor.inventory import Inventory, Node, role_family
 from auditor.presentation import ECDSA_PORTS
@@ -22,6 +32,9 @@ from auditor.prober import PROFILES, Handshake, ProbeError
 from auditor.serde import from_jsonable, to_jsonable
 from auditor.trust import AgentTrust, check_chain
 from auditor.validation import load_json, validate_versioned
+
+#: What cryptography raises on received bytes it cannot read; anything else is a bug.
+_UNREADABLE = (ValueError, x509.InvalidVersion, UnsupportedAlgorithm)
 
 SCHEMA_VERSION = 1
 
@@ -173,26 +186,46 @@ def _handshake_facts(result: Handshake, host: str, trust: AgentTrust, at: dt.dat
     if not result.ok:
         return HandshakeFacts(result.profile, result.method, False, result.elapsed_ms,
                               result.tls_version, result.cipher, error=result.error)
-    chain_fps = []
-    for cert in result.chain:
-        fp = fingerprint(cert)
-        if fp not in certificates:
-            certificates[fp] = analyse(cert)
-        chain_fps.append(fp)
+    try:
+        chain_fps, chain_facts = _judge_received(result.chain, host, trust, at, certificates,
+                                                 checked)
+    except _UNREADABLE as exc:  # received bytes the X.509 layer cannot read are a finding
+        problem = unreadable_in_chain(result.chain) or f"{type(exc).__name__}: {exc}"
+        return HandshakeFacts(result.profile, result.method, False, result.elapsed_ms,
+                              result.tls_version, result.cipher, error=ProbeError(
+                                  "other", "the X.509 layer cannot read a certificate "
+                                  f"received: {problem}"))
     leaf = certificates[chain_fps[0]]
+    return HandshakeFacts(
+        result.profile, result.method, True, result.elapsed_ms, result.tls_version,
+        result.cipher, tuple(chain_fps), None, chain_facts,
+        covers_host(leaf, host), cn_only(leaf, host))
+
+
+def _judge_received(chain: Sequence[x509.Certificate], host: str, trust: AgentTrust,
+                    at: dt.datetime, certificates: dict[str, CertificateFacts],
+                    checked: dict[tuple[tuple[str, ...], str], ChainFacts],
+                    ) -> tuple[list[str], ChainFacts]:
+    """Analyse a received chain (``certificates`` gains only what parsed) and judge it."""
+    found: dict[str, CertificateFacts] = {}
+    chain_fps = []
+    for cert in chain:
+        fp = fingerprint(cert)
+        if fp not in certificates and fp not in found:
+            found[fp] = analyse(cert)
+        chain_fps.append(fp)
+    leaf = found.get(chain_fps[0]) or certificates[chain_fps[0]]
     # The same chain for the same name, trust and time gets the same verdict: the profiles
     # and ports of one node mostly receive the same few chains, so each is checked once.
     key = (tuple(chain_fps), host)
     chain_facts = checked.get(key)
     if chain_facts is None:
-        check = check_chain(result.chain, trust, host, at, leaf=leaf)
-        chain_facts = checked[key] = ChainFacts(check.order_ok, check.missing_intermediate,
-                                                check.trust, check.reason, check.anchor,
-                                                check.untrusted_root)
-    return HandshakeFacts(
-        result.profile, result.method, True, result.elapsed_ms, result.tls_version,
-        result.cipher, tuple(chain_fps), None, chain_facts,
-        covers_host(leaf, host), cn_only(leaf, host))
+        check = check_chain(chain, trust, host, at, leaf=leaf)
+        chain_facts = ChainFacts(check.order_ok, check.missing_intermediate, check.trust,
+                                 check.reason, check.anchor, check.untrusted_root)
+    checked[key] = chain_facts
+    certificates.update(found)
+    return chain_fps, chain_facts
 
 
 def classify(cert: CertificateFacts) -> str:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from cryptography import x509
 from OpenSSL import SSL
 
+from auditor.certs import unreadable_in_chain
 from auditor.openssl_private import can_set_sigalgs, set_sigalgs
 
 PROFILES = ("browser", "ecdsa_only", "rsa_only")
@@ -443,6 +444,12 @@ class Prober:
             if not chain:
                 return Handshake(profile, method, False, _ms(start), version, cipher,
                                  error=ProbeError("other", "the server sent no certificate"),
+                                 peer=peer)
+            unreadable = unreadable_in_chain(chain)
+            if unreadable is not None:
+                return Handshake(profile, method, False, _ms(start), version, cipher,
+                                 error=ProbeError("other", f"the server sent a certificate that "
+                                                  f"the X.509 layer cannot read: {unreadable}"),
                                  peer=peer)
             return Handshake(profile, method, True, _ms(start), version, cipher, chain, peer=peer)
         except _Failure as failure:

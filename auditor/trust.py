@@ -12,8 +12,15 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.utils import CryptographyDeprecationWarning
-from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
+from cryptography.x509.verification import (
+    Criticality,
+    ExtensionPolicy,
+    PolicyBuilder,
+    Store,
+    VerificationError,
+)
 from OpenSSL import crypto
+from OpenSSL._util import lib as _lib
 
 from auditor.certs import (
     CertificateFacts,
@@ -29,9 +36,14 @@ from auditor.errors import InputError
 
 TRUSTED = "trusted"
 UNTRUSTED = "untrusted"
-#: OpenSSL (like browsers) builds a trusted path but cryptography's RFC 5280 verifier,
-#: stricter about extension details, rejects it.
+#: Recorded by versions that let OpenSSL's verdict stand when the web-PKI verifier
+#: objected; no longer produced (a chain is trusted only when browsers would accept it),
+#: but facts files of those versions still carry it.
 STRICT_ONLY = "strict_verifier_rejects"
+#: OpenSSL's X509_PURPOSE_SSL_SERVER: check the chain for a TLS server, as browsers do.
+_PURPOSE_SSL_SERVER = 2
+_EKU_REFUSED = ("its extended key usage does not allow TLS server authentication, which "
+                "browsers require")
 #: Signature hashes that current browsers refuse below the root.
 _REJECTED_HASHES = ("md5", "sha1")
 
@@ -68,6 +80,7 @@ class AgentTrust:
                 except crypto.Error:
                     continue  # the same anchor twice
             store.set_flags(crypto.X509StoreFlags.PARTIAL_CHAIN)
+            _lib.X509_STORE_set_purpose(store._store, _PURPOSE_SSL_SERVER)
             store.set_time(when)
             self._stores[when] = store
         return store
@@ -104,7 +117,7 @@ def load_agent_trust(path: str | None) -> AgentTrust:
                 with warnings.catch_warnings():
                     # some distribution roots carry non-positive serials; still roots
                     warnings.simplefilter("ignore", CryptographyDeprecationWarning)
-                    anchors = tuple(read_certificates(candidate))
+                    anchors = tuple(read_certificates(candidate, skip_unreadable=True))
                 return AgentTrust(source="system", anchors=anchors)
             except InputError:
                 continue
@@ -127,8 +140,56 @@ def _openssl_verify(chain: Sequence[x509.Certificate], trust: AgentTrust,
         return False, str(exc.args[0] if exc.args else exc)
 
 
-def _strict_verify(chain: Sequence[x509.Certificate], trust: AgentTrust, host: str,
-                   at: dt.datetime, leaf: CertificateFacts) -> str | None:
+def _key_usage_refused(leaf: x509.Certificate) -> str | None:
+    """Chromium's TLS stack (BoringSSL) checks the leaf's keyUsage against the handshake,
+    whatever the trust: current Chromium negotiates only key exchanges that the server signs
+    (ECDHE, TLS 1.3; RSA key exchange is no longer offered), so a keyUsage without
+    digitalSignature fails with ERR_SSL_KEY_USAGE_INCOMPATIBLE, for RSA as for EC keys.
+    No keyUsage at all allows every use."""
+    try:
+        usage = leaf.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return None
+    except (ValueError, x509.DuplicateExtension):
+        return "its key usage extension does not parse"
+    if usage.digital_signature:
+        return None
+    return ("its key usage does not include digitalSignature, which a TLS server's "
+            "certificate needs to sign the handshake: browsers refuse it "
+            "(ERR_SSL_KEY_USAGE_INCOMPATIBLE)")
+
+
+def _ca_key_usage(_policy: object, _cert: x509.Certificate,
+                  usage: x509.KeyUsage | None) -> None:
+    """A CA's keyUsage may be absent (Chromium accepts that); if present it must allow
+    certificate signing."""
+    if usage is not None and not usage.key_cert_sign:
+        raise ValueError("a CA's key usage must include keyCertSign")
+
+
+def _browser_policy(builder: PolicyBuilder) -> PolicyBuilder:
+    """cryptography's web-PKI profile (CA/Browser Forum + RFC 5280), relaxed only where
+    Chromium is proven laxer by the trust corpus (tests/test_trust_corpus.py): a CA without
+    keyUsage, authorityKeyIdentifier or subjectKeyIdentifier, a leaf without
+    authorityKeyIdentifier, and a leaf that asserts cA (Chromium does not refuse it).
+    The leaf's keyUsage is judged by :func:`_key_usage_refused`, as the TLS stack does."""
+    ca_policy = (ExtensionPolicy.webpki_defaults_ca()
+                 .may_be_present(x509.KeyUsage, Criticality.AGNOSTIC, _ca_key_usage)
+                 .may_be_present(x509.AuthorityKeyIdentifier, Criticality.NON_CRITICAL, None)
+                 .may_be_present(x509.SubjectKeyIdentifier, Criticality.NON_CRITICAL, None))
+    ee_policy = (ExtensionPolicy.webpki_defaults_ee()
+                 .may_be_present(x509.AuthorityKeyIdentifier, Criticality.NON_CRITICAL, None)
+                 .may_be_present(x509.BasicConstraints, Criticality.AGNOSTIC, None)
+                 .may_be_present(x509.KeyUsage, Criticality.AGNOSTIC, None))
+    return builder.extension_policies(ca_policy=ca_policy, ee_policy=ee_policy)
+
+
+def _browser_verify(chain: Sequence[x509.Certificate], trust: AgentTrust, host: str,
+                    at: dt.datetime, leaf: CertificateFacts) -> str | None:
+    """Why a browser refuses the chain for a TLS server (path building with the server
+    purpose, basic and name constraints, path length, validity, EKU on every
+    certificate, critical extensions), or None. The host name is checked separately
+    (the name checks report it), so a leaf is verified for a name it does carry."""
     if covers_host(leaf, host):
         name = host
     else:
@@ -137,7 +198,7 @@ def _strict_verify(chain: Sequence[x509.Certificate], trust: AgentTrust, host: s
             return None  # no SAN at all: a name problem, reported by the name checks
         name = names[0]
     try:
-        verifier = (PolicyBuilder().store(Store(list(trust.anchors))).time(at)
+        verifier = (_browser_policy(PolicyBuilder().store(Store(list(trust.anchors))).time(at))
                     .build_server_verifier(x509.DNSName(name)))
         verifier.verify(chain[0], list(chain[1:]))
         return None
@@ -177,14 +238,23 @@ def check_chain(chain: Sequence[x509.Certificate], trust: AgentTrust, host: str,
         top = last if ends_in_root else None
         untrusted_root = dn_text(top.subject if top is not None else last.issuer)
     ok, reason = _openssl_verify(chain, trust, at)
+    if not ok and reason == "unsuitable certificate purpose":
+        reason = (None if _serves_tls(chain[0]) else _EKU_REFUSED) or _key_usage_refused(
+            chain[0])
+        reason = reason or ("a CA certificate in the chain does not allow TLS server "
+                            "authentication (its extended key usage excludes serverAuth), "
+                            "which browsers require")
     weak = next((c for c in chain if c.issuer != c.subject
                  and signature_hash(c) in _REJECTED_HASHES), None)
     if ok and weak is not None:
         ok, reason = False, (f"signed with {(signature_hash(weak) or '').upper()}, "
                              "which browsers reject")
     if ok and not _serves_tls(chain[0]):
-        ok, reason = False, ("its extended key usage does not allow TLS server "
-                             "authentication, which browsers require")
+        ok, reason = False, _EKU_REFUSED
+    if ok:
+        refused_usage = _key_usage_refused(chain[0])
+        if refused_usage:
+            ok, reason = False, refused_usage
     if not ok:
         return ChainCheck(order_ok, missing, UNTRUSTED, reason,
                           fingerprint(anchor) if anchor else None, untrusted_root)
@@ -192,6 +262,6 @@ def check_chain(chain: Sequence[x509.Certificate], trust: AgentTrust, host: str,
         # the agents trust this very certificate (a self-signed one put into their trusted
         # roots): browsers accept it; RFC 5280 verifiers refuse a leaf as its own anchor
         return ChainCheck(order_ok, False, TRUSTED, None, fingerprint(chain[0]))
-    strict = _strict_verify(chain, trust, host, at, leaf or analyse_certificate(chain[0]))
-    status = STRICT_ONLY if strict else TRUSTED
-    return ChainCheck(order_ok, missing, status, strict, fingerprint(anchor) if anchor else None)
+    refused = _browser_verify(chain, trust, host, at, leaf or analyse_certificate(chain[0]))
+    return ChainCheck(order_ok, missing, UNTRUSTED if refused else TRUSTED, refused,
+                      fingerprint(anchor) if anchor else None)

@@ -52,7 +52,8 @@ _ENDPOINT = {
     "browser.signer_key_type": "key type of whoever signed the leaf: rsa or ec",
     "browser.signature_hash": "sha1, sha256, ...",
     "browser.subject_cn": "the leaf's common name",
-    "browser.trust": "trusted, untrusted or strict_verifier_rejects (by the agents' trust)",
+    "browser.trust": ("trusted or untrusted, as browsers judge it by the agents' trust "
+                      "(older facts: strict_verifier_rejects)"),
     "browser.trust_reason": "why the chain is not trusted",
     "browser.name_covered": "the node's FQDN is in the leaf's subject alternative names",
     "browser.cn_only": "the FQDN is only in the common name (Chrome 58+ rejects this)",
@@ -205,6 +206,9 @@ def _browser(facts: Facts, hs: HandshakeFacts | None, host: str) -> dict[str, An
     check = hs.chain_check
     trust = check.trust if check else None
     reasons = []
+    if trust == "strict_verifier_rejects":
+        reasons.append("a strict verifier refused its chain when it was recorded"
+                       + (f" ({check.reason})" if check and check.reason else ""))
     if trust == "untrusted":
         reasons.append("the agents' browsers do not trust its chain"
                        + (f" ({check.reason})" if check and check.reason else ""))
@@ -220,7 +224,7 @@ def _browser(facts: Facts, hs: HandshakeFacts | None, host: str) -> dict[str, An
         cn_only=hs.cn_only, order_ok=check.order_ok if check else None,
         missing_intermediate=check.missing_intermediate if check else None,
         untrusted_root=check.untrusted_root if check else None,
-        accepted=trust in ("trusted", "strict_verifier_rejects") and hs.name_covered is True,
+        accepted=trust == "trusted" and hs.name_covered is True,
         rejection="; ".join(reasons) or None, description=describe(leaf))
     return view
 

@@ -68,7 +68,10 @@ def chromium_path() -> str:
 class Browser:
     """One headless Chromium process; ``session()`` opens a page."""
 
-    def __init__(self, extra_flags: tuple[str, ...] = (), timeout: float = 30.0) -> None:
+    def __init__(self, extra_flags: tuple[str, ...] = (), timeout: float = 30.0,
+                 home: str | None = None) -> None:
+        """``home``: the HOME Chromium runs with (its NSS database of trusted roots is
+        ``HOME/.pki/nssdb``); default: the caller's."""
         self.timeout = timeout
         self.profile = tempfile.mkdtemp(prefix="uccx-chromium-")
         to_child_r, self._to_child = os.pipe()
@@ -82,7 +85,8 @@ class Browser:
             [chromium_path(), *FLAGS, f"--user-data-dir={self.profile}", *extra_flags,
              "about:blank"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            preexec_fn=wire, close_fds=True, pass_fds=(3, 4))
+            preexec_fn=wire, close_fds=True, pass_fds=(3, 4),
+            env=None if home is None else {**os.environ, "HOME": home})
         os.close(to_child_r)
         os.close(from_child_w)
         self._buffer = b""
@@ -213,6 +217,33 @@ class Browser:
                 self._all([("Target.disposeBrowserContext", {"browserContextId": c}, None)
                            for c in contexts])
             self.events = [e for e in self.events if e.get("sessionId") not in sessions]
+
+    def load_errors(self, urls: Sequence[str], timeout: float | None = None,
+                    ) -> dict[str, str | None]:
+        """Load every URL at once, each in a fresh browser context, certificate errors NOT
+        ignored: Chromium's network error per URL (``net::ERR_CERT_INVALID``...), or None
+        when the page loaded."""
+        urls = list(dict.fromkeys(urls))
+        contexts = [r["browserContextId"] for r in self._all(
+            [("Target.createBrowserContext", {}, None)] * len(urls))]
+        targets: list[str] = []
+        try:
+            targets = [r["targetId"] for r in self._all(
+                [("Target.createTarget", {"url": "about:blank", "browserContextId": c}, None)
+                 for c in contexts])]
+            sessions = [r["sessionId"] for r in self._all(
+                [("Target.attachToTarget", {"targetId": t, "flatten": True}, None)
+                 for t in targets])]
+            self._all([("Page.enable", {}, s) for s in sessions])
+            navigations = self._all([("Page.navigate", {"url": u}, s)
+                                     for u, s in zip(urls, sessions, strict=True)])
+            return {url: navigation.get("errorText") or None
+                    for url, navigation in zip(urls, navigations, strict=True)}
+        finally:
+            with contextlib.suppress(RuntimeError, TimeoutError):
+                self._all([("Target.closeTarget", {"targetId": t}, None) for t in targets])
+                self._all([("Target.disposeBrowserContext", {"browserContextId": c}, None)
+                           for c in contexts])
 
     def _all(self, commands: Sequence[tuple[str, dict, str | None]]) -> list[dict[str, Any]]:
         """Send every command, then collect every answer, in order."""

@@ -11,11 +11,14 @@ import ssl
 import struct
 import tempfile
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.oid import NameOID
+from OpenSSL import crypto
 
 from auditor.lab import pki
 from auditor.lab.server import tls_session
@@ -154,10 +157,11 @@ def close_mid_handshake(conn: socket.socket) -> None:
 
 
 @contextlib.contextmanager
-def tls_server(configure, chain: list[x509.Certificate] | None = None):
+def tls_server(configure, chain: list[x509.Certificate] | None = None,
+               leaf: pki.Issued | None = None):
     """A real TLS server (Python's ssl over memory BIOs, as the lab) with a twist."""
-    leaf = pki.issue("hostile.example", pki.key("hostile", "rsa"),
-                     issuer=pki.hierarchies().rsa_root)
+    leaf = leaf or pki.issue("hostile.example", pki.key("hostile", "rsa"),
+                             issuer=pki.hierarchies().rsa_root)
     with tempfile.TemporaryDirectory() as work:
         chain_file, key_file = Path(work, "chain.pem"), Path(work, "key.pem")
         certs = [leaf.cert, *(chain or [])]
@@ -223,3 +227,36 @@ def huge_certificate() -> x509.Certificate:
                 x509.ObjectIdentifier("1.3.6.1.4.1.55555.1"), b"\x04\x83\x10\x00\x00"
                 + b"A" * 0x100000), critical=False)
             .sign(ca.rsa_root.key, hashes.SHA256()))
+
+
+def resign(der: bytes, signer_key: pki.PrivateKey) -> x509.Certificate:
+    """A certificate from edited DER, signed again by ``signer_key`` (pyOpenSSL signs what
+    OpenSSL parses; cryptography reads it lazily, so an unreadable part stays unread)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        edited = crypto.X509.from_cryptography(x509.load_der_x509_certificate(der))
+        edited.sign(crypto.PKey.from_cryptography_key(signer_key), "sha256")
+    return edited.to_cryptography()
+
+
+def invalid_email_certificate(host: str = "hostile.example") -> pki.Issued:
+    """A leaf signed by the lab's RSA root whose subject holds an IA5String emailAddress
+    with byte 0xFF: OpenSSL completes the handshake, cryptography raises ValueError as soon
+    as the subject is read."""
+    ca = pki.hierarchies()
+    key = pki.key("invalid-email", "rsa")
+    now = dt.datetime.now(dt.timezone.utc)
+    placeholder = "PLACEHOLDER@example.com"
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host),
+                                     x509.NameAttribute(NameOID.EMAIL_ADDRESS, placeholder)]))
+            .issuer_name(ca.rsa_root.cert.subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+            .sign(ca.rsa_root.key, hashes.SHA256()))
+    der = cert.public_bytes(serialization.Encoding.DER)
+    assert der.count(b"PLACEHOLDER") == 1
+    edited = resign(der.replace(b"PLACEHOLDER", b"\xffLACEHOLDER"), ca.rsa_root.key)
+    return pki.Issued(edited, key, ())

@@ -249,3 +249,23 @@ def test_check_cert_takes_the_severity_and_scope_of_the_rule_files(role: str) ->
         verdict = check_certificate([cert], purpose, chain=[issuer.cert], role=role)
         assert _status(verdict, "wildcard") == expected("wildcard", purpose)
     assert expected("wildcard", "tomcat") == (WARN if role == "uccx-publisher" else None)
+
+
+@pytest.mark.parametrize("usage", ["key_cert_sign", "key_encipherment"])
+def test_a_key_usage_browsers_refuse_is_not_ok(tmp_path, usage: str) -> None:
+    """Chromium refuses an RSA leaf whose keyUsage lacks digitalSignature
+    (ERR_SSL_KEY_USAGE_INCOMPATIBLE; tests/test_trust_corpus.py), so check-cert does."""
+    from trust_corpus import intermediate, leaf, root
+
+    anchor = root()
+    issuing = intermediate(anchor)
+    signed = leaf(issuing, usage=(usage,))
+    path, chain = tmp_path / "signed.pem", tmp_path / "chain.pem"
+    path.write_bytes(signed.cert.public_bytes(serialization.Encoding.PEM))
+    chain.write_bytes(b"".join(c.public_bytes(serialization.Encoding.PEM)
+                               for c in (issuing.cert, anchor.cert)))
+    done = check(str(path), "--purpose", "tomcat", "--chain", str(chain),
+                 "--host", "node.corpus.example")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "FAIL  browsers" in done.stdout and "digitalSignature" in done.stdout
+    assert "NOT OK" in done.stdout and "OK: it will work" not in done.stdout

@@ -16,6 +16,7 @@ from servers import (
     close_mid_handshake,
     drip,
     huge_certificate,
+    invalid_email_certificate,
     listening_sockets,
     long_chain,
     plain_http,
@@ -54,19 +55,25 @@ CASES = {
     "client-cert-tls12": (("tls", _client_cert_12, None), "tls_alert"),
     "chain-of-200": (("tls", lambda ctx: None, "long"), None),
     "one-megabyte-certificate": (("tls", lambda ctx: None, "huge"), "other"),
+    # OpenSSL completes the handshake; cryptography cannot read the subject
+    "invalid-email-in-subject": (("tls", lambda ctx: None, None, "invalid-email"), "other"),
 }
+#: what the error detail must name, for the cases where the X.509 layer cannot read
+DETAILS = {"invalid-email-in-subject": "its subject does not parse"}
 
 
 @pytest.mark.timeout(180)
 def test_hostile_endpoints_are_findings_and_the_audit_completes(tmp_path) -> None:
     chains = {"long": long_chain(200), "huge": [huge_certificate()], None: None}
+    leaves = {"invalid-email": invalid_email_certificate()}
     with contextlib.ExitStack() as stack, Lab("row3-ec-signed-ecdsa") as lab:
         ports = {}
         for name, (how, _kind) in CASES.items():
             if how == "listen":
                 ports[name] = stack.enter_context(listening_sockets(1))[0]
             elif isinstance(how, tuple):
-                ports[name] = stack.enter_context(tls_server(how[1], chains[how[2]]))
+                leaf = leaves[how[3]] if len(how) > 3 else None
+                ports[name] = stack.enter_context(tls_server(how[1], chains[how[2]], leaf))
             else:
                 ports[name] = stack.enter_context(serve(how, connections=16))
         inventory = tmp_path / "cluster.yaml"
@@ -100,6 +107,7 @@ def test_hostile_endpoints_are_findings_and_the_audit_completes(tmp_path) -> Non
             else:
                 assert not browser["ok"] and browser["error"]["kind"] == kind, (
                     name, browser["error"])
+                assert DETAILS.get(name, "") in browser["error"]["detail"], browser["error"]
             assert all(h["elapsed_ms"] <= budget_ms for h in endpoint["handshakes"]), name
         findings = {f["rule_id"] for f in audit["findings"] if f["node"] == host}
         if kind is not None:

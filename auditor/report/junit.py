@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from auditor.audit import Audit
 from auditor.engine import Finding
 from auditor.report.context import ReportMeta
+from auditor.textsafe import visible
 
 
 def _rules_for(audit: Audit, role: str) -> list[tuple[str, str]]:
@@ -84,5 +85,11 @@ def render_junit(audit: Audit, meta: ReportMeta) -> str:
     root.set("tests", str(total))
     root.set("failures", str(failures))
     root.set("errors", str(errors_total))
+    for element in root.iter():
+        # XML 1.0 forbids most C0 controls even as character references: shown escaped
+        if element.text is not None:
+            element.text = visible(element.text, multiline=True)
+        for name, value in element.attrib.items():
+            element.set(name, visible(value))
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"

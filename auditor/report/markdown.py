@@ -7,13 +7,14 @@ from typing import Any
 
 from auditor.audit import Audit
 from auditor.report.context import ReportMeta, build_context
+from auditor.textsafe import visible
 
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|])")
 
 
 def md_escape(value: object) -> str:
     """Text from certificates and servers, inert inside Markdown and table cells."""
-    return _SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
+    return _SPECIAL.sub(r"\\\1", " ".join(visible(value).split()))
 
 
 def _n(count: int, word: str) -> str:

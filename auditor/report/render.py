@@ -13,9 +13,16 @@ from auditor.report.context import ReportMeta, build_context
 from auditor.report.markdown import render_markdown
 from auditor.resources import templates_dir
 from auditor.summary import state_words
+from auditor.textsafe import visible
 
 FORMATS = ("html", "md", "json", "junit")
 EXTENSIONS = {"html": "html", "md": "md", "json": "json", "junit": "xml"}
+
+
+def _inert(value: object) -> object:
+    """Every string a template prints, control characters shown as escapes (before
+    autoescaping makes it text)."""
+    return visible(value, multiline=True) if isinstance(value, str) else value
 
 
 @cache
@@ -24,7 +31,7 @@ def environment() -> Environment:
     env = Environment(loader=FileSystemLoader(str(templates_dir())),
                       autoescape=select_autoescape(["html", "html.j2"], default=False),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                      keep_trailing_newline=True)
+                      keep_trailing_newline=True, finalize=_inert)
     env.filters["state"] = state_words
     return env
 

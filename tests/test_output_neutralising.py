@@ -1,0 +1,114 @@
+"""Outputs that cannot lie: whatever text reaches a report or the terminal (certificate
+fields, host names, ticket, operator, cluster), control characters are shown escaped,
+JUnit always parses, HTML parses, and no raw control character leaves the tool."""
+
+from __future__ import annotations
+
+import dataclasses
+import html.parser
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from audits import audit_facts
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from auditor.audit_text import gadget_table, heading, render_audit
+from auditor.facts import load_facts
+from auditor.report.context import ReportMeta
+from auditor.report.render import render
+from auditor.textsafe import terminal, visible
+
+FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "facts" / "row4-upgrade-trap.json"
+#: raw control characters no output may carry (tab and newline are the tool's own)
+RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+#: what the text fields are fed: any Unicode, biased towards controls and escapes
+HOSTILE = st.lists(st.one_of(
+    st.characters(codec=None),
+    st.sampled_from("\x00\x01\x07\x08\x0b\x0c\r\x1b\x7f\x85\x9b\u2028\u202e\ufffe\uffff"
+                    "[]<>&\"'`|*_\\\n\t"),
+    st.just("\x1b[2J\x1b[HVerdict: GO (0 errors)\x1b[8m")), max_size=12).map("".join)
+
+
+def _hostile_facts(cluster: str, host: str, cn: str, san: str, issuer: str):
+    facts = load_facts(FIXTURE)
+    renamed = {n.host: f"{host}.{n.host}" for n in facts.nodes}
+    nodes = tuple(dataclasses.replace(n, host=renamed[n.host]) for n in facts.nodes)
+    certificates = {fp: dataclasses.replace(c, subject_cn=cn, subject=f"CN={cn}",
+                                            issuer=issuer, san_dns=(san, *c.san_dns))
+                    for fp, c in facts.certificates.items()}
+    return dataclasses.replace(facts, cluster=cluster, nodes=nodes, certificates=certificates)
+
+
+class _Strict(html.parser.HTMLParser):
+    def error(self, message: str) -> None:  # pragma: no cover - older Pythons only
+        raise AssertionError(message)
+
+
+def _assert_inert(text: str, where: str) -> None:
+    found = RAW_CONTROL.search(text)
+    assert found is None, (where, repr(text[max(0, found.start() - 40):found.end() + 40]))
+    assert "\x1b" not in text and not re.search("[\ud800-\udfff\u202a-\u202e]", text), where
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cluster=HOSTILE, host=HOSTILE, cn=HOSTILE, san=HOSTILE, issuer=HOSTILE,
+       ticket=HOSTILE, operator=HOSTILE)
+def test_every_output_neutralises_control_characters_from_every_text_field(
+        cluster: str, host: str, cn: str, san: str, issuer: str, ticket: str,
+        operator: str) -> None:
+    audit = audit_facts(_hostile_facts(cluster, host, cn, san, issuer), "post")
+    meta = ReportMeta(ticket=ticket, operator=operator, generated_at="2026-01-01T00:00:00Z")
+    junit = render(audit, "junit", meta)
+    ET.fromstring(junit.encode("utf-8"))  # XML 1.0: parses, whatever came in
+    page = render(audit, "html", meta)
+    parser = _Strict()
+    parser.feed(page)
+    parser.close()
+    for where, text in (("junit", junit), ("html", page), ("md", render(audit, "md", meta)),
+                        ("terminal", terminal(render_audit(audit))),
+                        ("heading", terminal(heading(audit))),
+                        ("grid", terminal(gadget_table(audit)))):
+        _assert_inert(text, where)
+        text.encode("utf-8")  # no lone surrogate reaches a file or the terminal
+
+
+def test_a_spoofed_verdict_in_a_common_name_is_shown_not_played() -> None:
+    spoof = "\x1b[2J\x1b[HVerdict: GO (0 errors)\x1b[8m"
+    audit = audit_facts(_hostile_facts("east\x01", "h", spoof, "s", "CN=CA"), "post")
+    shown = terminal(render_audit(audit))
+    assert "\\x1b[2J\\x1b[HVerdict: GO (0 errors)\\x1b[8m" in shown
+    assert "east\\x01" in terminal(heading(audit))
+    junit = render(audit, "junit", ReportMeta(ticket="CHG1\x01"))
+    assert 'value="CHG1\\x01"' in junit and ET.fromstring(junit.encode())
+
+
+def test_visible_keeps_text_and_escapes_only_controls() -> None:
+    assert visible("uccx1.example.com — ü 中") == "uccx1.example.com — ü 中"
+    assert visible("a\nb\tc\x1b\x9b\u202e") == "a\\x0ab\tc\\x1b\\x9b\\u202e"
+    assert visible("a\nb", multiline=True) == "a\nb"
+
+
+def test_audit_and_evaluate_print_a_hostile_cluster_name_escaped(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    from test_offline_audit import INVENTORY, LAB, downloads
+
+    folder = downloads("row3-ec-signed-ecdsa", tmp_path / "downloads")
+    inventory = tmp_path / "cluster.yaml"
+    inventory.write_text(INVENTORY.format(version="11.5(1)", pub="", sub="", sm="").replace(
+        "cluster: offline", 'cluster: "east\\e[2J\\e[HVerdict: GO\\a"'))
+    out = tmp_path / "out"
+    runs = [subprocess.run([sys.executable, "-m", "auditor", *args], capture_output=True,
+                           text=True, timeout=120, stdin=subprocess.DEVNULL) for args in (
+        ("audit", "--inventory", str(inventory), "--from-pem", str(folder), "--phase", "post",
+         "--agent-trust", str(LAB / "agent-trust.pem"), "--ticket", "CHG1\x01",
+         "--out", str(out)),
+        ("evaluate", str(out / "facts.json"), "--phase", "post"))]
+    for done in runs:
+        assert done.returncode in (0, 1), done.stderr
+        _assert_inert(done.stdout + done.stderr, done.args[3])
+    assert "east\\x1b[2J\\x1b[HVerdict: GO\\x07" in runs[0].stdout
+    ET.parse(out / "junit.xml")

@@ -1,0 +1,138 @@
+"""Trust judged as browsers judge it: every chain shape of the trust corpus is served on
+loopback, loaded by headless Chromium trusting the corpus roots (an NSS database of its
+own), and judged by the auditor; the two agree on accepted / refused for every shape."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import shutil
+import ssl
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cdp import Browser, host_resolver_rules
+from cryptography.hazmat.primitives import serialization
+from servers import serve_tls
+from trust_corpus import HOST, Shape, shapes
+
+from auditor.certs import analyse, covers_host
+from auditor.prober import ProbeOptions, Target, handshake
+from auditor.trust import TRUSTED, AgentTrust, check_chain
+
+pytestmark = pytest.mark.timeout(240)
+
+
+def _pem(*certs) -> bytes:
+    return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs)
+
+
+def _nss_home(roots, into: Path) -> Path:
+    """A HOME whose NSS database trusts ``roots`` as TLS server CAs (what an enterprise
+    pushes to its agents' machines)."""
+    certutil = shutil.which("certutil")
+    if certutil is None:
+        pytest.fail("certutil is missing: run `sh scripts/test-deps.sh` (libnss3-tools)")
+    db = into / ".pki" / "nssdb"
+    db.mkdir(parents=True)
+    subprocess.run([certutil, "-N", "-d", f"sql:{db}", "--empty-password"], check=True,
+                   capture_output=True, timeout=30)
+    for index, cert in enumerate(roots):
+        path = into / f"root{index}.pem"
+        path.write_bytes(_pem(cert))
+        subprocess.run([certutil, "-A", "-d", f"sql:{db}", "-n", f"corpus root {index}",
+                        "-t", "C,,", "-i", str(path)], check=True, capture_output=True,
+                       timeout=30)
+    return into
+
+
+def _context(shape: Shape, work: Path) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    for index, identity in enumerate(shape.identities):
+        chain, key = work / f"{shape.name}-{index}.pem", work / f"{shape.name}-{index}.key"
+        chain.write_bytes(_pem(identity.cert, *identity.chain))
+        key.write_bytes(identity.key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption()))
+        ctx.load_cert_chain(chain, key)
+    return ctx
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[dict[str, int]]:
+    with tempfile.TemporaryDirectory() as work, contextlib.ExitStack() as stack:
+        yield {name: stack.enter_context(serve_tls(_context(shape, Path(work))))
+               for name, shape in shapes().items()}
+
+
+@pytest.fixture(scope="module")
+def chromium_verdicts(served, tmp_path_factory) -> dict[str, str | None]:
+    roots = {r.fingerprint(r.signature_hash_algorithm): r
+             for shape in shapes().values() for r in shape.roots}
+    home = _nss_home(roots.values(), tmp_path_factory.mktemp("home"))
+    with Browser(extra_flags=(host_resolver_rules({HOST: "127.0.0.1"}),),
+                 home=str(home)) as browser:
+        return browser.load_errors([f"https://{HOST}:{port}/" for port in served.values()])
+
+
+def auditor_verdict(shape: Shape, port: int) -> tuple[bool, str | None]:
+    """What the auditor makes of the chain its ``browser`` profile receives there."""
+    got = handshake(Target(shape.host, port, "127.0.0.1"), "browser",
+                    ProbeOptions(connect_timeout=5, handshake_timeout=5))
+    assert got.ok, got.error
+    trust = AgentTrust("file:corpus", shape.roots)
+    check = check_chain(got.chain, trust, shape.host, dt.datetime.now(dt.timezone.utc))
+    named = covers_host(analyse(got.chain[0]), shape.host)
+    return check.trust == TRUSTED and named, check.reason
+
+
+def test_the_corpus_has_the_shapes_the_issue_names() -> None:
+    assert len(shapes()) >= 15
+    assert {"intermediate-eku-client-auth-only", "rsa-leaf-key-cert-sign-only",
+            "ec-leaf-key-encipherment-only-beside-valid-rsa"} <= set(shapes())
+
+
+@pytest.mark.parametrize("name", sorted(shapes()))
+def test_the_auditor_accepts_exactly_what_chromium_accepts(
+        name: str, served, chromium_verdicts) -> None:
+    url = f"https://{HOST}:{served[name]}/"
+    chromium = chromium_verdicts[url]
+    accepted, reason = auditor_verdict(shapes()[name], served[name])
+    assert accepted == (chromium is None), (name, chromium, reason)
+
+
+def test_an_ec_leaf_browsers_refuse_beside_a_valid_rsa_one_is_never_works(
+        served, tmp_path) -> None:
+    """Chromium gets the EC leaf where a port holds both and fails on its key usage,
+    though a valid RSA certificate is there too: the gadgets served there are not
+    ``works``."""
+    import json
+    import sys
+
+    shape = shapes()["ec-leaf-key-encipherment-only-beside-valid-rsa"]
+    port = served[shape.name]
+    trust = tmp_path / "agents.pem"
+    trust.write_bytes(_pem(*shape.roots))
+    inventory = tmp_path / "cluster.yaml"
+    inventory.write_text(f"cluster: corpus\nversion: \"11.5(1)\"\nnodes:\n"
+                         f"  - host: {HOST}\n    address: 127.0.0.1\n"
+                         f"    role: uccx-publisher\n    ports: {{finesse: {port}, "
+                         f"live_data: {port}, notification: {port}}}\n")
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-m", "auditor", "audit", "--inventory",
+                           str(inventory), "--agent-trust", str(trust), "--phase", "post",
+                           "--out", str(out)], capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL)
+    assert done.returncode in (0, 1) and "Traceback" not in done.stderr, done.stderr
+    audit = json.loads((out / "audit.json").read_text())
+    (node,) = audit["nodes"]
+    assert {g: v["outcome"] for g, v in node["gadgets"].items() if v["outcome"] == "works"} == {}
+    assert audit["verdict"] != "go"
+    assert "works" not in {g["outcome"] for g in node["gadgets"].values()}
+    facts = json.loads((out / "facts.json").read_text())
+    reasons = {h["chain_check"]["reason"] for e in facts["nodes"][0]["endpoints"]
+               for h in e["handshakes"] if h["profile"] == "browser"}
+    assert all("ERR_SSL_KEY_USAGE_INCOMPATIBLE" in r for r in reasons), reasons

@@ -1,0 +1,207 @@
+"""Chain shapes that browsers accept or refuse, built with cryptography: the trust corpus.
+
+Every shape is one server's identity (leaf, key, the chain it sends) under roots that the
+agents (and the test's Chromium) trust. ``test_trust_corpus.py`` serves each on loopback and
+compares the auditor's judgement with what headless Chromium does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from auditor.lab import pki
+
+HOST = "node.corpus.example"
+NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+DAY = dt.timedelta(days=1)
+SERVER, CLIENT = ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH
+
+
+@dataclass(frozen=True)
+class Identity:
+    cert: x509.Certificate
+    key: pki.PrivateKey
+    chain: tuple[x509.Certificate, ...] = ()
+
+
+@dataclass(frozen=True)
+class Shape:
+    name: str
+    #: the server's identities (two: a dual-certificate port, the RSA one first)
+    identities: tuple[Identity, ...]
+    #: the roots the agents trust for this shape
+    roots: tuple[x509.Certificate, ...]
+    host: str = HOST
+
+
+def _usage(*names: str) -> x509.KeyUsage:
+    flags = dict.fromkeys(("digital_signature", "content_commitment", "key_encipherment",
+                           "data_encipherment", "key_agreement", "key_cert_sign", "crl_sign",
+                           "encipher_only", "decipher_only"), False)
+    flags.update(dict.fromkeys(names, True))
+    return x509.KeyUsage(**flags)
+
+
+def _name(cn: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "trust corpus"),
+                      x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+
+def certificate(cn: str, key: pki.PrivateKey, *, issuer: Identity | None = None,
+                ca: bool | None = False, path_length: int | None = None,
+                usage: tuple[str, ...] | None = None, eku: tuple | None = (SERVER,),
+                san: tuple[str, ...] | None = (), not_before: dt.datetime | None = None,
+                not_after: dt.datetime | None = None,
+                extra: tuple[tuple[x509.ExtensionType, bool], ...] = (),
+                key_identifiers: bool = True) -> Identity:
+    """One certificate; ``ca=None`` leaves basicConstraints out, ``usage=None`` keyUsage,
+    ``eku=None`` extendedKeyUsage; ``san=()`` names no SAN (CAs), a leaf passes its own;
+    ``key_identifiers=False`` leaves out the subject and authority key identifiers."""
+    subject = _name(cn)
+    builder = (x509.CertificateBuilder().subject_name(subject)
+               .issuer_name(issuer.cert.subject if issuer else subject)
+               .public_key(key.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(not_before or NOW - DAY)
+               .not_valid_after(not_after or NOW + 300 * DAY))
+    if key_identifiers:
+        builder = builder.add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+    if issuer is not None and key_identifiers:
+        builder = builder.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+            issuer.key.public_key()), critical=False)
+    if ca is not None:
+        builder = builder.add_extension(x509.BasicConstraints(ca=ca, path_length=path_length),
+                                        critical=True)
+    if usage is not None:
+        builder = builder.add_extension(_usage(*usage), critical=True)
+    if eku is not None:
+        builder = builder.add_extension(x509.ExtendedKeyUsage(list(eku)), critical=False)
+    if san:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(n) for n in san]), critical=False)
+    for extension, critical in extra:
+        builder = builder.add_extension(extension, critical=critical)
+    signer = issuer.key if issuer else key
+    cert = builder.sign(signer, hashes.SHA384() if isinstance(signer, ec.EllipticCurvePrivateKey)
+                        else hashes.SHA256())
+    chain = () if issuer is None else tuple(
+        c for c in (issuer.cert, *issuer.chain) if c.issuer != c.subject)
+    return Identity(cert, key, chain)
+
+
+def _key(label: str, kind: str = "rsa") -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey:
+    return pki.key(f"corpus-{label}", kind)
+
+
+CA_USAGE = ("digital_signature", "key_cert_sign", "crl_sign")
+RSA_LEAF = ("digital_signature", "key_encipherment")
+EC_LEAF = ("digital_signature",)
+
+
+def root(label: str = "root", **kw) -> Identity:
+    kw.setdefault("ca", True)
+    kw.setdefault("usage", CA_USAGE)
+    kw.setdefault("eku", None)
+    return certificate(f"Corpus {label} CA", _key(label), **kw)
+
+
+def intermediate(issuer: Identity, label: str = "issuing", **kw) -> Identity:
+    kw.setdefault("ca", True)
+    kw.setdefault("usage", CA_USAGE)
+    kw.setdefault("eku", None)
+    return certificate(f"Corpus {label} CA", _key(label), issuer=issuer, **kw)
+
+
+def leaf(issuer: Identity, kind: str = "rsa", host: str = HOST, **kw) -> Identity:
+    kw.setdefault("usage", RSA_LEAF if kind == "rsa" else EC_LEAF)
+    kw.setdefault("san", (host,))
+    return certificate(host, _key(f"leaf-{kind}", kind), issuer=issuer, **kw)
+
+
+@functools.cache
+def shapes() -> dict[str, Shape]:
+    anchor = root()
+    issuing = intermediate(anchor)
+    ec_issuing = intermediate(anchor, "ec issuing")
+    made = [
+        Shape("valid-rsa", (leaf(issuing),), (anchor.cert,)),
+        Shape("valid-ec", (leaf(ec_issuing, "ec"),), (anchor.cert,)),
+        Shape("valid-rsa-without-key-usage", (leaf(issuing, usage=None),), (anchor.cert,)),
+        Shape("valid-leaf-under-root", (leaf(anchor),), (anchor.cert,)),
+        Shape("intermediate-eku-client-auth-only",
+              (leaf(intermediate(anchor, "client only", eku=(CLIENT,))),), (anchor.cert,)),
+        Shape("intermediate-eku-server-auth",
+              (leaf(intermediate(anchor, "server eku", eku=(SERVER,))),), (anchor.cert,)),
+        Shape("rsa-leaf-key-cert-sign-only", (leaf(issuing, usage=("key_cert_sign",)),),
+              (anchor.cert,)),
+        Shape("rsa-leaf-key-encipherment-only", (leaf(issuing, usage=("key_encipherment",)),),
+              (anchor.cert,)),
+        Shape("ec-leaf-key-encipherment-only",
+              (leaf(ec_issuing, "ec", usage=("key_encipherment",)),), (anchor.cert,)),
+        Shape("ec-leaf-key-agreement-only",
+              (leaf(ec_issuing, "ec", usage=("key_agreement",)),), (anchor.cert,)),
+        Shape("ec-leaf-key-encipherment-only-beside-valid-rsa",
+              (leaf(issuing), leaf(ec_issuing, "ec", usage=("key_encipherment",))),
+              (anchor.cert,)),
+        Shape("leaf-eku-client-auth-only", (leaf(issuing, eku=(CLIENT,)),), (anchor.cert,)),
+        Shape("expired-leaf", (leaf(issuing, not_after=NOW - DAY,
+                                    not_before=NOW - 30 * DAY),), (anchor.cert,)),
+        Shape("expired-intermediate",
+              (leaf(intermediate(anchor, "expired", not_before=NOW - 60 * DAY,
+                                 not_after=NOW - DAY)),), (anchor.cert,)),
+        Shape("intermediate-ca-false", (leaf(intermediate(anchor, "not a", ca=False)),),
+              (anchor.cert,)),
+        Shape("intermediate-without-basic-constraints",
+              (leaf(intermediate(anchor, "no bc", ca=None)),), (anchor.cert,)),
+        Shape("intermediate-without-key-usage",
+              (leaf(intermediate(anchor, "no ku", usage=None)),), (anchor.cert,)),
+        Shape("name-constraints-exclude-host",
+              (leaf(intermediate(anchor, "constrained", extra=((x509.NameConstraints(
+                  permitted_subtrees=None,
+                  excluded_subtrees=[x509.DNSName("corpus.example")]), True),))),),
+              (anchor.cert,)),
+        Shape("name-constraints-permit-host",
+              (leaf(intermediate(anchor, "permitted", extra=((x509.NameConstraints(
+                  permitted_subtrees=[x509.DNSName("corpus.example")],
+                  excluded_subtrees=None), True),))),),
+              (anchor.cert,)),
+        Shape("path-length-exceeded",
+              (leaf(intermediate(intermediate(anchor, "pathlen zero", path_length=0),
+                                 "below pathlen")),), (anchor.cert,)),
+        Shape("unknown-critical-extension",
+              (leaf(issuing, extra=((x509.UnrecognizedExtension(
+                  x509.ObjectIdentifier("1.3.6.1.4.1.55555.7"), b"\x05\x00"), True),)),),
+              (anchor.cert,)),
+        Shape("unknown-non-critical-extension",
+              (leaf(issuing, extra=((x509.UnrecognizedExtension(
+                  x509.ObjectIdentifier("1.3.6.1.4.1.55555.8"), b"\x05\x00"), False),)),),
+              (anchor.cert,)),
+        Shape("wrong-host", (leaf(issuing, host="other.corpus.example"),), (anchor.cert,)),
+        Shape("leaf-ca-true", (leaf(issuing, ca=True),), (anchor.cert,)),
+        Shape("leaf-without-san", (leaf(issuing, san=()),), (anchor.cert,)),
+        Shape("leaf-without-key-identifiers", (leaf(issuing, key_identifiers=False),),
+              (anchor.cert,)),
+        Shape("intermediate-without-key-identifiers",
+              (leaf(intermediate(anchor, "no kid", key_identifiers=False)),), (anchor.cert,)),
+        Shape("intermediate-key-usage-without-cert-sign",
+              (leaf(intermediate(anchor, "no certsign", usage=("digital_signature",
+                                                               "crl_sign"))),), (anchor.cert,)),
+        Shape("rsa-leaf-digital-signature-only", (leaf(issuing, usage=("digital_signature",)),),
+              (anchor.cert,)),
+        Shape("ec-leaf-digital-signature-and-cert-sign",
+              (leaf(ec_issuing, "ec", usage=("digital_signature", "key_cert_sign")),),
+              (anchor.cert,)),
+        Shape("untrusted-root", (leaf(intermediate(root("stranger"), "stranger issuing")),),
+              (anchor.cert,)),
+    ]
+    expired_root = root("expired root", not_before=NOW - 60 * DAY, not_after=NOW - DAY)
+    made.append(Shape("expired-root", (leaf(intermediate(expired_root, "under expired")),),
+                      (expired_root.cert,)))
+    return {shape.name: shape for shape in made}
