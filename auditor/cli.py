@@ -178,11 +178,15 @@ def demo(
     list_: Annotated[bool, typer.Option("--list", help="List the scenarios.")] = False,
     ticket: Annotated[Optional[str], typer.Option(help="Change ticket.")] = None,  # noqa: UP045
     operator: Annotated[Optional[str], typer.Option(help="Who ran it.")] = None,  # noqa: UP045
+    pdf: Annotated[bool, typer.Option("--pdf", help="Also write report.pdf.")] = False,
+    bundle: Annotated[bool, typer.Option("--bundle", help="Also write one zip of it all.")
+                      ] = False,
 ) -> None:
     """Start the built-in lab for a scenario and audit it exactly as a real cluster."""
-    from auditor.cli_audit import print_result
+    from auditor.cli_audit import print_result, provenance
     from auditor.inventory import load_inventory
     from auditor.lab import SCENARIOS, Lab
+    from auditor.manifest import utc_now
     from auditor.pipeline import AuditRequest, run_audit
     from auditor.progress import probe_progress
     from auditor.report import ReportMeta
@@ -200,6 +204,7 @@ def demo(
                          f"{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}")
     # a pre-upgrade cluster is audited before its change: predict the upgrade to 11.5
     phase = "pre" if SCENARIOS[scenario].version != "11.5(1)" else "post"
+    started_at = utc_now()
     typer.echo(f"lab scenario {scenario}: {SCENARIOS[scenario].summary}\n")
     with Lab(scenario, folder / "lab") as lab:
         inventory = load_inventory(lab.inventory_path)
@@ -207,7 +212,9 @@ def demo(
             inventory=inventory, phase=phase,
             trust=load_agent_trust(str(lab.agent_trust_path)), out_dir=folder,
             target_version="11.5(1)" if phase == "pre" else None,
-            meta=ReportMeta.now(ticket, operator))
+            meta=ReportMeta.now(ticket, operator), pdf=pdf, bundle=bundle,
+            provenance=replace(provenance(lab.inventory_path, lab.agent_trust_path),
+                               started_at=started_at))
         total = sum(len(n.endpoints()) for n in inventory.nodes)
         with probe_progress(total) as progress:
             result = run_audit(request, progress)

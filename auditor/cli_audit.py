@@ -19,8 +19,29 @@ def print_result(result) -> None:
     typer.echo(gadget_table(result.audit))
     typer.echo("")
     folder = result.facts_path.parent
-    typer.echo(f"reports in {folder}/: " + ", ".join(p.name for p in result.reports.values())
-               + f", {result.facts_path.name}")
+    written = [*(p.name for p in result.reports.values()), result.facts_path.name]
+    if result.manifest is not None:
+        written.append(result.manifest.name)
+    typer.echo(f"reports in {folder}/: " + ", ".join(written))
+    if result.manifest is not None:
+        from auditor.manifest import sha256_file
+
+        typer.echo(f"manifest sha256:{sha256_file(result.manifest)} (record it in the ticket; "
+                   f"`uccx-audit verify {folder}` checks the files)")
+    if result.bundle is not None:
+        typer.echo(f"evidence bundle: {result.bundle}")
+    for note in result.notes:
+        typer.echo(note, err=True)
+
+
+def provenance(inventory: Path | None, agent_trust: Path | None):
+    """The command line and start time for the manifest."""
+    import sys
+
+    from auditor.manifest import Provenance
+
+    return Provenance(command_line=("uccx-audit", *sys.argv[1:]), inventory=inventory,
+                      agent_trust=agent_trust)
 
 
 @app.command(epilog="\b\nExamples:\n"
@@ -29,8 +50,9 @@ def print_result(result) -> None:
              "  uccx-audit audit --inventory cluster.yaml --phase post --agent-trust cas.pem "
              "--out after/\n"
              "  uccx-audit audit --inventory cluster.yaml --phase post --from-pem downloads/\n\n"
-             "\b\nWrites report.html, report.md, audit.json, junit.xml and facts.json into the "
-             "folder.\n\b\nExit codes: 0 no error findings, 1 error findings, "
+             "\b\nWrites report.html, report.md, audit.json, junit.xml, facts.json and "
+             "manifest.json into the folder (--pdf: also report.pdf; --bundle: also one zip of "
+             "them all).\n\b\nExit codes: 0 no error findings, 1 error findings, "
              "2 usage or input error.")
 def audit(
     inventory: Annotated[Path, typer.Option("--inventory", "-i", help="Cluster inventory.")],
@@ -57,6 +79,10 @@ def audit(
     connect_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds.")] = 5.0,
     handshake_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds.")] = 5.0,
     concurrency: Annotated[int, typer.Option(min=1, max=1024)] = 64,
+    pdf: Annotated[bool, typer.Option("--pdf", help="Also print the HTML report to "
+                                      "report.pdf (needs Chrome, Chromium or Edge).")] = False,
+    bundle: Annotated[bool, typer.Option("--bundle", help="Also write one zip of the "
+                                         "facts, reports and manifest.")] = False,
 ) -> None:
     """Probe the cluster (or read downloaded certificates), judge it, write the reports."""
     from auditor.inventory import load_inventory
@@ -66,6 +92,7 @@ def audit(
     from auditor.report import ReportMeta
     from auditor.trust import load_agent_trust
 
+    started = provenance(inventory, agent_trust)
     inv = load_inventory(inventory)
     offline = from_pem is not None or any(n.pem_dir for n in inv.nodes)
     request = AuditRequest(
@@ -76,7 +103,7 @@ def audit(
         expiry_window_days=expiry_window, rule_dirs=tuple(rules or ()),
         options=ProbeOptions(connect_timeout, handshake_timeout, concurrency),
         all_ports=all_ports, from_pem=from_pem, offline=offline,
-        meta=ReportMeta.now(ticket, operator))
+        meta=ReportMeta.now(ticket, operator), provenance=started, pdf=pdf, bundle=bundle)
     total = sum(len(n.endpoints(all_ports)) for n in inv.nodes)
     try:
         with probe_progress(total) as progress:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from jinja2 import (
     StrictUndefined,
     select_autoescape,
 )
+from markupsafe import Markup
 
 from auditor.audit import Audit, audit_to_json
 from auditor.cache import cache_dir
@@ -23,6 +25,17 @@ from auditor.summary import state_words
 
 FORMATS = ("html", "md", "json", "junit")
 EXTENSIONS = {"html": "html", "md": "md", "json": "json", "junit": "xml"}
+
+
+_CSS_PLAIN = re.compile(r"[A-Za-z0-9 ,.:()_-]")
+
+
+def css_string(value: object) -> Markup:
+    """Text for a CSS string in a ``<style>`` element: every character except letters,
+    digits and a little punctuation becomes a CSS escape, so nothing from a server or a
+    ticket can end the string, the rule or the element."""
+    text = "".join(c if _CSS_PLAIN.fullmatch(c) else f"\\{ord(c):06x} " for c in str(value))
+    return Markup(text)
 
 
 def _bytecode_cache() -> FileSystemBytecodeCache | None:
@@ -45,6 +58,7 @@ def environment() -> Environment:
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                       keep_trailing_newline=True, bytecode_cache=_bytecode_cache())
     env.filters["state"] = state_words
+    env.filters["css_string"] = css_string
     return env
 
 
