@@ -197,11 +197,15 @@ def demo(
     ticket: Annotated[Optional[str], typer.Option(help="Change ticket.")] = None,  # noqa: UP045
     operator: Annotated[Optional[str], typer.Option(help="Who ran it.")] = None,  # noqa: UP045
     per_host: PerHost = DEFAULT_PER_HOST,
+    pdf: Annotated[bool, typer.Option("--pdf", help="Also write report.pdf.")] = False,
+    bundle: Annotated[bool, typer.Option("--bundle", help="Also write one zip of it all.")
+                      ] = False,
 ) -> None:
     """Start the built-in lab for a scenario and audit it exactly as a real cluster."""
-    from auditor.cli_audit import print_result
+    from auditor.cli_audit import print_result, provenance
     from auditor.inventory import load_inventory
     from auditor.lab import SCENARIOS, Lab
+    from auditor.manifest import utc_now
     from auditor.pipeline import AuditRequest, audit_invocation, run_audit
     from auditor.prober import ProbeOptions
     from auditor.progress import probe_progress
@@ -220,6 +224,7 @@ def demo(
                          f"{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}")
     # a pre-upgrade cluster is audited before its change: predict the upgrade to 11.5
     phase = "pre" if SCENARIOS[scenario].version != "11.5(1)" else "post"
+    started_at = utc_now()
     typer.echo(f"lab scenario {scenario}: {SCENARIOS[scenario].summary}\n")
     with Lab(scenario, folder / "lab") as lab:
         inventory = load_inventory(lab.inventory_path)
@@ -232,7 +237,10 @@ def demo(
                 lab.inventory_path, phase,
                 target_version="11.5(1)" if phase == "pre" else None,
                 agent_trust=lab.agent_trust_path, ticket=ticket,
-                options=ProbeOptions(per_host=per_host)))
+                options=ProbeOptions(per_host=per_host)),
+            pdf=pdf, bundle=bundle,
+            provenance=replace(provenance(lab.inventory_path, lab.agent_trust_path),
+                               started_at=started_at))
         total = sum(len(n.endpoints()) for n in inventory.nodes)
         with probe_progress(total) as progress:
             result = run_audit(request, progress)

@@ -30,8 +30,29 @@ def print_result(result) -> None:
         typer.echo(unknowns_text(result.audit))
         typer.echo("")
     folder = result.facts_path.parent
-    typer.echo(terminal(f"reports in {folder}/: " + ", ".join(
-        p.name for p in result.reports.values()) + f", {result.facts_path.name}"))
+    written = [*(p.name for p in result.reports.values()), result.facts_path.name]
+    if result.manifest is not None:
+        written.append(result.manifest.name)
+    typer.echo(terminal(f"reports in {folder}/: " + ", ".join(written)))
+    if result.manifest is not None:
+        from auditor.manifest import sha256_file
+
+        typer.echo(terminal(f"manifest sha256:{sha256_file(result.manifest)} (record it in "
+                            f"the ticket; `uccx-audit verify {folder}` checks the files)"))
+    if result.bundle is not None:
+        typer.echo(terminal(f"evidence bundle: {result.bundle}"))
+    for note in result.notes:
+        typer.echo(terminal(note), err=True)
+
+
+def provenance(inventory: Path | None, agent_trust: Path | None):
+    """The command line and start time for the manifest."""
+    import sys
+
+    from auditor.manifest import Provenance
+
+    return Provenance(command_line=("uccx-audit", *sys.argv[1:]), inventory=inventory,
+                      agent_trust=agent_trust)
 
 
 @app.command(epilog="\b\nExamples:\n"
@@ -40,8 +61,9 @@ def print_result(result) -> None:
              "  uccx-audit audit --inventory cluster.yaml --phase post --agent-trust cas.pem "
              "--out after/\n"
              "  uccx-audit audit --inventory cluster.yaml --phase post --from-pem downloads/\n\n"
-             "\b\nWrites report.html, report.md, audit.json, junit.xml and facts.json into the "
-             "folder.\n\b\nExit codes: 0 go or go with actions, 1 no-go, 2 usage or input "
+             "\b\nWrites report.html, report.md, audit.json, junit.xml, facts.json and "
+             "manifest.json into the folder (--pdf: also report.pdf; --bundle: also one zip of "
+             "them all).\n\b\nExit codes: 0 go or go with actions, 1 no-go, 2 usage or input "
              "error, 3 inconclusive, 4 the tool failed, 130 interrupted.")
 def audit(
     inventory: Annotated[Path, typer.Option("--inventory", "-i", help="Cluster inventory.")],
@@ -69,6 +91,10 @@ def audit(
     handshake_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds.")] = 5.0,
     concurrency: Annotated[int, typer.Option(min=1, max=1024)] = 64,
     per_host: PerHost = DEFAULT_PER_HOST,
+    pdf: Annotated[bool, typer.Option("--pdf", help="Also print the HTML report to "
+                                      "report.pdf (needs Chrome, Chromium or Edge).")] = False,
+    bundle: Annotated[bool, typer.Option("--bundle", help="Also write one zip of the "
+                                         "facts, reports and manifest.")] = False,
 ) -> None:
     """Probe the cluster (or read downloaded certificates), judge it, write the reports."""
     from auditor.inventory import load_inventory
@@ -78,6 +104,7 @@ def audit(
     from auditor.report import ReportMeta
     from auditor.trust import load_agent_trust
 
+    started = provenance(inventory, agent_trust)
     inv = load_inventory(inventory)
     # offline when every keystore is given; nodes with a pem_dir among probed ones are
     # probed too, and what is installed refines what they present
@@ -98,7 +125,8 @@ def audit(
             rule_dirs=tuple(rules or ()), from_pem=from_pem, all_ports=all_ports,
             options=ProbeOptions(connect_timeout, handshake_timeout, concurrency,
                                  per_host=per_host),
-            ticket=ticket))
+            ticket=ticket),
+        provenance=started, pdf=pdf, bundle=bundle)
     total = sum(len(n.endpoints(all_ports)) for n in inv.nodes)
     try:
         with probe_progress(total) as progress:

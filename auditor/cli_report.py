@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from auditor.cli import app, exit_code
+from auditor.cli import EXIT_FINDINGS, EXIT_OK, app, exit_code
 from auditor.textsafe import terminal
 
 
@@ -18,6 +18,7 @@ class ReportFormat(str, Enum):
     md = "md"
     json = "json"
     junit = "junit"
+    pdf = "pdf"
 
 
 class DiffFormat(str, Enum):
@@ -39,9 +40,11 @@ def _emit(text: str, out: Path | None) -> None:
 @app.command(epilog="\b\nExamples:\n"
              "  uccx-audit report audit.json --format html --out report.html --ticket CHG0042\n"
              "  uccx-audit report audit.json --format md         # paste into the ticket\n"
-             "  uccx-audit report audit.json --format junit --out junit.xml\n\n"
+             "  uccx-audit report audit.json --format junit --out junit.xml\n"
+             "  uccx-audit report audit.json --format pdf --out report.pdf  # needs Chrome, "
+             "Chromium or Edge\n\n"
              "\b\nExit codes: 0 go or go with actions, 1 no-go, 3 inconclusive, 2 usage or "
-             "input error.")
+             "input error (also: PDF asked for and no browser to print it).")
 def report(
     audit_file: Annotated[Path, typer.Argument(metavar="AUDIT.json",
                                                help="Audit JSON from `uccx-audit evaluate "
@@ -52,12 +55,23 @@ def report(
     ticket: Annotated[Optional[str], typer.Option(help="Change ticket, e.g. CHG0042.")] = None,  # noqa: UP045
     operator: Annotated[Optional[str], typer.Option(help="Who ran the audit.")] = None,  # noqa: UP045
 ) -> None:
-    """Render an audit as a self-contained HTML report, Markdown, JSON or JUnit XML."""
+    """Render an audit as a self-contained HTML report, Markdown, JSON, JUnit XML or PDF."""
     from auditor.audit import load_audit
+    from auditor.errors import InputError
     from auditor.report import ReportMeta, render
 
+    if fmt is ReportFormat.pdf and out is None:
+        raise InputError("a PDF is not written to standard output", field="--out",
+                         expected="--out FILE.pdf")
     audit = load_audit(audit_file)
-    _emit(render(audit, fmt.value, ReportMeta.now(ticket, operator)), out)
+    meta = ReportMeta.now(ticket, operator)
+    if fmt is ReportFormat.pdf:
+        from auditor.pdf import html_to_pdf
+
+        html_to_pdf(render(audit, "html", meta), out)
+        typer.echo(terminal(f"written: {out}"), err=True)
+    else:
+        _emit(render(audit, fmt.value, meta), out)
     raise typer.Exit(exit_code(audit.verdict))
 
 
@@ -82,3 +96,51 @@ def diff(
     old, new = load_audit(before), load_audit(after)
     _emit(render_diff(diff_audits(old, new), fmt.value, ReportMeta.now()), out)
     raise typer.Exit(exit_code(new.verdict))
+
+
+def _grouped(names: tuple[str, ...]) -> dict[str, int]:
+    """Unlisted files, a sub-folder as one line (e.g. the demo's ``lab/``)."""
+    groups: dict[str, int] = {}
+    for name in names:
+        head, sep, _ = name.partition("/")
+        key = head + "/" if sep else name
+        groups[key] = groups.get(key, 0) + 1
+    return groups
+
+
+@app.command(epilog="\b\nExamples:\n"
+             "  uccx-audit verify after/\n"
+             "  uccx-audit verify after/evidence-east-post.zip\n"
+             "  uccx-audit verify after/ --strict   # files the manifest does not list fail too"
+             "\n\n\b\nExit codes: 0 every file the manifest lists is intact, 1 a file changed "
+             "or is missing (or, --strict / in a zip, a file is not listed), 2 no manifest or "
+             "an unreadable one.")
+def verify(
+    target: Annotated[Path, typer.Argument(metavar="FOLDER|ZIP",
+                                           help="An audit folder or its evidence zip.")],
+    strict: Annotated[bool, typer.Option(help="Fail on files in the folder that the manifest "
+                                         "does not list.")] = False,
+) -> None:
+    """Check an audit folder (or its zip) against its manifest.json: recompute the SHA-256
+    of every file it lists and name each one that changed, is missing or is not listed."""
+    from auditor.manifest import verify as verify_folder
+
+    result = verify_folder(target)
+    bad = set(result.changed) | set(result.missing)
+    for name in result.checked:
+        state = ("CHANGED" if name in result.changed else "MISSING" if name in result.missing
+                 else "ok")
+        typer.echo(terminal(f"{state:8} {name}"))
+    unlisted_fails = strict or result.bundle
+    for name, count in _grouped(result.unlisted).items():
+        what = f"{name} ({count} files)" if count > 1 else name
+        typer.echo(terminal(f"{'EXTRA' if unlisted_fails else 'unlisted':8} {what} (not in "
+                            f"the manifest, not attested)"))
+    ok = result.ok(strict)
+    typer.echo(f"manifest sha256:{result.manifest_sha256}")
+    if ok:
+        typer.echo(f"intact: {len(result.checked)} files match the manifest", err=True)
+        raise typer.Exit(EXIT_OK)
+    named = sorted(bad) + (list(result.unlisted) if unlisted_fails else [])
+    typer.echo(terminal(f"NOT intact: {', '.join(named)}"), err=True)
+    raise typer.Exit(EXIT_FINDINGS)

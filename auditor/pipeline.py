@@ -14,6 +14,7 @@ from auditor.errors import AuditorError, ToolFailure
 from auditor.facts import Facts, save_facts
 from auditor.fileio import write_atomic
 from auditor.inventory import Inventory
+from auditor.manifest import Provenance
 from auditor.prober import Handshake, ProbeOptions, Target
 from auditor.report import ReportMeta, write_report
 from auditor.trust import AgentTrust
@@ -22,6 +23,7 @@ from auditor.trust import AgentTrust
 REPORT_FILES = {"html": "report.html", "md": "report.md", "json": "audit.json",
                 "junit": "junit.xml"}
 FACTS_FILE = "facts.json"
+PDF_FILE = "report.pdf"
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,9 @@ class AuditRequest:
     from_pem: Path | None = None
     offline: bool = False
     meta: ReportMeta = field(default_factory=ReportMeta)
+    provenance: Provenance = field(default_factory=Provenance)
+    pdf: bool = False
+    bundle: bool = False
     #: How the user ran it, for the plan's verify step (None: not recorded).
     invocation: Invocation | None = None
 
@@ -86,6 +91,9 @@ class AuditResult:
     audit: Audit
     facts_path: Path
     reports: dict[str, Path]
+    manifest: Path | None = None
+    bundle: Path | None = None
+    notes: tuple[str, ...] = ()
 
 
 def default_out_dir(cluster: str, phase: str) -> Path:
@@ -156,6 +164,14 @@ def run_audit(request: AuditRequest,
             path = request.out_dir / name
             reports[fmt] = save_audit(audit, path) if fmt == "json" else write_report(
                 audit, fmt, path, request.meta)
+        notes = []
+        if request.pdf:
+            pdf = write_pdf(reports["html"], request.out_dir / PDF_FILE)
+            if isinstance(pdf, Path):
+                reports["pdf"] = pdf
+            else:
+                notes.append(pdf)
+        manifest, bundle = seal_folder(request, audit, [facts_path, *reports.values()])
     except AuditorError as exc:
         _remove(reports.values())
         raise AuditorError(f"{exc}; the probed facts are saved in {facts_path}") from exc
@@ -163,7 +179,7 @@ def run_audit(request: AuditRequest,
         _remove(reports.values())
         raise _tool_failure(request.out_dir, "evaluating or writing the reports", exc,
                             facts_path) from exc
-    return AuditResult(audit, facts_path, reports)
+    return AuditResult(audit, facts_path, reports, manifest, bundle, tuple(notes))
 
 
 def _remove(paths: object) -> None:
@@ -179,3 +195,31 @@ def _tool_failure(folder: Path, what: str, exc: BaseException,
     kept = f"; the probed facts are saved in {facts_path}" if facts_path else ""
     return ToolFailure(f"internal error while {what} ({type(exc).__name__}: {exc}); no report "
                        f"was written{kept}; details in {log}", str(log))
+
+
+def write_pdf(html: Path, out: Path) -> Path | str:
+    """Print the HTML report to ``out``; without an engine, the one line that says how to
+    get PDF instead (an audit's other reports and exit code do not depend on it)."""
+    from auditor.pdf import PdfUnavailable, html_to_pdf
+
+    try:
+        return html_to_pdf(html.read_text(encoding="utf-8"), out)
+    except PdfUnavailable as exc:
+        return str(exc)
+
+
+def seal_folder(request: AuditRequest, audit: Audit,
+                files: Sequence[Path]) -> tuple[Path, Path | None]:
+    """Write the folder's manifest last (and the bundle after it, if asked for)."""
+    from auditor.manifest import bundle_name, write_bundle, write_manifest
+
+    rule_set = {"sha256": audit.rule_set.sha256, "rules": audit.rule_set.rules,
+                "playbooks": audit.rule_set.playbooks,
+                "site_rules": list(audit.rule_set.site_rules),
+                "site_dirs": [str(d) for d in request.rule_dirs]}
+    name = bundle_name(audit.cluster, audit.phase) if request.bundle else None
+    manifest = write_manifest(request.out_dir, files, provenance=request.provenance,
+                              rule_set=rule_set, trust=request.trust,
+                              ticket=request.meta.ticket, operator=request.meta.operator,
+                              bundle=name)
+    return manifest, write_bundle(request.out_dir, name) if name else None

@@ -6,8 +6,9 @@
 #   tomcat10         a real Tomcat with an RSA and an EC certificate on one connector
 #   fonts-dejavu-core  readable report screenshots
 #   libnss3-tools    certutil: a test root in the NSS database Chromium trusts (trust corpus)
+#   poppler-utils    pdftotext / pdftoppm read the PDF report back
 set -eu
-PACKAGES="openssl ca-certificates chromium tomcat10 fonts-dejavu-core libnss3-tools"
+PACKAGES="openssl ca-certificates chromium tomcat10 fonts-dejavu-core libnss3-tools poppler-utils"
 missing=""
 for package in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \

@@ -78,7 +78,8 @@ def test_audit_of_each_lab_scenario(scenario: str, tmp_path) -> None:
         assert (out / name).stat().st_size > 0, name
     assert "CHG0042" in (out / "report.html").read_text()
     assert sorted(p.name for p in out.iterdir()) == ["audit.json", "facts.json", "junit.xml",
-                                                     "report.html", "report.md"]
+                                                     "manifest.json", "report.html",
+                                                     "report.md"]
 
 
 def test_default_output_folder_is_new_and_dated(tmp_path) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from auditor.audit import Audit, audit_to_json
 from auditor.fileio import write_atomic
@@ -25,6 +27,17 @@ def _inert(value: object) -> object:
     return visible(value, multiline=True) if isinstance(value, str) else value
 
 
+_CSS_PLAIN = re.compile(r"[A-Za-z0-9 ,.:()_-]")
+
+
+def css_string(value: object) -> Markup:
+    """Text for a CSS string in a ``<style>`` element: every character except letters,
+    digits and a little punctuation becomes a CSS escape, so nothing from a server or a
+    ticket can end the string, the rule or the element."""
+    text = "".join(c if _CSS_PLAIN.fullmatch(c) else f"\\{ord(c):06x} " for c in str(value))
+    return Markup(text)
+
+
 @cache
 def environment() -> Environment:
     """Jinja2 with autoescaping for HTML: every value from a server is text, never markup."""
@@ -33,6 +46,7 @@ def environment() -> Environment:
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                       keep_trailing_newline=True, finalize=_inert)
     env.filters["state"] = state_words
+    env.filters["css_string"] = css_string
     return env
 
 
