@@ -255,6 +255,8 @@ def evaluate_command(
     out: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--out", "-o", help="Also write the audit JSON here.")] = None,
     fmt: Annotated[TableFormat, typer.Option("--format", "-f")] = TableFormat.table,
+    waivers: Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045
+        "--waivers", metavar="FILE", help="Accepted risks (YAML); repeatable.")] = None,
 ) -> None:
     """Judge recorded facts: findings, the verdict, and each agent gadget's outcome per node."""
     from auditor.audit import audit_to_json, build_audit, save_audit
@@ -263,13 +265,20 @@ def evaluate_command(
     from auditor.facts import load_facts
     from auditor.projection import make_settings
     from auditor.ruleset import load_ruleset
+    from auditor.waivers import apply_waivers, load_waivers
 
     ruleset = load_ruleset(rules or [])
     facts = load_facts(facts_file)
+    waiver_sets = [load_waivers(path, ruleset, [n.host for n in facts.nodes])
+                   for path in waivers or ()]
     settings = make_settings(facts.version, facts.observed_at, phase=phase.value,
                              target_version=target_version, change_date=change_date,
                              expiry_window_days=expiry_window)
     audit = build_audit(evaluate(ruleset, facts, settings), facts, ruleset, settings)
+    if waiver_sets:
+        audit = apply_waivers(audit, waiver_sets)
+        for notice in audit.waiver_notices:
+            _say(f"notice: {notice}")
     if out is not None:
         save_audit(audit, out)
         _say(f"audit written to {out}")

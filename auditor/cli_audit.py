@@ -14,6 +14,8 @@ def print_result(result) -> None:
     """The gadget grid and the verdict as a terminal table, and where the reports are."""
     from auditor.audit_text import gadget_table, heading
 
+    for notice in result.audit.waiver_notices:
+        typer.echo(f"notice: {notice}", err=True)
     typer.echo(heading(result.audit))
     typer.echo("")
     typer.echo(gadget_table(result.audit))
@@ -57,6 +59,9 @@ def audit(
     connect_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds.")] = 5.0,
     handshake_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds.")] = 5.0,
     concurrency: Annotated[int, typer.Option(min=1, max=1024)] = 64,
+    waivers: Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045
+        "--waivers", metavar="FILE", help="Accepted risks (YAML): waived findings leave the "
+        "verdict and are listed under Accepted risks; repeatable.")] = None,
 ) -> None:
     """Probe the cluster (or read downloaded certificates), judge it, write the reports."""
     from auditor.inventory import load_inventory
@@ -76,7 +81,7 @@ def audit(
         expiry_window_days=expiry_window, rule_dirs=tuple(rules or ()),
         options=ProbeOptions(connect_timeout, handshake_timeout, concurrency),
         all_ports=all_ports, from_pem=from_pem, offline=offline,
-        meta=ReportMeta.now(ticket, operator))
+        meta=ReportMeta.now(ticket, operator), waiver_files=tuple(waivers or ()))
     total = sum(len(n.endpoints(all_ports)) for n in inv.nodes)
     try:
         with probe_progress(total) as progress:

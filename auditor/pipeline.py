@@ -8,6 +8,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from auditor.audit import Audit, build_audit, save_audit
 from auditor.errors import AuditorError
@@ -17,6 +18,10 @@ from auditor.inventory import Inventory
 from auditor.prober import Handshake, ProbeOptions, Target
 from auditor.report import ReportMeta, write_report
 from auditor.trust import AgentTrust
+
+if TYPE_CHECKING:
+    from auditor.ruleset import RuleSet
+    from auditor.waivers import WaiverSet
 
 #: The files an audit writes into its folder, by report format.
 REPORT_FILES = {"html": "report.html", "md": "report.md", "json": "audit.json",
@@ -41,6 +46,8 @@ class AuditRequest:
     from_pem: Path | None = None
     offline: bool = False
     meta: ReportMeta = field(default_factory=ReportMeta)
+    #: waivers files (accepted risks), checked against the rule set and the inventory
+    waiver_files: Sequence[Path] = ()
 
 
 @dataclass(frozen=True)
@@ -75,7 +82,6 @@ def run_audit(request: AuditRequest,
               progress: Callable[[Target, tuple[Handshake, ...]], None] | None = None,
               ) -> AuditResult:
     """Probe, save the facts, evaluate and write the four reports into ``out_dir``."""
-    from auditor.engine import evaluate
     from auditor.projection import make_settings
     from auditor.ruleset import load_ruleset
 
@@ -85,15 +91,37 @@ def run_audit(request: AuditRequest,
     make_settings(request.inventory.version, now, phase=request.phase,
                   target_version=request.target_version, change_date=request.change_date,
                   expiry_window_days=request.expiry_window_days)
+    waivers = load_waiver_files(request.waiver_files, ruleset, request.inventory)
     request.out_dir.mkdir(parents=True, exist_ok=True)
     facts = collect(request, progress)
     facts_path = save_facts(facts, request.out_dir / FACTS_FILE)
+    return judge_and_write(request, ruleset, waivers, facts, facts_path)
+
+
+def load_waiver_files(paths: Sequence[Path], ruleset: RuleSet,
+                      inventory: Inventory | None = None) -> tuple[WaiverSet, ...]:
+    """Every waivers file, checked against the rules and the inventory's hosts."""
+    from auditor.waivers import load_waivers
+
+    hosts = [n.host for n in inventory.nodes] if inventory is not None else None
+    return tuple(load_waivers(path, ruleset, hosts) for path in paths)
+
+
+def judge_and_write(request: AuditRequest, ruleset: RuleSet, waivers: Sequence[WaiverSet],
+                    facts: Facts, facts_path: Path) -> AuditResult:
+    """Evaluate saved facts, apply the waivers and write every report into ``out_dir``."""
+    from auditor.engine import evaluate
+    from auditor.projection import make_settings
+    from auditor.waivers import apply_waivers
+
     try:
         settings = make_settings(facts.version, facts.observed_at, phase=request.phase,
                                  target_version=request.target_version,
                                  change_date=request.change_date,
                                  expiry_window_days=request.expiry_window_days)
         audit = build_audit(evaluate(ruleset, facts, settings), facts, ruleset, settings)
+        if waivers:
+            audit = apply_waivers(audit, waivers)
         reports = {}
         for fmt, name in REPORT_FILES.items():
             path = request.out_dir / name

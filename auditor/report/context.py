@@ -8,6 +8,7 @@ from typing import Any
 
 from auditor.audit import Audit
 from auditor.certs import CertificateFacts
+from auditor.engine import Finding
 from auditor.facts import EndpointFacts, HandshakeFacts
 from auditor.gadgets import ALL_GADGETS, GADGET_TITLES, OUTCOME_WORDS, ROLE_TITLES
 from auditor.gadgets import service_title as _service_title
@@ -54,8 +55,14 @@ def verdict_reason(audit: Audit) -> str:
         return (f"{_plural(len(errors), 'error finding')}: {first.title} "
                 f"({', '.join(nodes)}){tail}.")
     if warnings:
-        return (f"No errors; {_plural(len(warnings), 'warning')} to act on: "
+        accepted = (f" ({_plural(len(audit.accepted_risks), 'accepted risk')})"
+                    if audit.accepted_risks else "")
+        return (f"No errors{accepted}; {_plural(len(warnings), 'warning')} to act on: "
                 f"{warnings[0].title}.")
+    accepted = len(audit.accepted_risks)
+    if accepted:
+        return (f"No errors or warnings left; {_plural(accepted, 'accepted risk')} "
+                "(waived, see Accepted risks).")
     bad = [g for n in audit.nodes for g in n.gadgets.values() if g.outcome != "works"]
     if bad:
         return "No errors or warnings, but not every gadget is known to work."
@@ -109,6 +116,15 @@ def _endpoint_row(audit: Audit, role: str, endpoint: EndpointFacts) -> dict[str,
             "handshakes": [_handshake_row(audit, endpoint, h) for h in endpoint.handshakes]}
 
 
+def _finding_row(f: Finding) -> dict[str, Any]:
+    return {"rule_id": f.rule_id, "severity": f.severity, "node": f.node,
+            "short": _short(f.node), "subject": f.subject, "title": f.title,
+            "message": f.message, "remediation": list(f.remediation),
+            "citations": list(f.citations), "basis": f.basis,
+            "gadgets": {GADGET_TITLES.get(g, g): OUTCOME_WORDS.get(o, o)
+                        for g, o in sorted(f.gadgets.items())}}
+
+
 def build_context(audit: Audit, meta: ReportMeta) -> dict[str, Any]:
     """The data every report template uses; deterministic for the same audit and meta."""
     nodes = []
@@ -138,13 +154,8 @@ def build_context(audit: Audit, meta: ReportMeta) -> dict[str, Any]:
                           for e in (facts_node.endpoints if facts_node else ())],
         })
     row = cluster_row(audit.nodes)
-    findings = [{"rule_id": f.rule_id, "severity": f.severity, "node": f.node,
-                 "short": _short(f.node), "subject": f.subject, "title": f.title,
-                 "message": f.message, "remediation": list(f.remediation),
-                 "citations": list(f.citations), "basis": f.basis,
-                 "gadgets": {GADGET_TITLES.get(g, g): OUTCOME_WORDS.get(o, o)
-                             for g, o in sorted(f.gadgets.items())}}
-                for f in audit.findings]
+    findings = [_finding_row(f) for f in audit.findings]
+    accepted = [{**_finding_row(a.finding), "waiver": a.waiver} for a in audit.accepted_risks]
     return {
         "audit": audit, "meta": meta,
         "verdict": {"code": audit.verdict, "words": VERDICT_WORDS[audit.verdict],
@@ -153,6 +164,7 @@ def build_context(audit: Audit, meta: ReportMeta) -> dict[str, Any]:
         "gadget_titles": [GADGET_TITLES[g] for g in ALL_GADGETS],
         "nodes": nodes, "faq": {"rows": FAQ_ROWS, "matched": row,
                                 "predicted": audit.phase == "pre"},
-        "plan": build_plan(audit), "findings": findings,
+        "plan": build_plan(audit), "findings": findings, "accepted": accepted,
+        "waiver_notices": list(audit.waiver_notices),
         "source": audit.facts.source,
     }

@@ -68,4 +68,15 @@ def render_markdown(audit: Audit, meta: ReportMeta) -> str:
     if plan.alternatives:
         lines.append("Alternatives: " + "; ".join(md_escape(a.title)
                                                   for a in plan.alternatives) + ".")
+    if ctx["accepted"] or ctx["waiver_notices"]:
+        lines += ["", "**Accepted risks**", ""]
+        for f in ctx["accepted"]:
+            w = f["waiver"]
+            lines.append(f"- [{f['severity']}] {md_escape(f['rule_id'])} on "
+                         f"{md_escape(f['node'])} ({md_escape(f['subject'])}): "
+                         f"{md_escape(w.reason)} — approved by {md_escape(w.approved_by)}, "
+                         f"ticket {md_escape(w.ticket)}, expires {md_escape(w.expires)}")
+        if not ctx["accepted"]:
+            lines.append("None.")
+        lines += [f"- Notice: {md_escape(n)}" for n in ctx["waiver_notices"]]
     return "\n".join(lines).rstrip("\n") + "\n"
