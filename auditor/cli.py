@@ -333,4 +333,5 @@ def main() -> None:
 # Commands defined in their own modules register themselves on ``app`` when imported.
 from auditor import cli_audit as _cli_audit  # noqa: E402, F401
 from auditor import cli_checkcert as _cli_checkcert  # noqa: E402, F401
+from auditor import cli_portfolio as _cli_portfolio  # noqa: E402, F401
 from auditor import cli_report as _cli_report  # noqa: E402, F401

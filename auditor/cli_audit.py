@@ -10,19 +10,20 @@ import typer
 from auditor.cli import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, Phase, app
 
 
-def print_result(result) -> None:
-    """The gadget grid and the verdict as a terminal table, and where the reports are."""
+def print_result(result, *, err: bool = False) -> None:
+    """The gadget grid and the verdict as a terminal table, and where the reports are
+    (on standard error with ``err``)."""
     from auditor.audit_text import gadget_table, heading
 
     for notice in result.audit.waiver_notices:
         typer.echo(f"notice: {notice}", err=True)
-    typer.echo(heading(result.audit))
-    typer.echo("")
-    typer.echo(gadget_table(result.audit))
-    typer.echo("")
+    typer.echo(heading(result.audit), err=err)
+    typer.echo("", err=err)
+    typer.echo(gadget_table(result.audit), err=err)
+    typer.echo("", err=err)
     folder = result.facts_path.parent
     typer.echo(f"reports in {folder}/: " + ", ".join(p.name for p in result.reports.values())
-               + f", {result.facts_path.name}")
+               + f", {result.facts_path.name}", err=err)
 
 
 @app.command(epilog="\b\nExamples:\n"
@@ -35,7 +36,9 @@ def print_result(result) -> None:
              "folder.\n\b\nExit codes: 0 no error findings, 1 error findings, "
              "2 usage or input error.")
 def audit(
-    inventory: Annotated[Path, typer.Option("--inventory", "-i", help="Cluster inventory.")],
+    inventory: Annotated[list[Path], typer.Option(
+        "--inventory", "-i", help="Cluster inventory; repeat it, or name a folder (every "
+        "*.yaml in it), to audit a portfolio of clusters in one run.")],
     phase: Annotated[Phase, typer.Option(help="pre: before the change window (predicts the "
                                          "upgrade); post: after it.", show_default=False)],
     target_version: Annotated[Optional[str], typer.Option(  # noqa: UP045
@@ -62,6 +65,10 @@ def audit(
     waivers: Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045
         "--waivers", metavar="FILE", help="Accepted risks (YAML): waived findings leave the "
         "verdict and are listed under Accepted risks; repeatable.")] = None,
+    summary_json: Annotated[bool, typer.Option(
+        "--summary-json", help="Print one JSON line on standard output (verdict counts, "
+        "worst exit code, folder) for CI and AWX set_stats; the tables go to standard "
+        "error.")] = False,
 ) -> None:
     """Probe the cluster (or read downloaded certificates), judge it, write the reports."""
     from auditor.inventory import load_inventory
@@ -71,7 +78,18 @@ def audit(
     from auditor.report import ReportMeta
     from auditor.trust import load_agent_trust
 
-    inv = load_inventory(inventory)
+    if len(inventory) > 1 or inventory[0].is_dir():
+        from auditor.cli_portfolio import audit_portfolio
+
+        audit_portfolio(
+            inventory, phase=phase.value, target_version=target_version,
+            change_date=change_date, expiry_window=expiry_window, agent_trust=agent_trust,
+            ticket=ticket, operator=operator, out=out, rules=rules, from_pem=from_pem,
+            all_ports=all_ports, options=ProbeOptions(connect_timeout, handshake_timeout,
+                                                      concurrency),
+            waivers=waivers, summary_json=summary_json)
+        return
+    inv = load_inventory(inventory[0])
     offline = from_pem is not None or any(n.pem_dir for n in inv.nodes)
     request = AuditRequest(
         inventory=inv, phase=phase.value,
@@ -91,5 +109,11 @@ def audit(
         kept = f"; the probed facts are in {facts}" if facts.exists() else ""
         typer.echo(f"interrupted: no report was written{kept}", err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
-    print_result(result)
-    raise typer.Exit(EXIT_FINDINGS if result.audit.has_errors else EXIT_OK)
+    print_result(result, err=summary_json)
+    code = EXIT_FINDINGS if result.audit.has_errors else EXIT_OK
+    if summary_json:
+        from auditor.portfolio import build_portfolio, summary_line
+
+        typer.echo(summary_line(build_portfolio([(request.out_dir.name, result.audit)]),
+                                request.out_dir))
+    raise typer.Exit(code)
