@@ -47,9 +47,8 @@ def audit_portfolio(inventories: list[Path], *, phase: str, target_version: str 
                     summary_json: bool) -> None:
     """``audit`` with several inventories or a folder of them."""
     from auditor.errors import InputError
-    from auditor.inventory import load_inventory
     from auditor.pipeline import AuditRequest
-    from auditor.portfolio import inventory_files, run_portfolio
+    from auditor.portfolio import load_inventories, run_portfolio
     from auditor.progress import probe_progress
     from auditor.report import ReportMeta
     from auditor.trust import load_agent_trust
@@ -57,12 +56,12 @@ def audit_portfolio(inventories: list[Path], *, phase: str, target_version: str 
     if from_pem is not None:
         raise InputError("--from-pem names one cluster's certificates; in a portfolio give "
                          "each inventory its nodes' pem_dir", expected="one --inventory")
-    files = inventory_files(inventories)
-    total = sum(len(n.endpoints(all_ports)) for f in files
-                for n in load_inventory(f).nodes if not n.pem_dir)
+    loaded = load_inventories(inventories)
+    total = sum(len(n.endpoints(all_ports)) for inv in loaded for n in inv.nodes
+                if not n.pem_dir)
     folder = out or _default_folder(phase)
     request = AuditRequest(
-        inventory=load_inventory(files[0]), phase=phase,
+        inventory=loaded[0], phase=phase,
         trust=load_agent_trust(str(agent_trust) if agent_trust else None), out_dir=folder,
         target_version=target_version, change_date=change_date,
         expiry_window_days=expiry_window, rule_dirs=tuple(rules or ()), options=options,
@@ -70,7 +69,7 @@ def audit_portfolio(inventories: list[Path], *, phase: str, target_version: str 
         waiver_files=tuple(waivers or ()))
     try:
         with probe_progress(total) as progress:
-            portfolio, results = run_portfolio(files, request, progress)
+            portfolio, results = run_portfolio(loaded, request, progress)
     except KeyboardInterrupt:
         typer.echo(f"interrupted: no portfolio was written (facts already probed are in "
                    f"{folder}/<cluster>/facts.json)", err=True)

@@ -17,8 +17,10 @@ import datetime as dt
 import io
 import json
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, TypeVar
 
 from auditor import __version__
 from auditor.audit import Audit
@@ -45,6 +47,9 @@ SCHEMA_VERSION = 1
 PORTFOLIO_FILES = {"json": "portfolio.json", "csv": "portfolio.csv", "html": "portfolio.html"}
 
 Progress = Callable[[Target, tuple[Handshake, ...]], None]
+T = TypeVar("T")
+#: Clusters judged and written at once (the work is Python; the waits are the disk's).
+WRITERS = 4
 
 
 @dataclass(frozen=True)
@@ -191,14 +196,25 @@ def _waivers_for(waivers: Sequence[WaiverSet], hosts: set[str]) -> list[WaiverSe
     return mine
 
 
-def run_portfolio(inventory_paths: Sequence[Path], request: AuditRequest,
+def load_inventories(paths: Sequence[Path]) -> list[Inventory]:
+    """Every inventory named (files, or folders of them), each validated."""
+    return [load_inventory(p) for p in inventory_files(paths)]
+
+
+def _parallel(function: Callable[..., T], *iterables: Sequence[Any]) -> list[T]:
+    """``map`` over a few threads: each cluster's files are written (and synced to disk)
+    while the next cluster is judged. Results in order; the first error is raised."""
+    with ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="cluster") as pool:
+        return list(pool.map(function, *iterables))
+
+
+def run_portfolio(inventories: Sequence[Inventory], request: AuditRequest,
                   progress: Progress | None = None) -> tuple[Portfolio, list[AuditResult]]:
     """Audit every inventory into ``request.out_dir/<cluster>/`` and write the portfolio
     into ``request.out_dir``. Every input is checked before anything is probed."""
     from auditor.projection import make_settings
     from auditor.ruleset import load_ruleset
 
-    inventories = [load_inventory(p) for p in inventory_files(inventory_paths)]
     ruleset = load_ruleset(list(request.rule_dirs))
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     for inventory in inventories:
@@ -217,15 +233,15 @@ def run_portfolio(inventory_paths: Sequence[Path], request: AuditRequest,
     online = [r for r in requests if not r.offline]
     probed = iter(probe_inventories([r.inventory for r in online], request, progress))
     # every cluster's facts are saved before any is judged: a failure loses nothing
-    saved = []
-    for each in requests:
-        facts = collect(each) if each.offline else next(probed)
-        saved.append((facts, save_facts(facts, each.out_dir / FACTS_FILE)))
-    results = []
-    for each, (facts, facts_path) in zip(requests, saved, strict=True):
+    all_facts = [collect(each) if each.offline else next(probed) for each in requests]
+    paths = _parallel(lambda each, facts: save_facts(facts, each.out_dir / FACTS_FILE),
+                      requests, all_facts)
+
+    def judge(each: AuditRequest, facts: Facts, facts_path: Path) -> AuditResult:
         hosts = {n.host for n in each.inventory.nodes}
-        results.append(judge_and_write(each, ruleset, _waivers_for(waivers, hosts), facts,
-                                       facts_path))
+        return judge_and_write(each, ruleset, _waivers_for(waivers, hosts), facts, facts_path)
+
+    results = _parallel(judge, requests, all_facts, paths)
     portfolio = build_portfolio([(r.facts_path.parent.name, r.audit) for r in results])
     write_portfolio(portfolio, request.out_dir)
     return portfolio, results
@@ -244,13 +260,14 @@ def portfolio_from_facts(paths: Sequence[Path], request: AuditRequest
                          tuple(node for facts in all_facts for node in _nodes(facts)))
     waivers = load_waiver_files(request.waiver_files, ruleset, everyone)
     names = folder_names([f.cluster for f in all_facts])
-    results = []
-    for facts, name in zip(all_facts, names, strict=True):
+
+    def judge(facts: Facts, name: str) -> AuditResult:
         each = replace(request, out_dir=request.out_dir / name)
         facts_path = save_facts(facts, each.out_dir / FACTS_FILE)
         hosts = {n.host for n in facts.nodes}
-        results.append(judge_and_write(each, ruleset, _waivers_for(waivers, hosts), facts,
-                                       facts_path))
+        return judge_and_write(each, ruleset, _waivers_for(waivers, hosts), facts, facts_path)
+
+    results = _parallel(judge, all_facts, names)
     portfolio = build_portfolio([(r.facts_path.parent.name, r.audit) for r in results])
     write_portfolio(portfolio, request.out_dir)
     return portfolio, results
