@@ -31,10 +31,16 @@ def print_result(result, *, err: bool = False) -> None:
              " --change-date 2026-12-05 --ticket CHG0042\n"
              "  uccx-audit audit --inventory cluster.yaml --phase post --agent-trust cas.pem "
              "--out after/\n"
-             "  uccx-audit audit --inventory cluster.yaml --phase post --from-pem downloads/\n\n"
+             "  uccx-audit audit --inventory cluster.yaml --phase post --from-pem downloads/\n"
+             "  uccx-audit audit --inventory customers/ --phase post --out portfolio/ "
+             "--summary-json\n"
+             "  uccx-audit audit --inventory cluster.yaml --phase post --waivers waivers.yaml"
+             "\n\n"
              "\b\nWrites report.html, report.md, audit.json, junit.xml and facts.json into the "
-             "folder.\n\b\nExit codes: 0 no error findings, 1 error findings, "
-             "2 usage or input error.")
+             "folder; with several inventories (or a folder of them), one such folder per "
+             "cluster and portfolio.html, portfolio.csv, portfolio.json beside them.\n"
+             "\b\nExit codes: 0 no error findings, 1 error findings, "
+             "2 usage or input error; a portfolio exits with its worst cluster's code.")
 def audit(
     inventory: Annotated[list[Path], typer.Option(
         "--inventory", "-i", help="Cluster inventory; repeat it, or name a folder (every "

@@ -117,6 +117,17 @@ def test_a_waiver_by_port_and_node_matches_that_endpoint_only(row4, tmp_path) ->
         "uccx-pub.lab.uccx.example"]
 
 
+def test_summary_json_of_a_single_audit(row4, tmp_path) -> None:
+    out = tmp_path / "out"
+    result = audit(row4, out, "--summary-json")
+    assert result.returncode == 1
+    (line,) = result.stdout.splitlines()
+    summary = json.loads(line)
+    assert summary["clusters"] == 1 and summary["verdicts"]["no_go"] == 1
+    assert summary["exit_code"] == 1 and summary["folder"] == str(out)
+    assert "Verdict: NO-GO" in result.stderr
+
+
 def test_evaluate_takes_waivers_too(row4, tmp_path) -> None:
     out = tmp_path / "out"
     assert audit(row4, out).returncode == 1
@@ -154,6 +165,9 @@ def test_a_waiver_for_an_unknown_is_refused(rule: str, tmp_path) -> None:
      ":4: waivers[0].service: no service 'ftp'"),
     (f"waivers:\n  - rule: {ROW4_RULE}\n    node: '*'\n    reason: r\n    approved_by: a\n"
      "    ticket: t\n    expires: 2099-01-01\n    owner: me\n", ":8: waivers[0].owner: unknown"),
+    (f"waivers:\n  - rule: {ROW4_RULE}\n    node: '*'\n    reason: \"ok\\x1b[2Jno\"\n"
+     "    approved_by: a\n    ticket: t\n    expires: 2099-01-01\n",
+     ":4: waivers[0].reason: 'ok\\x1b[2Jno' has the wrong form (expected one line of text"),
     ("waivers: [\n", "invalid YAML"),
 ])
 def test_bad_waiver_files_exit_2_naming_file_line_and_field(row4, tmp_path, text: str,
