@@ -79,6 +79,28 @@ class Invocation:
 
 
 @dataclass(frozen=True)
+class Waiver:
+    """One accepted risk as a waivers file states it (``line``: where, for messages)."""
+
+    rule: str
+    node: str
+    reason: str
+    approved_by: str
+    ticket: str
+    expires: str
+    service: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class AcceptedRisk:
+    """A finding that a waiver in force accepted, and that waiver (:mod:`auditor.waivers`)."""
+
+    finding: Finding
+    waiver: Waiver
+
+
+@dataclass(frozen=True)
 class Audit:
     schema_version: int
     tool_version: str
@@ -98,6 +120,10 @@ class Audit:
     #: Every gadget the audit could not judge, why, and what would settle it.
     unknowns: tuple[Unknown, ...] = ()
     invocation: Invocation | None = None
+    #: findings waived by a waiver in force: they do not count toward the verdict
+    accepted_risks: tuple[AcceptedRisk, ...] = ()
+    #: waivers that expired or matched nothing
+    waiver_notices: tuple[str, ...] = ()
 
     @property
     def has_errors(self) -> bool:

@@ -24,6 +24,8 @@ def heading(audit: Audit) -> str:
         when = f"after the change: {audit.current_version}"
     counts = ", ".join(_plural(audit.summary.get(s, 0), s)
                        for s in ("error", "warning", "notice"))
+    if audit.accepted_risks:
+        counts += f"; {_plural(len(audit.accepted_risks), 'accepted risk')}"
     return (f"Cluster {audit.cluster}, {when}; change date {audit.change_date}\n"
             f"Verdict: {VERDICT_WORDS[audit.verdict].upper()} ({counts})")
 

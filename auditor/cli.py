@@ -290,6 +290,8 @@ def evaluate_command(
     out: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--out", "-o", help="Also write the audit JSON here.")] = None,
     fmt: Annotated[TableFormat, typer.Option("--format", "-f")] = TableFormat.table,
+    waivers: Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045
+        "--waivers", metavar="FILE", help="Accepted risks (YAML); repeatable.")] = None,
 ) -> None:
     """Judge recorded facts: findings, the verdict, and each agent gadget's outcome per node."""
     from auditor.audit import Invocation, audit_to_json, build_audit, save_audit
@@ -298,9 +300,12 @@ def evaluate_command(
     from auditor.facts import load_facts
     from auditor.projection import make_settings
     from auditor.ruleset import load_ruleset
+    from auditor.waivers import apply_waivers, load_waivers
 
     ruleset = load_ruleset(rules or [])
     facts = load_facts(facts_file)
+    waiver_sets = [load_waivers(path, ruleset, [n.host for n in facts.nodes])
+                   for path in waivers or ()]
     settings = make_settings(facts.version, facts.observed_at, phase=phase.value,
                              target_version=target_version, change_date=change_date,
                              expiry_window_days=expiry_window)
@@ -310,8 +315,14 @@ def evaluate_command(
     args += ["--expiry-window", str(expiry_window)] if expiry_window != 30 else []
     for folder in rules or []:
         args += ["--rules", str(folder)]
+    for waivers_file in waivers or []:
+        args += ["--waivers", str(waivers_file)]
     audit = build_audit(evaluate(ruleset, facts, settings), facts, ruleset, settings,
                         Invocation("evaluate", tuple(args)))
+    if waiver_sets:
+        audit = apply_waivers(audit, waiver_sets)
+        for notice in audit.waiver_notices:
+            _say(f"notice: {notice}")
     if out is not None:
         save_audit(audit, out)
         _say(f"audit written to {out}")
@@ -378,4 +389,5 @@ def main() -> None:
 # Commands defined in their own modules register themselves on ``app`` when imported.
 from auditor import cli_audit as _cli_audit  # noqa: E402, F401
 from auditor import cli_checkcert as _cli_checkcert  # noqa: E402, F401
+from auditor import cli_portfolio as _cli_portfolio  # noqa: E402, F401
 from auditor import cli_report as _cli_report  # noqa: E402, F401

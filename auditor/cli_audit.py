@@ -18,29 +18,33 @@ from auditor.cli import (
 from auditor.textsafe import terminal
 
 
-def print_result(result) -> None:
-    """The gadget grid and the verdict as a terminal table, and where the reports are."""
+def print_result(result, *, err: bool = False) -> None:
+    """The gadget grid and the verdict as a terminal table, and where the reports are
+    (on standard error with ``err``)."""
     from auditor.audit_text import gadget_table, heading, unknowns_text
 
-    typer.echo(terminal(heading(result.audit)))
-    typer.echo("")
-    typer.echo(terminal(gadget_table(result.audit)))
-    typer.echo("")
+    for notice in result.audit.waiver_notices:
+        typer.echo(terminal(f"notice: {notice}"), err=True)
+    typer.echo(terminal(heading(result.audit)), err=err)
+    typer.echo("", err=err)
+    typer.echo(terminal(gadget_table(result.audit)), err=err)
+    typer.echo("", err=err)
     if result.audit.unknowns:
-        typer.echo(unknowns_text(result.audit))
-        typer.echo("")
+        typer.echo(terminal(unknowns_text(result.audit)), err=err)
+        typer.echo("", err=err)
     folder = result.facts_path.parent
     written = [*(p.name for p in result.reports.values()), result.facts_path.name]
     if result.manifest is not None:
         written.append(result.manifest.name)
-    typer.echo(terminal(f"reports in {folder}/: " + ", ".join(written)))
+    typer.echo(terminal(f"reports in {folder}/: " + ", ".join(written)), err=err)
     if result.manifest is not None:
         from auditor.manifest import sha256_file
 
         typer.echo(terminal(f"manifest sha256:{sha256_file(result.manifest)} (record it in "
-                            f"the ticket; `uccx-audit verify {folder}` checks the files)"))
+                            f"the ticket; `uccx-audit verify {folder}` checks the files)"),
+                   err=err)
     if result.bundle is not None:
-        typer.echo(terminal(f"evidence bundle: {result.bundle}"))
+        typer.echo(terminal(f"evidence bundle: {result.bundle}"), err=err)
     for note in result.notes:
         typer.echo(terminal(note), err=True)
 
@@ -60,13 +64,22 @@ def provenance(inventory: Path | None, agent_trust: Path | None):
              " --change-date 2026-12-05 --ticket CHG0042\n"
              "  uccx-audit audit --inventory cluster.yaml --phase post --agent-trust cas.pem "
              "--out after/\n"
-             "  uccx-audit audit --inventory cluster.yaml --phase post --from-pem downloads/\n\n"
+             "  uccx-audit audit --inventory cluster.yaml --phase post --from-pem downloads/\n"
+             "  uccx-audit audit --inventory customers/ --phase post --out portfolio/ "
+             "--summary-json\n"
+             "  uccx-audit audit --inventory cluster.yaml --phase post --waivers waivers.yaml"
+             "\n\n"
              "\b\nWrites report.html, report.md, audit.json, junit.xml, facts.json and "
              "manifest.json into the folder (--pdf: also report.pdf; --bundle: also one zip of "
-             "them all).\n\b\nExit codes: 0 go or go with actions, 1 no-go, 2 usage or input "
-             "error, 3 inconclusive, 4 the tool failed, 130 interrupted.")
+             "them all); with several inventories (or a folder of them), one such folder per "
+             "cluster and portfolio.html, portfolio.csv, portfolio.json beside them.\n"
+             "\b\nExit codes: 0 go or go with actions, 1 no-go, 2 usage or input error, "
+             "3 inconclusive, 4 the tool failed, 130 interrupted; a portfolio exits with its "
+             "worst cluster's code.")
 def audit(
-    inventory: Annotated[Path, typer.Option("--inventory", "-i", help="Cluster inventory.")],
+    inventory: Annotated[list[Path], typer.Option(
+        "--inventory", "-i", help="Cluster inventory; repeat it, or name a folder (every "
+        "*.yaml in it), to audit a portfolio of clusters in one run.")],
     phase: Annotated[Phase, typer.Option(help="pre: before the change window (predicts the "
                                          "upgrade); post: after it.", show_default=False)],
     target_version: Annotated[Optional[str], typer.Option(  # noqa: UP045
@@ -95,6 +108,13 @@ def audit(
                                       "report.pdf (needs Chrome, Chromium or Edge).")] = False,
     bundle: Annotated[bool, typer.Option("--bundle", help="Also write one zip of the "
                                          "facts, reports and manifest.")] = False,
+    waivers: Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045
+        "--waivers", metavar="FILE", help="Accepted risks (YAML): waived findings leave the "
+        "verdict and are listed under Accepted risks; repeatable.")] = None,
+    summary_json: Annotated[bool, typer.Option(
+        "--summary-json", help="Print one JSON line on standard output (verdict counts, "
+        "worst exit code, folder) for CI and AWX set_stats; the tables go to standard "
+        "error.")] = False,
 ) -> None:
     """Probe the cluster (or read downloaded certificates), judge it, write the reports."""
     from auditor.inventory import load_inventory
@@ -104,8 +124,24 @@ def audit(
     from auditor.report import ReportMeta
     from auditor.trust import load_agent_trust
 
-    started = provenance(inventory, agent_trust)
-    inv = load_inventory(inventory)
+    started = provenance(inventory[0] if len(inventory) == 1 else None, agent_trust)
+    options = ProbeOptions(connect_timeout, handshake_timeout, concurrency, per_host=per_host)
+    invocation = audit_invocation(
+        inventory[0], phase.value, target_version=target_version, change_date=change_date,
+        expiry_window_days=expiry_window, agent_trust=agent_trust,
+        rule_dirs=tuple(rules or ()), from_pem=from_pem, all_ports=all_ports,
+        options=options, waivers=tuple(waivers or ()), ticket=ticket)
+    if len(inventory) > 1 or inventory[0].is_dir():
+        from auditor.cli_portfolio import audit_portfolio
+
+        audit_portfolio(
+            inventory, phase=phase.value, target_version=target_version,
+            change_date=change_date, expiry_window=expiry_window, agent_trust=agent_trust,
+            ticket=ticket, operator=operator, out=out, rules=rules, from_pem=from_pem,
+            all_ports=all_ports, options=options, waivers=waivers, summary_json=summary_json,
+            provenance=started, invocation=invocation, pdf=pdf, bundle=bundle)
+        return
+    inv = load_inventory(inventory[0])
     # offline when every keystore is given; nodes with a pem_dir among probed ones are
     # probed too, and what is installed refines what they present
     offline = from_pem is not None or all(n.pem_dir for n in inv.nodes)
@@ -115,18 +151,9 @@ def audit(
         out_dir=out or default_out_dir(inv.cluster, phase.value),
         target_version=target_version, change_date=change_date,
         expiry_window_days=expiry_window, rule_dirs=tuple(rules or ()),
-        options=ProbeOptions(connect_timeout, handshake_timeout, concurrency,
-                             per_host=per_host),
-        all_ports=all_ports, from_pem=from_pem, offline=offline,
-        meta=ReportMeta.now(ticket, operator),
-        invocation=audit_invocation(
-            inventory, phase.value, target_version=target_version, change_date=change_date,
-            expiry_window_days=expiry_window, agent_trust=agent_trust,
-            rule_dirs=tuple(rules or ()), from_pem=from_pem, all_ports=all_ports,
-            options=ProbeOptions(connect_timeout, handshake_timeout, concurrency,
-                                 per_host=per_host),
-            ticket=ticket),
-        provenance=started, pdf=pdf, bundle=bundle)
+        options=options, all_ports=all_ports, from_pem=from_pem, offline=offline,
+        meta=ReportMeta.now(ticket, operator), invocation=invocation,
+        provenance=started, pdf=pdf, bundle=bundle, waiver_files=tuple(waivers or ()))
     total = sum(len(n.endpoints(all_ports)) for n in inv.nodes)
     try:
         with probe_progress(total) as progress:
@@ -136,5 +163,10 @@ def audit(
         kept = f"; the probed facts are in {facts}" if facts.exists() else ""
         typer.echo(f"interrupted: no report was written{kept}", err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
-    print_result(result)
+    print_result(result, err=summary_json)
+    if summary_json:
+        from auditor.portfolio import build_portfolio, summary_line
+
+        typer.echo(summary_line(build_portfolio([(request.out_dir.name, result.audit)]),
+                                request.out_dir))
     raise typer.Exit(exit_code(result.audit.verdict))

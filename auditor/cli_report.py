@@ -81,13 +81,29 @@ def report(
              "\n\n\b\nExit codes (of the after-audit's verdict): 0 go or go with actions, "
              "1 no-go, 3 inconclusive, 2 usage or input error.")
 def diff(
-    before: Annotated[Path, typer.Argument(metavar="BEFORE.json")],
-    after: Annotated[Path, typer.Argument(metavar="AFTER.json")],
+    before: Annotated[Path, typer.Argument(metavar="BEFORE",
+                                           help="An audit.json, or a portfolio folder.")],
+    after: Annotated[Path, typer.Argument(metavar="AFTER",
+                                          help="An audit.json, or a portfolio folder.")],
     fmt: Annotated[DiffFormat, typer.Option("--format", "-f")] = DiffFormat.table,
     out: Annotated[Optional[Path], typer.Option("--out", "-o")] = None,  # noqa: UP045
 ) -> None:
     """What changed between the pre-change and the post-change audit: certificates
-    replaced, gadget outcomes changed, findings fixed and new."""
+    replaced, gadget outcomes changed, findings fixed and new. Given two portfolio folders:
+    each cluster's verdict before and after, findings fixed and new."""
+    if before.is_dir() or after.is_dir():
+        from auditor.errors import InputError
+        from auditor.portfolio import is_portfolio
+        from auditor.report.portfolio_diff import diff_portfolios, render_portfolio_diff
+
+        for folder in (before, after):
+            if not is_portfolio(folder):
+                raise InputError("not a portfolio folder (no portfolio.json)",
+                                 path=str(folder), expected="two audit.json files or two "
+                                 "portfolio folders")
+        changes = diff_portfolios(before, after)
+        _emit(render_portfolio_diff(changes, fmt.value), out)
+        raise typer.Exit(changes.after_exit_code)
     from auditor.audit import load_audit
     from auditor.report import ReportMeta
     from auditor.report.diff import diff_audits

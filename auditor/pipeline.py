@@ -8,6 +8,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from auditor.audit import Audit, Invocation, build_audit, save_audit
 from auditor.errors import AuditorError, ToolFailure
@@ -18,6 +19,10 @@ from auditor.manifest import Provenance
 from auditor.prober import Handshake, ProbeOptions, Target
 from auditor.report import ReportMeta, write_report
 from auditor.trust import AgentTrust
+
+if TYPE_CHECKING:
+    from auditor.ruleset import RuleSet
+    from auditor.waivers import WaiverSet
 
 #: The files an audit writes into its folder, by report format.
 REPORT_FILES = {"html": "report.html", "md": "report.md", "json": "audit.json",
@@ -48,13 +53,16 @@ class AuditRequest:
     bundle: bool = False
     #: How the user ran it, for the plan's verify step (None: not recorded).
     invocation: Invocation | None = None
+    #: waivers files (accepted risks), checked against the rule set and the inventory
+    waiver_files: Sequence[Path] = ()
+
 
 
 def audit_invocation(inventory: str | Path, phase: str, *, target_version: str | None = None,
                      change_date: str | None = None, expiry_window_days: int = 30,
                      agent_trust: str | Path | None = None, rule_dirs: Sequence[Path] = (),
                      from_pem: str | Path | None = None, all_ports: bool = False,
-                     options: ProbeOptions | None = None,
+                     options: ProbeOptions | None = None, waivers: Sequence[Path] = (),
                      ticket: str | None = None) -> Invocation:
     """The ``uccx-audit audit`` arguments that run this audit again (into a new folder)."""
     args = ["audit", "--inventory", str(inventory), "--phase", phase]
@@ -72,6 +80,8 @@ def audit_invocation(inventory: str | Path, phase: str, *, target_version: str |
         args += ["--from-pem", str(from_pem)]
     if all_ports:
         args.append("--all-ports")
+    for waivers_file in waivers:
+        args += ["--waivers", str(waivers_file)]
     default = ProbeOptions()
     if options is not None:
         for flag, value, usual in (
@@ -114,25 +124,36 @@ def collect(request: AuditRequest,
     from auditor.collect import probe_inventory
 
     # read every keystore before touching the network: a bad folder is an input error
-    installed = {}
-    if any(n.pem_dir for n in request.inventory.nodes):
-        from auditor.offline import installed_from_pem
-
-        installed = installed_from_pem(request.inventory)
+    installed = installed_keystores(request.inventory)
     facts = probe_inventory(request.inventory, trust=request.trust, options=request.options,
                             all_ports=request.all_ports, progress=progress)
-    if installed:
-        from auditor.installed import refine
+    return refine_installed(facts, installed)
 
-        facts = refine(facts, installed)
-    return facts
+
+def installed_keystores(inventory: Inventory) -> dict:
+    """What the nodes with a ``pem_dir`` hold (read before probing: a bad folder is an input
+    error, found before any traffic)."""
+    if not any(n.pem_dir for n in inventory.nodes):
+        return {}
+    from auditor.offline import installed_from_pem
+
+    return installed_from_pem(inventory)
+
+
+def refine_installed(facts: Facts, installed: dict) -> Facts:
+    """Probed facts, refined by what is installed (what is installed outranks what is
+    presented)."""
+    if not installed:
+        return facts
+    from auditor.installed import refine
+
+    return refine(facts, installed)
 
 
 def run_audit(request: AuditRequest,
               progress: Callable[[Target, tuple[Handshake, ...]], None] | None = None,
               ) -> AuditResult:
     """Probe, save the facts, evaluate and write the four reports into ``out_dir``."""
-    from auditor.engine import evaluate
     from auditor.projection import make_settings
     from auditor.ruleset import load_ruleset
 
@@ -142,6 +163,7 @@ def run_audit(request: AuditRequest,
     make_settings(request.inventory.version, now, phase=request.phase,
                   target_version=request.target_version, change_date=request.change_date,
                   expiry_window_days=request.expiry_window_days)
+    waivers = load_waiver_files(request.waiver_files, ruleset, request.inventory)
     request.out_dir.mkdir(parents=True, exist_ok=True)
     try:
         facts = collect(request, progress)
@@ -152,6 +174,25 @@ def run_audit(request: AuditRequest,
         # and no report may claim anything about the cluster
         raise _tool_failure(request.out_dir, "probing", exc, None) from exc
     facts_path = save_facts(facts, request.out_dir / FACTS_FILE)
+    return judge_and_write(request, ruleset, waivers, facts, facts_path)
+
+
+def load_waiver_files(paths: Sequence[Path], ruleset: RuleSet,
+                      inventory: Inventory | None = None) -> tuple[WaiverSet, ...]:
+    """Every waivers file, checked against the rules and the inventory's hosts."""
+    from auditor.waivers import load_waivers
+
+    hosts = [n.host for n in inventory.nodes] if inventory is not None else None
+    return tuple(load_waivers(path, ruleset, hosts) for path in paths)
+
+
+def judge_and_write(request: AuditRequest, ruleset: RuleSet, waivers: Sequence[WaiverSet],
+                    facts: Facts, facts_path: Path) -> AuditResult:
+    """Evaluate saved facts, apply the waivers and write every report into ``out_dir``."""
+    from auditor.engine import evaluate
+    from auditor.projection import make_settings
+    from auditor.waivers import apply_waivers
+
     reports: dict[str, Path] = {}
     try:
         settings = make_settings(facts.version, facts.observed_at, phase=request.phase,
@@ -160,6 +201,8 @@ def run_audit(request: AuditRequest,
                                  expiry_window_days=request.expiry_window_days)
         audit = build_audit(evaluate(ruleset, facts, settings), facts, ruleset, settings,
                             request.invocation)
+        if waivers:
+            audit = apply_waivers(audit, waivers)
         for fmt, name in REPORT_FILES.items():
             path = request.out_dir / name
             reports[fmt] = save_audit(audit, path) if fmt == "json" else write_report(

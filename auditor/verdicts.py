@@ -62,3 +62,20 @@ def worse(a: str, b: str) -> str:
 def exit_code_help() -> str:
     """The exit codes as lines for ``--help`` epilogs."""
     return "\n".join(f"  {code:<3} {meaning}" for code, meaning in EXIT_MEANINGS)
+
+
+def worst_verdict(verdicts: Iterable[str]) -> str | None:
+    """The worst of ``verdicts`` (None when there are none)."""
+    return max(verdicts, key=VERDICTS.index, default=None)
+
+
+#: Exit codes from least to most severe, to combine several runs (a portfolio) into one:
+#: a failure beats a no-go, a no-go an inconclusive.
+_EXIT_SEVERITY = (EXIT_OK, EXIT_INCONCLUSIVE, EXIT_FINDINGS, EXIT_USAGE, EXIT_TOOL_FAILED,
+                  EXIT_INTERRUPTED)
+
+
+def worst_exit(codes: Iterable[int]) -> int:
+    """The most severe of several exit codes (``EXIT_OK`` when there are none)."""
+    return max(codes, key=lambda c: _EXIT_SEVERITY.index(c) if c in _EXIT_SEVERITY
+               else len(_EXIT_SEVERITY), default=EXIT_OK)

@@ -2,6 +2,7 @@
 
     python3 bench/run.py            # the full run (about 2 minutes on 2 cores)
     python3 bench/run.py --quick    # fewer runs, writes bench/results/quick.json
+    python3 bench/run.py --only portfolio_300   # one step; updates only its entry
 
 Everything runs on loopback against lab fleets (``auditor.lab.fleet``) served by their own
 processes. Each measured command is its own process; wall time is measured around it and
@@ -30,6 +31,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))
 
 from auditor.lab.fleet import Fleet  # noqa: E402
+from auditor.lab.portfolio_fleet import PortfolioFleet  # noqa: E402
 from bench.summary import (  # noqa: E402
     Sample,
     audit_leaves,
@@ -276,13 +278,75 @@ def silent_step(runs: int, work: Path) -> dict:
     return step
 
 
+PORTFOLIO_CLUSTERS = 300
+PORTFOLIO_TARGETS = {"wall_s": 30.0, "peak_rss_mb": 300.0}
+
+
+def portfolio_step(clusters: int, work: Path) -> dict:
+    """``audit --inventory FOLDER`` over ``clusters`` three-node lab clusters (8 endpoints
+    each), in one run with an empty HOME. Every cluster is FAQ row 3, so every verdict must
+    be go and every endpoint must have presented the leaves it serves."""
+    say(f"portfolio: {clusters} clusters in one run")
+    with PortfolioFleet(clusters, work / "portfolio-fleet") as fleet:
+        sample = measure([*uccx_audit(), "audit", "--inventory", str(fleet.inventories_dir),
+                          "--phase", "post", "--agent-trust", str(fleet.agent_trust_path),
+                          "--out", str(work / "portfolio"), "--summary-json"],
+                         stdout=work / "portfolio.json", home=fresh_home(work))
+        expected = {(e.address, e.port): e.leaves for e in fleet.endpoints}
+        out = work / "portfolio"
+        portfolio = json.loads((out / "portfolio.json").read_text(encoding="utf-8"))
+        ours: dict = {}
+        for cluster in portfolio["clusters"]:
+            ours.update(audit_leaves(out / cluster["folder"] / "facts.json"))
+    summary = json.loads((work / "portfolio.json").read_text(encoding="utf-8"))
+    step = {
+        "clusters": clusters, "endpoints": len(expected),
+        "wall_s": round(sample.wall_s, 3), "peak_rss_mb": round(sample.peak_rss_mb, 1),
+        "cpu_s": round(sample.cpu_s, 3), "exit_code": sample.returncode,
+        "verdicts": summary["verdicts"],
+        "every_cluster_go": summary["verdicts"].get("go") == clusters,
+        "found_all_expected_leaves": all(ours.get(k) == v for k, v in expected.items()),
+        "load_average_at_end": list(os.getloadavg()),
+    }
+    step["targets"] = {
+        name: {"goal": f"< {limit:g} {'s' if name == 'wall_s' else 'MB'} on 2 cores",
+               "value": step[name], "met": step[name] < limit}
+        for name, limit in PORTFOLIO_TARGETS.items()}
+    return step
+
+
+def only_portfolio(output: Path) -> int:
+    """Run the portfolio step alone and update only its entry of ``output``."""
+    work = Path(tempfile.mkdtemp(prefix="uccx-bench-"))
+    try:
+        step = portfolio_step(PORTFOLIO_CLUSTERS, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    step["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    step["load_average_at_start"] = START_LOAD
+    results = json.loads(output.read_text(encoding="utf-8")) if output.exists() else {}
+    results["portfolio_300"] = step
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(step, indent=2))
+    say(f"portfolio_300 written to {output}")
+    return 0
+
+
+START_LOAD = list(os.getloadavg())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
                         help="one run per scale step; writes bench/results/quick.json")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument("--only", choices=["portfolio_300"],
+                        help="run this step alone and update only its entry of the results")
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
+    if args.only == "portfolio_300":
+        return only_portfolio(plan.output)
     started = time.perf_counter()
     sslyze_version = ensure_sslyze()
     work = Path(tempfile.mkdtemp(prefix="uccx-bench-"))
@@ -292,11 +356,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         latency = latency_step(max(3, plan.cluster_runs // 2), LATENCY_MS, work)
         scale = [scale_step(n, runs, n == 100, work) for n, runs in plan.scale_runs.items()]
         silent = silent_step(plan.silent_runs, work)
+        portfolio = portfolio_step(PORTFOLIO_CLUSTERS, work)
         description["load_average_at_end"] = list(os.getloadavg())
         results = write_results(plan.output, cluster=cluster, latency=latency, scale=scale,
                                 silent=silent,
                                 machine=description, quick=args.quick,
                                 duration_s=time.perf_counter() - started)
+        results["portfolio_300"] = portfolio
+        plan.output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     finally:
         if args.keep:
             say(f"work folder kept: {work}")

@@ -62,8 +62,14 @@ def verdict_reason(audit: Audit) -> str:
         return (f"{_plural(len(errors), 'error finding')}: {first.title} "
                 f"({', '.join(nodes)}){tail}.")
     if warnings:
-        return (f"No errors; {_plural(len(warnings), 'warning')} to act on: "
+        accepted = (f" ({_plural(len(audit.accepted_risks), 'accepted risk')})"
+                    if audit.accepted_risks else "")
+        return (f"No errors{accepted}; {_plural(len(warnings), 'warning')} to act on: "
                 f"{warnings[0].title}.")
+    accepted = len(audit.accepted_risks)
+    if accepted:
+        return (f"No errors or warnings left; {_plural(accepted, 'accepted risk')} "
+                "(waived, see Accepted risks).")
     bad = [g for n in audit.nodes for g in n.gadgets.values() if g.outcome != "works"]
     if bad:
         return "No errors or warnings, but not every gadget is known to work."
@@ -139,6 +145,15 @@ def _endpoint_row(audit: Audit, role: str, endpoint: EndpointFacts) -> dict[str,
             "handshakes": [_handshake_row(audit, endpoint, h) for h in endpoint.handshakes]}
 
 
+def _finding_row(f: Finding) -> dict[str, Any]:
+    return {"rule_id": f.rule_id, "severity": f.severity, "node": f.node,
+            "short": _short(f.node), "subject": f.subject, "title": f.title,
+            "message": f.message, "remediation": list(f.remediation),
+            "citations": list(f.citations), "basis": f.basis,
+            "gadgets": {GADGET_TITLES.get(g, g): OUTCOME_WORDS.get(o, o)
+                        for g, o in sorted(f.gadgets.items())}}
+
+
 def build_context(audit: Audit, meta: ReportMeta) -> dict[str, Any]:
     """The data every report template uses; deterministic for the same audit and meta."""
     nodes = []
@@ -181,13 +196,8 @@ def build_context(audit: Audit, meta: ReportMeta) -> dict[str, Any]:
                           for e in (facts_node.endpoints if facts_node else ())],
         })
     row = cluster_row(audit.nodes)
-    findings = [{"rule_id": f.rule_id, "severity": f.severity, "node": f.node,
-                 "short": _short(f.node), "subject": f.subject, "title": f.title,
-                 "message": f.message, "remediation": list(f.remediation),
-                 "citations": list(f.citations), "basis": f.basis,
-                 "gadgets": {GADGET_TITLES.get(g, g): OUTCOME_WORDS.get(o, o)
-                             for g, o in sorted(f.gadgets.items())}}
-                for f in audit.findings]
+    findings = [_finding_row(f) for f in audit.findings]
+    accepted = [{**_finding_row(a.finding), "waiver": a.waiver} for a in audit.accepted_risks]
     unknowns = [{"node": u.node, "gadget": GADGET_TITLES.get(u.gadget, u.gadget),
                  "reasons": list(u.reasons), "settle": list(u.settle)} for u in audit.unknowns]
     errors = [f for f in audit.findings if f.severity == "error"]
@@ -206,6 +216,7 @@ def build_context(audit: Audit, meta: ReportMeta) -> dict[str, Any]:
         "gadget_titles": [GADGET_TITLES[g] for g in ALL_GADGETS],
         "nodes": nodes, "faq": {"rows": FAQ_ROWS, "matched": row,
                                 "predicted": audit.phase == "pre"},
-        "plan": build_plan(audit), "findings": findings,
+        "plan": build_plan(audit), "findings": findings, "accepted": accepted,
+        "waiver_notices": list(audit.waiver_notices),
         "source": audit.facts.source,
     }

@@ -37,7 +37,7 @@ def _text(findings: Iterable[Finding]) -> str:
 def render_junit(audit: Audit, meta: ReportMeta) -> str:
     """The audit as JUnit XML (testsuites > testsuite per node > testcase per rule)."""
     root = ET.Element("testsuites", name=f"uccx-audit {audit.cluster} ({audit.phase})")
-    total = failures = errors_total = 0
+    total = failures = errors_total = skipped_total = 0
     for node in audit.nodes:
         suite = ET.SubElement(root, "testsuite", name=f"{audit.cluster} / {node.host}",
                               hostname=node.host, timestamp=audit.facts.observed_at)
@@ -48,10 +48,12 @@ def render_junit(audit: Audit, meta: ReportMeta) -> str:
                             ("rule_set_sha256", audit.rule_set.sha256)):
             ET.SubElement(properties, "property", name=name, value=value)
         mine = [f for f in audit.findings if f.node == node.host]
+        waived = [a for a in audit.accepted_risks if a.finding.node == node.host]
         rules = _rules_for(audit, node.role)
         known = {rule_id for rule_id, _ in rules}
-        rules += sorted({(f.rule_id, f.title) for f in mine if f.rule_id not in known})
-        suite_failures = 0
+        rules += sorted({(f.rule_id, f.title) for f in
+                         [*mine, *(a.finding for a in waived)] if f.rule_id not in known})
+        suite_failures = suite_skipped = 0
         for rule_id, _title in rules:
             case = ET.SubElement(suite, "testcase", name=rule_id,
                                  classname=f"uccx-audit.{node.host}", time="0")
@@ -62,6 +64,14 @@ def render_junit(audit: Audit, meta: ReportMeta) -> str:
                                         message=errors[0].title)
                 failure.text = _text(errors)
                 suite_failures += 1
+            accepted = [a for a in waived if a.finding.rule_id == rule_id]
+            if accepted and not errors:
+                waiver = accepted[0].waiver
+                skipped = ET.SubElement(case, "skipped", message=(
+                    f"accepted risk: {waiver.reason} (approved by {waiver.approved_by}, "
+                    f"ticket {waiver.ticket}, expires {waiver.expires})"))
+                skipped.text = _text(a.finding for a in accepted)
+                suite_skipped += 1
             others = [f for f in hits if f.severity != "error"]
             if others:
                 ET.SubElement(case, "system-out").text = _text(others)
@@ -78,13 +88,15 @@ def render_junit(audit: Audit, meta: ReportMeta) -> str:
         suite.set("tests", str(len(rules) + suite_errors))
         suite.set("failures", str(suite_failures))
         suite.set("errors", str(suite_errors))
-        suite.set("skipped", "0")
+        suite.set("skipped", str(suite_skipped))
         total += len(rules) + suite_errors
         failures += suite_failures
         errors_total += suite_errors
+        skipped_total += suite_skipped
     root.set("tests", str(total))
     root.set("failures", str(failures))
     root.set("errors", str(errors_total))
+    root.set("skipped", str(skipped_total))
     for element in root.iter():
         # XML 1.0 forbids most C0 controls even as character references: shown escaped
         if element.text is not None:

@@ -74,7 +74,26 @@ def render_markdown(audit: Audit, meta: ReportMeta) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     lines += plan_markdown(ctx["plan"])
+    lines += accepted_markdown(ctx)
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def accepted_markdown(ctx: dict[str, Any]) -> list[str]:
+    """Findings waived by a waiver in force, and the waivers that expired or matched
+    nothing."""
+    if not (ctx["accepted"] or ctx["waiver_notices"]):
+        return []
+    lines = ["", "**Accepted risks**", ""]
+    for f in ctx["accepted"]:
+        w = f["waiver"]
+        lines.append(f"- [{f['severity']}] {md_escape(f['rule_id'])} on "
+                     f"{md_escape(f['node'])} ({md_escape(f['subject'])}): "
+                     f"{md_escape(w.reason)} — approved by {md_escape(w.approved_by)}, "
+                     f"ticket {md_escape(w.ticket)}, expires {md_escape(w.expires)}")
+    if not ctx["accepted"]:
+        lines.append("None.")
+    lines += [f"- Notice: {md_escape(n)}" for n in ctx["waiver_notices"]]
+    return lines
 
 
 def plan_markdown(plan: Any) -> list[str]:
