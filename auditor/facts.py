@@ -108,6 +108,48 @@ class CertState:
 
 
 @dataclass(frozen=True)
+class CommandOutput:
+    """One VOS CLI command and everything it printed up to the next prompt, verbatim."""
+
+    command: str
+    output: str
+
+
+@dataclass(frozen=True)
+class CliError:
+    """Why the VOS CLI session of a node stopped early (``auditor.vos_cli.ERROR_KINDS``)."""
+
+    kind: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class TrustEntry:
+    """One ``tomcat-trust`` entry read over the VOS CLI: its name and certificates."""
+
+    name: str
+    certificates: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class InstalledFacts:
+    """What a node holds, read over its VOS CLI (``source``: ``vos_cli``): the installed
+    ``tomcat`` and ``tomcat-ECDSA`` (fingerprints), ``tomcat-trust``, the installed software
+    options verbatim, whether a COP was recognised by name, and the transcript."""
+
+    source: str
+    user: str
+    error: CliError | None
+    tomcat: str | None
+    tomcat_ecdsa: str | None
+    trust: tuple[TrustEntry, ...]
+    options: tuple[str, ...]
+    cop_installed: bool | None
+    cop_basis: str | None
+    transcript: tuple[CommandOutput, ...]
+
+
+@dataclass(frozen=True)
 class NodeFacts:
     host: str
     role: str
@@ -116,6 +158,8 @@ class NodeFacts:
     endpoints: tuple[EndpointFacts, ...]
     tomcat: CertState
     tomcat_ecdsa: CertState
+    #: read over the VOS CLI; None when the CLI was not asked
+    installed: InstalledFacts | None = None
 
     def endpoint(self, service: str) -> EndpointFacts | None:
         return next((e for e in self.endpoints if e.service == service), None)

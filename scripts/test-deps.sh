@@ -5,8 +5,9 @@
 #   chromium         the real browser: certificate received, HTML report rendering
 #   tomcat10         a real Tomcat with an RSA and an EC certificate on one connector
 #   fonts-dejavu-core  readable report screenshots
+#   openssh-server   a real sshd serving a VOS-like CLI to the VOS CLI collector
 set -eu
-PACKAGES="openssl ca-certificates chromium tomcat10 fonts-dejavu-core"
+PACKAGES="openssl ca-certificates chromium tomcat10 fonts-dejavu-core openssh-server"
 missing=""
 for package in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
