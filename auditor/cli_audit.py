@@ -7,7 +7,19 @@ from typing import Annotated, Optional
 
 import typer
 
-from auditor.cli import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, Phase, app
+from auditor.cli import (
+    EXIT_FINDINGS,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    CliAcceptNew,
+    CliAll,
+    CliKnownHosts,
+    CliTimeout,
+    CliUser,
+    Phase,
+    app,
+    cli_request,
+)
 
 
 def print_result(result) -> None:
@@ -28,7 +40,9 @@ def print_result(result) -> None:
              " --change-date 2026-12-05 --ticket CHG0042\n"
              "  uccx-audit audit --inventory cluster.yaml --phase post --agent-trust cas.pem "
              "--out after/\n"
-             "  uccx-audit audit --inventory cluster.yaml --phase post --from-pem downloads/\n\n"
+             "  uccx-audit audit --inventory cluster.yaml --phase post --from-pem downloads/\n"
+             "  UCCX_AUDIT_CLI_PASSWORD=... uccx-audit audit --inventory cluster.yaml "
+             "--phase post --cli\n\n"
              "\b\nWrites report.html, report.md, audit.json, junit.xml and facts.json into the "
              "folder.\n\b\nExit codes: 0 no error findings, 1 error findings, "
              "2 usage or input error.")
@@ -57,6 +71,11 @@ def audit(
     connect_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds.")] = 5.0,
     handshake_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds.")] = 5.0,
     concurrency: Annotated[int, typer.Option(min=1, max=1024)] = 64,
+    cli: CliAll = False,
+    cli_user: CliUser = "admin",
+    cli_known_hosts: CliKnownHosts = None,
+    cli_accept_new_host_keys: CliAcceptNew = False,
+    cli_timeout: CliTimeout = 60.0,
 ) -> None:
     """Probe the cluster (or read downloaded certificates), judge it, write the reports."""
     from auditor.inventory import load_inventory
@@ -76,6 +95,9 @@ def audit(
         expiry_window_days=expiry_window, rule_dirs=tuple(rules or ()),
         options=ProbeOptions(connect_timeout, handshake_timeout, concurrency),
         all_ports=all_ports, from_pem=from_pem, offline=offline,
+        cli=cli_request(inv, all_nodes=cli, user=cli_user, known_hosts=cli_known_hosts,
+                        accept_new=cli_accept_new_host_keys, timeout=cli_timeout,
+                        connect_timeout=connect_timeout, concurrency=concurrency),
         meta=ReportMeta.now(ticket, operator))
     total = sum(len(n.endpoints(all_ports)) for n in inv.nodes)
     try:

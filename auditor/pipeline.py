@@ -8,6 +8,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from auditor.audit import Audit, build_audit, save_audit
 from auditor.errors import AuditorError
@@ -17,6 +18,9 @@ from auditor.inventory import Inventory
 from auditor.prober import Handshake, ProbeOptions, Target
 from auditor.report import ReportMeta, write_report
 from auditor.trust import AgentTrust
+
+if TYPE_CHECKING:
+    from auditor.vos_cli import CliRequest
 
 #: The files an audit writes into its folder, by report format.
 REPORT_FILES = {"html": "report.html", "md": "report.md", "json": "audit.json",
@@ -40,6 +44,8 @@ class AuditRequest:
     all_ports: bool = False
     from_pem: Path | None = None
     offline: bool = False
+    #: also read each node's installed certificates over its VOS CLI
+    cli: CliRequest | None = None
     meta: ReportMeta = field(default_factory=ReportMeta)
 
 
@@ -59,16 +65,30 @@ def default_out_dir(cluster: str, phase: str) -> Path:
 
 def collect(request: AuditRequest,
             progress: Callable[[Target, tuple[Handshake, ...]], None] | None = None) -> Facts:
-    """Probe the cluster, or declare facts from downloaded certificates."""
+    """Probe the cluster (or declare facts from downloaded certificates), then refine them
+    with what the VOS CLI read. The CLI is read first: a changed host key stops the audit
+    before anything else is done."""
+    readings = None
+    if request.cli is not None:
+        from auditor.vos_cli import read_installed
+
+        readings = read_installed(request.cli)
     if request.offline:
         from auditor.offline import declared_facts
 
-        return declared_facts(request.inventory, trust=request.trust,
-                              from_pem=request.from_pem, all_ports=request.all_ports)
-    from auditor.collect import probe_inventory
+        facts = declared_facts(request.inventory, trust=request.trust,
+                               from_pem=request.from_pem, all_ports=request.all_ports)
+    else:
+        from auditor.collect import probe_inventory
 
-    return probe_inventory(request.inventory, trust=request.trust, options=request.options,
-                           all_ports=request.all_ports, progress=progress)
+        facts = probe_inventory(request.inventory, trust=request.trust,
+                                options=request.options, all_ports=request.all_ports,
+                                progress=progress)
+    if readings is None:
+        return facts
+    from auditor.installed import refine
+
+    return refine(facts, readings)
 
 
 def run_audit(request: AuditRequest,

@@ -30,8 +30,9 @@ from pathlib import Path
 
 import paramiko
 
-from auditor.errors import InputError
+from auditor.errors import AuditorError, InputError
 from auditor.facts import CliError, CommandOutput
+from auditor.inventory import CliAccess, Inventory
 
 #: Where the password comes from (never an option value, never written anywhere).
 PASSWORD_ENV = "UCCX_AUDIT_CLI_PASSWORD"
@@ -340,3 +341,35 @@ def read_nodes(targets: Sequence[CliTarget], password: str | None, options: CliO
     with ThreadPoolExecutor(max_workers=max(1, min(options.concurrency, len(targets))),
                             thread_name_prefix="vos-cli") as pool:
         return list(pool.map(one, targets))
+
+
+@dataclass(frozen=True)
+class CliRequest:
+    """Which nodes to read and how; the password is never shown (``repr=False``)."""
+
+    targets: tuple[CliTarget, ...]
+    options: CliOptions
+    password: str | None = field(default=None, repr=False)
+
+
+def cli_targets(inventory: Inventory, *, all_nodes: bool, user: str = "admin",
+                ) -> tuple[CliTarget, ...]:
+    """The nodes that opted in (``cli:`` in the inventory), or every node (``--cli``)."""
+    targets = []
+    for node in inventory.nodes:
+        access = node.cli or (CliAccess(user) if all_nodes else None)
+        if access is not None:
+            targets.append(CliTarget(node.host, node.address or node.host, access.port,
+                                     access.user, access.key_file))
+    return tuple(targets)
+
+
+def read_installed(request: CliRequest,
+                   progress: Callable[[CliReading], None] | None = None) -> list[CliReading]:
+    """Read every requested node. A changed host key stops the audit with one error naming
+    the host (after the other sessions ended): it may be someone in the middle."""
+    readings = read_nodes(request.targets, request.password, request.options, progress)
+    changed = [r for r in readings if r.error and r.error.kind == "host_key_changed"]
+    if changed:
+        raise AuditorError("; ".join(r.error.detail for r in changed if r.error))
+    return readings
