@@ -321,8 +321,13 @@ def build_facts(inventory: Inventory, endpoints: Sequence[tuple[Node, str, int]]
 # -- files ---------------------------------------------------------------------------------
 
 def facts_to_json(facts: Facts) -> str:
-    """Deterministic JSON: sorted keys, lists in their meaningful order, a final newline."""
-    return json.dumps(to_jsonable(facts), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    """Deterministic JSON: sorted keys, lists in their meaningful order, a final newline.
+    A node the VOS CLI was not asked about has no ``installed`` key, as before it existed."""
+    data = to_jsonable(facts)
+    for node in data["nodes"]:
+        if node.get("installed") is None:
+            node.pop("installed", None)
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def facts_from_data(data: Any, *, path: str = "<facts>") -> Facts:
