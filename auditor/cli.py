@@ -95,6 +95,8 @@ def cli_request(inventory: Inventory, *, all_nodes: bool, user: str,
                 connect_timeout: float, concurrency: int) -> CliRequest | None:
     """The VOS CLI part of a run, or None when no node is to be read. The password comes
     from the environment or a prompt here, and only here."""
+    if not all_nodes and not any(node.cli for node in inventory.nodes):
+        return None  # paramiko is not even imported
     from auditor.vos_cli import CliOptions, CliRequest, cli_password, cli_targets
 
     targets = cli_targets(inventory, all_nodes=all_nodes, user=user)
