@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -24,6 +25,10 @@ from auditor.verdicts import (
     exit_code,
     exit_code_help,
 )
+
+if TYPE_CHECKING:
+    from auditor.inventory import Inventory
+    from auditor.vos_cli import CliRequest
 
 __all__ = ["EXIT_FINDINGS", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "app", "exit_code",
            "main"]
@@ -78,6 +83,42 @@ class TableFormat(str, Enum):
 
 def _say(message: str) -> None:
     typer.echo(terminal(message), err=True)
+
+
+CliAll = Annotated[bool, typer.Option(
+    "--cli", help="Also read every node's installed certificates over its VOS CLI (SSH; "
+    "without it, only nodes with cli: in the inventory). Password: $UCCX_AUDIT_CLI_PASSWORD "
+    "or a prompt; keys and the SSH agent work too.")]
+CliUser = Annotated[str, typer.Option("--cli-user", help="VOS CLI user for --cli.")]
+CliKnownHosts = Annotated[Optional[Path], typer.Option(  # noqa: UP045
+    "--cli-known-hosts", metavar="FILE",
+    help="known_hosts file for the nodes' SSH host keys (default: ~/.ssh/known_hosts).")]
+CliAcceptNew = Annotated[bool, typer.Option(
+    "--cli-accept-new-host-keys", help="First contact: accept and remember host keys not "
+    "yet known (a changed key is still an error).")]
+CliTimeout = Annotated[float, typer.Option(
+    "--cli-timeout", min=0.1, metavar="SECONDS",
+    help="VOS CLI: the login prompt and each command must come within this.")]
+
+
+def cli_request(inventory: Inventory, *, all_nodes: bool, user: str,
+                known_hosts: Path | None, accept_new: bool, timeout: float,
+                connect_timeout: float, concurrency: int,
+                password: Callable[[], str | None] | None = None) -> CliRequest | None:
+    """The VOS CLI part of a run, or None when no node is to be read. The password comes
+    from the environment or a prompt here, and only here (``password``: where a portfolio
+    keeps the one it asked for)."""
+    if not all_nodes and not any(node.cli for node in inventory.nodes):
+        return None  # paramiko is not even imported
+    from auditor.vos_cli import CliOptions, CliRequest, cli_password, cli_targets
+
+    targets = cli_targets(inventory, all_nodes=all_nodes, user=user)
+    if not targets:
+        return None
+    options = CliOptions(connect_timeout=connect_timeout, prompt_timeout=timeout,
+                         command_timeout=timeout, known_hosts=known_hosts,
+                         accept_new_host_keys=accept_new, concurrency=min(8, concurrency))
+    return CliRequest(targets, options, (password or cli_password)())
 
 
 def _quick_inventory(targets: list[str], role: str, version: str):
@@ -141,6 +182,11 @@ def probe(
                                              help="Handshakes at once.")] = 64,
     fmt: Annotated[TableFormat, typer.Option("--format", "-f")] = TableFormat.table,
     per_host: PerHost = DEFAULT_PER_HOST,
+    cli: CliAll = False,
+    cli_user: CliUser = "admin",
+    cli_known_hosts: CliKnownHosts = None,
+    cli_accept_new_host_keys: CliAcceptNew = False,
+    cli_timeout: CliTimeout = 60.0,
 ) -> None:
     """Record what every endpoint presents to a browser, an ECDSA-only and an RSA-only client."""
     from auditor.collect import probe_inventory
@@ -161,11 +207,23 @@ def probe(
         raise InputError("nothing to probe", expected="--inventory FILE or HOST[:PORT] ...")
     trust = load_agent_trust(str(agent_trust) if agent_trust else None)
     options = ProbeOptions(connect_timeout, handshake_timeout, concurrency, per_host=per_host)
+    request = cli_request(inv, all_nodes=cli, user=cli_user, known_hosts=cli_known_hosts,
+                          accept_new=cli_accept_new_host_keys, timeout=cli_timeout,
+                          connect_timeout=connect_timeout, concurrency=concurrency)
     total = sum(len(n.endpoints(all_ports)) for n in inv.nodes)
     started = time.monotonic()
+    readings = None
+    if request is not None:
+        from auditor.vos_cli import read_installed
+
+        readings = read_installed(request)
     with probe_progress(total) as progress:
         facts = probe_inventory(inv, trust=trust, options=options, all_ports=all_ports,
                                 progress=progress)
+    if readings is not None:
+        from auditor.installed import refine
+
+        facts = refine(facts, readings)
     if out is not None:
         save_facts(facts, out)
     if fmt is TableFormat.json:

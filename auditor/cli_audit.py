@@ -10,9 +10,15 @@ import typer
 from auditor.cli import (
     DEFAULT_PER_HOST,
     EXIT_INTERRUPTED,
+    CliAcceptNew,
+    CliAll,
+    CliKnownHosts,
+    CliTimeout,
+    CliUser,
     PerHost,
     Phase,
     app,
+    cli_request,
     exit_code,
 )
 from auditor.textsafe import terminal
@@ -49,6 +55,25 @@ def print_result(result, *, err: bool = False) -> None:
         typer.echo(terminal(note), err=True)
 
 
+def _portfolio_cli(*, cli: bool, user: str, known_hosts: Path | None, accept_new: bool,
+                   timeout: float, connect_timeout: float, concurrency: int):
+    """Each cluster's VOS CLI request, asking for the password at most once."""
+    from functools import cache
+
+    @cache
+    def password() -> str | None:
+        from auditor.vos_cli import cli_password
+
+        return cli_password()
+
+    def cli_for(inventory):
+        return cli_request(inventory, all_nodes=cli, user=user, known_hosts=known_hosts,
+                           accept_new=accept_new, timeout=timeout,
+                           connect_timeout=connect_timeout, concurrency=concurrency,
+                           password=password)
+    return cli_for
+
+
 def provenance(inventory: Path | None, agent_trust: Path | None):
     """The command line and start time for the manifest."""
     import sys
@@ -67,8 +92,9 @@ def provenance(inventory: Path | None, agent_trust: Path | None):
              "  uccx-audit audit --inventory cluster.yaml --phase post --from-pem downloads/\n"
              "  uccx-audit audit --inventory customers/ --phase post --out portfolio/ "
              "--summary-json\n"
-             "  uccx-audit audit --inventory cluster.yaml --phase post --waivers waivers.yaml"
-             "\n\n"
+             "  uccx-audit audit --inventory cluster.yaml --phase post --waivers waivers.yaml\n"
+             "  UCCX_AUDIT_CLI_PASSWORD=... uccx-audit audit --inventory cluster.yaml "
+             "--phase post --cli\n\n"
              "\b\nWrites report.html, report.md, audit.json, junit.xml, facts.json and "
              "manifest.json into the folder (--pdf: also report.pdf; --bundle: also one zip of "
              "them all); with several inventories (or a folder of them), one such folder per "
@@ -115,6 +141,11 @@ def audit(
         "--summary-json", help="Print one JSON line on standard output (verdict counts, "
         "worst exit code, folder) for CI and AWX set_stats; the tables go to standard "
         "error.")] = False,
+    cli: CliAll = False,
+    cli_user: CliUser = "admin",
+    cli_known_hosts: CliKnownHosts = None,
+    cli_accept_new_host_keys: CliAcceptNew = False,
+    cli_timeout: CliTimeout = 60.0,
 ) -> None:
     """Probe the cluster (or read downloaded certificates), judge it, write the reports."""
     from auditor.inventory import load_inventory
@@ -139,7 +170,10 @@ def audit(
             change_date=change_date, expiry_window=expiry_window, agent_trust=agent_trust,
             ticket=ticket, operator=operator, out=out, rules=rules, from_pem=from_pem,
             all_ports=all_ports, options=options, waivers=waivers, summary_json=summary_json,
-            provenance=started, invocation=invocation, pdf=pdf, bundle=bundle)
+            provenance=started, invocation=invocation, pdf=pdf, bundle=bundle,
+            cli_for=_portfolio_cli(cli=cli, user=cli_user, known_hosts=cli_known_hosts,
+                                   accept_new=cli_accept_new_host_keys, timeout=cli_timeout,
+                                   connect_timeout=connect_timeout, concurrency=concurrency))
         return
     inv = load_inventory(inventory[0])
     # offline when every keystore is given; nodes with a pem_dir among probed ones are
@@ -152,6 +186,9 @@ def audit(
         target_version=target_version, change_date=change_date,
         expiry_window_days=expiry_window, rule_dirs=tuple(rules or ()),
         options=options, all_ports=all_ports, from_pem=from_pem, offline=offline,
+        cli=cli_request(inv, all_nodes=cli, user=cli_user, known_hosts=cli_known_hosts,
+                        accept_new=cli_accept_new_host_keys, timeout=cli_timeout,
+                        connect_timeout=connect_timeout, concurrency=concurrency),
         meta=ReportMeta.now(ticket, operator), invocation=invocation,
         provenance=started, pdf=pdf, bundle=bundle, waiver_files=tuple(waivers or ()))
     total = sum(len(n.endpoints(all_ports)) for n in inv.nodes)

@@ -48,7 +48,7 @@ def audit_portfolio(inventories: list[Path], *, phase: str, target_version: str 
                     options: ProbeOptions, waivers: list[Path] | None,
                     summary_json: bool, provenance: Provenance | None = None,
                     invocation: Invocation | None = None, pdf: bool = False,
-                    bundle: bool = False) -> None:
+                    bundle: bool = False, cli_for=None) -> None:
     """``audit`` with several inventories or a folder of them."""
     from auditor.errors import InputError
     from auditor.pipeline import AuditRequest
@@ -74,7 +74,7 @@ def audit_portfolio(inventories: list[Path], *, phase: str, target_version: str 
         **({"provenance": provenance} if provenance is not None else {}))
     try:
         with probe_progress(total) as progress:
-            portfolio, results = run_portfolio(loaded, request, progress)
+            portfolio, results = run_portfolio(loaded, request, progress, cli_for=cli_for)
     except KeyboardInterrupt:
         typer.echo(f"interrupted: no portfolio was written (facts already probed are in "
                    f"{folder}/<cluster>/facts.json)", err=True)

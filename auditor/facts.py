@@ -127,6 +127,48 @@ class CertState:
 
 
 @dataclass(frozen=True)
+class CommandOutput:
+    """One VOS CLI command and everything it printed up to the next prompt, verbatim."""
+
+    command: str
+    output: str
+
+
+@dataclass(frozen=True)
+class CliError:
+    """Why the VOS CLI session of a node stopped early (``auditor.vos_cli.ERROR_KINDS``)."""
+
+    kind: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class TrustEntry:
+    """One ``tomcat-trust`` entry read over the VOS CLI: its name and certificates."""
+
+    name: str
+    certificates: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class InstalledFacts:
+    """What a node holds, read over its VOS CLI (``source``: ``vos_cli``): the installed
+    ``tomcat`` and ``tomcat-ECDSA`` (fingerprints), ``tomcat-trust``, the installed software
+    options verbatim, whether a COP was recognised by name, and the transcript."""
+
+    source: str
+    user: str
+    error: CliError | None
+    tomcat: str | None
+    tomcat_ecdsa: str | None
+    trust: tuple[TrustEntry, ...]
+    options: tuple[str, ...]
+    cop_installed: bool | None
+    cop_basis: str | None
+    transcript: tuple[CommandOutput, ...]
+
+
+@dataclass(frozen=True)
 class NodeFacts:
     host: str
     role: str
@@ -135,6 +177,8 @@ class NodeFacts:
     endpoints: tuple[EndpointFacts, ...]
     tomcat: CertState
     tomcat_ecdsa: CertState
+    #: read over the VOS CLI; None when the CLI was not asked
+    installed: InstalledFacts | None = None
 
     def endpoint(self, service: str) -> EndpointFacts | None:
         return next((e for e in self.endpoints if e.service == service), None)
@@ -317,8 +361,13 @@ def build_facts(inventory: Inventory, endpoints: Sequence[tuple[Node, str, int]]
 # -- files ---------------------------------------------------------------------------------
 
 def facts_to_json(facts: Facts) -> str:
-    """Deterministic JSON: sorted keys, lists in their meaningful order, a final newline."""
-    return json.dumps(to_jsonable(facts), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    """Deterministic JSON: sorted keys, lists in their meaningful order, a final newline.
+    A node the VOS CLI was not asked about has no ``installed`` key, as before it existed."""
+    data = to_jsonable(facts)
+    for node in data["nodes"]:
+        if node.get("installed") is None:
+            node.pop("installed", None)
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def facts_from_data(data: Any, *, path: str = "<facts>") -> Facts:

@@ -33,6 +33,15 @@ def role_family(role: str) -> str:
 
 
 @dataclass(frozen=True)
+class CliAccess:
+    """How to log in to a node's VOS CLI (the password never comes from the inventory)."""
+
+    user: str = "admin"
+    port: int = 22
+    key_file: str | None = None
+
+
+@dataclass(frozen=True)
 class Node:
     """One server of the cluster as the inventory names it."""
 
@@ -45,6 +54,8 @@ class Node:
     only_listed_ports: bool = False
     #: offline audit: the folder with this node's downloaded certificates
     pem_dir: str | None = None
+    #: read this node's installed certificates over its VOS CLI
+    cli: CliAccess | None = None
 
     def endpoints(self, all_ports: bool = False) -> dict[str, int]:
         """Service name to port: role defaults, ``--all-ports`` extras, then overrides."""
@@ -97,10 +108,13 @@ def parse_inventory(data: Any, *, path: str = "<inventory>", locate: Any = None,
                                  line=locate(["nodes", index, "ports", service]) if locate
                                  else None, field=f"nodes[{index}].ports.{service}",
                                  expected="one of: " + ", ".join(SERVICES_BY_ROLE[family]))
+        cli = raw.get("cli")
         nodes.append(Node(host=host, role=role, address=raw.get("address"),
                           ports=dict(raw.get("ports", {})),
                           declared=dict(raw.get("declared", {})),
-                          pem_dir=raw.get("pem_dir")))
+                          pem_dir=raw.get("pem_dir"),
+                          cli=CliAccess(cli["user"], cli.get("port", 22), cli.get("key_file"))
+                          if cli is not None else None))
     return Inventory(cluster=data["cluster"], version=data["version"], nodes=tuple(nodes),
                      path=path)
 
@@ -124,6 +138,9 @@ def inventory_to_yaml(inventory: Inventory) -> str:
             lines.append(f"    ports: {{{ports}}}")
         if node.pem_dir:
             lines.append(f"    pem_dir: {node.pem_dir}")
+        if node.cli:
+            key = f", key_file: {node.cli.key_file}" if node.cli.key_file else ""
+            lines.append(f"    cli: {{user: {node.cli.user}, port: {node.cli.port}{key}}}")
         if node.declared:
             declared = ", ".join(f"{k}: {_yaml_scalar(v)}" for k, v in node.declared.items())
             lines.append(f"    declared: {{{declared}}}")

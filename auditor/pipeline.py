@@ -22,6 +22,7 @@ from auditor.trust import AgentTrust
 
 if TYPE_CHECKING:
     from auditor.ruleset import RuleSet
+    from auditor.vos_cli import CliReading, CliRequest
     from auditor.waivers import WaiverSet
 
 #: The files an audit writes into its folder, by report format.
@@ -47,6 +48,8 @@ class AuditRequest:
     all_ports: bool = False
     from_pem: Path | None = None
     offline: bool = False
+    #: also read each node's installed certificates over its VOS CLI
+    cli: CliRequest | None = None
     meta: ReportMeta = field(default_factory=ReportMeta)
     provenance: Provenance = field(default_factory=Provenance)
     pdf: bool = False
@@ -115,19 +118,24 @@ def default_out_dir(cluster: str, phase: str) -> Path:
 
 def collect(request: AuditRequest,
             progress: Callable[[Target, tuple[Handshake, ...]], None] | None = None) -> Facts:
-    """Probe the cluster, or declare facts from downloaded certificates."""
+    """Probe the cluster (or declare facts from downloaded certificates), then refine them
+    with what the VOS CLI read. The CLI is read first: a changed host key stops the audit
+    before anything else is done."""
+    readings = read_cli(request.cli) if request.cli is not None else None
     if request.offline:
         from auditor.offline import declared_facts
 
-        return declared_facts(request.inventory, trust=request.trust,
-                              from_pem=request.from_pem, all_ports=request.all_ports)
-    from auditor.collect import probe_inventory
+        facts = declared_facts(request.inventory, trust=request.trust,
+                               from_pem=request.from_pem, all_ports=request.all_ports)
+    else:
+        from auditor.collect import probe_inventory
 
-    # read every keystore before touching the network: a bad folder is an input error
-    installed = installed_keystores(request.inventory)
-    facts = probe_inventory(request.inventory, trust=request.trust, options=request.options,
-                            all_ports=request.all_ports, progress=progress)
-    return refine_installed(facts, installed)
+        # read every keystore before touching the network: a bad folder is an input error
+        installed = installed_keystores(request.inventory)
+        facts = refine_installed(
+            probe_inventory(request.inventory, trust=request.trust, options=request.options,
+                            all_ports=request.all_ports, progress=progress), installed)
+    return refine_cli(facts, readings)
 
 
 def installed_keystores(inventory: Inventory) -> dict:
@@ -148,6 +156,22 @@ def refine_installed(facts: Facts, installed: dict) -> Facts:
     from auditor.installed import refine
 
     return refine(facts, installed)
+
+
+def read_cli(cli: CliRequest) -> list[CliReading]:
+    """Read every node of ``cli`` over its VOS CLI (before any probe)."""
+    from auditor.vos_cli import read_installed
+
+    return read_installed(cli)
+
+
+def refine_cli(facts: Facts, readings: Sequence[CliReading] | None) -> Facts:
+    """Facts refined by what each node's VOS CLI showed installed (None: not read)."""
+    if readings is None:
+        return facts
+    from auditor.installed import refine_from_cli
+
+    return refine_from_cli(facts, readings)
 
 
 def run_audit(request: AuditRequest,

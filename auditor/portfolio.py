@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from auditor import __version__
 from auditor.audit import Audit, Invocation
@@ -37,6 +37,8 @@ from auditor.pipeline import (
     installed_keystores,
     judge_and_write,
     load_waiver_files,
+    read_cli,
+    refine_cli,
     refine_installed,
 )
 from auditor.prober import Handshake, Target
@@ -44,6 +46,9 @@ from auditor.serde import from_jsonable, to_jsonable
 from auditor.validation import load_json, validate_versioned
 from auditor.verdicts import VERDICTS, exit_code, worst_exit, worst_verdict
 from auditor.waivers import WaiverSet
+
+if TYPE_CHECKING:
+    from auditor.vos_cli import CliRequest
 
 SCHEMA_VERSION = 1
 PORTFOLIO_FILES = {"json": "portfolio.json", "csv": "portfolio.csv", "html": "portfolio.html"}
@@ -231,7 +236,9 @@ def cluster_invocation(invocation: Invocation | None,
 
 
 def run_portfolio(inventories: Sequence[Inventory], request: AuditRequest,
-                  progress: Progress | None = None) -> tuple[Portfolio, list[AuditResult]]:
+                  progress: Progress | None = None, *,
+                  cli_for: Callable[[Inventory], CliRequest | None] | None = None,
+                  ) -> tuple[Portfolio, list[AuditResult]]:
     """Audit every inventory into ``request.out_dir/<cluster>/`` and write the portfolio
     into ``request.out_dir``. Every input is checked before anything is probed."""
     from auditor.projection import make_settings
@@ -254,15 +261,19 @@ def run_portfolio(inventories: Sequence[Inventory], request: AuditRequest,
                         or all(n.pem_dir for n in inv.nodes),
                         invocation=cluster_invocation(request.invocation, inv),
                         provenance=replace(request.provenance, inventory=Path(inv.path))
-                        if inv.path else request.provenance)
+                        if inv.path else request.provenance,
+                        cli=cli_for(inv) if cli_for else None)
                 for inv, name in zip(inventories, names, strict=True)]
     installed = [{} if r.offline else installed_keystores(r.inventory) for r in requests]
+    # each node's VOS CLI is read before any probe: a changed host key stops the run first
+    readings = [read_cli(r.cli) if r.cli is not None else None for r in requests]
     request.out_dir.mkdir(parents=True, exist_ok=True)
     online = [r for r in requests if not r.offline]
     probed = iter(probe_inventories([r.inventory for r in online], request, progress))
     # every cluster's facts are saved before any is judged: a failure loses nothing
-    all_facts = [collect(each) if each.offline else refine_installed(next(probed), keystores)
-                 for each, keystores in zip(requests, installed, strict=True)]
+    all_facts = [refine_cli(collect(replace(each, cli=None)) if each.offline
+                            else refine_installed(next(probed), keystores), read)
+                 for each, keystores, read in zip(requests, installed, readings, strict=True)]
     paths = _parallel(lambda each, facts: save_facts(facts, each.out_dir / FACTS_FILE),
                       requests, all_facts)
 

@@ -71,8 +71,17 @@ _ENDPOINT = {
 _STATE = {
     "state": "not_presented, self_signed, rsa_ca_signed, ec_ca_signed or unknown",
     "state_words": "the state in words, e.g. 'RSA-CA-signed'",
-    "source": "observed, declared (inventory) or predicted (pre phase)",
+    "source": "observed (presented on the network), installed (read over the VOS CLI), "
+              "declared (inventory or downloaded PEMs) or predicted (pre phase)",
+    "source_words": "where the state comes from, in words, e.g. 'installed (read over the "
+                    "VOS CLI), not presented on the network'",
     "presented": "browsers get this certificate on at least one endpoint of the node",
+}
+
+_SOURCE_WORDS = {
+    "observed": "presented on the network",
+    "declared": "declared, not observed",
+    "predicted": "predicted for after the change",
 }
 
 _CERTIFICATE = {
@@ -134,7 +143,14 @@ FIELDS: dict[str, str] = {
     "node.role": "uccx-publisher, uccx-subscriber or socialminer",
     "node.role_title": "the role in words",
     "node.family": "uccx or socialminer",
-    "node.cop_installed": "declared in the inventory: true, false, or missing",
+    "node.cop_installed": "the COP is installed: declared in the inventory, or true when the "
+                          "VOS CLI lists an option recognised by name as the ECDSA COP",
+    "node.cop_basis": "why node.cop_installed holds, in words",
+    "node.cli.read": "the node's VOS CLI was read completely",
+    "node.cli.error_kind": "why reading the VOS CLI stopped: dns, refused, timeout, auth, "
+                           "host_key_unknown, ssh, no_prompt, command_timeout, pager, question, "
+                           "garbage, closed",
+    "node.cli.error_detail": "that in words",
     **{f"node.{which}.{k}": f"{which}: {v}" for which in ("tomcat", "tomcat_ecdsa")
        for k, v in _STATE.items()},
     "node.ecdsa_services": "the services where browsers get an EC certificate",
@@ -302,8 +318,31 @@ def _certificates(facts: Facts, node: NodeFacts, settings: Settings) -> list[dic
 
 
 def _state(state: str, source: str, presented: bool) -> dict[str, Any]:
+    words = _SOURCE_WORDS.get(source, source)
+    if source == "installed":
+        words = ("installed (read over the VOS CLI), "
+                 + ("also presented on the network" if presented
+                    else "not presented on the network"))
     return {"state": state, "state_words": state_words(state), "source": source,
-            "presented": presented}
+            "source_words": words, "presented": presented}
+
+
+def _cop(node: NodeFacts) -> tuple[bool | None, str | None]:
+    installed = node.installed
+    if installed is not None and installed.cop_installed:
+        return True, installed.cop_basis
+    declared = node.declared.get("cop_installed")
+    if declared is not None:
+        return declared, "declared in the inventory"
+    return None, installed.cop_basis if installed is not None else None
+
+
+def _cli(node: NodeFacts) -> dict[str, Any]:
+    installed = node.installed
+    error = installed.error if installed is not None else None
+    return {"read": installed is not None and error is None,
+            "error_kind": error.kind if error else None,
+            "error_detail": error.detail if error else None}
 
 
 def build_views(facts: Facts, settings: Settings) -> ClusterView:
@@ -330,9 +369,11 @@ def build_views(facts: Facts, settings: Settings) -> ClusterView:
         tomcat, tomcat_ecdsa = predicted_states(node, settings)
         kinds = {e["browser"]["kind"] for e in endpoints.values()}
         family = role_family(node.role)
+        cop_installed, cop_basis = _cop(node)
         node_view: dict[str, Any] = {
             "host": node.host, "role": node.role, "role_title": ROLE_TITLES[node.role],
-            "family": family, "cop_installed": node.declared.get("cop_installed"),
+            "family": family, "cop_installed": cop_installed, "cop_basis": cop_basis,
+            "cli": _cli(node),
             "tomcat": _state(*tomcat, "tomcat" in kinds),
             "tomcat_ecdsa": _state(*tomcat_ecdsa, "tomcat_ecdsa" in kinds),
             "ecdsa_services": [s for s, e in endpoints.items()

@@ -7,8 +7,10 @@
 #   fonts-dejavu-core  readable report screenshots
 #   libnss3-tools    certutil: a test root in the NSS database Chromium trusts (trust corpus)
 #   poppler-utils    pdftotext / pdftoppm read the PDF report back
+#   openssh-server   a real sshd serving a VOS-like CLI to the VOS CLI collector
 set -eu
-PACKAGES="openssl ca-certificates chromium tomcat10 fonts-dejavu-core libnss3-tools poppler-utils"
+PACKAGES="openssl ca-certificates chromium tomcat10 fonts-dejavu-core libnss3-tools poppler-utils
+          openssh-server"
 missing=""
 for package in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \

@@ -69,8 +69,17 @@ BAD = [
      ":4: nodes[0].role: is required but missing"),
     ("unknown field", 'cluster: c\nversion: "11.5"\nnodes:\n  - host: a.example\n'
      "    role: socialminer\n    colour: red\n",
-     ":6: nodes[0].colour: unknown field (expected one of: address, declared, host, "
+     ":6: nodes[0].colour: unknown field (expected one of: address, cli, declared, host, "
      "pem_dir, ports, role)"),
+    ("a password in the cli block", 'cluster: c\nversion: "11.5"\nnodes:\n  - host: a.example\n'
+     "    role: socialminer\n    cli: {user: admin, password: secret}\n",
+     ":6: nodes[0].cli.password: unknown field (expected one of: key_file, port, user)"),
+    ("cli without a user", 'cluster: c\nversion: "11.5"\nnodes:\n  - host: a.example\n'
+     "    role: socialminer\n    cli: {port: 22}\n",
+     ":6: nodes[0].cli.user: is required but missing"),
+    ("a cli user that is no user name", 'cluster: c\nversion: "11.5"\nnodes:\n'
+     "  - host: a.example\n    role: socialminer\n    cli: {user: 'admin; show'}\n",
+     ":6: nodes[0].cli.user: 'admin; show' has the wrong form"),
     ("port of another role", 'cluster: c\nversion: "11.5"\nnodes:\n  - host: a.example\n'
      "    role: socialminer\n    ports: {finesse: 8445}\n",
      ":6: nodes[0].ports.finesse: port 'finesse' does not exist on a socialminer "
@@ -104,6 +113,19 @@ def test_bad_inventory_names_file_line_field_and_what_is_allowed(tmp_path, case,
         _load(tmp_path, text)
     assert str(caught.value).startswith(str(tmp_path / "cluster.yaml"))
     assert message in str(caught.value)
+
+
+def test_a_node_opts_into_the_vos_cli_and_the_inventory_writes_it_back(tmp_path) -> None:
+    from auditor.inventory import CliAccess, inventory_to_yaml
+
+    inventory = _load(tmp_path, 'cluster: c\nversion: "11.5(1)"\nnodes:\n'
+                      "  - {host: a.example, role: socialminer, cli: {user: admin}}\n"
+                      "  - host: b.example\n    role: uccx-publisher\n"
+                      "    cli: {user: ccxadmin, port: 2222, key_file: keys/id}\n")
+    assert inventory.nodes[0].cli == CliAccess("admin", 22, None)
+    assert inventory.nodes[1].cli == CliAccess("ccxadmin", 2222, "keys/id")
+    again = _load(tmp_path, inventory_to_yaml(inventory))
+    assert again.nodes == inventory.nodes
 
 
 def test_missing_inventory_file(tmp_path) -> None:
