@@ -125,10 +125,12 @@ def _lazy_locator(path: str, text: str) -> Locator:
 
 def load_yaml_validated(path: str | Path, schema_name: str,
                         parse: Callable[[str | Path], tuple[Any, Locator]] = load_yaml,
+                        prepare: Callable[[Any], Any] | None = None,
                         ) -> tuple[Any, Locator]:
     """Read a YAML file with libyaml and validate it against a shipped schema. When libyaml
     cannot read it, ``parse`` (ruamel, with line numbers) reads it or says where it breaks;
-    lines of schema errors come from ruamel too, parsed only then."""
+    lines of schema errors come from ruamel too, parsed only then. ``prepare`` turns what
+    was read into what the schema checks (whichever parser read it)."""
     from auditor.fastyaml import FastYAMLError, load_fast
 
     text = read_text(path)
@@ -137,6 +139,8 @@ def load_yaml_validated(path: str | Path, schema_name: str,
         locate = _lazy_locator(str(path), text)
     except FastYAMLError:
         data, locate = parse(path)
+    if prepare is not None:
+        data = prepare(data)
     validate(data, schema_name, path=str(path), locate=locate)
     return data, locate
 

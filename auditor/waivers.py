@@ -22,7 +22,7 @@ from auditor.errors import InputError
 from auditor.facts import Facts
 from auditor.inventory import SERVICES_BY_ROLE
 from auditor.ruleset import SEVERITIES, RuleSet
-from auditor.validation import Locator, load_yaml, load_yaml_validated
+from auditor.validation import load_yaml_validated
 from auditor.verdicts import decide
 
 ALL_SERVICES = tuple(dict.fromkeys(s for services in SERVICES_BY_ROLE.values()
@@ -37,16 +37,15 @@ class WaiverSet:
     waivers: tuple[Waiver, ...]
 
 
-def _parse_with_dates(path: str | Path) -> tuple[Any, Locator]:
+def _dates_as_text(data: Any) -> Any:
     """YAML reads an unquoted ``2026-12-31`` as a date: give it back as the text it was."""
-    data, locate = load_yaml(path)
     if isinstance(data, dict) and isinstance(data.get("waivers"), list):
         for item in data["waivers"]:
             if isinstance(item, dict) and isinstance(item.get("expires"), dt.date):
                 value = item["expires"]
                 item["expires"] = (value.date() if isinstance(value, dt.datetime)
                                    else value).isoformat()
-    return data, locate
+    return data
 
 
 def load_waivers(path: str | Path, ruleset: RuleSet,
@@ -55,7 +54,7 @@ def load_waivers(path: str | Path, ruleset: RuleSet,
     waived, that every node is in the inventory (``hosts``; not checked when None), every
     service exists and every date is a real day. Errors name file, line and field."""
     name = str(path)
-    data, locate = load_yaml_validated(path, "waivers", parse=_parse_with_dates)
+    data, locate = load_yaml_validated(path, "waivers", prepare=_dates_as_text)
     rules = {r.id: r for r in ruleset.rules}
     known_hosts = {h.rstrip(".").lower() for h in hosts} if hosts is not None else None
     waivers = []

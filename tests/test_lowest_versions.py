@@ -24,7 +24,8 @@ UNIT_TESTS = ("test_engine.py", "test_rule_fixtures.py", "test_facts.py",
               "test_certs_and_trust.py", "test_prober_errors.py", "test_openssl_private.py",
               "test_report_formats.py", "test_audit.py", "test_inventory.py",
               "test_ruleset.py", "test_verdict_earned.py", "test_check_cert.py",
-              "test_offline_audit.py", "test_conditions.py")
+              "test_offline_audit.py", "test_conditions.py", "test_fastyaml.py",
+              "test_waivers.py", "test_vos_cli.py", "test_ansible.py")
 
 
 def _floors() -> dict[str, str]:
