@@ -24,6 +24,8 @@ EXTENSIONS = {"html": "html", "md": "md", "json": "json", "junit": "xml"}
 def _inert(value: object) -> object:
     """Every string a template prints, control characters shown as escapes (before
     autoescaping makes it text)."""
+    if isinstance(value, Markup):  # markup the template built from escaped values
+        return Markup(visible(str(value), multiline=True))
     return visible(value, multiline=True) if isinstance(value, str) else value
 
 
