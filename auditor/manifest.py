@@ -14,12 +14,10 @@ SHA-256 (printed by ``audit`` and ``verify``) in the change ticket to make it ta
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import json
 import os
-import tempfile
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +26,7 @@ from typing import Any
 
 from auditor import __version__
 from auditor.errors import InputError
-from auditor.fileio import write_atomic
+from auditor.fileio import replacing, write_atomic
 from auditor.trust import AgentTrust
 from auditor.validation import validate
 
@@ -135,17 +133,10 @@ def write_bundle(folder: Path, name: str) -> Path:
     manifest_path = folder / MANIFEST_FILE
     manifest = _load_manifest(manifest_path.read_bytes(), str(manifest_path))
     target = folder / name
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
-    os.close(fd)
-    try:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for member in [*manifest["files"], MANIFEST_FILE]:
-                archive.write(folder / member, member)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with replacing(target) as tmp, zipfile.ZipFile(tmp, "w",
+                                                   compression=zipfile.ZIP_DEFLATED) as archive:
+        for member in [*manifest["files"], MANIFEST_FILE]:
+            archive.write(folder / member, member)
     return target
 
 

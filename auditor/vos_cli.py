@@ -23,12 +23,19 @@ import socket
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import paramiko
+with warnings.catch_warnings():
+    # paramiko before 3.5 names TripleDES where cryptography 43+ deprecates it: a library's
+    # deprecation notice is not the user's business (it would break one-line errors)
+    from cryptography.utils import CryptographyDeprecationWarning
+
+    warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+    import paramiko
 
 from auditor.errors import AuditorError, InputError
 from auditor.facts import CliError, CommandOutput
