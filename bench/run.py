@@ -373,6 +373,7 @@ TOMCAT_SCALE_ENDPOINTS = 100
 #: bounds on the JVM's start: 8 connectors start in seconds, 100 in a few more
 TOMCAT_START_TIMEOUT_S = {"cluster": 90.0, "scale_100": 180.0}
 PROFILES_FOR_LEAVES = ("browser", "ecdsa_only", "rsa_only")
+TOMCAT_WARM_UP_FLOORS = 3
 
 
 def tomcat_helper() -> ModuleType:
@@ -443,9 +444,14 @@ def tomcat_site_step(label: str, tomcat_module: ModuleType, scenario: Scenario |
         say(f"tomcat {label}: started in {tomcat.started_in:.1f} s; {runs} runs each of "
             "audit, sslyze and the floor")
         floor_cmd = floor_command(site, folder, f"floor-input-{label}.json")
-        # compiles the modules as `pip install` does, and warms the JVM's TLS code paths
+        # compiles the modules as `pip install` does; each contender once, and the floor's
+        # handshakes a few times, so that the JVM has compiled its TLS code as a server
+        # that has been up for a while has
         measure(audit_command(site, folder / "audit-warm-up", all_ports=False),
                 home=fresh_home(work))
+        measure(sslyze_command(site, folder / "sslyze-warm-up.json"))
+        for _ in range(TOMCAT_WARM_UP_FLOORS):
+            measure(floor_cmd)
         samples = interleaved(runs, {
             "audit": lambda i: measure(audit_command(site, folder / f"audit-{i}",
                                                      all_ports=False), home=fresh_home(work)),
@@ -481,7 +487,8 @@ def tomcat_step(plan: Plan, work: Path, sslyze_version: str) -> dict:
     server = {**tomcat_server_info(), "tls": "JSSE",
               "started_in_s": {"cluster": round(cluster_start, 1),
                                "scale_100": round(scale_start, 1)},
-              "jvm_options": module.CATALINA_OPTS}
+              "jvm_options": module.CATALINA_OPTS,
+              "warm_up": f"1 audit, 1 sslyze, {TOMCAT_WARM_UP_FLOORS} floors per Tomcat"}
     return tomcat_section(cluster, scale, server=server, runs={
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "quick": plan is QUICK, "sslyze": sslyze_version,
