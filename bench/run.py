@@ -3,18 +3,21 @@
     python3 bench/run.py            # the full run (about 2 minutes on 2 cores)
     python3 bench/run.py --quick    # fewer runs, writes bench/results/quick.json
     python3 bench/run.py --only portfolio_300   # one step; updates only its entry
+    python3 bench/run.py --only tomcat          # the same for the real-server step
 
-Everything runs on loopback against lab fleets (``auditor.lab.fleet``) served by their own
-processes. Each measured command is its own process; wall time is measured around it and
-its peak memory and CPU time come from ``wait4`` (that process and its children only).
-The tool, sslyze and the floor run interleaved, in a rotating order, and each figure is
-the median of the runs. sslyze 6 is installed into ``bench/.venv-sslyze`` on first use: a
-yardstick, never a dependency of the tool.
+Everything runs on loopback: against lab fleets (``auditor.lab.fleet``) served by their own
+processes, and against a real Apache Tomcat 10 (the test suite's ``tests/tomcat.py``: JSSE,
+RSA and EC certificates per connector). Each measured command is its own process; wall
+time is measured around it and its peak memory and CPU time come from ``wait4`` (that
+process and its children only). The tool, sslyze and the floor run interleaved, in a
+rotating order, and each figure is the median of the runs. sslyze 6 is installed into
+``bench/.venv-sslyze`` on first use: a yardstick, never a dependency of the tool.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -26,6 +29,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Protocol
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))
@@ -33,13 +38,20 @@ sys.path.insert(0, str(BENCH.parent))
 from auditor.lab.fleet import Fleet  # noqa: E402
 from auditor.lab.portfolio_fleet import PortfolioFleet  # noqa: E402
 from bench.summary import (  # noqa: E402
+    TOMCAT_HEADING,
     Sample,
     audit_leaves,
     markdown_table,
     sha256_pem,
     summarise,
+    tomcat_markdown,
+    tomcat_section,
+    update_entry,
     write_results,
 )
+
+if TYPE_CHECKING:
+    from auditor.lab.scenarios import Scenario
 
 SSLYZE_VENV = BENCH / ".venv-sslyze"
 SSLYZE_REQUIREMENT = "sslyze>=6,<7"
@@ -54,12 +66,33 @@ class Plan:
     scale_runs: dict[int, int]
     silent_runs: int
     output: Path
+    #: runs of each contender against Tomcat: the cluster, then 100 endpoints
+    tomcat_runs: tuple[int, int] = (11, 7)
 
 
 FULL = Plan(cluster_runs=11, scale_runs={10: 7, 100: 9, 1000: 5}, silent_runs=3,
             output=RESULTS / "latest.json")
 QUICK = Plan(cluster_runs=3, scale_runs={10: 1, 100: 1, 1000: 1}, silent_runs=1,
-             output=RESULTS / "quick.json")
+             output=RESULTS / "quick.json", tomcat_runs=(3, 1))
+
+
+class Endpoint(Protocol):
+    host: str
+    address: str
+    port: int
+
+
+class Served(Protocol):
+    """What is measured: a lab :class:`Fleet` or a site of the Tomcat helper."""
+
+    @property
+    def inventory_path(self) -> Path: ...
+
+    @property
+    def agent_trust_path(self) -> Path: ...
+
+    @property
+    def endpoints(self) -> Sequence[Endpoint]: ...
 
 
 def say(message: str) -> None:
@@ -112,23 +145,23 @@ def uccx_audit() -> list[str]:
     return [sys.executable, "-m", "auditor"]
 
 
-def audit_command(fleet: Fleet, out: Path, *, all_ports: bool) -> list[str]:
+def audit_command(fleet: Served, out: Path, *, all_ports: bool) -> list[str]:
     return [*uccx_audit(), "audit", "--inventory", str(fleet.inventory_path), "--phase",
             "post", "--agent-trust", str(fleet.agent_trust_path), "--out", str(out),
             *(["--all-ports"] if all_ports else [])]
 
 
-def sslyze_command(fleet: Fleet, json_out: Path) -> list[str]:
+def sslyze_command(fleet: Served, json_out: Path) -> list[str]:
     targets = [f"{e.host}:{e.port}{{{e.address}}}" for e in fleet.endpoints]
     return [str(SSLYZE_VENV / "bin" / "sslyze"), "--certinfo", "--mozilla_config=disable",
             "--certinfo_ca_file", str(fleet.agent_trust_path), "--quiet", "--json_out",
             str(json_out), *targets]
 
 
-def floor_command(fleet: Fleet, workdir: Path) -> list[str]:
+def floor_command(fleet: Served, workdir: Path, name: str = "floor-input.json") -> list[str]:
     from auditor.prober import OFFERS, PROFILES
 
-    spec = workdir / "floor-input.json"
+    spec = workdir / name
     spec.write_text(json.dumps({
         "offers": [OFFERS[p] for p in PROFILES],
         "targets": [[e.host, e.address, e.port] for e in fleet.endpoints],
@@ -333,6 +366,155 @@ def only_portfolio(output: Path) -> int:
     return 0
 
 
+# -- a real server: Apache Tomcat 10 (issue 15) ------------------------------------------
+
+TOMCAT_CLUSTER_SCENARIO = "row4-upgrade-trap"
+TOMCAT_SCALE_ENDPOINTS = 100
+#: bounds on the JVM's start: 8 connectors start in seconds, 100 in a few more
+TOMCAT_START_TIMEOUT_S = {"cluster": 90.0, "scale_100": 180.0}
+PROFILES_FOR_LEAVES = ("browser", "ecdsa_only", "rsa_only")
+TOMCAT_WARM_UP_FLOORS = 3
+
+
+def tomcat_helper() -> ModuleType:
+    """The test suite's Tomcat helper (``tests/tomcat.py``), loaded by path: one way to
+    serve Tomcat for the tests and the benchmark, and nothing of it in the wheel."""
+    path = BENCH.parent / "tests" / "tomcat.py"
+    name = "uccx_bench_tomcat"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load the Tomcat helper from {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the class is made
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+def tomcat_scale_scenario(endpoints: int) -> Scenario:
+    """``endpoints`` endpoints as one FAQ-row-4 inventory, laid out as the lab fleet is: a
+    publisher and a subscriber (3 ports each), then SocialMiner nodes (2 ports each); every
+    node has its own keys and certificates (``tomcat`` RSA-CA-signed, ``tomcat-ECDSA``
+    self-signed) and its own loopback address."""
+    from auditor.inventory import DEFAULT_PORTS
+    from auditor.lab.scenarios import RSA_CA, SELF_SIGNED, NodeSpec, Scenario
+
+    uccx, socialminer = len(DEFAULT_PORTS["uccx"]), len(DEFAULT_PORTS["socialminer"])
+    rest = endpoints - 2 * uccx
+    if rest < 0 or rest % socialminer:
+        raise ValueError(f"{endpoints} endpoints: expected {2 * uccx} + a multiple of "
+                         f"{socialminer}")
+    nodes = (NodeSpec("uccx-pub", "uccx-publisher", RSA_CA, SELF_SIGNED),
+             NodeSpec("uccx-sub", "uccx-subscriber", RSA_CA, SELF_SIGNED),
+             *(NodeSpec(f"sm{i + 1:03d}", "socialminer", RSA_CA, SELF_SIGNED)
+               for i in range(rest // socialminer)))
+    return Scenario(f"scale-{endpoints}", f"{endpoints} endpoints with FAQ row 4 "
+                    "certificates", "11.5(1)", nodes, faq_row=4)
+
+
+def tomcat_server_info() -> dict[str, str]:
+    """Tomcat's and the JVM's versions, as Tomcat's own ``version.sh`` reports them."""
+    lib = Path("/usr/share/tomcat10/lib")
+    try:
+        shown = subprocess.run(
+            ["java", "-cp", f"{lib / 'catalina.jar'}:{lib / 'tomcat-util.jar'}",
+             "org.apache.catalina.util.ServerInfo"],
+            capture_output=True, text=True, timeout=60, check=True).stdout
+    except (OSError, subprocess.SubprocessError) as error:
+        return {"version": f"unknown ({error})"}
+    fields = dict(line.split(":", 1) for line in shown.splitlines() if ":" in line)
+    return {"version": fields.get("Server version", "?").strip(),
+            "jvm": fields.get("JVM Version", "?").strip()}
+
+
+def tomcat_site_step(label: str, tomcat_module: ModuleType, scenario: Scenario | str, runs: int,
+                     work: Path) -> tuple[dict, float]:
+    """One Tomcat serving one site; audit (four reports, every port the site serves, all
+    profiles) vs sslyze --certinfo vs the floor, interleaved; the step and Tomcat's start."""
+    folder = work / f"tomcat-{label}"
+    tomcat = tomcat_module.Tomcat(folder, start_timeout=TOMCAT_START_TIMEOUT_S[label])
+    site = tomcat.add_site(scenario)
+    say(f"tomcat {label}: starting Tomcat with {len(site.endpoints)} connectors")
+    with tomcat:
+        say(f"tomcat {label}: started in {tomcat.started_in:.1f} s; {runs} runs each of "
+            "audit, sslyze and the floor")
+        floor_cmd = floor_command(site, folder, f"floor-input-{label}.json")
+        # compiles the modules as `pip install` does; each contender once, and the floor's
+        # handshakes a few times, so that the JVM has compiled its TLS code as a server
+        # that has been up for a while has
+        measure(audit_command(site, folder / "audit-warm-up", all_ports=False),
+                home=fresh_home(work))
+        measure(sslyze_command(site, folder / "sslyze-warm-up.json"))
+        for _ in range(TOMCAT_WARM_UP_FLOORS):
+            measure(floor_cmd)
+        samples = interleaved(runs, {
+            "audit": lambda i: measure(audit_command(site, folder / f"audit-{i}",
+                                                     all_ports=False), home=fresh_home(work)),
+            "sslyze": lambda i: measure(sslyze_command(site, folder / f"sslyze-{i}.json")),
+            "floor": lambda i: measure(floor_cmd, stdout=folder / f"floor-{i}.json"),
+        })
+        started_in = tomcat.started_in
+    expected = {(e.address, e.port): frozenset(filter(None, (e.expected_leaf(p) for p in
+                                                             PROFILES_FOR_LEAVES)))
+                for e in site.endpoints}
+    ours = audit_leaves(folder / "audit-0" / "facts.json")
+    theirs = sslyze_leaves(folder / "sslyze-0.json")
+    floor = {leaf for leaf in json.loads((folder / "floor-0.json").read_text()) if leaf}
+    step = summarise(samples, endpoints=len(expected), expected=expected, ours=ours,
+                     theirs=theirs, floor_leaves=floor)
+    step["scenario"] = site.scenario.name
+    return step, started_in
+
+
+def tomcat_step(plan: Plan, work: Path, sslyze_version: str) -> dict:
+    """The ``tomcat`` section: one FAQ-row-4 cluster (8 endpoints) on one Tomcat, then
+    100 endpoints on another, each audited, scanned by sslyze and handshaken by the floor."""
+    module = tomcat_helper()
+    module.catalina_script()  # missing Tomcat: fail now, saying what to install
+    load_at_start = list(os.getloadavg())
+    started = time.perf_counter()
+    cluster_runs, scale_runs = plan.tomcat_runs
+    cluster, cluster_start = tomcat_site_step("cluster", module, TOMCAT_CLUSTER_SCENARIO,
+                                              cluster_runs, work)
+    scale, scale_start = tomcat_site_step("scale_100", module,
+                                          tomcat_scale_scenario(TOMCAT_SCALE_ENDPOINTS),
+                                          scale_runs, work)
+    server = {**tomcat_server_info(), "tls": "JSSE",
+              "started_in_s": {"cluster": round(cluster_start, 1),
+                               "scale_100": round(scale_start, 1)},
+              "jvm_options": module.CATALINA_OPTS,
+              "warm_up": f"1 audit, 1 sslyze, {TOMCAT_WARM_UP_FLOORS} floors per Tomcat"}
+    return tomcat_section(cluster, scale, server=server, runs={
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "quick": plan is QUICK, "sslyze": sslyze_version,
+        "tool_command": " ".join(uccx_audit()),
+        "duration_s": round(time.perf_counter() - started, 1),
+        "load_average_at_start": load_at_start,
+        "load_average_at_end": list(os.getloadavg())})
+
+
+def only_tomcat(plan: Plan) -> int:
+    """Run the Tomcat step alone: update only ``tomcat`` in the results file and only its
+    section in the Markdown beside it."""
+    sslyze_version = ensure_sslyze()
+    work = Path(tempfile.mkdtemp(prefix="uccx-bench-"))
+    try:
+        section = tomcat_step(plan, work, sslyze_version)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    output = plan.output
+    update_entry(output, "tomcat", section,
+                 markdown=(TOMCAT_HEADING, tomcat_markdown(section)))
+    print(tomcat_markdown(section), end="")
+    say(f"tomcat written to {output} and {output.with_suffix('.md')}")
+    return 0
+
+
 START_LOAD = list(os.getloadavg())
 
 
@@ -341,12 +523,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="one run per scale step; writes bench/results/quick.json")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
-    parser.add_argument("--only", choices=["portfolio_300"],
+    parser.add_argument("--only", choices=["portfolio_300", "tomcat"],
                         help="run this step alone and update only its entry of the results")
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
     if args.only == "portfolio_300":
         return only_portfolio(plan.output)
+    if args.only == "tomcat":
+        return only_tomcat(plan)
     started = time.perf_counter()
     sslyze_version = ensure_sslyze()
     work = Path(tempfile.mkdtemp(prefix="uccx-bench-"))
@@ -357,12 +541,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         scale = [scale_step(n, runs, n == 100, work) for n, runs in plan.scale_runs.items()]
         silent = silent_step(plan.silent_runs, work)
         portfolio = portfolio_step(PORTFOLIO_CLUSTERS, work)
+        tomcat = tomcat_step(plan, work, sslyze_version)
         description["load_average_at_end"] = list(os.getloadavg())
         results = write_results(plan.output, cluster=cluster, latency=latency, scale=scale,
                                 silent=silent,
                                 machine=description, quick=args.quick,
                                 duration_s=time.perf_counter() - started)
         results["portfolio_300"] = portfolio
+        results["tomcat"] = tomcat
         plan.output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     finally:
         if args.keep:

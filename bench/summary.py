@@ -191,30 +191,37 @@ def _cell(value: Any, unit: str = "") -> str:
     return f"{value:g}{unit}" if isinstance(value, float) else f"{value}{unit}"
 
 
-def markdown_table(results: Mapping[str, Any]) -> str:
-    """The results as Markdown: one row per measurement, then the targets."""
-    details = results["details"]
-    cluster = details["cluster"]
-    lines = [
-        "| measurement | endpoints | uccx-audit wall | peak RSS | CPU | sslyze wall "
-        "| speedup vs sslyze | floor wall | vs floor | leaves as expected |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
-    ]
+_HEADER = (
+    "| measurement | endpoints | uccx-audit wall | peak RSS | CPU | sslyze wall "
+    "| speedup vs sslyze | floor wall | vs floor | leaves as expected |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+)
 
-    def row(name: str, step: Mapping[str, Any]) -> None:
-        audit = step["audit"]
-        sslyze, floor = step.get("sslyze"), step.get("floor")
-        leaves = step["leaves"]
-        agree = leaves["audit_found_all_expected"]
-        if leaves["same_leaves_as_sslyze"] is not None:
-            agree = agree and leaves["same_leaves_as_sslyze"]
-        lines.append(
-            f"| {name} | {step['endpoints']} | {_cell(audit['wall_s'], ' s')} "
+
+def _row(name: str, step: Mapping[str, Any]) -> str:
+    """One step (as :func:`summarise` makes it) as a row under :data:`_HEADER`."""
+    audit = step["audit"]
+    sslyze, floor = step.get("sslyze"), step.get("floor")
+    leaves = step["leaves"]
+    agree = leaves["audit_found_all_expected"]
+    if leaves["same_leaves_as_sslyze"] is not None:
+        agree = agree and leaves["same_leaves_as_sslyze"]
+    return (f"| {name} | {step['endpoints']} | {_cell(audit['wall_s'], ' s')} "
             f"| {_cell(audit['peak_rss_mb'], ' MB')} | {_cell(audit['cpu_s'], ' s')} "
             f"| {_cell(sslyze['wall_s'], ' s') if sslyze else '–'} "
             f"| {_cell(step.get('vs_sslyze_speedup'), '×')} "
             f"| {_cell(floor['wall_s'], ' s') if floor else '–'} "
             f"| {_cell(step.get('vs_floor_ratio'), '×')} | {_cell(agree)} |")
+
+
+def markdown_table(results: Mapping[str, Any]) -> str:
+    """The results as Markdown: one row per measurement, then the targets."""
+    details = results["details"]
+    cluster = details["cluster"]
+    lines = list(_HEADER)
+
+    def row(name: str, step: Mapping[str, Any]) -> None:
+        lines.append(_row(name, step))
 
     row("cluster audit, all ports, 4 reports", cluster)
     if details.get("latency"):
@@ -235,4 +242,122 @@ def markdown_table(results: Mapping[str, Any]) -> str:
               f"{m['memory_gb']} GB, Python {m['python']}, {m['openssl']}, sslyze {m['sslyze']}; "
               f"load average {m['load_average_at_start'][0]:.1f} at the start"
               + (" (quick run)" if results["quick"] else "") + "."]
+    table = "\n".join(lines) + "\n"
+    if results.get("tomcat"):
+        table += "\n" + tomcat_markdown(results["tomcat"])
+    return table
+
+
+# -- a real server: Apache Tomcat 10 (issue 15) -------------------------------------------
+
+TOMCAT_HEADING = "## Against a real server: Apache Tomcat 10 (JSSE)"
+
+
+def tomcat_headline(step: Mapping[str, Any]) -> dict[str, Any]:
+    """The figures issue 15 names, from one step of the Tomcat run (audit, sslyze, floor)."""
+    return {
+        "endpoints": step["endpoints"],
+        "cluster_audit_wall_s": step["audit"]["wall_s"],
+        "cluster_audit_peak_rss_mb": step["audit"]["peak_rss_mb"],
+        "sslyze_wall_s": step["sslyze"]["wall_s"],
+        "vs_sslyze_speedup": step["vs_sslyze_speedup"],
+        "floor_wall_s": step["floor"]["wall_s"],
+        "vs_floor_ratio": step["vs_floor_ratio"],
+        "same_leaves_as_sslyze": step["leaves"]["same_leaves_as_sslyze"],
+        "found_all_expected_leaves": bool(step["leaves"]["audit_found_all_expected"]
+                                          and step["leaves"]["floor_found_all_expected"]),
+    }
+
+
+def tomcat_targets(cluster: Mapping[str, Any],
+                   scale_100: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Issue 15's targets on Tomcat: the cluster >= 2x faster than sslyze with the same
+    leaves and <= 1.6x the floor; 100 endpoints >= 5x faster than sslyze."""
+    speedup, ratio = cluster["vs_sslyze_speedup"], cluster["vs_floor_ratio"]
+    same = cluster["leaves"]["same_leaves_as_sslyze"]
+    scale_speedup = scale_100["vs_sslyze_speedup"]
+    scale_same = scale_100["leaves"]["same_leaves_as_sslyze"]
+    return {
+        "cluster_vs_sslyze": _target(speedup, speedup >= 2 and bool(same),
+                                     ">= 2x faster than sslyze --certinfo, same leaves"),
+        "cluster_vs_floor": _target(ratio, ratio <= 1.6, "<= 1.6x the handshake floor"),
+        "scale_100_vs_sslyze": _target(scale_speedup, scale_speedup >= 5 and bool(scale_same),
+                                       ">= 5x faster than sslyze --certinfo, same leaves"),
+    }
+
+
+def tomcat_section(cluster: Mapping[str, Any], scale_100: Mapping[str, Any], *,
+                   server: Mapping[str, Any], runs: Mapping[str, Any]) -> dict[str, Any]:
+    """``latest.json``'s ``tomcat``: the cluster's headline figures, the same for
+    ``scale_100``, the targets, the server and the run's circumstances, then both steps in
+    detail. ``runs``: measured_at, load averages, duration and the like, kept as given."""
+    return {
+        **tomcat_headline(cluster),
+        "scale_100": tomcat_headline(scale_100),
+        "targets": tomcat_targets(cluster, scale_100),
+        "server": dict(server),
+        **runs,
+        "details": {"cluster": dict(cluster), "scale_100": dict(scale_100)},
+    }
+
+
+def tomcat_markdown(section: Mapping[str, Any]) -> str:
+    """The Tomcat section of ``latest.md``: both steps, the targets, the circumstances."""
+    details, server = section["details"], section["server"]
+    lines = [TOMCAT_HEADING, "", *_HEADER,
+             _row("one FAQ-row-4 cluster, every port it serves, 4 reports",
+                  details["cluster"]),
+             _row(f"scale {details['scale_100']['endpoints']}, one Tomcat",
+                  details["scale_100"]),
+             "", "| target | goal | measured | met |", "|---|---|---:|---|"]
+    for name, target in section["targets"].items():
+        lines.append(f"| tomcat {name} | {target['goal']} | {_cell(target['value'])} "
+                     f"| {_cell(target['met'])} |")
+    start, end = section.get("load_average_at_start"), section.get("load_average_at_end")
+    load = (f"; load average {start[0]:.1f} at the start, {end[0]:.1f} at the end"
+            if start and end else "")
+    lines += ["", f"{server.get('version', 'Apache Tomcat')} on Java "
+              f"{server.get('jvm', '?')}, one NIO connector per endpoint with "
+              f"{server.get('tls', 'JSSE')} (RSA and, where the node presents it, EC "
+              "certificates), one Tomcat per step; medians of interleaved runs, a ratio is "
+              "the median of the ratios of runs made back to back; "
+              f"measured {section.get('measured_at', '?')}{load}"
+              + (" (quick run)" if section.get("quick") else "") + "."]
     return "\n".join(lines) + "\n"
+
+
+def with_section(markdown: str, heading: str, section: str) -> str:
+    """``markdown`` with the section that starts at the line ``heading`` (up to the next
+    line starting with ``## `` or the end) replaced by ``section``, or ``section`` appended
+    after a blank line; everything else is kept byte for byte."""
+    lines = markdown.splitlines(keepends=True)
+    starts = [i for i, line in enumerate(lines) if line.rstrip("\n") == heading]
+    if not starts:
+        glue = "" if not markdown else ("\n" if markdown.endswith("\n") else "\n\n")
+        return markdown + glue + section
+    first = starts[0]
+    last = next((i for i in range(first + 1, len(lines)) if lines[i].startswith("## ")),
+                len(lines))
+    rest = "".join(lines[last:])
+    return "".join(lines[:first]) + section + ("\n" + rest if rest else "")
+
+
+def update_entry(path: Path, key: str, entry: Mapping[str, Any], *,
+                 markdown: tuple[str, str] | None = None) -> None:
+    """Set ``key`` of the results file ``path`` to ``entry``, every other key as it was;
+    with ``markdown`` (heading, section), replace that section of the ``.md`` beside it
+    (:func:`with_section`). Each file is replaced whole, never left half written."""
+    results = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    results[key] = entry
+    _replace(path, json.dumps(results, indent=2) + "\n")
+    if markdown is not None:
+        table = path.with_suffix(".md")
+        before = table.read_text(encoding="utf-8") if table.exists() else ""
+        _replace(table, with_section(before, *markdown))
+
+
+def _replace(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)
