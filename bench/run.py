@@ -4,7 +4,7 @@
     python3 bench/run.py --quick    # fewer runs, writes bench/results/quick.json
     python3 bench/run.py --only portfolio_300   # one step; updates only its entry
 
-Everything runs on loopback against lab fleets (``auditor.lab.fleet``) served by their own
+Everything runs on loopback against lab fleets (``bench.fleet``) served by their own
 processes. Each measured command is its own process; wall time is measured around it and
 its peak memory and CPU time come from ``wait4`` (that process and its children only).
 The tool, sslyze and the floor run interleaved, in a rotating order, and each figure is
@@ -30,8 +30,8 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))
 
-from auditor.lab.fleet import Fleet  # noqa: E402
-from auditor.lab.portfolio_fleet import PortfolioFleet  # noqa: E402
+from bench.fleet import Fleet  # noqa: E402
+from bench.portfolio_fleet import PortfolioFleet  # noqa: E402
 from bench.summary import (  # noqa: E402
     Sample,
     audit_leaves,
@@ -108,7 +108,7 @@ def measure(command: Sequence[str], *, stdout: Path | None = None,
 
 def uccx_audit() -> list[str]:
     """``uccx-audit`` from this clone (whatever else is installed), as its console script
-    starts it: the interpreter, then ``auditor.cli.main``."""
+    starts it: the interpreter, then ``auditor.cli.app.main``."""
     return [sys.executable, "-m", "auditor"]
 
 
@@ -126,7 +126,8 @@ def sslyze_command(fleet: Fleet, json_out: Path) -> list[str]:
 
 
 def floor_command(fleet: Fleet, workdir: Path) -> list[str]:
-    from auditor.prober import OFFERS, PROFILES
+    from auditor.collect.prober import OFFERS
+    from auditor.model.facts import PROFILES
 
     spec = workdir / "floor-input.json"
     spec.write_text(json.dumps({

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from auditor.engine import Evaluation, evaluate
-from auditor.facts import Facts, load_facts
-from auditor.projection import make_settings
-from auditor.ruleset import RuleSet
-from auditor.validation import load_yaml
+from auditor.common.validation import load_yaml
+from auditor.evaluate.engine import evaluate
+from auditor.evaluate.projection import make_settings
+from auditor.evaluate.ruleset import RuleSet
+from auditor.model.facts import Facts, load_facts
+from auditor.model.findings import Evaluation
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ROOT / "fixtures" / "rules"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 
-from auditor.certs import fingerprint
+from auditor.collect.certs import fingerprint
 from auditor.lab import pki
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

@@ -10,7 +10,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
 
-from auditor.checkcert import FAIL, PASS, check_certificate
+from auditor.collect.checkcert import FAIL, PASS, check_certificate
 from auditor.lab import pki
 
 HOST = "uccx1.example.com"
@@ -160,7 +160,7 @@ def _status(verdict, name: str) -> str | None:
 
 
 def test_a_certificate_whose_sans_differ_from_the_csr_fails_with_the_vos_message() -> None:
-    from auditor.checkcert import VOS_SAN_MISMATCH
+    from auditor.collect.checkcert import VOS_SAN_MISMATCH
     ca = pki.hierarchies()
     key = pki.key("checkcert-node", "ec")
     cert = _signed(key, ca.ec_root, san=(HOST, "extra.example.com"))
@@ -211,8 +211,8 @@ def test_check_cert_takes_the_severity_and_scope_of_the_rule_files(role: str) ->
     """RSA below 2048, SHA-1 on a CA-signed (not a self-signed) certificate, wildcard on
     Finesse: check-cert says fail where the rule is an error, warn where it is a warning,
     and nothing where the rule does not apply."""
-    from auditor.checkcert import RULE_OF_CHECK, WARN
-    from auditor.ruleset import load_ruleset
+    from auditor.collect.checkcert import RULE_OF_CHECK, WARN
+    from auditor.evaluate.ruleset import load_ruleset
     rules = load_ruleset()
     status_of = {"error": FAIL, "warning": WARN}
     ca = pki.hierarchies()

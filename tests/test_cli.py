@@ -11,7 +11,7 @@ import pytest
 
 from auditor import __version__
 from auditor.lab import Lab
-from auditor.verdicts import EXIT_MEANINGS
+from auditor.model.verdicts import EXIT_MEANINGS
 
 
 def run(*args: str, cwd=None) -> subprocess.CompletedProcess:
@@ -105,7 +105,7 @@ def _complete(words: str, cword: int) -> list[str]:
 
     env = {**os.environ, "_UCCX_AUDIT_COMPLETE": "complete_bash", "COMP_WORDS": words,
            "COMP_CWORD": str(cword)}
-    done = subprocess.run([sys.executable, "-c", "from auditor.cli import main; main()"],
+    done = subprocess.run([sys.executable, "-c", "from auditor.cli.app import main; main()"],
                           capture_output=True, text=True, timeout=60, env=env,
                           stdin=subprocess.DEVNULL)
     return done.stdout.split()

@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from auditor import fastyaml, validation
-from auditor.errors import InputError
-from auditor.fastyaml import FastYAMLError, load_fast
-from auditor.inventory import inventory_to_yaml, load_inventory
+from auditor.collect.inventory import inventory_to_yaml, load_inventory
+from auditor.common import fastyaml, validation
+from auditor.common.errors import InputError
+from auditor.common.fastyaml import FastYAMLError, load_fast
+from auditor.common.resources import rules_dir
 from auditor.lab.scenarios import SCENARIOS
 from auditor.lab.server import Lab
-from auditor.resources import rules_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -180,7 +180,7 @@ def test_the_happy_path_never_starts_ruamel(tmp_path: Path, monkeypatch) -> None
         raise AssertionError("ruamel parsed a file that libyaml read")
 
     monkeypatch.setattr(validation, "load_yaml", refuse)
-    monkeypatch.setattr(validation.load_yaml_validated, "__defaults__", (refuse,))
+    monkeypatch.setattr(validation.load_yaml_validated, "__defaults__", (refuse, None))
     path = tmp_path / "east.yaml"
     path.write_text("cluster: east\nversion: \"11.5(1)\"\nnodes:\n"
                     "  - host: uccx1.example.com\n    role: uccx-publisher\n")

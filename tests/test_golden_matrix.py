@@ -11,16 +11,17 @@ from __future__ import annotations
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from auditor.collect import probe_inventory
-from auditor.engine import Evaluation, evaluate
-from auditor.facts import Facts
-from auditor.inventory import load_inventory
+from auditor.collect.collect import probe_inventory
+from auditor.collect.inventory import load_inventory
+from auditor.collect.prober import ProbeOptions
+from auditor.collect.trust import load_agent_trust
+from auditor.evaluate.engine import evaluate
+from auditor.evaluate.projection import make_settings
+from auditor.evaluate.ruleset import RuleSet, load_ruleset
 from auditor.lab import Lab
 from auditor.lab.scenarios import DOMAIN
-from auditor.prober import ProbeOptions
-from auditor.projection import make_settings
-from auditor.ruleset import RuleSet, load_ruleset
-from auditor.trust import load_agent_trust
+from auditor.model.facts import Facts
+from auditor.model.findings import Evaluation
 
 PUB, SUB, SM = (f"{n}.{DOMAIN}" for n in ("uccx-pub", "uccx-sub", "sm"))
 WORKS, PROMPT_OK, PROMPT_FAILS, BROKEN = ("works", "prompt_accept_works",

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from test_audit_command import EXPECTED
 
-from auditor.errors import InputError
+from auditor.collect.offline import read_keystore
+from auditor.common.errors import InputError
 from auditor.lab import SCENARIOS
-from auditor.offline import read_keystore
 
 LAB = Path(__file__).resolve().parent.parent / "fixtures" / "lab"
 INVENTORY = """\

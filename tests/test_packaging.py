@@ -51,7 +51,7 @@ def test_installed_wheel_runs_from_any_directory(wheel: Path, tmp_path: Path) ->
                              capture_output=True, text=True, timeout=60)
     assert version.returncode == 0 and version.stdout.startswith("uccx-audit ")
     where = subprocess.run(
-        [python, "-c", "import auditor.resources as r; print(r.rules_dir()); "
+        [python, "-c", "import auditor.common.resources as r; print(r.rules_dir()); "
          "print(r.templates_dir()); import auditor; print(auditor.__file__)"],
         cwd=elsewhere, capture_output=True, text=True, timeout=60, check=True)
     rules, templates, package = where.stdout.splitlines()

@@ -14,9 +14,9 @@ import sys
 
 import pytest
 
-from auditor.audit import load_audit
 from auditor.lab import SCENARIOS, Lab
-from auditor.portfolio import build_portfolio, portfolio_csv, portfolio_html
+from auditor.model.audit import load_audit
+from auditor.pipeline.portfolio import build_portfolio, portfolio_csv, portfolio_html
 
 HOSTILE = '=HYPERLINK("http://x")<script>alert(1)</script>\x1b[2J'
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 from rule_cases import FACTS, KINDS, Case, discover, finding_keys, gadget_outcomes
 
-from auditor.facts import facts_to_json, load_facts
-from auditor.ruleset import RuleSet, load_ruleset
+from auditor.evaluate.ruleset import RuleSet, load_ruleset
+from auditor.model.facts import facts_to_json, load_facts
 
 ALL_CASES = discover()
 

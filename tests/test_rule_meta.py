@@ -9,8 +9,8 @@ from pathlib import Path
 
 from rule_cases import CASES, KINDS, Case, discover
 
-from auditor.catalogue import rules_markdown
-from auditor.ruleset import RuleSet, load_ruleset
+from auditor.evaluate.ruleset import RuleSet, load_ruleset
+from auditor.render.catalogue import rules_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = load_ruleset()

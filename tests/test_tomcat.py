@@ -27,19 +27,20 @@ from test_verdict_earned import (
 )
 from tomcat import INDEX_TITLE, Tomcat, TomcatError, TomcatSite, serving
 
-from auditor.certs import fingerprint
-from auditor.collect import probe_inventory
-from auditor.engine import Evaluation, evaluate
-from auditor.facts import Facts
-from auditor.inventory import load_inventory
+from auditor.collect.certs import fingerprint
+from auditor.collect.collect import probe_inventory
+from auditor.collect.inventory import load_inventory
+from auditor.collect.prober import ProbeOptions
+from auditor.collect.trust import load_agent_trust
+from auditor.evaluate.engine import evaluate
+from auditor.evaluate.projection import Settings, make_settings
+from auditor.evaluate.ruleset import RuleSet, load_ruleset
 from auditor.lab import Lab
 from auditor.lab.scenarios import DOMAIN
 from auditor.lab.server import expected_state
-from auditor.prober import PROFILES, ProbeOptions
-from auditor.projection import Settings, make_settings
-from auditor.ruleset import RuleSet, load_ruleset
-from auditor.trust import load_agent_trust
-from auditor.versions import Version
+from auditor.model.facts import PROFILES, Facts
+from auditor.model.findings import Evaluation
+from auditor.model.versions import Version
 
 ROWS = ("row1-self-signed", "row2-rsa-signed-ecdsa", "row3-ec-signed-ecdsa",
         "row4-upgrade-trap")

@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives import serialization
 from servers import invalid_email_certificate
 from test_offline_audit import INVENTORY, LAB, downloads
 
-from auditor.certs import read_certificates, unreadable_part
-from auditor.errors import InputError
+from auditor.collect.certs import read_certificates, unreadable_part
+from auditor.common.errors import InputError
 
 HOST = "uccx-pub.lab.uccx.example"
 

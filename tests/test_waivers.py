@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from junitparser import JUnitXml, Skipped
 
-from auditor.errors import InputError
+from auditor.common.errors import InputError
+from auditor.evaluate.ruleset import load_ruleset
+from auditor.evaluate.waivers import load_waivers
 from auditor.lab import Lab
-from auditor.ruleset import load_ruleset
-from auditor.waivers import load_waivers
 
 ROW4_RULE = "live-data-prompt-cannot-be-accepted"
 

@@ -32,7 +32,7 @@ from xml.sax.saxutils import quoteattr
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from auditor.inventory import Inventory, Node, inventory_to_yaml
+from auditor.collect.inventory import inventory_to_yaml
 from auditor.lab.scenarios import Scenario, get_scenario
 from auditor.lab.server import (
     LabEndpoint,
@@ -41,7 +41,8 @@ from auditor.lab.server import (
     presents_ecdsa,
     scenario_certificates,
 )
-from auditor.versions import Version
+from auditor.model.cluster import Inventory, Node
+from auditor.model.versions import Version
 
 CATALINA_HOME = Path("/usr/share/tomcat10")
 INSTALL_HINT = "run `sh scripts/test-deps.sh` (it installs the Debian package tomcat10)"
