@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 from servers import listening_sockets, tls_server
 
-from auditor.cli.app import DEFAULT_PER_HOST as CLI_DEFAULT_PER_HOST
+from auditor.cli.options import DEFAULT_PER_HOST as CLI_DEFAULT_PER_HOST
 from auditor.collect.prober import DEFAULT_PER_HOST, ProbeOptions, Prober, Target
 from auditor.model.facts import PROFILES
 

@@ -1,20 +1,15 @@
-"""The ``uccx-audit`` command line (typer). Only this module wires the stages together."""
+"""The ``uccx-audit`` command line (typer): the app, its entry point, and the commands
+(one module each under :mod:`auditor.cli`), registered here and only here."""
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
-import time
-from collections.abc import Callable
-from dataclasses import replace
-from enum import Enum
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import Annotated, Optional
 
 import typer
 
 from auditor import __version__
-from auditor.common.errors import AuditorError, InputError, ToolFailure
+from auditor.common.errors import AuditorError, ToolFailure
 from auditor.common.textsafe import terminal
 from auditor.model.verdicts import (
     EXIT_FINDINGS,
@@ -25,10 +20,6 @@ from auditor.model.verdicts import (
     exit_code,
     exit_code_help,
 )
-
-if TYPE_CHECKING:
-    from auditor.collect.vos_cli import CliRequest
-    from auditor.model.cluster import Inventory
 
 __all__ = ["EXIT_FINDINGS", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "app", "exit_code",
            "main"]
@@ -70,352 +61,6 @@ def _root(
     """uccx-audit: UCCX 11.5 certificate auditor."""
 
 
-class Role(str, Enum):
-    publisher = "uccx-publisher"
-    subscriber = "uccx-subscriber"
-    socialminer = "socialminer"
-
-
-class TableFormat(str, Enum):
-    table = "table"
-    json = "json"
-
-
-def _say(message: str) -> None:
-    typer.echo(terminal(message), err=True)
-
-
-CliAll = Annotated[bool, typer.Option(
-    "--cli", help="Also read every node's installed certificates over its VOS CLI (SSH; "
-    "without it, only nodes with cli: in the inventory). Password: $UCCX_AUDIT_CLI_PASSWORD "
-    "or a prompt; keys and the SSH agent work too.")]
-CliUser = Annotated[str, typer.Option("--cli-user", help="VOS CLI user for --cli.")]
-CliKnownHosts = Annotated[Optional[Path], typer.Option(  # noqa: UP045
-    "--cli-known-hosts", metavar="FILE",
-    help="known_hosts file for the nodes' SSH host keys (default: ~/.ssh/known_hosts).")]
-CliAcceptNew = Annotated[bool, typer.Option(
-    "--cli-accept-new-host-keys", help="First contact: accept and remember host keys not "
-    "yet known (a changed key is still an error).")]
-CliTimeout = Annotated[float, typer.Option(
-    "--cli-timeout", min=0.1, metavar="SECONDS",
-    help="VOS CLI: the login prompt and each command must come within this.")]
-
-
-def cli_request(inventory: Inventory, *, all_nodes: bool, user: str,
-                known_hosts: Path | None, accept_new: bool, timeout: float,
-                connect_timeout: float, concurrency: int,
-                password: Callable[[], str | None] | None = None) -> CliRequest | None:
-    """The VOS CLI part of a run, or None when no node is to be read. The password comes
-    from the environment or a prompt here, and only here (``password``: where a portfolio
-    keeps the one it asked for)."""
-    if not all_nodes and not any(node.cli for node in inventory.nodes):
-        return None  # paramiko is not even imported
-    from auditor.collect.vos_cli import CliOptions, CliRequest, cli_password, cli_targets
-
-    targets = cli_targets(inventory, all_nodes=all_nodes, user=user)
-    if not targets:
-        return None
-    options = CliOptions(connect_timeout=connect_timeout, prompt_timeout=timeout,
-                         command_timeout=timeout, known_hosts=known_hosts,
-                         accept_new_host_keys=accept_new, concurrency=min(8, concurrency))
-    return CliRequest(targets, options, (password or cli_password)())
-
-
-def _quick_inventory(targets: list[str], role: str, version: str):
-    from auditor.collect.inventory import parse_inventory
-    from auditor.model.cluster import DEFAULT_PORTS, SERVICES_BY_ROLE, role_family
-
-    nodes: dict[str, dict] = {}
-    for text in targets:
-        host, _, port_text = text.rpartition(":") if text.count(":") == 1 else (text, "", "")
-        if not host:
-            host, port_text = text, ""
-        entry = nodes.setdefault(host, {"host": host, "role": role, "ports": {}})
-        if port_text:
-            try:
-                port = int(port_text)
-            except ValueError:
-                raise InputError(f"{text!r}: port {port_text!r} is not a number",
-                                 expected="HOST or HOST:PORT") from None
-            family = role_family(role)
-            service = next((s for s, p in DEFAULT_PORTS[family].items() if p == port), None)
-            if service is None:
-                spare = [s for s in SERVICES_BY_ROLE[family] if s not in entry["ports"]]
-                if not spare:
-                    raise InputError(f"{text!r}: too many ports for one {role}")
-                service = spare[0]
-            entry["ports"][service] = port
-    data = {"cluster": "quick-look", "version": version, "nodes": list(nodes.values())}
-    inventory = parse_inventory(data, path="<command line>")
-    # a node named with ports is probed on those ports only
-    fixed = tuple(replace(n, only_listed_ports=bool(n.ports)) for n in inventory.nodes)
-    return replace(inventory, nodes=fixed)
-
-
-#: --per-host: at most this many handshakes with one host at once (as sslyze limits).
-PerHost = Annotated[int, typer.Option(
-    "--per-host", min=1, max=64, metavar="N",
-    help="Handshakes with one host at once; a small VOS virtual machine takes few.")]
-DEFAULT_PER_HOST = 4
-
-
-@app.command(epilog="\b\nExamples:\n"
-             "  uccx-audit probe --inventory cluster.yaml --out facts.json\n"
-             "  uccx-audit probe --inventory cluster.yaml --all-ports --agent-trust cas.pem\n"
-             "  uccx-audit probe uccx1.example.com:12015 --format json")
-def probe(
-    targets: Annotated[Optional[list[str]], typer.Argument(  # noqa: UP045
-        help="HOST[:PORT] for a quick look (without --inventory).", show_default=False)] = None,
-    inventory: Annotated[Optional[Path], typer.Option(  # noqa: UP045
-        "--inventory", "-i", help="Cluster inventory (YAML).")] = None,
-    out: Annotated[Optional[Path], typer.Option(  # noqa: UP045
-        "--out", "-o", help="Write the facts JSON here.")] = None,
-    all_ports: Annotated[bool, typer.Option(
-        "--all-ports", help="Also probe CUIC 8444 and OS Administration 8443.")] = False,
-    agent_trust: Annotated[Optional[Path], typer.Option(  # noqa: UP045
-        "--agent-trust", help="PEM bundle of the CAs and self-signed certificates that "
-        "agents' browsers trust (default: this machine's system store).")] = None,
-    role: Annotated[Role, typer.Option(help="Role of quick-look hosts.")] = Role.publisher,
-    version: Annotated[str, typer.Option(help="UCCX version of quick-look hosts.")] = "11.5(1)",
-    connect_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds.")] = 5.0,
-    handshake_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds.")] = 5.0,
-    concurrency: Annotated[int, typer.Option(min=1, max=1024,
-                                             help="Handshakes at once.")] = 64,
-    fmt: Annotated[TableFormat, typer.Option("--format", "-f")] = TableFormat.table,
-    per_host: PerHost = DEFAULT_PER_HOST,
-    cli: CliAll = False,
-    cli_user: CliUser = "admin",
-    cli_known_hosts: CliKnownHosts = None,
-    cli_accept_new_host_keys: CliAcceptNew = False,
-    cli_timeout: CliTimeout = 60.0,
-) -> None:
-    """Record what every endpoint presents to a browser, an ECDSA-only and an RSA-only client."""
-    from auditor.cli.progress import probe_progress
-    from auditor.collect.collect import probe_inventory
-    from auditor.collect.inventory import load_inventory
-    from auditor.collect.prober import ProbeOptions
-    from auditor.collect.trust import load_agent_trust
-    from auditor.model.facts import facts_to_json, save_facts
-    from auditor.render.terminal import endpoint_table, node_table
-
-    if inventory is not None and targets:
-        raise InputError("give either --inventory or HOST[:PORT] targets, not both")
-    if inventory is not None:
-        inv = load_inventory(inventory)
-    elif targets:
-        inv = _quick_inventory(targets, role.value, version)
-    else:
-        raise InputError("nothing to probe", expected="--inventory FILE or HOST[:PORT] ...")
-    trust = load_agent_trust(str(agent_trust) if agent_trust else None)
-    options = ProbeOptions(connect_timeout, handshake_timeout, concurrency, per_host=per_host)
-    request = cli_request(inv, all_nodes=cli, user=cli_user, known_hosts=cli_known_hosts,
-                          accept_new=cli_accept_new_host_keys, timeout=cli_timeout,
-                          connect_timeout=connect_timeout, concurrency=concurrency)
-    total = sum(len(n.endpoints(all_ports)) for n in inv.nodes)
-    started = time.monotonic()
-    readings = None
-    if request is not None:
-        from auditor.collect.vos_cli import read_installed
-
-        readings = read_installed(request)
-    with probe_progress(total) as progress:
-        facts = probe_inventory(inv, trust=trust, options=options, all_ports=all_ports,
-                                progress=progress)
-    if readings is not None:
-        from auditor.collect.installed import refine
-
-        facts = refine(facts, readings)
-    if out is not None:
-        save_facts(facts, out)
-    if fmt is TableFormat.json:
-        typer.echo(facts_to_json(facts), nl=False)
-    else:
-        typer.echo(terminal(endpoint_table(facts)))
-        typer.echo("")
-        typer.echo(terminal(node_table(facts)))
-    _say(f"probed {total} endpoints in {time.monotonic() - started:.2f} s"
-         + (f"; facts written to {out}" if out else ""))
-
-
-def _scenario_names(incomplete: str) -> list[str]:
-    from auditor.lab.scenarios import SCENARIOS
-
-    return [name for name in SCENARIOS if name.startswith(incomplete)]
-
-
-@app.command(epilog="\b\nExamples:\n  uccx-audit demo\n  uccx-audit demo --list\n"
-             "  uccx-audit demo --scenario row2-rsa-signed-ecdsa --out ./demo\n\n"
-             "\b\nExit codes: 0 the demo ran (whatever its verdict), 2 usage or input error.")
-def demo(
-    scenario: Annotated[str, typer.Option(
-        "--scenario", "-s", help="Lab scenario (see --list).",
-        autocompletion=_scenario_names)] = "row4-upgrade-trap",
-    out: Annotated[Optional[Path], typer.Option(  # noqa: UP045
-        "--out", "-o", help="Folder for the results (default: a new dated folder).")] = None,
-    list_: Annotated[bool, typer.Option("--list", help="List the scenarios.")] = False,
-    ticket: Annotated[Optional[str], typer.Option(help="Change ticket.")] = None,  # noqa: UP045
-    operator: Annotated[Optional[str], typer.Option(help="Who ran it.")] = None,  # noqa: UP045
-    per_host: PerHost = DEFAULT_PER_HOST,
-    pdf: Annotated[bool, typer.Option("--pdf", help="Also write report.pdf.")] = False,
-    bundle: Annotated[bool, typer.Option("--bundle", help="Also write one zip of it all.")
-                      ] = False,
-) -> None:
-    """Start the built-in lab for a scenario and audit it exactly as a real cluster."""
-    from auditor.cli.audit import print_result, provenance
-    from auditor.cli.progress import probe_progress
-    from auditor.collect.inventory import load_inventory
-    from auditor.collect.prober import ProbeOptions
-    from auditor.collect.trust import load_agent_trust
-    from auditor.lab import SCENARIOS, Lab
-    from auditor.pipeline.manifest import utc_now
-    from auditor.pipeline.run import AuditRequest, audit_invocation, run_audit
-    from auditor.render import ReportMeta
-
-    if list_:
-        width = max(len(n) for n in SCENARIOS)
-        for name, item in SCENARIOS.items():
-            typer.echo(f"{name.ljust(width)}  {item.summary}")
-        return
-    if scenario not in SCENARIOS:
-        raise InputError(f"unknown scenario {scenario!r}",
-                         expected="one of: " + ", ".join(SCENARIOS))
-    folder = out or Path(f"uccx-audit-demo-{scenario}-"
-                         f"{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}")
-    # a pre-upgrade cluster is audited before its change: predict the upgrade to 11.5
-    phase = "pre" if SCENARIOS[scenario].version != "11.5(1)" else "post"
-    started_at = utc_now()
-    typer.echo(f"lab scenario {scenario}: {SCENARIOS[scenario].summary}\n")
-    with Lab(scenario, folder / "lab") as lab:
-        inventory = load_inventory(lab.inventory_path)
-        request = AuditRequest(
-            inventory=inventory, phase=phase,
-            trust=load_agent_trust(str(lab.agent_trust_path)), out_dir=folder,
-            target_version="11.5(1)" if phase == "pre" else None,
-            options=ProbeOptions(per_host=per_host), meta=ReportMeta.now(ticket, operator),
-            invocation=audit_invocation(
-                lab.inventory_path, phase,
-                target_version="11.5(1)" if phase == "pre" else None,
-                agent_trust=lab.agent_trust_path, ticket=ticket,
-                options=ProbeOptions(per_host=per_host)),
-            pdf=pdf, bundle=bundle,
-            provenance=replace(provenance(lab.inventory_path, lab.agent_trust_path),
-                               started_at=started_at))
-        total = sum(len(n.endpoints()) for n in inventory.nodes)
-        with probe_progress(total) as progress:
-            result = run_audit(request, progress)
-    print_result(result)
-    typer.echo(f"open {result.reports['html'].resolve().as_uri()}")
-    code = exit_code(result.audit.verdict)
-    if code:
-        typer.echo(f"(the demo ran; `uccx-audit audit` on such a cluster exits {code})",
-                   err=True)
-
-
-class Phase(str, Enum):
-    pre = "pre"
-    post = "post"
-
-
-class CatalogueFormat(str, Enum):
-    table = "table"
-    json = "json"
-    md = "md"
-
-
-@app.command("evaluate", epilog="\b\nExamples:\n"
-             "  uccx-audit evaluate facts.json --phase post\n"
-             "  uccx-audit evaluate facts.json --phase pre --target-version '11.5(1)' "
-             "--change-date 2026-03-14\n"
-             "  uccx-audit evaluate facts.json --phase post --rules site-rules/ --format json")
-def evaluate_command(
-    facts_file: Annotated[Path, typer.Argument(
-        metavar="FACTS", help="Facts JSON written by probe or demo.", show_default=False)],
-    phase: Annotated[Phase, typer.Option(
-        "--phase", help="pre: before the change window (predicts the upgrade); post: after it.",
-        show_default=False)],
-    target_version: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--target-version", help='Version after the change, e.g. "11.5(1)" '
-        "(pre phase; default: the version in the facts).")] = None,
-    change_date: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--change-date", metavar="YYYY-MM-DD",
-        help="Day of the change, for expiry checks (default: when the facts were recorded).",
-    )] = None,
-    expiry_window: Annotated[int, typer.Option(
-        "--expiry-window", min=0, metavar="DAYS",
-        help="A certificate must stay valid this many days after the change date.")] = 30,
-    rules: Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045
-        "--rules", metavar="DIR", help="A folder of site rule files (and playbooks/) to add "
-        "to the built-in ones; repeatable.")] = None,
-    out: Annotated[Optional[Path], typer.Option(  # noqa: UP045
-        "--out", "-o", help="Also write the audit JSON here.")] = None,
-    fmt: Annotated[TableFormat, typer.Option("--format", "-f")] = TableFormat.table,
-    waivers: Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045
-        "--waivers", metavar="FILE", help="Accepted risks (YAML); repeatable.")] = None,
-) -> None:
-    """Judge recorded facts: findings, the verdict, and each agent gadget's outcome per node."""
-    from auditor.evaluate.engine import build_audit, evaluate
-    from auditor.evaluate.projection import make_settings
-    from auditor.evaluate.ruleset import load_ruleset
-    from auditor.evaluate.waivers import apply_waivers, load_waivers
-    from auditor.model.audit import Invocation, audit_to_json, save_audit
-    from auditor.model.facts import load_facts
-    from auditor.render.audit_text import render_audit
-
-    ruleset = load_ruleset(rules or [])
-    facts = load_facts(facts_file)
-    waiver_sets = [load_waivers(path, ruleset, [n.host for n in facts.nodes])
-                   for path in waivers or ()]
-    settings = make_settings(facts.version, facts.observed_at, phase=phase.value,
-                             target_version=target_version, change_date=change_date,
-                             expiry_window_days=expiry_window)
-    args = ["evaluate", str(facts_file), "--phase", phase.value]
-    args += ["--target-version", target_version] if target_version else []
-    args += ["--change-date", change_date] if change_date else []
-    args += ["--expiry-window", str(expiry_window)] if expiry_window != 30 else []
-    for folder in rules or []:
-        args += ["--rules", str(folder)]
-    for waivers_file in waivers or []:
-        args += ["--waivers", str(waivers_file)]
-    audit = build_audit(evaluate(ruleset, facts, settings), facts, ruleset, settings,
-                        Invocation("evaluate", tuple(args)))
-    if waiver_sets:
-        audit = apply_waivers(audit, waiver_sets)
-        for notice in audit.waiver_notices:
-            _say(f"notice: {notice}")
-    if out is not None:
-        save_audit(audit, out)
-        _say(f"audit written to {out}")
-    if fmt is TableFormat.json:
-        typer.echo(audit_to_json(audit), nl=False)
-    else:
-        typer.echo(terminal(render_audit(audit)))
-    raise typer.Exit(exit_code(audit.verdict))
-
-
-@app.command("rules", epilog="\b\nExamples:\n  uccx-audit rules\n"
-             "  uccx-audit rules --format md > rules/CATALOGUE.md\n"
-             "  uccx-audit rules --rules site-rules/ --format json")
-def rules_command(
-    fmt: Annotated[CatalogueFormat, typer.Option("--format", "-f")] = CatalogueFormat.table,
-    rules: Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045
-        "--rules", metavar="DIR", help="A folder of site rule files to add; repeatable.")
-    ] = None,
-) -> None:
-    """List the rule catalogue, generated from the rule and playbook files themselves."""
-    from auditor.evaluate.ruleset import load_ruleset
-    from auditor.render.catalogue import rules_json, rules_markdown, rules_table
-
-    ruleset = load_ruleset(rules or [])
-    if fmt is CatalogueFormat.json:
-        typer.echo(rules_json(ruleset), nl=False)
-    elif fmt is CatalogueFormat.md:
-        typer.echo(rules_markdown(ruleset), nl=False)
-    else:
-        typer.echo(rules_table(ruleset))
-        _say(f"{len(ruleset.rules)} rules, {len(ruleset.playbooks)} playbooks; "
-             f"rule set sha256 {ruleset.sha256}")
-
-
 def main() -> None:
     """Console entry point: people get one-line errors, never a traceback.
 
@@ -445,8 +90,19 @@ def main() -> None:
         sys.exit(EXIT_TOOL_FAILED)
 
 
-# Commands defined in their own modules register themselves on ``app`` when imported.
-from auditor.cli import audit as _cli_audit  # noqa: E402, F401
-from auditor.cli import checkcert as _cli_checkcert  # noqa: E402, F401
-from auditor.cli import portfolio as _cli_portfolio  # noqa: E402, F401
-from auditor.cli import report as _cli_report  # noqa: E402, F401
+# Explicit registration, in the order --help lists the commands.
+from auditor.cli import (  # noqa: E402
+    audit,
+    checkcert,
+    demo,
+    diff,
+    evaluate,
+    portfolio,
+    probe,
+    report,
+    rules,
+    verify,
+)
+
+for _module in (probe, demo, evaluate, rules, audit, checkcert, portfolio, report, diff, verify):
+    _module.commands.register(app)

@@ -7,21 +7,20 @@ from typing import Annotated, Optional
 
 import typer
 
-from auditor.cli.app import (
+from auditor.cli.options import (
     DEFAULT_PER_HOST,
-    EXIT_INTERRUPTED,
     CliAcceptNew,
     CliAll,
     CliKnownHosts,
     CliTimeout,
     CliUser,
+    Commands,
     PerHost,
     Phase,
-    app,
     cli_request,
-    exit_code,
 )
 from auditor.common.textsafe import terminal
+from auditor.model.verdicts import EXIT_INTERRUPTED, exit_code
 
 
 def print_result(result, *, err: bool = False) -> None:
@@ -84,7 +83,10 @@ def provenance(inventory: Path | None, agent_trust: Path | None):
                       agent_trust=agent_trust)
 
 
-@app.command(epilog="\b\nExamples:\n"
+commands = Commands()
+
+
+@commands.command(epilog="\b\nExamples:\n"
              "  uccx-audit audit --inventory cluster.yaml --phase pre --target-version '11.5(1)'"
              " --change-date 2026-12-05 --ticket CHG0042\n"
              "  uccx-audit audit --inventory cluster.yaml --phase post --agent-trust cas.pem "

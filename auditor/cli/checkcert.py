@@ -8,8 +8,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from auditor.cli.app import EXIT_FINDINGS, EXIT_OK, Role, app
+from auditor.cli.options import Commands, Role
 from auditor.common.textsafe import terminal
+from auditor.model.verdicts import EXIT_FINDINGS, EXIT_OK
 
 
 class Purpose(str, Enum):
@@ -20,7 +21,10 @@ class Purpose(str, Enum):
 _MARKS = {"pass": "PASS", "warn": "WARN", "fail": "FAIL"}
 
 
-@app.command("check-cert", epilog="\b\nExamples:\n"
+commands = Commands()
+
+
+@commands.command("check-cert", epilog="\b\nExamples:\n"
              "  uccx-audit check-cert uccx1-ecdsa.pem --purpose tomcat-ECDSA --csr uccx1.csr "
              "--chain ec-root.pem --host uccx1.example.com\n"
              "  uccx-audit check-cert sm1-ecdsa.pem --purpose tomcat-ECDSA --role socialminer "

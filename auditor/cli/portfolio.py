@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from auditor.cli.app import Phase, app
+from auditor.cli.options import Commands, Phase
 from auditor.model.verdicts import EXIT_INTERRUPTED
 
 if TYPE_CHECKING:
@@ -82,7 +82,10 @@ def audit_portfolio(inventories: list[Path], *, phase: str, target_version: str 
     _finish(portfolio, results, folder, summary_json)
 
 
-@app.command(epilog="\b\nExamples:\n"
+commands = Commands()
+
+
+@commands.command(epilog="\b\nExamples:\n"
              "  uccx-audit portfolio fetched/ --phase post --out portfolio/\n"
              "  uccx-audit portfolio a/facts.json b/facts.json --phase pre "
              "--target-version '11.5(1)' --summary-json\n\n"

@@ -9,8 +9,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from auditor.cli.app import EXIT_FINDINGS, EXIT_OK, app, exit_code
+from auditor.cli.options import Commands
 from auditor.common.textsafe import terminal
+from auditor.model.verdicts import exit_code
 
 
 class ReportFormat(str, Enum):
@@ -19,12 +20,6 @@ class ReportFormat(str, Enum):
     json = "json"
     junit = "junit"
     pdf = "pdf"
-
-
-class DiffFormat(str, Enum):
-    table = "table"
-    html = "html"
-    md = "md"
 
 
 def _emit(text: str, out: Path | None) -> None:
@@ -37,7 +32,10 @@ def _emit(text: str, out: Path | None) -> None:
         typer.echo(terminal(f"written: {out}"), err=True)
 
 
-@app.command(epilog="\b\nExamples:\n"
+commands = Commands()
+
+
+@commands.command(epilog="\b\nExamples:\n"
              "  uccx-audit report audit.json --format html --out report.html --ticket CHG0042\n"
              "  uccx-audit report audit.json --format md         # paste into the ticket\n"
              "  uccx-audit report audit.json --format junit --out junit.xml\n"
@@ -75,88 +73,5 @@ def report(
     raise typer.Exit(exit_code(audit.verdict))
 
 
-@app.command(epilog="\b\nExamples:\n"
-             "  uccx-audit diff before/audit.json after/audit.json\n"
-             "  uccx-audit diff before/audit.json after/audit.json --format html --out diff.html"
-             "\n\n\b\nExit codes (of the after-audit's verdict): 0 go or go with actions, "
-             "1 no-go, 3 inconclusive, 2 usage or input error.")
-def diff(
-    before: Annotated[Path, typer.Argument(metavar="BEFORE",
-                                           help="An audit.json, or a portfolio folder.")],
-    after: Annotated[Path, typer.Argument(metavar="AFTER",
-                                          help="An audit.json, or a portfolio folder.")],
-    fmt: Annotated[DiffFormat, typer.Option("--format", "-f")] = DiffFormat.table,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o")] = None,  # noqa: UP045
-) -> None:
-    """What changed between the pre-change and the post-change audit: certificates
-    replaced, gadget outcomes changed, findings fixed and new. Given two portfolio folders:
-    each cluster's verdict before and after, findings fixed and new."""
-    if before.is_dir() or after.is_dir():
-        from auditor.common.errors import InputError
-        from auditor.pipeline.portfolio import is_portfolio
-        from auditor.render.portfolio_diff import diff_portfolios, render_portfolio_diff
-
-        for folder in (before, after):
-            if not is_portfolio(folder):
-                raise InputError("not a portfolio folder (no portfolio.json)",
-                                 path=str(folder), expected="two audit.json files or two "
-                                 "portfolio folders")
-        changes = diff_portfolios(before, after)
-        _emit(render_portfolio_diff(changes, fmt.value), out)
-        raise typer.Exit(changes.after_exit_code)
-    from auditor.model.audit import load_audit
-    from auditor.render import ReportMeta
-    from auditor.render.diff import diff_audits
-    from auditor.render.diff_render import render_diff
-
-    old, new = load_audit(before), load_audit(after)
-    _emit(render_diff(diff_audits(old, new), fmt.value, ReportMeta.now()), out)
-    raise typer.Exit(exit_code(new.verdict))
 
 
-def _grouped(names: tuple[str, ...]) -> dict[str, int]:
-    """Unlisted files, a sub-folder as one line (e.g. the demo's ``lab/``)."""
-    groups: dict[str, int] = {}
-    for name in names:
-        head, sep, _ = name.partition("/")
-        key = head + "/" if sep else name
-        groups[key] = groups.get(key, 0) + 1
-    return groups
-
-
-@app.command(epilog="\b\nExamples:\n"
-             "  uccx-audit verify after/\n"
-             "  uccx-audit verify after/evidence-east-post.zip\n"
-             "  uccx-audit verify after/ --strict   # files the manifest does not list fail too"
-             "\n\n\b\nExit codes: 0 every file the manifest lists is intact, 1 a file changed "
-             "or is missing (or, --strict / in a zip, a file is not listed), 2 no manifest or "
-             "an unreadable one.")
-def verify(
-    target: Annotated[Path, typer.Argument(metavar="FOLDER|ZIP",
-                                           help="An audit folder or its evidence zip.")],
-    strict: Annotated[bool, typer.Option(help="Fail on files in the folder that the manifest "
-                                         "does not list.")] = False,
-) -> None:
-    """Check an audit folder (or its zip) against its manifest.json: recompute the SHA-256
-    of every file it lists and name each one that changed, is missing or is not listed."""
-    from auditor.pipeline.manifest import verify as verify_folder
-
-    result = verify_folder(target)
-    bad = set(result.changed) | set(result.missing)
-    for name in result.checked:
-        state = ("CHANGED" if name in result.changed else "MISSING" if name in result.missing
-                 else "ok")
-        typer.echo(terminal(f"{state:8} {name}"))
-    unlisted_fails = strict or result.bundle
-    for name, count in _grouped(result.unlisted).items():
-        what = f"{name} ({count} files)" if count > 1 else name
-        typer.echo(terminal(f"{'EXTRA' if unlisted_fails else 'unlisted':8} {what} (not in "
-                            f"the manifest, not attested)"))
-    ok = result.ok(strict)
-    typer.echo(f"manifest sha256:{result.manifest_sha256}")
-    if ok:
-        typer.echo(f"intact: {len(result.checked)} files match the manifest", err=True)
-        raise typer.Exit(EXIT_OK)
-    named = sorted(bad) + (list(result.unlisted) if unlisted_fails else [])
-    typer.echo(terminal(f"NOT intact: {', '.join(named)}"), err=True)
-    raise typer.Exit(EXIT_FINDINGS)
