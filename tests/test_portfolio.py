@@ -16,7 +16,8 @@ import pytest
 
 from auditor.lab import SCENARIOS, Lab
 from auditor.model.audit import load_audit
-from auditor.pipeline.portfolio import build_portfolio, portfolio_csv, portfolio_html
+from auditor.model.portfolio import build_portfolio
+from auditor.render.portfolio import portfolio_csv, portfolio_html
 
 HOSTILE = '=HYPERLINK("http://x")<script>alert(1)</script>\x1b[2J'
 

@@ -204,7 +204,8 @@ def audit(
         raise typer.Exit(EXIT_INTERRUPTED) from None
     print_result(result, err=summary_json)
     if summary_json:
-        from auditor.pipeline.portfolio import build_portfolio, summary_line
+        from auditor.model.portfolio import build_portfolio
+        from auditor.render.portfolio import summary_line
 
         typer.echo(summary_line(build_portfolio([(request.out_dir.name, result.audit)]),
                                 request.out_dir))

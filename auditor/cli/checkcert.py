@@ -18,7 +18,6 @@ class Purpose(str, Enum):
     tomcat_ecdsa = "tomcat-ECDSA"
 
 
-_MARKS = {"pass": "PASS", "warn": "WARN", "fail": "FAIL"}
 
 
 commands = Commands()
@@ -49,27 +48,21 @@ def check_cert(
 ) -> None:
     """Will this signed tomcat / tomcat-ECDSA certificate work once uploaded?"""
     from auditor.collect.certs import read_certificates
-    from auditor.collect.checkcert import check_certificate, read_csr
+    from auditor.collect.checkcert import read_csr
     from auditor.collect.trust import load_agent_trust
+    from auditor.pipeline.check_cert import check_cert as run_check
+    from auditor.render.checkcert import check_cert_text
 
-    verdict = check_certificate(
+    result = run_check(
         read_certificates(str(signed)), purpose.value,
         csr=read_csr(str(csr)) if csr else None,
         chain=read_certificates(str(chain)) if chain else (), host=host, role=role.value,
         trust=load_agent_trust(str(agent_trust)) if agent_trust else None,
         expiry_window_days=expiry_window)
-    typer.echo(terminal(f"{signed.name} as {purpose.value} on a {role.value}"
-                        + (f" ({host})" if host else "")))
-    for check in verdict.checks:
-        typer.echo(terminal(f"  {_MARKS[check.status]}  {check.name:<9} {check.message}"))
-    if verdict.tomcat_trust:
-        typer.echo("\nUpload to tomcat-trust first" + (
-            " (the publisher replicates it to the subscriber):" if role is not Role.socialminer
-            else " on SocialMiner:"))
-        for line in verdict.tomcat_trust:
-            typer.echo(terminal(f"  - {line}"))
-    typer.echo("\nExpected after the upload and the restart:")
-    for line in verdict.expected:
-        typer.echo(terminal(f"  {line}"))
-    typer.echo(f"\n{'OK: it will work' if verdict.ok else 'NOT OK: do not upload it as it is'}")
-    raise typer.Exit(EXIT_OK if verdict.ok else EXIT_FINDINGS)
+    title = (f"{signed.name} as {purpose.value} on a {role.value}"
+             + (f" ({host})" if host else ""))
+    typer.echo(terminal(check_cert_text(title, result.case.checks, result.findings,
+                                        result.gadgets, result.case.tomcat_trust,
+                                        socialminer=role is Role.socialminer, ok=result.ok)),
+               nl=False)
+    raise typer.Exit(EXIT_OK if result.ok else EXIT_FINDINGS)

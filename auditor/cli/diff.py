@@ -39,7 +39,7 @@ def diff(
     each cluster's verdict before and after, findings fixed and new."""
     if before.is_dir() or after.is_dir():
         from auditor.common.errors import InputError
-        from auditor.pipeline.portfolio import is_portfolio
+        from auditor.model.portfolio import is_portfolio
         from auditor.render.portfolio_diff import diff_portfolios, render_portfolio_diff
 
         for folder in (before, after):

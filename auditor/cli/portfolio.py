@@ -25,7 +25,7 @@ def _default_folder(phase: str) -> Path:
 def _finish(portfolio, results, out: Path, summary_json: bool) -> None:
     """Print one line per cluster (standard error with ``summary_json``), then exit with
     the worst cluster's code."""
-    from auditor.pipeline.portfolio import summary_line
+    from auditor.render.portfolio import summary_line
 
     width = max((len(c.cluster) for c in portfolio.clusters), default=0)
     for result, entry in zip(results, portfolio.clusters, strict=True):

@@ -1,4 +1,12 @@
-"""Before anyone uploads what the CA returned: will this certificate work?"""
+"""Before anyone uploads what the CA returned: will this certificate work?
+
+Two parts. The upload checks are what VOS and the CSR decide before a certificate is in
+place (its key, the CSR's SANs, serverAuth, the chain to put in tomcat-trust): they are
+not rules, because an audit never sees a certificate before its upload. Everything else
+is a certificate problem the audit judges too, so check-cert does not judge it here: it
+declares one node holding the certificate (:func:`certificate_case`) and the rule files
+judge those facts exactly as they judge a cluster's (:mod:`auditor.pipeline.check_cert`).
+"""
 
 from __future__ import annotations
 
@@ -10,41 +18,20 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from auditor.collect.certs import analyse, fingerprint
-from auditor.collect.offline import chain_for
+from auditor.collect.offline import Keystore, chain_for, keystore_facts
 from auditor.collect.trust import TRUSTED, AgentTrust, check_chain
 from auditor.common.errors import InputError
-from auditor.model.certificate import cn_only, covers_host, parse_time
-from auditor.model.cluster import role_family
+from auditor.model.certificate import parse_time
+from auditor.model.cluster import DEFAULT_PORTS, ROLES, Inventory, Node, role_family
+from auditor.model.facts import Facts
+from auditor.model.presentation import ECDSA_PORTS
 
 PURPOSES = ("tomcat", "tomcat-ECDSA")
 PASS, WARN, FAIL = "pass", "warn", "fail"
 #: The message VOS gives when a signed certificate's SANs differ from its CSR's [118855].
 VOS_SAN_MISMATCH = "CSR SAN and Certificate SAN does not match"
-#: check-cert checks that a rule also makes, and that rule: the check takes the rule's
-#: severity (error: fail, warning: warn) and applies where the rule does (its roles and
-#: services), so that check-cert and the audit never disagree.
-RULE_OF_CHECK = {"key-size": "certificate-rsa-key-below-2048",
-                 "hash": "certificate-sha1-signature",
-                 "wildcard": "wildcard-certificate-on-finesse"}
-#: The service that presents each purpose to browsers, per node family (DOMAIN.md).
-_SERVICES = {("uccx", "tomcat"): ("finesse", "notification"),
-             ("uccx", "tomcat-ECDSA"): ("live_data",),
-             ("socialminer", "tomcat"): ("web",),
-             ("socialminer", "tomcat-ECDSA"): ("notification",)}
-
-
-def rule_status(check: str, role: str, purpose: str) -> str | None:
-    """The status a failed ``check`` has for this role and purpose, from its rule file's
-    severity and scope; None where the rule does not apply."""
-    from auditor.evaluate.ruleset import load_ruleset
-
-    rule = load_ruleset().rule(RULE_OF_CHECK[check])
-    if role not in rule.roles:
-        return None
-    services = _SERVICES[(role_family(role), purpose)]
-    if rule.services is not None and not set(services) & set(rule.services):
-        return None
-    return {"error": FAIL, "warning": WARN}.get(rule.severity, PASS)
+#: The version check-cert judges a certificate on: the one the upgrade goes to.
+TARGET_VERSION = "11.5(1)"
 
 
 def _san_names(ext_owner: x509.Certificate | x509.CertificateSigningRequest) -> set[str]:
@@ -64,14 +51,18 @@ class Check:
 
 
 @dataclass(frozen=True)
-class CertVerdict:
+class CertificateCase:
+    """One certificate as check-cert sees it: the upload checks, what to put in
+    tomcat-trust first, and facts of one node that holds it (declared, as an offline
+    audit declares a downloaded keystore)."""
+
     checks: tuple[Check, ...]
     tomcat_trust: tuple[str, ...]
-    expected: tuple[str, ...]
-
-    @property
-    def ok(self) -> bool:
-        return all(c.status != FAIL for c in self.checks)
+    facts: Facts
+    host: str
+    fingerprint: str
+    #: the services that present it
+    services: tuple[str, ...]
 
 
 def read_csr(path: str) -> x509.CertificateSigningRequest:
@@ -96,16 +87,26 @@ def _spki(key: object) -> bytes:
                             serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-def check_certificate(signed: Sequence[x509.Certificate], purpose: str, *,
-                      csr: x509.CertificateSigningRequest | None = None,
-                      chain: Sequence[x509.Certificate] = (), host: str | None = None,
-                      role: str = "uccx-publisher", trust: AgentTrust | None = None,
-                      at: dt.datetime | None = None, expiry_window_days: int = 30,
-                      ) -> CertVerdict:
-    """Every check a signed ``tomcat`` / ``tomcat-ECDSA`` certificate must pass."""
+def _services(family: str, purpose: str) -> tuple[str, ...]:
+    """The ports that present ``purpose`` to browsers on 11.5 (model/presentation.py)."""
+    if purpose == "tomcat-ECDSA":
+        return ECDSA_PORTS[family]
+    return tuple(s for s in DEFAULT_PORTS[family] if s not in ECDSA_PORTS[family])
+
+
+def certificate_case(signed: Sequence[x509.Certificate], purpose: str, *,
+                     csr: x509.CertificateSigningRequest | None = None,
+                     chain: Sequence[x509.Certificate] = (), host: str | None = None,
+                     role: str = "uccx-publisher", trust: AgentTrust | None = None,
+                     at: dt.datetime | None = None) -> CertificateCase:
+    """The upload checks of a signed ``tomcat`` / ``tomcat-ECDSA`` certificate, and the
+    facts of one node of ``role`` presenting it where 11.5 presents that purpose."""
     if purpose not in PURPOSES:
         raise InputError(f"{purpose!r} is not a certificate purpose",
                          field="--purpose", expected="tomcat or tomcat-ECDSA")
+    if role not in ROLES:
+        raise InputError(f"{role!r} is not a role", field="--role",
+                         expected=", ".join(ROLES))
     at = at or dt.datetime.now(dt.timezone.utc)
     leaf, *extra = signed
     facts = analyse(leaf)
@@ -148,30 +149,19 @@ def check_certificate(signed: Sequence[x509.Certificate], purpose: str, *,
     if facts.key_type != want:
         checks.append(Check("key", FAIL, f"{key} key: {purpose} needs an "
                             f"{'EC (P-256 or P-384)' if want == 'ec' else 'RSA'} key"))
-    elif want == "rsa" and (facts.key_size or 0) < 2048 and rule_status(
-            "key-size", role, purpose):
-        checks.append(Check("key", str(rule_status("key-size", role, purpose)),
-                            f"{key}: below 2048 bits; CAs and browsers increasingly refuse "
-                            "it (rule certificate-rsa-key-below-2048)"))
     elif want == "ec" and facts.curve not in ("secp256r1", "secp384r1"):
         checks.append(Check("key", WARN, f"{key}: VOS generates P-256 or P-384 keys"))
     else:
         checks.append(Check("key", PASS, f"{key} key fits {purpose}"))
 
-    family = role_family(role)
     if purpose == "tomcat-ECDSA":
         if facts.self_signed:
             checks.append(Check("signer", WARN, "self-signed, not what the CA returned"))
-        elif facts.signer_key_type == "ec":
-            checks.append(Check("signer", PASS, f"signed with ECDSA ({facts.signature_algorithm})"))
         else:
-            effect = ("SocialMiner presents it and chat/email breaks (CSCvb58580)"
-                      if family == "socialminer" else
-                      "UCCX will not present it: Live Data keeps the RSA tomcat certificate, "
-                      "and on SocialMiner the same breaks chat/email (CSCvb58580)")
-            checks.append(Check("signer", FAIL, f"signed with {facts.signer_key_type.upper()} "
-                                f"({facts.signature_algorithm}): {effect}; have it signed by "
-                                "a CA that signs EC certificates with ECDSA"))
+            signer = "ECDSA" if facts.signer_key_type == "ec" else facts.signer_key_type.upper()
+            # what an RSA signature means for the gadgets, the rules say (FAQ row 2)
+            checks.append(Check("signer", PASS if signer == "ECDSA" else WARN,
+                                f"signed with {signer} ({facts.signature_algorithm})"))
 
     pool = [*extra, *chain]
     full = chain_for(leaf, pool)
@@ -190,85 +180,27 @@ def check_certificate(signed: Sequence[x509.Certificate], purpose: str, *,
         checks.append(Check("chain", PASS, f"the chain reaches the root "
                             f"{root.subject.rfc4514_string()}" if upload else "self-signed"))
 
-    if host:
-        if covers_host(facts, host):
-            checks.append(Check("san", PASS, f"a subject alternative name covers {host}"))
-        elif cn_only(facts, host):
-            checks.append(Check("san", FAIL, f"{host} is only in the common name: Chrome 58+ "
-                                "rejects it (NET::ERR_CERT_COMMON_NAME_INVALID)"))
-        else:
-            checks.append(Check("san", FAIL, f"no subject alternative name covers {host} "
-                                f"(SANs: {', '.join(facts.san_dns) or 'none'})"))
-    wildcard = rule_status("wildcard", role, purpose) if facts.wildcard else None
-    if wildcard:
-        checks.append(Check("wildcard", wildcard, "a wildcard certificate: Finesse does not "
-                            "support wildcard certificates (the UCCX administration guide; "
-                            "unverified) (rule wildcard-certificate-on-finesse)"))
-
-    not_before, not_after = parse_time(facts.not_before), parse_time(facts.not_after)
-    if at < not_before:
+    if at < parse_time(facts.not_before):
         checks.append(Check("validity", FAIL, f"not valid before {facts.not_before}"))
-    elif not_after <= at:
-        checks.append(Check("validity", FAIL, f"expired on {facts.not_after}"))
-    elif not_after - at < dt.timedelta(days=expiry_window_days):
-        checks.append(Check("validity", WARN, f"expires {facts.not_after}, within "
-                            f"{expiry_window_days} days"))
-    else:
-        checks.append(Check("validity", PASS, f"valid until {facts.not_after}"))
-
-    weak = rule_status("hash", role, purpose) if facts.signature_hash in ("sha1",
-                                                                          "md5") else None
-    if weak and not facts.self_signed:
-        checks.append(Check("hash", weak, f"signed with {facts.signature_hash.upper()}: "
-                            "browsers warn about or block it (rule certificate-sha1-signature)"))
-    elif weak:
-        checks.append(Check("hash", PASS, f"self-signed with {facts.signature_hash.upper()}: "
-                            "a browser that trusts it does not check its own signature"))
-    else:
-        checks.append(Check("hash", PASS, f"signature hash {facts.signature_hash or 'n/a'}"))
-
     if root is not None:
-        # judged as browsers judge it, with the root trusted: what no trust store can fix
+        # judged as browsers judge it with the root trusted: what no trust store can fix
+        # (a key usage Chromium refuses is a network error there, not a prompt to accept)
         intrinsic = check_chain(full, AgentTrust("assumed", (root,)),
                                 host or (facts.san_dns[0] if facts.san_dns else ""), at)
         if intrinsic.trust != TRUSTED:
             checks.append(Check("browsers", FAIL, "browsers refuse this chain even where "
                                 f"its root is trusted: {intrinsic.reason}"))
-    assumed = trust is None
-    if trust is None:
+
+    if trust is None:  # assume the agents' browsers trust the root
         trust = AgentTrust("assumed", tuple(c for c in (root,) if c is not None))
-    browser = check_chain(full, trust, host or (facts.san_dns[0] if facts.san_dns else ""),
-                          at)
-    trusted = browser.trust == TRUSTED and (host is None or covers_host(facts, host))
-    where = ("if the agents' browsers trust the root" if assumed else
-             "by the agents' trust given" if trusted else
-             f"the agents' trust does not accept it ({browser.reason or 'name'})")
-    return CertVerdict(tuple(checks), tuple(upload),
-                       tuple(expected_outcomes(purpose, family, facts.signer_key_type,
-                                               facts.self_signed, trusted, where)))
-
-
-def expected_outcomes(purpose: str, family: str, signer: str, self_signed: bool,
-                      trusted: bool, where: str) -> list[str]:
-    """What agents will get after the upload, from DOMAIN.md's table and FAQ matrix."""
-    if purpose == "tomcat":
-        gadget = "Finesse desktop" if family == "uccx" else "SocialMiner web page"
-        if trusted:
-            return [f"{gadget}: works ({where})"]
-        return [f"{gadget}: agents are asked to accept the certificate ({where})"]
-    rsa_signed = not self_signed and signer != "ec"
-    if family == "uccx":
-        if rsa_signed:
-            return ["Live Data gadget: works if tomcat is trusted: UCCX does not present an "
-                    "RSA-signed tomcat-ECDSA, so Live Data keeps the RSA tomcat certificate "
-                    "(FAQ row 2)"]
-        if trusted:
-            return [f"Live Data gadget: works ({where}; FAQ row 3)"]
-        return ["Live Data gadget: an extra certificate prompt; accepting fails where "
-                f"Finesse's tomcat certificate is trusted (FAQ row 4) ({where})"]
-    if rsa_signed:
-        return ["chat/email gadget: broken, and the SocialMiner web page does not load "
-                "(CSCvb58580, FAQ row 2)"]
-    if trusted:
-        return [f"chat/email gadget: works ({where})"]
-    return [f"chat/email gadget: an extra certificate prompt; accepting works ({where})"]
+    name = host or (facts.san_dns[0] if facts.san_dns else facts.subject_cn) or "node"
+    family = role_family(role)
+    services = _services(family, purpose)
+    node = Node(name, role, ports={s: DEFAULT_PORTS[family][s] for s in services},
+                only_listed_ports=True)
+    inventory = Inventory("check-cert", TARGET_VERSION, (node,))
+    store = Keystore(leaf if purpose == "tomcat" else None,
+                     leaf if purpose == "tomcat-ECDSA" else None, tuple(pool))
+    declared = keystore_facts(inventory, {name: store}, trust=trust, at=at)
+    return CertificateCase(tuple(checks), tuple(upload), declared, name, fingerprint(leaf),
+                           services)

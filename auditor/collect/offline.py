@@ -9,7 +9,7 @@ says the server presents, so the same rules judge them. The facts say ``declared
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -125,25 +125,36 @@ def node_folder(node: Node, from_pem: Path | None, inventory_dir: Path | None,
 def declared_facts(inventory: Inventory, *, trust: AgentTrust, from_pem: Path | None,
                    all_ports: bool = False, at: dt.datetime | None = None) -> Facts:
     """Facts for every node from its downloaded certificates, as its servers present them."""
-    version = Version(inventory.version)
     inventory_dir = Path(inventory.path).parent if inventory.path and Path(
         inventory.path).exists() else None
+    stores = {node.host: read_keystore(node_folder(node, from_pem, inventory_dir,
+                                                   len(inventory.nodes) == 1), node.host)
+              for node in inventory.nodes}
+    return keystore_facts(inventory, stores, trust=trust, all_ports=all_ports, at=at)
+
+
+def keystore_facts(inventory: Inventory, stores: Mapping[str, Keystore], *, trust: AgentTrust,
+                   all_ports: bool = False, at: dt.datetime | None = None) -> Facts:
+    """Facts for every node from its keystore (``stores``, by host), as its servers present
+    them; a keystore without ``tomcat`` presents no RSA certificate (check-cert of a
+    ``tomcat-ECDSA`` alone)."""
+    version = Version(inventory.version)
     endpoints: list[tuple[Node, str, int]] = []
     results: list[tuple[Handshake, ...]] = []
     nodes: list[Node] = []
     for node in inventory.nodes:
-        store = read_keystore(node_folder(node, from_pem, inventory_dir,
-                                          len(inventory.nodes) == 1), node.host)
+        store = stores[node.host]
         pool = [c for c in (store.tomcat, store.tomcat_ecdsa, *store.trust) if c is not None]
         declared = dict(node.declared)
-        declared.setdefault("tomcat", classify(analyse(store.tomcat)))
+        if store.tomcat is not None:
+            declared.setdefault("tomcat", classify(analyse(store.tomcat)))
         ecdsa_state = classify(analyse(store.tomcat_ecdsa)) if store.tomcat_ecdsa else None
         if ecdsa_state is not None:
             declared.setdefault("tomcat_ecdsa", ecdsa_state)
         node = replace(node, declared=declared)
         nodes.append(node)
         family = role_family(node.role)
-        rsa_chain = tuple(chain_for(store.tomcat, pool))
+        rsa_chain = tuple(chain_for(store.tomcat, pool)) if store.tomcat else ()
         ec_chain = tuple(chain_for(store.tomcat_ecdsa, pool)) if store.tomcat_ecdsa else ()
         for service, port in node.endpoints(all_ports).items():
             ecdsa = presents_ecdsa(family, service, ecdsa_state,
@@ -180,6 +191,9 @@ def installed_from_pem(inventory: Inventory) -> dict[str, InstalledCertificates]
 def _declared_handshake(profile: str, rsa_chain: tuple[x509.Certificate, ...],
                         ec_chain: tuple[x509.Certificate, ...]) -> Handshake:
     if profile == "rsa_only" or (profile == "browser" and not ec_chain):
+        if not rsa_chain:
+            return Handshake(profile, METHOD, False, 0.0, error=ProbeError(
+                "other", "declared: this port presents no RSA certificate"))
         return Handshake(profile, METHOD, True, 0.0, chain=rsa_chain)
     if ec_chain:
         return Handshake(profile, METHOD, True, 0.0, chain=ec_chain)

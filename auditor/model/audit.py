@@ -19,6 +19,15 @@ from auditor.common.validation import load_json, validate, validate_versioned
 from auditor.model.facts import Facts, facts_from_data
 from auditor.model.findings import Finding, NodeResult, Unknown
 
+#: Where a playbook step happens when it is not on a node (``Step.on``), in words; the
+#: plan and the rule catalogue both say it so.
+PLACES = {
+    "agent-desktops": "agents' PCs",
+    "certificate-authority": "the certificate authority",
+    "cisco-software-download": "Cisco Software Download",
+    "audit-host": "the audit host",
+}
+
 #: 2: the ``inconclusive`` verdict and the ``unknowns`` list.
 SCHEMA_VERSION = 2
 

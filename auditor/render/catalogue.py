@@ -11,17 +11,19 @@ from auditor.evaluate.conditions import COMBINATORS, OPERATORS
 from auditor.evaluate.gadgets import GADGET_TITLES, OUTCOME_WORDS, ROLE_TITLES
 from auditor.evaluate.ruleset import Playbook, Remedy, Rule, RuleSet
 from auditor.evaluate.view import FIELDS, SCOPES
+from auditor.model.audit import PLACES
 
 _SHORT_ROLES = {"uccx-publisher": "pub", "uccx-subscriber": "sub", "socialminer": "sm"}
+#: Where a step happens, in words: the node targets here, the other places in one table
+#: with the plan's (auditor.model.audit.PLACES).
 _WHERE = {
     "uccx-publisher": "UCCX publisher", "uccx-subscriber": "UCCX subscriber",
     "socialminer": "each SocialMiner node it is for",
     "every-node": "each node it is for",
-    "uccx-nodes": "each UCCX node it is for", "agent-desktops": "agents' PCs",
+    "uccx-nodes": "each UCCX node it is for",
     "trust-store": "the tomcat-trust of each node it is for (the publisher's replicates)",
     "restart": "each node it is for, one at a time, publisher first",
-    "certificate-authority": "the certificate authority",
-    "cisco-software-download": "Cisco Software Download", "audit-host": "the audit host",
+    **PLACES,
 }
 
 

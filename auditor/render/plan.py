@@ -13,17 +13,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from auditor.evaluate.gadgets import GADGET_TITLES
-from auditor.model.audit import Audit, AuditPlaybook
+from auditor.model.audit import PLACES, Audit, AuditPlaybook
 from auditor.model.cluster import DEFAULT_PORTS, role_family
 from auditor.model.facts import state_words
 from auditor.model.findings import Finding
 
-_PLACES = {
-    "agent-desktops": "agents' PCs",
-    "certificate-authority": "the certificate authority",
-    "cisco-software-download": "Cisco Software Download",
-    "audit-host": "the audit host",
-}
 #: The order in which nodes are restarted: one at a time, the publisher first.
 RESTART_ORDER = ("uccx-publisher", "uccx-subscriber", "socialminer")
 #: The services of each node family that agents' browsers meet (Firefox exceptions).
@@ -229,8 +223,8 @@ def build_plan(audit: Audit) -> Plan:
                                   " ".join(note.split()) if note else None, kind))
 
         for step in playbook.steps:
-            if step.on in _PLACES:
-                add((_PLACES[step.on],), _fill(step.do, shared),
+            if step.on in PLACES:
+                add((PLACES[step.on],), _fill(step.do, shared),
                     _fill(step.note, shared) if step.note else None, "place")
                 continue
             targets = _targets(step.on, nodes, roles)
@@ -247,7 +241,7 @@ def build_plan(audit: Audit) -> Plan:
                     "restart" if step.on == "restart" else "node")
         expect = _expectations(playbook, nodes, findings, roles)
         number += 1
-        verify = PlanStep(number, (_PLACES["audit-host"],),
+        verify = PlanStep(number, (PLACES["audit-host"],),
                           f"Run {command} — {' '.join(playbook.verify.do.split())} "
                           f"Each node must then show: {' | '.join(expect)}.",
                           None, "verify")

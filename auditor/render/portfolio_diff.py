@@ -9,8 +9,8 @@ from pathlib import Path
 from tabulate import tabulate
 
 from auditor.model.audit import load_audit
+from auditor.model.portfolio import ClusterEntry, load_portfolio
 from auditor.model.verdicts import worst_exit
-from auditor.pipeline.portfolio import ClusterEntry, load_portfolio
 from auditor.render.context import VERDICT_WORDS
 from auditor.render.diff import diff_audits
 from auditor.render.markdown import md_escape
