@@ -22,7 +22,7 @@ def grid(pub: tuple[str, str], sub: tuple[str, str], sm: tuple[str, str]) -> dic
             "sm": {"chat_email": sm[0], "socialminer_web": sm[1]}}
 
 
-# Verdict and per-node gadget outcomes of every lab scenario (DOMAIN.md's FAQ matrix for
+# Verdict and per-node gadget outcomes of every lab scenario (docs/domain.md, "The FAQ matrix" for
 # the rows; the hygiene cases spoil the publisher's tomcat of a row-3 cluster).
 EXPECTED = {
     "row1-self-signed": ("go_with_actions", grid((P, P), (P, P), (P, P))),

@@ -1,5 +1,5 @@
 """The lab fleet: N endpoints laid out as one inventory, served by other processes, each
-presenting the certificates DOMAIN.md says, and silent endpoints that never answer."""
+presenting the certificates docs/domain.md says, and silent endpoints that never answer."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """The FAQ matrix of Cisco 210528, the COP variants, the pre-upgrade predictions and a mixed
 cluster: each node's gadget outcomes, on facts probed live from the lab.
 
-The expectations below are DOMAIN.md's table, per node. The rules know nothing of rows:
+The expectations below are the table in docs/domain.md, "Who presents which certificate", per
+node. The rules know nothing of rows:
 the outcomes must follow from what each endpoint presents to a browser and whether the
 agents' trust accepts it.
 """

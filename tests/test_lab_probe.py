@@ -65,7 +65,7 @@ def test_chain_as_sent_is_recorded_in_order(probed) -> None:
         assert list(rsa.chain) == sent
 
 
-# The four FAQ rows spelled out, independent of the lab's own model of DOMAIN.md's table.
+# The four FAQ rows spelled out, independent of the lab's own model of docs/domain.md's table.
 ROWS = {
     "row1-self-signed": ("self_signed", "self_signed", "self_signed"),
     "row2-rsa-signed-ecdsa": ("rsa_ca_signed", "not_presented", "rsa_ca_signed"),

@@ -1,6 +1,6 @@
 """The remediation plan of every lab scenario, asserted structurally: the recommended
 playbooks in order, the node of every step, the restart order, the verify command; and the
-same in report.md, where an admin reads it at 2 a.m. (DOMAIN.md, "When to use which remedy"
+same in report.md, where an admin reads it at 2 a.m. (docs/domain.md, "Which remedy first"
 and "The CA-signed procedure")."""
 
 from __future__ import annotations

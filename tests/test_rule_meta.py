@@ -15,7 +15,7 @@ from auditor.render.catalogue import rules_markdown
 ROOT = Path(__file__).resolve().parent.parent
 RULES = load_ruleset()
 RULE_ID = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)+$")
-#: The sources DOMAIN.md names; a citation must point at one of them.
+#: The sources docs/domain.md names; a citation must point at one of them.
 SOURCES = re.compile(
     r"^(Cisco (210528|118855|200651|200423|214607)|CSCvb58580|CSCvb46250"
     r"|UCCX administration guide|UCCX 11\.5 port utilization guide"
@@ -95,7 +95,7 @@ def test_every_playbook_is_ordered_steps_that_end_with_running_the_audit_again()
 
 
 def test_no_rule_or_playbook_names_a_cop_file() -> None:
-    """DOMAIN.md: no source gives the COP file names, so none may be hard-coded."""
+    """docs/domain.md: no source gives the COP file names, so none may be hard-coded."""
     for path in (ROOT / "rules").rglob("*.yaml"):
         assert not re.search(r"\.cop(\.sgn)?\b", path.read_text(), re.I), path
 

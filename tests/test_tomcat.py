@@ -51,7 +51,8 @@ OPTIONS = ProbeOptions(connect_timeout=3, handshake_timeout=3)
 PUB, SUB, SM = (f"{n}.{DOMAIN}" for n in ("uccx-pub", "uccx-sub", "sm"))
 WORKS, PROMPT_OK, PROMPT_FAILS, BROKEN = ("works", "prompt_accept_works",
                                           "prompt_accept_fails", "broken")
-# DOMAIN.md's matrix, spelled out here so that Tomcat and the lab cannot agree on a mistake.
+# The matrix in docs/domain.md, spelled out here so that Tomcat and the lab cannot agree on a
+# mistake.
 #: row: (tomcat, tomcat-ECDSA on UCCX, tomcat-ECDSA on SocialMiner)
 STATES = {
     "row1-self-signed": ("self_signed", "self_signed", "self_signed"),

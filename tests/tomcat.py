@@ -4,7 +4,7 @@ One JVM, started with ``catalina.sh run`` from a private ``CATALINA_BASE``, serv
 number of scenarios ("sites"). Each node of a site gets a loopback address and each of its
 services one NIO HTTPS connector, configured as a VOS node is: one ``SSLHostConfig`` that
 holds the node's ``tomcat`` certificate as ``<Certificate type="RSA">`` and, on the ports
-where DOMAIN.md says the node presents it, ``tomcat-ECDSA`` as ``<Certificate type="EC">``
+where docs/domain.md says the node presents it, ``tomcat-ECDSA`` as ``<Certificate type="EC">``
 (PEM files: certificateFile, certificateKeyFile, certificateChainFile).
 
 The TLS implementation is JSSE, named on every connector. Tomcat's OpenSSL implementation

@@ -2,7 +2,7 @@
 
 The network shows what a server presents; it cannot show what sits in the keystore. On
 SocialMiner 11.5 that difference decides chat/email: an RSA-signed ``tomcat-ECDSA`` in the
-keystore breaks it (CSCvb58580) whatever port 7443 presents (DOMAIN.md). Whoever reads a
+keystore breaks it (CSCvb58580) whatever port 7443 presents (docs/domain.md). Whoever reads a
 keystore (downloaded PEMs, or the VOS CLI collector: :func:`refine_from_cli`) hands an
 :class:`InstalledCertificates` per host to :func:`refine`, and every certificate state then
 says where it came from: ``observed`` (presented), ``declared`` (the inventory) or
@@ -37,7 +37,7 @@ SOURCE = "vos_cli"
 #: Evidence kept per command; a VOS CLI prints a few kilobytes.
 MAX_EVIDENCE = 256 * 1024
 
-#: No source gives the names of Cisco's COP files (DOMAIN.md), so a COP is recognised by
+#: No source gives the names of Cisco's COP files (docs/domain.md), so a COP is recognised by
 #: its name only, conservatively: an installed software option that is a COP file
 #: (``.cop`` or ``.cop.sgn``) and names ECDSA. A name that also says rollback, revert,
 #: undo, restore or enable is the rollback, not the COP.

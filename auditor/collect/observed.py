@@ -34,7 +34,8 @@ from auditor.model.presentation import ECDSA_PORTS
 _UNREADABLE = (ValueError, x509.InvalidVersion, UnsupportedAlgorithm)
 
 
-#: Where each certificate is looked for first, per role family (DOMAIN.md's table).
+#: Where each certificate is looked for first, per role family (docs/domain.md, "Who presents
+#: which certificate").
 _PREFERRED = {
     ("uccx", "tomcat"): ("finesse", "notification", "live_data", "cuic", "os_admin"),
     ("uccx", "tomcat_ecdsa"): ("live_data", "notification", "finesse", "cuic", "os_admin"),

@@ -2,7 +2,7 @@
 
 Where the auditor cannot reach the servers, an engineer downloads each node's ``tomcat``,
 ``tomcat-ECDSA`` and ``tomcat-trust`` certificates. This module classifies them and builds
-the facts a probe would have recorded, presenting on each port what DOMAIN.md's table
+the facts a probe would have recorded, presenting on each port what the table in docs/domain.md
 says the server presents, so the same rules judge them. The facts say ``declared``.
 """
 

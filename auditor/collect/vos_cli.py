@@ -23,12 +23,19 @@ import socket
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import paramiko
+from cryptography.utils import CryptographyDeprecationWarning
+
+with warnings.catch_warnings():
+    # paramiko before 3.5 names TripleDES where cryptography 45 deprecated it: a warning
+    # about paramiko's own code, which would garble the one-line errors on stderr
+    warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+    import paramiko
 
 from auditor.common.errors import AuditorError, InputError
 from auditor.model.cluster import CliAccess, Inventory

@@ -38,7 +38,7 @@ def from_jsonable(kind: Any, data: Any, where: str = "") -> Any:
         return from_jsonable(inner[0], data, where)
     if kind is Any:
         return data
-    if dataclasses.is_dataclass(kind):
+    if isinstance(kind, type) and dataclasses.is_dataclass(kind):
         hints = _hints(kind)
         names = {f.name for f in dataclasses.fields(kind)}
         return kind(**{name: from_jsonable(hints[name], data[name], f"{where}.{name}")

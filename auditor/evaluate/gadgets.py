@@ -1,4 +1,4 @@
-"""Agent gadgets, the endpoints that serve them, and the outcome vocabulary (DOMAIN.md)."""
+"""Agent gadgets, the endpoints that serve them, and the outcome vocabulary (docs/domain.md)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ GADGETS: dict[str, tuple[str, ...]] = {
 }
 ALL_GADGETS = tuple(g for family in GADGETS.values() for g in family)
 
-#: The endpoints (services) each gadget needs, from DOMAIN.md's table of web servers:
+#: The endpoints (services) each gadget needs, from the table in docs/domain.md, "Who presents
+#: which certificate":
 #: the desktop loads from Tomcat 8445 and gets its events from Openfire 7443; Live Data
 #: comes from Socket.IO 12015; the chat/email gadget loads from SocialMiner's Tomcat 443
 #: and gets its events from SocialMiner's Openfire 7443.

@@ -1,6 +1,7 @@
 """The evaluation settings, and what a browser will get after the upgrade (pre phase).
 
-DOMAIN.md: the upgrade to 11.5 creates a self-signed ``tomcat-ECDSA`` on every node, and
+docs/domain.md, "Who presents which certificate": the upgrade to 11.5 creates a self-signed
+``tomcat-ECDSA`` on every node, and
 11.5 presents it to browsers on Live Data 12015 (UCCX) and Openfire 7443 (SocialMiner).
 From 11.6 ECDSA is no longer used: those ports then present ``tomcat`` (RSA), which is
 exactly what the ``rsa_only`` probe profile received from them today.

@@ -1,4 +1,4 @@
-"""Serve a lab scenario: one loopback TLS endpoint per node and port, as DOMAIN.md says."""
+"""Serve a lab scenario: one loopback TLS endpoint per node and port, as docs/domain.md says."""
 
 from __future__ import annotations
 
@@ -120,7 +120,8 @@ def agent_trust_pem() -> bytes:
 
 
 def presents_ecdsa(spec: NodeSpec, service: str, version: Version) -> bool:
-    """DOMAIN.md's table (``auditor.model.presentation``): who presents ``tomcat-ECDSA`` where."""
+    """The table in docs/domain.md, "Who presents which certificate"
+    (``auditor.model.presentation``): who presents ``tomcat-ECDSA`` where."""
     return _presents_ecdsa(role_family(spec.role), service,
                            None if spec.tomcat_ecdsa == NOT_CREATED else spec.tomcat_ecdsa,
                            cop_installed=spec.cop_installed, version=version)

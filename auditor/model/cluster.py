@@ -15,7 +15,8 @@ ROLES = ("uccx-publisher", "uccx-subscriber", "socialminer")
 UCCX_ROLES = ("uccx-publisher", "uccx-subscriber")
 
 
-#: Ports per role, from DOMAIN.md's table and the UCCX / SocialMiner port guides.
+#: Ports per role, from the table in docs/domain.md, "Who presents which certificate" and the UCCX
+#: / SocialMiner port guides.
 DEFAULT_PORTS: Mapping[str, Mapping[str, int]] = {
     "uccx": {"finesse": 8445, "live_data": 12015, "notification": 7443},
     "socialminer": {"web": 443, "notification": 7443},

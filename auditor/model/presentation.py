@@ -1,4 +1,5 @@
-"""DOMAIN.md's table as code: which certificate each UCCX / SocialMiner port presents."""
+"""The table in docs/domain.md ("Who presents which certificate") as code: which certificate each
+UCCX / SocialMiner port presents."""
 
 from __future__ import annotations
 

@@ -58,5 +58,6 @@ class Version:
 
 
 def uses_ecdsa(version: Version) -> bool:
-    """11.5(x) is the only release that presents ``tomcat-ECDSA`` (DOMAIN.md)."""
+    """11.5(x) is the only release that presents ``tomcat-ECDSA`` (docs/domain.md, "Who presents
+    which certificate")."""
     return version.release == (11, 5)

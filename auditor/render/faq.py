@@ -1,4 +1,5 @@
-"""Cisco's FAQ matrix (document 210528, DOMAIN.md) and which row a cluster matches."""
+"""Cisco's FAQ matrix (document 210528; docs/domain.md, "The FAQ matrix") and which row a cluster
+matches."""
 
 from __future__ import annotations
 
@@ -17,13 +18,13 @@ class FaqRow:
     live_data: str
     chat_email: str
     socialminer_web: str
-    #: Cells no source states (DOMAIN.md): the report marks them as our inference.
+    #: Cells no source states (docs/domain.md): the report marks them as our inference.
     inferred: tuple[str, ...] = ()
     #: What a report must say beside the row (a conflicting source).
     note: str | None = None
 
 
-#: The matrix as DOMAIN.md states it (agents trust the CA of the CA-signed certificates).
+#: The matrix as docs/domain.md states it (agents trust the CA of the CA-signed certificates).
 FAQ_ROWS: tuple[FaqRow, ...] = (
     FaqRow(1, "self_signed", "self_signed", "agent must accept (as before 11.5)",
            "extra certificate prompt; accepting works", "extra prompt; accepting works",
