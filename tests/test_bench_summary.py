@@ -4,16 +4,12 @@ results file and the table (bench/summary.py); nothing here is timed."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 
 from auditor.collect.certs import fingerprint
 from auditor.lab import pki
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from bench.summary import (
     Sample,
     audit_leaves,

@@ -61,8 +61,6 @@ OFFERS: dict[str, tuple[str, str]] = {
 METHOD_SIGALGS = "tls13_sigalgs"
 METHOD_CIPHERS = "tls12_ciphers"
 
-#: Error kinds, the closed vocabulary of a failed handshake.
-ERROR_KINDS = ("dns", "refused", "timeout", "reset", "tls_alert", "not_tls", "other")
 #: Kinds that say nothing answered TLS at all: no point trying the other profiles.
 TRANSPORT_KINDS = frozenset({"dns", "refused", "timeout", "not_tls"})
 

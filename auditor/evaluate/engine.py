@@ -15,7 +15,7 @@ from typing import Any
 
 from auditor import __version__
 from auditor.evaluate.conditions import render
-from auditor.evaluate.gadgets import OUTCOMES, gadgets_of
+from auditor.evaluate.gadgets import gadgets_of
 from auditor.evaluate.projection import Settings
 from auditor.evaluate.ruleset import Rule, RuleSet
 from auditor.evaluate.view import NodeView, build_views
@@ -29,11 +29,13 @@ from auditor.model.audit import (
 )
 from auditor.model.facts import Facts
 from auditor.model.findings import (
+    OUTCOMES,
     SEVERITIES,
     Evaluation,
     Finding,
     GadgetResult,
     NodeResult,
+    Outcome,
     PredictedStates,
     Unknown,
 )
@@ -113,7 +115,7 @@ def evaluate(rules: RuleSet, facts: Facts, settings: Settings) -> Evaluation:
     """Findings and per-node gadget outcomes. Pure: no I/O, same inputs, same output."""
     views = build_views(facts, settings)
     findings: list[tuple[tuple[int, int, str, int], Finding, Mapping[str, Any], Rule]] = []
-    given: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    given: dict[tuple[str, str], list[tuple[Outcome, str]]] = {}
     settles: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
     checked: dict[tuple[str, str], set[str]] = {}
     for rule in rules.rules:
@@ -154,7 +156,8 @@ def evaluate(rules: RuleSet, facts: Facts, settings: Settings) -> Evaluation:
         gadgets = {}
         for gadget in gadgets_of(node.role):
             effects = given.get((node.host, gadget), [])
-            outcome = max((o for o, _ in effects), key=OUTCOMES.index, default="works")
+            worst: Outcome = "works"
+            outcome = max((o for o, _ in effects), key=OUTCOMES.index, default=worst)
             deciding = ({r for o, r in effects if o == outcome} if outcome != "works"
                         else checked.get((node.host, gadget), set()))
             gadgets[gadget] = GadgetResult(outcome, tuple(sorted(deciding)))
@@ -186,7 +189,8 @@ def build_audit(evaluation: Evaluation, facts: Facts, rules: RuleSet,
                                        tuple(c.text for c in playbook.citations),
                                        playbook.order, playbook.changes_certificates,
                                        dict(playbook.outcome) if playbook.outcome else None)
-    summary = {s: sum(1 for f in evaluation.findings if f.severity == s) for s in SEVERITIES}
+    summary: dict[str, int] = {s: sum(1 for f in evaluation.findings if f.severity == s)
+                               for s in SEVERITIES}
     return Audit(
         schema_version=SCHEMA_VERSION, tool_version=__version__, verdict=evaluation.verdict,
         cluster=facts.cluster, phase=settings.phase,

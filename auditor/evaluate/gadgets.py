@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 from auditor.model.cluster import DEFAULT_PORTS, SERVICES_BY_ROLE, role_family
+from auditor.model.findings import Outcome
 
-#: Outcomes from best to worst; a gadget's outcome is the worst any fired rule gives it.
-#: ``unknown`` sits above ``prompt_accept_works``: missing facts may hide something worse,
-#: but a certain failure is still worse than not knowing.
-OUTCOMES = ("works", "prompt_accept_works", "unknown", "prompt_accept_fails", "broken")
-
-OUTCOME_WORDS = {
+OUTCOME_WORDS: dict[Outcome, str] = {
     "works": "works",
     "prompt_accept_works": "prompt, accepting works",
     "unknown": "unknown",
@@ -83,11 +79,6 @@ def services_of(role: str) -> tuple[str, ...]:
 
 def service_title(role: str, service: str) -> str:
     return _SERVICE_TITLES.get((role_family(role), service), service)
-
-
-def worst(outcomes: list[str]) -> str:
-    """The worst of some outcomes (``works`` for none)."""
-    return max(outcomes, key=OUTCOMES.index, default="works")
 
 
 def phrase(items: list[str]) -> str:

@@ -23,6 +23,7 @@ from auditor.evaluate.gadgets import ALL_GADGETS, GADGET_TITLES, GADGETS
 from auditor.evaluate.view import fields_for
 from auditor.model.audit import Step
 from auditor.model.cluster import role_family
+from auditor.model.findings import Outcome, Severity
 from auditor.model.versions import Version
 
 #: Outcomes so bad that only an ``error`` rule may give them.
@@ -75,7 +76,7 @@ class Rule:
     id: str
     title: str
     description: str
-    severity: str
+    severity: Severity
     scope: str
     phases: tuple[str, ...]
     roles: tuple[str, ...]
@@ -83,7 +84,7 @@ class Rule:
     version_before: Version | None
     services: tuple[str, ...] | None
     condition: Condition
-    effects: Mapping[str, str]
+    effects: Mapping[str, Outcome]
     message: str
     citations: tuple[Citation, ...]
     remediation: tuple[str, ...]

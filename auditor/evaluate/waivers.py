@@ -149,7 +149,7 @@ def apply_waivers(audit: Audit, waivers: Iterable[WaiverSet],
     if len(accepted) == len(audit.accepted_risks) and len(notices) == len(
             audit.waiver_notices):
         return audit
-    summary = {s: sum(1 for f in findings if f.severity == s) for s in SEVERITIES}
+    summary: dict[str, int] = {s: sum(1 for f in findings if f.severity == s) for s in SEVERITIES}
     # what the audit did not see stays unseen: the unknowns still count
     verdict = decide((f.severity for f in findings), len(audit.unknowns))
     return replace(audit, findings=tuple(findings), summary=summary, verdict=verdict,

@@ -17,7 +17,8 @@ from auditor.common.fileio import write_atomic
 from auditor.common.serde import from_jsonable, to_jsonable
 from auditor.common.validation import load_json, validate, validate_versioned
 from auditor.model.facts import Facts, facts_from_data
-from auditor.model.findings import Finding, NodeResult, Unknown
+from auditor.model.findings import Finding, NodeResult, Severity, Unknown
+from auditor.model.verdicts import Verdict
 
 #: Where a playbook step happens when it is not on a node (``Step.on``), in words; the
 #: plan and the rule catalogue both say it so.
@@ -45,7 +46,7 @@ class RuleBrief:
 
     id: str
     title: str
-    severity: str
+    severity: Severity
     roles: tuple[str, ...]
 
 
@@ -118,7 +119,7 @@ class AcceptedRisk:
 class Audit:
     schema_version: int
     tool_version: str
-    verdict: str
+    verdict: Verdict
     cluster: str
     phase: str
     current_version: str
@@ -138,10 +139,6 @@ class Audit:
     accepted_risks: tuple[AcceptedRisk, ...] = ()
     #: waivers that expired or matched nothing
     waiver_notices: tuple[str, ...] = ()
-
-    @property
-    def has_errors(self) -> bool:
-        return self.summary.get("error", 0) > 0
 
 
 def audit_to_json(audit: Audit) -> str:

@@ -7,10 +7,10 @@ every certificate is inside, so a facts file alone can be evaluated again years 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from auditor.common.fileio import write_atomic
 from auditor.common.serde import from_jsonable, to_jsonable
@@ -42,7 +42,9 @@ def state_words(state: str) -> str:
     return _STATE_WORDS.get(state, state)
 
 #: Derived certificate states of a node.
-STATES = ("not_presented", "self_signed", "rsa_ca_signed", "ec_ca_signed", "unknown")
+State = Literal["not_presented", "self_signed", "rsa_ca_signed", "ec_ca_signed", "unknown"]
+STATES: tuple[State, ...] = ("not_presented", "self_signed", "rsa_ca_signed", "ec_ca_signed",
+                             "unknown")
 
 
 #: Why a handshake produced no certificate: the prober's own record, stored as it is.
@@ -111,7 +113,7 @@ class EndpointFacts:
 class CertState:
     """The derived state of ``tomcat`` or ``tomcat-ECDSA`` on one node."""
 
-    state: str
+    state: State
     source: str
     leaf: str | None = None
     seen_on: tuple[str, ...] = ()
@@ -252,7 +254,3 @@ def load_facts(path: str | Path) -> Facts:
     return facts_from_data(load_json(path), path=str(path))
 
 
-def profiles_in(facts: Facts) -> Iterable[str]:
-    """The client profiles present in the facts, in the canonical order."""
-    seen = {h.profile for n in facts.nodes for e in n.endpoints for h in e.handshakes}
-    return [p for p in PROFILES if p in seen]

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal
 
-SEVERITIES = ("error", "warning", "notice")
+from auditor.model.verdicts import Verdict
+
+Severity = Literal["error", "warning", "notice"]
+SEVERITIES: tuple[Severity, ...] = ("error", "warning", "notice")
+#: A gadget's outcome, best first; it is the worst any fired rule gives it. ``unknown``
+#: sits above ``prompt_accept_works``: missing facts may hide something worse, but a
+#: certain failure is still worse than not knowing.
+Outcome = Literal["works", "prompt_accept_works", "unknown", "prompt_accept_fails", "broken"]
+OUTCOMES: tuple[Outcome, ...] = ("works", "prompt_accept_works", "unknown",
+                                 "prompt_accept_fails", "broken")
 
 
 @dataclass(frozen=True)
@@ -13,7 +23,7 @@ class Finding:
     """One rule firing on one subject of one node."""
 
     rule_id: str
-    severity: str
+    severity: Severity
     node: str
     subject: str
     title: str
@@ -26,15 +36,11 @@ class Finding:
     #: names no remediation of its own: fixing the cause fixes it.
     caused_by: tuple[str, ...] = ()
 
-    @property
-    def key(self) -> tuple[str, str, str]:
-        """What identifies a finding in fixtures: rule, node, subject."""
-        return self.rule_id, self.node, self.subject
 
 
 @dataclass(frozen=True)
 class GadgetResult:
-    outcome: str
+    outcome: Outcome
     rules: tuple[str, ...]
 
 
@@ -67,7 +73,7 @@ class Unknown:
 
 @dataclass(frozen=True)
 class Evaluation:
-    verdict: str
+    verdict: Verdict
     findings: tuple[Finding, ...]
     nodes: tuple[NodeResult, ...]
     unknowns: tuple[Unknown, ...] = ()

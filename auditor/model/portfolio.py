@@ -16,7 +16,7 @@ from auditor.model.audit import Audit
 from auditor.model.certificate import parse_time
 from auditor.model.cluster import Node
 from auditor.model.facts import Facts
-from auditor.model.verdicts import VERDICTS, exit_code, worst_exit, worst_verdict
+from auditor.model.verdicts import VERDICTS, Verdict, exit_code, worst_exit, worst_verdict
 
 SCHEMA_VERSION = 1
 
@@ -48,7 +48,7 @@ class ClusterEntry:
     cluster: str
     folder: str
     phase: str
-    verdict: str
+    verdict: Verdict
     exit_code: int
     observed_at: str
     errors: int
@@ -82,7 +82,7 @@ class Portfolio:
     generated_at: str
     clusters: tuple[ClusterEntry, ...]
     verdict_counts: dict[str, int]
-    worst_verdict: str | None
+    worst_verdict: Verdict | None
     exit_code: int
     expiring: tuple[ExpiringCertificate, ...]
 
@@ -141,7 +141,7 @@ def build_portfolio(audits: Sequence[tuple[str, Audit]],
     expiring = sorted((c for folder, audit in audits
                        for c in expiring_certificates(audit, folder)),
                       key=lambda c: (c.not_after, c.cluster, c.fingerprint))
-    counts = {v: sum(1 for c in clusters if c.verdict == v) for v in VERDICTS}
+    counts: dict[str, int] = {v: sum(1 for c in clusters if c.verdict == v) for v in VERDICTS}
     stamp = generated_at or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     return Portfolio(SCHEMA_VERSION, __version__, stamp, clusters, counts,
                      worst_verdict(c.verdict for c in clusters),

@@ -7,10 +7,12 @@ mapping from here; nothing else spells them out.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Literal
 
 #: Verdicts from best to worst. ``inconclusive``: no error finding, but a gadget the
 #: inventory implies is ``unknown``; what the audit did not see is never a GO.
-VERDICTS = ("go", "go_with_actions", "inconclusive", "no_go")
+Verdict = Literal["go", "go_with_actions", "inconclusive", "no_go"]
+VERDICTS: tuple[Verdict, ...] = ("go", "go_with_actions", "inconclusive", "no_go")
 
 #: The verdict in words, as the reports show it (terminal: upper case).
 VERDICT_WORDS = {"go": "go", "go_with_actions": "go with actions",
@@ -39,7 +41,7 @@ EXIT_MEANINGS = (
 )
 
 
-def decide(severities: Iterable[str], unknown_gadgets: int) -> str:
+def decide(severities: Iterable[str], unknown_gadgets: int) -> Verdict:
     """The verdict from the findings' severities and the number of unknown gadgets."""
     severities = set(severities)
     if "error" in severities:
@@ -54,17 +56,12 @@ def exit_code(verdict: str) -> int:
     return VERDICT_EXIT[verdict]
 
 
-def worse(a: str, b: str) -> str:
-    """The worse of two verdicts."""
-    return max(a, b, key=VERDICTS.index)
-
-
 def exit_code_help() -> str:
     """The exit codes as lines for ``--help`` epilogs."""
     return "\n".join(f"  {code:<3} {meaning}" for code, meaning in EXIT_MEANINGS)
 
 
-def worst_verdict(verdicts: Iterable[str]) -> str | None:
+def worst_verdict(verdicts: Iterable[Verdict]) -> Verdict | None:
     """The worst of ``verdicts`` (None when there are none)."""
     return max(verdicts, key=VERDICTS.index, default=None)
 

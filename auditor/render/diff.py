@@ -65,10 +65,6 @@ class AuditDiff:
     #: Why the two audits may not be a before and an after of the same cluster.
     warnings: tuple[str, ...] = ()
 
-    @property
-    def improved(self) -> bool:
-        return self.after.errors < self.before.errors or (
-            self.after.errors == self.before.errors and bool(self.fixed) and not self.new)
 
 
 def _side(audit: Audit) -> AuditSide:
