@@ -9,6 +9,7 @@ import sys
 import time
 
 import pytest
+from cli_runner import Result, invoke
 from servers import listening_sockets
 
 from auditor.lab import SCENARIOS, Lab
@@ -47,9 +48,8 @@ def test_every_scenario_has_an_expectation() -> None:
     assert set(EXPECTED) == set(SCENARIOS)
 
 
-def run(*args: str, cwd=None, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "auditor", *args], capture_output=True,
-                          text=True, timeout=timeout, cwd=cwd, stdin=subprocess.DEVNULL)
+def run(*args: str, cwd=None, timeout: float = 120) -> Result:
+    return invoke(*args, cwd=cwd)
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))

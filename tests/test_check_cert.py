@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
+from cli_runner import Result, invoke
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
@@ -54,10 +52,8 @@ def pem_files(tmp_path_factory):
     }
 
 
-def check(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "auditor", "check-cert", *args],
-                          capture_output=True, text=True, timeout=60,
-                          stdin=subprocess.DEVNULL)
+def check(*args: str) -> Result:
+    return invoke("check-cert", *args)
 
 
 def test_ec_signed_certificate_for_the_right_csr_passes(pem_files) -> None:

@@ -8,15 +8,15 @@ import subprocess
 import sys
 
 import pytest
+from cli_runner import Result, invoke
 
 from auditor import __version__
 from auditor.lab import Lab
 from auditor.model.verdicts import EXIT_MEANINGS
 
 
-def run(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "auditor", *args], capture_output=True,
-                          text=True, timeout=120, cwd=cwd, stdin=subprocess.DEVNULL)
+def run(*args: str, cwd=None) -> Result:
+    return invoke(*args, cwd=cwd)
 
 
 def test_version() -> None:

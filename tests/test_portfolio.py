@@ -9,10 +9,9 @@ import dataclasses
 import datetime as dt
 import json
 import shutil
-import subprocess
-import sys
 
 import pytest
+from cli_runner import Result, invoke
 
 from auditor.lab import SCENARIOS, Lab
 from auditor.model.audit import load_audit
@@ -22,9 +21,8 @@ from auditor.render.portfolio import portfolio_csv, portfolio_html
 HOSTILE = '=HYPERLINK("http://x")<script>alert(1)</script>\x1b[2J'
 
 
-def run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "auditor", *args], capture_output=True,
-                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+def run(*args: str, timeout: float = 300) -> Result:
+    return invoke(*args)
 
 
 @pytest.fixture(scope="module")

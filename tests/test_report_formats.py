@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
-import sys
 
 import jsonschema
 import pytest
 from audits import hostile_audit, lab_audit
+from cli_runner import Result, invoke
 from junitparser import Failure, JUnitXml
 
 from auditor.common.resources import schema_path
@@ -161,9 +160,8 @@ def test_diff_of_row4_trap_before_and_ec_signed_after() -> None:
         assert "works" in text and "tomcat-ECDSA" in text
 
 
-def _cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "auditor", *args], capture_output=True,
-                          text=True, timeout=120, stdin=subprocess.DEVNULL, cwd=cwd)
+def _cli(*args: str, cwd=None) -> Result:
+    return invoke(*args, cwd=cwd)
 
 
 def test_report_and_diff_commands_and_their_exit_codes(tmp_path) -> None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from typing import Annotated, Optional
 
 import typer
@@ -21,8 +22,16 @@ from auditor.model.verdicts import (
     exit_code_help,
 )
 
-__all__ = ["EXIT_FINDINGS", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "app", "exit_code",
-           "main"]
+__all__ = [
+    "EXIT_FINDINGS",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "app",
+    "exit_code",
+    "main",
+    "run",
+]
 
 app = typer.Typer(
     name="uccx-audit",
@@ -61,23 +70,26 @@ def _root(
     """uccx-audit: UCCX 11.5 certificate auditor."""
 
 
-def main() -> None:
-    """Console entry point: people get one-line errors, never a traceback.
+def run(args: Sequence[str] | None = None) -> int:
+    """Run ``uccx-audit`` with ``args`` (default: the command line) and return its exit
+    code: people get one-line errors, never a traceback.
 
     Click (inside typer) handles usage errors itself (exit 2); the project's own errors
     about files and arguments come out here as one line, also with exit 2.
     """
     try:
-        app(prog_name="uccx-audit")
+        app(args=list(args) if args is not None else None, prog_name="uccx-audit")
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except ToolFailure as exc:
         typer.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_TOOL_FAILED)
+        return EXIT_TOOL_FAILED
     except AuditorError as exc:
         typer.echo(terminal(f"error: {exc}"), err=True)
-        sys.exit(EXIT_USAGE)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        return EXIT_INTERRUPTED
     except Exception as exc:
         # a bug: one line for people, the traceback in error.log, never a report
         import traceback
@@ -87,7 +99,13 @@ def main() -> None:
         log = write_atomic("error.log", traceback.format_exc())
         typer.echo(f"error: internal error ({type(exc).__name__}: {exc}); no report was "
                    f"written; details in {log}", err=True)
-        sys.exit(EXIT_TOOL_FAILED)
+        return EXIT_TOOL_FAILED
+    return EXIT_OK
+
+
+def main() -> None:
+    """Console entry point."""
+    sys.exit(run())
 
 
 # Explicit registration, in the order --help lists the commands.
