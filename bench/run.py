@@ -126,7 +126,7 @@ def sslyze_command(fleet: Fleet, json_out: Path) -> list[str]:
 
 
 def floor_command(fleet: Fleet, workdir: Path) -> list[str]:
-    from auditor.collect.prober import OFFERS
+    from auditor.collect.profiles import OFFERS
     from auditor.model.facts import PROFILES
 
     spec = workdir / "floor-input.json"

@@ -40,9 +40,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from auditor.collect.handshake import Target  # noqa: E402
 from auditor.collect.inventory import load_inventory  # noqa: E402
 from auditor.collect.observed import build_facts  # noqa: E402
-from auditor.collect.prober import ProbeOptions, Target, probe_all  # noqa: E402
+from auditor.collect.prober import ProbeOptions, probe_all  # noqa: E402
 from auditor.collect.trust import AgentTrust, load_agent_trust  # noqa: E402
 from auditor.lab import Lab, pki  # noqa: E402
 from auditor.lab.scenarios import DOMAIN  # noqa: E402

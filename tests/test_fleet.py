@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from auditor.collect.certs import fingerprint
+from auditor.collect.handshake import Target
 from auditor.collect.inventory import load_inventory
-from auditor.collect.prober import ProbeOptions, Target, probe_all
+from auditor.collect.prober import ProbeOptions, probe_all
 from bench.fleet import Fleet, layout
 
 

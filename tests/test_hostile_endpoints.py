@@ -19,7 +19,8 @@ from servers import (
     unparseable_certificate,
 )
 
-from auditor.collect.prober import ProbeOptions, Target, handshake, probe_target
+from auditor.collect.handshake import Target
+from auditor.collect.prober import ProbeOptions, handshake, probe_target
 from auditor.lab import pki
 
 OPTIONS = ProbeOptions(connect_timeout=2.0, handshake_timeout=2.0)

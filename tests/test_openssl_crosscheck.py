@@ -12,7 +12,8 @@ from cryptography import x509
 from auditor.collect.certs import fingerprint
 from auditor.collect.collect import probe_inventory
 from auditor.collect.inventory import load_inventory
-from auditor.collect.prober import OFFERS, ProbeOptions
+from auditor.collect.prober import ProbeOptions
+from auditor.collect.profiles import OFFERS
 from auditor.collect.trust import load_agent_trust
 from auditor.lab import Lab
 from auditor.model.facts import PROFILES

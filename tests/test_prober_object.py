@@ -14,7 +14,8 @@ import pytest
 from servers import listening_sockets, tls_server
 
 from auditor.cli.options import DEFAULT_PER_HOST as CLI_DEFAULT_PER_HOST
-from auditor.collect.prober import DEFAULT_PER_HOST, ProbeOptions, Prober, Target
+from auditor.collect.handshake import Target
+from auditor.collect.prober import DEFAULT_PER_HOST, ProbeOptions, Prober
 from auditor.model.facts import PROFILES
 
 FAST = ProbeOptions(connect_timeout=2.0, handshake_timeout=2.0)

@@ -20,7 +20,8 @@ from servers import serve_tls
 from trust_corpus import HOST, Shape, shapes
 
 from auditor.collect.certs import analyse
-from auditor.collect.prober import ProbeOptions, Target, handshake
+from auditor.collect.handshake import Target
+from auditor.collect.prober import ProbeOptions, handshake
 from auditor.collect.trust import TRUSTED, AgentTrust, check_chain
 from auditor.model.certificate import covers_host
 

@@ -6,7 +6,7 @@ import contextlib
 import sys
 from collections.abc import Callable, Iterator
 
-from auditor.collect.prober import Handshake, Target
+from auditor.collect.handshake import Handshake, Target
 
 Report = Callable[[Target, tuple[Handshake, ...]], None]
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from auditor.collect.handshake import Handshake, Target
 from auditor.collect.observed import build_facts
-from auditor.collect.prober import Handshake, ProbeOptions, Target, probe_all
+from auditor.collect.prober import ProbeOptions, probe_all
 from auditor.collect.trust import AgentTrust
 from auditor.model.cluster import Inventory, Node
 from auditor.model.facts import Facts, ProbeSettings

@@ -12,7 +12,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 
 from auditor import __version__
 from auditor.collect.certs import analyse, fingerprint, unreadable_in_chain
-from auditor.collect.prober import Handshake
+from auditor.collect.handshake import Handshake
 from auditor.collect.trust import AgentTrust, check_chain
 from auditor.model.certificate import CertificateFacts, cn_only, covers_host
 from auditor.model.cluster import Inventory, Node, role_family

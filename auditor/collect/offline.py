@@ -16,9 +16,9 @@ from pathlib import Path
 from cryptography import x509
 
 from auditor.collect.certs import analyse, fingerprint, read_certificates, signature_verifies
+from auditor.collect.handshake import Handshake
 from auditor.collect.installed import InstalledCertificates
 from auditor.collect.observed import build_facts, classify
-from auditor.collect.prober import Handshake
 from auditor.collect.trust import AgentTrust
 from auditor.common.errors import InputError
 from auditor.model.certificate import covers_host

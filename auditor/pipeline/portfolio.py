@@ -19,8 +19,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from auditor.collect.handshake import Handshake, Target
 from auditor.collect.inventory import load_inventory
-from auditor.collect.prober import Handshake, Target
 from auditor.common.errors import InputError
 from auditor.evaluate.waivers import WaiverSet
 from auditor.model.audit import Invocation

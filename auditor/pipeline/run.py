@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from auditor.collect.prober import Handshake, ProbeOptions, Target
+from auditor.collect.handshake import Handshake, Target
+from auditor.collect.prober import ProbeOptions
 from auditor.collect.trust import AgentTrust
 from auditor.common.errors import AuditorError, ToolFailure
 from auditor.common.fileio import write_atomic
