@@ -10,8 +10,9 @@ Every file is what the real prober recorded from loopback TLS servers:
   made with the lab's CAs: a 1024-bit RSA key, multi-server SAN certificates, a chain sent
   out of order, a leaf without an authority key identifier.
 
-The expected findings beside each fixture (fixtures/rules/<rule-id>/*.yaml) are written
-and reviewed by hand; this script never writes them. Keys, ports and times change on
+The expected findings and outcomes of each (facts, phase, options) (fixtures/expected/, named
+by the rule cases in fixtures/rules/<rule-id>/) are written and reviewed by hand; this
+script never writes them. Keys, ports and times change on
 every run, so after re-running it, run the fixture tests and review what changed:
 
     python3 scripts/make_rule_fixtures.py            # all
