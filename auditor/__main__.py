@@ -1,5 +1,5 @@
 """``python -m auditor`` is ``uccx-audit``."""
 
-from auditor.cli import main
+from auditor.cli.app import main
 
 main()

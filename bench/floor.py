@@ -2,7 +2,7 @@
 
 Interpreter start, one import (pyOpenSSL), then every (endpoint, profile) handshake at once
 through a thread pool, with the very contexts the prober uses (the offers come in the input
-file, written by bench/run.py from ``auditor.prober.OFFERS``). Nothing else: no facts, no
+file, written by bench/run.py from ``auditor.collect.profiles.OFFERS``). Nothing else: no facts, no
 analysis, no reports. It prints the SHA-256 of each leaf received, so that the benchmark
 can check it did the same work.
 

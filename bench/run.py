@@ -5,7 +5,7 @@
     python3 bench/run.py --only portfolio_300   # one step; updates only its entry
     python3 bench/run.py --only tomcat          # the same for the real-server step
 
-Everything runs on loopback: against lab fleets (``auditor.lab.fleet``) served by their own
+Everything runs on loopback: against lab fleets (``bench.fleet``) served by their own
 processes, and against a real Apache Tomcat 10 (the test suite's ``tests/tomcat.py``: JSSE,
 RSA and EC certificates per connector). Each measured command is its own process; wall
 time is measured around it and its peak memory and CPU time come from ``wait4`` (that
@@ -35,8 +35,8 @@ from typing import TYPE_CHECKING, Protocol
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))
 
-from auditor.lab.fleet import Fleet  # noqa: E402
-from auditor.lab.portfolio_fleet import PortfolioFleet  # noqa: E402
+from bench.fleet import Fleet  # noqa: E402
+from bench.portfolio_fleet import PortfolioFleet  # noqa: E402
 from bench.summary import (  # noqa: E402
     TOMCAT_HEADING,
     Sample,
@@ -141,7 +141,7 @@ def measure(command: Sequence[str], *, stdout: Path | None = None,
 
 def uccx_audit() -> list[str]:
     """``uccx-audit`` from this clone (whatever else is installed), as its console script
-    starts it: the interpreter, then ``auditor.cli.main``."""
+    starts it: the interpreter, then ``auditor.cli.app.main``."""
     return [sys.executable, "-m", "auditor"]
 
 
@@ -159,7 +159,8 @@ def sslyze_command(fleet: Served, json_out: Path) -> list[str]:
 
 
 def floor_command(fleet: Served, workdir: Path, name: str = "floor-input.json") -> list[str]:
-    from auditor.prober import OFFERS, PROFILES
+    from auditor.collect.profiles import OFFERS
+    from auditor.model.facts import PROFILES
 
     spec = workdir / name
     spec.write_text(json.dumps({
@@ -401,7 +402,7 @@ def tomcat_scale_scenario(endpoints: int) -> Scenario:
     publisher and a subscriber (3 ports each), then SocialMiner nodes (2 ports each); every
     node has its own keys and certificates (``tomcat`` RSA-CA-signed, ``tomcat-ECDSA``
     self-signed) and its own loopback address."""
-    from auditor.inventory import DEFAULT_PORTS
+    from auditor.model.cluster import DEFAULT_PORTS
     from auditor.lab.scenarios import RSA_CA, SELF_SIGNED, NodeSpec, Scenario
 
     uccx, socialminer = len(DEFAULT_PORTS["uccx"]), len(DEFAULT_PORTS["socialminer"])

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import serialization
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from auditor.fileio import write_atomic  # noqa: E402
+from auditor.common.fileio import write_atomic  # noqa: E402
 from auditor.lab import SCENARIOS, Lab, pki  # noqa: E402
 
 

@@ -10,8 +10,9 @@ Every file is what the real prober recorded from loopback TLS servers:
   made with the lab's CAs: a 1024-bit RSA key, multi-server SAN certificates, a chain sent
   out of order, a leaf without an authority key identifier.
 
-The expected findings beside each fixture (fixtures/rules/<rule-id>/*.yaml) are written
-and reviewed by hand; this script never writes them. Keys, ports and times change on
+The expected findings and outcomes of each (facts, phase, options) (fixtures/expected/, named
+by the rule cases in fixtures/rules/<rule-id>/) are written and reviewed by hand; this
+script never writes them. Keys, ports and times change on
 every run, so after re-running it, run the fixture tests and review what changed:
 
     python3 scripts/make_rule_fixtures.py            # all
@@ -40,19 +41,16 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from auditor.facts import Facts, ProbeSettings, build_facts, save_facts  # noqa: E402
-from auditor.gadgets import ECDSA_SERVICES  # noqa: E402
-from auditor.inventory import (  # noqa: E402
-    DEFAULT_PORTS,
-    Inventory,
-    Node,
-    load_inventory,
-    role_family,
-)
+from auditor.collect.handshake import Target  # noqa: E402
+from auditor.collect.inventory import load_inventory  # noqa: E402
+from auditor.collect.observed import build_facts  # noqa: E402
+from auditor.collect.prober import ProbeOptions, probe_all  # noqa: E402
+from auditor.collect.trust import AgentTrust, load_agent_trust  # noqa: E402
 from auditor.lab import Lab, pki  # noqa: E402
 from auditor.lab.scenarios import DOMAIN  # noqa: E402
-from auditor.prober import ProbeOptions, Target, probe_all  # noqa: E402
-from auditor.trust import AgentTrust, load_agent_trust  # noqa: E402
+from auditor.model.cluster import DEFAULT_PORTS, Inventory, Node, role_family  # noqa: E402
+from auditor.model.facts import Facts, ProbeSettings, save_facts  # noqa: E402
+from auditor.model.presentation import ECDSA_PORTS  # noqa: E402
 
 OUT = ROOT / "fixtures" / "facts"
 OPTIONS = ProbeOptions(connect_timeout=3.0, handshake_timeout=3.0)
@@ -158,7 +156,7 @@ def serve(nodes: tuple[Served, ...], version: str, cluster: str) -> Iterator[Inv
                     chain.write_bytes(_pem(node.tomcat))
                     key.write_bytes(_key_pem(node.tomcat_key))
                     context.load_cert_chain(chain, key)
-                    if node.tomcat_ecdsa is not None and service in ECDSA_SERVICES[family]:
+                    if node.tomcat_ecdsa is not None and service in ECDSA_PORTS[family]:
                         ec_chain = Path(work, f"{index}-ec.pem")
                         ec_key = Path(work, f"{index}-ec.key")
                         ec_chain.write_bytes(node.tomcat_ecdsa.chain_pem())

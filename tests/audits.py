@@ -15,16 +15,17 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import NameOID
 from servers import serve_tls
 
-from auditor.audit import Audit, build_audit
-from auditor.collect import probe_inventory
-from auditor.engine import evaluate
-from auditor.facts import Facts
-from auditor.inventory import Inventory, Node, load_inventory
+from auditor.collect.collect import probe_inventory
+from auditor.collect.inventory import load_inventory
+from auditor.collect.prober import ProbeOptions
+from auditor.collect.trust import AgentTrust, load_agent_trust
+from auditor.evaluate.engine import build_audit, evaluate
+from auditor.evaluate.projection import make_settings
+from auditor.evaluate.ruleset import load_ruleset
 from auditor.lab import SCENARIOS, Lab, pki
-from auditor.prober import ProbeOptions
-from auditor.projection import make_settings
-from auditor.ruleset import load_ruleset
-from auditor.trust import AgentTrust, load_agent_trust
+from auditor.model.audit import Audit
+from auditor.model.cluster import Inventory, Node
+from auditor.model.facts import Facts
 
 OPTIONS = ProbeOptions(connect_timeout=3, handshake_timeout=3)
 

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from cdp import Browser
 from cryptography import x509
 
-from auditor.certs import fingerprint
-from auditor.facts import Facts
+from auditor.collect.certs import fingerprint
 from auditor.lab.server import LabEndpoint
+from auditor.model.facts import Facts
 
 #: Where a node can present ``tomcat-ECDSA`` (Live Data, SocialMiner's notification
 #: service), and the publisher's Finesse desktop (always ``tomcat``) as the control.

@@ -1,8 +1,10 @@
 """Per-rule fixture cases: fixtures/rules/<rule-id>/{fires,passes}-<case>.yaml.
 
-A case names recorded facts (fixtures/facts/<name>.json), the evaluation options, the
-exact set of findings expected as ``rule-id node subject`` lines (subject: ``node``, a
-service, or a certificate kind) and the exact gadget outcome of every node.
+A case names recorded facts (fixtures/facts/<name>.json) and the evaluation options; what
+the engine gives for those is written once, in fixtures/expected/<facts>--<phase>[--<option>
+-<value>...].yaml: the exact set of findings as ``rule-id node subject`` lines (subject:
+``node``, a service, or a certificate kind) and the exact gadget outcome of every node.
+A case folder only says which of those its rule fires on or passes.
 """
 
 from __future__ import annotations
@@ -13,16 +15,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from auditor.engine import Evaluation, evaluate
-from auditor.facts import Facts, load_facts
-from auditor.projection import make_settings
-from auditor.ruleset import RuleSet
-from auditor.validation import load_yaml
+from auditor.common.validation import load_yaml
+from auditor.evaluate.engine import evaluate
+from auditor.evaluate.projection import make_settings
+from auditor.evaluate.ruleset import RuleSet
+from auditor.model.facts import Facts, load_facts
+from auditor.model.findings import Evaluation
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ROOT / "fixtures" / "rules"
 FACTS = ROOT / "fixtures" / "facts"
+EXPECTED = ROOT / "fixtures" / "expected"
 KINDS = ("fires", "passes")
+#: The evaluation options a case may set, in the order they appear in an expected file's name.
+OPTIONS = ("target_version", "change_date")
+
+
+def expected_name(data: dict[str, Any]) -> str:
+    """The expected-results file of (facts, phase, options)."""
+    parts = [str(data["facts"]), str(data["phase"])]
+    for option in OPTIONS:
+        if option in data:
+            value = str(data[option]).replace("+", "plus").replace("(", "_").replace(")", "")
+            parts.append(f"{option.replace('_', '-')}-{value}")
+    return "--".join(parts)
 
 
 @dataclass(frozen=True)
@@ -52,11 +68,19 @@ class Case:
                                  expiry_window_days=self.data.get("expiry_window_days", 30))
         return evaluate(rules, facts, settings)
 
+    @property
+    def expected_path(self) -> Path:
+        return EXPECTED / f"{expected_name(self.data)}.yaml"
+
+    def expected(self) -> dict[str, Any]:
+        data, _ = load_yaml(self.expected_path)
+        return data
+
     def expected_findings(self) -> Counter[tuple[str, str, str]]:
-        return Counter(tuple(line.split()) for line in self.data["findings"])
+        return Counter(tuple(line.split()) for line in self.expected()["findings"])
 
     def expected_gadgets(self) -> dict[str, dict[str, str]]:
-        return self.data["gadgets"]
+        return self.expected()["gadgets"]
 
 
 def finding_keys(evaluation: Evaluation) -> Counter[tuple[str, str, str]]:

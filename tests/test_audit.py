@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from auditor.audit import audit_from_data, audit_to_json, build_audit, load_audit, save_audit
-from auditor.engine import evaluate
-from auditor.errors import InputError
-from auditor.facts import load_facts
-from auditor.projection import make_settings
-from auditor.ruleset import load_ruleset
-from auditor.validation import validate
+from auditor.common.errors import InputError
+from auditor.common.validation import validate
+from auditor.evaluate.engine import build_audit, evaluate
+from auditor.evaluate.projection import make_settings
+from auditor.evaluate.ruleset import load_ruleset
+from auditor.model.audit import audit_from_data, audit_to_json, load_audit, save_audit
+from auditor.model.facts import load_facts
 
 FACTS = Path(__file__).resolve().parent.parent / "fixtures" / "facts"
 

@@ -9,6 +9,7 @@ import sys
 import time
 
 import pytest
+from cli_runner import Result, invoke
 from servers import listening_sockets
 
 from auditor.lab import SCENARIOS, Lab
@@ -22,7 +23,7 @@ def grid(pub: tuple[str, str], sub: tuple[str, str], sm: tuple[str, str]) -> dic
             "sm": {"chat_email": sm[0], "socialminer_web": sm[1]}}
 
 
-# Verdict and per-node gadget outcomes of every lab scenario (DOMAIN.md's FAQ matrix for
+# Verdict and per-node gadget outcomes of every lab scenario (docs/domain.md, "The FAQ matrix" for
 # the rows; the hygiene cases spoil the publisher's tomcat of a row-3 cluster).
 EXPECTED = {
     "row1-self-signed": ("go_with_actions", grid((P, P), (P, P), (P, P))),
@@ -47,9 +48,8 @@ def test_every_scenario_has_an_expectation() -> None:
     assert set(EXPECTED) == set(SCENARIOS)
 
 
-def run(*args: str, cwd=None, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "auditor", *args], capture_output=True,
-                          text=True, timeout=timeout, cwd=cwd, stdin=subprocess.DEVNULL)
+def run(*args: str, cwd=None, timeout: float = 120) -> Result:
+    return invoke(*args, cwd=cwd)
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))

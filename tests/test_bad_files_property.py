@@ -11,11 +11,11 @@ from cryptography.hazmat.primitives import serialization
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from auditor.certs import read_certificates
-from auditor.errors import InputError
-from auditor.facts import facts_from_data, facts_to_json
-from auditor.inventory import load_inventory, parse_inventory
+from auditor.collect.certs import read_certificates
+from auditor.collect.inventory import load_inventory, parse_inventory
+from auditor.common.errors import InputError
 from auditor.lab import pki
+from auditor.model.facts import facts_from_data, facts_to_json
 
 FAST = settings(max_examples=150, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -59,11 +59,11 @@ def test_inventory_structures_load_or_fail_clearly(data) -> None:
 
 @pytest.fixture(scope="module")
 def valid_facts() -> dict:
-    from auditor.collect import probe_inventory
-    from auditor.inventory import load_inventory as load
+    from auditor.collect.collect import probe_inventory
+    from auditor.collect.inventory import load_inventory as load
+    from auditor.collect.prober import ProbeOptions
+    from auditor.collect.trust import load_agent_trust
     from auditor.lab import Lab
-    from auditor.prober import ProbeOptions
-    from auditor.trust import load_agent_trust
 
     with Lab("row2-rsa-signed-ecdsa") as lab:
         facts = probe_inventory(load(lab.inventory_path),
@@ -141,7 +141,7 @@ RULES = Path(__file__).resolve().parent.parent / "rules"
 @FAST
 @given(text=st.text(max_size=400))
 def test_site_rule_text_loads_or_fails_clearly(tmp_path_factory, text: str) -> None:
-    from auditor.ruleset import load_ruleset
+    from auditor.evaluate.ruleset import load_ruleset
 
     folder = Path(tmp_path_factory.mktemp("site"))
     (folder / "site-rule.yaml").write_text(text, encoding="utf-8")
@@ -153,8 +153,8 @@ def test_site_rule_text_loads_or_fails_clearly(tmp_path_factory, text: str) -> N
 def test_mutated_rule_files_load_or_fail_clearly(tmp_path_factory, data) -> None:
     from ruamel.yaml import YAML
 
-    from auditor.ruleset import load_ruleset
-    from auditor.validation import load_yaml
+    from auditor.common.validation import load_yaml
+    from auditor.evaluate.ruleset import load_ruleset
 
     source = data.draw(st.sampled_from(sorted(RULES.glob("*.yaml"))))
     document, _ = load_yaml(source)
@@ -170,7 +170,7 @@ def test_mutated_rule_files_load_or_fail_clearly(tmp_path_factory, data) -> None
 def valid_audit() -> dict:
     from audits import lab_audit
 
-    from auditor.audit import audit_to_json
+    from auditor.model.audit import audit_to_json
 
     return json.loads(audit_to_json(lab_audit("row4-upgrade-trap")))
 
@@ -178,7 +178,7 @@ def valid_audit() -> dict:
 @FAST
 @given(data=st.data())
 def test_mutated_audit_json_loads_or_fails_clearly(valid_audit, data) -> None:
-    from auditor.audit import audit_from_data
+    from auditor.model.audit import audit_from_data
 
     document = copy.deepcopy(valid_audit)
     _mutate(document, data, keep=lambda path: path[0] != "facts")
@@ -188,6 +188,6 @@ def test_mutated_audit_json_loads_or_fails_clearly(valid_audit, data) -> None:
 @FAST
 @given(data=json_values)
 def test_arbitrary_json_is_not_an_audit(data) -> None:
-    from auditor.audit import audit_from_data
+    from auditor.model.audit import audit_from_data
 
     _only_input_errors(lambda: audit_from_data(data, path="audit.json"))

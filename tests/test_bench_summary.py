@@ -11,11 +11,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from auditor.certs import fingerprint
+from auditor.collect.certs import fingerprint
 from auditor.lab import pki
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from bench.summary import (
     TOMCAT_HEADING,
     Sample,
@@ -249,7 +246,7 @@ def test_running_one_step_alone_leaves_every_other_entry_and_the_lab_table_as_th
 
 def test_the_tomcat_step_serves_the_test_suites_tomcat_and_100_endpoints_as_one_cluster(
         ) -> None:
-    from auditor.inventory import Node
+    from auditor.model.cluster import Node
     from bench import run
 
     helper = run.tomcat_helper()

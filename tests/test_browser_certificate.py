@@ -11,13 +11,13 @@ from browsing import check_browser_against_prober, fingerprint_der
 from cdp import Browser, host_resolver_rules
 from servers import free_port
 
-from auditor.collect import probe_inventory
-from auditor.inventory import load_inventory
+from auditor.collect.collect import probe_inventory
+from auditor.collect.inventory import load_inventory
+from auditor.collect.prober import ProbeOptions
+from auditor.collect.trust import load_agent_trust
 from auditor.lab import SCENARIOS, Lab
 from auditor.lab.server import presents_ecdsa
-from auditor.prober import ProbeOptions
-from auditor.trust import load_agent_trust
-from auditor.versions import Version
+from auditor.model.versions import Version
 
 #: Lab node i listens on 127.0.0.(FIRST_ADDRESS + i); the browser maps each FQDN there.
 FIRST_ADDRESS = 31

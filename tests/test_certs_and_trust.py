@@ -10,10 +10,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from auditor.certs import analyse, cn_only, covers_host, read_certificates
-from auditor.errors import InputError
+from auditor.collect.certs import analyse, read_certificates
+from auditor.collect.trust import TRUSTED, UNTRUSTED, AgentTrust, check_chain
+from auditor.common.errors import InputError
 from auditor.lab import pki
-from auditor.trust import TRUSTED, UNTRUSTED, AgentTrust, check_chain
+from auditor.model.certificate import cn_only, covers_host
 
 NOW = dt.datetime.now(dt.timezone.utc)
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
+from cli_runner import Result, invoke
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
 
-from auditor.checkcert import FAIL, PASS, check_certificate
+from auditor.collect.checkcert import FAIL, PASS
 from auditor.lab import pki
+from auditor.pipeline.check_cert import check_cert as check_certificate
 
 HOST = "uccx1.example.com"
 
@@ -53,10 +52,8 @@ def pem_files(tmp_path_factory):
     }
 
 
-def check(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "auditor", "check-cert", *args],
-                          capture_output=True, text=True, timeout=60,
-                          stdin=subprocess.DEVNULL)
+def check(*args: str) -> Result:
+    return invoke("check-cert", *args)
 
 
 def test_ec_signed_certificate_for_the_right_csr_passes(pem_files) -> None:
@@ -72,14 +69,18 @@ def test_ec_signed_certificate_for_the_right_csr_passes(pem_files) -> None:
 def test_rsa_signed_ecdsa_certificate_fails_with_its_reason(pem_files) -> None:
     done = check(pem_files["rsa_signed"], "--purpose", "tomcat-ECDSA", "--csr",
                  pem_files["csr"], "--chain", pem_files["rsa_root"], "--host", HOST)
-    assert done.returncode == 1
-    assert "FAIL  signer    signed with RSA" in done.stdout
-    assert "UCCX will not present it" in done.stdout and "CSCvb58580" in done.stdout
+    # UCCX does not present it (FAQ row 2): the rule is a notice, so check-cert's too
+    assert done.returncode == 0, done.stdout
+    assert "WARN  signer    signed with RSA" in done.stdout
+    assert "NOTE  " in done.stdout and "UCCX does not present such a certificate" in done.stdout
+    assert "(rule uccx-does-not-present-rsa-signed-tomcat-ecdsa)" in done.stdout
     assert "Lab RSA Issuing CA" in done.stdout and "(intermediate," in done.stdout
     on_sm = check(pem_files["rsa_signed"], "--purpose", "tomcat-ECDSA", "--chain",
                   pem_files["rsa_root"], "--host", HOST, "--role", "socialminer")
     assert on_sm.returncode == 1
-    assert "chat/email gadget: broken" in on_sm.stdout
+    assert "CSCvb58580" in on_sm.stdout
+    assert "(rule rsa-signed-tomcat-ecdsa-breaks-socialminer)" in on_sm.stdout
+    assert "chat/email gadget: BROKEN" in on_sm.stdout
 
 
 def test_certificate_for_another_key_fails(pem_files) -> None:
@@ -100,7 +101,7 @@ def test_san_mismatch_fails(pem_files) -> None:
     done = check(pem_files["wrong_name"], "--purpose", "tomcat-ECDSA", "--chain",
                  pem_files["ec_root"], "--host", HOST)
     assert done.returncode == 1
-    assert f"FAIL  san       no subject alternative name covers {HOST}" in done.stdout
+    assert "FAIL  " in done.stdout and "(rule certificate-does-not-name-node)" in done.stdout
 
 
 def test_wrong_key_type_for_the_purpose_fails(pem_files) -> None:
@@ -118,8 +119,9 @@ def test_sha1_and_expiry_are_checked() -> None:
                     hash_name="sha1", not_before=now - dt.timedelta(days=100),
                     not_after=now + dt.timedelta(days=10))
     verdict = check_certificate([old.cert], "tomcat", chain=[ca.rsa_root.cert], host=HOST)
-    status = {c.name: c.status for c in verdict.checks}
-    assert status["hash"] == FAIL and status["validity"] == "warn" and status["key"] == PASS
+    assert _status(verdict, "certificate-sha1-signature") == FAIL
+    assert _status(verdict, "certificate-expires-soon") == "warn"
+    assert _status(verdict, "key") == PASS
     assert not verdict.ok
 
 
@@ -156,17 +158,21 @@ def _signed(key, issuer, *, san: tuple[str, ...] | None = None, eku=None,
 
 
 def _status(verdict, name: str) -> str | None:
-    return next((c.status for c in verdict.checks if c.name == name), None)
+    """An upload check's status by its name, or a rule's by its id (error: fail,
+    warning: warn, notice: note); None: no such check, or the rule did not fire."""
+    marks = {"error": FAIL, "warning": "warn", "notice": "note"}
+    return next((c.status for c in verdict.case.checks if c.name == name),
+                next((marks[f.severity] for f in verdict.findings if f.rule_id == name), None))
 
 
 def test_a_certificate_whose_sans_differ_from_the_csr_fails_with_the_vos_message() -> None:
-    from auditor.checkcert import VOS_SAN_MISMATCH
+    from auditor.collect.checkcert import VOS_SAN_MISMATCH
     ca = pki.hierarchies()
     key = pki.key("checkcert-node", "ec")
     cert = _signed(key, ca.ec_root, san=(HOST, "extra.example.com"))
     verdict = check_certificate([cert], "tomcat-ECDSA", csr=_csr(key), chain=[ca.ec_root.cert],
                                 host=HOST)
-    check = next(c for c in verdict.checks if c.name == "csr-san")
+    check = next(c for c in verdict.case.checks if c.name == "csr-san")
     assert check.status == FAIL and not verdict.ok
     assert VOS_SAN_MISMATCH == "CSR SAN and Certificate SAN does not match"
     assert VOS_SAN_MISMATCH in check.message and "extra.example.com" in check.message
@@ -199,7 +205,7 @@ def test_a_certificate_without_server_auth_in_its_extended_key_usage_fails() -> 
     verdict = check_certificate([client_only], "tomcat-ECDSA", chain=[ca.ec_root.cert],
                                 host=HOST)
     assert _status(verdict, "eku") == FAIL and not verdict.ok
-    assert "serverAuth" in next(c.message for c in verdict.checks if c.name == "eku")
+    assert "serverAuth" in next(c.message for c in verdict.case.checks if c.name == "eku")
     server = _signed(key, ca.ec_root, eku=[ExtendedKeyUsageOID.SERVER_AUTH,
                                            ExtendedKeyUsageOID.CLIENT_AUTH])
     assert _status(check_certificate([server], "tomcat-ECDSA", chain=[ca.ec_root.cert],
@@ -209,16 +215,16 @@ def test_a_certificate_without_server_auth_in_its_extended_key_usage_fails() -> 
 @pytest.mark.parametrize("role", ["uccx-publisher", "socialminer"])
 def test_check_cert_takes_the_severity_and_scope_of_the_rule_files(role: str) -> None:
     """RSA below 2048, SHA-1 on a CA-signed (not a self-signed) certificate, wildcard on
-    Finesse: check-cert says fail where the rule is an error, warn where it is a warning,
-    and nothing where the rule does not apply."""
-    from auditor.checkcert import RULE_OF_CHECK, WARN
-    from auditor.ruleset import load_ruleset
+    Finesse: the rule files judge them, so check-cert says fail where the rule is an
+    error, warn where it is a warning, and nothing where the rule does not apply."""
+    from auditor.collect.checkcert import WARN
+    from auditor.evaluate.ruleset import load_ruleset
     rules = load_ruleset()
     status_of = {"error": FAIL, "warning": WARN}
     ca = pki.hierarchies()
 
-    def expected(check_name: str, purpose: str) -> str | None:
-        rule = rules.rule(RULE_OF_CHECK[check_name])
+    def expected(rule_id: str, purpose: str) -> str | None:
+        rule = rules.rule(rule_id)
         services = {"tomcat": {"uccx-publisher": {"finesse", "notification"},
                                "socialminer": {"web"}},
                     "tomcat-ECDSA": {"uccx-publisher": {"live_data"},
@@ -232,23 +238,26 @@ def test_check_cert_takes_the_severity_and_scope_of_the_rule_files(role: str) ->
     small = rsa.generate_private_key(public_exponent=65537, key_size=1024)
     verdict = check_certificate([_signed(small, ca.rsa_root2)], "tomcat",
                                 chain=[ca.rsa_root2.cert], host=HOST, role=role)
-    assert _status(verdict, "key") == expected("key-size", "tomcat") == WARN
+    size = "certificate-rsa-key-below-2048"
+    assert _status(verdict, size) == expected(size, "tomcat") == WARN
     # SHA-1 on a CA-signed certificate; a self-signed one's own signature is not judged
     rsa_key = pki.key("checkcert-rsa", "rsa")
     verdict = check_certificate([_signed(rsa_key, ca.rsa_root2, hash_name="sha1")], "tomcat",
                                 chain=[ca.rsa_root2.cert], host=HOST, role=role)
-    assert _status(verdict, "hash") == expected("hash", "tomcat") == FAIL
+    sha1 = "certificate-sha1-signature"
+    assert _status(verdict, sha1) == expected(sha1, "tomcat") == FAIL
     self_sha1 = check_certificate([_signed(rsa_key, None, hash_name="sha1",
                                            self_signed=True)], "tomcat", host=HOST, role=role)
-    assert _status(self_sha1, "hash") == PASS
+    assert _status(self_sha1, sha1) is None
     # a wildcard: a warning on Finesse's tomcat (unverified), nothing elsewhere
+    wildcard = "wildcard-certificate-on-finesse"
     for purpose, key in (("tomcat", rsa_key), ("tomcat-ECDSA", pki.key("checkcert-node",
                                                                         "ec"))):
         issuer = ca.rsa_root2 if purpose == "tomcat" else ca.ec_root
         cert = _signed(key, issuer, san=("*.example.com",))
         verdict = check_certificate([cert], purpose, chain=[issuer.cert], role=role)
-        assert _status(verdict, "wildcard") == expected("wildcard", purpose)
-    assert expected("wildcard", "tomcat") == (WARN if role == "uccx-publisher" else None)
+        assert _status(verdict, wildcard) == expected(wildcard, purpose)
+    assert expected(wildcard, "tomcat") == (WARN if role == "uccx-publisher" else None)
 
 
 @pytest.mark.parametrize("usage", ["key_cert_sign", "key_encipherment"])

@@ -8,15 +8,15 @@ import subprocess
 import sys
 
 import pytest
+from cli_runner import Result, invoke
 
 from auditor import __version__
 from auditor.lab import Lab
-from auditor.verdicts import EXIT_MEANINGS
+from auditor.model.verdicts import EXIT_MEANINGS
 
 
-def run(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "auditor", *args], capture_output=True,
-                          text=True, timeout=120, cwd=cwd, stdin=subprocess.DEVNULL)
+def run(*args: str, cwd=None) -> Result:
+    return invoke(*args, cwd=cwd)
 
 
 def test_version() -> None:
@@ -105,7 +105,7 @@ def _complete(words: str, cword: int) -> list[str]:
 
     env = {**os.environ, "_UCCX_AUDIT_COMPLETE": "complete_bash", "COMP_WORDS": words,
            "COMP_CWORD": str(cword)}
-    done = subprocess.run([sys.executable, "-c", "from auditor.cli import main; main()"],
+    done = subprocess.run([sys.executable, "-c", "from auditor.cli.app import main; main()"],
                           capture_output=True, text=True, timeout=60, env=env,
                           stdin=subprocess.DEVNULL)
     return done.stdout.split()

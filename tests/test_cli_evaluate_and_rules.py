@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from test_ruleset import write_rule
 
-from auditor.audit import audit_from_data, load_audit
-from auditor.cli import main
-from auditor.ruleset import load_ruleset
+from auditor.cli.app import main
+from auditor.evaluate.ruleset import load_ruleset
+from auditor.model.audit import audit_from_data, load_audit
 
 ROOT = Path(__file__).resolve().parent.parent
 FACTS = ROOT / "fixtures" / "facts"

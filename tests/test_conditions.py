@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from auditor.conditions import OPERATORS, Compiler, Condition, lookup, render
-from auditor.errors import InputError
+from auditor.common.errors import InputError
+from auditor.evaluate.conditions import OPERATORS, Compiler, Condition, lookup, render
 
 VIEW = {
     "node": {"role": "uccx-publisher", "port": 8445, "names": ["a.example", "b.example"],

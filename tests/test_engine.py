@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 from test_ruleset import SITE_RULE, write_rule
 
-from auditor.engine import evaluate
-from auditor.facts import Facts, facts_to_json, load_facts
-from auditor.projection import make_settings
-from auditor.ruleset import SEVERITIES, RuleSet, load_ruleset
-from auditor.verdicts import VERDICTS
+from auditor.evaluate.engine import evaluate
+from auditor.evaluate.projection import make_settings
+from auditor.evaluate.ruleset import RuleSet, load_ruleset
+from auditor.model.facts import Facts, facts_to_json, load_facts
+from auditor.model.findings import SEVERITIES
+from auditor.model.verdicts import VERDICTS
 
 FACTS = Path(__file__).resolve().parent.parent / "fixtures" / "facts"
 PUB, SM = "uccx-pub.lab.uccx.example", "sm.lab.uccx.example"

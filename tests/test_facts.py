@@ -8,15 +8,15 @@ import os
 import jsonschema
 import pytest
 
-from auditor.collect import probe_inventory
-from auditor.errors import InputError
-from auditor.facts import facts_to_json, load_facts, save_facts
-from auditor.fileio import write_atomic
-from auditor.inventory import load_inventory
+from auditor.collect.collect import probe_inventory
+from auditor.collect.inventory import load_inventory
+from auditor.collect.prober import ProbeOptions
+from auditor.collect.trust import load_agent_trust
+from auditor.common.errors import InputError
+from auditor.common.fileio import write_atomic
+from auditor.common.resources import schema_path
 from auditor.lab import Lab
-from auditor.prober import ProbeOptions
-from auditor.resources import schema_path
-from auditor.trust import load_agent_trust
+from auditor.model.facts import facts_to_json, load_facts, save_facts
 
 
 @pytest.fixture(scope="module")
@@ -106,9 +106,11 @@ def test_future_schema_version_is_refused_clearly(facts, tmp_path) -> None:
 
 def test_each_chain_is_checked_once_per_host_with_the_verdict_of_a_fresh_check(
         monkeypatch) -> None:
-    from auditor import facts as facts_module
-    from auditor.certs import fingerprint, load_certificate, parse_time
-    from auditor.trust import check_chain
+    from auditor.collect import observed as facts_module
+    from auditor.collect.certs import fingerprint, load_certificate
+    from auditor.collect.trust import check_chain
+    from auditor.model.certificate import parse_time
+    from auditor.model.facts import ChainFacts
 
     calls = []
 
@@ -128,5 +130,5 @@ def test_each_chain_is_checked_once_per_host_with_the_verdict_of_a_fresh_check(
     for host, handshake in handshakes:
         chain = [load_certificate(probed.certificates[fp].pem) for fp in handshake.chain]
         fresh = check_chain(chain, trust, host, at)
-        assert handshake.chain_check == facts_module.ChainFacts(
+        assert handshake.chain_check == ChainFacts(
             fresh.order_ok, fresh.missing_intermediate, fresh.trust, fresh.reason, fresh.anchor)

@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from auditor import fastyaml, validation
-from auditor.errors import InputError
-from auditor.fastyaml import FastYAMLError, load_fast
-from auditor.inventory import inventory_to_yaml, load_inventory
+from auditor.collect.inventory import inventory_to_yaml, load_inventory
+from auditor.common import fastyaml, validation
+from auditor.common.errors import InputError
+from auditor.common.fastyaml import FastYAMLError, load_fast
+from auditor.common.resources import rules_dir
 from auditor.lab.scenarios import SCENARIOS
 from auditor.lab.server import Lab
-from auditor.resources import rules_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 

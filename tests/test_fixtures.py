@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from auditor.certs import analyse, covers_host
+from auditor.collect.certs import analyse
 from auditor.lab import SCENARIOS
+from auditor.model.certificate import covers_host
 
 LAB = Path(__file__).resolve().parent.parent / "fixtures" / "lab"
 BLOCK = re.compile(r"(Certificate:\n.*?)(-----BEGIN CERTIFICATE-----\n.*?"

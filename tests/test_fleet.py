@@ -1,14 +1,15 @@
 """The lab fleet: N endpoints laid out as one inventory, served by other processes, each
-presenting the certificates DOMAIN.md says, and silent endpoints that never answer."""
+presenting the certificates docs/domain.md says, and silent endpoints that never answer."""
 
 from __future__ import annotations
 
 import pytest
 
-from auditor.certs import fingerprint
-from auditor.inventory import load_inventory
-from auditor.lab.fleet import Fleet, layout
-from auditor.prober import ProbeOptions, Target, probe_all
+from auditor.collect.certs import fingerprint
+from auditor.collect.handshake import Target
+from auditor.collect.inventory import load_inventory
+from auditor.collect.prober import ProbeOptions, probe_all
+from bench.fleet import Fleet, layout
 
 
 def test_ten_endpoints_are_a_publisher_a_subscriber_and_two_socialminers() -> None:

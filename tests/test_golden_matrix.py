@@ -1,7 +1,8 @@
 """The FAQ matrix of Cisco 210528, the COP variants, the pre-upgrade predictions and a mixed
 cluster: each node's gadget outcomes, on facts probed live from the lab.
 
-The expectations below are DOMAIN.md's table, per node. The rules know nothing of rows:
+The expectations below are the table in docs/domain.md, "Who presents which certificate", per
+node. The rules know nothing of rows:
 the outcomes must follow from what each endpoint presents to a browser and whether the
 agents' trust accepts it.
 """
@@ -11,16 +12,17 @@ from __future__ import annotations
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from auditor.collect import probe_inventory
-from auditor.engine import Evaluation, evaluate
-from auditor.facts import Facts
-from auditor.inventory import load_inventory
+from auditor.collect.collect import probe_inventory
+from auditor.collect.inventory import load_inventory
+from auditor.collect.prober import ProbeOptions
+from auditor.collect.trust import load_agent_trust
+from auditor.evaluate.engine import evaluate
+from auditor.evaluate.projection import make_settings
+from auditor.evaluate.ruleset import RuleSet, load_ruleset
 from auditor.lab import Lab
 from auditor.lab.scenarios import DOMAIN
-from auditor.prober import ProbeOptions
-from auditor.projection import make_settings
-from auditor.ruleset import RuleSet, load_ruleset
-from auditor.trust import load_agent_trust
+from auditor.model.facts import Facts
+from auditor.model.findings import Evaluation
 
 PUB, SUB, SM = (f"{n}.{DOMAIN}" for n in ("uccx-pub", "uccx-sub", "sm"))
 WORKS, PROMPT_OK, PROMPT_FAILS, BROKEN = ("works", "prompt_accept_works",

@@ -19,8 +19,9 @@ from servers import (
     unparseable_certificate,
 )
 
+from auditor.collect.handshake import Target
+from auditor.collect.prober import ProbeOptions, handshake, probe_target
 from auditor.lab import pki
-from auditor.prober import ProbeOptions, Target, handshake, probe_target
 
 OPTIONS = ProbeOptions(connect_timeout=2.0, handshake_timeout=2.0)
 BUDGET = OPTIONS.connect_timeout + OPTIONS.handshake_timeout + 1.0

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from auditor.errors import InputError
-from auditor.inventory import load_inventory
+from auditor.collect.inventory import load_inventory
+from auditor.common.errors import InputError
 
 EXAMPLE = """\
 cluster: east
@@ -116,7 +116,8 @@ def test_bad_inventory_names_file_line_field_and_what_is_allowed(tmp_path, case,
 
 
 def test_a_node_opts_into_the_vos_cli_and_the_inventory_writes_it_back(tmp_path) -> None:
-    from auditor.inventory import CliAccess, inventory_to_yaml
+    from auditor.collect.inventory import inventory_to_yaml
+    from auditor.model.cluster import CliAccess
 
     inventory = _load(tmp_path, 'cluster: c\nversion: "11.5(1)"\nnodes:\n'
                       "  - {host: a.example, role: socialminer, cli: {user: admin}}\n"

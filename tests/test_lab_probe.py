@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from auditor.certs import fingerprint
-from auditor.collect import probe_inventory
-from auditor.facts import Facts
-from auditor.inventory import load_inventory
+from auditor.collect.certs import fingerprint
+from auditor.collect.collect import probe_inventory
+from auditor.collect.inventory import load_inventory
+from auditor.collect.prober import ProbeOptions
+from auditor.collect.trust import load_agent_trust
 from auditor.lab import SCENARIOS, Lab
-from auditor.prober import PROFILES, ProbeOptions
-from auditor.trust import load_agent_trust
+from auditor.model.facts import PROFILES, Facts
 
 
 def _probe(lab: Lab) -> Facts:
@@ -65,7 +65,7 @@ def test_chain_as_sent_is_recorded_in_order(probed) -> None:
         assert list(rsa.chain) == sent
 
 
-# The four FAQ rows spelled out, independent of the lab's own model of DOMAIN.md's table.
+# The four FAQ rows spelled out, independent of the lab's own model of docs/domain.md's table.
 ROWS = {
     "row1-self-signed": ("self_signed", "self_signed", "self_signed"),
     "row2-rsa-signed-ecdsa": ("rsa_ca_signed", "not_presented", "rsa_ca_signed"),
@@ -115,8 +115,7 @@ def test_tls12_only_servers_are_steered_by_cipher_suites(max_tls: str) -> None:
 
 
 def test_fallback_method_without_sigalgs_sees_both_certificates(monkeypatch) -> None:
-    from auditor import prober
-
+    from auditor.collect import prober
     monkeypatch.setattr(prober, "sigalgs_supported", lambda: False)
     with Lab("row4-upgrade-trap") as lab:
         facts = _probe(lab)

@@ -6,21 +6,19 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import pytest
+from cli_runner import Result, invoke
 
 from auditor.lab import Lab
 
 FILES = ["audit.json", "facts.json", "junit.xml", "report.html", "report.md"]
 
 
-def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "auditor", *args], capture_output=True,
-                          text=True, timeout=240, stdin=subprocess.DEVNULL)
+def run(*args: str) -> Result:
+    return invoke(*args)
 
 
 def sha256(path: Path) -> str:

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_runner import Result, invoke
 from test_audit_command import EXPECTED
 
-from auditor.errors import InputError
+from auditor.collect.offline import read_keystore
+from auditor.common.errors import InputError
 from auditor.lab import SCENARIOS
-from auditor.offline import read_keystore
 
 LAB = Path(__file__).resolve().parent.parent / "fixtures" / "lab"
 INVENTORY = """\
@@ -43,10 +42,8 @@ def downloads(scenario: str, into: Path) -> Path:
     return into
 
 
-def audit(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "auditor", "audit", *args],
-                          capture_output=True, text=True, timeout=120,
-                          stdin=subprocess.DEVNULL)
+def audit(*args: str) -> Result:
+    return invoke("audit", *args)
 
 
 @pytest.mark.parametrize("scenario", ["row1-self-signed", "row2-rsa-signed-ecdsa",

@@ -9,12 +9,14 @@ import subprocess
 import pytest
 from cryptography import x509
 
-from auditor.certs import fingerprint
-from auditor.collect import probe_inventory
-from auditor.inventory import load_inventory
+from auditor.collect.certs import fingerprint
+from auditor.collect.collect import probe_inventory
+from auditor.collect.inventory import load_inventory
+from auditor.collect.prober import ProbeOptions
+from auditor.collect.profiles import OFFERS
+from auditor.collect.trust import load_agent_trust
 from auditor.lab import Lab
-from auditor.prober import OFFERS, PROFILES, ProbeOptions
-from auditor.trust import load_agent_trust
+from auditor.model.facts import PROFILES
 
 PEM = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from cryptography.x509.oid import SignatureAlgorithmOID
 from OpenSSL import SSL
 
-from auditor import openssl_private
-from auditor.prober import OFFERS
+from auditor.collect import openssl_private
+from auditor.collect.profiles import OFFERS
 
 
 def test_the_sha1_alias_oid_is_the_one_cryptography_keeps_privately() -> None:

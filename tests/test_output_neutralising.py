@@ -14,11 +14,11 @@ from audits import audit_facts
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from auditor.audit_text import gadget_table, heading, render_audit
-from auditor.facts import load_facts
-from auditor.report.context import ReportMeta
-from auditor.report.render import render
-from auditor.textsafe import terminal, visible
+from auditor.common.textsafe import terminal, visible
+from auditor.model.facts import load_facts
+from auditor.render.audit_text import gadget_table, heading, render_audit
+from auditor.render.context import ReportMeta
+from auditor.render.formats import render
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "facts" / "row4-upgrade-trap.json"
 #: raw control characters no output may carry (tab and newline are the tool's own)

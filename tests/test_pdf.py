@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from auditor.audit import load_audit
 from auditor.lab import Lab
-from auditor.pdf import BROWSER_ENV, HINT, PdfUnavailable, find_browser
-from auditor.report.plan import build_plan
-from auditor.report.render import css_string
+from auditor.model.audit import load_audit
+from auditor.render.formats import css_string
+from auditor.render.pdf import BROWSER_ENV, HINT, PdfUnavailable, find_browser
+from auditor.render.plan import build_plan
 
 SCENARIO = "row4-upgrade-trap"
 
@@ -109,8 +109,8 @@ def test_without_a_browser_the_other_reports_are_written_and_one_line_says_how(
     env = {k: v for k, v in os.environ.items() if k != BROWSER_ENV}
     env["PATH"] = str(empty)
     # the engine is hidden: nothing on PATH, no install location
-    hide = ("import sys, auditor.pdf as pdf; pdf.install_locations = lambda env=None: []; "
-            "sys.argv = ['uccx-audit', *sys.argv[1:]]; from auditor.cli import main; main()")
+    hide = ("import sys, auditor.render.pdf as pdf; pdf.install_locations = lambda env=None: []; "
+            "sys.argv = ['uccx-audit', *sys.argv[1:]]; from auditor.cli.app import main; main()")
     with Lab(SCENARIO) as lab:
         done = run_cli([*audit_args(lab, tmp_path / "out"), "--pdf"], env, code=hide)
     assert done.returncode == 1, done.stderr  # unchanged: the verdict's exit code

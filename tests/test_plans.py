@@ -1,6 +1,6 @@
 """The remediation plan of every lab scenario, asserted structurally: the recommended
 playbooks in order, the node of every step, the restart order, the verify command; and the
-same in report.md, where an admin reads it at 2 a.m. (DOMAIN.md, "When to use which remedy"
+same in report.md, where an admin reads it at 2 a.m. (docs/domain.md, "Which remedy first"
 and "The CA-signed procedure")."""
 
 from __future__ import annotations
@@ -15,15 +15,15 @@ from pathlib import Path
 import pytest
 from audits import lab_audit
 
-from auditor.audit import Audit
-from auditor.engine import evaluate
+from auditor.evaluate.engine import evaluate
+from auditor.evaluate.projection import make_settings
+from auditor.evaluate.ruleset import load_ruleset
 from auditor.lab import SCENARIOS, Lab
 from auditor.lab.scenarios import DOMAIN
-from auditor.pipeline import audit_invocation
-from auditor.projection import make_settings
-from auditor.report import ReportMeta, render
-from auditor.report.plan import build_plan
-from auditor.ruleset import load_ruleset
+from auditor.model.audit import Audit
+from auditor.pipeline.run import audit_invocation
+from auditor.render import ReportMeta, render
+from auditor.render.plan import build_plan
 
 PUB, SUB, SM = (f"{n}.{DOMAIN}" for n in ("uccx-pub", "uccx-sub", "sm"))
 ALL = (PUB, SUB, SM)
@@ -259,7 +259,7 @@ citations:
     live = [f for f in evaluation.findings if f.rule_id == "live-data-prompt-cannot-be-accepted"]
     assert live and all(f.remediation[0] == "site-ecdsa-via-change-board" for f in live)
     assert all(SIGN in f.remediation for f in live)  # the built-in one stays an alternative
-    from auditor.audit import build_audit
+    from auditor.evaluate.engine import build_audit
     audit = with_invocation(build_audit(evaluation, facts, rules, settings))
     plan = build_plan(audit)
     assert [i.playbook for i in plan.items] == ["site-ecdsa-via-change-board", SIGN]

@@ -9,21 +9,20 @@ import dataclasses
 import datetime as dt
 import json
 import shutil
-import subprocess
-import sys
 
 import pytest
+from cli_runner import Result, invoke
 
-from auditor.audit import load_audit
 from auditor.lab import SCENARIOS, Lab
-from auditor.portfolio import build_portfolio, portfolio_csv, portfolio_html
+from auditor.model.audit import load_audit
+from auditor.model.portfolio import build_portfolio
+from auditor.render.portfolio import portfolio_csv, portfolio_html
 
 HOSTILE = '=HYPERLINK("http://x")<script>alert(1)</script>\x1b[2J'
 
 
-def run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "auditor", *args], capture_output=True,
-                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+def run(*args: str, timeout: float = 300) -> Result:
+    return invoke(*args)
 
 
 @pytest.fixture(scope="module")

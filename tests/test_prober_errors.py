@@ -8,8 +8,10 @@ import time
 import pytest
 from servers import alert, close_at_once, free_port, listening_sockets, plain_http, reset, serve
 
+from auditor.collect.handshake import Target
+from auditor.collect.prober import ProbeOptions, handshake, probe_all, probe_target
 from auditor.lab import Lab
-from auditor.prober import PROFILES, ProbeOptions, Target, handshake, probe_all, probe_target
+from auditor.model.facts import PROFILES
 
 FAST = ProbeOptions(connect_timeout=1.0, handshake_timeout=1.0)
 
@@ -137,8 +139,7 @@ def _fake_handshakes(monkeypatch, answer) -> list[tuple[str, str]]:
     """Replace the handshake with ``answer(target, profile)``; return the calls made."""
     import threading
 
-    from auditor import prober
-
+    from auditor.collect import prober
     calls: list[tuple[str, str]] = []
     lock = threading.Lock()
 
@@ -154,7 +155,7 @@ def _fake_handshakes(monkeypatch, answer) -> list[tuple[str, str]]:
 def test_once_the_first_profile_answered_the_others_run_at_the_same_time(monkeypatch) -> None:
     import threading
 
-    from auditor.prober import Handshake
+    from auditor.collect.handshake import Handshake
 
     both_running = threading.Barrier(2, timeout=10)
 
@@ -172,7 +173,8 @@ def test_once_the_first_profile_answered_the_others_run_at_the_same_time(monkeyp
 
 def test_an_endpoint_where_nothing_answers_gets_one_handshake_for_all_profiles(
         monkeypatch) -> None:
-    from auditor.prober import Handshake, ProbeError
+    from auditor.collect.handshake import Handshake
+    from auditor.model.facts import ProbeError
 
     def answer(target, profile):
         if target.host == "dead.example":

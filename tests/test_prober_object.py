@@ -13,8 +13,10 @@ from collections.abc import Iterator
 import pytest
 from servers import listening_sockets, tls_server
 
-from auditor.cli import DEFAULT_PER_HOST as CLI_DEFAULT_PER_HOST
-from auditor.prober import DEFAULT_PER_HOST, PROFILES, ProbeOptions, Prober, Target
+from auditor.cli.options import DEFAULT_PER_HOST as CLI_DEFAULT_PER_HOST
+from auditor.collect.handshake import Target
+from auditor.collect.prober import DEFAULT_PER_HOST, ProbeOptions, Prober
+from auditor.model.facts import PROFILES
 
 FAST = ProbeOptions(connect_timeout=2.0, handshake_timeout=2.0)
 
@@ -27,9 +29,9 @@ def test_importing_the_prober_builds_no_ssl_context() -> None:
             "    made.append(args)\n"
             "    real(self, *args, **kwargs)\n"
             "SSL.Context.__init__ = init\n"
-            "import auditor.prober, auditor.facts, auditor.collect\n"
+            "import auditor.collect.prober, auditor.model.facts, auditor.collect.collect\n"
             "assert not made, made\n"
-            "auditor.prober.Prober().context('browser')\n"
+            "auditor.collect.prober.Prober().context('browser')\n"
             "assert made\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60)

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from auditor.errors import InputError
-from auditor.facts import Facts, load_facts
-from auditor.projection import (
+from auditor.common.errors import InputError
+from auditor.evaluate.projection import (
     NEW_SELF_SIGNED_TOMCAT_ECDSA,
     make_settings,
     predicted_browser,
     predicted_states,
 )
-from auditor.view import FIELDS
+from auditor.evaluate.view import FIELDS
+from auditor.model.facts import Facts, load_facts
 
 FACTS = Path(__file__).resolve().parent.parent / "fixtures" / "facts"
 

@@ -9,7 +9,7 @@ import pytest
 from audits import all_lab_audits, hostile_audit
 from cdp import Browser
 
-from auditor.report import ReportMeta, render
+from auditor.render import ReportMeta, render
 
 META = ReportMeta("CHG0042", "test operator", "2026-11-27T00:00:00Z")
 

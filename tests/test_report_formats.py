@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
-import sys
 
 import jsonschema
 import pytest
 from audits import hostile_audit, lab_audit
+from cli_runner import Result, invoke
 from junitparser import Failure, JUnitXml
 
-from auditor.audit import load_audit, save_audit
-from auditor.report import ReportMeta, render
-from auditor.report.diff import diff_audits
-from auditor.report.diff_render import render_diff
-from auditor.report.faq import cluster_row
-from auditor.resources import schema_path
+from auditor.common.resources import schema_path
+from auditor.model.audit import load_audit, save_audit
+from auditor.render import ReportMeta, render
+from auditor.render.diff import diff_audits
+from auditor.render.diff_render import render_diff
+from auditor.render.faq import cluster_row
 
 META = ReportMeta("CHG0042", "operator", "2026-11-27T00:00:00Z")
 
@@ -161,9 +160,8 @@ def test_diff_of_row4_trap_before_and_ec_signed_after() -> None:
         assert "works" in text and "tomcat-ECDSA" in text
 
 
-def _cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "auditor", *args], capture_output=True,
-                          text=True, timeout=120, stdin=subprocess.DEVNULL, cwd=cwd)
+def _cli(*args: str, cwd=None) -> Result:
+    return invoke(*args, cwd=cwd)
 
 
 def test_report_and_diff_commands_and_their_exit_codes(tmp_path) -> None:
@@ -196,8 +194,8 @@ def test_a_restricted_profile_turned_away_reads_as_no_certificate_of_that_type()
 
 
 def test_audit_json_is_validated_on_write(tmp_path, monkeypatch) -> None:
-    from auditor import audit as audit_module
-    from auditor.errors import InputError
+    from auditor.common.errors import InputError
+    from auditor.model import audit as audit_module
 
     audit = lab_audit("row4-upgrade-trap")
     broken = audit_module.audit_to_json(audit).replace('"verdict": "no_go"',

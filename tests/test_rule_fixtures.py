@@ -7,10 +7,21 @@ same as once), so an unexpected finding fails as surely as a missing one.
 from __future__ import annotations
 
 import pytest
-from rule_cases import FACTS, KINDS, Case, discover, finding_keys, gadget_outcomes
+from rule_cases import (
+    EXPECTED,
+    FACTS,
+    KINDS,
+    OPTIONS,
+    Case,
+    discover,
+    expected_name,
+    finding_keys,
+    gadget_outcomes,
+)
 
-from auditor.facts import facts_to_json, load_facts
-from auditor.ruleset import RuleSet, load_ruleset
+from auditor.common.validation import load_yaml
+from auditor.evaluate.ruleset import RuleSet, load_ruleset
+from auditor.model.facts import facts_to_json, load_facts
 
 ALL_CASES = discover()
 
@@ -50,3 +61,18 @@ def test_recorded_facts_validate_round_trip_and_serve_a_case(name: str) -> None:
     facts = load_facts(path)  # checked against the facts schema
     assert facts_to_json(facts) == path.read_text(encoding="utf-8")
     assert name in {c.data["facts"] for c in ALL_CASES}, f"{path.name} serves no case"
+
+
+@pytest.mark.parametrize("case", ALL_CASES, ids=lambda c: c.id)
+def test_a_case_names_facts_and_options_only(case: Case) -> None:
+    """What the engine gives is written once, in fixtures/expected/, never in a case."""
+    assert set(case.data) <= {"facts", "phase", *OPTIONS}, case.path
+    assert case.expected_path.is_file(), f"{case.path}: no {case.expected_path.name}"
+
+
+@pytest.mark.parametrize("path", sorted(EXPECTED.glob("*.yaml")), ids=lambda p: p.stem)
+def test_each_expected_file_is_its_facts_phase_and_options_and_serves_a_case(path) -> None:
+    data, _ = load_yaml(path)
+    assert expected_name(data) == path.stem
+    assert path.stem in {c.expected_path.stem for c in ALL_CASES}, f"{path.name} serves no case"
+

@@ -4,18 +4,21 @@ tests do: IDs, metadata, citations, fixtures, remediation references, the catalo
 from __future__ import annotations
 
 import re
+import shutil
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from rule_cases import CASES, KINDS, Case, discover
 
-from auditor.catalogue import rules_markdown
-from auditor.ruleset import RuleSet, load_ruleset
+from auditor.common.errors import InputError
+from auditor.evaluate.ruleset import RuleSet, load_ruleset
+from auditor.render.catalogue import rules_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = load_ruleset()
 RULE_ID = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)+$")
-#: The sources DOMAIN.md names; a citation must point at one of them.
+#: The sources docs/domain.md names; a citation must point at one of them.
 SOURCES = re.compile(
     r"^(Cisco (210528|118855|200651|200423|214607)|CSCvb58580|CSCvb46250"
     r"|UCCX administration guide|UCCX 11\.5 port utilization guide"
@@ -40,6 +43,47 @@ def test_rule_ids_are_unique_and_each_is_its_file_stem() -> None:
 def test_rule_ids_have_the_documented_format() -> None:
     bad = [r.id for r in RULES.rules if not RULE_ID.match(r.id) or len(r.id) > 64]
     assert bad == []
+
+
+def _mutated(tmp_path: Path, name: str, old: str, new: str, *, rename: str | None = None
+             ) -> Path:
+    """A copy of the built-in rules with one file changed (and perhaps renamed)."""
+    folder = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", folder)
+    path = folder / name
+    text = path.read_text()
+    assert old in text, (name, old)
+    path.write_text(text.replace(old, new, 1))
+    if rename:
+        path.rename(path.with_name(rename))
+    return folder
+
+
+#: What the meta-tests above rely on the loader to refuse, fed to it: (file, text, its
+#: replacement, a new file name or None, what the error must say).
+BAD_RULES = [
+    ("certificate-expired.yaml", "id: certificate-expired", "id: certificate-expires",
+     None, "differs from the file name"),
+    ("certificate-expired.yaml", "id: certificate-expired", "id: Certificate_Expired",
+     "Certificate_Expired.yaml", "has the wrong form"),
+    ("certificate-expired.yaml", "remediation: [renew-certificate]",
+     "remediation: [renew-the-moon]", None, "unknown remediation 'renew-the-moon'"),
+    ("rsa-signed-tomcat-ecdsa-breaks-socialminer.yaml", "severity: error",
+     "severity: warning", None, "but the rule makes chat_email broken"),
+    ("playbooks/add-certificates-to-agent-trust-stores.yaml", "steps:\n", "steps: []\nx:\n",
+     None, "steps: too short"),
+]
+
+
+@pytest.mark.parametrize("name, old, new, rename, says", BAD_RULES,
+                         ids=[f"{i}-{b[0].split('/')[-1]}" for i, b in enumerate(BAD_RULES)])
+def test_the_loader_refuses_what_the_meta_tests_forbid(tmp_path: Path, name: str, old: str,
+                                                       new: str, rename: str | None,
+                                                       says: str) -> None:
+    folder = _mutated(tmp_path, name, old, new, rename=rename)
+    with pytest.raises(InputError) as caught:
+        load_ruleset(builtin=folder)
+    assert says in str(caught.value), str(caught.value)
 
 
 def test_every_rule_has_its_metadata_and_a_message_with_what_and_why() -> None:
@@ -95,7 +139,7 @@ def test_every_playbook_is_ordered_steps_that_end_with_running_the_audit_again()
 
 
 def test_no_rule_or_playbook_names_a_cop_file() -> None:
-    """DOMAIN.md: no source gives the COP file names, so none may be hard-coded."""
+    """docs/domain.md: no source gives the COP file names, so none may be hard-coded."""
     for path in (ROOT / "rules").rglob("*.yaml"):
         assert not re.search(r"\.cop(\.sgn)?\b", path.read_text(), re.I), path
 

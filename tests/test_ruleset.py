@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from auditor.errors import InputError
-from auditor.ruleset import load_playbook, load_rule, load_ruleset
+from auditor.common.errors import InputError
+from auditor.evaluate.ruleset import load_playbook, load_rule, load_ruleset
 
 SITE_RULE = """\
 id: {id}

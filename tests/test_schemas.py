@@ -5,8 +5,8 @@ from __future__ import annotations
 import jsonschema
 import pytest
 
-from auditor.resources import schema_path
-from auditor.validation import load_schema
+from auditor.common.resources import schema_path
+from auditor.common.validation import load_schema
 
 SCHEMAS = sorted(p.name.removesuffix(".schema.json")
                  for p in schema_path("rule").parent.glob("*.schema.json"))

@@ -27,19 +27,20 @@ from test_verdict_earned import (
 )
 from tomcat import INDEX_TITLE, Tomcat, TomcatError, TomcatSite, serving
 
-from auditor.certs import fingerprint
-from auditor.collect import probe_inventory
-from auditor.engine import Evaluation, evaluate
-from auditor.facts import Facts
-from auditor.inventory import load_inventory
+from auditor.collect.certs import fingerprint
+from auditor.collect.collect import probe_inventory
+from auditor.collect.inventory import load_inventory
+from auditor.collect.prober import ProbeOptions
+from auditor.collect.trust import load_agent_trust
+from auditor.evaluate.engine import evaluate
+from auditor.evaluate.projection import Settings, make_settings
+from auditor.evaluate.ruleset import RuleSet, load_ruleset
 from auditor.lab import Lab
 from auditor.lab.scenarios import DOMAIN
 from auditor.lab.server import expected_state
-from auditor.prober import PROFILES, ProbeOptions
-from auditor.projection import Settings, make_settings
-from auditor.ruleset import RuleSet, load_ruleset
-from auditor.trust import load_agent_trust
-from auditor.versions import Version
+from auditor.model.facts import PROFILES, Facts
+from auditor.model.findings import Evaluation
+from auditor.model.versions import Version
 
 ROWS = ("row1-self-signed", "row2-rsa-signed-ecdsa", "row3-ec-signed-ecdsa",
         "row4-upgrade-trap")
@@ -50,7 +51,8 @@ OPTIONS = ProbeOptions(connect_timeout=3, handshake_timeout=3)
 PUB, SUB, SM = (f"{n}.{DOMAIN}" for n in ("uccx-pub", "uccx-sub", "sm"))
 WORKS, PROMPT_OK, PROMPT_FAILS, BROKEN = ("works", "prompt_accept_works",
                                           "prompt_accept_fails", "broken")
-# DOMAIN.md's matrix, spelled out here so that Tomcat and the lab cannot agree on a mistake.
+# The matrix in docs/domain.md, spelled out here so that Tomcat and the lab cannot agree on a
+# mistake.
 #: row: (tomcat, tomcat-ECDSA on UCCX, tomcat-ECDSA on SocialMiner)
 STATES = {
     "row1-self-signed": ("self_signed", "self_signed", "self_signed"),

@@ -19,9 +19,11 @@ from cryptography.hazmat.primitives import serialization
 from servers import serve_tls
 from trust_corpus import HOST, Shape, shapes
 
-from auditor.certs import analyse, covers_host
-from auditor.prober import ProbeOptions, Target, handshake
-from auditor.trust import TRUSTED, AgentTrust, check_chain
+from auditor.collect.certs import analyse
+from auditor.collect.handshake import Target
+from auditor.collect.prober import ProbeOptions, handshake
+from auditor.collect.trust import TRUSTED, AgentTrust, check_chain
+from auditor.model.certificate import covers_host
 
 pytestmark = pytest.mark.timeout(240)
 

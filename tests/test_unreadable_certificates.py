@@ -5,16 +5,16 @@ not parse (the same certificate from a server is a finding: test_hostile_audit.p
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_runner import Result, invoke
 from cryptography.hazmat.primitives import serialization
 from servers import invalid_email_certificate
 from test_offline_audit import INVENTORY, LAB, downloads
 
-from auditor.certs import read_certificates, unreadable_part
-from auditor.errors import InputError
+from auditor.collect.certs import read_certificates, unreadable_part
+from auditor.common.errors import InputError
 
 HOST = "uccx-pub.lab.uccx.example"
 
@@ -27,12 +27,11 @@ def hostile_pem(tmp_path_factory) -> Path:
     return path
 
 
-def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "auditor", *args], capture_output=True,
-                          text=True, timeout=120, stdin=subprocess.DEVNULL)
+def run(*args: str) -> Result:
+    return invoke(*args)
 
 
-def assert_refused(done: subprocess.CompletedProcess, name: str) -> None:
+def assert_refused(done: Result, name: str) -> None:
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
     assert f"{name}: certificate 1 of 1 does not parse: its subject does not parse" in \

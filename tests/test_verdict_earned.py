@@ -20,17 +20,19 @@ from cryptography.hazmat.primitives import serialization
 from junitparser import JUnitXml
 from servers import free_port, serve, silent
 
-from auditor import cli, prober
-from auditor.inventory import Inventory, Node, inventory_to_yaml, load_inventory
+from auditor.cli import app as cli
+from auditor.collect import prober
+from auditor.collect.inventory import inventory_to_yaml, load_inventory
+from auditor.collect.trust import load_agent_trust
 from auditor.lab import Lab
 from auditor.lab.scenarios import DOMAIN
-from auditor.pipeline import AuditRequest, run_audit
-from auditor.report import render
-from auditor.report.context import ReportMeta
-from auditor.report.diff import diff_audits
-from auditor.report.diff_render import render_diff
-from auditor.trust import load_agent_trust
-from auditor.verdicts import EXIT_INCONCLUSIVE, VERDICTS, decide, exit_code
+from auditor.model.cluster import Inventory, Node
+from auditor.model.verdicts import EXIT_INCONCLUSIVE, VERDICTS, decide, exit_code
+from auditor.pipeline.run import AuditRequest, run_audit
+from auditor.render import render
+from auditor.render.context import ReportMeta
+from auditor.render.diff import diff_audits
+from auditor.render.diff_render import render_diff
 
 PUB, SUB, SM = (f"{n}.{DOMAIN}" for n in ("uccx-pub", "uccx-sub", "sm"))
 UNRESOLVABLE = "nowhere.unresolvable.invalid"
@@ -285,7 +287,7 @@ def test_diff_warns_when_swapped_or_of_different_clusters(tmp_path: Path) -> Non
     swapped = diff_audits(post, dataclasses.replace(pre, cluster=post.cluster))
     assert any("swapped" in w for w in swapped.warnings)
     for name, audit in (("pre.json", pre), ("post.json", post)):
-        from auditor.audit import save_audit
+        from auditor.model.audit import save_audit
         save_audit(audit, tmp_path / name)
     done = subprocess.run([sys.executable, "-m", "auditor", "diff", str(tmp_path / "post.json"),
                            str(tmp_path / "pre.json")], capture_output=True, text=True,

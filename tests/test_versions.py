@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from auditor.engine import evaluate
-from auditor.errors import InputError
-from auditor.facts import load_facts
-from auditor.inventory import load_inventory
-from auditor.projection import make_settings
-from auditor.ruleset import load_ruleset
-from auditor.versions import Version, uses_ecdsa
+from auditor.collect.inventory import load_inventory
+from auditor.common.errors import InputError
+from auditor.evaluate.engine import evaluate
+from auditor.evaluate.projection import make_settings
+from auditor.evaluate.ruleset import load_ruleset
+from auditor.model.facts import load_facts
+from auditor.model.versions import Version, uses_ecdsa
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "facts"
 

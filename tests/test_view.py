@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from auditor.facts import Facts, load_facts
-from auditor.projection import make_settings
-from auditor.view import FIELDS, SCOPES, ClusterView, build_views, fields_for
+from auditor.evaluate.projection import make_settings
+from auditor.evaluate.view import FIELDS, SCOPES, ClusterView, build_views, fields_for
+from auditor.model.facts import Facts, load_facts
 
 FACTS = Path(__file__).resolve().parent.parent / "fixtures" / "facts"
 ALL = sorted(p.stem for p in FACTS.glob("*.json"))

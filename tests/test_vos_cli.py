@@ -19,10 +19,11 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from sshd import Sshd, running_sshd
 
-from auditor.installed import installed_facts
-from auditor.inventory import CliAccess, inventory_to_yaml
+from auditor.collect.installed import installed_facts
+from auditor.collect.inventory import inventory_to_yaml
+from auditor.collect.vos_cli import COMMANDS, CliOptions, CliTarget, read_nodes
 from auditor.lab import Lab, pki
-from auditor.vos_cli import COMMANDS, CliOptions, CliTarget, read_nodes
+from auditor.model.cluster import CliAccess
 
 ROOT = Path(__file__).resolve().parent.parent
 ADDRESSES = ("127.0.0.11", "127.0.0.12", "127.0.0.13")

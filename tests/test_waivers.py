@@ -6,23 +6,22 @@ from __future__ import annotations
 import datetime as dt
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_runner import Result, invoke
 from junitparser import JUnitXml, Skipped
 
-from auditor.errors import InputError
+from auditor.common.errors import InputError
+from auditor.evaluate.ruleset import load_ruleset
+from auditor.evaluate.waivers import load_waivers
 from auditor.lab import Lab
-from auditor.ruleset import load_ruleset
-from auditor.waivers import load_waivers
 
 ROW4_RULE = "live-data-prompt-cannot-be-accepted"
 
 
-def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "auditor", *args], capture_output=True,
-                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+def run(*args: str, timeout: float = 120) -> Result:
+    return invoke(*args)
 
 
 def waiver_file(path: Path, *, expires: dt.date, rule: str = ROW4_RULE, node: str = '"*"',

@@ -4,7 +4,7 @@ One JVM, started with ``catalina.sh run`` from a private ``CATALINA_BASE``, serv
 number of scenarios ("sites"). Each node of a site gets a loopback address and each of its
 services one NIO HTTPS connector, configured as a VOS node is: one ``SSLHostConfig`` that
 holds the node's ``tomcat`` certificate as ``<Certificate type="RSA">`` and, on the ports
-where DOMAIN.md says the node presents it, ``tomcat-ECDSA`` as ``<Certificate type="EC">``
+where docs/domain.md says the node presents it, ``tomcat-ECDSA`` as ``<Certificate type="EC">``
 (PEM files: certificateFile, certificateKeyFile, certificateChainFile).
 
 The TLS implementation is JSSE, named on every connector. Tomcat's OpenSSL implementation
@@ -32,7 +32,7 @@ from xml.sax.saxutils import quoteattr
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from auditor.inventory import Inventory, Node, inventory_to_yaml
+from auditor.collect.inventory import inventory_to_yaml
 from auditor.lab.scenarios import Scenario, get_scenario
 from auditor.lab.server import (
     LabEndpoint,
@@ -41,7 +41,8 @@ from auditor.lab.server import (
     presents_ecdsa,
     scenario_certificates,
 )
-from auditor.versions import Version
+from auditor.model.cluster import Inventory, Node
+from auditor.model.versions import Version
 
 CATALINA_HOME = Path("/usr/share/tomcat10")
 INSTALL_HINT = "run `sh scripts/test-deps.sh` (it installs the Debian package tomcat10)"

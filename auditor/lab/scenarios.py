@@ -11,8 +11,6 @@ EC_CA = "ec_ca_signed"
 #: ``tomcat-ECDSA`` does not exist yet (before the 11.5 upgrade).
 NOT_CREATED = "not_created"
 
-DEFECTS = ("expired", "sha1", "cn_without_san", "wrong_host", "missing_intermediate",
-           "wildcard")
 
 DOMAIN = "lab.uccx.example"
 
@@ -92,8 +90,6 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              "issuing CA"),
     _hygiene("wildcard", "Row 3 cluster; the publisher's tomcat is a wildcard certificate"),
 )}
-
-DEFAULT_SCENARIO = "row4-upgrade-trap"
 
 
 def get_scenario(name: str) -> Scenario:

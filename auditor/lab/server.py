@@ -1,4 +1,4 @@
-"""Serve a lab scenario: one loopback TLS endpoint per node and port, as DOMAIN.md says."""
+"""Serve a lab scenario: one loopback TLS endpoint per node and port, as docs/domain.md says."""
 
 from __future__ import annotations
 
@@ -17,16 +17,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
-from auditor.certs import fingerprint
-from auditor.fileio import write_atomic
-from auditor.inventory import (
-    DEFAULT_PORTS,
-    EXTRA_UCCX_PORTS,
-    Inventory,
-    Node,
-    inventory_to_yaml,
-    role_family,
-)
+from auditor.collect.certs import fingerprint
+from auditor.collect.inventory import inventory_to_yaml
+from auditor.common.fileio import write_atomic
 from auditor.lab import pki
 from auditor.lab.scenarios import (
     DOMAIN,
@@ -38,8 +31,9 @@ from auditor.lab.scenarios import (
     Scenario,
     get_scenario,
 )
-from auditor.presentation import presents_ecdsa as _presents_ecdsa
-from auditor.versions import Version
+from auditor.model.cluster import DEFAULT_PORTS, EXTRA_UCCX_PORTS, Inventory, Node, role_family
+from auditor.model.presentation import presents_ecdsa as _presents_ecdsa
+from auditor.model.versions import Version
 
 
 @dataclass(frozen=True)
@@ -126,7 +120,8 @@ def agent_trust_pem() -> bytes:
 
 
 def presents_ecdsa(spec: NodeSpec, service: str, version: Version) -> bool:
-    """DOMAIN.md's table (``auditor.presentation``): who presents ``tomcat-ECDSA`` where."""
+    """The table in docs/domain.md, "Who presents which certificate"
+    (``auditor.model.presentation``): who presents ``tomcat-ECDSA`` where."""
     return _presents_ecdsa(role_family(spec.role), service,
                            None if spec.tomcat_ecdsa == NOT_CREATED else spec.tomcat_ecdsa,
                            cop_installed=spec.cop_installed, version=version)

@@ -1,0 +1,126 @@
+"""The ``uccx-audit`` command line (typer): the app, its entry point, and the commands
+(one module each under :mod:`auditor.cli`), registered here and only here."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Annotated, Optional
+
+import typer
+
+from auditor import __version__
+from auditor.common.errors import AuditorError, ToolFailure
+from auditor.common.textsafe import terminal
+from auditor.model.verdicts import (
+    EXIT_FINDINGS,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TOOL_FAILED,
+    EXIT_USAGE,
+    exit_code,
+    exit_code_help,
+)
+
+__all__ = [
+    "EXIT_FINDINGS",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "app",
+    "exit_code",
+    "main",
+    "run",
+]
+
+app = typer.Typer(
+    name="uccx-audit",
+    help=(
+        "Audit the tomcat and tomcat-ECDSA certificates of a Cisco UCCX 11.5 cluster: "
+        "will agents' Finesse desktop, Live Data and chat/email gadgets work, prompt, "
+        "or break?\n\n"
+        "\b\nExamples:\n"
+        "  uccx-audit demo            # the built-in lab, no servers needed\n"
+        "  uccx-audit audit --inventory cluster.yaml --phase pre --target-version '11.5(1)'\n"
+        "  uccx-audit audit --inventory cluster.yaml --phase post --ticket CHG0042\n"
+        "  uccx-audit diff before/audit.json after/audit.json --format html -o diff.html\n"
+        "  uccx-audit check-cert signed.pem --purpose tomcat-ECDSA --csr node.csr\n"
+        "  uccx-audit probe uccx1.example.com:12015 sm1.example.com:7443\n\n"
+        "\b\nExit codes:\n" + exit_code_help()
+    ),
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"uccx-audit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[Optional[bool], typer.Option(  # noqa: UP045 - typer needs Optional
+        "--version", callback=_version, is_eager=True, help="Show the version and exit.")] = None,
+) -> None:
+    """uccx-audit: UCCX 11.5 certificate auditor."""
+
+
+def run(args: Sequence[str] | None = None) -> int:
+    """Run ``uccx-audit`` with ``args`` (default: the command line) and return its exit
+    code: people get one-line errors, never a traceback.
+
+    Click (inside typer) handles usage errors itself (exit 2); the project's own errors
+    about files and arguments come out here as one line, also with exit 2.
+    """
+    try:
+        app(args=list(args) if args is not None else None, prog_name="uccx-audit")
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except ToolFailure as exc:
+        typer.echo(f"error: {exc}", err=True)
+        return EXIT_TOOL_FAILED
+    except AuditorError as exc:
+        typer.echo(terminal(f"error: {exc}"), err=True)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        # a bug: one line for people, the traceback in error.log, never a report
+        import traceback
+
+        from auditor.common.fileio import write_atomic
+
+        log = write_atomic("error.log", traceback.format_exc())
+        typer.echo(f"error: internal error ({type(exc).__name__}: {exc}); no report was "
+                   f"written; details in {log}", err=True)
+        return EXIT_TOOL_FAILED
+    return EXIT_OK
+
+
+def main() -> None:
+    """Console entry point."""
+    sys.exit(run())
+
+
+# Explicit registration, in the order --help lists the commands.
+from auditor.cli import (  # noqa: E402
+    audit,
+    checkcert,
+    demo,
+    diff,
+    evaluate,
+    portfolio,
+    probe,
+    report,
+    rules,
+    verify,
+)
+
+for _module in (probe, demo, evaluate, rules, audit, checkcert, portfolio, report, diff, verify):
+    _module.commands.register(app)

@@ -1,0 +1,212 @@
+"""``uccx-audit audit``: from an inventory to the four reports, the night of the change."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from auditor.cli.options import (
+    DEFAULT_PER_HOST,
+    CliAcceptNew,
+    CliAll,
+    CliKnownHosts,
+    CliTimeout,
+    CliUser,
+    Commands,
+    PerHost,
+    Phase,
+    cli_request,
+)
+from auditor.common.textsafe import terminal
+from auditor.model.verdicts import EXIT_INTERRUPTED, exit_code
+
+
+def print_result(result, *, err: bool = False) -> None:
+    """The gadget grid and the verdict as a terminal table, and where the reports are
+    (on standard error with ``err``)."""
+    from auditor.render.audit_text import gadget_table, heading, unknowns_text
+
+    for notice in result.audit.waiver_notices:
+        typer.echo(terminal(f"notice: {notice}"), err=True)
+    typer.echo(terminal(heading(result.audit)), err=err)
+    typer.echo("", err=err)
+    typer.echo(terminal(gadget_table(result.audit)), err=err)
+    typer.echo("", err=err)
+    if result.audit.unknowns:
+        typer.echo(terminal(unknowns_text(result.audit)), err=err)
+        typer.echo("", err=err)
+    folder = result.facts_path.parent
+    written = [*(p.name for p in result.reports.values()), result.facts_path.name]
+    if result.manifest is not None:
+        written.append(result.manifest.name)
+    typer.echo(terminal(f"reports in {folder}/: " + ", ".join(written)), err=err)
+    if result.manifest is not None:
+        from auditor.pipeline.manifest import sha256_file
+
+        typer.echo(terminal(f"manifest sha256:{sha256_file(result.manifest)} (record it in "
+                            f"the ticket; `uccx-audit verify {folder}` checks the files)"),
+                   err=err)
+    if result.bundle is not None:
+        typer.echo(terminal(f"evidence bundle: {result.bundle}"), err=err)
+    for note in result.notes:
+        typer.echo(terminal(note), err=True)
+
+
+def _portfolio_cli(*, cli: bool, user: str, known_hosts: Path | None, accept_new: bool,
+                   timeout: float, connect_timeout: float, concurrency: int):
+    """Each cluster's VOS CLI request, asking for the password at most once."""
+    from functools import cache
+
+    @cache
+    def password() -> str | None:
+        from auditor.collect.vos_cli import cli_password
+
+        return cli_password()
+
+    def cli_for(inventory):
+        return cli_request(inventory, all_nodes=cli, user=user, known_hosts=known_hosts,
+                           accept_new=accept_new, timeout=timeout,
+                           connect_timeout=connect_timeout, concurrency=concurrency,
+                           password=password)
+    return cli_for
+
+
+def provenance(inventory: Path | None, agent_trust: Path | None):
+    """The command line and start time for the manifest."""
+    import sys
+
+    from auditor.pipeline.manifest import Provenance
+
+    return Provenance(command_line=("uccx-audit", *sys.argv[1:]), inventory=inventory,
+                      agent_trust=agent_trust)
+
+
+commands = Commands()
+
+
+@commands.command(epilog="\b\nExamples:\n"
+             "  uccx-audit audit --inventory cluster.yaml --phase pre --target-version '11.5(1)'"
+             " --change-date 2026-12-05 --ticket CHG0042\n"
+             "  uccx-audit audit --inventory cluster.yaml --phase post --agent-trust cas.pem "
+             "--out after/\n"
+             "  uccx-audit audit --inventory cluster.yaml --phase post --from-pem downloads/\n"
+             "  uccx-audit audit --inventory customers/ --phase post --out portfolio/ "
+             "--summary-json\n"
+             "  uccx-audit audit --inventory cluster.yaml --phase post --waivers waivers.yaml\n"
+             "  UCCX_AUDIT_CLI_PASSWORD=... uccx-audit audit --inventory cluster.yaml "
+             "--phase post --cli\n\n"
+             "\b\nWrites report.html, report.md, audit.json, junit.xml, facts.json and "
+             "manifest.json into the folder (--pdf: also report.pdf; --bundle: also one zip of "
+             "them all); with several inventories (or a folder of them), one such folder per "
+             "cluster and portfolio.html, portfolio.csv, portfolio.json beside them.\n"
+             "\b\nExit codes: 0 go or go with actions, 1 no-go, 2 usage or input error, "
+             "3 inconclusive, 4 the tool failed, 130 interrupted; a portfolio exits with its "
+             "worst cluster's code.")
+def audit(
+    inventory: Annotated[list[Path], typer.Option(
+        "--inventory", "-i", help="Cluster inventory; repeat it, or name a folder (every "
+        "*.yaml in it), to audit a portfolio of clusters in one run.")],
+    phase: Annotated[Phase, typer.Option(help="pre: before the change window (predicts the "
+                                         "upgrade); post: after it.", show_default=False)],
+    target_version: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        help='Version after the change, e.g. "11.5(1)".')] = None,
+    change_date: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        metavar="YYYY-MM-DD", help="Day of the change, for expiry checks.")] = None,
+    expiry_window: Annotated[int, typer.Option(min=0, metavar="DAYS")] = 30,
+    agent_trust: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        help="PEM bundle the agents' browsers trust (default: the system store).")] = None,
+    ticket: Annotated[Optional[str], typer.Option(help="Change ticket.")] = None,  # noqa: UP045
+    operator: Annotated[Optional[str], typer.Option(help="Who ran it.")] = None,  # noqa: UP045
+    out: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        "--out", "-o", help="Folder for the reports (default: a new dated folder).")] = None,
+    rules: Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045
+        "--rules", metavar="DIR", help="Site rule files to add; repeatable.")] = None,
+    from_pem: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        "--from-pem", metavar="DIR", help="Offline: certificates downloaded from OS "
+        "Administration, one folder per node (DIR/<host>/tomcat.pem, tomcat-ECDSA.pem, "
+        "tomcat-trust ...).")] = None,
+    all_ports: Annotated[bool, typer.Option(help="Also CUIC 8444, OS Admin 8443.")] = False,
+    connect_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds.")] = 5.0,
+    handshake_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds.")] = 5.0,
+    concurrency: Annotated[int, typer.Option(min=1, max=1024)] = 64,
+    per_host: PerHost = DEFAULT_PER_HOST,
+    pdf: Annotated[bool, typer.Option("--pdf", help="Also print the HTML report to "
+                                      "report.pdf (needs Chrome, Chromium or Edge).")] = False,
+    bundle: Annotated[bool, typer.Option("--bundle", help="Also write one zip of the "
+                                         "facts, reports and manifest.")] = False,
+    waivers: Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045
+        "--waivers", metavar="FILE", help="Accepted risks (YAML): waived findings leave the "
+        "verdict and are listed under Accepted risks; repeatable.")] = None,
+    summary_json: Annotated[bool, typer.Option(
+        "--summary-json", help="Print one JSON line on standard output (verdict counts, "
+        "worst exit code, folder) for CI and AWX set_stats; the tables go to standard "
+        "error.")] = False,
+    cli: CliAll = False,
+    cli_user: CliUser = "admin",
+    cli_known_hosts: CliKnownHosts = None,
+    cli_accept_new_host_keys: CliAcceptNew = False,
+    cli_timeout: CliTimeout = 60.0,
+) -> None:
+    """Probe the cluster (or read downloaded certificates), judge it, write the reports."""
+    from auditor.cli.progress import probe_progress
+    from auditor.collect.inventory import load_inventory
+    from auditor.collect.prober import ProbeOptions
+    from auditor.collect.trust import load_agent_trust
+    from auditor.pipeline.run import AuditRequest, audit_invocation, default_out_dir, run_audit
+    from auditor.render import ReportMeta
+
+    started = provenance(inventory[0] if len(inventory) == 1 else None, agent_trust)
+    options = ProbeOptions(connect_timeout, handshake_timeout, concurrency, per_host=per_host)
+    invocation = audit_invocation(
+        inventory[0], phase.value, target_version=target_version, change_date=change_date,
+        expiry_window_days=expiry_window, agent_trust=agent_trust,
+        rule_dirs=tuple(rules or ()), from_pem=from_pem, all_ports=all_ports,
+        options=options, waivers=tuple(waivers or ()), ticket=ticket)
+    if len(inventory) > 1 or inventory[0].is_dir():
+        from auditor.cli.portfolio import audit_portfolio
+
+        audit_portfolio(
+            inventory, phase=phase.value, target_version=target_version,
+            change_date=change_date, expiry_window=expiry_window, agent_trust=agent_trust,
+            ticket=ticket, operator=operator, out=out, rules=rules, from_pem=from_pem,
+            all_ports=all_ports, options=options, waivers=waivers, summary_json=summary_json,
+            provenance=started, invocation=invocation, pdf=pdf, bundle=bundle,
+            cli_for=_portfolio_cli(cli=cli, user=cli_user, known_hosts=cli_known_hosts,
+                                   accept_new=cli_accept_new_host_keys, timeout=cli_timeout,
+                                   connect_timeout=connect_timeout, concurrency=concurrency))
+        return
+    inv = load_inventory(inventory[0])
+    # offline when every keystore is given; nodes with a pem_dir among probed ones are
+    # probed too, and what is installed refines what they present
+    offline = from_pem is not None or all(n.pem_dir for n in inv.nodes)
+    request = AuditRequest(
+        inventory=inv, phase=phase.value,
+        trust=load_agent_trust(str(agent_trust) if agent_trust else None),
+        out_dir=out or default_out_dir(inv.cluster, phase.value),
+        target_version=target_version, change_date=change_date,
+        expiry_window_days=expiry_window, rule_dirs=tuple(rules or ()),
+        options=options, all_ports=all_ports, from_pem=from_pem, offline=offline,
+        cli=cli_request(inv, all_nodes=cli, user=cli_user, known_hosts=cli_known_hosts,
+                        accept_new=cli_accept_new_host_keys, timeout=cli_timeout,
+                        connect_timeout=connect_timeout, concurrency=concurrency),
+        meta=ReportMeta.now(ticket, operator), invocation=invocation,
+        provenance=started, pdf=pdf, bundle=bundle, waiver_files=tuple(waivers or ()))
+    total = sum(len(n.endpoints(all_ports)) for n in inv.nodes)
+    try:
+        with probe_progress(total) as progress:
+            result = run_audit(request, None if offline else progress)
+    except KeyboardInterrupt:
+        facts = request.out_dir / "facts.json"
+        kept = f"; the probed facts are in {facts}" if facts.exists() else ""
+        typer.echo(f"interrupted: no report was written{kept}", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    print_result(result, err=summary_json)
+    if summary_json:
+        from auditor.model.portfolio import build_portfolio
+        from auditor.render.portfolio import summary_line
+
+        typer.echo(summary_line(build_portfolio([(request.out_dir.name, result.audit)]),
+                                request.out_dir))
+    raise typer.Exit(exit_code(result.audit.verdict))

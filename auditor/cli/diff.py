@@ -1,0 +1,60 @@
+"""``uccx-audit diff``: what changed between two audits (or two portfolios)."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from auditor.cli.options import Commands
+from auditor.cli.report import _emit
+from auditor.model.verdicts import exit_code
+
+commands = Commands()
+
+
+class DiffFormat(str, Enum):
+    table = "table"
+    html = "html"
+    md = "md"
+
+
+@commands.command(epilog="\b\nExamples:\n"
+             "  uccx-audit diff before/audit.json after/audit.json\n"
+             "  uccx-audit diff before/audit.json after/audit.json --format html --out diff.html"
+             "\n\n\b\nExit codes (of the after-audit's verdict): 0 go or go with actions, "
+             "1 no-go, 3 inconclusive, 2 usage or input error.")
+def diff(
+    before: Annotated[Path, typer.Argument(metavar="BEFORE",
+                                           help="An audit.json, or a portfolio folder.")],
+    after: Annotated[Path, typer.Argument(metavar="AFTER",
+                                          help="An audit.json, or a portfolio folder.")],
+    fmt: Annotated[DiffFormat, typer.Option("--format", "-f")] = DiffFormat.table,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o")] = None,  # noqa: UP045
+) -> None:
+    """What changed between the pre-change and the post-change audit: certificates
+    replaced, gadget outcomes changed, findings fixed and new. Given two portfolio folders:
+    each cluster's verdict before and after, findings fixed and new."""
+    if before.is_dir() or after.is_dir():
+        from auditor.common.errors import InputError
+        from auditor.model.portfolio import is_portfolio
+        from auditor.render.portfolio_diff import diff_portfolios, render_portfolio_diff
+
+        for folder in (before, after):
+            if not is_portfolio(folder):
+                raise InputError("not a portfolio folder (no portfolio.json)",
+                                 path=str(folder), expected="two audit.json files or two "
+                                 "portfolio folders")
+        changes = diff_portfolios(before, after)
+        _emit(render_portfolio_diff(changes, fmt.value), out)
+        raise typer.Exit(changes.after_exit_code)
+    from auditor.model.audit import load_audit
+    from auditor.render import ReportMeta
+    from auditor.render.diff import diff_audits
+    from auditor.render.diff_render import render_diff
+
+    old, new = load_audit(before), load_audit(after)
+    _emit(render_diff(diff_audits(old, new), fmt.value, ReportMeta.now()), out)
+    raise typer.Exit(exit_code(new.verdict))

@@ -1,0 +1,84 @@
+"""``uccx-audit evaluate``: judge recorded facts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from auditor.cli.options import Commands, Phase, TableFormat, say
+from auditor.common.textsafe import terminal
+from auditor.model.verdicts import exit_code
+
+commands = Commands()
+
+
+@commands.command("evaluate", epilog="\b\nExamples:\n"
+             "  uccx-audit evaluate facts.json --phase post\n"
+             "  uccx-audit evaluate facts.json --phase pre --target-version '11.5(1)' "
+             "--change-date 2026-03-14\n"
+             "  uccx-audit evaluate facts.json --phase post --rules site-rules/ --format json")
+def evaluate_command(
+    facts_file: Annotated[Path, typer.Argument(
+        metavar="FACTS", help="Facts JSON written by probe or demo.", show_default=False)],
+    phase: Annotated[Phase, typer.Option(
+        "--phase", help="pre: before the change window (predicts the upgrade); post: after it.",
+        show_default=False)],
+    target_version: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--target-version", help='Version after the change, e.g. "11.5(1)" '
+        "(pre phase; default: the version in the facts).")] = None,
+    change_date: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--change-date", metavar="YYYY-MM-DD",
+        help="Day of the change, for expiry checks (default: when the facts were recorded).",
+    )] = None,
+    expiry_window: Annotated[int, typer.Option(
+        "--expiry-window", min=0, metavar="DAYS",
+        help="A certificate must stay valid this many days after the change date.")] = 30,
+    rules: Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045
+        "--rules", metavar="DIR", help="A folder of site rule files (and playbooks/) to add "
+        "to the built-in ones; repeatable.")] = None,
+    out: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        "--out", "-o", help="Also write the audit JSON here.")] = None,
+    fmt: Annotated[TableFormat, typer.Option("--format", "-f")] = TableFormat.table,
+    waivers: Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045
+        "--waivers", metavar="FILE", help="Accepted risks (YAML); repeatable.")] = None,
+) -> None:
+    """Judge recorded facts: findings, the verdict, and each agent gadget's outcome per node."""
+    from auditor.evaluate.engine import build_audit, evaluate
+    from auditor.evaluate.projection import make_settings
+    from auditor.evaluate.ruleset import load_ruleset
+    from auditor.evaluate.waivers import apply_waivers, load_waivers
+    from auditor.model.audit import Invocation, audit_to_json, save_audit
+    from auditor.model.facts import load_facts
+    from auditor.render.audit_text import render_audit
+
+    ruleset = load_ruleset(rules or [])
+    facts = load_facts(facts_file)
+    waiver_sets = [load_waivers(path, ruleset, [n.host for n in facts.nodes])
+                   for path in waivers or ()]
+    settings = make_settings(facts.version, facts.observed_at, phase=phase.value,
+                             target_version=target_version, change_date=change_date,
+                             expiry_window_days=expiry_window)
+    args = ["evaluate", str(facts_file), "--phase", phase.value]
+    args += ["--target-version", target_version] if target_version else []
+    args += ["--change-date", change_date] if change_date else []
+    args += ["--expiry-window", str(expiry_window)] if expiry_window != 30 else []
+    for folder in rules or []:
+        args += ["--rules", str(folder)]
+    for waivers_file in waivers or []:
+        args += ["--waivers", str(waivers_file)]
+    audit = build_audit(evaluate(ruleset, facts, settings), facts, ruleset, settings,
+                        Invocation("evaluate", tuple(args)))
+    if waiver_sets:
+        audit = apply_waivers(audit, waiver_sets)
+        for notice in audit.waiver_notices:
+            say(f"notice: {notice}")
+    if out is not None:
+        save_audit(audit, out)
+        say(f"audit written to {out}")
+    if fmt is TableFormat.json:
+        typer.echo(audit_to_json(audit), nl=False)
+    else:
+        typer.echo(terminal(render_audit(audit)))
+    raise typer.Exit(exit_code(audit.verdict))

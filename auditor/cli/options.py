@@ -1,0 +1,114 @@
+"""What the commands share: option types, choices, the VOS CLI request, messages, and
+the small registry each command module fills (:class:`Commands`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+
+from auditor.common.textsafe import terminal
+
+if TYPE_CHECKING:  # paramiko is imported only when a VOS CLI is to be read
+    from auditor.collect.vos_cli import CliRequest
+    from auditor.model.cluster import Inventory
+
+
+class Role(str, Enum):
+    publisher = "uccx-publisher"
+    subscriber = "uccx-subscriber"
+    socialminer = "socialminer"
+
+
+class TableFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+def say(message: str) -> None:
+    typer.echo(terminal(message), err=True)
+
+
+CliAll = Annotated[bool, typer.Option(
+    "--cli", help="Also read every node's installed certificates over its VOS CLI (SSH; "
+    "without it, only nodes with cli: in the inventory). Password: $UCCX_AUDIT_CLI_PASSWORD "
+    "or a prompt; keys and the SSH agent work too.")]
+
+
+CliUser = Annotated[str, typer.Option("--cli-user", help="VOS CLI user for --cli.")]
+
+
+CliKnownHosts = Annotated[Optional[Path], typer.Option(  # noqa: UP045
+    "--cli-known-hosts", metavar="FILE",
+    help="known_hosts file for the nodes' SSH host keys (default: ~/.ssh/known_hosts).")]
+
+
+CliAcceptNew = Annotated[bool, typer.Option(
+    "--cli-accept-new-host-keys", help="First contact: accept and remember host keys not "
+    "yet known (a changed key is still an error).")]
+
+
+CliTimeout = Annotated[float, typer.Option(
+    "--cli-timeout", min=0.1, metavar="SECONDS",
+    help="VOS CLI: the login prompt and each command must come within this.")]
+
+
+def cli_request(inventory: Inventory, *, all_nodes: bool, user: str,
+                known_hosts: Path | None, accept_new: bool, timeout: float,
+                connect_timeout: float, concurrency: int,
+                password: Callable[[], str | None] | None = None) -> CliRequest | None:
+    """The VOS CLI part of a run, or None when no node is to be read. The password comes
+    from the environment or a prompt here, and only here (``password``: where a portfolio
+    keeps the one it asked for)."""
+    if not all_nodes and not any(node.cli for node in inventory.nodes):
+        return None  # paramiko is not even imported
+    from auditor.collect.vos_cli import CliOptions, CliRequest, cli_password, cli_targets
+
+    targets = cli_targets(inventory, all_nodes=all_nodes, user=user)
+    if not targets:
+        return None
+    options = CliOptions(connect_timeout=connect_timeout, prompt_timeout=timeout,
+                         command_timeout=timeout, known_hosts=known_hosts,
+                         accept_new_host_keys=accept_new, concurrency=min(8, concurrency))
+    return CliRequest(targets, options, (password or cli_password)())
+
+
+#: --per-host: at most this many handshakes with one host at once (as sslyze limits).
+PerHost = Annotated[int, typer.Option(
+    "--per-host", min=1, max=64, metavar="N",
+    help="Handshakes with one host at once; a small VOS virtual machine takes few.")]
+
+
+DEFAULT_PER_HOST = 4
+
+
+class Phase(str, Enum):
+    pre = "pre"
+    post = "post"
+
+
+class CatalogueFormat(str, Enum):
+    table = "table"
+    json = "json"
+    md = "md"
+
+
+class Commands:
+    """The commands a module defines, in order; :mod:`auditor.cli.app` adds them to the app
+    (explicit registration: a command module never imports the app)."""
+
+    def __init__(self) -> None:
+        self._items: list[tuple[tuple, dict, Callable]] = []
+
+    def command(self, *args: Any, **kwargs: Any) -> Callable[[Callable], Callable]:
+        def add(function: Callable) -> Callable:
+            self._items.append((args, kwargs, function))
+            return function
+        return add
+
+    def register(self, app: typer.Typer) -> None:
+        for args, kwargs, function in self._items:
+            app.command(*args, **kwargs)(function)

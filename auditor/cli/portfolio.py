@@ -1,0 +1,133 @@
+"""Portfolios on the command line: ``audit`` over many inventories, and ``uccx-audit
+portfolio`` over facts recorded elsewhere (on customers' jump hosts)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from auditor.cli.options import Commands, Phase
+from auditor.model.verdicts import EXIT_INTERRUPTED
+
+if TYPE_CHECKING:
+    from auditor.collect.prober import ProbeOptions
+    from auditor.model.audit import Invocation
+    from auditor.pipeline.manifest import Provenance
+
+
+def _default_folder(phase: str) -> Path:
+    return Path(f"uccx-audit-portfolio-{phase}-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}")
+
+
+def _finish(portfolio, results, out: Path, summary_json: bool) -> None:
+    """Print one line per cluster (standard error with ``summary_json``), then exit with
+    the worst cluster's code."""
+    from auditor.render.portfolio import summary_line
+
+    width = max((len(c.cluster) for c in portfolio.clusters), default=0)
+    for result, entry in zip(results, portfolio.clusters, strict=True):
+        for notice in result.audit.waiver_notices:
+            typer.echo(f"notice: {entry.cluster}: {notice}", err=True)
+        typer.echo(f"{entry.cluster.ljust(width)}  {entry.verdict:<15}  {entry.errors} errors,"
+                   f" {entry.warnings} warnings  {entry.folder}/", err=summary_json)
+    counts = ", ".join(f"{n} {v}" for v, n in portfolio.verdict_counts.items() if n)
+    typer.echo(f"portfolio of {len(portfolio.clusters)} clusters ({counts}) in {out}/: "
+               "portfolio.html, portfolio.csv, portfolio.json", err=summary_json)
+    if summary_json:
+        typer.echo(summary_line(portfolio, out))
+    raise typer.Exit(portfolio.exit_code)
+
+
+def audit_portfolio(inventories: list[Path], *, phase: str, target_version: str | None,
+                    change_date: str | None, expiry_window: int, agent_trust: Path | None,
+                    ticket: str | None, operator: str | None, out: Path | None,
+                    rules: list[Path] | None, from_pem: Path | None, all_ports: bool,
+                    options: ProbeOptions, waivers: list[Path] | None,
+                    summary_json: bool, provenance: Provenance | None = None,
+                    invocation: Invocation | None = None, pdf: bool = False,
+                    bundle: bool = False, cli_for=None) -> None:
+    """``audit`` with several inventories or a folder of them."""
+    from auditor.cli.progress import probe_progress
+    from auditor.collect.trust import load_agent_trust
+    from auditor.common.errors import InputError
+    from auditor.pipeline.portfolio import load_inventories, run_portfolio
+    from auditor.pipeline.run import AuditRequest
+    from auditor.render import ReportMeta
+
+    if from_pem is not None:
+        raise InputError("--from-pem names one cluster's certificates; in a portfolio give "
+                         "each inventory its nodes' pem_dir", expected="one --inventory")
+    loaded = load_inventories(inventories)
+    total = sum(len(n.endpoints(all_ports)) for inv in loaded for n in inv.nodes
+                if not n.pem_dir)
+    folder = out or _default_folder(phase)
+    request = AuditRequest(
+        inventory=loaded[0], phase=phase,
+        trust=load_agent_trust(str(agent_trust) if agent_trust else None), out_dir=folder,
+        target_version=target_version, change_date=change_date,
+        expiry_window_days=expiry_window, rule_dirs=tuple(rules or ()), options=options,
+        all_ports=all_ports, meta=ReportMeta.now(ticket, operator),
+        waiver_files=tuple(waivers or ()), invocation=invocation, pdf=pdf, bundle=bundle,
+        **({"provenance": provenance} if provenance is not None else {}))
+    try:
+        with probe_progress(total) as progress:
+            portfolio, results = run_portfolio(loaded, request, progress, cli_for=cli_for)
+    except KeyboardInterrupt:
+        typer.echo(f"interrupted: no portfolio was written (facts already probed are in "
+                   f"{folder}/<cluster>/facts.json)", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    _finish(portfolio, results, folder, summary_json)
+
+
+commands = Commands()
+
+
+@commands.command(epilog="\b\nExamples:\n"
+             "  uccx-audit portfolio fetched/ --phase post --out portfolio/\n"
+             "  uccx-audit portfolio a/facts.json b/facts.json --phase pre "
+             "--target-version '11.5(1)' --summary-json\n\n"
+             "\b\nWrites one folder per cluster (facts.json and the four reports) and "
+             "portfolio.html, portfolio.csv, portfolio.json.\n"
+             "\b\nExit codes: the worst cluster's: 0 go or go with actions, 1 no-go, "
+             "3 inconclusive; 2 usage or input error.")
+def portfolio(
+    facts: Annotated[list[Path], typer.Argument(
+        metavar="FACTS...", help="Facts files written by `uccx-audit probe --out`, or "
+        "folders of them (every *.json in the folder).", show_default=False)],
+    phase: Annotated[Phase, typer.Option(help="pre: before the change window (predicts the "
+                                         "upgrade); post: after it.", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The portfolio folder.",
+                                      show_default=False)],
+    target_version: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        help='Version after the change, e.g. "11.5(1)".')] = None,
+    change_date: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        metavar="YYYY-MM-DD", help="Day of the change, for expiry checks.")] = None,
+    expiry_window: Annotated[int, typer.Option(min=0, metavar="DAYS")] = 30,
+    rules: Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045
+        "--rules", metavar="DIR", help="Site rule files to add; repeatable.")] = None,
+    waivers: Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045
+        "--waivers", metavar="FILE", help="Accepted risks (YAML); repeatable.")] = None,
+    ticket: Annotated[Optional[str], typer.Option(help="Change ticket.")] = None,  # noqa: UP045
+    operator: Annotated[Optional[str], typer.Option(help="Who ran it.")] = None,  # noqa: UP045
+    summary_json: Annotated[bool, typer.Option(
+        "--summary-json", help="Print one JSON line on standard output for CI and AWX "
+        "set_stats.")] = False,
+) -> None:
+    """Judge facts probed elsewhere (one file per cluster) into a portfolio."""
+    from auditor.collect.trust import AgentTrust
+    from auditor.model.cluster import Inventory
+    from auditor.pipeline.portfolio import portfolio_from_facts
+    from auditor.pipeline.run import AuditRequest
+    from auditor.render import ReportMeta
+
+    request = AuditRequest(
+        inventory=Inventory("portfolio", "11.5(1)", ()), phase=phase.value,
+        trust=AgentTrust("facts", ()), out_dir=out, target_version=target_version,
+        change_date=change_date, expiry_window_days=expiry_window,
+        rule_dirs=tuple(rules or ()), meta=ReportMeta.now(ticket, operator),
+        waiver_files=tuple(waivers or ()))
+    result, results = portfolio_from_facts(facts, request)
+    _finish(result, results, out, summary_json)

@@ -1,0 +1,138 @@
+"""``uccx-audit probe``: record what each endpoint presents, as facts."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from auditor.cli.options import (
+    DEFAULT_PER_HOST,
+    CliAcceptNew,
+    CliAll,
+    CliKnownHosts,
+    CliTimeout,
+    CliUser,
+    Commands,
+    PerHost,
+    Role,
+    TableFormat,
+    cli_request,
+    say,
+)
+from auditor.common.errors import InputError
+from auditor.common.textsafe import terminal
+
+commands = Commands()
+
+
+def _quick_inventory(targets: list[str], role: str, version: str):
+    from auditor.collect.inventory import parse_inventory
+    from auditor.model.cluster import DEFAULT_PORTS, SERVICES_BY_ROLE, role_family
+
+    nodes: dict[str, dict] = {}
+    for text in targets:
+        host, _, port_text = text.rpartition(":") if text.count(":") == 1 else (text, "", "")
+        if not host:
+            host, port_text = text, ""
+        entry = nodes.setdefault(host, {"host": host, "role": role, "ports": {}})
+        if port_text:
+            try:
+                port = int(port_text)
+            except ValueError:
+                raise InputError(f"{text!r}: port {port_text!r} is not a number",
+                                 expected="HOST or HOST:PORT") from None
+            family = role_family(role)
+            service = next((s for s, p in DEFAULT_PORTS[family].items() if p == port), None)
+            if service is None:
+                spare = [s for s in SERVICES_BY_ROLE[family] if s not in entry["ports"]]
+                if not spare:
+                    raise InputError(f"{text!r}: too many ports for one {role}")
+                service = spare[0]
+            entry["ports"][service] = port
+    data = {"cluster": "quick-look", "version": version, "nodes": list(nodes.values())}
+    inventory = parse_inventory(data, path="<command line>")
+    # a node named with ports is probed on those ports only
+    fixed = tuple(replace(n, only_listed_ports=bool(n.ports)) for n in inventory.nodes)
+    return replace(inventory, nodes=fixed)
+
+
+@commands.command(epilog="\b\nExamples:\n"
+             "  uccx-audit probe --inventory cluster.yaml --out facts.json\n"
+             "  uccx-audit probe --inventory cluster.yaml --all-ports --agent-trust cas.pem\n"
+             "  uccx-audit probe uccx1.example.com:12015 --format json")
+def probe(
+    targets: Annotated[Optional[list[str]], typer.Argument(  # noqa: UP045
+        help="HOST[:PORT] for a quick look (without --inventory).", show_default=False)] = None,
+    inventory: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        "--inventory", "-i", help="Cluster inventory (YAML).")] = None,
+    out: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        "--out", "-o", help="Write the facts JSON here.")] = None,
+    all_ports: Annotated[bool, typer.Option(
+        "--all-ports", help="Also probe CUIC 8444 and OS Administration 8443.")] = False,
+    agent_trust: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        "--agent-trust", help="PEM bundle of the CAs and self-signed certificates that "
+        "agents' browsers trust (default: this machine's system store).")] = None,
+    role: Annotated[Role, typer.Option(help="Role of quick-look hosts.")] = Role.publisher,
+    version: Annotated[str, typer.Option(help="UCCX version of quick-look hosts.")] = "11.5(1)",
+    connect_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds.")] = 5.0,
+    handshake_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds.")] = 5.0,
+    concurrency: Annotated[int, typer.Option(min=1, max=1024,
+                                             help="Handshakes at once.")] = 64,
+    fmt: Annotated[TableFormat, typer.Option("--format", "-f")] = TableFormat.table,
+    per_host: PerHost = DEFAULT_PER_HOST,
+    cli: CliAll = False,
+    cli_user: CliUser = "admin",
+    cli_known_hosts: CliKnownHosts = None,
+    cli_accept_new_host_keys: CliAcceptNew = False,
+    cli_timeout: CliTimeout = 60.0,
+) -> None:
+    """Record what every endpoint presents to a browser, an ECDSA-only and an RSA-only client."""
+    from auditor.cli.progress import probe_progress
+    from auditor.collect.collect import probe_inventory
+    from auditor.collect.inventory import load_inventory
+    from auditor.collect.prober import ProbeOptions
+    from auditor.collect.trust import load_agent_trust
+    from auditor.model.facts import facts_to_json, save_facts
+    from auditor.render.terminal import endpoint_table, node_table
+
+    if inventory is not None and targets:
+        raise InputError("give either --inventory or HOST[:PORT] targets, not both")
+    if inventory is not None:
+        inv = load_inventory(inventory)
+    elif targets:
+        inv = _quick_inventory(targets, role.value, version)
+    else:
+        raise InputError("nothing to probe", expected="--inventory FILE or HOST[:PORT] ...")
+    trust = load_agent_trust(str(agent_trust) if agent_trust else None)
+    options = ProbeOptions(connect_timeout, handshake_timeout, concurrency, per_host=per_host)
+    request = cli_request(inv, all_nodes=cli, user=cli_user, known_hosts=cli_known_hosts,
+                          accept_new=cli_accept_new_host_keys, timeout=cli_timeout,
+                          connect_timeout=connect_timeout, concurrency=concurrency)
+    total = sum(len(n.endpoints(all_ports)) for n in inv.nodes)
+    started = time.monotonic()
+    readings = None
+    if request is not None:
+        from auditor.collect.vos_cli import read_installed
+
+        readings = read_installed(request)
+    with probe_progress(total) as progress:
+        facts = probe_inventory(inv, trust=trust, options=options, all_ports=all_ports,
+                                progress=progress)
+    if readings is not None:
+        from auditor.collect.installed import refine
+
+        facts = refine(facts, readings)
+    if out is not None:
+        save_facts(facts, out)
+    if fmt is TableFormat.json:
+        typer.echo(facts_to_json(facts), nl=False)
+    else:
+        typer.echo(terminal(endpoint_table(facts)))
+        typer.echo("")
+        typer.echo(terminal(node_table(facts)))
+    say(f"probed {total} endpoints in {time.monotonic() - started:.2f} s"
+         + (f"; facts written to {out}" if out else ""))

@@ -1,0 +1,77 @@
+"""``uccx-audit report`` and ``uccx-audit diff``: registered on the main typer app."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from auditor.cli.options import Commands
+from auditor.common.textsafe import terminal
+from auditor.model.verdicts import exit_code
+
+
+class ReportFormat(str, Enum):
+    html = "html"
+    md = "md"
+    json = "json"
+    junit = "junit"
+    pdf = "pdf"
+
+
+def _emit(text: str, out: Path | None) -> None:
+    from auditor.common.fileio import write_atomic
+
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        write_atomic(out, text)
+        typer.echo(terminal(f"written: {out}"), err=True)
+
+
+commands = Commands()
+
+
+@commands.command(epilog="\b\nExamples:\n"
+             "  uccx-audit report audit.json --format html --out report.html --ticket CHG0042\n"
+             "  uccx-audit report audit.json --format md         # paste into the ticket\n"
+             "  uccx-audit report audit.json --format junit --out junit.xml\n"
+             "  uccx-audit report audit.json --format pdf --out report.pdf  # needs Chrome, "
+             "Chromium or Edge\n\n"
+             "\b\nExit codes: 0 go or go with actions, 1 no-go, 3 inconclusive, 2 usage or "
+             "input error (also: PDF asked for and no browser to print it).")
+def report(
+    audit_file: Annotated[Path, typer.Argument(metavar="AUDIT.json",
+                                               help="Audit JSON from `uccx-audit evaluate "
+                                               "--format json` or `uccx-audit audit`.")],
+    fmt: Annotated[ReportFormat, typer.Option("--format", "-f")] = ReportFormat.html,
+    out: Annotated[Optional[Path], typer.Option(  # noqa: UP045 - typer needs Optional
+        "--out", "-o", help="Write here (atomically) instead of standard output.")] = None,
+    ticket: Annotated[Optional[str], typer.Option(help="Change ticket, e.g. CHG0042.")] = None,  # noqa: UP045
+    operator: Annotated[Optional[str], typer.Option(help="Who ran the audit.")] = None,  # noqa: UP045
+) -> None:
+    """Render an audit as a self-contained HTML report, Markdown, JSON, JUnit XML or PDF."""
+    from auditor.common.errors import InputError
+    from auditor.model.audit import load_audit
+    from auditor.render import ReportMeta, render
+
+    if fmt is ReportFormat.pdf and out is None:
+        raise InputError("a PDF is not written to standard output", field="--out",
+                         expected="--out FILE.pdf")
+    audit = load_audit(audit_file)
+    meta = ReportMeta.now(ticket, operator)
+    if fmt is ReportFormat.pdf:
+        from auditor.render.pdf import html_to_pdf
+
+        html_to_pdf(render(audit, "html", meta), out)
+        typer.echo(terminal(f"written: {out}"), err=True)
+    else:
+        _emit(render(audit, fmt.value, meta), out)
+    raise typer.Exit(exit_code(audit.verdict))
+
+
+
+

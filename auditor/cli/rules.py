@@ -1,0 +1,36 @@
+"""``uccx-audit rules``: the rule catalogue."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from auditor.cli.options import CatalogueFormat, Commands, say
+
+commands = Commands()
+
+
+@commands.command("rules", epilog="\b\nExamples:\n  uccx-audit rules\n"
+             "  uccx-audit rules --format md > rules/CATALOGUE.md\n"
+             "  uccx-audit rules --rules site-rules/ --format json")
+def rules_command(
+    fmt: Annotated[CatalogueFormat, typer.Option("--format", "-f")] = CatalogueFormat.table,
+    rules: Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045
+        "--rules", metavar="DIR", help="A folder of site rule files to add; repeatable.")
+    ] = None,
+) -> None:
+    """List the rule catalogue, generated from the rule and playbook files themselves."""
+    from auditor.evaluate.ruleset import load_ruleset
+    from auditor.render.catalogue import rules_json, rules_markdown, rules_table
+
+    ruleset = load_ruleset(rules or [])
+    if fmt is CatalogueFormat.json:
+        typer.echo(rules_json(ruleset), nl=False)
+    elif fmt is CatalogueFormat.md:
+        typer.echo(rules_markdown(ruleset), nl=False)
+    else:
+        typer.echo(rules_table(ruleset))
+        say(f"{len(ruleset.rules)} rules, {len(ruleset.playbooks)} playbooks; "
+             f"rule set sha256 {ruleset.sha256}")

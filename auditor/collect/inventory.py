@@ -1,0 +1,93 @@
+"""The cluster inventory: which nodes, which roles, where to connect."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from auditor.common.errors import InputError
+from auditor.common.validation import load_yaml_validated, validate
+from auditor.model.cluster import (
+    SERVICES_BY_ROLE,
+    UCCX_ROLES,
+    CliAccess,
+    Inventory,
+    Node,
+    role_family,
+)
+
+
+def parse_inventory(data: Any, *, path: str = "<inventory>", locate: Any = None,
+                    validated: bool = False) -> Inventory:
+    """Validate plain data (as loaded from YAML, unless ``validated`` against the inventory
+    schema already) and build an :class:`Inventory`."""
+    if not validated:
+        validate(data, "inventory", path=path, locate=locate)
+    nodes: list[Node] = []
+    seen: dict[str, int] = {}
+    role_count: dict[str, int] = {}
+    for index, raw in enumerate(data["nodes"]):
+        host = raw["host"].rstrip(".").lower()
+        if host in seen:
+            raise InputError(f"{host!r} is listed twice (first as nodes[{seen[host]}])",
+                             path=path, line=locate(["nodes", index, "host"]) if locate else None,
+                             field=f"nodes[{index}].host",
+                             expected="each host once")
+        seen[host] = index
+        role = raw["role"]
+        role_count[role] = role_count.get(role, 0) + 1
+        if role in UCCX_ROLES and role_count[role] > 1:
+            raise InputError(f"a second {role}: a UCCX cluster has one publisher and at most "
+                             "one subscriber", path=path,
+                             line=locate(["nodes", index, "role"]) if locate else None,
+                             field=f"nodes[{index}].role", expected="one node per UCCX role")
+        family = role_family(role)
+        for service in raw.get("ports", {}):
+            if service not in SERVICES_BY_ROLE[family]:
+                raise InputError(f"port {service!r} does not exist on a {role}", path=path,
+                                 line=locate(["nodes", index, "ports", service]) if locate
+                                 else None, field=f"nodes[{index}].ports.{service}",
+                                 expected="one of: " + ", ".join(SERVICES_BY_ROLE[family]))
+        cli = raw.get("cli")
+        nodes.append(Node(host=host, role=role, address=raw.get("address"),
+                          ports=dict(raw.get("ports", {})),
+                          declared=dict(raw.get("declared", {})),
+                          pem_dir=raw.get("pem_dir"),
+                          cli=CliAccess(cli["user"], cli.get("port", 22), cli.get("key_file"))
+                          if cli is not None else None))
+    return Inventory(cluster=data["cluster"], version=data["version"], nodes=tuple(nodes),
+                     path=path)
+
+
+def load_inventory(path: str | Path) -> Inventory:
+    """Read and validate an inventory file."""
+    data, locate = load_yaml_validated(path, "inventory")
+    return parse_inventory(data, path=str(path), locate=locate, validated=True)
+
+
+def inventory_to_yaml(inventory: Inventory) -> str:
+    """Write an inventory in the documented shape (used by the lab)."""
+    lines = [f"cluster: {inventory.cluster}", f'version: "{inventory.version}"', "nodes:"]
+    for node in inventory.nodes:
+        lines.append(f"  - host: {node.host}")
+        if node.address:
+            lines.append(f"    address: {node.address}")
+        lines.append(f"    role: {node.role}")
+        if node.ports:
+            ports = ", ".join(f"{k}: {v}" for k, v in node.ports.items())
+            lines.append(f"    ports: {{{ports}}}")
+        if node.pem_dir:
+            lines.append(f"    pem_dir: {node.pem_dir}")
+        if node.cli:
+            key = f", key_file: {node.cli.key_file}" if node.cli.key_file else ""
+            lines.append(f"    cli: {{user: {node.cli.user}, port: {node.cli.port}{key}}}")
+        if node.declared:
+            declared = ", ".join(f"{k}: {_yaml_scalar(v)}" for k, v in node.declared.items())
+            lines.append(f"    declared: {{{declared}}}")
+    return "\n".join(lines) + "\n"
+
+
+def _yaml_scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -1,0 +1,266 @@
+"""Chain order, completeness, and trust as the agents' browsers would judge it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ssl
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.utils import CryptographyDeprecationWarning
+from cryptography.x509.verification import (
+    Criticality,
+    ExtensionPolicy,
+    PolicyBuilder,
+    Store,
+    VerificationError,
+)
+from OpenSSL import crypto
+from OpenSSL._util import lib as _lib
+
+from auditor.collect.certs import analyse as analyse_certificate
+from auditor.collect.certs import (
+    dn_text,
+    fingerprint,
+    read_certificates,
+    signature_hash,
+    signature_verifies,
+)
+from auditor.common.errors import InputError
+from auditor.model.certificate import CertificateFacts, covers_host
+
+TRUSTED = "trusted"
+UNTRUSTED = "untrusted"
+#: Recorded by versions that let OpenSSL's verdict stand when the web-PKI verifier
+#: objected; no longer produced (a chain is trusted only when browsers would accept it),
+#: but facts files of those versions still carry it.
+STRICT_ONLY = "strict_verifier_rejects"
+#: OpenSSL's X509_PURPOSE_SSL_SERVER: check the chain for a TLS server, as browsers do.
+_PURPOSE_SSL_SERVER = 2
+_EKU_REFUSED = ("its extended key usage does not allow TLS server authentication, which "
+                "browsers require")
+#: Signature hashes that current browsers refuse below the root.
+_REJECTED_HASHES = ("md5", "sha1")
+
+
+@dataclass(frozen=True)
+class AgentTrust:
+    """The CAs and self-signed certificates that agents' browsers trust."""
+
+    source: str
+    anchors: tuple[x509.Certificate, ...]
+
+    @cached_property
+    def by_fingerprint(self) -> dict[str, x509.Certificate]:
+        return {fingerprint(c): c for c in self.anchors}
+
+    @cached_property
+    def fingerprints(self) -> tuple[str, ...]:
+        return tuple(sorted(self.by_fingerprint))
+
+    @cached_property
+    def _stores(self) -> dict[dt.datetime, crypto.X509Store]:
+        return {}
+
+    def openssl_store(self, at: dt.datetime) -> crypto.X509Store:
+        """An OpenSSL store of the anchors that verifies as of ``at``: made once per time,
+        as converting every anchor (a system store has ~150) dominates a verification."""
+        when = at.replace(tzinfo=None)
+        store = self._stores.get(when)
+        if store is None:
+            store = crypto.X509Store()
+            for anchor in self.anchors:
+                try:
+                    store.add_cert(crypto.X509.from_cryptography(anchor))
+                except crypto.Error:
+                    continue  # the same anchor twice
+            store.set_flags(crypto.X509StoreFlags.PARTIAL_CHAIN)
+            _lib.X509_STORE_set_purpose(store._store, _PURPOSE_SSL_SERVER)
+            store.set_time(when)
+            self._stores[when] = store
+        return store
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    """What a browser makes of one chain as the server sent it."""
+
+    order_ok: bool
+    missing_intermediate: bool
+    trust: str
+    reason: str | None
+    anchor: str | None
+    #: The CA (distinguished name) the chain as sent leads to, when the chain is complete
+    #: but that CA is not in the trust in use: "root not in the trust", not "intermediate
+    #: not sent".
+    untrusted_root: str | None = None
+
+
+def load_agent_trust(path: str | None) -> AgentTrust:
+    """The agents' trust from a PEM/DER file, or the system store when ``path`` is None."""
+    if path is not None:
+        certs = read_certificates(path)
+        if not certs:
+            raise InputError("no certificates found", path=path,
+                             expected="CA or self-signed certificates in PEM")
+        return AgentTrust(source=f"file:{Path(path).name}", anchors=tuple(certs))
+    paths = ssl.get_default_verify_paths()
+    candidates = [p for p in (paths.cafile, paths.openssl_cafile) if p]
+    for candidate in candidates:
+        if Path(candidate).is_file():
+            try:
+                with warnings.catch_warnings():
+                    # some distribution roots carry non-positive serials; still roots
+                    warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+                    anchors = tuple(read_certificates(candidate, skip_unreadable=True))
+                return AgentTrust(source="system", anchors=anchors)
+            except InputError:
+                continue
+    return AgentTrust(source="system", anchors=())
+
+
+def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    return cert.issuer == issuer.subject and signature_verifies(cert, issuer)
+
+
+def _openssl_verify(chain: Sequence[x509.Certificate], trust: AgentTrust,
+                    at: dt.datetime) -> tuple[bool, str | None]:
+    store = trust.openssl_store(at)
+    leaf = crypto.X509.from_cryptography(chain[0])
+    rest = [crypto.X509.from_cryptography(c) for c in chain[1:]]
+    try:
+        crypto.X509StoreContext(store, leaf, rest).verify_certificate()
+        return True, None
+    except crypto.X509StoreContextError as exc:
+        return False, str(exc.args[0] if exc.args else exc)
+
+
+def _key_usage_refused(leaf: x509.Certificate) -> str | None:
+    """Chromium's TLS stack (BoringSSL) checks the leaf's keyUsage against the handshake,
+    whatever the trust: current Chromium negotiates only key exchanges that the server signs
+    (ECDHE, TLS 1.3; RSA key exchange is no longer offered), so a keyUsage without
+    digitalSignature fails with ERR_SSL_KEY_USAGE_INCOMPATIBLE, for RSA as for EC keys.
+    No keyUsage at all allows every use."""
+    try:
+        usage = leaf.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return None
+    except (ValueError, x509.DuplicateExtension):
+        return "its key usage extension does not parse"
+    if usage.digital_signature:
+        return None
+    return ("its key usage does not include digitalSignature, which a TLS server's "
+            "certificate needs to sign the handshake: browsers refuse it "
+            "(ERR_SSL_KEY_USAGE_INCOMPATIBLE)")
+
+
+def _ca_key_usage(_policy: object, _cert: x509.Certificate,
+                  usage: x509.KeyUsage | None) -> None:
+    """A CA's keyUsage may be absent (Chromium accepts that); if present it must allow
+    certificate signing."""
+    if usage is not None and not usage.key_cert_sign:
+        raise ValueError("a CA's key usage must include keyCertSign")
+
+
+def _browser_policy(builder: PolicyBuilder) -> PolicyBuilder:
+    """cryptography's web-PKI profile (CA/Browser Forum + RFC 5280), relaxed only where
+    Chromium is proven laxer by the trust corpus (tests/test_trust_corpus.py): a CA without
+    keyUsage, authorityKeyIdentifier or subjectKeyIdentifier, a leaf without
+    authorityKeyIdentifier, and a leaf that asserts cA (Chromium does not refuse it).
+    The leaf's keyUsage is judged by :func:`_key_usage_refused`, as the TLS stack does."""
+    ca_policy = (ExtensionPolicy.webpki_defaults_ca()
+                 .may_be_present(x509.KeyUsage, Criticality.AGNOSTIC, _ca_key_usage)
+                 .may_be_present(x509.AuthorityKeyIdentifier, Criticality.NON_CRITICAL, None)
+                 .may_be_present(x509.SubjectKeyIdentifier, Criticality.NON_CRITICAL, None))
+    ee_policy = (ExtensionPolicy.webpki_defaults_ee()
+                 .may_be_present(x509.AuthorityKeyIdentifier, Criticality.NON_CRITICAL, None)
+                 .may_be_present(x509.BasicConstraints, Criticality.AGNOSTIC, None)
+                 .may_be_present(x509.KeyUsage, Criticality.AGNOSTIC, None))
+    return builder.extension_policies(ca_policy=ca_policy, ee_policy=ee_policy)
+
+
+def _browser_verify(chain: Sequence[x509.Certificate], trust: AgentTrust, host: str,
+                    at: dt.datetime, leaf: CertificateFacts) -> str | None:
+    """Why a browser refuses the chain for a TLS server (path building with the server
+    purpose, basic and name constraints, path length, validity, EKU on every
+    certificate, critical extensions), or None. The host name is checked separately
+    (the name checks report it), so a leaf is verified for a name it does carry."""
+    if covers_host(leaf, host):
+        name = host
+    else:
+        names = [n.replace("*.", "wildcard.", 1) for n in leaf.san_dns]
+        if not names:
+            return None  # no SAN at all: a name problem, reported by the name checks
+        name = names[0]
+    try:
+        verifier = (_browser_policy(PolicyBuilder().store(Store(list(trust.anchors))).time(at))
+                    .build_server_verifier(x509.DNSName(name)))
+        verifier.verify(chain[0], list(chain[1:]))
+        return None
+    except (VerificationError, ValueError) as exc:
+        return str(exc)
+
+
+def _serves_tls(leaf: x509.Certificate) -> bool:
+    """No extended key usage, or one that names serverAuth (or any purpose)."""
+    try:
+        usages = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        return True
+    except (ValueError, x509.DuplicateExtension):
+        return False
+    return (x509.oid.ExtendedKeyUsageOID.SERVER_AUTH in usages
+            or x509.oid.ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE in usages)
+
+
+def check_chain(chain: Sequence[x509.Certificate], trust: AgentTrust, host: str,
+                at: dt.datetime, *, leaf: CertificateFacts | None = None) -> ChainCheck:
+    """Order, completeness and trust of a chain as sent, leaf first (``leaf``: the leaf's
+    facts, when the caller has them already)."""
+    order_ok = all(chain[i].issuer == chain[i + 1].subject for i in range(len(chain) - 1))
+    last = chain[-1]
+    anchor = trust.by_fingerprint.get(fingerprint(last))
+    if anchor is None:
+        anchor = next((a for a in trust.anchors if _issued_by(last, a)), None)
+    ends_in_root = last.issuer == last.subject and signature_verifies(last, last)
+    # An intermediate was sent when any certificate after the leaf is a CA below a root;
+    # then what the trust lacks is the root, not an intermediate.
+    sent_intermediate = any(c.issuer != c.subject for c in chain[1:])
+    missing = (not ends_in_root and anchor is None and not sent_intermediate
+               and not any(_issued_by(last, c) for c in chain[:-1]))
+    untrusted_root = None
+    if anchor is None and not missing and chain[0].issuer != chain[0].subject:
+        top = last if ends_in_root else None
+        untrusted_root = dn_text(top.subject if top is not None else last.issuer)
+    ok, reason = _openssl_verify(chain, trust, at)
+    if not ok and reason == "unsuitable certificate purpose":
+        reason = (None if _serves_tls(chain[0]) else _EKU_REFUSED) or _key_usage_refused(
+            chain[0])
+        reason = reason or ("a CA certificate in the chain does not allow TLS server "
+                            "authentication (its extended key usage excludes serverAuth), "
+                            "which browsers require")
+    weak = next((c for c in chain if c.issuer != c.subject
+                 and signature_hash(c) in _REJECTED_HASHES), None)
+    if ok and weak is not None:
+        ok, reason = False, (f"signed with {(signature_hash(weak) or '').upper()}, "
+                             "which browsers reject")
+    if ok and not _serves_tls(chain[0]):
+        ok, reason = False, _EKU_REFUSED
+    if ok:
+        refused_usage = _key_usage_refused(chain[0])
+        if refused_usage:
+            ok, reason = False, refused_usage
+    if not ok:
+        return ChainCheck(order_ok, missing, UNTRUSTED, reason,
+                          fingerprint(anchor) if anchor else None, untrusted_root)
+    if fingerprint(chain[0]) in trust.fingerprints:
+        # the agents trust this very certificate (a self-signed one put into their trusted
+        # roots): browsers accept it; RFC 5280 verifiers refuse a leaf as its own anchor
+        return ChainCheck(order_ok, False, TRUSTED, None, fingerprint(chain[0]))
+    refused = _browser_verify(chain, trust, host, at, leaf or analyse_certificate(chain[0]))
+    return ChainCheck(order_ok, missing, UNTRUSTED if refused else TRUSTED, refused,
+                      fingerprint(anchor) if anchor else None)

@@ -1,0 +1,240 @@
+"""Load YAML or JSON and check it against a JSON Schema.
+
+YAML is read by libyaml (PyYAML's C loader) with YAML 1.2 scalars, as ruamel reads them;
+ruamel's slower round-trip parser runs only when something is wrong, to name the line.
+Every error names the file, the line, the field and what would be accepted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from auditor.common.errors import InputError
+from auditor.common.resources import schema_path
+
+if TYPE_CHECKING:
+    import jsonschema
+
+Locator = Callable[[Sequence[Any]], "int | None"]
+
+
+def field_name(path: Iterable[Any]) -> str:
+    """``('nodes', 0, 'role')`` -> ``nodes[0].role``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _plain(node: Any) -> Any:
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    def plain(item: Any) -> Any:
+        if isinstance(item, CommentedMap):
+            return {str(k) if not isinstance(k, (str, int, float, bool)) else k: plain(v)
+                    for k, v in item.items()}
+        if isinstance(item, CommentedSeq):
+            return [plain(v) for v in item]
+        if isinstance(item, str):
+            return str(item)
+        return item
+
+    return plain(node)
+
+
+def _yaml_locator(root: Any) -> Locator:
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    def locate(path: Sequence[Any]) -> int | None:
+        node, line = root, None
+        for part in path:
+            try:
+                if isinstance(node, CommentedMap) and part in node:
+                    line = node.lc.key(part)[0] + 1
+                elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
+                    line = node.lc.item(part)[0] + 1
+                else:
+                    break
+                node = node[part]
+            except (AttributeError, KeyError, IndexError, TypeError):
+                break
+        top = getattr(getattr(root, "lc", None), "line", None)
+        if line is None and top is not None:  # a bare tagged scalar ('!0') has no line
+            line = top + 1
+        return line
+
+    return locate
+
+
+def read_text(path: str | Path) -> str:
+    """Read a UTF-8 text file, or raise an :class:`InputError` that says why not."""
+    name = str(path)
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError("file not found", path=name) from None
+    except IsADirectoryError:
+        raise InputError("is a folder, not a file", path=name) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text ({exc.reason} at byte {exc.start})",
+                         path=name) from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", path=name) from None
+
+
+def load_yaml(path: str | Path, text: str | None = None) -> tuple[Any, Locator]:
+    """Parse a YAML file; return plain Python data and a function from field path to line."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    name = str(path)
+    if text is None:
+        text = read_text(path)
+    parser = YAML(typ="rt")
+    parser.allow_duplicate_keys = False
+    try:
+        doc = parser.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = (exc.problem or exc.context or "invalid YAML").strip()
+        raise InputError(f"invalid YAML: {problem}", path=name, line=line) from None
+    except (YAMLError, ValueError, TypeError, RecursionError) as exc:
+        raise InputError(f"invalid YAML: {exc}".splitlines()[0], path=name) from None
+    return _plain(doc), _yaml_locator(doc)
+
+
+def _lazy_locator(path: str, text: str) -> Locator:
+    """A locator that parses the file with line numbers only when first asked."""
+    found: list[Locator] = []
+
+    def locate(where: Sequence[Any]) -> int | None:
+        if not found:
+            found.append(load_yaml(path, text)[1])
+        return found[0](where)
+
+    return locate
+
+
+def load_yaml_validated(path: str | Path, schema_name: str,
+                        parse: Callable[[str | Path], tuple[Any, Locator]] = load_yaml,
+                        prepare: Callable[[Any], Any] | None = None,
+                        ) -> tuple[Any, Locator]:
+    """Read a YAML file with libyaml and validate it against a shipped schema. When libyaml
+    cannot read it, ``parse`` (ruamel, with line numbers) reads it or says where it breaks;
+    lines of schema errors come from ruamel too, parsed only then. ``prepare`` turns what
+    was read into what the schema checks (whichever parser read it)."""
+    from auditor.common.fastyaml import FastYAMLError, load_fast
+
+    text = read_text(path)
+    try:
+        data = load_fast(text)
+        locate = _lazy_locator(str(path), text)
+    except FastYAMLError:
+        data, locate = parse(path)
+    if prepare is not None:
+        data = prepare(data)
+    validate(data, schema_name, path=str(path), locate=locate)
+    return data, locate
+
+
+def load_json(path: str | Path) -> Any:
+    """Parse a JSON file, or raise an :class:`InputError` naming the line."""
+    name = str(path)
+    text = read_text(path)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"invalid JSON: {exc.msg}", path=name, line=exc.lineno) from None
+    except RecursionError:
+        raise InputError("invalid JSON: nested too deeply", path=name) from None
+
+
+@cache
+def load_schema(name: str) -> dict[str, Any]:
+    """One of the JSON Schemas shipped in ``auditor/schemas`` (each checked against the
+    meta-schema by the test suite, not on every run)."""
+    schema: dict[str, Any] = json.loads(schema_path(name).read_text(encoding="utf-8"))
+    return schema
+
+
+@cache
+def _validator(name: str) -> jsonschema.Draft202012Validator:
+    """The validator of a shipped schema, built once per process."""
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(load_schema(name))
+
+
+def _describe(error: jsonschema.ValidationError) -> tuple[list[Any], str, str | None]:
+    path = list(error.absolute_path)
+    kind, value, schema = error.validator, error.instance, error.schema
+    if kind == "required":
+        missing = [p for p in error.validator_value if isinstance(value, dict) and p not in value]
+        field = missing[0] if missing else "?"
+        return [*path, field], "is required but missing", schema.get("description")
+    if kind == "additionalProperties":
+        allowed = sorted((schema.get("properties") or {}).keys())
+        extra = sorted(k for k in value if k not in allowed) if isinstance(value, dict) else []
+        extra_name = extra[0] if extra else "?"
+        return ([*path, extra_name], "unknown field",
+                "one of: " + ", ".join(allowed) if allowed else "no fields")
+    if kind == "enum":
+        return path, f"{value!r} is not allowed", "one of: " + ", ".join(
+            str(v) for v in error.validator_value)
+    if kind == "const":
+        return path, f"{value!r} is not allowed", repr(error.validator_value)
+    if kind == "type":
+        expected = error.validator_value
+        if isinstance(expected, list):
+            expected = " or ".join(expected)
+        if expected == "string" and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return path, f"{value!r} is a number; write it in quotes", "text, e.g. \"11.5(1)\""
+        return path, f"{value!r} has the wrong type", f"{expected}"
+    if kind == "pattern":
+        return path, f"{value!r} has the wrong form", schema.get(
+            "description") or f"text matching {error.validator_value}"
+    if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        return path, f"{value!r} is out of range", f"{kind} {error.validator_value}"
+    if kind in ("minItems", "maxItems", "minLength", "maxLength", "minProperties"):
+        return path, f"too short or too long ({kind} {error.validator_value})", schema.get(
+            "description")
+    if kind == "propertyNames":
+        return path, "has a key that is not allowed", schema.get("description")
+    if kind in ("oneOf", "anyOf"):
+        return path, "does not match any allowed form", schema.get("description")
+    return path, error.message, schema.get("description")
+
+
+def validate(instance: Any, schema_name: str, *, path: str, locate: Locator | None = None) -> None:
+    """Check ``instance`` against a shipped schema; raise the first error (by line)."""
+    errors = list(_validator(schema_name).iter_errors(instance))
+    if not errors:
+        return
+    described = []
+    for error in errors:
+        field_path, message, expected = _describe(error)
+        line = locate(field_path) if locate else None
+        described.append((line or 0, field_name(field_path), message, expected))
+    described.sort(key=lambda item: (item[0], item[1]))
+    line, field, message, expected = described[0]
+    more = len(described) - 1
+    if more:
+        message += f" ({more} more problem{'s' if more > 1 else ''} in this file)"
+    raise InputError(message, path=path, line=line or None, field=field, expected=expected)
+
+
+def validate_versioned(data: Any, schema_name: str, version: int, *, path: str) -> None:
+    """Refuse a file of another ``schema_version`` in one clear line, then check the schema."""
+    if isinstance(data, dict) and data.get("schema_version") not in (None, version):
+        raise InputError(f"{data.get('schema_version')!r} is not supported", path=path,
+                         field="schema_version", expected=str(version))
+    validate(data, schema_name, path=path)
+

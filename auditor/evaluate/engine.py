@@ -1,0 +1,207 @@
+"""The engine: a pure function of (rules, facts, settings) to findings and gadget outcomes.
+
+Each rule is evaluated on every subject of its scope (node, endpoint, certificate) of every
+node whose role, phase and version it applies to. A rule that fires gives one finding and
+its effect on each gadget that needs the subject. A gadget's outcome is the worst effect
+given to it; it carries the rules that gave that effect. A gadget no rule found a problem
+with ``works``, and carries the rules that checked it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from auditor import __version__
+from auditor.evaluate.conditions import render
+from auditor.evaluate.gadgets import gadgets_of
+from auditor.evaluate.projection import Settings
+from auditor.evaluate.ruleset import Rule, RuleSet
+from auditor.evaluate.view import NodeView, build_views
+from auditor.model.audit import (
+    SCHEMA_VERSION,
+    Audit,
+    AuditPlaybook,
+    Invocation,
+    RuleBrief,
+    RuleSetInfo,
+)
+from auditor.model.facts import Facts
+from auditor.model.findings import (
+    OUTCOMES,
+    SEVERITIES,
+    Evaluation,
+    Finding,
+    GadgetResult,
+    NodeResult,
+    Outcome,
+    PredictedStates,
+    Unknown,
+)
+from auditor.model.verdicts import decide
+
+
+@dataclass(frozen=True)
+class _Subject:
+    name: str
+    order: int
+    view: Mapping[str, Any]
+    gadgets: tuple[str, ...]
+    predicted: bool
+
+
+def _subjects(rule: Rule, node: NodeView, cluster: Mapping[str, Any]) -> Iterator[_Subject]:
+    base = {"cluster": cluster, "node": node.node}
+    if rule.scope == "node":
+        yield _Subject("node", 0, base, gadgets_of(node.role), False)
+    elif rule.scope == "endpoint":
+        for order, endpoint in enumerate(node.endpoints):
+            if rule.services is None or endpoint["service"] in rule.services:
+                yield _Subject(endpoint["service"], order, {**base, "endpoint": endpoint},
+                               tuple(endpoint["gadgets"]), endpoint["predicted"])
+    else:
+        for order, cert in enumerate(node.certificates):
+            if rule.services is not None and not set(cert["services"]) & set(rule.services):
+                continue
+            gadgets = tuple(dict.fromkeys(
+                g for e in node.endpoints if e["browser"]["fingerprint"] == cert["fingerprint"]
+                for g in e["gadgets"]))
+            yield _Subject(f"{cert['kind']}:{cert['short_fingerprint']}", order,
+                           {**base, "certificate": cert}, gadgets, False)
+
+
+def remedies_for(rule: Rule, rules: RuleSet, role: str,
+                 view: Mapping[str, Any]) -> tuple[str, ...]:
+    """The playbooks for one finding, best first: those for the node's role whose situation
+    holds, by priority (ties keep the order the rule lists them in)."""
+    fitting = [r for r in rule.remedies
+               if role in rules.playbooks[r.playbook].roles
+               and (r.condition is None or r.condition.holds(view))]
+    ranked = sorted(enumerate(fitting), key=lambda item: (-item[1].rank(rules.playbooks),
+                                                          item[0]))
+    return tuple(dict.fromkeys(r.playbook for _, r in ranked))
+
+
+def _certificate_of(view: Mapping[str, Any]) -> str | None:
+    """The short fingerprint of the certificate a subject is about (or presents)."""
+    if "certificate" in view:
+        return str(view["certificate"]["fingerprint"])
+    if "endpoint" in view:
+        return (view["endpoint"].get("browser") or {}).get("fingerprint")
+    return None
+
+
+def _with_causes(found: list[tuple[Finding, Mapping[str, Any], Rule]]) -> list[Finding]:
+    """A finding whose rule names a cause that fired on the same node (on the certificate
+    it is about, where both are about one) points to it instead of naming playbooks."""
+    out = []
+    for finding, view, rule in found:
+        causes = []
+        for other, other_view, _ in found:
+            if other.node != finding.node or other.rule_id not in rule.caused_by:
+                continue
+            mine, theirs = _certificate_of(view), _certificate_of(other_view)
+            if mine is not None and theirs is not None and mine != theirs:
+                continue
+            causes.append(f"{other.rule_id} {other.subject}")
+        if causes:
+            finding = replace(finding, remediation=(), caused_by=tuple(causes))
+        out.append(finding)
+    return out
+
+
+def evaluate(rules: RuleSet, facts: Facts, settings: Settings) -> Evaluation:
+    """Findings and per-node gadget outcomes. Pure: no I/O, same inputs, same output."""
+    views = build_views(facts, settings)
+    findings: list[tuple[tuple[int, int, str, int], Finding, Mapping[str, Any], Rule]] = []
+    given: dict[tuple[str, str], list[tuple[Outcome, str]]] = {}
+    settles: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
+    checked: dict[tuple[str, str], set[str]] = {}
+    for rule in rules.rules:
+        if not rule.applies(settings.phase, settings.version):
+            continue
+        for node in views.nodes:
+            if node.role not in rule.roles:
+                continue
+            for subject in _subjects(rule, node, views.cluster):
+                affected = [g for g in subject.gadgets if g in rule.effects]
+                for gadget in affected:
+                    checked.setdefault((node.host, gadget), set()).add(rule.id)
+                if not rule.condition.holds(subject.view):
+                    continue
+                for gadget in affected:
+                    given.setdefault((node.host, gadget), []).append(
+                        (rule.effects[gadget], rule.id))
+                message = render(rule.message, subject.view)
+                if subject.predicted:
+                    message = f"After the upgrade to {settings.target_version.text}: {message}"
+                for gadget in affected:
+                    if rule.effects[gadget] == "unknown" and rule.settle:
+                        settles.setdefault((node.host, gadget), []).append(
+                            (rule.id, message, render(rule.settle, subject.view)))
+                finding = Finding(
+                    rule.id, rule.severity, node.host, subject.name, rule.title, message,
+                    remedies_for(rule, rules, node.role, subject.view),
+                    {g: rule.effects[g] for g in affected},
+                    tuple(c.text for c in rule.citations),
+                    "predicted" if subject.predicted else "observed")
+                sort_key = (SEVERITIES.index(rule.severity), node.index, rule.id, subject.order)
+                findings.append((sort_key, finding, subject.view, rule))
+    findings.sort(key=lambda item: item[0])
+    ordered = tuple(_with_causes([(f, view, rule) for _, f, view, rule in findings]))
+    results = []
+    unknowns = []
+    for node in views.nodes:
+        gadgets = {}
+        for gadget in gadgets_of(node.role):
+            effects = given.get((node.host, gadget), [])
+            worst: Outcome = "works"
+            outcome = max((o for o, _ in effects), key=OUTCOMES.index, default=worst)
+            deciding = ({r for o, r in effects if o == outcome} if outcome != "works"
+                        else checked.get((node.host, gadget), set()))
+            gadgets[gadget] = GadgetResult(outcome, tuple(sorted(deciding)))
+            if outcome == "unknown":
+                why = settles.get((node.host, gadget), [])
+                unknowns.append(Unknown(
+                    node.host, gadget, tuple(dict.fromkeys(m for _, m, _ in why)),
+                    tuple(dict.fromkeys(s for _, _, s in why)),
+                    tuple(sorted(deciding))))
+        node_facts = facts.nodes[node.index]
+        states = (node_facts.tomcat.state, node_facts.tomcat_ecdsa.state)
+        predicted = (PredictedStates(node.tomcat, node.tomcat_ecdsa)
+                     if settings.phase == "pre" and (node.tomcat, node.tomcat_ecdsa) != states
+                     else None)
+        results.append(NodeResult(node.host, node.role, *states, gadgets, predicted))
+    verdict = decide((f.severity for f in ordered), len(unknowns))
+    return Evaluation(verdict, ordered, tuple(results), tuple(unknowns))
+
+
+def build_audit(evaluation: Evaluation, facts: Facts, rules: RuleSet,
+                settings: Settings, invocation: Invocation | None = None) -> Audit:
+    """Put an evaluation, its inputs and the playbooks it refers to into one record."""
+    referenced = sorted({p for f in evaluation.findings for p in f.remediation})
+    playbooks = {}
+    for key in referenced:
+        playbook = rules.playbooks[key]
+        playbooks[key] = AuditPlaybook(playbook.title, playbook.when_to_use, playbook.steps,
+                                       playbook.verify,
+                                       tuple(c.text for c in playbook.citations),
+                                       playbook.order, playbook.changes_certificates,
+                                       dict(playbook.outcome) if playbook.outcome else None)
+    summary: dict[str, int] = {s: sum(1 for f in evaluation.findings if f.severity == s)
+                               for s in SEVERITIES}
+    return Audit(
+        schema_version=SCHEMA_VERSION, tool_version=__version__, verdict=evaluation.verdict,
+        cluster=facts.cluster, phase=settings.phase,
+        current_version=settings.current_version.text,
+        target_version=settings.target_version.text,
+        change_date=settings.change_date.isoformat(),
+        expiry_window_days=settings.expiry_window_days,
+        rule_set=RuleSetInfo(rules.sha256, len(rules.rules), len(rules.playbooks),
+                             rules.site_rules, tuple(
+                                 RuleBrief(r.id, r.title, r.severity, r.roles)
+                                 for r in sorted(rules.rules, key=lambda r: r.id)
+                                 if r.applies(settings.phase, settings.version))),
+        summary=summary, facts=facts, findings=evaluation.findings, nodes=evaluation.nodes,
+        playbooks=playbooks, unknowns=evaluation.unknowns, invocation=invocation)

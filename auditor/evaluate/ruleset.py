@@ -1,0 +1,459 @@
+"""Rule and remediation playbook files: loaded, checked against their schemas, cross-checked.
+
+A broken file stops the run with one line naming the file, the line, the field and what is
+allowed. Nothing is skipped: duplicate IDs and dangling remediation references are errors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from auditor.common.errors import InputError
+from auditor.common.resources import rules_dir
+from auditor.common.validation import Locator, field_name, load_yaml, load_yaml_validated, validate
+from auditor.evaluate.conditions import Compiler, Condition, placeholders
+from auditor.evaluate.gadgets import ALL_GADGETS, GADGET_TITLES, GADGETS
+from auditor.evaluate.view import fields_for
+from auditor.model.audit import Step
+from auditor.model.cluster import role_family
+from auditor.model.findings import Outcome, Severity
+from auditor.model.versions import Version
+
+#: Outcomes so bad that only an ``error`` rule may give them.
+_ERROR_OUTCOMES = ("prompt_accept_fails", "broken")
+PLAYBOOK_FOLDER = "playbooks"
+
+
+@dataclass(frozen=True)
+class Citation:
+    source: str
+    title: str | None = None
+    note: str | None = None
+
+    @property
+    def text(self) -> str:
+        out = self.source + (f", {self.title}" if self.title else "")
+        return out + (f" ({self.note})" if self.note else "")
+
+
+#: Priority and plan order of a playbook that does not give its own.
+DEFAULT_PRIORITY = 50
+DEFAULT_ORDER = 50
+#: What a playbook step's text may name in braces; the plan fills them in.
+STEP_PLACEHOLDERS = ("node", "nodes", "purpose", "certificates", "firefox_exceptions")
+_STEP_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+
+
+@dataclass(frozen=True)
+class Remedy:
+    """One way to fix a rule's finding: a playbook, the situation it is for (a condition on
+    the finding's subject; None: always) and how strongly it is recommended there."""
+
+    playbook: str
+    priority: int | None
+    condition: Condition | None
+    note: str | None = None
+    source: str = ""
+
+    def rank(self, playbooks: Mapping[str, Playbook]) -> int:
+        if self.priority is not None:
+            return self.priority
+        playbook = playbooks.get(self.playbook)
+        return playbook.priority if playbook else DEFAULT_PRIORITY
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One loaded rule. ``data`` is the file's content, for the catalogue and the hash."""
+
+    id: str
+    title: str
+    description: str
+    severity: Severity
+    scope: str
+    phases: tuple[str, ...]
+    roles: tuple[str, ...]
+    version_from: Version | None
+    version_before: Version | None
+    services: tuple[str, ...] | None
+    condition: Condition
+    effects: Mapping[str, Outcome]
+    message: str
+    citations: tuple[Citation, ...]
+    remediation: tuple[str, ...]
+    path: str
+    data: Mapping[str, Any]
+    #: What would settle an ``unknown`` this rule gives (required for such rules).
+    settle: str | None = None
+    remedies: tuple[Remedy, ...] = ()
+    caused_by: tuple[str, ...] = ()
+
+    def applies(self, phase: str, version: Version) -> bool:
+        """Is the rule in force for this phase and the version the audit is about?"""
+        return (phase in self.phases
+                and (self.version_from is None or version >= self.version_from)
+                and (self.version_before is None or version < self.version_before))
+
+
+@dataclass(frozen=True)
+class Playbook:
+    id: str
+    title: str
+    roles: tuple[str, ...]
+    when_to_use: str
+    steps: tuple[Step, ...]
+    verify: Step
+    citations: tuple[Citation, ...]
+    path: str
+    data: Mapping[str, Any]
+    order: int = DEFAULT_ORDER
+    priority: int = DEFAULT_PRIORITY
+    changes_certificates: bool = False
+    outcome: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """Every rule (sorted by ID) and playbook in force, and a hash of them all."""
+
+    rules: tuple[Rule, ...]
+    playbooks: Mapping[str, Playbook]
+    site_rules: tuple[str, ...]
+    sha256: str
+
+    def rule(self, rule_id: str) -> Rule:
+        return next(r for r in self.rules if r.id == rule_id)
+
+
+def _error(path: str, locate: Locator, where: list[Any], message: str,
+           expected: str | None = None) -> InputError:
+    return InputError(message, path=path, line=locate(where), field=field_name(where),
+                      expected=expected)
+
+
+def _stem_check(data: dict[str, Any], path: Path, locate: Locator) -> None:
+    if data["id"] != path.stem:
+        raise _error(str(path), locate, ["id"], f"{data['id']!r} differs from the file name",
+                     f"{path.stem!r}, the file stem")
+
+
+def _citations(items: Iterable[Mapping[str, str]]) -> tuple[Citation, ...]:
+    return tuple(Citation(c["source"], c.get("title"), c.get("note")) for c in items)
+
+
+def _version(data: Mapping[str, Any], key: str, path: str, locate: Locator) -> Version | None:
+    text = data["applies_to"].get("versions", {}).get(key)
+    if text is None:
+        return None
+    try:
+        return Version(text)
+    except InputError as exc:
+        raise _error(path, locate, ["applies_to", "versions", key], exc.message,
+                     exc.expected) from None
+
+
+def parse_rule(data: Any, path: Path, locate: Locator, *, validated: bool = False) -> Rule:
+    """Validate one rule's data (as loaded from its file, unless ``validated`` against the
+    rule schema already) and compile its condition."""
+    name = str(path)
+    if not validated:
+        validate(data, "rule", path=name, locate=locate)
+    _stem_check(data, path, locate)
+    scope, applies = data["scope"], data["applies_to"]
+    version_from = _version(data, "from", name, locate)
+    version_before = _version(data, "before", name, locate)
+    if version_from and version_before and not version_from < version_before:
+        raise _error(name, locate, ["applies_to", "versions", "before"],
+                     f"{version_before.text} is not after {version_from.text}",
+                     "a range such as from: \"11.5\", before: \"11.6\"")
+    if "services" in applies and scope == "node":
+        raise _error(name, locate, ["applies_to", "services"],
+                     "a node rule cannot be limited to services", "endpoint or certificate scope")
+    families = {role_family(r) for r in applies["roles"]}
+    for gadget, outcome in data["effects"].items():
+        if not any(gadget in GADGETS[f] for f in families):
+            raise _error(name, locate, ["effects", gadget],
+                         f"{GADGET_TITLES[gadget]} is not served by the roles "
+                         f"{', '.join(applies['roles'])}",
+                         "gadgets of those roles: " + ", ".join(
+                             g for f in sorted(families) for g in GADGETS[f]))
+        if outcome in _ERROR_OUTCOMES and data["severity"] != "error":
+            raise _error(name, locate, ["severity"],
+                         f"{data['severity']!r}, but the rule makes {gadget} {outcome}",
+                         "error, for a rule that breaks a gadget or makes accepting fail")
+    if "unknown" in data["effects"].values() and not data.get("settle"):
+        raise _error(name, locate, ["settle"], "the rule makes a gadget unknown but does not "
+                     "say what would settle it", "settle: what to do so that the audit sees it")
+    if data["severity"] != "notice" and not data["remediation"]:
+        raise _error(name, locate, ["remediation"], f"a rule of severity {data['severity']} "
+                     "needs remediation", "at least one playbook ID")
+    fields = fields_for(scope)
+    compiler = Compiler(path=name, locate=locate, fields=fields,
+                        field_hint=f"a {scope} rule can see (rules/README.md)")
+    condition = compiler.compile(data["when"], ["when"])
+    remedies = []
+    for i, entry in enumerate(data["remediation"]):
+        if isinstance(entry, str):
+            remedies.append(Remedy(entry, None, None, None, name))
+            continue
+        when = (compiler.compile(entry["when"], ["remediation", i, "when"])
+                if "when" in entry else None)
+        remedies.append(Remedy(entry["playbook"], entry.get("priority"), when,
+                               " ".join(entry["note"].split()) if entry.get("note") else None,
+                               name))
+    # a playbook may be named twice, for two situations with two priorities
+    ids = list(dict.fromkeys(r.playbook for r in remedies))
+    leaves = set(fields)
+    for key in ("message", "settle"):
+        for placeholder in placeholders(data.get(key) or ""):
+            if placeholder not in leaves:
+                raise compiler.error([key], f"unknown placeholder {{{placeholder}}}",
+                                     f"{{field}} with a field a {scope} rule can see "
+                                     "(rules/README.md)")
+    return Rule(
+        id=data["id"], title=data["title"], description=" ".join(data["description"].split()),
+        severity=data["severity"], scope=scope, phases=tuple(applies["phases"]),
+        roles=tuple(applies["roles"]), version_from=version_from,
+        version_before=version_before,
+        services=tuple(applies["services"]) if "services" in applies else None,
+        condition=condition,
+        effects={g: data["effects"][g] for g in ALL_GADGETS if g in data["effects"]},
+        message=data["message"], citations=_citations(data["citations"]),
+        remediation=tuple(ids), path=name, data=data, remedies=tuple(remedies),
+        caused_by=tuple(data.get("caused_by", ())),
+        settle=" ".join(data["settle"].split()) if data.get("settle") else None)
+
+
+_KEY = re.compile(r"^(\s*)(-\s+)?([A-Za-z_][\w-]*)\s*:(\s|$)")
+
+
+def _key_path_at(text: str, line: int) -> str | None:
+    """The dotted key path (``when.all``) that YAML line ``line`` (1-based) belongs to."""
+    stack: list[tuple[int, str]] = []
+    for raw in text.splitlines()[:line]:
+        match = _KEY.match(raw)
+        if match is None:
+            continue
+        indent = len(match.group(1)) + len(match.group(2) or "")
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        stack.append((indent, match.group(3)))
+    return ".".join(key for _, key in stack) or None
+
+
+def _unclosed_bracket_line(text: str, line: int) -> int:
+    """The line of a ``[`` or ``{`` still open when the parser gave up at ``line``."""
+    opened: list[int] = []
+    for number, raw in enumerate(text.splitlines()[:line - 1], 1):
+        for char in raw.split(" #")[0]:
+            if char in "[{":
+                opened.append(number)
+            elif char in "]}" and opened:
+                opened.pop()
+    return opened[0] if opened else line
+
+
+def _read(path: str | Path) -> tuple[Any, Locator]:
+    """:func:`load_yaml`, with the field named when the YAML itself is broken."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    try:
+        return load_yaml(path)
+    except InputError as exc:
+        if not exc.message.startswith("invalid YAML"):
+            raise
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+        line = exc.line
+        try:
+            YAML(typ="rt").load(text)
+        except MarkedYAMLError as marked:
+            context = marked.context or ""
+            if marked.context_mark is not None and ("scalar" in context or "flow" in context):
+                line = marked.context_mark.line + 1
+        except YAMLError:
+            pass
+        line = _unclosed_bracket_line(text, line) if line else line
+        field = _key_path_at(text, line) if line else None
+        raise InputError(exc.message, path=exc.path, line=line, field=field,
+                         expected="YAML: 'key: value' lines, two-space indents, closed quotes "
+                         "and brackets") from None
+
+
+def _stamp(path: str | Path) -> tuple[str, int, int]:
+    """What identifies a file's content for this process's memo: path, mtime, size."""
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return str(path), -1, -1  # let the reader report it
+    return str(path), stat.st_mtime_ns, stat.st_size
+
+
+def load_rule(path: str | Path) -> Rule:
+    """Read, validate and compile one rule file."""
+    return _load_rule(*_stamp(path))
+
+
+@lru_cache(maxsize=512)
+def _load_rule(path: str, _mtime: int, _size: int) -> Rule:
+    data, locate = load_yaml_validated(path, "rule", parse=_read)
+    return parse_rule(data, Path(path), locate, validated=True)
+
+
+def load_playbook(path: str | Path) -> Playbook:
+    """Read and validate one playbook file."""
+    return _load_playbook(*_stamp(path))
+
+
+@lru_cache(maxsize=512)
+def _load_playbook(path: str, _mtime: int, _size: int) -> Playbook:
+    name = str(path)
+    data, locate = load_yaml_validated(path, "playbook", parse=_read)
+    _stem_check(data, Path(path), locate)
+    if "uccx-audit" not in data["verify"]["do"]:
+        raise _error(name, locate, ["verify", "do"], "does not say how to run the audit again",
+                     "a step that names the uccx-audit command to run")
+    for i, raw in enumerate([*data["steps"], data["verify"]]):
+        where = ["steps", i] if i < len(data["steps"]) else ["verify"]
+        for key in ("do", "note"):
+            for word in _STEP_PLACEHOLDER.findall(raw.get(key, "")):
+                if word not in STEP_PLACEHOLDERS:
+                    raise _error(name, locate, [*where, key], f"unknown placeholder {{{word}}}",
+                                 "one of " + ", ".join(f"{{{w}}}" for w in STEP_PLACEHOLDERS))
+    restarts = [i for i, raw in enumerate(data["steps"]) if raw["on"] == "restart"]
+    if data.get("changes_certificates"):
+        last = len(data["steps"]) - 1
+        if last not in restarts or "utils system restart" not in data["steps"][last]["do"]:
+            raise _error(name, locate, ["steps", last], "a playbook that changes certificates "
+                         "must end with the restart", "a last step 'on: restart' that says "
+                         "utils system restart")
+
+    def step(raw: Mapping[str, str]) -> Step:
+        return Step(raw["on"], " ".join(raw["do"].split()),
+                    " ".join(raw["note"].split()) if raw.get("note") else None)
+
+    return Playbook(data["id"], data["title"], tuple(data["roles"]),
+                    " ".join(data["when_to_use"].split()), tuple(step(s) for s in data["steps"]),
+                    step(data["verify"]), _citations(data["citations"]), name, data,
+                    data.get("order", DEFAULT_ORDER), data.get("priority", DEFAULT_PRIORITY),
+                    bool(data.get("changes_certificates")), data.get("outcome"))
+
+
+def _is_yaml(path: Path) -> bool:
+    return path.is_file() and path.suffix.lower() in (".yaml", ".yml")
+
+
+def _files(folder: Path) -> list[Path]:
+    """The YAML files of a folder; YAML files deeper down (except in playbooks/) would be
+    silently ignored, so they are an error."""
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
+        if sub.name != PLAYBOOK_FOLDER and not sub.name.startswith("."):
+            stray = next((p for p in sorted(sub.rglob("*")) if _is_yaml(p)), None)
+            if stray is not None:
+                raise InputError("a rule file in a subfolder would not be loaded",
+                                 path=str(stray), expected=f"rule files directly in {folder}, "
+                                 f"playbooks in {folder / PLAYBOOK_FOLDER}")
+    return sorted(p for p in folder.iterdir() if _is_yaml(p))
+
+
+def _site_folder(folder: Path) -> Path:
+    if not folder.is_dir():
+        raise InputError("not a folder" if folder.exists() else "folder not found",
+                         path=str(folder), field="--rules", expected="a folder of rule files")
+    if not _files(folder) and not (folder / PLAYBOOK_FOLDER).is_dir():
+        raise InputError("no rule files (*.yaml) in this folder", path=str(folder),
+                         field="--rules", expected="one rule per .yaml file")
+    return folder
+
+
+def _digest(rules: Sequence[Rule], playbooks: Mapping[str, Playbook]) -> str:
+    canonical = json.dumps({"rules": {r.id: r.data for r in rules},
+                            "playbooks": {k: p.data for k, p in playbooks.items()}},
+                           sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _offered_remedies(rules: dict[str, Rule], playbooks: Mapping[str, Playbook]) -> None:
+    """Add each playbook's ``remedies`` to the rules they name, as if the rule listed them:
+    a site's playbook takes part in choosing a built-in rule's remedy."""
+    from dataclasses import replace
+
+    for playbook in playbooks.values():
+        offers = playbook.data.get("remedies", [])
+        if not offers:
+            continue
+        _, locate = load_yaml(playbook.path)
+        for i, offer in enumerate(offers):
+            rule = rules.get(offer["rule"])
+            if rule is None:
+                raise _error(playbook.path, locate, ["remedies", i, "rule"],
+                             f"unknown rule {offer['rule']!r}",
+                             "a rule ID: " + ", ".join(sorted(rules)))
+            if playbook.id in rule.remediation:
+                raise _error(playbook.path, locate, ["remedies", i, "rule"],
+                             f"{rule.id} already names {playbook.id} in its remediation",
+                             "a rule that does not name this playbook")
+            compiler = Compiler(path=playbook.path, locate=locate,
+                                fields=fields_for(rule.scope),
+                                field_hint=f"a {rule.scope} rule can see (rules/README.md)")
+            when = (compiler.compile(offer["when"], ["remedies", i, "when"])
+                    if "when" in offer else None)
+            remedy = Remedy(playbook.id, offer.get("priority"), when,
+                            " ".join(offer["note"].split()) if offer.get("note") else None,
+                            playbook.path)
+            rules[rule.id] = replace(rule, remediation=(*rule.remediation, playbook.id),
+                                     remedies=(*rule.remedies, remedy))
+
+
+def load_ruleset(site_dirs: Sequence[str | Path] = (), *,
+                 builtin: str | Path | None = None) -> RuleSet:
+    """The built-in rules and playbooks plus a site's folders (rules, and playbooks/ in them)."""
+    folders = [Path(builtin) if builtin is not None else rules_dir()]
+    folders += [_site_folder(Path(d)) for d in site_dirs]
+    rules: dict[str, Rule] = {}
+    playbooks: dict[str, Playbook] = {}
+    site: list[str] = []
+    for index, folder in enumerate(folders):
+        for path in _files(folder):
+            rule = load_rule(path)
+            if rule.id in rules:
+                _, locate = load_yaml(path)
+                raise _error(str(path), locate, ["id"], f"duplicate rule ID {rule.id!r}, also "
+                             f"in {rules[rule.id].path}", "an ID no other rule uses")
+            rules[rule.id] = rule
+            if index:
+                site.append(rule.id)
+        playbook_folder = folder / PLAYBOOK_FOLDER
+        for path in _files(playbook_folder) if playbook_folder.is_dir() else []:
+            playbook = load_playbook(path)
+            if playbook.id in playbooks:
+                _, locate = load_yaml(path)
+                raise _error(str(path), locate, ["id"], f"duplicate playbook ID "
+                             f"{playbook.id!r}, also in {playbooks[playbook.id].path}",
+                             "an ID no other playbook uses")
+            playbooks[playbook.id] = playbook
+    _offered_remedies(rules, playbooks)
+    for rule in rules.values():
+        for i, ref in enumerate(r.playbook for r in rule.remedies):
+            if ref not in playbooks:
+                _, locate = load_yaml(rule.path)
+                raise _error(rule.path, locate, ["remediation", i],
+                             f"unknown remediation {ref!r}",
+                             "a playbook ID: " + ", ".join(sorted(playbooks)))
+    for rule in rules.values():
+        for i, cause in enumerate(rule.caused_by):
+            if cause not in rules or cause == rule.id:
+                _, locate = load_yaml(rule.path)
+                raise _error(rule.path, locate, ["caused_by", i], f"unknown rule {cause!r}"
+                             if cause != rule.id else "a rule cannot be its own cause",
+                             "the ID of another rule")
+    ordered = tuple(rules[k] for k in sorted(rules))
+    playbooks = {k: playbooks[k] for k in sorted(playbooks)}
+    return RuleSet(ordered, playbooks, tuple(sorted(site)), _digest(ordered, playbooks))

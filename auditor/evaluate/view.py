@@ -1,0 +1,401 @@
+"""What the rules see: plain views of the facts per cluster, node, endpoint and certificate.
+
+Every field a rule may name is listed in ``FIELDS`` with its meaning; the loader rejects
+any other path. In the ``pre`` phase the endpoint views are the prediction of
+:mod:`auditor.evaluate.projection`, so the same rules judge today's cluster and tomorrow's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from auditor.evaluate.gadgets import (
+    GADGET_TITLES,
+    ROLE_TITLES,
+    expected_services,
+    gadgets_served,
+    phrase,
+    service_title,
+    services_of,
+)
+from auditor.evaluate.projection import Settings, predicted_browser, predicted_states
+from auditor.model.certificate import CertificateFacts, covers_host, parse_time
+from auditor.model.certificate import cn_only as names_only_in_cn
+from auditor.model.cluster import DEFAULT_PORTS, EXTRA_UCCX_PORTS, UCCX_ROLES, role_family
+from auditor.model.facts import Facts, HandshakeFacts, NodeFacts, state_words
+from auditor.model.presentation import ECDSA_PORTS
+
+SCOPES = ("node", "endpoint", "certificate")
+
+_ENDPOINT = {
+    "service": "the service name: finesse, live_data, notification, cuic, os_admin or web",
+    "service_title": "the service in words, e.g. 'Live Data'",
+    "port": "the TCP port probed (or the default port when it was not probed)",
+    "gadgets": "the gadgets of this node that need this endpoint",
+    "gadget_titles": "those gadgets in words, e.g. 'Finesse desktop'",
+    "probed": "the facts hold this endpoint",
+    "reachable": "a browser-like client completed a TLS handshake",
+    "predicted": "pre phase: the browser view is the prediction for after the upgrade",
+    "error_kind": "why the browser handshake failed: dns, refused, timeout, reset, "
+                  "tls_alert, not_tls, other",
+    "error_detail": "the error in words",
+    "browser.fingerprint": "SHA-256 of the leaf a browser gets (null when predicted)",
+    "browser.kind": "tomcat (RSA key), tomcat_ecdsa (EC key) or other",
+    "browser.kind_title": "tomcat or tomcat-ECDSA",
+    "browser.key_type": "rsa, ec, ...",
+    "browser.self_signed": "the leaf is self-signed",
+    "browser.signer_key_type": "key type of whoever signed the leaf: rsa or ec",
+    "browser.signature_hash": "sha1, sha256, ...",
+    "browser.subject_cn": "the leaf's common name",
+    "browser.trust": ("trusted or untrusted, as browsers judge it by the agents' trust "
+                      "(older facts: strict_verifier_rejects)"),
+    "browser.trust_reason": "why the chain is not trusted",
+    "browser.name_covered": "the node's FQDN is in the leaf's subject alternative names",
+    "browser.cn_only": "the FQDN is only in the common name (Chrome 58+ rejects this)",
+    "browser.order_ok": "the chain was sent in order",
+    "browser.missing_intermediate": "the chain lacks an intermediate the agents do not have",
+    "browser.untrusted_root": "the CA a complete chain leads to when the trust in use lacks "
+                              "it (null otherwise)",
+    "browser.accepted": "agents' browsers accept it without a prompt: trusted (or only a "
+                        "strict RFC 5280 verifier objects) and the FQDN is in the SAN",
+    "browser.rejection": "why browsers do not accept it, in words",
+    "browser.description": "the leaf in words, e.g. 'a self-signed EC certificate "
+                           "(tomcat-ECDSA)'",
+}
+
+_STATE = {
+    "state": "not_presented, self_signed, rsa_ca_signed, ec_ca_signed or unknown",
+    "state_words": "the state in words, e.g. 'RSA-CA-signed'",
+    "source": "observed (presented on the network), installed (read over the VOS CLI), "
+              "declared (inventory or downloaded PEMs) or predicted (pre phase)",
+    "source_words": "where the state comes from, in words, e.g. 'installed (read over the "
+                    "VOS CLI), not presented on the network'",
+    "presented": "browsers get this certificate on at least one endpoint of the node",
+}
+
+_SOURCE_WORDS = {
+    "observed": "presented on the network",
+    "declared": "declared, not observed",
+    "predicted": "predicted for after the change",
+}
+
+_CERTIFICATE = {
+    "fingerprint": "SHA-256 of the certificate",
+    "short_fingerprint": "its first 16 hex digits",
+    "kind": "tomcat (RSA key), tomcat_ecdsa (EC key) or other",
+    "kind_title": "tomcat or tomcat-ECDSA",
+    "key_type": "rsa, ec, ...",
+    "key_size": "key size in bits",
+    "curve": "EC curve name",
+    "signature_hash": "sha1, sha256, ...",
+    "signer_key_type": "key type of the signer",
+    "self_signed": "self-signed",
+    "wildcard": "a SAN or the CN starts with '*'",
+    "subject": "subject DN",
+    "subject_cn": "common name",
+    "issuer": "issuer DN",
+    "san_dns": "the DNS names in the subject alternative names",
+    "not_after": "end of validity (UTC timestamp)",
+    "not_after_date": "end of validity (YYYY-MM-DD)",
+    "expired": "expired when the facts were recorded",
+    "days_after_change": "whole days from the change date to the end of validity "
+                         "(negative: it ends before the change date)",
+    "expiry_phrase": "e.g. '12 days after the change date (2026-12-01)'",
+    "services": "the services that presented it (to any client profile)",
+    "ports": "their ports",
+    "name_covered": "the node's FQDN is in the SAN",
+    "cn_only": "the FQDN is only in the common name",
+    "chain_missing_intermediate": "some endpoint sends it without an intermediate the "
+                                  "agents lack",
+    "chain_out_of_order": "some endpoint sends its chain out of order",
+    "untrusted_root": "the CA its complete chain leads to, when the trust in use lacks it "
+                      "(null otherwise)",
+    "description": "the certificate in words",
+}
+
+#: Every field a rule may read or put into its message, with its meaning.
+FIELDS: dict[str, str] = {
+    "cluster.name": "the cluster name from the inventory",
+    "cluster.phase": "pre (before the change) or post (after it)",
+    "cluster.version": "the version the audit is about: the target version in the pre "
+                       "phase, the running version in the post phase",
+    "cluster.current_version": "the version the nodes ran when the facts were recorded",
+    "cluster.target_version": "the version after the change (the running one in post)",
+    "cluster.uses_ecdsa": "cluster.version presents tomcat-ECDSA (11.5(x) only)",
+    "cluster.upgrade_creates_tomcat_ecdsa": "pre phase, upgrade to 11.5 from a version "
+                                            "without tomcat-ECDSA: it creates one, self-signed",
+    "cluster.upgrade_ends_ecdsa": "pre phase, upgrade from 11.5 to 11.6 or later, which "
+                                  "no longer uses ECDSA",
+    "cluster.change_date": "the change date, YYYY-MM-DD",
+    "cluster.expiry_window_days": "how many days after the change date a certificate must "
+                                  "stay valid (--expiry-window, default 30)",
+    "cluster.uccx_hosts": "the FQDNs of the UCCX nodes",
+    "cluster.socialminer_hosts": "the FQDNs of the SocialMiner nodes",
+    "cluster.agent_trust": "what the agents' trust was taken from",
+    "cluster.agent_trust_given": "the agents' trust was given (--agent-trust), not the audit "
+                                 "host's system store",
+    "node.host": "the node's FQDN",
+    "node.role": "uccx-publisher, uccx-subscriber or socialminer",
+    "node.role_title": "the role in words",
+    "node.family": "uccx or socialminer",
+    "node.cop_installed": "the COP is installed: declared in the inventory, or true when the "
+                          "VOS CLI lists an option recognised by name as the ECDSA COP",
+    "node.cop_basis": "why node.cop_installed holds, in words",
+    "node.cli.read": "the node's VOS CLI was read completely",
+    "node.cli.error_kind": "why reading the VOS CLI stopped: dns, refused, timeout, auth, "
+                           "host_key_unknown, ssh, no_prompt, command_timeout, pager, question, "
+                           "garbage, closed",
+    "node.cli.error_detail": "that in words",
+    **{f"node.{which}.{k}": f"{which}: {v}" for which in ("tomcat", "tomcat_ecdsa")
+       for k, v in _STATE.items()},
+    "node.ecdsa_services": "the services where browsers get an EC certificate",
+    "node.ecdsa_endpoints": "where 11.5 presents tomcat-ECDSA on this role, in words",
+    "node.peer.host": "the other UCCX node (publisher for a subscriber and back)",
+    "node.peer.role_title": "its role in words",
+    **{f"node.peer.{which}.{k}": f"the other UCCX node's {which}: {_STATE[k]}"
+       for which in ("tomcat", "tomcat_ecdsa") for k in ("state", "state_words")},
+    **{f"node.services.{service}.{k}": f"the node's {service} endpoint: {v}"
+       for service in (*DEFAULT_PORTS["uccx"], *EXTRA_UCCX_PORTS, *DEFAULT_PORTS["socialminer"])
+       for k, v in _ENDPOINT.items()},
+    **{f"endpoint.{k}": v for k, v in _ENDPOINT.items()},
+    **{f"certificate.{k}": v for k, v in _CERTIFICATE.items()},
+}
+
+
+def fields_for(scope: str) -> list[str]:
+    """The fields a rule of this scope can see: cluster and node, plus its subject."""
+    return list(_fields_for(scope))
+
+
+@cache
+def _fields_for(scope: str) -> tuple[str, ...]:
+    roots = {"cluster", "node", scope}
+    return tuple(sorted(f for f in FIELDS if f.split(".")[0] in roots))
+
+
+@dataclass(frozen=True)
+class NodeView:
+    """One node's views; ``endpoints`` and ``certificates`` are the subjects of rules."""
+
+    index: int
+    host: str
+    role: str
+    node: Mapping[str, Any]
+    endpoints: tuple[Mapping[str, Any], ...]
+    certificates: tuple[Mapping[str, Any], ...]
+    tomcat: str
+    tomcat_ecdsa: str
+
+
+@dataclass(frozen=True)
+class ClusterView:
+    cluster: Mapping[str, Any]
+    nodes: tuple[NodeView, ...]
+
+
+def _kind(cert: CertificateFacts) -> str:
+    return {"rsa": "tomcat", "ec": "tomcat_ecdsa"}.get(cert.key_type, "other")
+
+
+def _kind_title(kind: str) -> str:
+    return {"tomcat": "tomcat", "tomcat_ecdsa": "tomcat-ECDSA"}.get(kind, "other")
+
+
+def describe(cert: CertificateFacts) -> str:
+    key = {"rsa": "RSA", "ec": "EC"}.get(cert.key_type, cert.key_type.upper())
+    signer = ("self-signed" if cert.self_signed
+              else f"{cert.signer_key_type.upper()}-CA-signed")
+    article = "an" if signer[0] in "AEFHILMNORSX" else "a"
+    return f"{article} {signer} {key} certificate ({_kind_title(_kind(cert))})"
+
+
+def _browser(facts: Facts, hs: HandshakeFacts | None, host: str) -> dict[str, Any]:
+    view: dict[str, Any] = {k.split(".", 1)[1]: None for k in _ENDPOINT if "." in k}
+    if hs is None or not hs.ok or not hs.chain:
+        return view
+    leaf = facts.certificates[hs.chain[0]]
+    check = hs.chain_check
+    trust = check.trust if check else None
+    reasons = []
+    if trust == "strict_verifier_rejects":
+        reasons.append("a strict verifier refused its chain when it was recorded"
+                       + (f" ({check.reason})" if check and check.reason else ""))
+    if trust == "untrusted":
+        reasons.append("the agents' browsers do not trust its chain"
+                       + (f" ({check.reason})" if check and check.reason else ""))
+    if hs.name_covered is False:
+        reasons.append(f"it names {host} only in the common name, which Chrome 58+ rejects"
+                       if hs.cn_only else f"it does not name {host}")
+    view.update(
+        fingerprint=leaf.fingerprint_sha256, kind=_kind(leaf),
+        kind_title=_kind_title(_kind(leaf)), key_type=leaf.key_type,
+        self_signed=leaf.self_signed, signer_key_type=leaf.signer_key_type,
+        signature_hash=leaf.signature_hash, subject_cn=leaf.subject_cn, trust=trust,
+        trust_reason=check.reason if check else None, name_covered=hs.name_covered,
+        cn_only=hs.cn_only, order_ok=check.order_ok if check else None,
+        missing_intermediate=check.missing_intermediate if check else None,
+        untrusted_root=check.untrusted_root if check else None,
+        accepted=trust == "trusted" and hs.name_covered is True,
+        rejection="; ".join(reasons) or None, description=describe(leaf))
+    return view
+
+
+def _endpoint(facts: Facts, node: NodeFacts, service: str,
+              settings: Settings) -> dict[str, Any]:
+    family = role_family(node.role)
+    endpoint = node.endpoint(service)
+    gadgets = gadgets_served(node.role, service)
+    default_port = {**DEFAULT_PORTS[family], **EXTRA_UCCX_PORTS}.get(service)
+    observed = endpoint.handshake("browser") if endpoint else None
+    predicted = predicted_browser(endpoint, family, service, settings)
+    browser_hs = predicted.handshake if predicted else observed
+    browser = predicted.view if predicted and predicted.view else _browser(
+        facts, browser_hs, node.host)
+    error = browser_hs.error if browser_hs is not None and not browser_hs.ok else None
+    return {
+        "service": service, "service_title": service_title(node.role, service),
+        "port": endpoint.port if endpoint else default_port, "gadgets": list(gadgets),
+        "gadget_titles": phrase([GADGET_TITLES[g] for g in gadgets]) or None,
+        "probed": endpoint is not None, "reachable": browser["kind"] is not None,
+        "predicted": predicted is not None,
+        "error_kind": error.kind if error else None,
+        "error_detail": error.detail if error else None,
+        "browser": browser,
+    }
+
+
+def _certificates(facts: Facts, node: NodeFacts, settings: Settings) -> list[dict[str, Any]]:
+    seen: dict[str, dict[str, Any]] = {}
+    observed_at = parse_time(facts.observed_at)
+    change = dt.datetime.combine(settings.change_date, dt.time(), dt.timezone.utc)
+    order = services_of(node.role)
+    for endpoint in sorted(node.endpoints, key=lambda e: (order.index(e.service)
+                                                          if e.service in order else 99)):
+        for hs in endpoint.handshakes:
+            if not hs.ok or not hs.chain:
+                continue
+            cert = facts.certificates[hs.chain[0]]
+            view = seen.get(cert.fingerprint_sha256)
+            if view is None:
+                not_after = parse_time(cert.not_after)
+                days = (not_after - change).days
+                when = "after" if days >= 0 else "before"
+                view = seen[cert.fingerprint_sha256] = {
+                    "fingerprint": cert.fingerprint_sha256,
+                    "short_fingerprint": cert.fingerprint_sha256[:16],
+                    "kind": _kind(cert), "kind_title": _kind_title(_kind(cert)),
+                    "key_type": cert.key_type, "key_size": cert.key_size, "curve": cert.curve,
+                    "signature_hash": cert.signature_hash,
+                    "signer_key_type": cert.signer_key_type, "self_signed": cert.self_signed,
+                    "wildcard": cert.wildcard, "subject": cert.subject,
+                    "subject_cn": cert.subject_cn, "issuer": cert.issuer,
+                    "san_dns": list(cert.san_dns), "not_after": cert.not_after,
+                    "not_after_date": cert.not_after[:10],
+                    "expired": not_after <= observed_at, "days_after_change": days,
+                    "expiry_phrase": f"{abs(days)} days {when} the change date "
+                                     f"({settings.change_date.isoformat()})",
+                    "services": [], "ports": [],
+                    "name_covered": covers_host(cert, node.host),
+                    "cn_only": names_only_in_cn(cert, node.host),
+                    "chain_missing_intermediate": False, "chain_out_of_order": False,
+                    "untrusted_root": None,
+                    "description": describe(cert),
+                }
+            if endpoint.service not in view["services"]:
+                view["services"].append(endpoint.service)
+                view["ports"].append(endpoint.port)
+            if hs.chain_check is not None:
+                view["chain_missing_intermediate"] |= hs.chain_check.missing_intermediate
+                view["chain_out_of_order"] |= not hs.chain_check.order_ok
+                view["untrusted_root"] = (view["untrusted_root"]
+                                          or hs.chain_check.untrusted_root)
+    return sorted(seen.values(), key=lambda c: (c["kind"], c["fingerprint"]))
+
+
+def _state(state: str, source: str, presented: bool) -> dict[str, Any]:
+    words = _SOURCE_WORDS.get(source, source)
+    if source == "installed":
+        words = ("installed (read over the VOS CLI), "
+                 + ("also presented on the network" if presented
+                    else "not presented on the network"))
+    return {"state": state, "state_words": state_words(state), "source": source,
+            "source_words": words, "presented": presented}
+
+
+def _cop(node: NodeFacts) -> tuple[bool | None, str | None]:
+    installed = node.installed
+    if installed is not None and installed.cop_installed:
+        return True, installed.cop_basis
+    declared = node.declared.get("cop_installed")
+    if declared is not None:
+        return declared, "declared in the inventory"
+    return None, installed.cop_basis if installed is not None else None
+
+
+def _cli(node: NodeFacts) -> dict[str, Any]:
+    installed = node.installed
+    error = installed.error if installed is not None else None
+    return {"read": installed is not None and error is None,
+            "error_kind": error.kind if error else None,
+            "error_detail": error.detail if error else None}
+
+
+def build_views(facts: Facts, settings: Settings) -> ClusterView:
+    """The views of every node, in the facts' node order. Pure: no I/O."""
+    uccx_hosts = [n.host for n in facts.nodes if n.role in UCCX_ROLES]
+    cluster = {
+        "name": facts.cluster, "phase": settings.phase, "version": settings.version.text,
+        "current_version": settings.current_version.text,
+        "target_version": settings.target_version.text, "uses_ecdsa": settings.uses_ecdsa,
+        "upgrade_creates_tomcat_ecdsa": settings.creates_ecdsa,
+        "upgrade_ends_ecdsa": settings.ends_ecdsa,
+        "change_date": settings.change_date.isoformat(),
+        "expiry_window_days": settings.expiry_window_days, "uccx_hosts": uccx_hosts,
+        "socialminer_hosts": [n.host for n in facts.nodes if n.host not in uccx_hosts],
+        "agent_trust": facts.agent_trust.source,
+        "agent_trust_given": facts.agent_trust.source != "system",
+    }
+    partial = []
+    for node in facts.nodes:
+        probed = [e.service for e in node.endpoints]
+        services = [s for s in services_of(node.role)
+                    if s in expected_services(node.role) or s in probed]
+        endpoints = {s: _endpoint(facts, node, s, settings) for s in services}
+        tomcat, tomcat_ecdsa = predicted_states(node, settings)
+        kinds = {e["browser"]["kind"] for e in endpoints.values()}
+        family = role_family(node.role)
+        cop_installed, cop_basis = _cop(node)
+        node_view: dict[str, Any] = {
+            "host": node.host, "role": node.role, "role_title": ROLE_TITLES[node.role],
+            "family": family, "cop_installed": cop_installed, "cop_basis": cop_basis,
+            "cli": _cli(node),
+            "tomcat": _state(*tomcat, "tomcat" in kinds),
+            "tomcat_ecdsa": _state(*tomcat_ecdsa, "tomcat_ecdsa" in kinds),
+            "ecdsa_services": [s for s, e in endpoints.items()
+                               if e["browser"]["key_type"] == "ec"],
+            "ecdsa_endpoints": phrase([
+                f"port {endpoints[s]['port'] if s in endpoints else DEFAULT_PORTS[family][s]}"
+                f" ({service_title(node.role, s)})" for s in ECDSA_PORTS[family]]),
+            "services": {s: endpoints.get(s) for s in services_of(node.role)},
+        }
+        partial.append((node, node_view, endpoints))
+    nodes = []
+    for index, (node, node_view, endpoints) in enumerate(partial):
+        peer = next((v for n, v, _ in partial
+                     if n.role in UCCX_ROLES and node.role in UCCX_ROLES and n is not node),
+                    None)
+        node_view["peer"] = {
+            "host": peer["host"] if peer else None,
+            "role_title": peer["role_title"] if peer else None,
+            **{which: {k: peer[which][k] if peer else None for k in ("state", "state_words")}
+               for which in ("tomcat", "tomcat_ecdsa")},
+        }
+        nodes.append(NodeView(index, node.host, node.role, node_view,
+                              tuple(endpoints.values()),
+                              tuple(_certificates(facts, node, settings)),
+                              node_view["tomcat"]["state"], node_view["tomcat_ecdsa"]["state"]))
+    return ClusterView(cluster, tuple(nodes))

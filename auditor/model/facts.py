@@ -1,0 +1,256 @@
+"""The facts file: what every endpoint presented, to which client, and what follows.
+
+Facts are frozen, versioned and JSON round-trippable: ``load(save(x)) == x``. The PEM of
+every certificate is inside, so a facts file alone can be evaluated again years later.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from auditor.common.fileio import write_atomic
+from auditor.common.serde import from_jsonable, to_jsonable
+from auditor.common.validation import load_json, validate_versioned
+from auditor.model.certificate import CertificateFacts
+
+SCHEMA_VERSION = 1
+
+PROFILES = ("browser", "ecdsa_only", "rsa_only")
+
+
+@dataclass(frozen=True)
+class ProbeError:
+    """Why a handshake produced no certificate."""
+
+    kind: str
+    detail: str
+
+_STATE_WORDS = {
+    "not_presented": "not presented",
+    "self_signed": "self-signed",
+    "rsa_ca_signed": "RSA-CA-signed",
+    "ec_ca_signed": "EC-CA-signed",
+    "unknown": "unknown",
+}
+
+
+def state_words(state: str) -> str:
+    return _STATE_WORDS.get(state, state)
+
+#: Derived certificate states of a node.
+State = Literal["not_presented", "self_signed", "rsa_ca_signed", "ec_ca_signed", "unknown"]
+STATES: tuple[State, ...] = ("not_presented", "self_signed", "rsa_ca_signed", "ec_ca_signed",
+                             "unknown")
+
+
+#: Why a handshake produced no certificate: the prober's own record, stored as it is.
+ErrorFacts = ProbeError
+
+
+@dataclass(frozen=True)
+class ChainFacts:
+    """A browser's view of one chain: order, completeness, trust by the agents' trust."""
+
+    order_ok: bool
+    missing_intermediate: bool
+    trust: str
+    reason: str | None
+    anchor: str | None
+    #: The CA a complete chain leads to when the trust in use lacks it (trust.ChainCheck).
+    untrusted_root: str | None = None
+
+
+@dataclass(frozen=True)
+class HandshakeFacts:
+    """One client profile's handshake with one endpoint."""
+
+    profile: str
+    method: str
+    ok: bool
+    elapsed_ms: float
+    tls_version: str | None = None
+    cipher: str | None = None
+    chain: tuple[str, ...] = ()
+    error: ErrorFacts | None = None
+    chain_check: ChainFacts | None = None
+    name_covered: bool | None = None
+    cn_only: bool | None = None
+
+    @property
+    def leaf(self) -> str | None:
+        return self.chain[0] if self.ok and self.chain else None
+
+
+@dataclass(frozen=True)
+class EndpointFacts:
+    """One port of one node and what each client profile got there."""
+
+    service: str
+    port: int
+    peer: str | None
+    handshakes: tuple[HandshakeFacts, ...]
+
+    @property
+    def reachable(self) -> bool:
+        return any(h.ok for h in self.handshakes)
+
+    def handshake(self, profile: str) -> HandshakeFacts | None:
+        return next((h for h in self.handshakes if h.profile == profile), None)
+
+    @property
+    def error(self) -> ErrorFacts | None:
+        """The error that kept every profile from a certificate, if none got one."""
+        if self.reachable:
+            return None
+        return next((h.error for h in self.handshakes if h.error), None)
+
+
+@dataclass(frozen=True)
+class CertState:
+    """The derived state of ``tomcat`` or ``tomcat-ECDSA`` on one node."""
+
+    state: State
+    source: str
+    leaf: str | None = None
+    seen_on: tuple[str, ...] = ()
+    note: str | None = None
+    #: With ``source == "installed"``: where the keystore was read, and what the network
+    #: showed of the same certificate (auditor.collect.installed).
+    installed_from: str | None = None
+    presented: str | None = None
+
+
+@dataclass(frozen=True)
+class CommandOutput:
+    """One VOS CLI command and everything it printed up to the next prompt, verbatim."""
+
+    command: str
+    output: str
+
+
+@dataclass(frozen=True)
+class CliError:
+    """Why the VOS CLI session of a node stopped early (``auditor.collect.vos_cli.ERROR_KINDS``)."""
+
+    kind: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class TrustEntry:
+    """One ``tomcat-trust`` entry read over the VOS CLI: its name and certificates."""
+
+    name: str
+    certificates: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class InstalledFacts:
+    """What a node holds, read over its VOS CLI (``source``: ``vos_cli``): the installed
+    ``tomcat`` and ``tomcat-ECDSA`` (fingerprints), ``tomcat-trust``, the installed software
+    options verbatim, whether a COP was recognised by name, and the transcript."""
+
+    source: str
+    user: str
+    error: CliError | None
+    tomcat: str | None
+    tomcat_ecdsa: str | None
+    trust: tuple[TrustEntry, ...]
+    options: tuple[str, ...]
+    cop_installed: bool | None
+    cop_basis: str | None
+    transcript: tuple[CommandOutput, ...]
+
+
+@dataclass(frozen=True)
+class NodeFacts:
+    host: str
+    role: str
+    address: str | None
+    declared: Mapping[str, Any]
+    endpoints: tuple[EndpointFacts, ...]
+    tomcat: CertState
+    tomcat_ecdsa: CertState
+    #: read over the VOS CLI; None when the CLI was not asked
+    installed: InstalledFacts | None = None
+
+    def endpoint(self, service: str) -> EndpointFacts | None:
+        return next((e for e in self.endpoints if e.service == service), None)
+
+
+@dataclass(frozen=True)
+class TrustFacts:
+    """Which agents' trust the chains were judged against."""
+
+    source: str
+    anchors: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ProbeSettings:
+    connect_timeout: float
+    handshake_timeout: float
+    all_ports: bool
+    sigalgs_method: str
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Everything observed (or declared) about one cluster at one time."""
+
+    schema_version: int
+    tool_version: str
+    observed_at: str
+    cluster: str
+    version: str
+    source: str
+    settings: ProbeSettings
+    agent_trust: TrustFacts
+    certificates: Mapping[str, CertificateFacts]
+    nodes: tuple[NodeFacts, ...] = field(default=())
+
+    def certificate(self, fp: str | None) -> CertificateFacts | None:
+        return self.certificates.get(fp) if fp else None
+
+    def node(self, host: str) -> NodeFacts | None:
+        return next((n for n in self.nodes if n.host == host), None)
+
+
+# -- building facts from probe results ---------------------------------------------------
+
+
+# -- files ---------------------------------------------------------------------------------
+
+def facts_to_json(facts: Facts) -> str:
+    """Deterministic JSON: sorted keys, lists in their meaningful order, a final newline.
+    A node the VOS CLI was not asked about has no ``installed`` key, as before it existed."""
+    data = to_jsonable(facts)
+    for node in data["nodes"]:
+        if node.get("installed") is None:
+            node.pop("installed", None)
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def facts_from_data(data: Any, *, path: str = "<facts>") -> Facts:
+    """Validate plain data against the facts schema and rebuild :class:`Facts`."""
+    validate_versioned(data, "facts", SCHEMA_VERSION, path=path)
+    return from_jsonable(Facts, data)
+
+
+def save_facts(facts: Facts, path: str | Path) -> Path:
+    """Write atomically. What :func:`build_facts` makes is proven schema-valid by the tests
+    (every lab scenario, hostile endpoints, property tests), so it is not validated again
+    here, which took longer than the probe on a thousand endpoints; every facts file is
+    validated when it is read."""
+    return write_atomic(path, facts_to_json(facts))
+
+
+def load_facts(path: str | Path) -> Facts:
+    """Read a facts file written by any version of this tool with the same schema."""
+    return facts_from_data(load_json(path), path=str(path))
+
+

@@ -1,0 +1,165 @@
+"""A portfolio's roll-up: each cluster's verdict, blockers and unknowns, and the
+certificates across all clusters that expire soonest; ``portfolio.json`` read and written."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from auditor import __version__
+from auditor.common.serde import from_jsonable, to_jsonable
+from auditor.common.validation import load_json, validate_versioned
+from auditor.model.audit import Audit
+from auditor.model.certificate import parse_time
+from auditor.model.cluster import Node
+from auditor.model.facts import Facts
+from auditor.model.verdicts import VERDICTS, Verdict, exit_code, worst_exit, worst_verdict
+
+SCHEMA_VERSION = 1
+
+
+PORTFOLIO_FILES = {"json": "portfolio.json", "csv": "portfolio.csv", "html": "portfolio.html"}
+
+
+@dataclass(frozen=True)
+class Blocker:
+    """An error finding: what stands between the cluster and a GO."""
+
+    rule_id: str
+    node: str
+    subject: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """A gadget whose outcome the audit could not see, and the rules that said so."""
+
+    node: str
+    gadget: str
+    rules: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ClusterEntry:
+    cluster: str
+    folder: str
+    phase: str
+    verdict: Verdict
+    exit_code: int
+    observed_at: str
+    errors: int
+    warnings: int
+    notices: int
+    accepted_risks: int
+    blockers: tuple[Blocker, ...]
+    unknowns: tuple[Unknown, ...]
+
+
+@dataclass(frozen=True)
+class ExpiringCertificate:
+    """A certificate some endpoint presents that expires within the window (or has)."""
+
+    cluster: str
+    folder: str
+    nodes: tuple[str, ...]
+    services: tuple[str, ...]
+    subject: str
+    issuer: str
+    not_after: str
+    days_left: int
+    expired: bool
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class Portfolio:
+    schema_version: int
+    tool_version: str
+    generated_at: str
+    clusters: tuple[ClusterEntry, ...]
+    verdict_counts: dict[str, int]
+    worst_verdict: Verdict | None
+    exit_code: int
+    expiring: tuple[ExpiringCertificate, ...]
+
+
+def _nodes(facts: Facts) -> list[Node]:
+    return [Node(host=n.host, role=n.role) for n in facts.nodes]
+
+
+def cluster_entry(audit: Audit, folder: str) -> ClusterEntry:
+    blockers = tuple(Blocker(f.rule_id, f.node, f.subject, f.title)
+                     for f in audit.findings if f.severity == "error")
+    unknowns = tuple(Unknown(n.host, gadget, result.rules)
+                     for n in audit.nodes for gadget, result in n.gadgets.items()
+                     if result.outcome == "unknown")
+    return ClusterEntry(audit.cluster, folder, audit.phase, audit.verdict,
+                        exit_code(audit.verdict), audit.facts.observed_at,
+                        audit.summary.get("error", 0), audit.summary.get("warning", 0),
+                        audit.summary.get("notice", 0), len(audit.accepted_risks),
+                        blockers, unknowns)
+
+
+def expiring_certificates(audit: Audit, folder: str) -> list[ExpiringCertificate]:
+    """Every certificate the cluster's endpoints present (leaves and chains) that expires
+    within the audit's expiry window after its change date, or has expired."""
+    change = dt.datetime.combine(dt.date.fromisoformat(audit.change_date), dt.time(),
+                                 dt.timezone.utc)
+    limit = change + dt.timedelta(days=audit.expiry_window_days)
+    observed = parse_time(audit.facts.observed_at)
+    where: dict[str, tuple[list[str], list[str]]] = {}
+    for node in audit.facts.nodes:
+        for endpoint in node.endpoints:
+            for hs in endpoint.handshakes:
+                for fp in hs.chain if hs.ok else ():
+                    nodes, services = where.setdefault(fp, ([], []))
+                    if node.host not in nodes:
+                        nodes.append(node.host)
+                    place = f"{node.host.split('.')[0]}:{endpoint.port}"
+                    if place not in services:
+                        services.append(place)
+    found = []
+    for fp, (nodes, services) in where.items():
+        cert = audit.facts.certificates[fp]
+        not_after = parse_time(cert.not_after)
+        if not_after > limit:
+            continue
+        found.append(ExpiringCertificate(
+            audit.cluster, folder, tuple(nodes), tuple(services), cert.subject, cert.issuer,
+            cert.not_after, (not_after - change).days, not_after <= observed, fp))
+    return found
+
+
+def build_portfolio(audits: Sequence[tuple[str, Audit]],
+                    generated_at: str | None = None) -> Portfolio:
+    """The roll-up of ``(folder, audit)`` pairs, in the order given."""
+    clusters = tuple(cluster_entry(audit, folder) for folder, audit in audits)
+    expiring = sorted((c for folder, audit in audits
+                       for c in expiring_certificates(audit, folder)),
+                      key=lambda c: (c.not_after, c.cluster, c.fingerprint))
+    counts: dict[str, int] = {v: sum(1 for c in clusters if c.verdict == v) for v in VERDICTS}
+    stamp = generated_at or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return Portfolio(SCHEMA_VERSION, __version__, stamp, clusters, counts,
+                     worst_verdict(c.verdict for c in clusters),
+                     worst_exit(c.exit_code for c in clusters), tuple(expiring))
+
+
+def portfolio_json(portfolio: Portfolio) -> str:
+    return json.dumps(to_jsonable(portfolio), indent=2, sort_keys=True,
+                      ensure_ascii=False) + "\n"
+
+
+def is_portfolio(folder: Path) -> bool:
+    return folder.is_dir() and (folder / PORTFOLIO_FILES["json"]).is_file()
+
+
+def load_portfolio(folder: Path) -> Portfolio:
+    """Read ``portfolio.json`` from a portfolio folder, checked against its schema."""
+    path = folder / PORTFOLIO_FILES["json"]
+    data = load_json(path)
+    validate_versioned(data, "portfolio", SCHEMA_VERSION, path=str(path))
+    return from_jsonable(Portfolio, data)

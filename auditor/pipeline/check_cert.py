@@ -1,0 +1,67 @@
+"""check-cert end to end: the upload checks, then the rule files judge one node holding
+the certificate, as they judge a cluster (one source of domain truth)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cryptography import x509
+
+from auditor.collect.checkcert import FAIL, CertificateCase, certificate_case
+from auditor.collect.trust import AgentTrust
+from auditor.evaluate.engine import evaluate
+from auditor.evaluate.gadgets import gadgets_served
+from auditor.evaluate.projection import make_settings
+from auditor.evaluate.ruleset import RuleSet, load_ruleset
+from auditor.model.findings import Finding, GadgetResult
+from auditor.render.checkcert import REACH_RULES
+
+
+@dataclass(frozen=True)
+class CertCheck:
+    """What check-cert says: the upload checks, the findings the rules make on the
+    certificate, and each gadget it serves with the outcome the engine gives it."""
+
+    case: CertificateCase
+    findings: tuple[Finding, ...]
+    gadgets: tuple[tuple[str, GadgetResult], ...]
+
+    @property
+    def ok(self) -> bool:
+        return (all(c.status != FAIL for c in self.case.checks)
+                and all(f.severity != "error" for f in self.findings))
+
+
+def _about(finding: Finding, case: CertificateCase, gadgets: tuple[str, ...]) -> bool:
+    """Is a finding about this certificate (its subject, a port presenting it, or the
+    gadgets it serves)?"""
+    _, _, short = finding.subject.partition(":")
+    if short and case.fingerprint.startswith(short):
+        return True
+    if finding.subject in case.services:
+        return True
+    return finding.subject == "node" and bool(set(finding.gadgets) & set(gadgets))
+
+
+
+def check_cert(signed: Sequence[x509.Certificate], purpose: str, *,
+               csr: x509.CertificateSigningRequest | None = None,
+               chain: Sequence[x509.Certificate] = (), host: str | None = None,
+               role: str = "uccx-publisher", trust: AgentTrust | None = None,
+               at: dt.datetime | None = None, expiry_window_days: int = 30,
+               rules: RuleSet | None = None) -> CertCheck:
+    """Every check a signed ``tomcat`` / ``tomcat-ECDSA`` certificate must pass."""
+    case = certificate_case(signed, purpose, csr=csr, chain=chain, host=host, role=role,
+                            trust=trust, at=at)
+    ruleset = rules if rules is not None else load_ruleset()
+    settings = make_settings(case.facts.version, case.facts.observed_at, phase="post",
+                             expiry_window_days=expiry_window_days)
+    evaluation = evaluate(ruleset, case.facts, settings)
+    gadgets = tuple(dict.fromkeys(g for s in case.services for g in gadgets_served(role, s)))
+    node = evaluation.nodes[0]
+    return CertCheck(case,
+                     tuple(f for f in evaluation.findings if _about(f, case, gadgets)
+                           and f.rule_id not in REACH_RULES),
+                     tuple((g, node.gadgets[g]) for g in gadgets if g in node.gadgets))

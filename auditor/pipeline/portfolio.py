@@ -1,0 +1,262 @@
+"""A portfolio: many clusters audited in one run, and the roll-up a partner acts on.
+
+Every cluster gets its own folder with its facts and four reports, exactly as a single
+audit writes them. The portfolio folder above them gets ``portfolio.json``, ``.csv`` and
+``.html``: each cluster's verdict, blockers (error findings) and unknowns (gadgets whose
+outcome the audit could not see), and the certificates across all clusters that expire
+within the expiry window, soonest first, the expired ones included.
+
+All clusters that are probed are probed through one handshake pool
+(:func:`auditor.collect.prober.probe_all`), so the concurrency limit holds for the whole run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from auditor.collect.handshake import Handshake, Target
+from auditor.collect.inventory import load_inventory
+from auditor.common.errors import InputError
+from auditor.evaluate.waivers import WaiverSet
+from auditor.model.audit import Invocation
+from auditor.model.cluster import Inventory
+from auditor.model.facts import Facts, save_facts
+from auditor.model.portfolio import Portfolio, _nodes, build_portfolio
+from auditor.pipeline.run import (
+    FACTS_FILE,
+    AuditRequest,
+    AuditResult,
+    collect,
+    installed_keystores,
+    judge_and_write,
+    load_waiver_files,
+    read_cli,
+    refine_cli,
+    refine_installed,
+)
+from auditor.render.portfolio import write_portfolio
+
+if TYPE_CHECKING:
+    from auditor.collect.vos_cli import CliRequest
+
+
+Progress = Callable[[Target, tuple[Handshake, ...]], None]
+T = TypeVar("T")
+#: Clusters judged and written at once (the work is Python; the waits are the disk's).
+WRITERS = 4
+
+
+# -- inputs -------------------------------------------------------------------------------
+
+def inventory_files(paths: Sequence[Path]) -> list[Path]:
+    """The inventory files named: a file as it is, a folder as every ``*.yaml`` in it."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir()
+                           if p.suffix in (".yaml", ".yml") and p.is_file())
+            if not found:
+                raise InputError("the folder holds no inventory (*.yaml)", path=str(path))
+            files += found
+        else:
+            files.append(path)
+    return files
+
+
+def facts_files(paths: Sequence[Path]) -> list[Path]:
+    """The facts files named: a file as it is, a folder as every ``*.json`` in it."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix == ".json" and p.is_file())
+            if not found:
+                raise InputError("the folder holds no facts file (*.json)", path=str(path))
+            files += found
+        else:
+            files.append(path)
+    return files
+
+
+def folder_names(clusters: Sequence[str]) -> list[str]:
+    """A folder name per cluster: its name made safe for any file system, unique."""
+    names: list[str] = []
+    seen: set[str] = set()
+    for cluster in clusters:
+        base = "".join(c if c.isalnum() or c in "-_." else "-" for c in cluster)
+        base = base.strip(".") or "cluster"
+        name, number = base, 2
+        while name.lower() in seen:
+            name, number = f"{base}-{number}", number + 1
+        seen.add(name.lower())
+        names.append(name)
+    return names
+
+
+# -- the run ------------------------------------------------------------------------------
+
+def probe_inventories(inventories: Sequence[Inventory], request: AuditRequest,
+                      progress: Progress | None = None) -> list[Facts]:
+    """Probe every endpoint of every inventory through one handshake pool."""
+    from auditor.collect.collect import endpoints_of
+    from auditor.collect.observed import build_facts
+    from auditor.collect.prober import probe_all
+    from auditor.model.facts import ProbeSettings
+
+    options = request.options
+    per_cluster = [endpoints_of(inv, request.all_ports) for inv in inventories]
+    targets = [Target(node.host, port, node.address)
+               for endpoints in per_cluster for node, _service, port in endpoints]
+    results = probe_all(targets, options, progress)
+    settings = ProbeSettings(float(options.connect_timeout), float(options.handshake_timeout),
+                             request.all_ports, "tls13_sigalgs")
+    facts, start = [], 0
+    for inventory, endpoints in zip(inventories, per_cluster, strict=True):
+        mine = results[start:start + len(endpoints)]
+        start += len(endpoints)
+        facts.append(build_facts(inventory, endpoints, mine, trust=request.trust,
+                                 settings=settings))
+    return facts
+
+
+def _waivers_for(waivers: Sequence[WaiverSet], hosts: set[str]) -> list[WaiverSet]:
+    """The waivers that can concern a cluster: for every node ("*") or one of its hosts."""
+    mine = []
+    for waiver_set in waivers:
+        kept = tuple(w for w in waiver_set.waivers if w.node == "*" or w.node in hosts)
+        if kept:
+            mine.append(replace(waiver_set, waivers=kept))
+    return mine
+
+
+def load_inventories(paths: Sequence[Path]) -> list[Inventory]:
+    """Every inventory named (files, or folders of them), each validated."""
+    return [load_inventory(p) for p in inventory_files(paths)]
+
+
+def _parallel(function: Callable[..., T], *iterables: Sequence[Any]) -> list[T]:
+    """``map`` over a few threads: each cluster's files are written (and synced to disk)
+    while the next cluster is judged. Results in order; the first error is raised."""
+    with ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="cluster") as pool:
+        return list(pool.map(function, *iterables))
+
+
+def cluster_invocation(invocation: Invocation | None,
+                       inventory: Inventory) -> Invocation | None:
+    """The command that audits one cluster of a portfolio again: the portfolio's own, with
+    only that cluster's inventory."""
+    if invocation is None or inventory.path is None:
+        return invocation
+    args, skip = [], False
+    for arg in invocation.args:
+        if skip:
+            skip = False
+            continue
+        if arg in ("--inventory", "-i"):
+            skip = True
+            continue
+        args.append(arg)
+    at = 1 if args and args[0] == "audit" else 0
+    args[at:at] = ["--inventory", inventory.path]
+    return replace(invocation, args=tuple(args), inventory=inventory.path)
+
+
+def run_portfolio(inventories: Sequence[Inventory], request: AuditRequest,
+                  progress: Progress | None = None, *,
+                  cli_for: Callable[[Inventory], CliRequest | None] | None = None,
+                  ) -> tuple[Portfolio, list[AuditResult]]:
+    """Audit every inventory into ``request.out_dir/<cluster>/`` and write the portfolio
+    into ``request.out_dir``. Every input is checked before anything is probed."""
+    from auditor.evaluate.projection import make_settings
+    from auditor.evaluate.ruleset import load_ruleset
+
+    ruleset = load_ruleset(list(request.rule_dirs))
+    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for inventory in inventories:
+        make_settings(inventory.version, now, phase=request.phase,
+                      target_version=request.target_version, change_date=request.change_date,
+                      expiry_window_days=request.expiry_window_days)
+    everyone = Inventory("portfolio", "11.5(1)",
+                         tuple(n for inv in inventories for n in inv.nodes))
+    waivers = load_waiver_files(request.waiver_files, ruleset, everyone)
+    names = folder_names([inv.cluster for inv in inventories])
+    # offline when every keystore of the cluster is given; nodes with a pem_dir among probed
+    # ones are probed too, and what is installed refines what they present
+    requests = [replace(request, inventory=inv, out_dir=request.out_dir / name,
+                        offline=request.from_pem is not None
+                        or all(n.pem_dir for n in inv.nodes),
+                        invocation=cluster_invocation(request.invocation, inv),
+                        provenance=replace(request.provenance, inventory=Path(inv.path))
+                        if inv.path else request.provenance,
+                        cli=cli_for(inv) if cli_for else None)
+                for inv, name in zip(inventories, names, strict=True)]
+    installed = [{} if r.offline else installed_keystores(r.inventory) for r in requests]
+    # each node's VOS CLI is read before any probe: a changed host key stops the run first
+    readings = [read_cli(r.cli) if r.cli is not None else None for r in requests]
+    request.out_dir.mkdir(parents=True, exist_ok=True)
+    online = [r for r in requests if not r.offline]
+    probed = iter(probe_inventories([r.inventory for r in online], request, progress))
+    # every cluster's facts are saved before any is judged: a failure loses nothing
+    all_facts = [refine_cli(collect(replace(each, cli=None)) if each.offline
+                            else refine_installed(next(probed), keystores), read)
+                 for each, keystores, read in zip(requests, installed, readings, strict=True)]
+    paths = _parallel(lambda each, facts: save_facts(facts, each.out_dir / FACTS_FILE),
+                      requests, all_facts)
+
+    def judge(each: AuditRequest, facts: Facts, facts_path: Path) -> AuditResult:
+        hosts = {n.host for n in each.inventory.nodes}
+        return judge_and_write(each, ruleset, _waivers_for(waivers, hosts), facts, facts_path)
+
+    results = _parallel(judge, requests, all_facts, paths)
+    portfolio = build_portfolio([(r.facts_path.parent.name, r.audit) for r in results])
+    write_portfolio(portfolio, request.out_dir)
+    return portfolio, results
+
+
+def portfolio_from_facts(paths: Sequence[Path], request: AuditRequest
+                         ) -> tuple[Portfolio, list[AuditResult]]:
+    """Evaluate facts recorded elsewhere (``uccx-audit probe --out`` on a jump host) into
+    ``request.out_dir/<cluster>/`` and write the portfolio into ``request.out_dir``."""
+    from auditor.evaluate.ruleset import load_ruleset
+    from auditor.model.facts import load_facts
+
+    ruleset = load_ruleset(list(request.rule_dirs))
+    all_facts = [load_facts(p) for p in facts_files(paths)]
+    everyone = Inventory("portfolio", "11.5(1)",
+                         tuple(node for facts in all_facts for node in _nodes(facts)))
+    waivers = load_waiver_files(request.waiver_files, ruleset, everyone)
+    names = folder_names([f.cluster for f in all_facts])
+
+    def judge(facts: Facts, name: str) -> AuditResult:
+        each = replace(request, out_dir=request.out_dir / name)
+        facts_path = save_facts(facts, each.out_dir / FACTS_FILE)
+        hosts = {n.host for n in facts.nodes}
+        return judge_and_write(each, ruleset, _waivers_for(waivers, hosts), facts, facts_path)
+
+    results = _parallel(judge, all_facts, names)
+    portfolio = build_portfolio([(r.facts_path.parent.name, r.audit) for r in results])
+    write_portfolio(portfolio, request.out_dir)
+    return portfolio, results
+
+
+# -- the roll-up --------------------------------------------------------------------------
+
+
+# -- files --------------------------------------------------------------------------------
+
+
+
+
+
+
+
+
+
+
+
+
+

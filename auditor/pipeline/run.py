@@ -1,0 +1,294 @@
+"""One audit from inventory to reports: probe (or read the downloaded certificates), save
+the facts, evaluate, write every report. The facts are never lost."""
+
+from __future__ import annotations
+
+import datetime as dt
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from auditor.collect.handshake import Handshake, Target
+from auditor.collect.prober import ProbeOptions
+from auditor.collect.trust import AgentTrust
+from auditor.common.errors import AuditorError, ToolFailure
+from auditor.common.fileio import write_atomic
+from auditor.evaluate.engine import build_audit
+from auditor.model.audit import Audit, Invocation, save_audit
+from auditor.model.cluster import Inventory
+from auditor.model.facts import Facts, save_facts
+from auditor.pipeline.manifest import Provenance
+from auditor.render import ReportMeta, write_report
+
+if TYPE_CHECKING:
+    from auditor.collect.vos_cli import CliReading, CliRequest
+    from auditor.evaluate.ruleset import RuleSet
+    from auditor.evaluate.waivers import WaiverSet
+
+#: The files an audit writes into its folder, by report format.
+REPORT_FILES = {"html": "report.html", "md": "report.md", "json": "audit.json",
+                "junit": "junit.xml"}
+FACTS_FILE = "facts.json"
+PDF_FILE = "report.pdf"
+
+
+@dataclass(frozen=True)
+class AuditRequest:
+    """Everything one audit needs, as plain values (the CLI builds it from its options)."""
+
+    inventory: Inventory
+    phase: str
+    trust: AgentTrust
+    out_dir: Path
+    target_version: str | None = None
+    change_date: str | None = None
+    expiry_window_days: int = 30
+    rule_dirs: Sequence[Path] = ()
+    options: ProbeOptions = field(default_factory=ProbeOptions)
+    all_ports: bool = False
+    from_pem: Path | None = None
+    offline: bool = False
+    #: also read each node's installed certificates over its VOS CLI
+    cli: CliRequest | None = None
+    meta: ReportMeta = field(default_factory=ReportMeta)
+    provenance: Provenance = field(default_factory=Provenance)
+    pdf: bool = False
+    bundle: bool = False
+    #: How the user ran it, for the plan's verify step (None: not recorded).
+    invocation: Invocation | None = None
+    #: waivers files (accepted risks), checked against the rule set and the inventory
+    waiver_files: Sequence[Path] = ()
+
+
+
+def audit_invocation(inventory: str | Path, phase: str, *, target_version: str | None = None,
+                     change_date: str | None = None, expiry_window_days: int = 30,
+                     agent_trust: str | Path | None = None, rule_dirs: Sequence[Path] = (),
+                     from_pem: str | Path | None = None, all_ports: bool = False,
+                     options: ProbeOptions | None = None, waivers: Sequence[Path] = (),
+                     ticket: str | None = None) -> Invocation:
+    """The ``uccx-audit audit`` arguments that run this audit again (into a new folder)."""
+    args = ["audit", "--inventory", str(inventory), "--phase", phase]
+    if target_version:
+        args += ["--target-version", target_version]
+    if change_date:
+        args += ["--change-date", change_date]
+    if expiry_window_days != 30:
+        args += ["--expiry-window", str(expiry_window_days)]
+    if agent_trust:
+        args += ["--agent-trust", str(agent_trust)]
+    for folder in rule_dirs:
+        args += ["--rules", str(folder)]
+    if from_pem:
+        args += ["--from-pem", str(from_pem)]
+    if all_ports:
+        args.append("--all-ports")
+    for waivers_file in waivers:
+        args += ["--waivers", str(waivers_file)]
+    default = ProbeOptions()
+    if options is not None:
+        for flag, value, usual in (
+                ("--connect-timeout", options.connect_timeout, default.connect_timeout),
+                ("--handshake-timeout", options.handshake_timeout, default.handshake_timeout),
+                ("--concurrency", options.concurrency, default.concurrency),
+                ("--per-host", options.per_host, default.per_host)):
+            if value != usual:
+                args += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+    if ticket:
+        args += ["--ticket", ticket]
+    return Invocation("audit", tuple(args), str(inventory))
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    audit: Audit
+    facts_path: Path
+    reports: dict[str, Path]
+    manifest: Path | None = None
+    bundle: Path | None = None
+    notes: tuple[str, ...] = ()
+
+
+def default_out_dir(cluster: str, phase: str) -> Path:
+    """A new dated folder in the current directory."""
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in cluster) or "cluster"
+    return Path(f"uccx-audit-{safe}-{phase}-{stamp}")
+
+
+def collect(request: AuditRequest,
+            progress: Callable[[Target, tuple[Handshake, ...]], None] | None = None) -> Facts:
+    """Probe the cluster (or declare facts from downloaded certificates), then refine them
+    with what the VOS CLI read. The CLI is read first: a changed host key stops the audit
+    before anything else is done."""
+    readings = read_cli(request.cli) if request.cli is not None else None
+    if request.offline:
+        from auditor.collect.offline import declared_facts
+
+        facts = declared_facts(request.inventory, trust=request.trust,
+                               from_pem=request.from_pem, all_ports=request.all_ports)
+    else:
+        from auditor.collect.collect import probe_inventory
+
+        # read every keystore before touching the network: a bad folder is an input error
+        installed = installed_keystores(request.inventory)
+        facts = refine_installed(
+            probe_inventory(request.inventory, trust=request.trust, options=request.options,
+                            all_ports=request.all_ports, progress=progress), installed)
+    return refine_cli(facts, readings)
+
+
+def installed_keystores(inventory: Inventory) -> dict:
+    """What the nodes with a ``pem_dir`` hold (read before probing: a bad folder is an input
+    error, found before any traffic)."""
+    if not any(n.pem_dir for n in inventory.nodes):
+        return {}
+    from auditor.collect.offline import installed_from_pem
+
+    return installed_from_pem(inventory)
+
+
+def refine_installed(facts: Facts, installed: dict) -> Facts:
+    """Probed facts, refined by what is installed (what is installed outranks what is
+    presented)."""
+    if not installed:
+        return facts
+    from auditor.collect.installed import refine
+
+    return refine(facts, installed)
+
+
+def read_cli(cli: CliRequest) -> list[CliReading]:
+    """Read every node of ``cli`` over its VOS CLI (before any probe)."""
+    from auditor.collect.vos_cli import read_installed
+
+    return read_installed(cli)
+
+
+def refine_cli(facts: Facts, readings: Sequence[CliReading] | None) -> Facts:
+    """Facts refined by what each node's VOS CLI showed installed (None: not read)."""
+    if readings is None:
+        return facts
+    from auditor.collect.installed import refine_from_cli
+
+    return refine_from_cli(facts, readings)
+
+
+def run_audit(request: AuditRequest,
+              progress: Callable[[Target, tuple[Handshake, ...]], None] | None = None,
+              ) -> AuditResult:
+    """Probe, save the facts, evaluate and write the four reports into ``out_dir``."""
+    from auditor.evaluate.projection import make_settings
+    from auditor.evaluate.ruleset import load_ruleset
+
+    # Everything that can be checked before touching the network is checked first.
+    ruleset = load_ruleset(list(request.rule_dirs))
+    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    make_settings(request.inventory.version, now, phase=request.phase,
+                  target_version=request.target_version, change_date=request.change_date,
+                  expiry_window_days=request.expiry_window_days)
+    waivers = load_waiver_files(request.waiver_files, ruleset, request.inventory)
+    request.out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        facts = collect(request, progress)
+    except (AuditorError, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        # the prober turns what a server can cause into findings; anything else is a bug,
+        # and no report may claim anything about the cluster
+        raise _tool_failure(request.out_dir, "probing", exc, None) from exc
+    facts_path = save_facts(facts, request.out_dir / FACTS_FILE)
+    return judge_and_write(request, ruleset, waivers, facts, facts_path)
+
+
+def load_waiver_files(paths: Sequence[Path], ruleset: RuleSet,
+                      inventory: Inventory | None = None) -> tuple[WaiverSet, ...]:
+    """Every waivers file, checked against the rules and the inventory's hosts."""
+    from auditor.evaluate.waivers import load_waivers
+
+    hosts = [n.host for n in inventory.nodes] if inventory is not None else None
+    return tuple(load_waivers(path, ruleset, hosts) for path in paths)
+
+
+def judge_and_write(request: AuditRequest, ruleset: RuleSet, waivers: Sequence[WaiverSet],
+                    facts: Facts, facts_path: Path) -> AuditResult:
+    """Evaluate saved facts, apply the waivers and write every report into ``out_dir``."""
+    from auditor.evaluate.engine import evaluate
+    from auditor.evaluate.projection import make_settings
+    from auditor.evaluate.waivers import apply_waivers
+
+    reports: dict[str, Path] = {}
+    try:
+        settings = make_settings(facts.version, facts.observed_at, phase=request.phase,
+                                 target_version=request.target_version,
+                                 change_date=request.change_date,
+                                 expiry_window_days=request.expiry_window_days)
+        audit = build_audit(evaluate(ruleset, facts, settings), facts, ruleset, settings,
+                            request.invocation)
+        if waivers:
+            audit = apply_waivers(audit, waivers)
+        for fmt, name in REPORT_FILES.items():
+            path = request.out_dir / name
+            reports[fmt] = save_audit(audit, path) if fmt == "json" else write_report(
+                audit, fmt, path, request.meta)
+        notes = []
+        if request.pdf:
+            pdf = write_pdf(reports["html"], request.out_dir / PDF_FILE)
+            if isinstance(pdf, Path):
+                reports["pdf"] = pdf
+            else:
+                notes.append(pdf)
+        manifest, bundle = seal_folder(request, audit, [facts_path, *reports.values()])
+    except AuditorError as exc:
+        _remove(reports.values())
+        raise AuditorError(f"{exc}; the probed facts are saved in {facts_path}") from exc
+    except Exception as exc:
+        _remove(reports.values())
+        raise _tool_failure(request.out_dir, "evaluating or writing the reports", exc,
+                            facts_path) from exc
+    return AuditResult(audit, facts_path, reports, manifest, bundle, tuple(notes))
+
+
+def _remove(paths: object) -> None:
+    """Reports written before a failure claim something the run did not finish: remove."""
+    for path in paths:  # type: ignore[attr-defined]
+        Path(path).unlink(missing_ok=True)
+
+
+def _tool_failure(folder: Path, what: str, exc: BaseException,
+                  facts_path: Path | None) -> ToolFailure:
+    log = folder / "error.log"
+    write_atomic(log, traceback.format_exc())
+    kept = f"; the probed facts are saved in {facts_path}" if facts_path else ""
+    return ToolFailure(f"internal error while {what} ({type(exc).__name__}: {exc}); no report "
+                       f"was written{kept}; details in {log}", str(log))
+
+
+def write_pdf(html: Path, out: Path) -> Path | str:
+    """Print the HTML report to ``out``; without an engine, the one line that says how to
+    get PDF instead (an audit's other reports and exit code do not depend on it)."""
+    from auditor.render.pdf import PdfUnavailable, html_to_pdf
+
+    try:
+        return html_to_pdf(html.read_text(encoding="utf-8"), out)
+    except PdfUnavailable as exc:
+        return str(exc)
+
+
+def seal_folder(request: AuditRequest, audit: Audit,
+                files: Sequence[Path]) -> tuple[Path, Path | None]:
+    """Write the folder's manifest last (and the bundle after it, if asked for)."""
+    from auditor.pipeline.manifest import bundle_name, write_bundle, write_manifest
+
+    rule_set = {"sha256": audit.rule_set.sha256, "rules": audit.rule_set.rules,
+                "playbooks": audit.rule_set.playbooks,
+                "site_rules": list(audit.rule_set.site_rules),
+                "site_dirs": [str(d) for d in request.rule_dirs]}
+    name = bundle_name(audit.cluster, audit.phase) if request.bundle else None
+    manifest = write_manifest(request.out_dir, files, provenance=request.provenance,
+                              rule_set=rule_set, trust=request.trust,
+                              ticket=request.meta.ticket, operator=request.meta.operator,
+                              bundle=name)
+    return manifest, write_bundle(request.out_dir, name) if name else None

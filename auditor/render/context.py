@@ -1,0 +1,222 @@
+"""Everything a report shows, computed once from the audit (templates only lay it out)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from auditor.evaluate.gadgets import (
+    ALL_GADGETS,
+    GADGET_TITLES,
+    OUTCOME_WORDS,
+    ROLE_TITLES,
+    gadgets_of,
+    gadgets_served,
+)
+from auditor.evaluate.gadgets import service_title as _service_title
+from auditor.model.audit import Audit
+from auditor.model.certificate import CertificateFacts
+from auditor.model.facts import EndpointFacts, HandshakeFacts, state_words
+from auditor.model.findings import Finding
+from auditor.model.verdicts import VERDICT_WORDS
+from auditor.render.faq import FAQ_ROWS, cluster_row, node_rows
+from auditor.render.plan import build_plan
+from auditor.render.terminal import refused_for_key_type
+
+PROFILE_TITLES = {"browser": "browser (what agents get)", "ecdsa_only": "ECDSA-only client",
+                  "rsa_only": "RSA-only client"}
+
+
+@dataclass(frozen=True)
+class ReportMeta:
+    """What the engineer adds for the change ticket; not part of the audit itself."""
+
+    ticket: str | None = None
+    operator: str | None = None
+    generated_at: str | None = None
+
+    @staticmethod
+    def now(ticket: str | None = None, operator: str | None = None) -> ReportMeta:
+        stamp = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        return ReportMeta(ticket, operator, stamp.strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _short(host: str) -> str:
+    return host.split(".")[0]
+
+
+def verdict_reason(audit: Audit) -> str:
+    """The verdict in one sentence an approver can read."""
+    errors = [f for f in audit.findings if f.severity == "error"]
+    warnings = [f for f in audit.findings if f.severity == "warning"]
+    if errors:
+        first = errors[0]
+        nodes = sorted({_short(f.node) for f in errors if f.rule_id == first.rule_id})
+        more = len(errors) - sum(1 for f in errors if f.rule_id == first.rule_id)
+        tail = f", and {_plural(more, 'other error')}" if more else ""
+        return (f"{_plural(len(errors), 'error finding')}: {first.title} "
+                f"({', '.join(nodes)}){tail}.")
+    if warnings:
+        accepted = (f" ({_plural(len(audit.accepted_risks), 'accepted risk')})"
+                    if audit.accepted_risks else "")
+        return (f"No errors{accepted}; {_plural(len(warnings), 'warning')} to act on: "
+                f"{warnings[0].title}.")
+    accepted = len(audit.accepted_risks)
+    if accepted:
+        return (f"No errors or warnings left; {_plural(accepted, 'accepted risk')} "
+                "(waived, see Accepted risks).")
+    bad = [g for n in audit.nodes for g in n.gadgets.values() if g.outcome != "works"]
+    if bad:
+        return "No errors or warnings, but not every gadget is known to work."
+    return "No errors or warnings: every agent gadget works."
+
+
+def finding_gadgets(audit: Audit, finding: Finding) -> tuple[str, ...]:
+    """The gadgets a finding concerns: those it gives an outcome, else those served by the
+    endpoint it is about or by the endpoints that present the certificate it is about, else
+    (a node finding) every gadget of the node."""
+    if finding.gadgets:
+        return tuple(finding.gadgets)
+    node = audit.facts.node(finding.node)
+    if node is None:
+        return ()
+    if finding.subject == "node":
+        return gadgets_of(node.role)
+    services: list[str] = []
+    if ":" in finding.subject:
+        prefix = finding.subject.split(":", 1)[1]
+        services = [e.service for e in node.endpoints
+                    if (b := e.handshake("browser")) is not None and b.leaf
+                    and b.leaf.startswith(prefix)]
+    else:
+        services = [finding.subject]
+    return tuple(dict.fromkeys(g for s in services for g in gadgets_served(node.role, s)))
+
+
+def _cert_row(cert: CertificateFacts | None) -> dict[str, Any] | None:
+    if cert is None:
+        return None
+    key = f"{cert.key_type.upper()} {cert.curve or cert.key_size or ''}".strip()
+    if cert.self_signed:
+        signer = "self-signed"
+    else:
+        signer = f"{cert.issuer} ({cert.signer_key_type.upper()}"
+        signer += f", {cert.signature_hash.upper()})" if cert.signature_hash else ")"
+    return {"subject": cert.subject, "issuer": cert.issuer, "key": key, "signer": signer,
+            "not_before": cert.not_before, "not_after": cert.not_after,
+            "san": ", ".join([*cert.san_dns, *cert.san_ip]) or "(none)",
+            "fingerprint": cert.fingerprint_sha256, "serial": cert.serial,
+            "signature": cert.signature_algorithm, "pem": cert.pem,
+            "self_signed": cert.self_signed, "wildcard": cert.wildcard}
+
+
+def _handshake_row(audit: Audit, endpoint: EndpointFacts, hs: HandshakeFacts) -> dict[str, Any]:
+    facts = audit.facts
+    row: dict[str, Any] = {"profile": hs.profile, "title": PROFILE_TITLES.get(hs.profile,
+                                                                              hs.profile),
+                           "ok": hs.ok, "tls": hs.tls_version, "cipher": hs.cipher,
+                           "method": hs.method, "elapsed_ms": hs.elapsed_ms}
+    if not hs.ok:
+        error = hs.error
+        row["error"] = (refused_for_key_type(endpoint, hs)
+                        or (f"{error.kind}: {error.detail}" if error else "failed"))
+        return row
+    row["leaf"] = _cert_row(facts.certificate(hs.chain[0]))
+    row["chain"] = [_cert_row(facts.certificate(fp)) for fp in hs.chain]
+    check = hs.chain_check
+    if check is not None:
+        trust = check.trust.replace("_", " ")
+        row["trust"] = trust + (f": {check.reason}" if check.reason else "")
+        row["trusted"] = check.trust == "trusted"
+        row["order_ok"] = check.order_ok
+        row["missing_intermediate"] = check.missing_intermediate
+    row["name_covered"] = hs.name_covered
+    return row
+
+
+def _endpoint_row(audit: Audit, role: str, endpoint: EndpointFacts) -> dict[str, Any]:
+    return {"service": endpoint.service, "title": _service_title(role, endpoint.service),
+            "port": endpoint.port, "peer": endpoint.peer, "reachable": endpoint.reachable,
+            "handshakes": [_handshake_row(audit, endpoint, h) for h in endpoint.handshakes]}
+
+
+def _finding_row(f: Finding) -> dict[str, Any]:
+    return {"rule_id": f.rule_id, "severity": f.severity, "node": f.node,
+            "short": _short(f.node), "subject": f.subject, "title": f.title,
+            "message": f.message, "remediation": list(f.remediation),
+            "citations": list(f.citations), "basis": f.basis,
+            "gadgets": {GADGET_TITLES.get(g, g): OUTCOME_WORDS.get(o, o)
+                        for g, o in sorted(f.gadgets.items())}}
+
+
+def build_context(audit: Audit, meta: ReportMeta) -> dict[str, Any]:
+    """The data every report template uses; deterministic for the same audit and meta."""
+    nodes = []
+    facts_nodes = {n.host: n for n in audit.facts.nodes}
+    for node in audit.nodes:
+        gadgets = []
+        for gadget in ALL_GADGETS:
+            result = node.gadgets.get(gadget)
+            if result is None:
+                gadgets.append(None)
+                continue
+            # every error and warning about this gadget sits in its cell: a green
+            # "works" never stands beside an unmarked finding
+            marks = [{"rule_id": f.rule_id, "title": f.title, "severity": f.severity}
+                     for f in audit.findings
+                     if f.severity in ("error", "warning") and f.node == node.host
+                     and gadget in finding_gadgets(audit, f)]
+            gadgets.append({"name": gadget, "title": GADGET_TITLES[gadget],
+                            "outcome": result.outcome, "words": OUTCOME_WORDS[result.outcome],
+                            # the rules behind a problem; those that checked a working
+                            # gadget are evidence, not news (node "checked")
+                            "rules": list(result.rules) if result.outcome != "works" else [],
+                            "marks": marks,
+                            "has_error": any(m["severity"] == "error" for m in marks),
+                            "has_warning": any(m["severity"] == "warning" for m in marks)})
+        facts_node = facts_nodes.get(node.host)
+        predicted = node.predicted
+        nodes.append({
+            "host": node.host, "short": _short(node.host), "role": node.role,
+            "role_title": ROLE_TITLES.get(node.role, node.role),
+            "tomcat": state_words(node.tomcat), "tomcat_ecdsa": state_words(node.tomcat_ecdsa),
+            "predicted": {"tomcat": state_words(predicted.tomcat),
+                          "tomcat_ecdsa": state_words(predicted.tomcat_ecdsa)}
+            if predicted else None,
+            "declared": dict(facts_node.declared) if facts_node else {},
+            "gadgets": gadgets, "faq_rows": list(node_rows(node)),
+            "checked": {GADGET_TITLES[g]: list(r.rules) for g, r in node.gadgets.items()
+                        if r.outcome == "works" and r.rules},
+            "endpoints": [_endpoint_row(audit, node.role, e)
+                          for e in (facts_node.endpoints if facts_node else ())],
+        })
+    row = cluster_row(audit.nodes)
+    findings = [_finding_row(f) for f in audit.findings]
+    accepted = [{**_finding_row(a.finding), "waiver": a.waiver} for a in audit.accepted_risks]
+    unknowns = [{"node": u.node, "gadget": GADGET_TITLES.get(u.gadget, u.gadget),
+                 "reasons": list(u.reasons), "settle": list(u.settle)} for u in audit.unknowns]
+    errors = [f for f in audit.findings if f.severity == "error"]
+    if errors:
+        deciding = [f"{f.title} ({_short(f.node)}, {f.rule_id})" for f in errors]
+    elif unknowns:
+        deciding = [f"{u['gadget']} on {_short(u['node'])} is unknown" for u in unknowns]
+    else:
+        deciding = [f"{f.title} ({_short(f.node)}, {f.rule_id})" for f in audit.findings
+                    if f.severity == "warning"]
+    return {
+        "audit": audit, "meta": meta, "unknowns": unknowns, "deciding": deciding,
+        "verdict": {"code": audit.verdict, "words": VERDICT_WORDS[audit.verdict],
+                    "reason": verdict_reason(audit)},
+        "summary": {s: audit.summary.get(s, 0) for s in ("error", "warning", "notice")},
+        "gadget_titles": [GADGET_TITLES[g] for g in ALL_GADGETS],
+        "nodes": nodes, "faq": {"rows": FAQ_ROWS, "matched": row,
+                                "predicted": audit.phase == "pre"},
+        "plan": build_plan(audit), "findings": findings, "accepted": accepted,
+        "waiver_notices": list(audit.waiver_notices),
+        "source": audit.facts.source,
+    }

@@ -1,0 +1,107 @@
+"""JUnit XML: one test case per rule per node, a failure for each error finding, so CI
+systems show an audit like a test run."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable
+
+from auditor.common.textsafe import visible
+from auditor.model.audit import Audit
+from auditor.model.findings import Finding
+from auditor.render.context import ReportMeta
+
+
+def _rules_for(audit: Audit, role: str) -> list[tuple[str, str]]:
+    """(rule id, title) of every rule in force for this role in this audit."""
+    if audit.rule_set.catalogue:
+        return [(r.id, r.title) for r in audit.rule_set.catalogue if role in r.roles]
+    # an audit written before the catalogue was recorded: the rules it names
+    seen: dict[str, str] = {}
+    for finding in audit.findings:
+        seen.setdefault(finding.rule_id, finding.title)
+    for node in audit.nodes:
+        if node.role == role:
+            for result in node.gadgets.values():
+                for rule in result.rules:
+                    seen.setdefault(rule, rule)
+    return sorted(seen.items())
+
+
+def _text(findings: Iterable[Finding]) -> str:
+    return "\n\n".join(f"[{f.severity}] {f.subject}: {f.message}"
+                       + (f"\nremediation: {', '.join(f.remediation)}" if f.remediation else "")
+                       for f in findings)
+
+
+def render_junit(audit: Audit, meta: ReportMeta) -> str:
+    """The audit as JUnit XML (testsuites > testsuite per node > testcase per rule)."""
+    root = ET.Element("testsuites", name=f"uccx-audit {audit.cluster} ({audit.phase})")
+    total = failures = errors_total = skipped_total = 0
+    for node in audit.nodes:
+        suite = ET.SubElement(root, "testsuite", name=f"{audit.cluster} / {node.host}",
+                              hostname=node.host, timestamp=audit.facts.observed_at)
+        properties = ET.SubElement(suite, "properties")
+        for name, value in (("role", node.role), ("phase", audit.phase),
+                            ("target_version", audit.target_version),
+                            ("verdict", audit.verdict), ("ticket", meta.ticket or ""),
+                            ("rule_set_sha256", audit.rule_set.sha256)):
+            ET.SubElement(properties, "property", name=name, value=value)
+        mine = [f for f in audit.findings if f.node == node.host]
+        waived = [a for a in audit.accepted_risks if a.finding.node == node.host]
+        rules = _rules_for(audit, node.role)
+        known = {rule_id for rule_id, _ in rules}
+        rules += sorted({(f.rule_id, f.title) for f in
+                         [*mine, *(a.finding for a in waived)] if f.rule_id not in known})
+        suite_failures = suite_skipped = 0
+        for rule_id, _title in rules:
+            case = ET.SubElement(suite, "testcase", name=rule_id,
+                                 classname=f"uccx-audit.{node.host}", time="0")
+            hits = [f for f in mine if f.rule_id == rule_id]
+            errors = [f for f in hits if f.severity == "error"]
+            if errors:
+                failure = ET.SubElement(case, "failure", type="error",
+                                        message=errors[0].title)
+                failure.text = _text(errors)
+                suite_failures += 1
+            accepted = [a for a in waived if a.finding.rule_id == rule_id]
+            if accepted and not errors:
+                waiver = accepted[0].waiver
+                skipped = ET.SubElement(case, "skipped", message=(
+                    f"accepted risk: {waiver.reason} (approved by {waiver.approved_by}, "
+                    f"ticket {waiver.ticket}, expires {waiver.expires})"))
+                skipped.text = _text(a.finding for a in accepted)
+                suite_skipped += 1
+            others = [f for f in hits if f.severity != "error"]
+            if others:
+                ET.SubElement(case, "system-out").text = _text(others)
+        suite_errors = 0
+        for unknown in (u for u in audit.unknowns if u.node == node.host):
+            # what the audit did not see is never a pass
+            case = ET.SubElement(suite, "testcase", name=f"gadget:{unknown.gadget}",
+                                 classname=f"uccx-audit.{node.host}", time="0")
+            error = ET.SubElement(case, "error", type="unknown",
+                                  message=f"{unknown.gadget} not seen: "
+                                  + " ".join(unknown.settle))
+            error.text = "\n\n".join([*unknown.reasons, *unknown.settle])
+            suite_errors += 1
+        suite.set("tests", str(len(rules) + suite_errors))
+        suite.set("failures", str(suite_failures))
+        suite.set("errors", str(suite_errors))
+        suite.set("skipped", str(suite_skipped))
+        total += len(rules) + suite_errors
+        failures += suite_failures
+        errors_total += suite_errors
+        skipped_total += suite_skipped
+    root.set("tests", str(total))
+    root.set("failures", str(failures))
+    root.set("errors", str(errors_total))
+    root.set("skipped", str(skipped_total))
+    for element in root.iter():
+        # XML 1.0 forbids most C0 controls even as character references: shown escaped
+        if element.text is not None:
+            element.text = visible(element.text, multiline=True)
+        for name, value in element.attrib.items():
+            element.set(name, visible(value))
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"

@@ -1,0 +1,80 @@
+"""What changed between two portfolios: each cluster's verdict before and after, and the
+findings fixed and new in it (from the cluster's own audit diff)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from tabulate import tabulate
+
+from auditor.model.audit import load_audit
+from auditor.model.portfolio import ClusterEntry, load_portfolio
+from auditor.model.verdicts import worst_exit
+from auditor.render.context import VERDICT_WORDS
+from auditor.render.diff import diff_audits
+from auditor.render.markdown import md_escape
+
+DIFF_FORMATS = ("table", "html", "md")
+_WORDS = {**VERDICT_WORDS, "inconclusive": "inconclusive", None: "—"}
+
+
+@dataclass(frozen=True)
+class ClusterChange:
+    cluster: str
+    before: str | None
+    after: str | None
+    fixed: int
+    new: int
+    certificates: int
+
+
+@dataclass(frozen=True)
+class PortfolioDiff:
+    clusters: tuple[ClusterChange, ...]
+    after_exit_code: int
+
+
+def _audit(folder: Path, entry: ClusterEntry):
+    return load_audit(folder / entry.folder / "audit.json")
+
+
+def diff_portfolios(before: Path, after: Path) -> PortfolioDiff:
+    """Match clusters by name; a cluster in only one portfolio is added or removed."""
+    old, new = load_portfolio(before), load_portfolio(after)
+    old_by = {c.cluster: c for c in old.clusters}
+    new_by = {c.cluster: c for c in new.clusters}
+    changes = []
+    for name in [*old_by, *(n for n in new_by if n not in old_by)]:
+        a, b = old_by.get(name), new_by.get(name)
+        if a is None or b is None:
+            changes.append(ClusterChange(name, a.verdict if a else None,
+                                         b.verdict if b else None, 0, 0, 0))
+            continue
+        diff = diff_audits(_audit(before, a), _audit(after, b))
+        changes.append(ClusterChange(name, a.verdict, b.verdict, len(diff.fixed),
+                                     len(diff.new), len(diff.certificates)))
+    return PortfolioDiff(tuple(changes), worst_exit(c.exit_code for c in new.clusters))
+
+
+def _rows(diff: PortfolioDiff) -> list[list[object]]:
+    return [[c.cluster, _WORDS.get(c.before, c.before), _WORDS.get(c.after, c.after),
+             c.fixed, c.new, c.certificates] for c in diff.clusters]
+
+
+HEADERS = ["cluster", "before", "after", "fixed", "new", "certificates changed"]
+
+
+def render_portfolio_diff(diff: PortfolioDiff, fmt: str) -> str:
+    if fmt == "table":
+        return tabulate(_rows(diff), headers=HEADERS) + "\n"
+    if fmt == "md":
+        lines = ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
+        lines += ["| " + " | ".join(md_escape(v) for v in row) + " |" for row in _rows(diff)]
+        return "\n".join(lines) + "\n"
+    if fmt == "html":
+        from auditor.render.formats import environment
+
+        return environment().get_template("portfolio_diff.html.j2").render(
+            headers=HEADERS, rows=_rows(diff), diff=diff)
+    raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(DIFF_FORMATS)}")

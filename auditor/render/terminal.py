@@ -1,0 +1,71 @@
+"""Terminal summaries of facts (tabulate)."""
+
+from __future__ import annotations
+
+from tabulate import tabulate
+
+from auditor.model.facts import EndpointFacts, Facts, HandshakeFacts, state_words
+
+
+def refused_for_key_type(endpoint: EndpointFacts, hs: HandshakeFacts) -> str | None:
+    """A restricted profile the server turned away while another profile got a certificate:
+    the port holds no certificate of that key type. Servers say so differently (OpenSSL
+    with a handshake_failure alert, Tomcat's JSSE under TLS 1.3 by closing the connection)."""
+    if hs.ok or hs.profile not in ("ecdsa_only", "rsa_only") or not endpoint.reachable:
+        return None
+    if hs.error is None or hs.error.kind not in ("tls_alert", "reset"):
+        return None
+    kind = "ECDSA" if hs.profile == "ecdsa_only" else "RSA"
+    return f"no {kind} certificate on this port (the server answered: {hs.error.kind})"
+
+
+def _cell(facts: Facts, endpoint: EndpointFacts, hs: HandshakeFacts | None) -> str:
+    if hs is None:
+        return "-"
+    if not hs.ok:
+        if refused_for_key_type(endpoint, hs):
+            return f"(no {'ECDSA' if hs.profile == 'ecdsa_only' else 'RSA'} cert)"
+        error = hs.error
+        return f"ERROR {error.kind}" if error else "ERROR"
+    leaf = facts.certificates[hs.chain[0]]
+    kind = "EC" if leaf.key_type == "ec" else leaf.key_type.upper()
+    signer = "self-signed" if leaf.self_signed else f"{leaf.signer_key_type.upper()}-signed"
+    return f"{kind} {signer} {leaf.fingerprint_sha256[:8]}"
+
+
+def endpoint_table(facts: Facts, fmt: str = "simple") -> str:
+    """One row per endpoint: what each client profile received."""
+    rows = []
+    for node in facts.nodes:
+        for endpoint in node.endpoints:
+            browser = endpoint.handshake("browser")
+            trust = "-"
+            if browser is not None and browser.ok and browser.chain_check is not None:
+                trust = browser.chain_check.trust
+                if browser.name_covered is False:
+                    trust += ", name not in SAN"
+            version = next((h.tls_version for h in endpoint.handshakes if h.ok), None)
+            rows.append([node.host, endpoint.service, endpoint.port,
+                         _cell(facts, endpoint, browser),
+                         _cell(facts, endpoint, endpoint.handshake("ecdsa_only")),
+                         _cell(facts, endpoint, endpoint.handshake("rsa_only")),
+                         version or "-", trust])
+    return tabulate(rows, headers=["node", "service", "port", "browser gets", "ecdsa_only",
+                                   "rsa_only", "TLS", "browser trust"], tablefmt=fmt)
+
+
+def node_table(facts: Facts, fmt: str = "simple") -> str:
+    """One row per node: the derived tomcat / tomcat-ECDSA states."""
+    rows = []
+    for node in facts.nodes:
+        def show(state: object) -> str:
+            text = state_words(state.state)  # type: ignore[attr-defined]
+            if state.source == "declared":  # type: ignore[attr-defined]
+                text += " (declared)"
+            return text
+        notes = "; ".join(n for n in (node.tomcat.note, node.tomcat_ecdsa.note) if n)
+        cop = node.declared.get("cop_installed")
+        rows.append([node.host, node.role, show(node.tomcat), show(node.tomcat_ecdsa),
+                     {True: "yes", False: "no"}.get(cop, "?"), notes])
+    return tabulate(rows, headers=["node", "role", "tomcat", "tomcat-ECDSA", "COP", "notes"],
+                    tablefmt=fmt)

@@ -1,0 +1,33 @@
+"""Names vulture cannot see in use (tests/test_hygiene.py): dataclass fields that the JSON
+files, schemas and Jinja2 templates read, typer commands registered by decorator,
+callbacks paramiko calls, and vocabularies kept for files older versions wrote."""
+
+# ruff: noqa
+_root  # unused function (auditor/cli/app.py:56)
+evaluate_command  # unused function (auditor/cli/evaluate.py:17)
+subscriber  # unused variable (auditor/cli/options.py:22)
+rules_command  # unused function (auditor/cli/rules.py:15)
+STRICT_ONLY  # unused variable (auditor/collect/trust.py:41)
+ERROR_KINDS  # unused variable (auditor/collect/vos_cli.py:56)
+_.missing_host_key  # unused method (auditor/collect/vos_cli.py:178)
+yaml_implicit_resolvers  # unused variable (auditor/common/fastyaml.py:63)
+_.allow_duplicate_keys  # unused attribute (auditor/common/validation.py:101)
+faq_row  # unused variable (auditor/lab/scenarios.py:42)
+schema_version  # unused variable (auditor/model/audit.py:120)
+tool_version  # unused variable (auditor/model/audit.py:121)
+parse_warnings  # unused variable (auditor/model/certificate.py:37)
+installed_from  # unused variable (auditor/model/facts.py:123)
+schema_version  # unused variable (auditor/model/facts.py:205)
+tool_version  # unused variable (auditor/model/facts.py:206)
+days_left  # unused variable (auditor/model/portfolio.py:73)
+schema_version  # unused variable (auditor/model/portfolio.py:80)
+tool_version  # unused variable (auditor/model/portfolio.py:81)
+before_leaf  # unused variable (auditor/render/diff.py:31)
+before_subject  # unused variable (auditor/render/diff.py:33)
+after_subject  # unused variable (auditor/render/diff.py:34)
+unchanged  # unused variable (auditor/render/diff.py:62)
+inferred  # unused variable (auditor/render/faq.py:22)
+for_findings  # unused variable (auditor/render/plan.py:64)
+daemon_threads  # unused variable (scripts/make_rule_fixtures.py:126)
+key_exchange_group  # unused variable (tests/cdp.py:38)
+pytestmark  # unused variable (tests/test_trust_corpus.py:27)
