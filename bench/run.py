@@ -402,8 +402,8 @@ def tomcat_scale_scenario(endpoints: int) -> Scenario:
     publisher and a subscriber (3 ports each), then SocialMiner nodes (2 ports each); every
     node has its own keys and certificates (``tomcat`` RSA-CA-signed, ``tomcat-ECDSA``
     self-signed) and its own loopback address."""
-    from auditor.model.cluster import DEFAULT_PORTS
     from auditor.lab.scenarios import RSA_CA, SELF_SIGNED, NodeSpec, Scenario
+    from auditor.model.cluster import DEFAULT_PORTS
 
     uccx, socialminer = len(DEFAULT_PORTS["uccx"]), len(DEFAULT_PORTS["socialminer"])
     rest = endpoints - 2 * uccx

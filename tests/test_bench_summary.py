@@ -4,7 +4,6 @@ results file and the table (bench/summary.py); nothing here is timed."""
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
