@@ -150,3 +150,25 @@ def test_pre_phase_node_results_show_the_states_after_the_upgrade(rules: RuleSet
     assert node.predicted is not None
     assert (node.predicted.tomcat, node.predicted.tomcat_ecdsa) == ("rsa_ca_signed",
                                                                     "self_signed")
+
+
+@pytest.mark.parametrize("name, phase", [("row4-upgrade-trap", "post"),
+                                         ("hygiene-expired-publisher", "post"),
+                                         ("pre-upgrade-self-signed", "pre")])
+def test_the_engine_answers_for_every_rule_node_and_subject(rules: RuleSet, name: str,
+                                                             phase: str) -> None:
+    """Not applicable, passed or failed: one result that findings, JUnit and the gadgets'
+    deciding rules are views of."""
+    evaluation = run(rules, name, phase, "11.5(1)" if phase == "pre" else None)
+    hosts = [n.host for n in evaluation.nodes]
+    answered = {(c.rule_id, c.node) for c in evaluation.checks}
+    assert answered == {(r.id, h) for r in rules.rules for h in hosts}
+    assert {c.result for c in evaluation.checks} <= {"not_applicable", "passed", "failed"}
+    failed = sorted((c.rule_id, c.node, c.subject) for c in evaluation.checks
+                    if c.result == "failed")
+    assert failed == sorted((f.rule_id, f.node, f.subject) for f in evaluation.findings)
+    for node in evaluation.nodes:
+        looked = {c.rule_id for c in evaluation.checks
+                  if c.node == node.host and c.result != "not_applicable"}
+        for result in node.gadgets.values():
+            assert set(result.rules) <= looked

@@ -37,6 +37,7 @@ from auditor.model.findings import (
     NodeResult,
     Outcome,
     PredictedStates,
+    RuleCheck,
     Unknown,
 )
 from auditor.model.verdicts import decide
@@ -118,17 +119,22 @@ def evaluate(rules: RuleSet, facts: Facts, settings: Settings) -> Evaluation:
     given: dict[tuple[str, str], list[tuple[Outcome, str]]] = {}
     settles: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
     checked: dict[tuple[str, str], set[str]] = {}
+    checks: list[RuleCheck] = []
     for rule in rules.rules:
-        if not rule.applies(settings.phase, settings.version):
-            continue
+        in_force = rule.applies(settings.phase, settings.version)
         for node in views.nodes:
-            if node.role not in rule.roles:
-                continue
-            for subject in _subjects(rule, node, views.cluster):
+            subjects = (list(_subjects(rule, node, views.cluster))
+                        if in_force and node.role in rule.roles else [])
+            if not subjects:
+                checks.append(RuleCheck(rule.id, node.host, "", "not_applicable"))
+            for subject in subjects:
                 affected = [g for g in subject.gadgets if g in rule.effects]
                 for gadget in affected:
                     checked.setdefault((node.host, gadget), set()).add(rule.id)
-                if not rule.condition.holds(subject.view):
+                fired = rule.condition.holds(subject.view)
+                checks.append(RuleCheck(rule.id, node.host, subject.name,
+                                        "failed" if fired else "passed"))
+                if not fired:
                     continue
                 for gadget in affected:
                     given.setdefault((node.host, gadget), []).append(
@@ -174,7 +180,7 @@ def evaluate(rules: RuleSet, facts: Facts, settings: Settings) -> Evaluation:
                      else None)
         results.append(NodeResult(node.host, node.role, *states, gadgets, predicted))
     verdict = decide((f.severity for f in ordered), len(unknowns))
-    return Evaluation(verdict, ordered, tuple(results), tuple(unknowns))
+    return Evaluation(verdict, ordered, tuple(results), tuple(unknowns), tuple(checks))
 
 
 def build_audit(evaluation: Evaluation, facts: Facts, rules: RuleSet,
@@ -204,4 +210,5 @@ def build_audit(evaluation: Evaluation, facts: Facts, rules: RuleSet,
                                  for r in sorted(rules.rules, key=lambda r: r.id)
                                  if r.applies(settings.phase, settings.version))),
         summary=summary, facts=facts, findings=evaluation.findings, nodes=evaluation.nodes,
-        playbooks=playbooks, unknowns=evaluation.unknowns, invocation=invocation)
+        playbooks=playbooks, unknowns=evaluation.unknowns, invocation=invocation,
+        checks=evaluation.checks)

@@ -17,7 +17,7 @@ from auditor.common.fileio import write_atomic
 from auditor.common.serde import from_jsonable, to_jsonable
 from auditor.common.validation import load_json, validate, validate_versioned
 from auditor.model.facts import Facts, facts_from_data
-from auditor.model.findings import Finding, NodeResult, Severity, Unknown
+from auditor.model.findings import Finding, NodeResult, RuleCheck, Severity, Unknown
 from auditor.model.verdicts import Verdict
 
 #: Where a playbook step happens when it is not on a node (``Step.on``), in words; the
@@ -29,8 +29,9 @@ PLACES = {
     "audit-host": "the audit host",
 }
 
-#: 2: the ``inconclusive`` verdict and the ``unknowns`` list.
-SCHEMA_VERSION = 2
+#: 2: the ``inconclusive`` verdict and the ``unknowns`` list; 3: ``checks``, what every rule
+#: answered for every node and subject.
+SCHEMA_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,8 @@ class Audit:
     accepted_risks: tuple[AcceptedRisk, ...] = ()
     #: waivers that expired or matched nothing
     waiver_notices: tuple[str, ...] = ()
+    #: the engine's answer for every rule, node and subject (audits before it: empty)
+    checks: tuple[RuleCheck, ...] = ()
 
 
 def audit_to_json(audit: Audit) -> str:

@@ -18,6 +18,20 @@ OUTCOMES: tuple[Outcome, ...] = ("works", "prompt_accept_works", "unknown",
                                  "prompt_accept_fails", "broken")
 
 
+#: What a rule answered for one subject of one node: ``not_applicable`` (not in force for
+#: the node's role, the phase or the version, or nothing of its scope to look at; subject
+#: ``""``), ``passed`` (it looked and did not fire) or ``failed`` (it fired: a finding).
+RuleResult = Literal["not_applicable", "passed", "failed"]
+
+
+@dataclass(frozen=True)
+class RuleCheck:
+    rule_id: str
+    node: str
+    subject: str
+    result: RuleResult
+
+
 @dataclass(frozen=True)
 class Finding:
     """One rule firing on one subject of one node."""
@@ -77,3 +91,5 @@ class Evaluation:
     findings: tuple[Finding, ...]
     nodes: tuple[NodeResult, ...]
     unknowns: tuple[Unknown, ...] = ()
+    #: what every rule answered for every node and subject
+    checks: tuple[RuleCheck, ...] = ()

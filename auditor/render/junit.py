@@ -1,5 +1,5 @@
-"""JUnit XML: one test case per rule per node, a failure for each error finding, so CI
-systems show an audit like a test run."""
+"""JUnit XML: one test case per rule per node that the rule looked at (the engine's
+checks), a failure for each error finding, so CI systems show an audit like a test run."""
 
 from __future__ import annotations
 
@@ -12,8 +12,15 @@ from auditor.model.findings import Finding
 from auditor.render.context import ReportMeta
 
 
-def _rules_for(audit: Audit, role: str) -> list[tuple[str, str]]:
-    """(rule id, title) of every rule in force for this role in this audit."""
+def _rules_for(audit: Audit, role: str, host: str) -> list[tuple[str, str]]:
+    """(rule id, title) of every rule that looked at something of this node: the engine's
+    checks say which (passed or failed); audits written before them, the rules in force
+    for the node's role."""
+    if audit.checks:
+        titles = {r.id: r.title for r in audit.rule_set.catalogue}
+        looked = dict.fromkeys(c.rule_id for c in audit.checks
+                               if c.node == host and c.result != "not_applicable")
+        return sorted((rule_id, titles.get(rule_id, rule_id)) for rule_id in looked)
     if audit.rule_set.catalogue:
         return [(r.id, r.title) for r in audit.rule_set.catalogue if role in r.roles]
     # an audit written before the catalogue was recorded: the rules it names
@@ -49,7 +56,7 @@ def render_junit(audit: Audit, meta: ReportMeta) -> str:
             ET.SubElement(properties, "property", name=name, value=value)
         mine = [f for f in audit.findings if f.node == node.host]
         waived = [a for a in audit.accepted_risks if a.finding.node == node.host]
-        rules = _rules_for(audit, node.role)
+        rules = _rules_for(audit, node.role, node.host)
         known = {rule_id for rule_id, _ in rules}
         rules += sorted({(f.rule_id, f.title) for f in
                          [*mine, *(a.finding for a in waived)] if f.rule_id not in known})
