@@ -125,7 +125,8 @@ def _lookup(name: str, port: int, resolver: Resolver, timeout: float,
     interrupted: a lookup that outlives its deadline is left to finish in its (daemon)
     thread, which holds one of the :data:`MAX_LOOKUPS` slots until it does."""
     deadline = time.monotonic() + timeout
-    while not _LOOKUP_SLOTS.acquire(timeout=max(0.0, min(_SLICE, deadline - time.monotonic()))):
+    slots = _LOOKUP_SLOTS
+    while not slots.acquire(timeout=max(0.0, min(_SLICE, deadline - time.monotonic()))):
         if cancel.is_set():
             raise _Failure("other", "interrupted")
         if time.monotonic() >= deadline:
@@ -140,13 +141,13 @@ def _lookup(name: str, port: int, resolver: Resolver, timeout: float,
         except BaseException as exc:  # handed to the waiting thread, which decides
             answer.error = exc
         finally:
-            _LOOKUP_SLOTS.release()
+            slots.release()
             answer.done.set()
 
     try:
         threading.Thread(target=run, name=f"resolve {name[:64]}", daemon=True).start()
     except RuntimeError as exc:  # no thread to be had: the process is at its limit
-        _LOOKUP_SLOTS.release()
+        slots.release()
         raise _Failure("dns", f"cannot resolve {name}: {exc}") from None
     while not answer.done.wait(max(0.0, min(_SLICE, deadline - time.monotonic()))):
         if cancel.is_set():
