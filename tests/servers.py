@@ -156,6 +156,64 @@ def close_mid_handshake(conn: socket.socket) -> None:
     conn.sendall(tls12_server_hello(b"\x30\x03\x02\x01\x01")[:60])
 
 
+def _server_hello_then(after: bytes) -> Behaviour:
+    """A valid TLS 1.2 ServerHello record, then ``after``; the connection stays open."""
+    flight = tls12_server_hello(b"\x30\x03\x02\x01\x01")
+    hello = flight[:5 + int.from_bytes(flight[3:5], "big")]
+
+    def behaviour(conn: socket.socket) -> None:
+        conn.recv(65536)
+        conn.sendall(hello + after)
+        threading.Event().wait(3)
+    return behaviour
+
+
+#: A ServerHello, then a record whose header is not TLS ("wrong version number").
+garbage_after_server_hello = _server_hello_then(b"\xff" * 40)
+
+
+#: A ServerHello, then a Certificate message whose lengths do not add up.
+truncated_after_server_hello = _server_hello_then(
+    bytes([0x16, 3, 3, 0, 10, 11, 0, 0, 6, 0, 0, 9, 0, 0, 1]))
+
+
+#: A ServerHello and a Certificate, then nothing (no ServerHelloDone).
+def stall_after_certificate(conn: socket.socket) -> None:
+    conn.recv(65536)
+    conn.sendall(tls12_server_hello(pki.issue(
+        "hostile.example", pki.key("hostile", "rsa"),
+        issuer=pki.hierarchies().rsa_root).cert.public_bytes(serialization.Encoding.DER)))
+    threading.Event().wait(30)
+
+
+def alert_number(number: int) -> Behaviour:
+    """Answer the ClientHello with a fatal alert record of description ``number``."""
+    def behaviour(conn: socket.socket) -> None:
+        conn.recv(65536)
+        conn.sendall(bytes([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, number]))
+    return behaviour
+
+
+def refuse_the_name(ctx: ssl.SSLContext) -> None:
+    """For :func:`tls_server`: a server that knows no site by the name the client sends and
+    says so with a fatal ``unrecognized_name`` alert (as a virtual host server does)."""
+    ctx.sni_callback = lambda _sock, _name, _ctx: ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME
+
+
+class Counted:
+    """A behaviour that counts the connections it served (thread-safe)."""
+
+    def __init__(self, behaviour: Behaviour) -> None:
+        self.behaviour = behaviour
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, conn: socket.socket) -> None:
+        with self._lock:
+            self.count += 1
+        self.behaviour(conn)
+
+
 @contextlib.contextmanager
 def tls_server(configure, chain: list[x509.Certificate] | None = None,
                leaf: pki.Issued | None = None):

@@ -13,14 +13,17 @@ import warnings
 
 import pytest
 from servers import (
+    Counted,
     close_mid_handshake,
     drip,
+    garbage_after_server_hello,
     huge_certificate,
     invalid_email_certificate,
     listening_sockets,
     long_chain,
     plain_http,
     random_bytes,
+    refuse_the_name,
     serve,
     tls_server,
     unparseable_certificate,
@@ -53,19 +56,27 @@ CASES = {
     "unparseable-certificate": (unparseable_certificate, "other"),
     "tls10-only": (("tls", _tls10, None), "tls_alert"),
     "client-cert-tls12": (("tls", _client_cert_12, None), "tls_alert"),
+    # the server spoke TLS, then broke it: every profile tries (see TRIED)
+    "garbage-after-server-hello": (garbage_after_server_hello, "tls_error"),
+    "unrecognized-name": (("tls", refuse_the_name, None), "tls_alert"),
     "chain-of-200": (("tls", lambda ctx: None, "long"), None),
     "one-megabyte-certificate": (("tls", lambda ctx: None, "huge"), "other"),
     # OpenSSL completes the handshake; cryptography cannot read the subject
     "invalid-email-in-subject": (("tls", lambda ctx: None, None, "invalid-email"), "other"),
 }
 #: what the error detail must name, for the cases where the X.509 layer cannot read
-DETAILS = {"invalid-email-in-subject": "its subject does not parse"}
+DETAILS = {"invalid-email-in-subject": "its subject does not parse",
+           "unrecognized-name": "unrecognized_name",
+           "garbage-after-server-hello": "the server began a TLS handshake, then broke"}
+#: cases whose server counts its connections: (connections expected per endpoint)
+TRIED = {"garbage-after-server-hello": 3, "plain-http": 1}
 
 
 @pytest.mark.timeout(180)
 def test_hostile_endpoints_are_findings_and_the_audit_completes(tmp_path) -> None:
     chains = {"long": long_chain(200), "huge": [huge_certificate()], None: None}
     leaves = {"invalid-email": invalid_email_certificate()}
+    counted = {name: Counted(CASES[name][0]) for name in TRIED}
     with contextlib.ExitStack() as stack, Lab("row3-ec-signed-ecdsa") as lab:
         ports = {}
         for name, (how, _kind) in CASES.items():
@@ -75,7 +86,8 @@ def test_hostile_endpoints_are_findings_and_the_audit_completes(tmp_path) -> Non
                 leaf = leaves[how[3]] if len(how) > 3 else None
                 ports[name] = stack.enter_context(tls_server(how[1], chains[how[2]], leaf))
             else:
-                ports[name] = stack.enter_context(serve(how, connections=16))
+                ports[name] = stack.enter_context(serve(counted.get(name, how),
+                                                        connections=16))
         inventory = tmp_path / "cluster.yaml"
         text = lab.inventory_path.read_text()
         for name, port in ports.items():
@@ -112,6 +124,10 @@ def test_hostile_endpoints_are_findings_and_the_audit_completes(tmp_path) -> Non
         findings = {f["rule_id"] for f in audit["findings"] if f["node"] == host}
         if kind is not None:
             assert "endpoint-unreachable" in findings, (name, findings)
+    # the web and notification endpoints share the port: each endpoint's profiles connect
+    # once when nothing speaks TLS, once each when the server did
+    for name, per_endpoint in TRIED.items():
+        assert counted[name].count == 2 * per_endpoint, (name, counted[name].count)
     # the real cluster beside them was audited as usual
     lab_nodes = [n for n in audit["nodes"] if n["host"].endswith(".lab.uccx.example")]
     assert {g["outcome"] for n in lab_nodes for g in n["gadgets"].values()} == {"works"}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import select
 import socket
 import threading
@@ -19,8 +20,15 @@ from OpenSSL import SSL
 
 from auditor.model.facts import PROFILES, ProbeError
 
-#: Kinds that say nothing answered TLS at all: no point trying the other profiles.
+#: Kinds that say nothing answered TLS at all: no point trying the other profiles (a
+#: ``timeout`` only when the server sent no byte; see :func:`nothing_answers`).
 TRANSPORT_KINDS = frozenset({"dns", "refused", "timeout", "not_tls"})
+
+
+#: Lookups that may run at once in this process, those that outlived their deadline (and
+#: still wait for a resolver that never answers) included: beyond it a lookup waits for a
+#: slot within its own deadline, so a dead resolver cannot pile up threads without bound.
+MAX_LOOKUPS = 64
 
 
 #: A server flight larger than this is hostile; browsers stop far earlier.
@@ -43,6 +51,18 @@ class Handshake:
     chain: tuple[x509.Certificate, ...] = ()
     error: ProbeError | None = None
     peer: str | None = None
+    #: Bytes the server sent during the handshake (0: it said nothing).
+    received: int = 0
+
+
+def nothing_answers(first: Handshake) -> bool:
+    """The handshake shows that nothing speaks TLS there, so no other client profile can
+    fare better: the name did not resolve, the port refused, nothing came back before the
+    timeout, or the first bytes were not TLS. A server that spoke TLS and then failed (an
+    alert, a broken record, a stall in the middle) may answer another profile otherwise."""
+    if first.ok or first.error is None or first.error.kind not in TRANSPORT_KINDS:
+        return False
+    return first.error.kind != "timeout" or first.received == 0
 
 
 @dataclass(frozen=True)
@@ -56,10 +76,11 @@ class Target:
 
 
 class _Failure(Exception):
-    def __init__(self, kind: str, detail: str) -> None:
+    def __init__(self, kind: str, detail: str, received: int = 0) -> None:
         super().__init__(detail)
         self.kind = kind
         self.detail = detail
+        self.received = received
 
 
 def default_resolver(host: str, port: int) -> Sequence[tuple[int, tuple]]:
@@ -68,7 +89,9 @@ def default_resolver(host: str, port: int) -> Sequence[tuple[int, tuple]]:
     return [(info[0], info[4]) for info in infos]
 
 
-def _resolve(target: Target, resolver: Resolver) -> Sequence[tuple[int, tuple]]:
+def _resolve(target: Target, resolver: Resolver, timeout: float,
+             cancel: threading.Event) -> Sequence[tuple[int, tuple]]:
+    """The addresses of the target, asked of ``resolver`` within ``timeout`` seconds."""
     name = target.address or target.host
     try:
         literal = socket.inet_pton(socket.AF_INET6 if ":" in name else socket.AF_INET, name)
@@ -77,13 +100,66 @@ def _resolve(target: Target, resolver: Resolver) -> Sequence[tuple[int, tuple]]:
     if literal is not None:
         family = socket.AF_INET6 if ":" in name else socket.AF_INET
         return [(family, (name, target.port))]
-    try:
-        found = list(resolver(name, target.port))
-    except (socket.gaierror, UnicodeError, OSError) as exc:
-        raise _Failure("dns", f"cannot resolve {name}: {exc}") from None
+    found = _lookup(name, target.port, resolver, timeout, cancel)
     if not found:
         raise _Failure("dns", f"cannot resolve {name}: no addresses")
     return found
+
+
+_LOOKUP_SLOTS = threading.BoundedSemaphore(MAX_LOOKUPS)
+
+
+class _Answer:
+    """What a lookup thread found, or what it raised."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.found: list[tuple[int, tuple]] = []
+        self.error: BaseException | None = None
+
+
+def _lookup(name: str, port: int, resolver: Resolver, timeout: float,
+            cancel: threading.Event) -> list[tuple[int, tuple]]:
+    """Ask the resolver in a thread of its own and wait at most ``timeout`` seconds, a
+    slice at a time so that cancelling the prober is heard. The system resolver cannot be
+    interrupted: a lookup that outlives its deadline is left to finish in its (daemon)
+    thread, which holds one of the :data:`MAX_LOOKUPS` slots until it does."""
+    deadline = time.monotonic() + timeout
+    slots = _LOOKUP_SLOTS
+    while not slots.acquire(timeout=max(0.0, min(_SLICE, deadline - time.monotonic()))):
+        if cancel.is_set():
+            raise _Failure("other", "interrupted")
+        if time.monotonic() >= deadline:
+            raise _Failure("dns", f"name resolution of {name} did not answer within "
+                           f"{timeout:g} s ({MAX_LOOKUPS} earlier lookups are still "
+                           "waiting for the resolver)")
+    answer = _Answer()
+
+    def run() -> None:
+        try:
+            answer.found = list(resolver(name, port))
+        except BaseException as exc:  # handed to the waiting thread, which decides
+            answer.error = exc
+        finally:
+            slots.release()
+            answer.done.set()
+
+    try:
+        threading.Thread(target=run, name=f"resolve {name[:64]}", daemon=True).start()
+    except RuntimeError as exc:  # no thread to be had: the process is at its limit
+        slots.release()
+        raise _Failure("dns", f"cannot resolve {name}: {exc}") from None
+    while not answer.done.wait(max(0.0, min(_SLICE, deadline - time.monotonic()))):
+        if cancel.is_set():
+            raise _Failure("other", "interrupted")
+        if time.monotonic() >= deadline:
+            raise _Failure("dns", f"name resolution of {name} did not answer within "
+                           f"{timeout:g} s")
+    if isinstance(answer.error, (socket.gaierror, UnicodeError, OSError)):
+        raise _Failure("dns", f"cannot resolve {name}: {answer.error}") from None
+    if answer.error is not None:
+        raise answer.error
+    return answer.found
 
 
 _ERRNO_KINDS = {errno.ECONNREFUSED: "refused", errno.ECONNRESET: "reset",
@@ -143,29 +219,114 @@ def _connect(addresses: Sequence[tuple[int, tuple]], timeout: float,
     raise last or _Failure("timeout", f"connect timed out after {timeout:g} s")
 
 
+#: The TLS alerts by number (the IANA registry; "_RESERVED" dropped from the old ones).
+ALERTS = {
+    0: "close_notify", 10: "unexpected_message", 20: "bad_record_mac",
+    21: "decryption_failed", 22: "record_overflow", 30: "decompression_failure",
+    40: "handshake_failure", 41: "no_certificate", 42: "bad_certificate",
+    43: "unsupported_certificate", 44: "certificate_revoked", 45: "certificate_expired",
+    46: "certificate_unknown", 47: "illegal_parameter", 48: "unknown_ca", 49: "access_denied",
+    50: "decode_error", 51: "decrypt_error", 60: "export_restriction", 70: "protocol_version",
+    71: "insufficient_security", 80: "internal_error", 86: "inappropriate_fallback",
+    90: "user_canceled", 100: "no_renegotiation", 109: "missing_extension",
+    110: "unsupported_extension", 111: "certificate_unobtainable", 112: "unrecognized_name",
+    113: "bad_certificate_status_response", 114: "bad_certificate_hash_value",
+    115: "unknown_psk_identity", 116: "certificate_required", 120: "no_application_protocol",
+}
+
+
+#: OpenSSL's reason for an alert it received: "sslv3 alert handshake failure",
+#: "tlsv1 alert unknown ca", "tlsv13 alert certificate required", but also
+#: "tlsv1 unrecognized name" (no "alert": those must name an alert of the registry).
+_ALERT_REASON = re.compile(r"(?:sslv3|tlsv1|tlsv13) (alert )?([a-z ]+)")
+
+
+#: OpenSSL's spelling where it differs from the registry's.
+_ALERT_SPELLINGS = {"user_cancelled": "user_canceled"}
+
+
+def _alert_in_reason(reason: str) -> str | None:
+    match = _ALERT_REASON.fullmatch(reason.strip().lower())
+    if match is None:
+        return None
+    name = match.group(2).strip().replace(" ", "_")
+    name = _ALERT_SPELLINGS.get(name, name)
+    if match.group(1) or name in ALERTS.values():
+        return name
+    return None
+
+
+#: Record types: change_cipher_spec, alert, handshake, application_data.
+_RECORD_TYPES = (0x14, 0x15, 0x16, 0x17)
+
+
+def _records(received: bytes) -> tuple[list[tuple[int, bytes]], int]:
+    """The server's records readable in the clear, in order, and the offset where reading
+    stopped: at the end, at a record that is not one, or where encryption begins (after a
+    change_cipher_spec or at the first application_data record)."""
+    records: list[tuple[int, bytes]] = []
+    offset = 0
+    while offset + 5 <= len(received):
+        kind, major = received[offset], received[offset + 1]
+        length = int.from_bytes(received[offset + 3:offset + 5], "big")
+        if kind not in _RECORD_TYPES or major != 3 or kind == 0x17:
+            break
+        if offset + 5 + length > len(received):
+            break
+        records.append((kind, received[offset + 5:offset + 5 + length]))
+        offset += 5 + length
+        if kind == 0x14:
+            break
+    return records, offset
+
+
+def spoke_tls(received: bytes) -> bool:
+    """Do the server's first bytes begin a TLS answer to a ClientHello: a handshake record
+    opening with a ServerHello (or a HelloRetryRequest), or an alert record? Judged on what
+    arrived, a byte at a time: a prefix of such an answer counts."""
+    if not received or received[0] not in (0x15, 0x16):
+        return False
+    if len(received) > 1 and received[1] != 3:
+        return False
+    return received[0] != 0x16 or len(received) <= 5 or received[5] == 2
+
+
+def _fatal_alert(received: bytes) -> str | None:
+    """The fatal alert the server sent in the clear, if any (by the registry's name)."""
+    for kind, body in _records(received)[0]:
+        if kind == 0x15 and len(body) == 2 and body[0] == 2:
+            return ALERTS.get(body[1], f"alert_{body[1]}")
+    return None
+
+
 def _classify_ssl_error(exc: SSL.Error, received: bytes) -> _Failure:
     reasons = []
     for entry in exc.args[0] if exc.args and isinstance(exc.args[0], list) else []:
-        if isinstance(entry, tuple) and len(entry) >= 3:
+        if isinstance(entry, tuple) and len(entry) >= 3 and entry[2]:
             reasons.append(str(entry[2]))
     text = "; ".join(reasons) or str(exc)
     lowered = text.lower()
-    if "alert" in lowered:
-        description = lowered.split("alert", 1)[1].strip().replace(" ", "_") or "unknown"
-        for prefix in ("sslv3_", "tlsv1_", "tlsv13_"):
-            description = description.removeprefix(prefix)
-        return _Failure("tls_alert", description)
-    if received and received[0] not in (0x14, 0x15, 0x16, 0x17):
-        return _Failure("not_tls", f"the server answered with non-TLS data ({_sample(received)})")
+    alert = next(filter(None, map(_alert_in_reason, reasons)), None) or _fatal_alert(received)
+    if alert is not None:
+        return _Failure("tls_alert", alert, len(received))
+    if received and not spoke_tls(received):
+        return _Failure("not_tls", f"the server answered with non-TLS data "
+                        f"({_sample(received)})", len(received))
     if "asn1" in lowered or "bad object header" in lowered:
-        return _Failure("other", f"the server sent a certificate that does not parse ({text})")
+        return _Failure("other", f"the server sent a certificate that does not parse ({text})",
+                        len(received))
     if "excessive message size" in lowered:
         return _Failure("other", "the server's certificate message is larger than clients "
-                        f"accept ({text})")
-    if any(word in lowered for word in ("wrong version number", "packet length too long",
-                                        "record layer failure", "http request",
-                                        "unknown protocol")):
-        return _Failure("not_tls", f"{text} ({_sample(received)})")
+                        f"accept ({text})", len(received))
+    if received:
+        # it began a TLS answer, then broke the protocol without an alert: a garbled,
+        # truncated or out-of-place record, a record that does not decrypt, a message
+        # that does not decode. Another client profile may still get a certificate.
+        _, offset = _records(received)
+        where = (f"at byte {offset} of {len(received)}: {_sample(received[offset:])}"
+                 if offset < len(received) else f"after {len(received)} bytes")
+        return _Failure("tls_error", f"the server began a TLS handshake, then broke the "
+                        f"protocol: {text} ({where})", len(received))
     return _Failure("other", text)
 
 
@@ -183,11 +344,22 @@ def _handshake(sock: socket.socket, ctx: SSL.Context, sni: str, deadline: float,
         conn.set_tlsext_host_name(sni.encode("idna"))
     sock.setblocking(False)
     received = bytearray()
+    try:
+        _drive(sock, conn, deadline, cancel, received)
+    except _Failure as failure:
+        failure.received = len(received)
+        raise
+    return conn, bytes(received)
+
+
+def _drive(sock: socket.socket, conn: SSL.Connection, deadline: float,
+           cancel: threading.Event, received: bytearray) -> None:
+    """Run the handshake to its end, keeping every byte the server sent in ``received``."""
     while True:
         try:
             conn.do_handshake()
             _flush(sock, conn, deadline, cancel)
-            return conn, bytes(received)
+            return
         except SSL.WantReadError:
             _flush(sock, conn, deadline, cancel)
             chunk = _recv(sock, deadline, received, cancel)
@@ -195,7 +367,7 @@ def _handshake(sock: socket.socket, ctx: SSL.Context, sni: str, deadline: float,
                 if not received:
                     raise _Failure("reset", "the server closed the connection without "
                                    "answering the TLS ClientHello") from None
-                if received[0] not in (0x14, 0x15, 0x16, 0x17):
+                if not spoke_tls(bytes(received)):
                     raise _Failure("not_tls", "the server answered with non-TLS data "
                                    f"({_sample(bytes(received))})") from None
                 raise _Failure("reset", "the server closed the connection in the middle of "

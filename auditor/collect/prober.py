@@ -25,7 +25,6 @@ from OpenSSL import SSL
 from auditor.collect.certs import unreadable_in_chain
 from auditor.collect.handshake import (
     _SLICE,
-    TRANSPORT_KINDS,
     Handshake,
     Resolver,
     Target,
@@ -36,6 +35,7 @@ from auditor.collect.handshake import (
     _ms,
     _resolve,
     default_resolver,
+    nothing_answers,
 )
 from auditor.collect.profiles import METHOD_SIGALGS, profile_context, sigalgs_supported
 from auditor.model.facts import ProbeError
@@ -60,13 +60,9 @@ class ProbeOptions:
             raise ValueError(f"concurrency must be at least 1, not {self.concurrency}")
 
 
-def _nothing_answers(first: Handshake) -> bool:
-    """The first handshake shows that nothing speaks TLS there: no point trying again."""
-    return not first.ok and first.error is not None and first.error.kind in TRANSPORT_KINDS
-
-
 def _same_failure(first: Handshake, profile: str) -> Handshake:
-    return Handshake(profile, first.method, False, 0.0, error=first.error, peer=first.peer)
+    return Handshake(profile, first.method, False, 0.0, error=first.error, peer=first.peer,
+                     received=first.received)
 
 
 class Prober:
@@ -115,11 +111,12 @@ class Prober:
         peer: str | None = None
         try:
             ctx, method = self.context(profile)
-            addresses = _resolve(target, self.options.resolver or default_resolver)
+            addresses = _resolve(target, self.options.resolver or default_resolver,
+                                 self.options.connect_timeout, self._cancel)
             sock = _connect(addresses, self.options.connect_timeout, self._cancel)
             peer = sock.getpeername()[0]
             deadline = time.monotonic() + self.options.handshake_timeout
-            conn, _ = _handshake(sock, ctx, target.host, deadline, self._cancel)
+            conn, received = _handshake(sock, ctx, target.host, deadline, self._cancel)
             chain = tuple(conn.get_peer_cert_chain(as_cryptography=True) or ())
             version = conn.get_protocol_version_name()
             cipher = conn.get_cipher_name()
@@ -131,17 +128,19 @@ class Prober:
             if not chain:
                 return Handshake(profile, method, False, _ms(start), version, cipher,
                                  error=ProbeError("other", "the server sent no certificate"),
-                                 peer=peer)
+                                 peer=peer, received=len(received))
             unreadable = unreadable_in_chain(chain)
             if unreadable is not None:
                 return Handshake(profile, method, False, _ms(start), version, cipher,
                                  error=ProbeError("other", f"the server sent a certificate that "
                                                   f"the X.509 layer cannot read: {unreadable}"),
-                                 peer=peer)
-            return Handshake(profile, method, True, _ms(start), version, cipher, chain, peer=peer)
+                                 peer=peer, received=len(received))
+            return Handshake(profile, method, True, _ms(start), version, cipher, chain, peer=peer,
+                             received=len(received))
         except _Failure as failure:
             return Handshake(profile, method, False, _ms(start),
-                             error=ProbeError(failure.kind, failure.detail), peer=peer)
+                             error=ProbeError(failure.kind, failure.detail), peer=peer,
+                             received=failure.received)
         except (SSL.Error, OSError, ValueError) as exc:
             # what a broken or hostile server can cause: a TLS or socket error, or a
             # certificate that does not parse; anything else is a bug and stops the run
@@ -156,7 +155,7 @@ class Prober:
         nothing speaks TLS there, the others record the same error without another wait."""
         results: list[Handshake] = []
         for profile in target.profiles:
-            if results and _nothing_answers(results[0]):
+            if results and nothing_answers(results[0]):
                 results.append(_same_failure(results[0], profile))
                 continue
             results.append(self.handshake(target, profile))
@@ -251,7 +250,7 @@ class Prober:
                 if which == 0:
                     profiles = targets[index].profiles
                     for other in range(1, len(profiles)):
-                        if _nothing_answers(result):
+                        if nothing_answers(result):
                             got[index][other] = _same_failure(result, profiles[other])
                         else:
                             start(index, other)

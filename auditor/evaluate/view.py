@@ -41,7 +41,7 @@ _ENDPOINT = {
     "reachable": "a browser-like client completed a TLS handshake",
     "predicted": "pre phase: the browser view is the prediction for after the upgrade",
     "error_kind": "why the browser handshake failed: dns, refused, timeout, reset, "
-                  "tls_alert, not_tls, other",
+                  "tls_alert, tls_error, not_tls, other",
     "error_detail": "the error in words",
     "browser.fingerprint": "SHA-256 of the leaf a browser gets (null when predicted)",
     "browser.kind": "tomcat (RSA key), tomcat_ecdsa (EC key) or other",
