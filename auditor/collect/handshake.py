@@ -106,6 +106,27 @@ def _resolve(target: Target, resolver: Resolver, timeout: float,
     return found
 
 
+class ResolveError(Exception):
+    """A name that did not resolve within its time (``kind`` is ``dns``, or ``other`` when
+    cancelled)."""
+
+    def __init__(self, kind: str, detail: str) -> None:
+        super().__init__(detail)
+        self.kind = kind
+        self.detail = detail
+
+
+def resolve_within(name: str, port: int, timeout: float,
+                   cancel: threading.Event | None = None) -> list[tuple[int, tuple]]:
+    """The addresses of ``name`` from the system resolver, within ``timeout`` seconds (for
+    collectors other than the prober, e.g. the VOS CLI's SSH connection)."""
+    try:
+        return list(_resolve(Target(name, port), default_resolver, timeout,
+                             cancel or threading.Event()))
+    except _Failure as failure:
+        raise ResolveError(failure.kind, failure.detail) from None
+
+
 _LOOKUP_SLOTS = threading.BoundedSemaphore(MAX_LOOKUPS)
 
 

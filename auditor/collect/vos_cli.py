@@ -37,6 +37,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", CryptographyDeprecationWarning)
     import paramiko
 
+from auditor.collect.handshake import ResolveError, resolve_within
 from auditor.common.errors import AuditorError, InputError
 from auditor.model.cluster import CliAccess, Inventory
 from auditor.model.facts import CliError, CommandOutput
@@ -240,8 +241,13 @@ class _Shell:
 def _connect(target: CliTarget, password: str | None, options: CliOptions,
              policy: _HostKeys) -> paramiko.SSHClient:
     try:
-        sock = socket.create_connection((target.address, target.port),
+        # name resolution is bounded like the prober's, then the connection itself
+        _family, sockaddr = resolve_within(target.address, target.port,
+                                           options.connect_timeout)[0]
+        sock = socket.create_connection((sockaddr[0], sockaddr[1]),
                                         timeout=options.connect_timeout)
+    except ResolveError as exc:
+        raise _Stop("dns", exc.detail) from None
     except socket.gaierror as exc:
         raise _Stop("dns", f"{target.address}: {exc.strerror or exc}") from None
     except ConnectionRefusedError:
