@@ -29,6 +29,7 @@ NEW_SELF_SIGNED_TOMCAT_ECDSA: dict[str, Any] = {
     "untrusted_root": None,
     "accepted": False,
     "rejection": "no agent's browser trusts it yet",
+    "key_usage_refused": False,
     "description": "the new self-signed EC certificate (tomcat-ECDSA) the upgrade creates",
 }
 
