@@ -264,6 +264,7 @@ def demo(
     from auditor.inventory import load_inventory
     from auditor.lab import SCENARIOS, Lab
     from auditor.manifest import utc_now
+    from auditor.outdir import OutputSet
     from auditor.pipeline import AuditRequest, audit_invocation, run_audit
     from auditor.prober import ProbeOptions
     from auditor.progress import probe_progress
@@ -284,24 +285,29 @@ def demo(
     phase = "pre" if SCENARIOS[scenario].version != "11.5(1)" else "post"
     started_at = utc_now()
     typer.echo(f"lab scenario {scenario}: {SCENARIOS[scenario].summary}\n")
-    with Lab(scenario, folder / "lab") as lab:
+    output = OutputSet(folder)
+    with output, Lab(scenario, output.stage / "lab") as lab:
         inventory = load_inventory(lab.inventory_path)
         request = AuditRequest(
             inventory=inventory, phase=phase,
-            trust=load_agent_trust(str(lab.agent_trust_path)), out_dir=folder,
+            trust=load_agent_trust(str(lab.agent_trust_path)), out_dir=output.out,
             target_version="11.5(1)" if phase == "pre" else None,
             options=ProbeOptions(per_host=per_host), meta=ReportMeta.now(ticket, operator),
             invocation=audit_invocation(
-                lab.inventory_path, phase,
+                output.final(lab.inventory_path), phase,
                 target_version="11.5(1)" if phase == "pre" else None,
-                agent_trust=lab.agent_trust_path, ticket=ticket,
+                agent_trust=output.final(lab.agent_trust_path), ticket=ticket,
                 options=ProbeOptions(per_host=per_host)),
             pdf=pdf, bundle=bundle,
             provenance=replace(provenance(lab.inventory_path, lab.agent_trust_path),
                                started_at=started_at))
         total = sum(len(n.endpoints()) for n in inventory.nodes)
-        with probe_progress(total) as progress:
-            result = run_audit(request, progress)
+        try:
+            with probe_progress(total) as progress:
+                result = run_audit(request, progress, output)
+        except KeyboardInterrupt:
+            typer.echo(terminal(output.interrupted()), err=True)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
     print_result(result)
     typer.echo(f"open {result.reports['html'].resolve().as_uri()}")
     code = exit_code(result.audit.verdict)

@@ -149,12 +149,15 @@ def audit(
 ) -> None:
     """Probe the cluster (or read downloaded certificates), judge it, write the reports."""
     from auditor.inventory import load_inventory
+    from auditor.outdir import OutputSet, check_out_dir
     from auditor.pipeline import AuditRequest, audit_invocation, default_out_dir, run_audit
     from auditor.prober import ProbeOptions
     from auditor.progress import probe_progress
     from auditor.report import ReportMeta
     from auditor.trust import load_agent_trust
 
+    if out is not None:
+        check_out_dir(out)  # before anything is read or probed
     started = provenance(inventory[0] if len(inventory) == 1 else None, agent_trust)
     options = ProbeOptions(connect_timeout, handshake_timeout, concurrency, per_host=per_host)
     invocation = audit_invocation(
@@ -192,13 +195,12 @@ def audit(
         meta=ReportMeta.now(ticket, operator), invocation=invocation,
         provenance=started, pdf=pdf, bundle=bundle, waiver_files=tuple(waivers or ()))
     total = sum(len(n.endpoints(all_ports)) for n in inv.nodes)
+    output = OutputSet(request.out_dir)
     try:
-        with probe_progress(total) as progress:
-            result = run_audit(request, None if offline else progress)
+        with output, probe_progress(total) as progress:
+            result = run_audit(request, None if offline else progress, output)
     except KeyboardInterrupt:
-        facts = request.out_dir / "facts.json"
-        kept = f"; the probed facts are in {facts}" if facts.exists() else ""
-        typer.echo(f"interrupted: no report was written{kept}", err=True)
+        typer.echo(terminal(output.interrupted()), err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
     print_result(result, err=summary_json)
     if summary_json:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from auditor.cli import Phase, app
+from auditor.textsafe import terminal
 from auditor.verdicts import EXIT_INTERRUPTED
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ def audit_portfolio(inventories: list[Path], *, phase: str, target_version: str 
                     bundle: bool = False, cli_for=None) -> None:
     """``audit`` with several inventories or a folder of them."""
     from auditor.errors import InputError
+    from auditor.outdir import OutputSet
     from auditor.pipeline import AuditRequest
     from auditor.portfolio import load_inventories, run_portfolio
     from auditor.progress import probe_progress
@@ -72,12 +74,13 @@ def audit_portfolio(inventories: list[Path], *, phase: str, target_version: str 
         all_ports=all_ports, meta=ReportMeta.now(ticket, operator),
         waiver_files=tuple(waivers or ()), invocation=invocation, pdf=pdf, bundle=bundle,
         **({"provenance": provenance} if provenance is not None else {}))
+    output = OutputSet(folder)
     try:
-        with probe_progress(total) as progress:
-            portfolio, results = run_portfolio(loaded, request, progress, cli_for=cli_for)
+        with output, probe_progress(total) as progress:
+            portfolio, results = run_portfolio(loaded, request, progress, cli_for=cli_for,
+                                               output=output)
     except KeyboardInterrupt:
-        typer.echo(f"interrupted: no portfolio was written (facts already probed are in "
-                   f"{folder}/<cluster>/facts.json)", err=True)
+        typer.echo(terminal(output.interrupted()), err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
     _finish(portfolio, results, folder, summary_json)
 
@@ -115,11 +118,13 @@ def portfolio(
 ) -> None:
     """Judge facts probed elsewhere (one file per cluster) into a portfolio."""
     from auditor.inventory import Inventory
+    from auditor.outdir import check_out_dir
     from auditor.pipeline import AuditRequest
     from auditor.portfolio import portfolio_from_facts
     from auditor.report import ReportMeta
     from auditor.trust import AgentTrust
 
+    check_out_dir(out)
     request = AuditRequest(
         inventory=Inventory("portfolio", "11.5(1)", ()), phase=phase.value,
         trust=AgentTrust("facts", ()), out_dir=out, target_version=target_version,
