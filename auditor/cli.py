@@ -438,6 +438,12 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
+    except SystemExit as exc:
+        # typer turns a Ctrl-C that no command caught into a silent exit 130: say it
+        if exc.code == EXIT_INTERRUPTED and isinstance(
+                getattr(exc.__context__, "__cause__", None), KeyboardInterrupt):
+            typer.echo("interrupted: nothing was written", err=True)
+        raise
     except Exception as exc:
         # a bug: one line for people, the traceback in error.log, never a report
         import traceback
