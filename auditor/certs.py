@@ -291,13 +291,9 @@ def read_certificates(path: str, *, skip_unreadable: bool = False) -> list[x509.
 
 
 def _read_certificate_file(path: str) -> list[x509.Certificate]:
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except FileNotFoundError:
-        raise InputError("file not found", path=path) from None
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", path=path) from None
+    from auditor.inputs import read_input
+
+    data = read_input(path, "pem")
     if b"-----BEGIN" in data:
         try:
             certs = x509.load_pem_x509_certificates(data)

@@ -190,7 +190,7 @@ def probe(
 ) -> None:
     """Record what every endpoint presents to a browser, an ECDSA-only and an RSA-only client."""
     from auditor.collect import probe_inventory
-    from auditor.facts import facts_to_json, save_facts
+    from auditor.facts import facts_to_json
     from auditor.inventory import load_inventory
     from auditor.prober import ProbeOptions
     from auditor.progress import probe_progress
@@ -199,6 +199,10 @@ def probe(
 
     if inventory is not None and targets:
         raise InputError("give either --inventory or HOST[:PORT] targets, not both")
+    if out is not None:
+        from auditor.outdir import check_out_file
+
+        check_out_file(out)  # before anything is probed: a folder here loses the probe
     if inventory is not None:
         inv = load_inventory(inventory)
     elif targets:
@@ -217,15 +221,20 @@ def probe(
         from auditor.vos_cli import read_installed
 
         readings = read_installed(request)
-    with probe_progress(total) as progress:
-        facts = probe_inventory(inv, trust=trust, options=options, all_ports=all_ports,
-                                progress=progress)
+    try:
+        with probe_progress(total) as progress:
+            facts = probe_inventory(inv, trust=trust, options=options, all_ports=all_ports,
+                                    progress=progress)
+    except KeyboardInterrupt:
+        _say("interrupted before the probe finished: nothing was written"
+             + (f" ({out} is as it was)" if out is not None else ""))
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     if readings is not None:
         from auditor.installed import refine
 
         facts = refine(facts, readings)
     if out is not None:
-        save_facts(facts, out)
+        _save_probe(facts, out)
     if fmt is TableFormat.json:
         typer.echo(facts_to_json(facts), nl=False)
     else:
@@ -234,6 +243,21 @@ def probe(
         typer.echo(terminal(node_table(facts)))
     _say(f"probed {total} endpoints in {time.monotonic() - started:.2f} s"
          + (f"; facts written to {out}" if out else ""))
+
+
+def _save_probe(facts, out: Path) -> None:
+    """Write the facts; a disk that cannot take them still shows them on standard output."""
+    from auditor.facts import facts_to_json, save_facts
+    from auditor.pipeline import is_place_error
+
+    try:
+        save_facts(facts, out)
+    except OSError as exc:
+        if not is_place_error(exc):
+            raise
+        sys.stdout.write(facts_to_json(facts))
+        raise InputError(f"cannot write the facts to {out}: {exc.strerror}; they were "
+                         "printed on standard output instead", field="--out") from None
 
 
 def _scenario_names(incomplete: str) -> list[str]:
@@ -284,8 +308,8 @@ def demo(
     # a pre-upgrade cluster is audited before its change: predict the upgrade to 11.5
     phase = "pre" if SCENARIOS[scenario].version != "11.5(1)" else "post"
     started_at = utc_now()
+    output = OutputSet(folder)  # checked before the lab starts
     typer.echo(f"lab scenario {scenario}: {SCENARIOS[scenario].summary}\n")
-    output = OutputSet(folder)
     with output, Lab(scenario, output.stage / "lab") as lab:
         inventory = load_inventory(lab.inventory_path)
         request = AuditRequest(
@@ -366,6 +390,10 @@ def evaluate_command(
     from auditor.ruleset import load_ruleset
     from auditor.waivers import apply_waivers, load_waivers
 
+    if out is not None:
+        from auditor.outdir import check_out_file
+
+        check_out_file(out)
     ruleset = load_ruleset(rules or [])
     facts = load_facts(facts_file)
     waiver_sets = [load_waivers(path, ruleset, [n.host for n in facts.nodes])
@@ -445,14 +473,24 @@ def main() -> None:
             typer.echo("interrupted: nothing was written", err=True)
         raise
     except Exception as exc:
+        from auditor.pipeline import is_place_error
+
+        if is_place_error(exc):  # a full disk, a read-only mount: the place, not the tool
+            assert isinstance(exc, OSError)
+            typer.echo(terminal(f"error: cannot write {exc.filename or 'a file'}: "
+                                f"{exc.strerror}"), err=True)
+            sys.exit(EXIT_USAGE)
         # a bug: one line for people, the traceback in error.log, never a report
         import traceback
 
         from auditor.fileio import write_atomic
 
-        log = write_atomic("error.log", traceback.format_exc())
-        typer.echo(f"error: internal error ({type(exc).__name__}: {exc}); no report was "
-                   f"written; details in {log}", err=True)
+        try:
+            where = f"details in {write_atomic('error.log', traceback.format_exc())}"
+        except OSError as error:
+            where = f"error.log could not be written either ({error.strerror})"
+        typer.echo(terminal(f"error: internal error ({type(exc).__name__}: {exc}); no report "
+                            f"was written; {where}"), err=True)
         sys.exit(EXIT_TOOL_FAILED)
 
 

@@ -208,7 +208,9 @@ def verify(target: Path) -> Verification:
     if not manifest_path.is_file():
         raise InputError(f"no {MANIFEST_FILE} here", path=str(target),
                          expected="a folder written by uccx-audit audit or demo")
-    raw = manifest_path.read_bytes()
+    from auditor.inputs import read_input
+
+    raw = read_input(manifest_path, "json")
     manifest = _load_manifest(raw, str(manifest_path))
     changed, missing = [], []
     for name, entry in manifest["files"].items():

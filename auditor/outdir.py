@@ -96,7 +96,7 @@ def check_out_dir(path: Path, option: str = "--out") -> Path:
     if not stat.S_ISDIR(mode):
         what = "a file" if stat.S_ISREG(mode) else _kind(mode)
         raise InputError(f"{path} is {what}, not a folder", field=option,
-                         expected="a folder for the reports (or a name for a new one)")
+                         expected="a folder for the reports, or a name for a new one")
     for place in (absolute, absolute.parent):
         if not os.access(place, os.W_OK | os.X_OK):
             why = "read-only file system" if _read_only(place) else "permission denied"

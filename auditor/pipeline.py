@@ -231,8 +231,25 @@ def keep_facts(output: OutputSet, facts: dict[str, Facts], *names: str) -> list[
         output.keep_facts({name if name == FACTS_FILE else f"{Path(name).parent.name}.json":
                            path for name, path in paths.items()})
     except OSError as exc:
-        raise output_error(exc, output.out, None) from None
+        if not is_place_error(exc):
+            raise
+        raise output_error(exc, output.out, _facts_elsewhere(facts)) from None
     return [paths[n] for n in names]
+
+
+def _facts_elsewhere(facts: dict[str, Facts]) -> Path | None:
+    """The disk beside the folder is full: save the probed facts in the system's temporary
+    folder rather than lose them (None if that fails too)."""
+    import tempfile
+
+    try:
+        folder = Path(tempfile.mkdtemp(prefix="uccx-audit-facts-"))
+        for name, each in facts.items():
+            save_facts(each, folder / (name if name == FACTS_FILE
+                                       else f"{Path(name).parent.name}.json"))
+    except OSError:
+        return None
+    return folder / FACTS_FILE if FACTS_FILE in facts else folder
 
 
 def final_result(result: AuditResult, output: OutputSet) -> AuditResult:
@@ -257,8 +274,8 @@ def is_place_error(exc: BaseException) -> bool:
 
 def output_error(exc: OSError, folder: Path, kept: Path | None) -> InputError:
     """One line: what could not be written where, and where the probed facts are."""
-    where = f"; the probed facts are in {kept}" if kept is not None and kept.exists() else (
-        "; the probed facts could not be saved either" if kept is not None else "")
+    where = (f"; the probed facts are in {kept}" if kept is not None and kept.exists()
+             else "; the probed facts could not be saved anywhere")
     return InputError(f"cannot write the reports into {folder}: "
                       f"{exc.strerror or exc}{where}", field="--out",
                       expected="a folder with free space you can write into")
