@@ -126,16 +126,27 @@ def _quick_inventory(targets: list[str], role: str, version: str):
 
     nodes: dict[str, dict] = {}
     for text in targets:
-        host, _, port_text = text.rpartition(":") if text.count(":") == 1 else (text, "", "")
+        if text.startswith("[") and "]" in text:  # [::1] or [::1]:8445, as in a URL
+            inside, _, rest = text[1:].partition("]")
+            host, port_text = f"[{inside}]", rest[1:] if rest.startswith(":") else rest
+            if rest and not rest.startswith(":"):
+                raise InputError(f"{text!r}: expected a port after the address",
+                                 expected="HOST, HOST:PORT or [IPv6]:PORT")
+        else:
+            host, _, port_text = (text.rpartition(":") if text.count(":") == 1
+                                  else (text, "", ""))
         if not host:
             host, port_text = text, ""
         entry = nodes.setdefault(host, {"host": host, "role": role, "ports": {}})
         if port_text:
             try:
-                port = int(port_text)
+                port = int(port_text) if port_text.isascii() and port_text.isdigit() else -1
+                if not 0 < port < 65536:
+                    raise ValueError(port_text)
             except ValueError:
-                raise InputError(f"{text!r}: port {port_text!r} is not a number",
-                                 expected="HOST or HOST:PORT") from None
+                raise InputError(f"{text!r}: port {port_text!r} is not a port number",
+                                 expected="HOST or HOST:PORT, a port from 1 to 65535"
+                                 ) from None
             family = role_family(role)
             service = next((s for s, p in DEFAULT_PORTS[family].items() if p == port), None)
             if service is None:
