@@ -66,11 +66,17 @@ class CertificateFacts:
 
 
 def _utc(value: dt.datetime) -> str:
-    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """``YYYY-MM-DDTHH:MM:SSZ`` with a four-digit year always (strftime writes year 500
+    as ``500``, which the facts schema rightly refuses)."""
+    v = value.astimezone(dt.timezone.utc)
+    return (f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:"
+            f"{v.second:02d}Z")
 
 
 def parse_time(text: str) -> dt.datetime:
     """The inverse of the timestamps stored in facts."""
+    if len(text) != 20:  # strptime takes "500-01-01..." and a final newline
+        raise ValueError(f"not a timestamp: {text!r}")
     return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
 
 

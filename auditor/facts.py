@@ -25,6 +25,7 @@ from auditor.certs import (
     fingerprint,
     unreadable_in_chain,
 )
+from auditor.errors import InputError
 from auditor.fileio import write_atomic
 from auditor.inventory import Inventory, Node, role_family
 from auditor.presentation import ECDSA_PORTS
@@ -372,8 +373,33 @@ def facts_to_json(facts: Facts) -> str:
 
 def facts_from_data(data: Any, *, path: str = "<facts>") -> Facts:
     """Validate plain data against the facts schema and rebuild :class:`Facts`."""
+    if isinstance(data, dict) and {"verdict", "findings", "facts"} <= data.keys():
+        raise InputError("this is an audit file (already judged), not a facts file", path=path,
+                         expected=f"a facts.json; render this one with uccx-audit report "
+                         f"{path}")
     validate_versioned(data, "facts", SCHEMA_VERSION, path=path)
+    check_timestamps(data, path=path)
     return from_jsonable(Facts, data)
+
+
+def check_timestamps(data: Any, *, path: str, prefix: str = "") -> None:
+    """Every date in schema-valid facts is a real one (the schema's pattern lets 2026-02-30
+    through): an :class:`InputError` naming the field otherwise."""
+    from auditor.certs import parse_time
+
+    fields = [("observed_at", data.get("observed_at"))]
+    for fp, cert in (data.get("certificates") or {}).items():
+        fields += [(f"certificates.{fp}.{key}", cert.get(key))
+                   for key in ("not_before", "not_after")]
+    for field_name, value in fields:
+        if not isinstance(value, str):
+            continue
+        try:
+            parse_time(value)
+        except ValueError:
+            raise InputError(f"{value!r} is not a real date and time", path=path,
+                             field=prefix + field_name,
+                             expected="YYYY-MM-DDTHH:MM:SSZ in years 0001 to 9999") from None
 
 
 def save_facts(facts: Facts, path: str | Path) -> Path:

@@ -133,8 +133,12 @@ def parse_inventory(data: Any, *, path: str = "<inventory>", locate: Any = None,
     seen: dict[str, int] = {}
     role_count: dict[str, int] = {}
     for index, raw in enumerate(data["nodes"]):
-        host = checked_host(raw["host"], path=path, field=f"nodes[{index}].host",
-                            line=locate(["nodes", index, "host"]) if locate else None)
+        try:
+            host = checked_host(raw["host"], path=path, field=f"nodes[{index}].host")
+        except InputError as exc:  # the line only now: locating parses the file again
+            exc.line = locate(["nodes", index, "host"]) if locate else None
+            raise InputError(exc.message, path=path, line=exc.line, field=exc.field,
+                             expected=exc.expected) from None
         if host in seen:
             raise InputError(f"{host!r} is listed twice (first as nodes[{seen[host]}])",
                              path=path, line=locate(["nodes", index, "host"]) if locate else None,

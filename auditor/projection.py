@@ -18,6 +18,8 @@ from auditor.gadgets import ECDSA_SERVICES
 from auditor.versions import Version, uses_ecdsa
 
 PHASES = ("pre", "post")
+#: --expiry-window: at most a century.
+MAX_EXPIRY_WINDOW_DAYS = 36_500
 
 #: A browser's view of the ``tomcat-ECDSA`` certificate the upgrade will create.
 NEW_SELF_SIGNED_TOMCAT_ECDSA: dict[str, Any] = {
@@ -99,9 +101,14 @@ def make_settings(facts_version: str, observed_at: str, *, phase: str,
         except ValueError:
             raise InputError(f"{change_date!r} is not a date", field="--change-date",
                              expected="YYYY-MM-DD") from None
-    if expiry_window_days < 0:
-        raise InputError(f"{expiry_window_days} is negative", field="--expiry-window",
-                         expected="a number of days, 0 or more")
+    if not 0 <= expiry_window_days <= MAX_EXPIRY_WINDOW_DAYS:
+        raise InputError(f"{expiry_window_days} days is out of range", field="--expiry-window",
+                         expected=f"a number of days from 0 to {MAX_EXPIRY_WINDOW_DAYS}")
+    try:
+        day + dt.timedelta(days=expiry_window_days)
+    except OverflowError:
+        raise InputError(f"{day.isoformat()} plus {expiry_window_days} days passes the year "
+                         "9999", field="--change-date", expected="an earlier date") from None
     return Settings(phase, current, target, day, expiry_window_days)
 
 

@@ -86,9 +86,12 @@ def load_yaml(path: str | Path, text: str | None = None) -> tuple[Any, Locator]:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+    from auditor.yamlbounds import check_yaml_bounds
+
     name = str(path)
     if text is None:
         text = read_text(path)
+    check_yaml_bounds(text, name)
     parser = YAML(typ="rt")
     parser.allow_duplicate_keys = False
     try:
@@ -124,8 +127,10 @@ def load_yaml_validated(path: str | Path, schema_name: str,
     lines of schema errors come from ruamel too, parsed only then. ``prepare`` turns what
     was read into what the schema checks (whichever parser read it)."""
     from auditor.fastyaml import FastYAMLError, load_fast
+    from auditor.yamlbounds import check_yaml_bounds
 
     text = read_text(path)
+    check_yaml_bounds(text, str(path))
     try:
         data = load_fast(text)
         locate = _lazy_locator(str(path), text)

@@ -180,7 +180,7 @@ def test_the_happy_path_never_starts_ruamel(tmp_path: Path, monkeypatch) -> None
         raise AssertionError("ruamel parsed a file that libyaml read")
 
     monkeypatch.setattr(validation, "load_yaml", refuse)
-    monkeypatch.setattr(validation.load_yaml_validated, "__defaults__", (refuse,))
+    monkeypatch.setattr(validation.load_yaml_validated, "__defaults__", (refuse, None))
     path = tmp_path / "east.yaml"
     path.write_text("cluster: east\nversion: \"11.5(1)\"\nnodes:\n"
                     "  - host: uccx1.example.com\n    role: uccx-publisher\n")
