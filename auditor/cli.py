@@ -312,7 +312,12 @@ def demo(
             typer.echo(f"{name.ljust(width)}  {item.summary}")
         return
     if scenario not in SCENARIOS:
-        raise InputError(f"unknown scenario {scenario!r}",
+        import difflib
+
+        close = [n for n in SCENARIOS if n.startswith(scenario)] or difflib.get_close_matches(
+            scenario, list(SCENARIOS), n=3, cutoff=0.4)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise InputError(f"unknown scenario {scenario!r}{hint}", field="--scenario",
                          expected="one of: " + ", ".join(SCENARIOS))
     folder = out or Path(f"uccx-audit-demo-{scenario}-"
                          f"{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}")
@@ -381,7 +386,7 @@ def evaluate_command(
         help="Day of the change, for expiry checks (default: when the facts were recorded).",
     )] = None,
     expiry_window: Annotated[int, typer.Option(
-        "--expiry-window", min=0, metavar="DAYS",
+        "--expiry-window", min=0, max=36500, metavar="DAYS",
         help="A certificate must stay valid this many days after the change date.")] = 30,
     rules: Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045
         "--rules", metavar="DIR", help="A folder of site rule files (and playbooks/) to add "

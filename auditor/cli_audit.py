@@ -27,13 +27,13 @@ from auditor.textsafe import terminal
 def print_result(result, *, err: bool = False) -> None:
     """The gadget grid and the verdict as a terminal table, and where the reports are
     (on standard error with ``err``)."""
-    from auditor.audit_text import gadget_table, heading, unknowns_text
+    from auditor.audit_text import gadget_table, heading, terminal_width, unknowns_text
 
     for notice in result.audit.waiver_notices:
         typer.echo(terminal(f"notice: {notice}"), err=True)
     typer.echo(terminal(heading(result.audit)), err=err)
     typer.echo("", err=err)
-    typer.echo(terminal(gadget_table(result.audit)), err=err)
+    typer.echo(terminal(gadget_table(result.audit, width=terminal_width())), err=err)
     typer.echo("", err=err)
     if result.audit.unknowns:
         typer.echo(terminal(unknowns_text(result.audit)), err=err)
@@ -112,7 +112,9 @@ def audit(
         help='Version after the change, e.g. "11.5(1)".')] = None,
     change_date: Annotated[Optional[str], typer.Option(  # noqa: UP045
         metavar="YYYY-MM-DD", help="Day of the change, for expiry checks.")] = None,
-    expiry_window: Annotated[int, typer.Option(min=0, metavar="DAYS")] = 30,
+    expiry_window: Annotated[int, typer.Option(
+        min=0, max=36500, metavar="DAYS", help="A certificate must stay valid this many days "
+        "after the change date.")] = 30,
     agent_trust: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         help="PEM bundle the agents' browsers trust (default: the system store).")] = None,
     ticket: Annotated[Optional[str], typer.Option(help="Change ticket.")] = None,  # noqa: UP045

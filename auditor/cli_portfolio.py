@@ -105,7 +105,9 @@ def portfolio(
         help='Version after the change, e.g. "11.5(1)".')] = None,
     change_date: Annotated[Optional[str], typer.Option(  # noqa: UP045
         metavar="YYYY-MM-DD", help="Day of the change, for expiry checks.")] = None,
-    expiry_window: Annotated[int, typer.Option(min=0, metavar="DAYS")] = 30,
+    expiry_window: Annotated[int, typer.Option(
+        min=0, max=36500, metavar="DAYS", help="A certificate must stay valid this many days "
+        "after the change date.")] = 30,
     rules: Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045
         "--rules", metavar="DIR", help="Site rule files to add; repeatable.")] = None,
     waivers: Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045

@@ -103,8 +103,12 @@ def diff(
                                            help="An audit.json, or a portfolio folder.")],
     after: Annotated[Path, typer.Argument(metavar="AFTER",
                                           help="An audit.json, or a portfolio folder.")],
-    fmt: Annotated[DiffFormat, typer.Option("--format", "-f")] = DiffFormat.table,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o")] = None,  # noqa: UP045
+    fmt: Annotated[DiffFormat, typer.Option(
+        "--format", "-f", help="table for the terminal; html or md to attach to the "
+        "ticket.")] = DiffFormat.table,
+    out: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        "--out", "-o", help="Write here (atomically) instead of standard output ('-': "
+        "standard output).")] = None,
 ) -> None:
     """What changed between the pre-change and the post-change audit: certificates
     replaced, gadget outcomes changed, findings fixed and new. Given two portfolio folders:

@@ -136,6 +136,10 @@ def load_yaml_validated(path: str | Path, schema_name: str,
         locate = _lazy_locator(str(path), text)
     except FastYAMLError:
         data, locate = parse(path)
+    if data is None:
+        raise InputError("the file is empty (no YAML document, or only comments)",
+                         path=str(path), expected=f"a {schema_name} file; see the README "
+                         "for an example")
     if prepare is not None:
         data = prepare(data)
     validate(data, schema_name, path=str(path), locate=locate)
