@@ -215,3 +215,21 @@ def test_a_full_disk_is_one_line_naming_the_facts(tmp_path) -> None:
     assert len(lines) == 1 and "No space left on device" in lines[0], done.stderr
     assert str(tmp_path / "out.unfinished" / "facts.json") in lines[0]
     assert not out.exists()
+
+
+def test_an_interrupted_probe_says_so(tmp_path) -> None:
+    from servers import listening_sockets
+
+    out = tmp_path / "facts.json"
+    with listening_sockets(1) as ports:  # accept, never answer: the probe waits
+        process = subprocess.Popen(
+            [sys.executable, "-m", "auditor", "probe", f"127.0.0.1:{ports[0]}",
+             "--handshake-timeout", "60", "--out", str(out)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True)
+        time.sleep(2.0)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr
+    assert "interrupted before the probe finished: nothing was written" in stderr
+    assert "Traceback" not in stderr and not out.exists()
