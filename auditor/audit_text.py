@@ -35,16 +35,16 @@ def _state(now: str, later: str | None) -> str:
     return f"{text} -> {state_words(later)}" if later and later != now else text
 
 
-def terminal_width() -> int | None:
-    """The width of the terminal standard output goes to (``$COLUMNS`` first); None when it
-    goes to a file or a pipe and ``$COLUMNS`` is not set (then nothing is wrapped)."""
-    import os
+def terminal_width(stream: object = None) -> int | None:
+    """The width of the terminal ``stream`` (standard output by default) shows; None when
+    it goes to a file or a pipe (then nothing is wrapped: scripts get one line a node)."""
     import shutil
     import sys
 
-    if os.environ.get("COLUMNS", "").isdigit() or sys.stdout.isatty():
-        return shutil.get_terminal_size().columns
-    return None
+    isatty = getattr(stream if stream is not None else sys.stdout, "isatty", None)
+    if isatty is None or not isatty():
+        return None
+    return shutil.get_terminal_size().columns
 
 
 #: The narrow layout's column widths (the node column takes what is left).

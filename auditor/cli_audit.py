@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -33,7 +34,8 @@ def print_result(result, *, err: bool = False) -> None:
         typer.echo(terminal(f"notice: {notice}"), err=True)
     typer.echo(terminal(heading(result.audit)), err=err)
     typer.echo("", err=err)
-    typer.echo(terminal(gadget_table(result.audit, width=terminal_width())), err=err)
+    width = terminal_width(sys.stderr if err else sys.stdout)
+    typer.echo(terminal(gadget_table(result.audit, width=width)), err=err)
     typer.echo("", err=err)
     if result.audit.unknowns:
         typer.echo(terminal(unknowns_text(result.audit)), err=err)
