@@ -70,8 +70,8 @@ def no_temporary_files(folder: Path) -> None:
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
 def test_a_signal_at_any_point_of_writing_leaves_a_complete_set(tmp_path, sig) -> None:
     """Each file waits 0.2 s before it is put in place; the signal lands at a different
-    point of the writing each time (bounded: 8 tries). The folder then holds the previous
-    complete set or the new one."""
+    point of the writing each time (8 to 16 tries, later ones later still when the machine
+    is slow). The folder then holds the previous complete set or the new one."""
     inventory = offline_cluster(tmp_path)
     out = tmp_path / "out"
     first = run(command(inventory, out))
@@ -79,7 +79,9 @@ def test_a_signal_at_any_point_of_writing_leaves_a_complete_set(tmp_path, sig) -
     previous = complete_set(out)
     outcomes = set()
     kept = tmp_path / "out.unfinished"
-    for attempt in range(8):
+    for attempt in range(16):  # bounded; stops once the signal landed on both sides
+        if attempt >= 8 and outcomes == {"previous", "new"}:
+            break
         shutil.rmtree(kept, ignore_errors=True)  # what a killed run kept
         process = subprocess.Popen(command(inventory, out), stdin=subprocess.DEVNULL,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -87,14 +89,16 @@ def test_a_signal_at_any_point_of_writing_leaves_a_complete_set(tmp_path, sig) -
         deadline = time.monotonic() + 60  # the probe is done: the facts are kept
         while not (kept / "facts.json").exists() and time.monotonic() < deadline:
             time.sleep(0.02)
-        time.sleep(attempt * 0.3)
+        time.sleep((attempt % 8) * 0.3 + (attempt // 8) * 1.2)
         process.send_signal(sig)
         _, stderr = process.communicate(timeout=60)
         assert "Traceback" not in stderr, stderr
         now = complete_set(out)
         outcomes.add("previous" if now == previous else "new")
         if sig == signal.SIGINT:
-            assert process.returncode in (130, 1), stderr
+            # -2: the signal came as the process was ending and ended it (a shell shows
+            # 130 for that too); the set is complete either way
+            assert process.returncode in (130, 1, -signal.SIGINT), stderr
             if process.returncode == 130:
                 assert "interrupted" in stderr
                 assert ("keeps its previous reports" in stderr
