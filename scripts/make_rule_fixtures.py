@@ -249,6 +249,35 @@ def leaf_without_aki() -> Facts:
         Served(PUB, "uccx-publisher", (cert, ca.rsa_issuing.cert), key, _ec_signed(PUB)),))
 
 
+def ec_leaf_key_usage_refused() -> Facts:
+    """A valid CA-signed tomcat beside an EC-signed tomcat-ECDSA whose keyUsage is
+    keyEncipherment only: Chromium picks the EC leaf and fails on its key usage."""
+    ca = pki.hierarchies()
+    key = pki.key("fixtures/ec-key-encipherment-only", "ec")
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, PUB)]))
+            .issuer_name(ca.ec_root.cert.subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=730))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False,
+                                         key_encipherment=True, data_encipherment=False,
+                                         key_agreement=False, key_cert_sign=False,
+                                         crl_sign=False, encipher_only=False,
+                                         decipher_only=False), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]),
+                           critical=False)
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(PUB)]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                ca.ec_root.key.public_key()), critical=False)
+            .sign(ca.ec_root.key, hashes.SHA256()))
+    chain, rsa_key = _rsa_signed(PUB, (PUB,), label=PUB)
+    return served_facts("fixture-ec-leaf-key-usage-refused", "11.5(1)", (
+        Served(PUB, "uccx-publisher", chain, rsa_key, pki.Issued(cert, key)),))
+
+
 RECIPES: dict[str, Callable[[], Facts]] = {
     **{name: (lambda name=name: lab_facts(name)) for name in (
         "row1-self-signed", "row2-rsa-signed-ecdsa", "row3-ec-signed-ecdsa",
@@ -289,6 +318,7 @@ RECIPES: dict[str, Callable[[], Facts]] = {
     "multi-server-san-with-socialminer": multi_server_san("12.5(1)", with_socialminer=True),
     "chain-out-of-order": chain_out_of_order,
     "leaf-without-aki": leaf_without_aki,
+    "ec-leaf-key-usage-refused": ec_leaf_key_usage_refused,
 }
 
 

@@ -105,19 +105,29 @@ def test_broken_rule_file_stops_before_probing(tmp_path) -> None:
 
 
 def test_facts_are_kept_when_evaluation_fails(tmp_path) -> None:
-    """A target version that is not a version fails after nothing was probed; a failure
-    after probing (here: an unwritable report path) keeps the facts and says where."""
+    """A failure after probing (here: the HTML renderer raises, a bug) writes no report,
+    leaves the folder as it was, keeps the facts beside it and says where."""
     out = tmp_path / "out"
     out.mkdir()
-    (out / "report.html").mkdir()  # writing the HTML report must fail
+    (out / "notes.txt").write_text("kept\n")
     with Lab("row4-upgrade-trap") as lab:
-        done = run("audit", "--inventory", str(lab.inventory_path), "--phase", "post",
-                   "--out", str(out))
+        done = subprocess.run(
+            [sys.executable, "-c", "import sys, auditor.pipeline.run as p\n"
+             "def broken(*a, **k): raise RuntimeError('renderer bug')\n"
+             "p.write_report = broken\n"
+             "from auditor.cli.app import main\n"
+             "sys.argv = ['uccx-audit', *sys.argv[1:]]\nmain()",
+             "audit", "--inventory", str(lab.inventory_path), "--phase", "post",
+             "--out", str(out)], capture_output=True, text=True, timeout=120,
+            stdin=subprocess.DEVNULL)
     assert done.returncode == 4, done.stderr  # the tool failed, not the input
-    assert "no report was written" in done.stderr and (out / "error.log").is_file()
-    assert not (out / "report.html").is_file() or (out / "report.html").is_dir()
-    assert "facts are saved in" in done.stderr and str(out / "facts.json") in done.stderr
-    assert json.loads((out / "facts.json").read_text())["nodes"]
+    kept = tmp_path / "out.unfinished"
+    assert "no report was written" in done.stderr and (kept / "error.log").is_file()
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+    assert "facts are saved in" in done.stderr and str(kept / "facts.json") in done.stderr
+    assert json.loads((kept / "facts.json").read_text())["nodes"]
+    assert "Traceback" not in done.stderr
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
 def test_interrupted_audit_exits_cleanly_without_partial_reports(tmp_path) -> None:

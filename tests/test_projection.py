@@ -57,7 +57,7 @@ def test_upgrade_from_11_5_to_12_5_ends_ecdsa() -> None:
     ({"phase": "pre", "target_version": "eleven"}, "'eleven' is not a UCCX version"),
     ({"phase": "pre", "change_date": "14/03/2027"},
      "--change-date: '14/03/2027' is not a date (expected YYYY-MM-DD)"),
-    ({"phase": "pre", "expiry_window_days": -1}, "--expiry-window: -1 is negative"),
+    ({"phase": "pre", "expiry_window_days": -1}, "--expiry-window: -1 days is out of range"),
 ])
 def test_options_that_do_not_fit_the_facts_are_input_errors(options, message) -> None:
     with pytest.raises(InputError) as caught:

@@ -109,8 +109,8 @@ def test_the_auditor_accepts_exactly_what_chromium_accepts(
 def test_an_ec_leaf_browsers_refuse_beside_a_valid_rsa_one_is_never_works(
         served, tmp_path) -> None:
     """Chromium gets the EC leaf where a port holds both and fails on its key usage,
-    though a valid RSA certificate is there too: the gadgets served there are not
-    ``works``."""
+    though a valid RSA certificate is there too: the gadgets served there are
+    ``broken`` (Chromium shows no prompt to accept)."""
     import json
     import sys
 
@@ -131,9 +131,12 @@ def test_an_ec_leaf_browsers_refuse_beside_a_valid_rsa_one_is_never_works(
     assert done.returncode in (0, 1) and "Traceback" not in done.stderr, done.stderr
     audit = json.loads((out / "audit.json").read_text())
     (node,) = audit["nodes"]
-    assert {g: v["outcome"] for g, v in node["gadgets"].items() if v["outcome"] == "works"} == {}
-    assert audit["verdict"] != "go"
-    assert "works" not in {g["outcome"] for g in node["gadgets"].values()}
+    # a hard error with nothing to click through: broken, never "prompt, accepting works"
+    assert {g: v["outcome"] for g, v in node["gadgets"].items()} == {
+        "finesse_desktop": "broken", "live_data": "broken"}, node["gadgets"]
+    assert audit["verdict"] == "no_go"
+    assert done.returncode == 1
+    assert "leaf-key-usage-refused-by-browsers" in {f["rule_id"] for f in audit["findings"]}
     facts = json.loads((out / "facts.json").read_text())
     reasons = {h["chain_check"]["reason"] for e in facts["nodes"][0]["endpoints"]
                for h in e["handshakes"] if h["profile"] == "browser"}

@@ -31,3 +31,4 @@ for_findings  # unused variable (auditor/render/plan.py:64)
 daemon_threads  # unused variable (scripts/make_rule_fixtures.py:126)
 key_exchange_group  # unused variable (tests/cdp.py:38)
 pytestmark  # unused variable (tests/test_trust_corpus.py:27)
+_.CN  # unused attribute (tests/test_bounded_inputs.py:138): pyOpenSSL sets the subject by assignment

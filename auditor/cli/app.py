@@ -80,6 +80,10 @@ def run(args: Sequence[str] | None = None) -> int:
     try:
         app(args=list(args) if args is not None else None, prog_name="uccx-audit")
     except SystemExit as exc:
+        # typer turns a Ctrl-C that no command caught into a silent exit 130: say it
+        if exc.code == EXIT_INTERRUPTED and isinstance(
+                getattr(exc.__context__, "__cause__", None), KeyboardInterrupt):
+            typer.echo("interrupted: nothing was written", err=True)
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except ToolFailure as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -91,14 +95,24 @@ def run(args: Sequence[str] | None = None) -> int:
         typer.echo("interrupted", err=True)
         return EXIT_INTERRUPTED
     except Exception as exc:
+        from auditor.pipeline.run import is_place_error
+
+        if is_place_error(exc):  # a full disk, a read-only mount: the place, not the tool
+            assert isinstance(exc, OSError)
+            typer.echo(terminal(f"error: cannot write {exc.filename or 'a file'}: "
+                                f"{exc.strerror}"), err=True)
+            return EXIT_USAGE
         # a bug: one line for people, the traceback in error.log, never a report
         import traceback
 
         from auditor.common.fileio import write_atomic
 
-        log = write_atomic("error.log", traceback.format_exc())
-        typer.echo(f"error: internal error ({type(exc).__name__}: {exc}); no report was "
-                   f"written; details in {log}", err=True)
+        try:
+            where = f"details in {write_atomic('error.log', traceback.format_exc())}"
+        except OSError as error:
+            where = f"error.log could not be written either ({error.strerror})"
+        typer.echo(terminal(f"error: internal error ({type(exc).__name__}: {exc}); no report "
+                            f"was written; {where}"), err=True)
         return EXIT_TOOL_FAILED
     return EXIT_OK
 

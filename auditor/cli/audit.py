@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -26,13 +27,14 @@ from auditor.model.verdicts import EXIT_INTERRUPTED, exit_code
 def print_result(result, *, err: bool = False) -> None:
     """The gadget grid and the verdict as a terminal table, and where the reports are
     (on standard error with ``err``)."""
-    from auditor.render.audit_text import gadget_table, heading, unknowns_text
+    from auditor.render.audit_text import gadget_table, heading, terminal_width, unknowns_text
 
     for notice in result.audit.waiver_notices:
         typer.echo(terminal(f"notice: {notice}"), err=True)
     typer.echo(terminal(heading(result.audit)), err=err)
     typer.echo("", err=err)
-    typer.echo(terminal(gadget_table(result.audit)), err=err)
+    width = terminal_width(sys.stderr if err else sys.stdout)
+    typer.echo(terminal(gadget_table(result.audit, width=width)), err=err)
     typer.echo("", err=err)
     if result.audit.unknowns:
         typer.echo(terminal(unknowns_text(result.audit)), err=err)
@@ -114,7 +116,9 @@ def audit(
         help='Version after the change, e.g. "11.5(1)".')] = None,
     change_date: Annotated[Optional[str], typer.Option(  # noqa: UP045
         metavar="YYYY-MM-DD", help="Day of the change, for expiry checks.")] = None,
-    expiry_window: Annotated[int, typer.Option(min=0, metavar="DAYS")] = 30,
+    expiry_window: Annotated[int, typer.Option(
+        min=0, max=36500, metavar="DAYS", help="A certificate must stay valid this many days "
+        "after the change date.")] = 30,
     agent_trust: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         help="PEM bundle the agents' browsers trust (default: the system store).")] = None,
     ticket: Annotated[Optional[str], typer.Option(help="Change ticket.")] = None,  # noqa: UP045
@@ -154,9 +158,12 @@ def audit(
     from auditor.collect.inventory import load_inventory
     from auditor.collect.prober import ProbeOptions
     from auditor.collect.trust import load_agent_trust
+    from auditor.pipeline.outdir import OutputSet, check_out_dir
     from auditor.pipeline.run import AuditRequest, audit_invocation, default_out_dir, run_audit
     from auditor.render import ReportMeta
 
+    if out is not None:
+        check_out_dir(out)  # before anything is read or probed
     started = provenance(inventory[0] if len(inventory) == 1 else None, agent_trust)
     options = ProbeOptions(connect_timeout, handshake_timeout, concurrency, per_host=per_host)
     invocation = audit_invocation(
@@ -194,13 +201,12 @@ def audit(
         meta=ReportMeta.now(ticket, operator), invocation=invocation,
         provenance=started, pdf=pdf, bundle=bundle, waiver_files=tuple(waivers or ()))
     total = sum(len(n.endpoints(all_ports)) for n in inv.nodes)
+    output = OutputSet(request.out_dir)
     try:
-        with probe_progress(total) as progress:
-            result = run_audit(request, None if offline else progress)
+        with output, probe_progress(total) as progress:
+            result = run_audit(request, None if offline else progress, output)
     except KeyboardInterrupt:
-        facts = request.out_dir / "facts.json"
-        kept = f"; the probed facts are in {facts}" if facts.exists() else ""
-        typer.echo(f"interrupted: no report was written{kept}", err=True)
+        typer.echo(terminal(output.interrupted()), err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
     print_result(result, err=summary_json)
     if summary_json:

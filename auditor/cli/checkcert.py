@@ -34,7 +34,8 @@ def check_cert(
                                            help="What the CA returned (PEM or DER; a "
                                            "bundle may carry the chain after the leaf).")],
     purpose: Annotated[Purpose, typer.Option(help="The certificate purpose in OS "
-                                             "Administration.", show_default=False)],
+                                             "Administration (any case).",
+                                             show_default=False, case_sensitive=False)],
     csr: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         metavar="REQUEST.csr", help="The CSR it was issued for.")] = None,
     chain: Annotated[Optional[Path], typer.Option(  # noqa: UP045

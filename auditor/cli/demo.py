@@ -11,7 +11,8 @@ import typer
 
 from auditor.cli.options import DEFAULT_PER_HOST, Commands, PerHost
 from auditor.common.errors import InputError
-from auditor.model.verdicts import exit_code
+from auditor.common.textsafe import terminal
+from auditor.model.verdicts import EXIT_INTERRUPTED, exit_code
 
 commands = Commands()
 
@@ -47,6 +48,7 @@ def demo(
     from auditor.collect.trust import load_agent_trust
     from auditor.lab import SCENARIOS, Lab
     from auditor.pipeline.manifest import utc_now
+    from auditor.pipeline.outdir import OutputSet
     from auditor.pipeline.run import AuditRequest, audit_invocation, run_audit
     from auditor.render import ReportMeta
 
@@ -56,32 +58,42 @@ def demo(
             typer.echo(f"{name.ljust(width)}  {item.summary}")
         return
     if scenario not in SCENARIOS:
-        raise InputError(f"unknown scenario {scenario!r}",
+        import difflib
+
+        close = [n for n in SCENARIOS if n.startswith(scenario)] or difflib.get_close_matches(
+            scenario, list(SCENARIOS), n=3, cutoff=0.4)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise InputError(f"unknown scenario {scenario!r}{hint}", field="--scenario",
                          expected="one of: " + ", ".join(SCENARIOS))
     folder = out or Path(f"uccx-audit-demo-{scenario}-"
                          f"{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}")
     # a pre-upgrade cluster is audited before its change: predict the upgrade to 11.5
     phase = "pre" if SCENARIOS[scenario].version != "11.5(1)" else "post"
     started_at = utc_now()
+    output = OutputSet(folder)  # checked before the lab starts
     typer.echo(f"lab scenario {scenario}: {SCENARIOS[scenario].summary}\n")
-    with Lab(scenario, folder / "lab") as lab:
+    with output, Lab(scenario, output.stage / "lab") as lab:
         inventory = load_inventory(lab.inventory_path)
         request = AuditRequest(
             inventory=inventory, phase=phase,
-            trust=load_agent_trust(str(lab.agent_trust_path)), out_dir=folder,
+            trust=load_agent_trust(str(lab.agent_trust_path)), out_dir=output.out,
             target_version="11.5(1)" if phase == "pre" else None,
             options=ProbeOptions(per_host=per_host), meta=ReportMeta.now(ticket, operator),
             invocation=audit_invocation(
-                lab.inventory_path, phase,
+                output.final(lab.inventory_path), phase,
                 target_version="11.5(1)" if phase == "pre" else None,
-                agent_trust=lab.agent_trust_path, ticket=ticket,
+                agent_trust=output.final(lab.agent_trust_path), ticket=ticket,
                 options=ProbeOptions(per_host=per_host)),
             pdf=pdf, bundle=bundle,
             provenance=replace(provenance(lab.inventory_path, lab.agent_trust_path),
                                started_at=started_at))
         total = sum(len(n.endpoints()) for n in inventory.nodes)
-        with probe_progress(total) as progress:
-            result = run_audit(request, progress)
+        try:
+            with probe_progress(total) as progress:
+                result = run_audit(request, progress, output)
+        except KeyboardInterrupt:
+            typer.echo(terminal(output.interrupted()), err=True)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
     print_result(result)
     typer.echo(f"open {result.reports['html'].resolve().as_uri()}")
     code = exit_code(result.audit.verdict)

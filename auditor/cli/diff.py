@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from auditor.cli.options import Commands
-from auditor.cli.report import _emit
+from auditor.cli.report import _checked_out, _emit
 from auditor.model.verdicts import exit_code
 
 commands = Commands()
@@ -31,12 +31,17 @@ def diff(
                                            help="An audit.json, or a portfolio folder.")],
     after: Annotated[Path, typer.Argument(metavar="AFTER",
                                           help="An audit.json, or a portfolio folder.")],
-    fmt: Annotated[DiffFormat, typer.Option("--format", "-f")] = DiffFormat.table,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o")] = None,  # noqa: UP045
+    fmt: Annotated[DiffFormat, typer.Option(
+        "--format", "-f", help="table for the terminal; html or md to attach to the "
+        "ticket.")] = DiffFormat.table,
+    out: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        "--out", "-o", help="Write here (atomically) instead of standard output ('-': "
+        "standard output).")] = None,
 ) -> None:
     """What changed between the pre-change and the post-change audit: certificates
     replaced, gadget outcomes changed, findings fixed and new. Given two portfolio folders:
     each cluster's verdict before and after, findings fixed and new."""
+    out = _checked_out(out)
     if before.is_dir() or after.is_dir():
         from auditor.common.errors import InputError
         from auditor.model.portfolio import is_portfolio

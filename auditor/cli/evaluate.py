@@ -33,7 +33,7 @@ def evaluate_command(
         help="Day of the change, for expiry checks (default: when the facts were recorded).",
     )] = None,
     expiry_window: Annotated[int, typer.Option(
-        "--expiry-window", min=0, metavar="DAYS",
+        "--expiry-window", min=0, max=36500, metavar="DAYS",
         help="A certificate must stay valid this many days after the change date.")] = 30,
     rules: Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045
         "--rules", metavar="DIR", help="A folder of site rule files (and playbooks/) to add "
@@ -53,6 +53,10 @@ def evaluate_command(
     from auditor.model.facts import load_facts
     from auditor.render.audit_text import render_audit
 
+    if out is not None:
+        from auditor.pipeline.outdir import check_out_file
+
+        check_out_file(out)
     ruleset = load_ruleset(rules or [])
     facts = load_facts(facts_file)
     waiver_sets = [load_waivers(path, ruleset, [n.host for n in facts.nodes])

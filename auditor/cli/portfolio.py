@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from auditor.cli.options import Commands, Phase
+from auditor.common.textsafe import terminal
 from auditor.model.verdicts import EXIT_INTERRUPTED
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ def audit_portfolio(inventories: list[Path], *, phase: str, target_version: str 
     from auditor.cli.progress import probe_progress
     from auditor.collect.trust import load_agent_trust
     from auditor.common.errors import InputError
+    from auditor.pipeline.outdir import OutputSet
     from auditor.pipeline.portfolio import load_inventories, run_portfolio
     from auditor.pipeline.run import AuditRequest
     from auditor.render import ReportMeta
@@ -72,12 +74,13 @@ def audit_portfolio(inventories: list[Path], *, phase: str, target_version: str 
         all_ports=all_ports, meta=ReportMeta.now(ticket, operator),
         waiver_files=tuple(waivers or ()), invocation=invocation, pdf=pdf, bundle=bundle,
         **({"provenance": provenance} if provenance is not None else {}))
+    output = OutputSet(folder)
     try:
-        with probe_progress(total) as progress:
-            portfolio, results = run_portfolio(loaded, request, progress, cli_for=cli_for)
+        with output, probe_progress(total) as progress:
+            portfolio, results = run_portfolio(loaded, request, progress, cli_for=cli_for,
+                                               output=output)
     except KeyboardInterrupt:
-        typer.echo(f"interrupted: no portfolio was written (facts already probed are in "
-                   f"{folder}/<cluster>/facts.json)", err=True)
+        typer.echo(terminal(output.interrupted()), err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
     _finish(portfolio, results, folder, summary_json)
 
@@ -105,7 +108,9 @@ def portfolio(
         help='Version after the change, e.g. "11.5(1)".')] = None,
     change_date: Annotated[Optional[str], typer.Option(  # noqa: UP045
         metavar="YYYY-MM-DD", help="Day of the change, for expiry checks.")] = None,
-    expiry_window: Annotated[int, typer.Option(min=0, metavar="DAYS")] = 30,
+    expiry_window: Annotated[int, typer.Option(
+        min=0, max=36500, metavar="DAYS", help="A certificate must stay valid this many days "
+        "after the change date.")] = 30,
     rules: Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045
         "--rules", metavar="DIR", help="Site rule files to add; repeatable.")] = None,
     waivers: Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045
@@ -119,10 +124,12 @@ def portfolio(
     """Judge facts probed elsewhere (one file per cluster) into a portfolio."""
     from auditor.collect.trust import AgentTrust
     from auditor.model.cluster import Inventory
+    from auditor.pipeline.outdir import check_out_dir
     from auditor.pipeline.portfolio import portfolio_from_facts
     from auditor.pipeline.run import AuditRequest
     from auditor.render import ReportMeta
 
+    check_out_dir(out)
     request = AuditRequest(
         inventory=Inventory("portfolio", "11.5(1)", ()), phase=phase.value,
         trust=AgentTrust("facts", ()), out_dir=out, target_version=target_version,

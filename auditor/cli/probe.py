@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -25,6 +26,7 @@ from auditor.cli.options import (
 )
 from auditor.common.errors import InputError
 from auditor.common.textsafe import terminal
+from auditor.model.verdicts import EXIT_INTERRUPTED
 
 commands = Commands()
 
@@ -35,16 +37,27 @@ def _quick_inventory(targets: list[str], role: str, version: str):
 
     nodes: dict[str, dict] = {}
     for text in targets:
-        host, _, port_text = text.rpartition(":") if text.count(":") == 1 else (text, "", "")
+        if text.startswith("[") and "]" in text:  # [::1] or [::1]:8445, as in a URL
+            inside, _, rest = text[1:].partition("]")
+            host, port_text = f"[{inside}]", rest[1:] if rest.startswith(":") else rest
+            if rest and not rest.startswith(":"):
+                raise InputError(f"{text!r}: expected a port after the address",
+                                 expected="HOST, HOST:PORT or [IPv6]:PORT")
+        else:
+            host, _, port_text = (text.rpartition(":") if text.count(":") == 1
+                                  else (text, "", ""))
         if not host:
             host, port_text = text, ""
         entry = nodes.setdefault(host, {"host": host, "role": role, "ports": {}})
         if port_text:
             try:
-                port = int(port_text)
+                port = int(port_text) if port_text.isascii() and port_text.isdigit() else -1
+                if not 0 < port < 65536:
+                    raise ValueError(port_text)
             except ValueError:
-                raise InputError(f"{text!r}: port {port_text!r} is not a number",
-                                 expected="HOST or HOST:PORT") from None
+                raise InputError(f"{text!r}: port {port_text!r} is not a port number",
+                                 expected="HOST or HOST:PORT, a port from 1 to 65535"
+                                 ) from None
             family = role_family(role)
             service = next((s for s, p in DEFAULT_PORTS[family].items() if p == port), None)
             if service is None:
@@ -96,11 +109,15 @@ def probe(
     from auditor.collect.inventory import load_inventory
     from auditor.collect.prober import ProbeOptions
     from auditor.collect.trust import load_agent_trust
-    from auditor.model.facts import facts_to_json, save_facts
+    from auditor.model.facts import facts_to_json
     from auditor.render.terminal import endpoint_table, node_table
 
     if inventory is not None and targets:
         raise InputError("give either --inventory or HOST[:PORT] targets, not both")
+    if out is not None:
+        from auditor.pipeline.outdir import check_out_file
+
+        check_out_file(out)  # before anything is probed: a folder here loses the probe
     if inventory is not None:
         inv = load_inventory(inventory)
     elif targets:
@@ -119,15 +136,20 @@ def probe(
         from auditor.collect.vos_cli import read_installed
 
         readings = read_installed(request)
-    with probe_progress(total) as progress:
-        facts = probe_inventory(inv, trust=trust, options=options, all_ports=all_ports,
-                                progress=progress)
+    try:
+        with probe_progress(total) as progress:
+            facts = probe_inventory(inv, trust=trust, options=options, all_ports=all_ports,
+                                    progress=progress)
+    except KeyboardInterrupt:
+        say("interrupted before the probe finished: nothing was written"
+            + (f" ({out} is as it was)" if out is not None else ""))
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     if readings is not None:
         from auditor.collect.installed import refine
 
         facts = refine(facts, readings)
     if out is not None:
-        save_facts(facts, out)
+        _save_probe(facts, out)
     if fmt is TableFormat.json:
         typer.echo(facts_to_json(facts), nl=False)
     else:
@@ -136,3 +158,18 @@ def probe(
         typer.echo(terminal(node_table(facts)))
     say(f"probed {total} endpoints in {time.monotonic() - started:.2f} s"
          + (f"; facts written to {out}" if out else ""))
+
+
+def _save_probe(facts, out: Path) -> None:
+    """Write the facts; a disk that cannot take them still shows them on standard output."""
+    from auditor.model.facts import facts_to_json, save_facts
+    from auditor.pipeline.run import is_place_error
+
+    try:
+        save_facts(facts, out)
+    except OSError as exc:
+        if not is_place_error(exc):
+            raise
+        sys.stdout.write(facts_to_json(facts))
+        raise InputError(f"cannot write the facts to {out}: {exc.strerror}; they were "
+                         "printed on standard output instead", field="--out") from None

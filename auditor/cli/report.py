@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from auditor.cli.options import Commands
+from auditor.common.errors import InputError
 from auditor.common.textsafe import terminal
 from auditor.model.verdicts import exit_code
 
@@ -22,14 +23,30 @@ class ReportFormat(str, Enum):
     pdf = "pdf"
 
 
+def _checked_out(out: Path | None) -> Path | None:
+    """``--out`` checked before any work: None (or ``-``) is standard output; a folder, a
+    device or a FIFO is an input error (replacing /dev/stdout with a file is never meant)."""
+    from auditor.pipeline.outdir import check_out_file
+
+    if out is None or str(out) == "-":
+        return None
+    return check_out_file(out)
+
+
 def _emit(text: str, out: Path | None) -> None:
     from auditor.common.fileio import write_atomic
+    from auditor.pipeline.run import is_place_error
 
     if out is None:
         sys.stdout.write(text)
-    else:
+        return
+    try:
         write_atomic(out, text)
-        typer.echo(terminal(f"written: {out}"), err=True)
+    except OSError as exc:
+        if not is_place_error(exc):
+            raise
+        raise InputError(f"cannot write {out}: {exc.strerror}", field="--out") from None
+    typer.echo(terminal(f"written: {out}"), err=True)
 
 
 commands = Commands()
@@ -49,15 +66,16 @@ def report(
                                                "--format json` or `uccx-audit audit`.")],
     fmt: Annotated[ReportFormat, typer.Option("--format", "-f")] = ReportFormat.html,
     out: Annotated[Optional[Path], typer.Option(  # noqa: UP045 - typer needs Optional
-        "--out", "-o", help="Write here (atomically) instead of standard output.")] = None,
+        "--out", "-o", help="Write here (atomically) instead of standard output ('-': "
+        "standard output).")] = None,
     ticket: Annotated[Optional[str], typer.Option(help="Change ticket, e.g. CHG0042.")] = None,  # noqa: UP045
     operator: Annotated[Optional[str], typer.Option(help="Who ran the audit.")] = None,  # noqa: UP045
 ) -> None:
     """Render an audit as a self-contained HTML report, Markdown, JSON, JUnit XML or PDF."""
-    from auditor.common.errors import InputError
     from auditor.model.audit import load_audit
     from auditor.render import ReportMeta, render
 
+    out = _checked_out(out)
     if fmt is ReportFormat.pdf and out is None:
         raise InputError("a PDF is not written to standard output", field="--out",
                          expected="--out FILE.pdf")

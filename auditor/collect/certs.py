@@ -38,7 +38,11 @@ _SIGNATURES: dict[x509.ObjectIdentifier, tuple[str | None, str]] = {
 
 
 def _utc(value: dt.datetime) -> str:
-    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """``YYYY-MM-DDTHH:MM:SSZ`` with a four-digit year always (strftime writes year 500
+    as ``500``, which the facts schema rightly refuses)."""
+    v = value.astimezone(dt.timezone.utc)
+    return (f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:"
+            f"{v.second:02d}Z")
 
 
 def fingerprint(cert: x509.Certificate) -> str:
@@ -168,7 +172,22 @@ def analyse(cert: x509.Certificate) -> CertificateFacts:
         san_ip=tuple(ips),
         wildcard=any(name.startswith("*") for name in dns) or bool(cn and cn.startswith("*")),
         parse_warnings=tuple(warnings),
+        key_usage_allows_signing=allows_signing(cert),
     )
+
+
+def allows_signing(cert: x509.Certificate) -> bool:
+    """Whether the keyUsage lets the key sign a handshake, as Chromium's TLS stack checks
+    it (:func:`auditor.collect.trust._key_usage_refused` says why not): digitalSignature
+    present, or no keyUsage (every use allowed); an extension that does not parse does
+    not allow it."""
+    try:
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return True
+    except (ValueError, x509.DuplicateExtension):
+        return False
+    return bool(usage.digital_signature)
 
 
 #: The parts of a certificate the tool reads, in the order a reader meets them.
@@ -233,13 +252,9 @@ def read_certificates(path: str, *, skip_unreadable: bool = False) -> list[x509.
 
 
 def _read_certificate_file(path: str) -> list[x509.Certificate]:
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except FileNotFoundError:
-        raise InputError("file not found", path=path) from None
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", path=path) from None
+    from auditor.common.inputs import read_input
+
+    data = read_input(path, "pem")
     if b"-----BEGIN" in data:
         try:
             certs = x509.load_pem_x509_certificates(data)

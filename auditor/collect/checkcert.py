@@ -67,11 +67,9 @@ class CertificateCase:
 
 def read_csr(path: str) -> x509.CertificateSigningRequest:
     """A PEM or DER certificate signing request, or a clear error."""
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", path=path) from None
+    from auditor.common.inputs import read_input
+
+    data = read_input(path, "pem")
     try:
         if b"-----BEGIN" in data:
             return x509.load_pem_x509_csr(data)

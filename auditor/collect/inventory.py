@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,49 @@ from auditor.model.cluster import (
     role_family,
 )
 
+_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
+
+
+def checked_host(text: str, *, path: str | None = None, field: str = "host",
+                 line: int | None = None) -> str:
+    """A node's name as the tool uses it (lower case, no final dot, an IPv6 address without
+    brackets), or an :class:`InputError` naming the field: RFC 1035 limits (253 characters,
+    63 per label, no empty label), nothing before or after the name (a final newline
+    included), an IP address as it is written."""
+    def refuse(why: str) -> InputError:
+        shown = repr(text) if len(text) <= 80 else repr(text[:60]) + "..."
+        return InputError(f"{shown} {why}", path=path, line=line, field=field,
+                          expected="a fully qualified domain name such as "
+                          "uccx1.example.com, or an IP address")
+
+    name = text
+    if name.startswith("[") and name.endswith("]"):  # [::1], as in a URL
+        name = name[1:-1]
+        try:
+            if ipaddress.ip_address(name).version != 6:
+                raise refuse("is not an IPv6 address in brackets")
+        except ValueError:
+            raise refuse("is not an IPv6 address in brackets") from None
+        return str(ipaddress.ip_address(name))
+    try:
+        return str(ipaddress.ip_address(name))
+    except ValueError:
+        pass
+    if name.endswith("."):
+        name = name[:-1]
+    if not name:
+        raise refuse("is not a host name")
+    if len(name) > 253:
+        raise refuse(f"is {len(name)} characters long; a host name has at most 253")
+    for label in name.split("."):
+        if not label:
+            raise refuse("has an empty label (two dots in a row, or a leading dot)")
+        if len(label) > 63:
+            raise refuse(f"has a label of {len(label)} characters; at most 63 are allowed")
+        if not _LABEL.fullmatch(label):
+            raise refuse(f"has a label {label!r} with characters a host name cannot hold")
+    return name.lower()
+
 
 def parse_inventory(data: Any, *, path: str = "<inventory>", locate: Any = None,
                     validated: bool = False) -> Inventory:
@@ -27,7 +72,12 @@ def parse_inventory(data: Any, *, path: str = "<inventory>", locate: Any = None,
     seen: dict[str, int] = {}
     role_count: dict[str, int] = {}
     for index, raw in enumerate(data["nodes"]):
-        host = raw["host"].rstrip(".").lower()
+        try:
+            host = checked_host(raw["host"], path=path, field=f"nodes[{index}].host")
+        except InputError as exc:  # the line only now: locating parses the file again
+            exc.line = locate(["nodes", index, "host"]) if locate else None
+            raise InputError(exc.message, path=path, line=exc.line, field=exc.field,
+                             expected=exc.expected) from None
         if host in seen:
             raise InputError(f"{host!r} is listed twice (first as nodes[{seen[host]}])",
                              path=path, line=locate(["nodes", index, "host"]) if locate else None,

@@ -5,8 +5,38 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
+
+#: Test hook: seconds to pause before each file is put in place, so that a test's signal
+#: lands in the middle of writing a set of reports (never set in normal use).
+SLOW_ENV = "UCCX_AUDIT_TEST_SLOW_WRITES"
+
+
+def slow_step() -> None:
+    """Pause when the tests ask for it (:data:`SLOW_ENV`); a no-op otherwise."""
+    value = os.environ.get(SLOW_ENV)
+    if value:
+        with contextlib.suppress(ValueError):
+            time.sleep(min(float(value), 5.0))
+
+
+def _current_umask() -> int:
+    """The process's umask, read once (``os.umask`` can only be read by setting it, which
+    would race with threads that create files)."""
+    with contextlib.suppress(OSError, ValueError), \
+            open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+#: New files get 0666 less this, as every other program's files do.
+UMASK = _current_umask()
 
 
 @contextlib.contextmanager
@@ -16,9 +46,14 @@ def replacing(path: str | os.PathLike[str]) -> Iterator[Path]:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
     try:
+        # mkstemp makes 0600; reports are attachments for sharing: follow the umask
+        try:
+            os.fchmod(fd, 0o666 & ~UMASK)
+        finally:
+            os.close(fd)
         yield Path(tmp)
+        slow_step()
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -73,20 +73,12 @@ def _yaml_locator(root: Any) -> Locator:
     return locate
 
 
-def read_text(path: str | Path) -> str:
-    """Read a UTF-8 text file, or raise an :class:`InputError` that says why not."""
-    name = str(path)
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("file not found", path=name) from None
-    except IsADirectoryError:
-        raise InputError("is a folder, not a file", path=name) from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 text ({exc.reason} at byte {exc.start})",
-                         path=name) from None
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", path=name) from None
+def read_text(path: str | Path, kind: str = "yaml") -> str:
+    """Read a UTF-8 text file (a regular file within the size limit of ``kind``: yaml or
+    json), or raise an :class:`InputError` that says why not."""
+    from auditor.common.inputs import read_input_text
+
+    return read_input_text(path, kind)
 
 
 def load_yaml(path: str | Path, text: str | None = None) -> tuple[Any, Locator]:
@@ -94,9 +86,12 @@ def load_yaml(path: str | Path, text: str | None = None) -> tuple[Any, Locator]:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+    from auditor.common.yamlbounds import check_yaml_bounds
+
     name = str(path)
     if text is None:
         text = read_text(path)
+    check_yaml_bounds(text, name)
     parser = YAML(typ="rt")
     parser.allow_duplicate_keys = False
     try:
@@ -132,13 +127,19 @@ def load_yaml_validated(path: str | Path, schema_name: str,
     lines of schema errors come from ruamel too, parsed only then. ``prepare`` turns what
     was read into what the schema checks (whichever parser read it)."""
     from auditor.common.fastyaml import FastYAMLError, load_fast
+    from auditor.common.yamlbounds import check_yaml_bounds
 
     text = read_text(path)
+    check_yaml_bounds(text, str(path))
     try:
         data = load_fast(text)
         locate = _lazy_locator(str(path), text)
     except FastYAMLError:
         data, locate = parse(path)
+    if data is None:
+        raise InputError("the file is empty (no YAML document, or only comments)",
+                         path=str(path), expected=f"a {schema_name} file; see the README "
+                         "for an example")
     if prepare is not None:
         data = prepare(data)
     validate(data, schema_name, path=str(path), locate=locate)
@@ -148,7 +149,7 @@ def load_yaml_validated(path: str | Path, schema_name: str,
 def load_json(path: str | Path) -> Any:
     """Parse a JSON file, or raise an :class:`InputError` naming the line."""
     name = str(path)
-    text = read_text(path)
+    text = read_text(path, "json")
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:

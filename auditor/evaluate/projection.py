@@ -19,6 +19,8 @@ from auditor.model.presentation import ECDSA_PORTS
 from auditor.model.versions import Version, uses_ecdsa
 
 PHASES = ("pre", "post")
+#: --expiry-window: at most a century.
+MAX_EXPIRY_WINDOW_DAYS = 36_500
 
 #: A browser's view of the ``tomcat-ECDSA`` certificate the upgrade will create.
 NEW_SELF_SIGNED_TOMCAT_ECDSA: dict[str, Any] = {
@@ -30,6 +32,7 @@ NEW_SELF_SIGNED_TOMCAT_ECDSA: dict[str, Any] = {
     "untrusted_root": None,
     "accepted": False,
     "rejection": "no agent's browser trusts it yet",
+    "key_usage_refused": False,
     "description": "the new self-signed EC certificate (tomcat-ECDSA) the upgrade creates",
 }
 
@@ -99,9 +102,14 @@ def make_settings(facts_version: str, observed_at: str, *, phase: str,
         except ValueError:
             raise InputError(f"{change_date!r} is not a date", field="--change-date",
                              expected="YYYY-MM-DD") from None
-    if expiry_window_days < 0:
-        raise InputError(f"{expiry_window_days} is negative", field="--expiry-window",
-                         expected="a number of days, 0 or more")
+    if not 0 <= expiry_window_days <= MAX_EXPIRY_WINDOW_DAYS:
+        raise InputError(f"{expiry_window_days} days is out of range", field="--expiry-window",
+                         expected=f"a number of days from 0 to {MAX_EXPIRY_WINDOW_DAYS}")
+    try:
+        day + dt.timedelta(days=expiry_window_days)
+    except OverflowError:
+        raise InputError(f"{day.isoformat()} plus {expiry_window_days} days passes the year "
+                         "9999", field="--change-date", expected="an earlier date") from None
     return Settings(phase, current, target, day, expiry_window_days)
 
 

@@ -347,7 +347,9 @@ def _load_playbook(path: str, _mtime: int, _size: int) -> Playbook:
 
 
 def _is_yaml(path: Path) -> bool:
-    return path.is_file() and path.suffix.lower() in (".yaml", ".yml")
+    """A rule file by its name (a FIFO or a device so named is read, and refused, rather
+    than skipped without a word)."""
+    return not path.is_dir() and path.suffix.lower() in (".yaml", ".yml")
 
 
 def _files(folder: Path) -> list[Path]:

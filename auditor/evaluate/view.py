@@ -63,6 +63,10 @@ _ENDPOINT = {
     "browser.accepted": "agents' browsers accept it without a prompt: trusted (or only a "
                         "strict RFC 5280 verifier objects) and the FQDN is in the SAN",
     "browser.rejection": "why browsers do not accept it, in words",
+    "browser.key_usage_refused": ("the leaf's keyUsage forbids signing the handshake: "
+                                  "Chromium fails with ERR_SSL_KEY_USAGE_INCOMPATIBLE, a "
+                                  "hard error agents cannot click through (null in facts "
+                                  "recorded before the tool read the key usage)"),
     "browser.description": "the leaf in words, e.g. 'a self-signed EC certificate "
                            "(tomcat-ECDSA)'",
 }
@@ -240,8 +244,18 @@ def _browser(facts: Facts, hs: HandshakeFacts | None, host: str) -> dict[str, An
         missing_intermediate=check.missing_intermediate if check else None,
         untrusted_root=check.untrusted_root if check else None,
         accepted=trust == "trusted" and hs.name_covered is True,
-        rejection="; ".join(reasons) or None, description=describe(leaf))
+        rejection="; ".join(reasons) or None, description=describe(leaf),
+        key_usage_refused=key_usage_refused(leaf))
     return view
+
+
+def key_usage_refused(cert: CertificateFacts) -> bool | None:
+    """Whether the leaf's keyUsage makes Chromium's TLS stack refuse the handshake (as
+    :func:`auditor.collect.certs.allows_signing` recorded it); None for facts recorded
+    before the tool read it."""
+    if cert.key_usage_allows_signing is None:
+        return None
+    return not cert.key_usage_allows_signing
 
 
 def _endpoint(facts: Facts, node: NodeFacts, service: str,

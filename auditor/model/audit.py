@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from auditor.common.errors import InputError
 from auditor.common.fileio import write_atomic
 from auditor.common.serde import from_jsonable, to_jsonable
 from auditor.common.validation import load_json, validate, validate_versioned
@@ -151,6 +152,11 @@ def audit_to_json(audit: Audit) -> str:
 
 def audit_from_data(data: Any, *, path: str = "<audit>") -> Audit:
     """Validate plain data against the audit schema (and its facts against theirs)."""
+    if isinstance(data, dict) and "verdict" not in data and {"certificates", "nodes",
+                                                              "observed_at"} <= data.keys():
+        raise InputError("this is a facts file (what probe and audit record), not an audit",
+                         path=path, expected="an audit.json; judge facts first with "
+                         f"uccx-audit evaluate {path} --phase pre|post --out audit.json")
     validate_versioned(data, "audit", SCHEMA_VERSION, path=path)
     facts_from_data(data["facts"], path=f"{path} (facts)")
     return from_jsonable(Audit, data)

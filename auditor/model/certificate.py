@@ -35,10 +35,16 @@ class CertificateFacts:
     san_ip: tuple[str, ...]
     wildcard: bool
     parse_warnings: tuple[str, ...] = ()
+    #: Whether the keyUsage lets the key sign a TLS handshake (digitalSignature, or no
+    #: keyUsage at all); False also when the extension does not parse. None in facts
+    #: recorded before the tool read it.
+    key_usage_allows_signing: bool | None = None
 
 
 def parse_time(text: str) -> dt.datetime:
     """The inverse of the timestamps stored in facts."""
+    if len(text) != 20:  # strptime takes "500-01-01..." and a final newline
+        raise ValueError(f"not a timestamp: {text!r}")
     return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
 
 

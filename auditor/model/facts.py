@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from auditor.common.errors import InputError
 from auditor.common.fileio import write_atomic
 from auditor.common.serde import from_jsonable, to_jsonable
 from auditor.common.validation import load_json, validate_versioned
-from auditor.model.certificate import CertificateFacts
+from auditor.model.certificate import CertificateFacts, parse_time
 
 SCHEMA_VERSION = 1
 
@@ -237,8 +238,31 @@ def facts_to_json(facts: Facts) -> str:
 
 def facts_from_data(data: Any, *, path: str = "<facts>") -> Facts:
     """Validate plain data against the facts schema and rebuild :class:`Facts`."""
+    if isinstance(data, dict) and {"verdict", "findings", "facts"} <= data.keys():
+        raise InputError("this is an audit file (already judged), not a facts file", path=path,
+                         expected=f"a facts.json; render this one with uccx-audit report "
+                         f"{path}")
     validate_versioned(data, "facts", SCHEMA_VERSION, path=path)
+    check_timestamps(data, path=path)
     return from_jsonable(Facts, data)
+
+
+def check_timestamps(data: Any, *, path: str, prefix: str = "") -> None:
+    """Every date in schema-valid facts is a real one (the schema's pattern lets 2026-02-30
+    through): an :class:`InputError` naming the field otherwise."""
+    fields = [("observed_at", data.get("observed_at"))]
+    for fp, cert in (data.get("certificates") or {}).items():
+        fields += [(f"certificates.{fp}.{key}", cert.get(key))
+                   for key in ("not_before", "not_after")]
+    for field_name, value in fields:
+        if not isinstance(value, str):
+            continue
+        try:
+            parse_time(value)
+        except ValueError:
+            raise InputError(f"{value!r} is not a real date and time", path=path,
+                             field=prefix + field_name,
+                             expected="YYYY-MM-DDTHH:MM:SSZ in years 0001 to 9999") from None
 
 
 def save_facts(facts: Facts, path: str | Path) -> Path:

@@ -7,11 +7,13 @@ from functools import total_ordering
 
 from auditor.common.errors import InputError
 
-_VERSION = re.compile(r"^(\d+)\.(\d+)(?:\((\d+)\))?(?:([A-Za-z]+)(\d*))?$")
+#: Numbers of at most 9 digits (a 5,000-digit "version" is an input error, not Python's
+#: int-digits ValueError); whole-string matches only (``$`` would allow a final newline).
+_VERSION = re.compile(r"(\d{1,9})\.(\d{1,9})(?:\((\d{1,9})\))?(?:([A-Za-z]{1,16})(\d{0,9}))?")
 #: What ``show version active`` prints: ``11.5.1.10000-61``, an ES build with a suffix
 #: such as ``11.5.1.10000-61 ES03`` / ``-ES03`` / ``.ES03``.
-_VOS_VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)\.(\d+)-(\d+)(?:[ ._-]?(ES)(\d+))?$",
-                          re.IGNORECASE)
+_VOS_VERSION = re.compile(r"(\d{1,9})\.(\d{1,9})\.(\d{1,9})\.(\d{1,9})-(\d{1,9})"
+                          r"(?:[ ._-]?(ES)(\d{1,9}))?", re.IGNORECASE)
 
 
 @total_ordering
@@ -22,7 +24,8 @@ class Version:
 
     def __init__(self, text: str) -> None:
         self.text = text.strip()
-        vos = _VOS_VERSION.match(self.text)
+        shown = text if len(text) <= 40 else text[:30] + "..."
+        vos = _VOS_VERSION.fullmatch(self.text)
         if vos:
             # 11.5.1.10000-61 is 11.5(1); the build and an ES number only order builds of
             # the same release among themselves
@@ -30,9 +33,9 @@ class Version:
             self.key = (int(major), int(minor), int(maint), 0, int(build), int(revision),
                         int(es or 0))
             return
-        match = _VERSION.match(self.text)
+        match = _VERSION.fullmatch(self.text)
         if not match:
-            raise InputError(f"{text!r} is not a UCCX version",
+            raise InputError(f"{shown!r} is not a UCCX version",
                              expected='a version such as "11.5(1)", "11.5(1)SU1", "12.5" or '
                              'as show version active prints it, "11.5.1.10000-61"')
         major, minor, maint, _tag, patch = match.groups()

@@ -19,7 +19,7 @@ import hashlib
 import json
 import os
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -57,15 +57,17 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
-def _input_file(path: Path | None) -> dict[str, Any] | None:
+def _input_file(path: Path | None, shown: Callable[[Path], str] = str
+                ) -> dict[str, Any] | None:
     if path is None:
         return None
-    return {"path": str(path), "sha256": sha256_file(path)}
+    return {"path": shown(path), "sha256": sha256_file(path)}
 
 
-def _trust_entry(provenance: Provenance, trust: AgentTrust | None) -> dict[str, Any] | None:
+def _trust_entry(provenance: Provenance, trust: AgentTrust | None,
+                 shown: Callable[[Path], str] = str) -> dict[str, Any] | None:
     if provenance.agent_trust is not None:
-        entry = _input_file(provenance.agent_trust)
+        entry = _input_file(provenance.agent_trust, shown)
         assert entry is not None
         return {**entry, "source": "file", "anchors": len(trust.anchors) if trust else None}
     if trust is None:
@@ -87,7 +89,7 @@ def build_manifest(folder: Path, files: Iterable[Path], *, provenance: Provenanc
                    rule_set: dict[str, Any] | None, trust: AgentTrust | None,
                    ticket: str | None = None, operator: str | None = None,
                    bundle: str | None = None, finished_at: str | None = None,
-                   ) -> dict[str, Any]:
+                   shown: Callable[[Path], str] = str) -> dict[str, Any]:
     """The manifest's content for ``files`` (all inside ``folder``)."""
     entries = {}
     for path in files:
@@ -101,8 +103,8 @@ def build_manifest(folder: Path, files: Iterable[Path], *, provenance: Provenanc
         "finished_at": finished_at or utc_now(),
         "ticket": ticket,
         "operator": operator,
-        "inputs": {"inventory": _input_file(provenance.inventory),
-                   "agent_trust": _trust_entry(provenance, trust),
+        "inputs": {"inventory": _input_file(provenance.inventory, shown),
+                   "agent_trust": _trust_entry(provenance, trust, shown),
                    "rule_set": rule_set},
         "bundle": bundle,
         "files": dict(sorted(entries.items())),
@@ -112,11 +114,13 @@ def build_manifest(folder: Path, files: Iterable[Path], *, provenance: Provenanc
 def write_manifest(folder: Path, files: Iterable[Path], *, provenance: Provenance,
                    rule_set: dict[str, Any] | None = None, trust: AgentTrust | None = None,
                    ticket: str | None = None, operator: str | None = None,
-                   bundle: str | None = None) -> Path:
+                   bundle: str | None = None, shown: Callable[[Path], str] = str) -> Path:
     """Hash ``files`` and write ``folder/manifest.json`` atomically (call it last, then
-    :func:`write_bundle` if a bundle is wanted: ``bundle`` is its name)."""
+    :func:`write_bundle` if a bundle is wanted: ``bundle`` is its name). ``shown`` gives
+    the path an input file is recorded under (it is read where it is)."""
     manifest = build_manifest(folder, files, provenance=provenance, rule_set=rule_set,
-                              trust=trust, ticket=ticket, operator=operator, bundle=bundle)
+                              trust=trust, ticket=ticket, operator=operator, bundle=bundle,
+                              shown=shown)
     validate(manifest, "manifest", path=str(folder / MANIFEST_FILE))
     text = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
     return write_atomic(folder / MANIFEST_FILE, text)
@@ -194,7 +198,9 @@ def verify(target: Path) -> Verification:
     if not manifest_path.is_file():
         raise InputError(f"no {MANIFEST_FILE} here", path=str(target),
                          expected="a folder written by uccx-audit audit or demo")
-    raw = manifest_path.read_bytes()
+    from auditor.common.inputs import read_input
+
+    raw = read_input(manifest_path, "json")
     manifest = _load_manifest(raw, str(manifest_path))
     changed, missing = [], []
     for name, entry in manifest["files"].items():

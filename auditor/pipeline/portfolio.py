@@ -12,6 +12,7 @@ All clusters that are probed are probed through one handshake pool
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -25,16 +26,20 @@ from auditor.common.errors import InputError
 from auditor.evaluate.waivers import WaiverSet
 from auditor.model.audit import Invocation
 from auditor.model.cluster import Inventory
-from auditor.model.facts import Facts, save_facts
+from auditor.model.facts import Facts
 from auditor.model.portfolio import Portfolio, _nodes, build_portfolio
+from auditor.pipeline.outdir import OutputSet
 from auditor.pipeline.run import (
     FACTS_FILE,
     AuditRequest,
     AuditResult,
     collect,
+    final_result,
     installed_keystores,
     judge_and_write,
+    keep_facts,
     load_waiver_files,
+    output_error,
     read_cli,
     refine_cli,
     refine_installed,
@@ -43,6 +48,7 @@ from auditor.render.portfolio import write_portfolio
 
 if TYPE_CHECKING:
     from auditor.collect.vos_cli import CliRequest
+    from auditor.evaluate.ruleset import RuleSet
 
 
 Progress = Callable[[Target, tuple[Handshake, ...]], None]
@@ -168,9 +174,12 @@ def cluster_invocation(invocation: Invocation | None,
 def run_portfolio(inventories: Sequence[Inventory], request: AuditRequest,
                   progress: Progress | None = None, *,
                   cli_for: Callable[[Inventory], CliRequest | None] | None = None,
+                  output: OutputSet | None = None,
                   ) -> tuple[Portfolio, list[AuditResult]]:
     """Audit every inventory into ``request.out_dir/<cluster>/`` and write the portfolio
-    into ``request.out_dir``. Every input is checked before anything is probed."""
+    into ``request.out_dir``, all at once (:mod:`auditor.pipeline.outdir`; ``output``: the
+    folder's staging if the caller claimed it). Every input is checked before anything is
+    probed."""
     from auditor.evaluate.projection import make_settings
     from auditor.evaluate.ruleset import load_ruleset
 
@@ -186,7 +195,7 @@ def run_portfolio(inventories: Sequence[Inventory], request: AuditRequest,
     names = folder_names([inv.cluster for inv in inventories])
     # offline when every keystore of the cluster is given; nodes with a pem_dir among probed
     # ones are probed too, and what is installed refines what they present
-    requests = [replace(request, inventory=inv, out_dir=request.out_dir / name,
+    requests = [replace(request, inventory=inv, out_dir=Path(name),
                         offline=request.from_pem is not None
                         or all(n.pem_dir for n in inv.nodes),
                         invocation=cluster_invocation(request.invocation, inv),
@@ -197,24 +206,46 @@ def run_portfolio(inventories: Sequence[Inventory], request: AuditRequest,
     installed = [{} if r.offline else installed_keystores(r.inventory) for r in requests]
     # each node's VOS CLI is read before any probe: a changed host key stops the run first
     readings = [read_cli(r.cli) if r.cli is not None else None for r in requests]
-    request.out_dir.mkdir(parents=True, exist_ok=True)
-    online = [r for r in requests if not r.offline]
-    probed = iter(probe_inventories([r.inventory for r in online], request, progress))
-    # every cluster's facts are saved before any is judged: a failure loses nothing
-    all_facts = [refine_cli(collect(replace(each, cli=None)) if each.offline
-                            else refine_installed(next(probed), keystores), read)
-                 for each, keystores, read in zip(requests, installed, readings, strict=True)]
-    paths = _parallel(lambda each, facts: save_facts(facts, each.out_dir / FACTS_FILE),
-                      requests, all_facts)
+    with contextlib.ExitStack() as stack:
+        if output is None:
+            output = stack.enter_context(OutputSet(request.out_dir))
+        requests = [replace(r, out_dir=output.stage / r.out_dir) for r in requests]
+        online = [r for r in requests if not r.offline]
+        probed = iter(probe_inventories([r.inventory for r in online], request, progress))
+        # every cluster's facts are saved before any is judged: a failure loses nothing
+        all_facts = [refine_cli(collect(replace(each, cli=None)) if each.offline
+                                else refine_installed(next(probed), keystores), read)
+                     for each, keystores, read in zip(requests, installed, readings,
+                                                      strict=True)]
+        return _judge_all(request, output, ruleset, waivers, requests, all_facts)
+    raise AssertionError("unreachable")
+
+
+def _judge_all(request: AuditRequest, output: OutputSet, ruleset: RuleSet,
+               waivers: Sequence[WaiverSet], requests: Sequence[AuditRequest],
+               all_facts: Sequence[Facts]) -> tuple[Portfolio, list[AuditResult]]:
+    """Keep every cluster's facts, judge and write each cluster, the portfolio, and move
+    the whole set in."""
+    names = [r.out_dir.name for r in requests]
+    paths = keep_facts(output, {f"{name}/{FACTS_FILE}": facts
+                                for name, facts in zip(names, all_facts, strict=True)},
+                       *(f"{name}/{FACTS_FILE}" for name in names))
 
     def judge(each: AuditRequest, facts: Facts, facts_path: Path) -> AuditResult:
         hosts = {n.host for n in each.inventory.nodes}
-        return judge_and_write(each, ruleset, _waivers_for(waivers, hosts), facts, facts_path)
+        name = each.out_dir.name
+        return judge_and_write(each, ruleset, _waivers_for(waivers, hosts), facts, facts_path,
+                               kept=output.kept / f"{name}.json", log_dir=output.kept,
+                               shown_dir=output.out / name)
 
     results = _parallel(judge, requests, all_facts, paths)
     portfolio = build_portfolio([(r.facts_path.parent.name, r.audit) for r in results])
-    write_portfolio(portfolio, request.out_dir)
-    return portfolio, results
+    try:
+        write_portfolio(portfolio, output.stage)
+        output.commit()
+    except OSError as exc:
+        raise output_error(exc, output.out, output.kept) from None
+    return portfolio, [final_result(r, output) for r in results]
 
 
 def portfolio_from_facts(paths: Sequence[Path], request: AuditRequest
@@ -230,17 +261,9 @@ def portfolio_from_facts(paths: Sequence[Path], request: AuditRequest
                          tuple(node for facts in all_facts for node in _nodes(facts)))
     waivers = load_waiver_files(request.waiver_files, ruleset, everyone)
     names = folder_names([f.cluster for f in all_facts])
-
-    def judge(facts: Facts, name: str) -> AuditResult:
-        each = replace(request, out_dir=request.out_dir / name)
-        facts_path = save_facts(facts, each.out_dir / FACTS_FILE)
-        hosts = {n.host for n in facts.nodes}
-        return judge_and_write(each, ruleset, _waivers_for(waivers, hosts), facts, facts_path)
-
-    results = _parallel(judge, all_facts, names)
-    portfolio = build_portfolio([(r.facts_path.parent.name, r.audit) for r in results])
-    write_portfolio(portfolio, request.out_dir)
-    return portfolio, results
+    with OutputSet(request.out_dir) as output:
+        requests = [replace(request, out_dir=output.stage / name) for name in names]
+        return _judge_all(request, output, ruleset, waivers, requests, all_facts)
 
 
 # -- the roll-up --------------------------------------------------------------------------

@@ -4,22 +4,24 @@ the facts, evaluate, write every report. The facts are never lost."""
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from auditor.collect.handshake import Handshake, Target
 from auditor.collect.prober import ProbeOptions
 from auditor.collect.trust import AgentTrust
-from auditor.common.errors import AuditorError, ToolFailure
+from auditor.common.errors import AuditorError, InputError, ToolFailure
 from auditor.common.fileio import write_atomic
 from auditor.evaluate.engine import build_audit
 from auditor.model.audit import Audit, Invocation, save_audit
 from auditor.model.cluster import Inventory
 from auditor.model.facts import Facts, save_facts
 from auditor.pipeline.manifest import Provenance
+from auditor.pipeline.outdir import OutputSet
 from auditor.render import ReportMeta, write_report
 
 if TYPE_CHECKING:
@@ -178,8 +180,10 @@ def refine_cli(facts: Facts, readings: Sequence[CliReading] | None) -> Facts:
 
 def run_audit(request: AuditRequest,
               progress: Callable[[Target, tuple[Handshake, ...]], None] | None = None,
-              ) -> AuditResult:
-    """Probe, save the facts, evaluate and write the four reports into ``out_dir``."""
+              output: OutputSet | None = None) -> AuditResult:
+    """Probe, save the facts, evaluate and write the four reports into ``out_dir``, all at
+    once (:mod:`auditor.pipeline.outdir`): ``output`` is the folder's staging, claimed by
+    the caller (the demo serves its lab from it), or claimed here."""
     from auditor.evaluate.projection import make_settings
     from auditor.evaluate.ruleset import load_ruleset
 
@@ -190,17 +194,93 @@ def run_audit(request: AuditRequest,
                   target_version=request.target_version, change_date=request.change_date,
                   expiry_window_days=request.expiry_window_days)
     waivers = load_waiver_files(request.waiver_files, ruleset, request.inventory)
-    request.out_dir.mkdir(parents=True, exist_ok=True)
+    if output is None:
+        with OutputSet(request.out_dir) as claimed:
+            return _run_into(request, progress, ruleset, waivers, claimed)
+    return _run_into(request, progress, ruleset, waivers, output)
+
+
+def _run_into(request: AuditRequest, progress: Callable[..., None] | None, ruleset: RuleSet,
+              waivers: Sequence[WaiverSet], output: OutputSet) -> AuditResult:
+    staged = replace(request, out_dir=output.stage)
     try:
-        facts = collect(request, progress)
+        facts = collect(staged, progress)
     except (AuditorError, KeyboardInterrupt):
         raise
     except Exception as exc:
         # the prober turns what a server can cause into findings; anything else is a bug,
         # and no report may claim anything about the cluster
-        raise _tool_failure(request.out_dir, "probing", exc, None) from exc
-    facts_path = save_facts(facts, request.out_dir / FACTS_FILE)
-    return judge_and_write(request, ruleset, waivers, facts, facts_path)
+        raise _tool_failure(output.kept, "probing", exc, None) from exc
+    facts_path = keep_facts(output, {FACTS_FILE: facts}, FACTS_FILE)[0]
+    result = judge_and_write(staged, ruleset, waivers, facts, facts_path,
+                             kept=output.kept / FACTS_FILE, log_dir=output.kept,
+                             shown_dir=output.out)
+    try:
+        output.commit()
+    except OSError as exc:
+        raise output_error(exc, output.out, output.kept / FACTS_FILE) from None
+    return final_result(result, output)
+
+
+def keep_facts(output: OutputSet, facts: dict[str, Facts], *names: str) -> list[Path]:
+    """Save the probed facts into the stage (``name`` -> facts, a path relative to it) and
+    beside the folder (``<out>.unfinished/``) until the set is in place; the stage paths,
+    for ``names``. A disk that cannot take them is one line that says so."""
+    try:
+        paths = {name: save_facts(each, output.stage / name) for name, each in facts.items()}
+        # a portfolio's <cluster>/facts.json is kept as <cluster>.json (a folder of facts
+        # files is what `uccx-audit portfolio` reads)
+        output.keep_facts({name if name == FACTS_FILE else f"{Path(name).parent.name}.json":
+                           path for name, path in paths.items()})
+    except OSError as exc:
+        if not is_place_error(exc):
+            raise
+        raise output_error(exc, output.out, _facts_elsewhere(facts)) from None
+    return [paths[n] for n in names]
+
+
+def _facts_elsewhere(facts: dict[str, Facts]) -> Path | None:
+    """The disk beside the folder is full: save the probed facts in the system's temporary
+    folder rather than lose them (None if that fails too)."""
+    import tempfile
+
+    try:
+        folder = Path(tempfile.mkdtemp(prefix="uccx-audit-facts-"))
+        for name, each in facts.items():
+            save_facts(each, folder / (name if name == FACTS_FILE
+                                       else f"{Path(name).parent.name}.json"))
+    except OSError:
+        return None
+    return folder / FACTS_FILE if FACTS_FILE in facts else folder
+
+
+def final_result(result: AuditResult, output: OutputSet) -> AuditResult:
+    """``result`` with its paths where the files are once the set is in place."""
+    def moved(path: Path | None) -> Path | None:
+        return output.final(path) if path is not None else None
+
+    return replace(result, facts_path=output.final(result.facts_path),
+                   reports={k: output.final(v) for k, v in result.reports.items()},
+                   manifest=moved(result.manifest), bundle=moved(result.bundle))
+
+
+#: errno values that say the place, not the tool, is at fault.
+_PLACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
+                           errno.EIO, errno.EFBIG, errno.ENAMETOOLONG})
+
+
+def is_place_error(exc: BaseException) -> bool:
+    """An OSError that a full disk, a read-only mount or permissions cause."""
+    return isinstance(exc, OSError) and exc.errno in _PLACE_ERRNOS
+
+
+def output_error(exc: OSError, folder: Path, kept: Path | None) -> InputError:
+    """One line: what could not be written where, and where the probed facts are."""
+    where = (f"; the probed facts are in {kept}" if kept is not None and kept.exists()
+             else "; the probed facts could not be saved anywhere")
+    return InputError(f"cannot write the reports into {folder}: "
+                      f"{exc.strerror or exc}{where}", field="--out",
+                      expected="a folder with free space you can write into")
 
 
 def load_waiver_files(paths: Sequence[Path], ruleset: RuleSet,
@@ -213,8 +293,12 @@ def load_waiver_files(paths: Sequence[Path], ruleset: RuleSet,
 
 
 def judge_and_write(request: AuditRequest, ruleset: RuleSet, waivers: Sequence[WaiverSet],
-                    facts: Facts, facts_path: Path) -> AuditResult:
-    """Evaluate saved facts, apply the waivers and write every report into ``out_dir``."""
+                    facts: Facts, facts_path: Path, *, kept: Path | None = None,
+                    log_dir: Path | None = None, shown_dir: Path | None = None,
+                    ) -> AuditResult:
+    """Evaluate saved facts, apply the waivers and write every report into ``out_dir``
+    (``kept``: where the facts stay if this fails; ``log_dir``: where error.log goes;
+    ``shown_dir``: the folder the messages name, when ``out_dir`` is its staging)."""
     from auditor.evaluate.engine import evaluate
     from auditor.evaluate.projection import make_settings
     from auditor.evaluate.waivers import apply_waivers
@@ -240,14 +324,22 @@ def judge_and_write(request: AuditRequest, ruleset: RuleSet, waivers: Sequence[W
                 reports["pdf"] = pdf
             else:
                 notes.append(pdf)
-        manifest, bundle = seal_folder(request, audit, [facts_path, *reports.values()])
+        manifest, bundle = seal_folder(request, audit, [facts_path, *reports.values()],
+                                       shown_dir)
     except AuditorError as exc:
         _remove(reports.values())
-        raise AuditorError(f"{exc}; the probed facts are saved in {facts_path}") from exc
+        raise AuditorError(f"{exc}; the probed facts are saved in {kept or facts_path}"
+                           ) from exc
+    except OSError as exc:
+        _remove(reports.values())
+        if not is_place_error(exc):
+            raise _tool_failure(log_dir or request.out_dir, "writing the reports", exc,
+                                kept or facts_path) from exc
+        raise output_error(exc, shown_dir or request.out_dir, kept or facts_path) from None
     except Exception as exc:
         _remove(reports.values())
-        raise _tool_failure(request.out_dir, "evaluating or writing the reports", exc,
-                            facts_path) from exc
+        raise _tool_failure(log_dir or request.out_dir, "evaluating or writing the reports",
+                            exc, kept or facts_path) from exc
     return AuditResult(audit, facts_path, reports, manifest, bundle, tuple(notes))
 
 
@@ -260,7 +352,12 @@ def _remove(paths: object) -> None:
 def _tool_failure(folder: Path, what: str, exc: BaseException,
                   facts_path: Path | None) -> ToolFailure:
     log = folder / "error.log"
-    write_atomic(log, traceback.format_exc())
+    try:
+        write_atomic(log, traceback.format_exc())
+    except OSError as error:
+        return ToolFailure(f"internal error while {what} ({type(exc).__name__}: {exc}); no "
+                           f"report was written; error.log could not be written either "
+                           f"({error.strerror})", "")
     kept = f"; the probed facts are saved in {facts_path}" if facts_path else ""
     return ToolFailure(f"internal error while {what} ({type(exc).__name__}: {exc}); no report "
                        f"was written{kept}; details in {log}", str(log))
@@ -277,9 +374,20 @@ def write_pdf(html: Path, out: Path) -> Path | str:
         return str(exc)
 
 
-def seal_folder(request: AuditRequest, audit: Audit,
-                files: Sequence[Path]) -> tuple[Path, Path | None]:
-    """Write the folder's manifest last (and the bundle after it, if asked for)."""
+def seal_folder(request: AuditRequest, audit: Audit, files: Sequence[Path],
+                shown_dir: Path | None = None) -> tuple[Path, Path | None]:
+    """Write the folder's manifest last (and the bundle after it, if asked for). Inputs
+    inside the staging folder (the demo's lab) are recorded where they will be."""
+    stage = request.out_dir
+
+    def shown(path: Path) -> str:
+        if shown_dir is None:
+            return str(path)
+        try:
+            return str(shown_dir / Path(path).relative_to(stage))
+        except ValueError:
+            return str(path)
+
     from auditor.pipeline.manifest import bundle_name, write_bundle, write_manifest
 
     rule_set = {"sha256": audit.rule_set.sha256, "rules": audit.rule_set.rules,
@@ -290,5 +398,5 @@ def seal_folder(request: AuditRequest, audit: Audit,
     manifest = write_manifest(request.out_dir, files, provenance=request.provenance,
                               rule_set=rule_set, trust=request.trust,
                               ticket=request.meta.ticket, operator=request.meta.operator,
-                              bundle=name)
+                              bundle=name, shown=shown)
     return manifest, write_bundle(request.out_dir, name) if name else None

@@ -35,8 +35,50 @@ def _state(now: str, later: str | None) -> str:
     return f"{text} -> {state_words(later)}" if later and later != now else text
 
 
-def gadget_table(audit: Audit, fmt: str = "simple") -> str:
-    """One row per node: its certificate states and each gadget's outcome."""
+def terminal_width(stream: object = None) -> int | None:
+    """The width of the terminal ``stream`` (standard output by default) shows; None when
+    it goes to a file or a pipe (then nothing is wrapped: scripts get one line a node)."""
+    import shutil
+    import sys
+
+    isatty = getattr(stream if stream is not None else sys.stdout, "isatty", None)
+    if isatty is None or not isatty():
+        return None
+    return shutil.get_terminal_size().columns
+
+
+#: The narrow layout's column widths (the node column takes what is left).
+_NARROW = {"tomcat": 13, "tomcat-ECDSA": 13, "finesse_desktop": 9, "live_data": 9,
+           "chat_email": 10, "socialminer_web": 11}
+_NARROW_TITLES = {"finesse_desktop": "Finesse desktop", "live_data": "Live Data",
+                  "chat_email": "chat/ email", "socialminer_web": "SocialMiner web"}
+
+
+def _wrap(text: str, width: int) -> str:
+    return "\n".join(textwrap.wrap(text, width=width, break_on_hyphens=False)) or text
+
+
+def _wrap_host(host: str, width: int) -> str:
+    """A host name broken after its dots, a label longer than a line cut."""
+    lines, line = [], ""
+    for label in host.replace(".", ".\n").split("\n"):
+        while len(label) > width:
+            if line:
+                lines.append(line)
+                line = ""
+            lines.append(label[:width])
+            label = label[width:]
+        if len(line) + len(label) > width:
+            lines.append(line)
+            line = ""
+        line += label
+    return "\n".join([*lines, line] if line else lines)
+
+
+def gadget_table(audit: Audit, fmt: str = "simple", width: int | None = None) -> str:
+    """One row per node: its certificate states and each gadget's outcome. Given a
+    ``width`` the plain table does not fit in, the node's role goes under its name and the
+    cells wrap."""
     rows = []
     for node in audit.nodes:
         predicted = node.predicted
@@ -46,8 +88,23 @@ def gadget_table(audit: Audit, fmt: str = "simple") -> str:
             _state(node.tomcat_ecdsa, predicted.tomcat_ecdsa if predicted else None),
             *[OUTCOME_WORDS[node.gadgets[g].outcome] if g in node.gadgets else "-"
               for g in ALL_GADGETS]])
-    return tabulate(rows, headers=["node", "role", "tomcat", "tomcat-ECDSA",
-                                   *[GADGET_TITLES[g] for g in ALL_GADGETS]], tablefmt=fmt)
+    table = tabulate(rows, headers=["node", "role", "tomcat", "tomcat-ECDSA",
+                                    *[GADGET_TITLES[g] for g in ALL_GADGETS]], tablefmt=fmt)
+    if width is None or fmt != "simple" or max(map(len, table.splitlines())) <= width:
+        return table
+    widths = list(_NARROW.values())
+    # tabulate keeps two spaces beside each header line: wrap headers narrower
+    headers = ["\n".join(textwrap.wrap(h, width=w - 2, break_on_hyphens=False,
+                                       break_long_words=False))
+               for h, w in zip(["tomcat", "tomcat-ECDSA",
+                                *[_NARROW_TITLES[g] for g in ALL_GADGETS]], widths, strict=True)]
+    used = [max(w, *(len(line) + 2 for line in h.splitlines())) for h, w in zip(
+        headers, widths, strict=True)]
+    node_width = max(16, width - sum(used) - 2 * len(used))
+    narrow = [[_wrap_host(host, node_width) + "\n" + _wrap(f"({role})", node_width),
+               *[_wrap(cell, w) for cell, w in zip(rest, widths, strict=True)]]
+              for host, role, *rest in rows]
+    return tabulate(narrow, headers=["node", *headers], tablefmt=fmt)
 
 
 def unknowns_text(audit: Audit, width: int = 100) -> str:
@@ -85,6 +142,7 @@ def findings_text(audit: Audit, width: int = 100) -> str:
 
 def render_audit(audit: Audit) -> str:
     """The whole audit as text."""
-    parts = [heading(audit), gadget_table(audit), unknowns_text(audit), "Findings",
+    parts = [heading(audit), gadget_table(audit, width=terminal_width()),
+             unknowns_text(audit), "Findings",
              findings_text(audit)]
     return "\n\n".join(p for p in parts if p)

@@ -1,0 +1,67 @@
+"""Reading an input file without trusting it: regular files only (a FIFO or a device must
+not hang the run or read without end), and a size limit per kind of file."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from auditor.common.errors import InputError
+
+_MB = 1 << 20
+#: The largest file of each kind the tool reads (a real one is far smaller).
+LIMITS = {
+    "yaml": 8 * _MB,   # inventories, rules, playbooks, waivers (a few KB each)
+    "pem": 16 * _MB,   # certificates, trust bundles (a system store is ~0.2 MB), CSRs
+    "json": 512 * _MB,  # facts, audit JSON, manifests, portfolios
+}
+
+
+def _kind(mode: int) -> str:
+    return ("a FIFO" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode)
+            or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "a folder" if stat.S_ISDIR(mode) else "not a regular file")
+
+
+def read_input(path: str | os.PathLike[str], kind: str) -> bytes:
+    """The bytes of a regular file of at most ``LIMITS[kind]`` bytes, or an
+    :class:`InputError` naming the file and what was expected."""
+    name = str(path)
+    limit = LIMITS[kind]
+    try:
+        # O_NONBLOCK: opening a FIFO with no writer must not block; checked right after
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise InputError("file not found", path=name) from None
+    except IsADirectoryError:
+        raise InputError("is a folder, not a file", path=name) from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", path=name) from None
+    with os.fdopen(fd, "rb") as handle:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise InputError(f"is {_kind(mode)}, not a regular file", path=name,
+                             expected=f"a {kind.upper()} file")
+        size = os.fstat(fd).st_size
+        if size > limit:
+            raise InputError(f"is {size / _MB:.1f} MB; the limit for a {kind.upper()} file "
+                             f"is {limit // _MB} MB", path=name)
+        try:
+            data = handle.read(limit + 1)
+        except OSError as exc:
+            raise InputError(f"cannot read: {exc.strerror}", path=name) from None
+    if len(data) > limit:  # it grew while being read
+        raise InputError(f"is larger than the limit for a {kind.upper()} file "
+                         f"({limit // _MB} MB)", path=name)
+    return data
+
+
+def read_input_text(path: str | Path, kind: str) -> str:
+    """:func:`read_input` as UTF-8 text."""
+    data = read_input(path, kind)
+    try:  # newlines as open() in text mode reads them
+        return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text ({exc.reason} at byte {exc.start})",
+                         path=str(path)) from None
