@@ -84,9 +84,7 @@ def _judge_received(chain: Sequence[x509.Certificate], host: str, trust: AgentTr
     key = (tuple(chain_fps), host)
     chain_facts = checked.get(key)
     if chain_facts is None:
-        check = check_chain(chain, trust, host, at, leaf=leaf)
-        chain_facts = ChainFacts(check.order_ok, check.missing_intermediate, check.trust,
-                                 check.reason, check.anchor, check.untrusted_root)
+        chain_facts = check_chain(chain, trust, host, at, leaf=leaf)
     checked[key] = chain_facts
     certificates.update(found)
     return chain_fps, chain_facts

@@ -53,14 +53,19 @@ ErrorFacts = ProbeError
 
 @dataclass(frozen=True)
 class ChainFacts:
-    """A browser's view of one chain: order, completeness, trust by the agents' trust."""
+    """What a browser makes of one chain as the server sent it: order, completeness and
+    trust by the agents' trust (made by ``auditor.collect.trust.check_chain``)."""
 
     order_ok: bool
     missing_intermediate: bool
+    #: ``trusted`` or ``untrusted`` (``strict_verifier_rejects`` in facts of old versions)
     trust: str
     reason: str | None
+    #: fingerprint of the trusted CA the chain leads to, if any
     anchor: str | None
-    #: The CA a complete chain leads to when the trust in use lacks it (trust.ChainCheck).
+    #: The CA (distinguished name) the chain as sent leads to, when the chain is complete
+    #: but that CA is not in the trust in use: "root not in the trust", not "intermediate
+    #: not sent".
     untrusted_root: str | None = None
 
 
