@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -70,8 +70,11 @@ class ChainFacts:
 
 
 @dataclass(frozen=True)
-class HandshakeFacts:
-    """One client profile's handshake with one endpoint."""
+class HandshakeOutcome:
+    """What every record of one client profile's handshake with one endpoint says. The
+    prober's record (``auditor.collect.handshake.Handshake``) adds the parsed chain and the
+    peer address; the facts' record (:class:`HandshakeFacts`) adds the chain's fingerprints
+    and what browsers make of it."""
 
     profile: str
     method: str
@@ -79,8 +82,20 @@ class HandshakeFacts:
     elapsed_ms: float
     tls_version: str | None = None
     cipher: str | None = None
-    chain: tuple[str, ...] = ()
     error: ErrorFacts | None = None
+
+
+def outcome_fields(record: HandshakeOutcome) -> dict[str, Any]:
+    """The fields every handshake record shares, to build one record from another."""
+    return {f.name: getattr(record, f.name) for f in fields(HandshakeOutcome)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class HandshakeFacts(HandshakeOutcome):
+    """One client profile's handshake with one endpoint, as the facts file keeps it."""
+
+    #: fingerprints, leaf first, as sent
+    chain: tuple[str, ...] = ()
     chain_check: ChainFacts | None = None
     name_covered: bool | None = None
     cn_only: bool | None = None
