@@ -50,7 +50,8 @@ from auditor.lab import Lab, pki  # noqa: E402
 from auditor.lab.scenarios import DOMAIN  # noqa: E402
 from auditor.model.cluster import DEFAULT_PORTS, Inventory, Node, role_family  # noqa: E402
 from auditor.model.facts import Facts, ProbeSettings, save_facts  # noqa: E402
-from auditor.model.presentation import ECDSA_PORTS  # noqa: E402
+from auditor.model.presentation import presents_ecdsa  # noqa: E402
+from auditor.model.versions import Version, uses_ecdsa  # noqa: E402
 
 OUT = ROOT / "fixtures" / "facts"
 OPTIONS = ProbeOptions(connect_timeout=3.0, handshake_timeout=3.0)
@@ -156,7 +157,11 @@ def serve(nodes: tuple[Served, ...], version: str, cluster: str) -> Iterator[Inv
                     chain.write_bytes(_pem(node.tomcat))
                     key.write_bytes(_key_pem(node.tomcat_key))
                     context.load_cert_chain(chain, key)
-                    if node.tomcat_ecdsa is not None and service in ECDSA_PORTS[family]:
+                    # an EC-CA-signed tomcat-ECDSA where the presentation model (the lab's
+                    # and the offline audit's) says the port presents it
+                    if node.tomcat_ecdsa is not None and presents_ecdsa(
+                            family, service, "ec_ca_signed", cop_installed=False,
+                            version=Version(version)):
                         ec_chain = Path(work, f"{index}-ec.pem")
                         ec_key = Path(work, f"{index}-ec.key")
                         ec_chain.write_bytes(node.tomcat_ecdsa.chain_pem())
@@ -209,7 +214,7 @@ def weak_rsa_key() -> Facts:
 
 def multi_server_san(version: str, with_socialminer: bool) -> Callable[[], Facts]:
     def make() -> Facts:
-        ecdsa = version.startswith("11.5")
+        ecdsa = uses_ecdsa(Version(version))
         san = (PUB, SUB, SM) if with_socialminer else (PUB, SUB)
         shared = _node(PUB, "uccx-publisher", san=san, ecdsa=ecdsa, label="multi-san")
         nodes = [shared, replace(shared, host=SUB, role="uccx-subscriber",

@@ -166,3 +166,27 @@ def test_the_installed_entry_point_exits_1_on_error_findings() -> None:
     assert done.returncode == 1, done.stderr
     assert "rsa-signed-tomcat-ecdsa-breaks-socialminer" in done.stdout
     assert "BROKEN" in done.stdout
+
+
+def test_evaluate_judges_through_the_audit_request(monkeypatch, capsys, tmp_path) -> None:
+    """`evaluate` is the audit's judge step on recorded facts: same request, same answer."""
+    from auditor.evaluate.engine import build_audit, evaluate
+    from auditor.evaluate.projection import make_settings
+    from auditor.model.audit import audit_to_json
+    from auditor.model.facts import load_facts
+    from auditor.pipeline.run import AuditRequest, judge, recorded_request
+
+    facts = load_facts(FACTS / "row4-upgrade-trap.json")
+    request = recorded_request(facts, "post", tmp_path)
+    assert isinstance(request, AuditRequest)
+    assert [n.host for n in request.inventory.nodes] == [n.host for n in facts.nodes]
+    assert request.inventory.nodes[0].ports == {
+        e.service: e.port for e in facts.nodes[0].endpoints}
+    ruleset = load_ruleset([])
+    settings = make_settings(facts.version, facts.observed_at, phase="post")
+    direct = build_audit(evaluate(ruleset, facts, settings), facts, ruleset, settings)
+    assert judge(request, ruleset, (), facts) == direct
+    code, out, _ = run(monkeypatch, capsys, "evaluate", str(FACTS / "row4-upgrade-trap.json"),
+                       "--phase", "post", "--format", "json")
+    assert code == 1
+    assert json.loads(out)["findings"] == json.loads(audit_to_json(direct))["findings"]

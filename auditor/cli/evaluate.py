@@ -45,12 +45,10 @@ def evaluate_command(
         "--waivers", metavar="FILE", help="Accepted risks (YAML); repeatable.")] = None,
 ) -> None:
     """Judge recorded facts: findings, the verdict, and each agent gadget's outcome per node."""
-    from auditor.evaluate.engine import build_audit, evaluate
-    from auditor.evaluate.projection import make_settings
     from auditor.evaluate.ruleset import load_ruleset
-    from auditor.evaluate.waivers import apply_waivers, load_waivers
     from auditor.model.audit import Invocation, audit_to_json, save_audit
     from auditor.model.facts import load_facts
+    from auditor.pipeline.run import judge, load_waiver_files, recorded_request
     from auditor.render.audit_text import render_audit
 
     if out is not None:
@@ -59,11 +57,6 @@ def evaluate_command(
         check_out_file(out)
     ruleset = load_ruleset(rules or [])
     facts = load_facts(facts_file)
-    waiver_sets = [load_waivers(path, ruleset, [n.host for n in facts.nodes])
-                   for path in waivers or ()]
-    settings = make_settings(facts.version, facts.observed_at, phase=phase.value,
-                             target_version=target_version, change_date=change_date,
-                             expiry_window_days=expiry_window)
     args = ["evaluate", str(facts_file), "--phase", phase.value]
     args += ["--target-version", target_version] if target_version else []
     args += ["--change-date", change_date] if change_date else []
@@ -72,12 +65,15 @@ def evaluate_command(
         args += ["--rules", str(folder)]
     for waivers_file in waivers or []:
         args += ["--waivers", str(waivers_file)]
-    audit = build_audit(evaluate(ruleset, facts, settings), facts, ruleset, settings,
-                        Invocation("evaluate", tuple(args)))
-    if waiver_sets:
-        audit = apply_waivers(audit, waiver_sets)
-        for notice in audit.waiver_notices:
-            say(f"notice: {notice}")
+    request = recorded_request(
+        facts, phase.value, out.parent if out is not None else Path.cwd(),
+        target_version=target_version, change_date=change_date,
+        expiry_window_days=expiry_window, rule_dirs=tuple(rules or ()),
+        waiver_files=tuple(waivers or ()), invocation=Invocation("evaluate", tuple(args)))
+    audit = judge(request, ruleset, load_waiver_files(request.waiver_files, ruleset,
+                                                      request.inventory), facts)
+    for notice in audit.waiver_notices:
+        say(f"notice: {notice}")
     if out is not None:
         save_audit(audit, out)
         say(f"audit written to {out}")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from cryptography import x509
 from OpenSSL import SSL
 
-from auditor.model.facts import PROFILES, ProbeError
+from auditor.model.facts import PROFILES, HandshakeOutcome
 
 #: Kinds that say nothing answered TLS at all: no point trying the other profiles (a
 #: ``timeout`` only when the server sent no byte; see :func:`nothing_answers`).
@@ -38,18 +38,12 @@ MAX_HANDSHAKE_BYTES = 4 * 1024 * 1024
 Resolver = Callable[[str, int], Sequence[tuple[int, tuple]]]
 
 
-@dataclass(frozen=True)
-class Handshake:
-    """One client profile's handshake with one endpoint."""
+@dataclass(frozen=True, kw_only=True)
+class Handshake(HandshakeOutcome):
+    """One client profile's handshake with one endpoint, as the prober saw it."""
 
-    profile: str
-    method: str
-    ok: bool
-    elapsed_ms: float
-    tls_version: str | None = None
-    cipher: str | None = None
+    #: as received, leaf first
     chain: tuple[x509.Certificate, ...] = ()
-    error: ProbeError | None = None
     peer: str | None = None
     #: Bytes the server sent during the handshake (0: it said nothing).
     received: int = 0

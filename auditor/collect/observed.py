@@ -27,6 +27,7 @@ from auditor.model.facts import (
     ProbeError,
     ProbeSettings,
     TrustFacts,
+    outcome_fields,
 )
 from auditor.model.presentation import ECDSA_PORTS
 
@@ -47,23 +48,19 @@ _PREFERRED = {
 def _handshake_facts(result: Handshake, host: str, trust: AgentTrust, at: dt.datetime,
                      certificates: dict[str, CertificateFacts],
                      checked: dict[tuple[tuple[str, ...], str], ChainFacts]) -> HandshakeFacts:
+    shared = outcome_fields(result)
     if not result.ok:
-        return HandshakeFacts(result.profile, result.method, False, result.elapsed_ms,
-                              result.tls_version, result.cipher, error=result.error)
+        return HandshakeFacts(**shared)
     try:
         chain_fps, chain_facts = _judge_received(result.chain, host, trust, at, certificates,
                                                  checked)
     except _UNREADABLE as exc:  # received bytes the X.509 layer cannot read are a finding
         problem = unreadable_in_chain(result.chain) or f"{type(exc).__name__}: {exc}"
-        return HandshakeFacts(result.profile, result.method, False, result.elapsed_ms,
-                              result.tls_version, result.cipher, error=ProbeError(
-                                  "other", "the X.509 layer cannot read a certificate "
-                                  f"received: {problem}"))
+        return HandshakeFacts(**{**shared, "ok": False, "error": ProbeError(
+            "other", f"the X.509 layer cannot read a certificate received: {problem}")})
     leaf = certificates[chain_fps[0]]
-    return HandshakeFacts(
-        result.profile, result.method, True, result.elapsed_ms, result.tls_version,
-        result.cipher, tuple(chain_fps), None, chain_facts,
-        covers_host(leaf, host), cn_only(leaf, host))
+    return HandshakeFacts(**shared, chain=tuple(chain_fps), chain_check=chain_facts,
+                          name_covered=covers_host(leaf, host), cn_only=cn_only(leaf, host))
 
 
 def _judge_received(chain: Sequence[x509.Certificate], host: str, trust: AgentTrust,
@@ -84,9 +81,7 @@ def _judge_received(chain: Sequence[x509.Certificate], host: str, trust: AgentTr
     key = (tuple(chain_fps), host)
     chain_facts = checked.get(key)
     if chain_facts is None:
-        check = check_chain(chain, trust, host, at, leaf=leaf)
-        chain_facts = ChainFacts(check.order_ok, check.missing_intermediate, check.trust,
-                                 check.reason, check.anchor, check.untrusted_root)
+        chain_facts = check_chain(chain, trust, host, at, leaf=leaf)
     checked[key] = chain_facts
     certificates.update(found)
     return chain_fps, chain_facts

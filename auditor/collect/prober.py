@@ -135,8 +135,8 @@ class Prober:
                                  error=ProbeError("other", f"the server sent a certificate that "
                                                   f"the X.509 layer cannot read: {unreadable}"),
                                  peer=peer, received=len(received))
-            return Handshake(profile, method, True, _ms(start), version, cipher, chain, peer=peer,
-                             received=len(received))
+            return Handshake(profile, method, True, _ms(start), version, cipher, chain=chain,
+                             peer=peer, received=len(received))
         except _Failure as failure:
             return Handshake(profile, method, False, _ms(start),
                              error=ProbeError(failure.kind, failure.detail), peer=peer,

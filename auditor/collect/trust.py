@@ -32,6 +32,7 @@ from auditor.collect.certs import (
 )
 from auditor.common.errors import InputError
 from auditor.model.certificate import CertificateFacts, covers_host
+from auditor.model.facts import ChainFacts
 
 TRUSTED = "trusted"
 UNTRUSTED = "untrusted"
@@ -83,21 +84,6 @@ class AgentTrust:
             store.set_time(when)
             self._stores[when] = store
         return store
-
-
-@dataclass(frozen=True)
-class ChainCheck:
-    """What a browser makes of one chain as the server sent it."""
-
-    order_ok: bool
-    missing_intermediate: bool
-    trust: str
-    reason: str | None
-    anchor: str | None
-    #: The CA (distinguished name) the chain as sent leads to, when the chain is complete
-    #: but that CA is not in the trust in use: "root not in the trust", not "intermediate
-    #: not sent".
-    untrusted_root: str | None = None
 
 
 def load_agent_trust(path: str | None) -> AgentTrust:
@@ -218,7 +204,7 @@ def _serves_tls(leaf: x509.Certificate) -> bool:
 
 
 def check_chain(chain: Sequence[x509.Certificate], trust: AgentTrust, host: str,
-                at: dt.datetime, *, leaf: CertificateFacts | None = None) -> ChainCheck:
+                at: dt.datetime, *, leaf: CertificateFacts | None = None) -> ChainFacts:
     """Order, completeness and trust of a chain as sent, leaf first (``leaf``: the leaf's
     facts, when the caller has them already)."""
     order_ok = all(chain[i].issuer == chain[i + 1].subject for i in range(len(chain) - 1))
@@ -255,12 +241,12 @@ def check_chain(chain: Sequence[x509.Certificate], trust: AgentTrust, host: str,
         if refused_usage:
             ok, reason = False, refused_usage
     if not ok:
-        return ChainCheck(order_ok, missing, UNTRUSTED, reason,
+        return ChainFacts(order_ok, missing, UNTRUSTED, reason,
                           fingerprint(anchor) if anchor else None, untrusted_root)
     if fingerprint(chain[0]) in trust.fingerprints:
         # the agents trust this very certificate (a self-signed one put into their trusted
         # roots): browsers accept it; RFC 5280 verifiers refuse a leaf as its own anchor
-        return ChainCheck(order_ok, False, TRUSTED, None, fingerprint(chain[0]))
+        return ChainFacts(order_ok, False, TRUSTED, None, fingerprint(chain[0]))
     refused = _browser_verify(chain, trust, host, at, leaf or analyse_certificate(chain[0]))
-    return ChainCheck(order_ok, missing, UNTRUSTED if refused else TRUSTED, refused,
+    return ChainFacts(order_ok, missing, UNTRUSTED if refused else TRUSTED, refused,
                       fingerprint(anchor) if anchor else None)

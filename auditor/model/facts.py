@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -54,20 +54,28 @@ ErrorFacts = ProbeError
 
 @dataclass(frozen=True)
 class ChainFacts:
-    """A browser's view of one chain: order, completeness, trust by the agents' trust."""
+    """What a browser makes of one chain as the server sent it: order, completeness and
+    trust by the agents' trust (made by ``auditor.collect.trust.check_chain``)."""
 
     order_ok: bool
     missing_intermediate: bool
+    #: ``trusted`` or ``untrusted`` (``strict_verifier_rejects`` in facts of old versions)
     trust: str
     reason: str | None
+    #: fingerprint of the trusted CA the chain leads to, if any
     anchor: str | None
-    #: The CA a complete chain leads to when the trust in use lacks it (trust.ChainCheck).
+    #: The CA (distinguished name) the chain as sent leads to, when the chain is complete
+    #: but that CA is not in the trust in use: "root not in the trust", not "intermediate
+    #: not sent".
     untrusted_root: str | None = None
 
 
 @dataclass(frozen=True)
-class HandshakeFacts:
-    """One client profile's handshake with one endpoint."""
+class HandshakeOutcome:
+    """What every record of one client profile's handshake with one endpoint says. The
+    prober's record (``auditor.collect.handshake.Handshake``) adds the parsed chain and the
+    peer address; the facts' record (:class:`HandshakeFacts`) adds the chain's fingerprints
+    and what browsers make of it."""
 
     profile: str
     method: str
@@ -75,8 +83,20 @@ class HandshakeFacts:
     elapsed_ms: float
     tls_version: str | None = None
     cipher: str | None = None
-    chain: tuple[str, ...] = ()
     error: ErrorFacts | None = None
+
+
+def outcome_fields(record: HandshakeOutcome) -> dict[str, Any]:
+    """The fields every handshake record shares, to build one record from another."""
+    return {f.name: getattr(record, f.name) for f in fields(HandshakeOutcome)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class HandshakeFacts(HandshakeOutcome):
+    """One client profile's handshake with one endpoint, as the facts file keeps it."""
+
+    #: fingerprints, leaf first, as sent
+    chain: tuple[str, ...] = ()
     chain_check: ChainFacts | None = None
     name_covered: bool | None = None
     cn_only: bool | None = None

@@ -9,7 +9,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from auditor.collect.handshake import Handshake, Target
 from auditor.collect.prober import ProbeOptions
@@ -18,7 +18,7 @@ from auditor.common.errors import AuditorError, InputError, ToolFailure
 from auditor.common.fileio import write_atomic
 from auditor.evaluate.engine import build_audit
 from auditor.model.audit import Audit, Invocation, save_audit
-from auditor.model.cluster import Inventory
+from auditor.model.cluster import Inventory, Node
 from auditor.model.facts import Facts, save_facts
 from auditor.pipeline.manifest import Provenance
 from auditor.pipeline.outdir import OutputSet
@@ -292,6 +292,37 @@ def load_waiver_files(paths: Sequence[Path], ruleset: RuleSet,
     return tuple(load_waivers(path, ruleset, hosts) for path in paths)
 
 
+def recorded_request(facts: Facts, phase: str, out_dir: Path, **judging: Any
+                     ) -> AuditRequest:
+    """The request that judges recorded facts again (``uccx-audit evaluate``): the
+    inventory the facts were recorded from and the trust they name. Nothing is probed and
+    no chain is verified again (the facts hold each chain's verdict), so the trust carries
+    no anchors. ``judging``: the other :class:`AuditRequest` fields (versions, dates, rules,
+    waivers, invocation)."""
+    inventory = Inventory(facts.cluster, facts.version, tuple(
+        Node(n.host, n.role, n.address, {e.service: e.port for e in n.endpoints},
+             dict(n.declared)) for n in facts.nodes))
+    return AuditRequest(inventory=inventory, phase=phase,
+                        trust=AgentTrust(facts.agent_trust.source, ()), out_dir=out_dir,
+                        **judging)
+
+
+def judge(request: AuditRequest, ruleset: RuleSet, waivers: Sequence[WaiverSet],
+          facts: Facts) -> Audit:
+    """Evaluate facts with the request's settings and apply the waivers; writes nothing."""
+    from auditor.evaluate.engine import evaluate
+    from auditor.evaluate.projection import make_settings
+    from auditor.evaluate.waivers import apply_waivers
+
+    settings = make_settings(facts.version, facts.observed_at, phase=request.phase,
+                             target_version=request.target_version,
+                             change_date=request.change_date,
+                             expiry_window_days=request.expiry_window_days)
+    audit = build_audit(evaluate(ruleset, facts, settings), facts, ruleset, settings,
+                        request.invocation)
+    return apply_waivers(audit, waivers) if waivers else audit
+
+
 def judge_and_write(request: AuditRequest, ruleset: RuleSet, waivers: Sequence[WaiverSet],
                     facts: Facts, facts_path: Path, *, kept: Path | None = None,
                     log_dir: Path | None = None, shown_dir: Path | None = None,
@@ -299,20 +330,9 @@ def judge_and_write(request: AuditRequest, ruleset: RuleSet, waivers: Sequence[W
     """Evaluate saved facts, apply the waivers and write every report into ``out_dir``
     (``kept``: where the facts stay if this fails; ``log_dir``: where error.log goes;
     ``shown_dir``: the folder the messages name, when ``out_dir`` is its staging)."""
-    from auditor.evaluate.engine import evaluate
-    from auditor.evaluate.projection import make_settings
-    from auditor.evaluate.waivers import apply_waivers
-
     reports: dict[str, Path] = {}
     try:
-        settings = make_settings(facts.version, facts.observed_at, phase=request.phase,
-                                 target_version=request.target_version,
-                                 change_date=request.change_date,
-                                 expiry_window_days=request.expiry_window_days)
-        audit = build_audit(evaluate(ruleset, facts, settings), facts, ruleset, settings,
-                            request.invocation)
-        if waivers:
-            audit = apply_waivers(audit, waivers)
+        audit = judge(request, ruleset, waivers, facts)
         for fmt, name in REPORT_FILES.items():
             path = request.out_dir / name
             reports[fmt] = save_audit(audit, path) if fmt == "json" else write_report(
