@@ -21,6 +21,7 @@ from auditor.model.cluster import Inventory
 from auditor.model.facts import Facts, save_facts
 from auditor.pipeline.manifest import Provenance
 from auditor.render import ReportMeta, write_report
+from auditor.render.formats import prepare_in_background
 
 if TYPE_CHECKING:
     from auditor.collect.vos_cli import CliReading, CliRequest
@@ -191,6 +192,7 @@ def run_audit(request: AuditRequest,
                   expiry_window_days=request.expiry_window_days)
     waivers = load_waiver_files(request.waiver_files, ruleset, request.inventory)
     request.out_dir.mkdir(parents=True, exist_ok=True)
+    prepare_in_background()  # the HTML template compiles while the probe waits on servers
     try:
         facts = collect(request, progress)
     except (AuditorError, KeyboardInterrupt):
