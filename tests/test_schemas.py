@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+import random
+from pathlib import Path
+
 import jsonschema
 import pytest
 
@@ -24,3 +28,67 @@ def test_each_shipped_schema_is_a_valid_draft_2020_12_schema(name: str) -> None:
 def test_a_broken_schema_is_refused_by_the_meta_schema_check() -> None:
     with pytest.raises(jsonschema.SchemaError):
         jsonschema.Draft202012Validator.check_schema({"type": "no-such-type"})
+
+
+# -- the fast path (jsonschema-rs) never accepts what jsonschema refuses -------------------
+
+def _shipped_examples() -> list[tuple[str, object]]:
+    """Real documents of each kind: the shipped rules and playbooks, the fixture facts."""
+    import json
+
+    from auditor.common.fastyaml import load_fast
+    from auditor.common.resources import rules_dir
+
+    found: list[tuple[str, object]] = []
+    rules = rules_dir()
+    for path in sorted(rules.glob("*.yaml")):
+        found.append(("rule", load_fast(path.read_text(encoding="utf-8"))))
+    for path in sorted((rules / "playbooks").glob("*.yaml")):
+        found.append(("playbook", load_fast(path.read_text(encoding="utf-8"))))
+    facts = Path(__file__).resolve().parent.parent / "fixtures" / "facts"
+    for path in sorted(facts.glob("*.json"))[:3]:
+        found.append(("facts", json.loads(path.read_text(encoding="utf-8"))))
+    return found
+
+
+EXAMPLES = _shipped_examples()
+ODD_VALUES = [None, True, 0, 1.5, -1, "", " ", "x\n", "\ufeff", "١٢", "a" * 300, [], {},
+              ["x"], {"x": 1}, "2026-01-01\n", "tomcat\n", "11.5(1)\n"]
+
+
+def _mutants(doc: object, rng: random.Random, count: int) -> list[object]:
+    """Copies of ``doc`` with one value replaced, one key dropped or one key added."""
+    out = []
+    for _ in range(count):
+        copy_ = copy.deepcopy(doc)
+        parent, key = None, None
+        node = copy_
+        while isinstance(node, (dict, list)) and node and rng.random() < 0.8:
+            keys = list(node) if isinstance(node, dict) else list(range(len(node)))
+            parent, key = node, rng.choice(keys)
+            node = node[key]
+        if parent is None:
+            out.append(rng.choice(ODD_VALUES))
+            continue
+        action = rng.random()
+        if action < 0.6:
+            parent[key] = rng.choice(ODD_VALUES)
+        elif action < 0.8 and isinstance(parent, dict):
+            del parent[key]
+        elif isinstance(parent, dict):
+            parent[rng.choice(["extra", "x-note", "id", "when", "on"])] = rng.choice(ODD_VALUES)
+        out.append(copy_)
+    return out
+
+
+@pytest.mark.parametrize("index", range(len(EXAMPLES)))
+def test_the_fast_validator_is_never_more_lenient_than_jsonschema(index: int) -> None:
+    from auditor.common.validation import _validator, is_valid
+
+    name, doc = EXAMPLES[index]
+    assert is_valid(doc, name), f"{name} #{index} is valid but the fast path says no"
+    rng = random.Random(index)
+    for mutant in _mutants(doc, rng, 40):
+        if is_valid(mutant, name):
+            errors = list(_validator(name).iter_errors(mutant))
+            assert not errors, (name, mutant, errors[0].message)

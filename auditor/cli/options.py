@@ -112,3 +112,9 @@ class Commands:
     def register(self, app: typer.Typer) -> None:
         for args, kwargs, function in self._items:
             app.command(*args, **kwargs)(function)
+
+    def names(self) -> list[str]:
+        """The command names, as typer derives them (``check_cert`` -> ``check-cert``)."""
+        return [args[0] if args and isinstance(args[0], str)
+                else kwargs.get("name") or function.__name__.replace("_", "-")
+                for args, kwargs, function in self._items]

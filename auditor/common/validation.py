@@ -214,8 +214,31 @@ def _describe(error: jsonschema.ValidationError) -> tuple[list[Any], str, str | 
     return path, error.message, schema.get("description")
 
 
+@cache
+def _fast_validator(name: str) -> Any:
+    """The happy path: jsonschema-rs, compiled in Rust, answers only *valid or not*, about
+    ten times faster than jsonschema and without its import (attrs, referencing, format
+    checkers). Formats are not checked, as jsonschema does not check them by default."""
+    import jsonschema_rs
+
+    return jsonschema_rs.Draft202012Validator(load_schema(name), validate_formats=False)
+
+
+def is_valid(instance: Any, schema_name: str) -> bool:
+    """Whether ``instance`` passes a shipped schema by jsonschema-rs. Where it cannot tell
+    (data it cannot convert) or says no, the caller asks jsonschema, whose answer is the
+    one that counts and which describes the errors: a regular expression that reads
+    differently in Rust can make this stricter, never more lenient."""
+    try:
+        return bool(_fast_validator(schema_name).is_valid(instance))
+    except Exception:  # any doubt goes to jsonschema
+        return False
+
+
 def validate(instance: Any, schema_name: str, *, path: str, locate: Locator | None = None) -> None:
     """Check ``instance`` against a shipped schema; raise the first error (by line)."""
+    if is_valid(instance, schema_name):
+        return
     errors = list(_validator(schema_name).iter_errors(instance))
     if not errors:
         return

@@ -22,13 +22,15 @@ import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auditor import __version__
-from auditor.collect.trust import AgentTrust
 from auditor.common.errors import InputError
 from auditor.common.fileio import replacing, write_atomic
 from auditor.common.validation import validate
+
+if TYPE_CHECKING:  # OpenSSL and cryptography are for probing; `verify` needs neither
+    from auditor.collect.trust import AgentTrust
 
 MANIFEST_FILE = "manifest.json"
 MANIFEST_VERSION = 1

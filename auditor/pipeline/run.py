@@ -23,6 +23,7 @@ from auditor.model.facts import Facts, save_facts
 from auditor.pipeline.manifest import Provenance
 from auditor.pipeline.outdir import OutputSet
 from auditor.render import ReportMeta, write_report
+from auditor.render.formats import prepare_in_background
 
 if TYPE_CHECKING:
     from auditor.collect.vos_cli import CliReading, CliRequest
@@ -203,6 +204,7 @@ def run_audit(request: AuditRequest,
 def _run_into(request: AuditRequest, progress: Callable[..., None] | None, ruleset: RuleSet,
               waivers: Sequence[WaiverSet], output: OutputSet) -> AuditResult:
     staged = replace(request, out_dir=output.stage)
+    prepare_in_background()  # the HTML template compiles while the probe waits on servers
     try:
         facts = collect(staged, progress)
     except (AuditorError, KeyboardInterrupt):

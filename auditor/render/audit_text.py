@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import textwrap
 
-from tabulate import tabulate
-
 from auditor.evaluate.gadgets import ALL_GADGETS, GADGET_TITLES, OUTCOME_WORDS, ROLE_TITLES
 from auditor.model.audit import Audit
 from auditor.model.facts import state_words
 from auditor.model.verdicts import VERDICT_WORDS
+from auditor.render.tables import tabulate
 
 
 def _plural(count: int, word: str) -> str:

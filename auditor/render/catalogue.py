@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tabulate import tabulate
-
 from auditor.evaluate.conditions import COMBINATORS, OPERATORS
 from auditor.evaluate.gadgets import GADGET_TITLES, OUTCOME_WORDS, ROLE_TITLES
 from auditor.evaluate.ruleset import Playbook, Remedy, Rule, RuleSet
 from auditor.evaluate.view import FIELDS, SCOPES
 from auditor.model.audit import PLACES
+from auditor.render.tables import tabulate
 
 _SHORT_ROLES = {"uccx-publisher": "pub", "uccx-subscriber": "sub", "socialminer": "sm"}
 #: Where a step happens, in words: the node targets here, the other places in one table

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from tabulate import tabulate
-
 from auditor.evaluate.gadgets import GADGET_TITLES, OUTCOME_WORDS
 from auditor.model.facts import state_words
 from auditor.model.verdicts import VERDICT_WORDS
 from auditor.render.context import ReportMeta
 from auditor.render.diff import AuditDiff
 from auditor.render.markdown import md_escape
+from auditor.render.tables import tabulate
 
 DIFF_FORMATS = ("table", "html", "md")
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+import threading
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
 from auditor.common.fileio import write_atomic
@@ -16,6 +18,9 @@ from auditor.model.audit import Audit, audit_to_json
 from auditor.model.facts import state_words
 from auditor.render.context import ReportMeta, build_context
 from auditor.render.markdown import render_markdown
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 FORMATS = ("html", "md", "json", "junit")
 EXTENSIONS = {"html": "html", "md": "md", "json": "json", "junit": "xml"}
@@ -42,7 +47,10 @@ def css_string(value: object) -> Markup:
 
 @cache
 def environment() -> Environment:
-    """Jinja2 with autoescaping for HTML: every value from a server is text, never markup."""
+    """Jinja2 with autoescaping for HTML: every value from a server is text, never markup.
+    Imported here: only HTML needs it (~25 ms), not Markdown, JSON, JUnit or the terminal."""
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
     env = Environment(loader=FileSystemLoader(str(templates_dir())),
                       autoescape=select_autoescape(["html", "html.j2"], default=False),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
@@ -50,6 +58,20 @@ def environment() -> Environment:
     env.filters["state"] = state_words
     env.filters["css_string"] = css_string
     return env
+
+
+def prepare_in_background() -> threading.Thread:
+    """Compile the HTML report's template in a thread while the caller waits on something
+    else (the probe waits on servers): ~45 ms of CPU, a tenth of a cluster audit, off its
+    critical path. Nothing is kept but Jinja2's own in-memory cache; a template that does
+    not compile says so when it is rendered, where it always did."""
+    def compile_template() -> None:
+        with contextlib.suppress(Exception):
+            environment().get_template("report.html.j2")
+
+    thread = threading.Thread(target=compile_template, name="prepare-html", daemon=True)
+    thread.start()
+    return thread
 
 
 def render_html(audit: Audit, meta: ReportMeta) -> str:

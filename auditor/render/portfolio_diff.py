@@ -6,14 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from tabulate import tabulate
-
 from auditor.model.audit import load_audit
 from auditor.model.portfolio import ClusterEntry, load_portfolio
 from auditor.model.verdicts import worst_exit
 from auditor.render.context import VERDICT_WORDS
 from auditor.render.diff import diff_audits
 from auditor.render.markdown import md_escape
+from auditor.render.tables import tabulate
 
 DIFF_FORMATS = ("table", "html", "md")
 _WORDS = {**VERDICT_WORDS, "inconclusive": "inconclusive", None: "—"}

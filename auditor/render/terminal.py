@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from tabulate import tabulate
-
 from auditor.model.facts import EndpointFacts, Facts, HandshakeFacts, state_words
+from auditor.render.tables import tabulate
 
 
 def refused_for_key_type(endpoint: EndpointFacts, hs: HandshakeFacts) -> str | None:
