@@ -10,14 +10,17 @@ import typer
 
 from auditor.cli.options import (
     DEFAULT_PER_HOST,
+    ChangeDate,
     CliAcceptNew,
     CliAll,
     CliKnownHosts,
     CliTimeout,
     CliUser,
     Commands,
+    ExpiryWindow,
     PerHost,
     Phase,
+    TargetVersion,
     cli_request,
 )
 from auditor.common.textsafe import terminal
@@ -112,13 +115,9 @@ def audit(
         "*.yaml in it), to audit a portfolio of clusters in one run.")],
     phase: Annotated[Phase, typer.Option(help="pre: before the change window (predicts the "
                                          "upgrade); post: after it.", show_default=False)],
-    target_version: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        help='Version after the change, e.g. "11.5(1)".')] = None,
-    change_date: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        metavar="YYYY-MM-DD", help="Day of the change, for expiry checks.")] = None,
-    expiry_window: Annotated[int, typer.Option(
-        min=0, max=36500, metavar="DAYS", help="A certificate must stay valid this many days "
-        "after the change date.")] = 30,
+    target_version: TargetVersion = None,
+    change_date: ChangeDate = None,
+    expiry_window: ExpiryWindow = 30,
     agent_trust: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         help="PEM bundle the agents' browsers trust (default: the system store).")] = None,
     ticket: Annotated[Optional[str], typer.Option(help="Change ticket.")] = None,  # noqa: UP045

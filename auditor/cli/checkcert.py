@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from auditor.cli.options import Commands, Role
+from auditor.cli.options import Commands, ExpiryWindow, Role
 from auditor.common.textsafe import terminal
 from auditor.model.verdicts import EXIT_FINDINGS, EXIT_OK
 
@@ -45,7 +45,7 @@ def check_cert(
     role: Annotated[Role, typer.Option(help="The node's role.")] = Role.publisher,
     agent_trust: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         help="What the agents' browsers trust (default: assume they trust the root).")] = None,
-    expiry_window: Annotated[int, typer.Option(min=0, metavar="DAYS")] = 30,
+    expiry_window: ExpiryWindow = 30,
 ) -> None:
     """Will this signed tomcat / tomcat-ECDSA certificate work once uploaded?"""
     from auditor.collect.certs import read_certificates

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from auditor.cli.options import Commands, Phase, TableFormat, say
+from auditor.cli.options import Commands, ExpiryWindow, Phase, TableFormat, say
 from auditor.common.textsafe import terminal
 from auditor.model.verdicts import exit_code
 
@@ -32,9 +32,7 @@ def evaluate_command(
         "--change-date", metavar="YYYY-MM-DD",
         help="Day of the change, for expiry checks (default: when the facts were recorded).",
     )] = None,
-    expiry_window: Annotated[int, typer.Option(
-        "--expiry-window", min=0, max=36500, metavar="DAYS",
-        help="A certificate must stay valid this many days after the change date.")] = 30,
+    expiry_window: ExpiryWindow = 30,
     rules: Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045
         "--rules", metavar="DIR", help="A folder of site rule files (and playbooks/) to add "
         "to the built-in ones; repeatable.")] = None,

@@ -77,6 +77,15 @@ def cli_request(inventory: Inventory, *, all_nodes: bool, user: str,
 
 
 #: --per-host: at most this many handshakes with one host at once (as sslyze limits).
+#: The judging options that audit, evaluate, portfolio and check-cert share.
+TargetVersion = Annotated[Optional[str], typer.Option(  # noqa: UP045
+    help='Version after the change, e.g. "11.5(1)".')]
+ChangeDate = Annotated[Optional[str], typer.Option(  # noqa: UP045
+    metavar="YYYY-MM-DD", help="Day of the change, for expiry checks.")]
+ExpiryWindow = Annotated[int, typer.Option(
+    min=0, max=36500, metavar="DAYS",
+    help="A certificate must stay valid this many days after the change date.")]
+
 PerHost = Annotated[int, typer.Option(
     "--per-host", min=1, max=64, metavar="N",
     help="Handshakes with one host at once; a small VOS virtual machine takes few.")]

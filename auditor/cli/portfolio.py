@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from auditor.cli.options import Commands, Phase
+from auditor.cli.options import ChangeDate, Commands, ExpiryWindow, Phase, TargetVersion
 from auditor.common.textsafe import terminal
 from auditor.model.verdicts import EXIT_INTERRUPTED
 
@@ -104,13 +104,9 @@ def portfolio(
                                          "upgrade); post: after it.", show_default=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="The portfolio folder.",
                                       show_default=False)],
-    target_version: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        help='Version after the change, e.g. "11.5(1)".')] = None,
-    change_date: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        metavar="YYYY-MM-DD", help="Day of the change, for expiry checks.")] = None,
-    expiry_window: Annotated[int, typer.Option(
-        min=0, max=36500, metavar="DAYS", help="A certificate must stay valid this many days "
-        "after the change date.")] = 30,
+    target_version: TargetVersion = None,
+    change_date: ChangeDate = None,
+    expiry_window: ExpiryWindow = 30,
     rules: Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045
         "--rules", metavar="DIR", help="Site rule files to add; repeatable.")] = None,
     waivers: Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045
