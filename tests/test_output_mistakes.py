@@ -4,9 +4,11 @@ traceback, in every case."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -49,18 +51,23 @@ def test_audit_out_that_cannot_be_a_folder(tmp_path, audit_args, case) -> None:
     assert Path("/dev/full").is_char_device()
 
 
-@pytest.fixture
-def read_only_mount(tmp_path):
+@contextlib.contextmanager
+def _tmpfs(point: Path, options: str, what: str) -> Iterator[Path]:
+    """A small tmpfs mounted at ``point`` for the test, unmounted after it."""
     if os.geteuid() != 0:
-        pytest.fail("this test mounts a read-only tmpfs: run the suite as root")
-    point = tmp_path / "ro"
+        pytest.fail(f"this test mounts {what}: run the suite as root")
     point.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,ro", "tmpfs", str(point)],
-                   check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)], check=True)
     try:
         yield point
     finally:
         subprocess.run(["umount", str(point)], check=True)
+
+
+@pytest.fixture
+def read_only_mount(tmp_path):
+    with _tmpfs(tmp_path / "ro", "size=64k,ro", "a read-only tmpfs") as point:
+        yield point
 
 
 def test_audit_out_on_a_read_only_mount_is_refused_before_probing(read_only_mount,
@@ -71,16 +78,8 @@ def test_audit_out_on_a_read_only_mount_is_refused_before_probing(read_only_moun
 
 @pytest.fixture
 def tiny_disk(tmp_path):
-    if os.geteuid() != 0:
-        pytest.fail("this test mounts a 64 KB tmpfs: run the suite as root")
-    point = tmp_path / "tiny"
-    point.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(point)],
-                   check=True)
-    try:
+    with _tmpfs(tmp_path / "tiny", "size=64k", "a 64 KB tmpfs") as point:
         yield point
-    finally:
-        subprocess.run(["umount", str(point)], check=True)
 
 
 def test_a_full_disk_is_one_line_naming_where_the_facts_are(tiny_disk, audit_args) -> None:
