@@ -4,11 +4,10 @@ written so that the schema reads them back."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_runner import Result, invoke
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from auditor.collect.certs import analyse
@@ -23,9 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 FACTS = ROOT / "fixtures" / "facts" / "row3-ec-signed-ecdsa.json"
 
 
-def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "auditor", *args], capture_output=True,
-                          text=True, timeout=60, stdin=subprocess.DEVNULL)
+def run(*args: str) -> Result:
+    return invoke(*args)
 
 
 def alias_bomb(levels: int = 12) -> str:

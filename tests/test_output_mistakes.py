@@ -12,18 +12,25 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cli_runner import Result, invoke
 from test_output_sets import LAB, command, offline_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
 FACTS = ROOT / "fixtures" / "facts" / "row3-ec-signed-ecdsa.json"
 
 
-def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+def run(*args: str) -> Result:
+    return invoke(*args)
+
+
+def run_process(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """A process of its own, where it matters: a hang must be bounded by a timeout, and
+    ``/dev/stdout`` must be the command's own (a pipe), not pytest's capture file."""
     return subprocess.run([sys.executable, "-m", "auditor", *args], capture_output=True,
                           text=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
 
-def refused(done: subprocess.CompletedProcess, *words: str) -> None:
+def refused(done: Result | subprocess.CompletedProcess, *words: str) -> None:
     assert done.returncode == 2, done.stdout + done.stderr
     assert "Traceback" not in done.stderr, done.stderr
     for word in words:
@@ -98,8 +105,9 @@ def test_report_out_to_a_device_is_refused_and_the_device_stays(tmp_path) -> Non
     assert done.returncode == 0, done.stderr
     for device in ("/dev/stdout", "/dev/full", "/dev/null"):
         before = os.lstat(device)
-        refused(run("report", str(audit), "--format", "md", "--out", device),
-                "not a regular file", "standard output")
+        refused(run_process("report", str(audit), "--format", "md", "--out", device),
+                "file descriptor" if device == "/dev/stdout" else "not a regular file",
+                "standard output")
         after = os.lstat(device)
         assert (before.st_mode, before.st_ino) == (after.st_mode, after.st_ino)
     stdout = run("report", str(audit), "--format", "md", "--out", "-")
@@ -109,6 +117,38 @@ def test_report_out_to_a_device_is_refused_and_the_device_stays(tmp_path) -> Non
     refused(run("diff", str(audit), str(audit), "--out", "/dev/full"), "not a regular file")
     refused(run("evaluate", str(FACTS), "--phase", "post", "--out", "/dev/full"),
             "not a regular file")
+
+
+@pytest.mark.parametrize("where", ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"])
+def test_a_file_descriptor_is_refused_even_when_it_leads_to_a_regular_file(tmp_path,
+                                                                          where) -> None:
+    """In this process standard output is pytest's capture file, a regular file: an atomic
+    write there once replaced the machine's /dev/stdout link with a file of its own."""
+    audit = tmp_path / "audit.json"
+    assert run("evaluate", str(FACTS), "--phase", "post", "--out", str(audit)).returncode == 0
+    before = os.lstat("/dev/stdout")
+    for args in (["report", str(audit), "--format", "md"],
+                 ["evaluate", str(FACTS), "--phase", "post"],
+                 ["diff", str(audit), str(audit)]):
+        refused(run(*args, "--out", where), "file descriptor", "--out -")
+    after = os.lstat("/dev/stdout")
+    assert (before.st_mode, before.st_ino) == (after.st_mode, after.st_ino)
+    assert os.readlink("/dev/stdout") == "/proc/self/fd/1"
+
+
+def test_out_that_is_a_link_replaces_the_file_it_names_and_keeps_the_link(tmp_path) -> None:
+    audit = tmp_path / "audit.json"
+    assert run("evaluate", str(FACTS), "--phase", "post", "--out", str(audit)).returncode == 0
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "report.md").write_text("old")
+    link = tmp_path / "report.md"
+    link.symlink_to(shared / "report.md")
+    done = run("report", str(audit), "--format", "md", "--out", str(link))
+    assert done.returncode == 0, done.stderr
+    assert link.is_symlink() and os.readlink(link) == str(shared / "report.md")
+    assert "UCCX certificate audit" in (shared / "report.md").read_text().splitlines()[0]
+    assert sorted(p.name for p in shared.iterdir()) == ["report.md"]  # no temporary left
 
 
 def test_probe_out_naming_a_folder_is_refused_before_probing(tmp_path) -> None:
@@ -130,9 +170,9 @@ def test_a_fifo_or_a_device_as_an_input_does_not_hang(tmp_path, audit_args, opti
         args = ["audit", "--inventory", str(fifo), "--phase", "post"]
     else:
         args = [*audit_args, option, str(fifo)]
-    refused(run(*args, "--out", str(tmp_path / "out"), timeout=60), "FIFO")
+    refused(run_process(*args, "--out", str(tmp_path / "out"), timeout=60), "FIFO")
     if option == "--agent-trust":
-        refused(run(*audit_args, "--agent-trust", "/dev/zero", "--out",
+        refused(run_process(*audit_args, "--agent-trust", "/dev/zero", "--out",
                     str(tmp_path / "out")), "device")
     assert not (tmp_path / "out").exists()
 

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_runner import Result, invoke
 
 from auditor.model.audit import audit_from_data
 from auditor.render.audit_text import gadget_table
@@ -17,10 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 FACTS = ROOT / "fixtures" / "facts"
 
 
-def run(*args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "auditor", *args], capture_output=True,
-                          text=True, timeout=120, stdin=subprocess.DEVNULL,
-                          env={**os.environ, **env})
+def run(*args: str, **env: str) -> Result:
+    return invoke(*args, env={**os.environ, **env})
 
 
 def in_terminal(*args: str, columns: int = 100) -> str:

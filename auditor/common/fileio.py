@@ -9,6 +9,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from auditor.common.errors import InputError
+
 #: Test hook: seconds to pause before each file is put in place, so that a test's signal
 #: lands in the middle of writing a set of reports (never set in normal use).
 SLOW_ENV = "UCCX_AUDIT_TEST_SLOW_WRITES"
@@ -39,11 +41,36 @@ def _current_umask() -> int:
 UMASK = _current_umask()
 
 
+def through_proc(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path``, or any symbolic link on the way to its file, is in ``/proc``: a
+    file descriptor of this process (``/dev/stdout``, ``/dev/fd/1``), never a file to
+    replace."""
+    current = os.path.abspath(path)
+    for _ in range(40):  # the kernel's own bound on links followed
+        if current == "/proc" or current.startswith("/proc/"):
+            return True
+        head, tail = os.path.split(current)
+        resolved_head = os.path.realpath(head)
+        if resolved_head == "/proc" or resolved_head.startswith("/proc/"):
+            return True
+        current = os.path.join(resolved_head, tail)
+        try:
+            link = os.readlink(current)
+        except OSError:  # not a link (or not there): the walk ends here
+            return False
+        current = os.path.normpath(os.path.join(resolved_head, link))
+    return True  # a loop of links: treat as not a plain file
+
+
 @contextlib.contextmanager
 def replacing(path: str | os.PathLike[str]) -> Iterator[Path]:
     """A temporary path beside ``path`` to write; on success it replaces ``path`` in one
-    rename, on any failure (an interrupt included) it is removed."""
-    target = Path(path)
+    rename, on any failure (an interrupt included) it is removed. A symbolic link is
+    followed: the file it names is replaced and the link stays."""
+    if through_proc(path):
+        raise InputError(f"{path} names a file descriptor of this process, not a file",
+                         expected="a file name")
+    target = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:

@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from auditor.common.errors import InputError
-from auditor.common.fileio import UMASK, slow_step
+from auditor.common.fileio import UMASK, slow_step, through_proc
 
 #: Names an audit or a portfolio writes (what a new set replaces; anything else is carried).
 SET_NAMES = frozenset({"facts.json", "report.html", "report.md", "audit.json", "junit.xml",
@@ -107,7 +107,13 @@ def check_out_dir(path: Path, option: str = "--out") -> Path:
 
 def check_out_file(path: Path, option: str = "--out") -> Path:
     """A regular file to be replaced atomically (or a new one): folders, devices, FIFOs and
-    sockets (also behind a symlink) are input errors, found before any work."""
+    sockets (also behind a symlink) are input errors, found before any work; so is a file
+    descriptor (``/dev/stdout`` when standard output is a file), which an atomic write
+    would replace with a file of its own for the whole machine."""
+    if through_proc(path):
+        raise InputError(f"{path} names a file descriptor of this process, not a file",
+                         field=option, expected="a file name; leave out --out (or give "
+                         "--out -) to write to standard output")
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
