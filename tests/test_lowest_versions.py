@@ -18,9 +18,9 @@ import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 CONSTRAINTS = ROOT / "constraints-lowest.txt"
-#: tools of the suite, not of the code under test: ruff lints, hatchling builds,
+#: tools of the suite, not of the code under test: ruff lints, hatchling builds, uv installs,
 #: import-linter checks the direction of the stages, mypy the types, vulture dead code
-NOT_IN_THE_VENV = {"ruff", "hatchling", "import-linter", "mypy", "vulture"}
+NOT_IN_THE_VENV = {"ruff", "hatchling", "import-linter", "mypy", "vulture", "uv"}
 UNIT_TESTS = ("test_engine.py", "test_rule_fixtures.py", "test_facts.py",
               "test_certs_and_trust.py", "test_prober_errors.py", "test_openssl_private.py",
               "test_report_formats.py", "test_audit.py", "test_inventory.py",
@@ -64,28 +64,34 @@ def test_the_constraints_pin_exactly_the_floors() -> None:
 
 def test_the_lowest_versions_run_the_demo_and_the_unit_tests(tmp_path: Path) -> None:
     where = tmp_path / "venv"
-    venv.create(where, with_pip=True)
+    venv.create(where, with_pip=False)
     python = str(where / "bin" / "python")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
-    env.update(PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1",
-               PYTHONPATH=str(ROOT), UCCX_AUDIT_CACHE="off")
+    # uv installs what pip would, about ten times faster; no configuration of this machine
+    # (pip's or uv's files and variables, mirrors, pins) takes part, only PyPI and the pins
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_"))}
+    env.update(UV_NO_CONFIG="1", UV_CACHE_DIR=str(tmp_path / "uv-cache"),
+               PYTHONPATH=str(ROOT))
+    uv = [sys.executable, "-m", "uv", "pip"]
     installed = subprocess.run(
-        [python, "-m", "pip", "install", "-q", "--cert", "/etc/ssl/certs/ca-certificates.crt",
-         "-c", str(CONSTRAINTS), *_pins()], env=env, capture_output=True, text=True,
-        timeout=600, stdin=subprocess.DEVNULL)
+        [*uv, "install", "--quiet", "--python", python, "--index-url",
+         "https://pypi.org/simple", "--native-tls", "-c", str(CONSTRAINTS), *_pins()],
+        env=env, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
+    assert "No module named uv" not in installed.stderr, "pip install uv (the test extra)"
     assert installed.returncode == 0, (
-        "pip could not install the lowest versions from PyPI:\n" + installed.stderr[-3000:])
-    frozen = subprocess.run([python, "-m", "pip", "freeze"], env=env, capture_output=True,
-                            text=True, timeout=120).stdout.lower()
+        "uv could not install the lowest versions from PyPI:\n" + installed.stderr[-3000:])
+    frozen = subprocess.run([*uv, "freeze", "--python", python], env=env,
+                            capture_output=True, text=True, timeout=120).stdout.lower()
     for name, pin in _pins().items():
-        assert f"{name.replace('_', '-')}=={pin}" in frozen.replace("_", "-"), name
+        # names as PEP 503 normalises them (uv writes ruamel-yaml, pip ruamel.yaml)
+        assert f"{re.sub(r'[-_.]+', '-', name)}=={pin}" in re.sub(r"[_.]+(?=\S*==)", "-",
+                                                                  frozen), name
     demo = subprocess.run([python, "-m", "auditor", "demo", "--out", str(tmp_path / "demo")],
                           env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300,
                           stdin=subprocess.DEVNULL)
     assert demo.returncode == 0, demo.stderr[-3000:]
     assert (tmp_path / "demo" / "report.html").is_file()
     tests = subprocess.run(
-        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x",
+        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", "-n", "0",
          *(str(ROOT / "tests" / name) for name in UNIT_TESTS)],
         env=env, cwd=ROOT, capture_output=True, text=True, timeout=900,
         stdin=subprocess.DEVNULL)
