@@ -212,22 +212,30 @@ def _checks_from_groups(groups: list[dict[str, Any]]) -> tuple[RuleCheck, ...]:
     return tuple(checks)
 
 
-def audit_to_json(audit: Audit) -> str:
-    """Sorted keys, two-space indent, a final newline; each entry of ``checks`` on a line
-    of its own."""
+def _audit_data(audit: Audit) -> dict[str, Any]:
+    """The audit as JSON-able data, its checks grouped as written."""
     data = {f.name: to_jsonable(getattr(audit, f.name)) for f in dataclasses.fields(audit)
             if f.name != "checks"}
-    data["checks"] = []
-    text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    groups = _check_groups(audit.checks)
-    if not groups:
+    data["checks"] = _check_groups(audit.checks)
+    return data
+
+
+def _dumps(data: dict[str, Any]) -> str:
+    text = json.dumps({**data, "checks": []}, indent=2, sort_keys=True,
+                      ensure_ascii=False) + "\n"
+    if not data["checks"]:
         return text
     # the only line at this indent that names "checks" is the top-level key: every string
     # inside is escaped onto one line and nested keys sit deeper
-    empty = '\n  "checks": []'
     lines = ",\n".join("    " + json.dumps(g, sort_keys=True, ensure_ascii=False,
-                                            separators=(",", ":")) for g in groups)
-    return text.replace(empty, '\n  "checks": [\n' + lines + "\n  ]", 1)
+                                            separators=(",", ":")) for g in data["checks"])
+    return text.replace('\n  "checks": []', '\n  "checks": [\n' + lines + "\n  ]", 1)
+
+
+def audit_to_json(audit: Audit) -> str:
+    """Sorted keys, two-space indent, a final newline; each entry of ``checks`` on a line
+    of its own."""
+    return _dumps(_audit_data(audit))
 
 
 def _cause_data(text: str) -> dict[str, Any]:
@@ -293,9 +301,9 @@ def save_audit(audit: Audit, path: str | Path) -> Path:
     checked to be an object here (the audit schema's view of them): they are validated in
     full when read (:func:`load_audit`), which on a thousand endpoints takes longer than
     the probe."""
-    text = audit_to_json(audit)
-    validate(json.loads(text), "audit", path=str(path))
-    return write_atomic(path, text)
+    data = _audit_data(audit)
+    validate(data, "audit", path=str(path))
+    return write_atomic(path, _dumps(data))
 
 
 def load_audit(path: str | Path) -> Audit:
