@@ -125,6 +125,9 @@ def evaluate(rules: RuleSet, facts: Facts, settings: Settings) -> Evaluation:
     given: dict[tuple[str, str], list[tuple[Outcome, str]]] = {}
     settles: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
     checks: list[RuleCheck] = []
+    # tens of thousands of checks on a large fleet name few distinct subjects and gadget
+    # lists: each is kept once
+    shared: dict[Any, Any] = {}
     for rule in rules.rules:
         in_force = rule.applies(settings.phase, settings.version)
         for node in views.nodes:
@@ -134,8 +137,10 @@ def evaluate(rules: RuleSet, facts: Facts, settings: Settings) -> Evaluation:
                 checks.append(RuleCheck(rule.id, node.host, None, "not_applicable"))
             for subject in subjects:
                 affected = tuple(g for g in subject.gadgets if g in rule.effects)
+                affected = shared.setdefault(affected, affected)
                 fired = rule.condition.holds(subject.view)
-                checks.append(RuleCheck(rule.id, node.host, subject.subject,
+                checks.append(RuleCheck(rule.id, node.host,
+                                        shared.setdefault(subject.subject, subject.subject),
                                         "failed" if fired else "passed", affected))
                 if not fired:
                     continue
