@@ -77,6 +77,8 @@ def test_an_after_audit_that_did_not_reach_the_node_fixes_nothing_there(
     why = next(f.why for f in diff.no_longer_checked
                if f.rule_id == "live-data-prompt-cannot-be-accepted")
     assert why == "the after audit did not reach its live_data endpoint"
+    assert {(c.certificate, c.change) for c in diff.certificates if c.node == PUB} == {
+        ("tomcat", "not seen after"), ("tomcat-ECDSA", "not seen after")}
     # the subscriber was reached and is as it was: nothing fixed or unchecked there
     assert not [f for f in (*diff.fixed, *diff.no_longer_checked) if f.node == SUB]
     for fmt in ("table", "md", "html"):

@@ -186,7 +186,8 @@ def _cert_changes(before: Audit, after: Audit) -> list[CertChange]:
             elif b_leaf:
                 kind = "now presented"
             elif a_leaf:
-                kind = "no longer presented"
+                # an endpoint that did not answer shows nothing, which is not a removal
+                kind = "not seen after" if b_state in (None, "unknown") else "no longer presented"
             else:
                 kind = "state changed"
             a_cert, b_cert = before.facts.certificate(a_leaf), after.facts.certificate(b_leaf)
