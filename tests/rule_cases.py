@@ -85,7 +85,9 @@ class Case:
 
 def finding_keys(evaluation: Evaluation) -> Counter[tuple[str, str, str]]:
     """Findings as fixtures name them: the certificate subject reduced to its kind."""
-    return Counter((f.rule_id, f.node, f.subject.split(":")[0]) for f in evaluation.findings)
+    return Counter((f.rule_id, f.node,
+                    f.subject.kind if f.subject.scope == "certificate" else f.subject.text)
+                   for f in evaluation.findings)
 
 
 def gadget_outcomes(evaluation: Evaluation) -> dict[str, dict[str, str]]:

@@ -14,7 +14,7 @@ from auditor.evaluate.engine import evaluate
 from auditor.evaluate.projection import make_settings
 from auditor.evaluate.ruleset import RuleSet, load_ruleset
 from auditor.model.facts import Facts, facts_to_json, load_facts
-from auditor.model.findings import SEVERITIES
+from auditor.model.findings import NODE, SEVERITIES, Subject, rules_that_checked
 from auditor.model.verdicts import VERDICTS
 
 FACTS = Path(__file__).resolve().parent.parent / "fixtures" / "facts"
@@ -78,11 +78,35 @@ def test_findings_are_ordered_by_severity_then_node(rules: RuleSet) -> None:
     assert [hosts.index(f.node) for f in errors] == sorted(hosts.index(f.node) for f in errors)
 
 
-def test_a_works_gadget_names_the_rules_that_checked_it(rules: RuleSet) -> None:
-    finesse = run(rules, "row3-ec-signed-ecdsa").nodes[0].gadgets["finesse_desktop"]
-    assert finesse.outcome == "works"
+def test_the_checks_name_the_rules_that_checked_a_working_gadget(rules: RuleSet) -> None:
+    evaluation = run(rules, "row3-ec-signed-ecdsa")
+    node = evaluation.nodes[0]
+    finesse = node.gadgets["finesse_desktop"]
+    assert finesse.outcome == "works" and finesse.rules == ()
+    checked = rules_that_checked(evaluation.checks)[(node.host, "finesse_desktop")]
     assert {"self-signed-tomcat-prompts-agents", "ca-signed-certificate-not-accepted",
-            "endpoint-unreachable"} <= set(finesse.rules)
+            "endpoint-unreachable"} <= set(checked)
+
+
+def test_a_check_names_the_gadgets_its_subject_serves_and_the_rule_affects(
+        rules: RuleSet) -> None:
+    evaluation = run(rules, "row4-upgrade-trap")
+    by_rule = {r.id: r for r in rules.rules}
+    pub = evaluation.nodes[0].host
+    live = [c for c in evaluation.checks if c.node == pub
+            and c.rule_id == "live-data-prompt-cannot-be-accepted"]
+    assert [(c.subject, c.result, c.gadgets) for c in live] == [
+        (Subject("endpoint", "live_data"), "failed", ("live_data",))]
+    for check in evaluation.checks:
+        if check.result == "not_applicable":
+            assert check.subject is None and check.gadgets == ()
+        else:
+            assert set(check.gadgets) <= set(by_rule[check.rule_id].effects)
+    unreachable = {c.subject: c.gadgets for c in evaluation.checks if c.node == pub
+                   and c.rule_id == "endpoint-unreachable"}
+    assert unreachable[Subject("endpoint", "finesse")] == ("finesse_desktop",)
+    node_wide = [c for c in evaluation.checks if c.subject == NODE]
+    assert node_wide, "no node-scope rule answered"
 
 
 def test_a_bad_outcome_names_only_the_rules_that_gave_it(rules: RuleSet) -> None:
@@ -136,7 +160,7 @@ def test_a_rule_outside_its_version_range_is_not_even_checked(rules: RuleSet) ->
 def test_findings_carry_what_a_report_needs(rules: RuleSet) -> None:
     finding = next(f for f in run(rules, "row2-rsa-signed-ecdsa").findings
                    if f.rule_id == "rsa-signed-tomcat-ecdsa-breaks-socialminer")
-    assert finding.node == SM and finding.subject == "node" and finding.severity == "error"
+    assert finding.node == SM and finding.subject == NODE and finding.severity == "error"
     assert finding.gadgets == {"chat_email": "broken", "socialminer_web": "broken"}
     assert finding.citations[0].startswith("CSCvb58580")
     # FAQ row 2: the SocialMiner COP is the fix for broken chat, re-signing the alternative
@@ -165,7 +189,7 @@ def test_the_engine_answers_for_every_rule_node_and_subject(rules: RuleSet, name
     assert answered == {(r.id, h) for r in rules.rules for h in hosts}
     assert {c.result for c in evaluation.checks} <= {"not_applicable", "passed", "failed"}
     failed = sorted((c.rule_id, c.node, c.subject) for c in evaluation.checks
-                    if c.result == "failed")
+                    if c.result == "failed" and c.subject is not None)
     assert failed == sorted((f.rule_id, f.node, f.subject) for f in evaluation.findings)
     for node in evaluation.nodes:
         looked = {c.rule_id for c in evaluation.checks

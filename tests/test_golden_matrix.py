@@ -22,7 +22,7 @@ from auditor.evaluate.ruleset import RuleSet, load_ruleset
 from auditor.lab import Lab
 from auditor.lab.scenarios import DOMAIN
 from auditor.model.facts import Facts
-from auditor.model.findings import Evaluation
+from auditor.model.findings import Evaluation, rules_that_checked
 
 PUB, SUB, SM = (f"{n}.{DOMAIN}" for n in ("uccx-pub", "uccx-sub", "sm"))
 WORKS, PROMPT_OK, PROMPT_FAILS, BROKEN = ("works", "prompt_accept_works",
@@ -92,11 +92,16 @@ def test_every_outcome_names_the_rules_that_decided_it(probed, rules) -> None:
     name, facts = probed
     evaluation = _evaluate(name, facts, rules)
     fired = {(f.node, f.rule_id) for f in evaluation.findings}
+    checked = rules_that_checked(evaluation.checks)
     for node in evaluation.nodes:
         for gadget, result in node.gadgets.items():
-            assert result.rules, (node.host, gadget)
             if result.outcome != WORKS:
+                assert result.rules, (node.host, gadget)
                 assert all((node.host, r) in fired for r in result.rules), (node.host, gadget)
+                assert set(result.rules) <= set(checked[(node.host, gadget)])
+            else:  # a working gadget: no deciding rule, and the checks name who checked it
+                assert result.rules == () and checked.get((node.host, gadget)), (
+                    node.host, gadget)
 
 
 def test_an_outcome_other_than_works_comes_with_a_finding_on_that_gadget(probed, rules) -> None:

@@ -16,6 +16,7 @@ from auditor.evaluate.ruleset import load_ruleset
 from auditor.model.audit import PLACES
 from auditor.model.certificate import parse_time
 from auditor.model.facts import load_facts
+from auditor.model.findings import Subject
 from auditor.model.presentation import ECDSA_PORTS
 from auditor.pipeline.check_cert import check_cert
 from auditor.render.faq import FAQ_ROWS
@@ -46,7 +47,7 @@ def test_check_cert_and_the_audit_give_the_same_severity(path: Path) -> None:
     checked = check_cert([leaf], "tomcat", chain=[*rest, *anchors], host=node.host,
                          role=node.role, trust=AgentTrust("agents", anchors),
                          at=parse_time(facts.observed_at))
-    subject = f"tomcat:{chain[0][:16]}"
+    subject = Subject("certificate", chain[0][:16], "tomcat")
     found = {(f.rule_id, f.severity) for f in audit.findings
              if f.node == node.host and f.subject == subject}
     assert found, f"{path.stem}: the audit found no problem with the certificate"

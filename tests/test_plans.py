@@ -184,8 +184,8 @@ def test_a_knock_on_finding_points_to_its_cause_and_adds_no_playbook() -> None:
     audit = lab_audit("hygiene-expired")
     knock_on = [f for f in audit.findings if f.rule_id == "ca-signed-certificate-not-accepted"]
     assert knock_on and all(f.caused_by and not f.remediation for f in knock_on)
-    assert all(c.startswith("certificate-expired tomcat:") for f in knock_on
-               for c in f.caused_by)
+    assert all(c.rule_id == "certificate-expired" and c.subject.scope == "certificate"
+               and c.subject.kind == "tomcat" for f in knock_on for c in f.caused_by)
     plan = build_plan(audit)
     assert [i.playbook for i in plan.items] == ["renew-certificate"]
     assert not plan.alternatives

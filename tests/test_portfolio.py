@@ -124,7 +124,8 @@ def test_diff_of_two_portfolio_folders(portfolio_run, tmp_path) -> None:
                ).returncode == 1
     result = run("diff", str(out), str(later), "--format", "md")
     assert result.returncode == 1, result.stderr
-    assert "| lab-row4-upgrade-trap | no-go | no-go | 0 | 0 | 0 |" in result.stdout
+    assert "| lab-row4-upgrade-trap | no-go | no-go | 0 | 0 | 0 | 0 |" in result.stdout
+    assert "no longer checked (not a fix)" in result.stdout
     assert "| lab-row3-ec-signed-ecdsa | go | — |" in result.stdout
     bad = run("diff", str(out), str(tmp_path))
     assert bad.returncode == 2 and "not a portfolio folder" in bad.stderr

@@ -198,9 +198,9 @@ def test_audit_json_is_validated_on_write(tmp_path, monkeypatch) -> None:
     from auditor.model import audit as audit_module
 
     audit = lab_audit("row4-upgrade-trap")
-    broken = audit_module.audit_to_json(audit).replace('"verdict": "no_go"',
-                                                       '"verdict": "maybe"')
-    monkeypatch.setattr(audit_module, "audit_to_json", lambda a: broken)
+    # the data save_audit writes is the data it validates
+    data = {**audit_module._audit_data(audit), "verdict": "maybe"}
+    monkeypatch.setattr(audit_module, "_audit_data", lambda a: data)
     target = tmp_path / "audit.json"
     with pytest.raises(InputError, match="verdict: 'maybe' is not allowed"):
         save_audit(audit, target)

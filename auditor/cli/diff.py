@@ -19,6 +19,7 @@ class DiffFormat(str, Enum):
     table = "table"
     html = "html"
     md = "md"
+    json = "json"
 
 
 @commands.command(epilog="\b\nExamples:\n"
@@ -32,15 +33,16 @@ def diff(
     after: Annotated[Path, typer.Argument(metavar="AFTER",
                                           help="An audit.json, or a portfolio folder.")],
     fmt: Annotated[DiffFormat, typer.Option(
-        "--format", "-f", help="table for the terminal; html or md to attach to the "
-        "ticket.")] = DiffFormat.table,
+        "--format", "-f", metavar="FORMAT", help="table for the terminal; html or md to "
+        "attach to the ticket; json for scripts.")] = DiffFormat.table,
     out: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--out", "-o", help="Write here (atomically) instead of standard output ('-': "
         "standard output).")] = None,
 ) -> None:
     """What changed between the pre-change and the post-change audit: certificates
-    replaced, gadget outcomes changed, findings fixed and new. Given two portfolio folders:
-    each cluster's verdict before and after, findings fixed and new."""
+    replaced, gadget outcomes changed, findings fixed (checked and passed after), no longer
+    checked (not evidence of a fix) and new. Given two portfolio folders: each cluster's
+    verdict before and after, findings fixed, no longer checked and new."""
     out = _checked_out(out)
     if before.is_dir() or after.is_dir():
         from auditor.common.errors import InputError

@@ -1,10 +1,12 @@
 """The engine: a pure function of (rules, facts, settings) to findings and gadget outcomes.
 
 Each rule is evaluated on every subject of its scope (node, endpoint, certificate) of every
-node whose role, phase and version it applies to. A rule that fires gives one finding and
-its effect on each gadget that needs the subject. A gadget's outcome is the worst effect
-given to it; it carries the rules that gave that effect. A gadget no rule found a problem
-with ``works``, and carries the rules that checked it.
+node whose role, phase and version it applies to, and answers for each (a
+:class:`RuleCheck`: not applicable, passed or failed, and the gadgets it checked). A rule
+that fires gives one finding and its effect on each gadget that needs the subject. A
+gadget's outcome is the worst effect given to it; it carries the rules that gave that
+effect. A gadget no rule found a problem with ``works``; the rules that checked it are the
+checks that name it.
 """
 
 from __future__ import annotations
@@ -29,15 +31,18 @@ from auditor.model.audit import (
 )
 from auditor.model.facts import Facts
 from auditor.model.findings import (
+    NODE,
     OUTCOMES,
     SEVERITIES,
     Evaluation,
     Finding,
+    FindingRef,
     GadgetResult,
     NodeResult,
     Outcome,
     PredictedStates,
     RuleCheck,
+    Subject,
     Unknown,
 )
 from auditor.model.verdicts import decide
@@ -45,7 +50,7 @@ from auditor.model.verdicts import decide
 
 @dataclass(frozen=True)
 class _Subject:
-    name: str
+    subject: Subject
     order: int
     view: Mapping[str, Any]
     gadgets: tuple[str, ...]
@@ -55,11 +60,12 @@ class _Subject:
 def _subjects(rule: Rule, node: NodeView, cluster: Mapping[str, Any]) -> Iterator[_Subject]:
     base = {"cluster": cluster, "node": node.node}
     if rule.scope == "node":
-        yield _Subject("node", 0, base, gadgets_of(node.role), False)
+        yield _Subject(NODE, 0, base, gadgets_of(node.role), False)
     elif rule.scope == "endpoint":
         for order, endpoint in enumerate(node.endpoints):
             if rule.services is None or endpoint["service"] in rule.services:
-                yield _Subject(endpoint["service"], order, {**base, "endpoint": endpoint},
+                yield _Subject(Subject("endpoint", endpoint["service"]), order,
+                               {**base, "endpoint": endpoint},
                                tuple(endpoint["gadgets"]), endpoint["predicted"])
     else:
         for order, cert in enumerate(node.certificates):
@@ -68,8 +74,8 @@ def _subjects(rule: Rule, node: NodeView, cluster: Mapping[str, Any]) -> Iterato
             gadgets = tuple(dict.fromkeys(
                 g for e in node.endpoints if e["browser"]["fingerprint"] == cert["fingerprint"]
                 for g in e["gadgets"]))
-            yield _Subject(f"{cert['kind']}:{cert['short_fingerprint']}", order,
-                           {**base, "certificate": cert}, gadgets, False)
+            yield _Subject(Subject("certificate", cert["short_fingerprint"], cert["kind"]),
+                           order, {**base, "certificate": cert}, gadgets, False)
 
 
 def remedies_for(rule: Rule, rules: RuleSet, role: str,
@@ -105,7 +111,7 @@ def _with_causes(found: list[tuple[Finding, Mapping[str, Any], Rule]]) -> list[F
             mine, theirs = _certificate_of(view), _certificate_of(other_view)
             if mine is not None and theirs is not None and mine != theirs:
                 continue
-            causes.append(f"{other.rule_id} {other.subject}")
+            causes.append(FindingRef(other.rule_id, other.subject))
         if causes:
             finding = replace(finding, remediation=(), caused_by=tuple(causes))
         out.append(finding)
@@ -118,22 +124,24 @@ def evaluate(rules: RuleSet, facts: Facts, settings: Settings) -> Evaluation:
     findings: list[tuple[tuple[int, int, str, int], Finding, Mapping[str, Any], Rule]] = []
     given: dict[tuple[str, str], list[tuple[Outcome, str]]] = {}
     settles: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
-    checked: dict[tuple[str, str], set[str]] = {}
     checks: list[RuleCheck] = []
+    # tens of thousands of checks on a large fleet name few distinct subjects and gadget
+    # lists: each is kept once
+    shared: dict[Any, Any] = {}
     for rule in rules.rules:
         in_force = rule.applies(settings.phase, settings.version)
         for node in views.nodes:
             subjects = (list(_subjects(rule, node, views.cluster))
                         if in_force and node.role in rule.roles else [])
             if not subjects:
-                checks.append(RuleCheck(rule.id, node.host, "", "not_applicable"))
+                checks.append(RuleCheck(rule.id, node.host, None, "not_applicable"))
             for subject in subjects:
-                affected = [g for g in subject.gadgets if g in rule.effects]
-                for gadget in affected:
-                    checked.setdefault((node.host, gadget), set()).add(rule.id)
+                affected = tuple(g for g in subject.gadgets if g in rule.effects)
+                affected = shared.setdefault(affected, affected)
                 fired = rule.condition.holds(subject.view)
-                checks.append(RuleCheck(rule.id, node.host, subject.name,
-                                        "failed" if fired else "passed"))
+                checks.append(RuleCheck(rule.id, node.host,
+                                        shared.setdefault(subject.subject, subject.subject),
+                                        "failed" if fired else "passed", affected))
                 if not fired:
                     continue
                 for gadget in affected:
@@ -147,7 +155,7 @@ def evaluate(rules: RuleSet, facts: Facts, settings: Settings) -> Evaluation:
                         settles.setdefault((node.host, gadget), []).append(
                             (rule.id, message, render(rule.settle, subject.view)))
                 finding = Finding(
-                    rule.id, rule.severity, node.host, subject.name, rule.title, message,
+                    rule.id, rule.severity, node.host, subject.subject, rule.title, message,
                     remedies_for(rule, rules, node.role, subject.view),
                     {g: rule.effects[g] for g in affected},
                     tuple(c.text for c in rule.citations),
@@ -164,8 +172,7 @@ def evaluate(rules: RuleSet, facts: Facts, settings: Settings) -> Evaluation:
             effects = given.get((node.host, gadget), [])
             worst: Outcome = "works"
             outcome = max((o for o, _ in effects), key=OUTCOMES.index, default=worst)
-            deciding = ({r for o, r in effects if o == outcome} if outcome != "works"
-                        else checked.get((node.host, gadget), set()))
+            deciding = {r for o, r in effects if o == outcome} if outcome != "works" else set()
             gadgets[gadget] = GadgetResult(outcome, tuple(sorted(deciding)))
             if outcome == "unknown":
                 why = settles.get((node.host, gadget), [])

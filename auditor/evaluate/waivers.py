@@ -100,14 +100,14 @@ def _places(facts: Facts, finding: Finding) -> set[str]:
     if node is None:
         return set()
     places: set[str] = set()
+    subject = finding.subject
     for endpoint in node.endpoints:
-        if endpoint.service == finding.subject:
+        about = (endpoint.service == subject.key if subject.scope == "endpoint" else
+                 subject.scope == "certificate" and any(
+                     h.ok and h.chain and h.chain[0].startswith(subject.key)
+                     for h in endpoint.handshakes))
+        if about:
             places |= {endpoint.service, str(endpoint.port)}
-        elif ":" in finding.subject:
-            short = finding.subject.rpartition(":")[2]
-            if any(h.ok and h.chain and h.chain[0].startswith(short)
-                   for h in endpoint.handshakes):
-                places |= {endpoint.service, str(endpoint.port)}
     return places
 
 

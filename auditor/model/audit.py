@@ -2,13 +2,16 @@
 
 Deterministic (sorted keys, findings in the engine's order, no time of generation), so the
 same facts, rules and options give the same file byte for byte. Validated against
-``auditor/schemas/audit.schema.json`` on save and on load.
+``auditor/schemas/audit.schema.json`` on save and on load. ``checks`` (tens of thousands
+on a large fleet) are written compactly: one line per rule and node, the subject as a small
+object without its empty fields. Audits of schema 3 are read and migrated on load.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +21,15 @@ from auditor.common.fileio import write_atomic
 from auditor.common.serde import from_jsonable, to_jsonable
 from auditor.common.validation import load_json, validate, validate_versioned
 from auditor.model.facts import Facts, facts_from_data
-from auditor.model.findings import Finding, NodeResult, RuleCheck, Severity, Unknown
+from auditor.model.findings import (
+    Finding,
+    FindingRef,
+    NodeResult,
+    RuleCheck,
+    Severity,
+    Subject,
+    Unknown,
+)
 from auditor.model.verdicts import Verdict
 
 #: Where a playbook step happens when it is not on a node (``Step.on``), in words; the
@@ -31,8 +42,12 @@ PLACES = {
 }
 
 #: 2: the ``inconclusive`` verdict and the ``unknowns`` list; 3: ``checks``, what every rule
-#: answered for every node and subject.
-SCHEMA_VERSION = 3
+#: answered for every node and subject; 4: subjects as objects (scope, key, kind), the
+#: gadgets each check covered, ``caused_by`` as (rule, subject) and checks grouped per rule
+#: and node. Schema 3 is still read (migrated on load); 1 and 2 are refused.
+SCHEMA_VERSION = 4
+#: Older schemas this version reads, migrating them on load.
+READABLE_SCHEMAS = (3,)
 
 
 @dataclass(frozen=True)
@@ -145,21 +160,140 @@ class Audit:
     checks: tuple[RuleCheck, ...] = ()
 
 
+def subject_data(subject: Subject) -> dict[str, str]:
+    """A subject as JSON: its scope, and its key and kind where they are not empty."""
+    data: dict[str, str] = {"scope": subject.scope}
+    if subject.key:
+        data["key"] = subject.key
+    if subject.kind:
+        data["kind"] = subject.kind
+    return data
+
+
+def _check_groups(checks: Iterable[RuleCheck]) -> list[dict[str, Any]]:
+    """Checks as written: one entry per rule and node (consecutive in the engine's order)."""
+    groups: list[dict[str, Any]] = []
+    for check in checks:
+        if check.subject is None:
+            groups.append({"node": check.node, "result": check.result,
+                           "rule_id": check.rule_id})
+            continue
+        item: dict[str, Any] = {"result": check.result, "subject": subject_data(check.subject)}
+        if check.gadgets:
+            item["gadgets"] = list(check.gadgets)
+        last = groups[-1] if groups else None
+        if (last is not None and "subjects" in last and last["node"] == check.node
+                and last["rule_id"] == check.rule_id):
+            last["subjects"].append(item)
+        else:
+            groups.append({"node": check.node, "rule_id": check.rule_id, "subjects": [item]})
+    return groups
+
+
+def _checks_from_groups(groups: list[dict[str, Any]]) -> tuple[RuleCheck, ...]:
+    """The checks of validated data; equal subjects and gadget lists share one object."""
+    subjects: dict[tuple[str, str, str], Subject] = {}
+    gadget_lists: dict[tuple[str, ...], tuple[str, ...]] = {}
+    checks = []
+    for group in groups:
+        rule_id, node = group["rule_id"], group["node"]
+        if "subjects" not in group:
+            checks.append(RuleCheck(rule_id, node, None, group["result"]))
+            continue
+        for item in group["subjects"]:
+            raw = item["subject"]
+            key = (raw["scope"], raw.get("key", ""), raw.get("kind", ""))
+            subject = subjects.get(key)
+            if subject is None:
+                subject = subjects[key] = Subject(*key)
+            gadgets = tuple(item.get("gadgets", ()))
+            checks.append(RuleCheck(rule_id, node, subject, item["result"],
+                                    gadget_lists.setdefault(gadgets, gadgets)))
+    return tuple(checks)
+
+
+def _audit_data(audit: Audit) -> dict[str, Any]:
+    """The audit as JSON-able data, its checks grouped as written."""
+    data = {f.name: to_jsonable(getattr(audit, f.name)) for f in dataclasses.fields(audit)
+            if f.name != "checks"}
+    data["checks"] = _check_groups(audit.checks)
+    return data
+
+
+def _dumps(data: dict[str, Any]) -> str:
+    text = json.dumps({**data, "checks": []}, indent=2, sort_keys=True,
+                      ensure_ascii=False) + "\n"
+    if not data["checks"]:
+        return text
+    # the only line at this indent that names "checks" is the top-level key: every string
+    # inside is escaped onto one line and nested keys sit deeper
+    lines = ",\n".join("    " + json.dumps(g, sort_keys=True, ensure_ascii=False,
+                                            separators=(",", ":")) for g in data["checks"])
+    return text.replace('\n  "checks": []', '\n  "checks": [\n' + lines + "\n  ]", 1)
+
+
 def audit_to_json(audit: Audit) -> str:
-    """Sorted keys, two-space indent, a final newline."""
-    return json.dumps(to_jsonable(audit), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    """Sorted keys, two-space indent, a final newline; each entry of ``checks`` on a line
+    of its own."""
+    return _dumps(_audit_data(audit))
+
+
+def _cause_data(text: str) -> dict[str, Any]:
+    ref = FindingRef.from_text(text)
+    return {"rule_id": ref.rule_id, "subject": subject_data(ref.subject)}
+
+
+def _finding_from_v3(finding: dict[str, Any]) -> dict[str, Any]:
+    return {**finding, "subject": subject_data(Subject.from_text(finding["subject"])),
+            "caused_by": [_cause_data(c) for c in finding.get("caused_by", ())]}
+
+
+def _from_v3(data: dict[str, Any]) -> dict[str, Any]:
+    """A schema-3 audit (validated) in schema 4's shape. Its checks name no gadgets, except
+    failed ones (the gadgets their finding gives an outcome); the rules that checked a
+    working gadget stay where schema 3 kept them, in that gadget's result."""
+    findings = [_finding_from_v3(f) for f in data["findings"]]
+    affected = {(f["rule_id"], f["node"], Subject.from_text(f["subject"])): list(f["gadgets"])
+                for f in data["findings"]}
+    groups: list[dict[str, Any]] = []
+    for check in data.get("checks", ()):
+        if check["result"] == "not_applicable":
+            groups.append({"node": check["node"], "result": "not_applicable",
+                           "rule_id": check["rule_id"]})
+            continue
+        subject = Subject.from_text(check["subject"])
+        item: dict[str, Any] = {"result": check["result"], "subject": subject_data(subject)}
+        gadgets = affected.get((check["rule_id"], check["node"], subject), [])
+        if check["result"] == "failed" and gadgets:
+            item["gadgets"] = gadgets
+        last = groups[-1] if groups else None
+        if (last is not None and "subjects" in last and last["node"] == check["node"]
+                and last["rule_id"] == check["rule_id"]):
+            last["subjects"].append(item)
+        else:
+            groups.append({"node": check["node"], "rule_id": check["rule_id"],
+                           "subjects": [item]})
+    return {**data, "schema_version": SCHEMA_VERSION, "findings": findings, "checks": groups,
+            "accepted_risks": [{**a, "finding": _finding_from_v3(a["finding"])}
+                               for a in data.get("accepted_risks", ())]}
 
 
 def audit_from_data(data: Any, *, path: str = "<audit>") -> Audit:
-    """Validate plain data against the audit schema (and its facts against theirs)."""
+    """Validate plain data against the audit schema (and its facts against theirs); an
+    audit of schema 3 is validated against that schema, then migrated."""
     if isinstance(data, dict) and "verdict" not in data and {"certificates", "nodes",
                                                               "observed_at"} <= data.keys():
         raise InputError("this is a facts file (what probe and audit record), not an audit",
                          path=path, expected="an audit.json; judge facts first with "
                          f"uccx-audit evaluate {path} --phase pre|post --out audit.json")
-    validate_versioned(data, "audit", SCHEMA_VERSION, path=path)
+    if isinstance(data, dict) and data.get("schema_version") in READABLE_SCHEMAS:
+        validate(data, f"audit-v{data['schema_version']}", path=path)
+        data = _from_v3(data)
+    else:
+        validate_versioned(data, "audit", SCHEMA_VERSION, path=path)
     facts_from_data(data["facts"], path=f"{path} (facts)")
-    return from_jsonable(Audit, data)
+    audit: Audit = from_jsonable(Audit, {k: v for k, v in data.items() if k != "checks"})
+    return dataclasses.replace(audit, checks=_checks_from_groups(data.get("checks", [])))
 
 
 def save_audit(audit: Audit, path: str | Path) -> Path:
@@ -167,11 +301,12 @@ def save_audit(audit: Audit, path: str | Path) -> Path:
     checked to be an object here (the audit schema's view of them): they are validated in
     full when read (:func:`load_audit`), which on a thousand endpoints takes longer than
     the probe."""
-    text = audit_to_json(audit)
-    validate(json.loads(text), "audit", path=str(path))
-    return write_atomic(path, text)
+    data = _audit_data(audit)
+    validate(data, "audit", path=str(path))
+    return write_atomic(path, _dumps(data))
 
 
 def load_audit(path: str | Path) -> Audit:
-    """Read an audit file written by any version of this tool with the same schema."""
+    """Read an audit file written by any version of this tool with the same schema, or
+    with schema 3 (migrated)."""
     return audit_from_data(load_json(path), path=str(path))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -18,9 +18,57 @@ OUTCOMES: tuple[Outcome, ...] = ("works", "prompt_accept_works", "unknown",
                                  "prompt_accept_fails", "broken")
 
 
+SubjectScope = Literal["node", "endpoint", "certificate"]
+
+
+@dataclass(frozen=True, order=True)
+class Subject:
+    """What of a node a rule looked at: the node itself, one endpoint (``key``: its service
+    name, e.g. ``finesse``) or one certificate (``key``: the short fingerprint, ``kind``:
+    ``tomcat`` or ``tomcat-ECDSA``)."""
+
+    scope: SubjectScope
+    key: str = ""
+    kind: str = ""
+
+    @property
+    def text(self) -> str:
+        """How reports and JUnit name it: ``node``, ``finesse``, ``tomcat-ECDSA:1a2b3c4d``."""
+        if self.scope == "certificate":
+            return f"{self.kind}:{self.key}"
+        return self.key if self.scope == "endpoint" else "node"
+
+    @classmethod
+    def from_text(cls, text: str) -> Subject:
+        """The subject an audit of schema 3 or before wrote as one string (reading old
+        files only; nothing else parses a subject)."""
+        if text == "node":
+            return NODE
+        kind, colon, short = text.partition(":")
+        return cls("certificate", short, kind) if colon else cls("endpoint", text)
+
+
+NODE = Subject("node")
+
+
+@dataclass(frozen=True)
+class FindingRef:
+    """Another finding of the same node: its rule and its subject."""
+
+    rule_id: str
+    subject: Subject
+
+    @classmethod
+    def from_text(cls, text: str) -> FindingRef:
+        """A cause as an audit of schema 3 wrote it, ``rule-id subject`` (reading old files
+        only)."""
+        rule_id, _, subject = text.partition(" ")
+        return cls(rule_id, Subject.from_text(subject))
+
+
 #: What a rule answered for one subject of one node: ``not_applicable`` (not in force for
-#: the node's role, the phase or the version, or nothing of its scope to look at; subject
-#: ``""``), ``passed`` (it looked and did not fire) or ``failed`` (it fired: a finding).
+#: the node's role, the phase or the version, or nothing of its scope to look at; no
+#: subject), ``passed`` (it looked and did not fire) or ``failed`` (it fired: a finding).
 RuleResult = Literal["not_applicable", "passed", "failed"]
 
 
@@ -28,8 +76,12 @@ RuleResult = Literal["not_applicable", "passed", "failed"]
 class RuleCheck:
     rule_id: str
     node: str
-    subject: str
+    #: None when not applicable
+    subject: Subject | None
     result: RuleResult
+    #: the node's gadgets the subject serves that the rule has an effect on: those it
+    #: checked (empty when not applicable, and in audits of schema 3 or before)
+    gadgets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -39,22 +91,23 @@ class Finding:
     rule_id: str
     severity: Severity
     node: str
-    subject: str
+    subject: Subject
     title: str
     message: str
     remediation: tuple[str, ...]
     gadgets: Mapping[str, str]
     citations: tuple[str, ...]
     basis: str
-    #: The findings (``rule-id subject``, same node) this one is a consequence of; it then
-    #: names no remediation of its own: fixing the cause fixes it.
-    caused_by: tuple[str, ...] = ()
-
+    #: The findings (same node) this one is a consequence of; it then names no
+    #: remediation of its own: fixing the cause fixes it.
+    caused_by: tuple[FindingRef, ...] = ()
 
 
 @dataclass(frozen=True)
 class GadgetResult:
     outcome: Outcome
+    #: the rules that decided an outcome other than ``works`` (empty for ``works``: the
+    #: rules that checked a working gadget are the audit's ``checks``)
     rules: tuple[str, ...]
 
 
@@ -93,3 +146,14 @@ class Evaluation:
     unknowns: tuple[Unknown, ...] = ()
     #: what every rule answered for every node and subject
     checks: tuple[RuleCheck, ...] = ()
+
+
+def rules_that_checked(checks: Iterable[RuleCheck]) -> dict[tuple[str, str], tuple[str, ...]]:
+    """(node, gadget) -> the rules that looked at a subject serving that gadget and have an
+    effect on it (passed or failed), sorted: the evidence behind a gadget that works."""
+    found: dict[tuple[str, str], set[str]] = {}
+    for check in checks:
+        if check.result != "not_applicable":
+            for gadget in check.gadgets:
+                found.setdefault((check.node, gadget), set()).add(check.rule_id)
+    return {key: tuple(sorted(rules)) for key, rules in found.items()}

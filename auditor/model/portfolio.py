@@ -11,14 +11,16 @@ from pathlib import Path
 
 from auditor import __version__
 from auditor.common.serde import from_jsonable, to_jsonable
-from auditor.common.validation import load_json, validate_versioned
-from auditor.model.audit import Audit
+from auditor.common.validation import load_json, validate, validate_versioned
+from auditor.model.audit import Audit, subject_data
 from auditor.model.certificate import parse_time
 from auditor.model.cluster import Node
 from auditor.model.facts import Facts
+from auditor.model.findings import Subject
 from auditor.model.verdicts import VERDICTS, Verdict, exit_code, worst_exit, worst_verdict
 
-SCHEMA_VERSION = 1
+#: 2: a blocker's subject as an object (scope, key, kind); schema 1 is still read.
+SCHEMA_VERSION = 2
 
 
 PORTFOLIO_FILES = {"json": "portfolio.json", "csv": "portfolio.csv", "html": "portfolio.html"}
@@ -30,7 +32,7 @@ class Blocker:
 
     rule_id: str
     node: str
-    subject: str
+    subject: Subject
     title: str
 
 
@@ -161,5 +163,15 @@ def load_portfolio(folder: Path) -> Portfolio:
     """Read ``portfolio.json`` from a portfolio folder, checked against its schema."""
     path = folder / PORTFOLIO_FILES["json"]
     data = load_json(path)
+    if isinstance(data, dict) and data.get("schema_version") == 1:
+        validate(data, "portfolio-v1", path=str(path))
+        data = _from_v1(data)
     validate_versioned(data, "portfolio", SCHEMA_VERSION, path=str(path))
     return from_jsonable(Portfolio, data)
+
+
+def _from_v1(data: dict) -> dict:
+    """A portfolio of schema 1 (validated): its blockers' subjects were one string."""
+    clusters = [{**c, "blockers": [{**b, "subject": subject_data(Subject.from_text(
+        b["subject"]))} for b in c["blockers"]]} for c in data["clusters"]]
+    return {**data, "schema_version": SCHEMA_VERSION, "clusters": clusters}

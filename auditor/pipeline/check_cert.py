@@ -37,12 +37,12 @@ class CertCheck:
 def _about(finding: Finding, case: CertificateCase, gadgets: tuple[str, ...]) -> bool:
     """Is a finding about this certificate (its subject, a port presenting it, or the
     gadgets it serves)?"""
-    _, _, short = finding.subject.partition(":")
-    if short and case.fingerprint.startswith(short):
-        return True
-    if finding.subject in case.services:
-        return True
-    return finding.subject == "node" and bool(set(finding.gadgets) & set(gadgets))
+    subject = finding.subject
+    if subject.scope == "certificate":
+        return case.fingerprint.startswith(subject.key)
+    if subject.scope == "endpoint":
+        return subject.key in case.services
+    return bool(set(finding.gadgets) & set(gadgets))
 
 
 

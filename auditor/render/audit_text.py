@@ -127,7 +127,7 @@ def findings_text(audit: Audit, width: int = 100) -> str:
     blocks = []
     for finding in audit.findings:
         head = f"{finding.severity.upper():<8} {finding.rule_id}  [{finding.node}"
-        head += f" {finding.subject}]" if finding.subject != "node" else "]"
+        head += f" {finding.subject.text}]" if finding.subject.scope != "node" else "]"
         body = textwrap.fill(finding.message, width=width, initial_indent=" " * 9,
                              subsequent_indent=" " * 9, break_on_hyphens=False)
         lines = [head, body]

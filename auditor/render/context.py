@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +19,7 @@ from auditor.evaluate.gadgets import service_title as _service_title
 from auditor.model.audit import Audit
 from auditor.model.certificate import CertificateFacts
 from auditor.model.facts import EndpointFacts, HandshakeFacts, state_words
-from auditor.model.findings import Finding
+from auditor.model.findings import Finding, NodeResult, rules_that_checked
 from auditor.model.verdicts import VERDICT_WORDS
 from auditor.render.faq import FAQ_ROWS, cluster_row, node_rows
 from auditor.render.plan import build_plan
@@ -85,16 +86,16 @@ def finding_gadgets(audit: Audit, finding: Finding) -> tuple[str, ...]:
     node = audit.facts.node(finding.node)
     if node is None:
         return ()
-    if finding.subject == "node":
+    subject = finding.subject
+    if subject.scope == "node":
         return gadgets_of(node.role)
     services: list[str] = []
-    if ":" in finding.subject:
-        prefix = finding.subject.split(":", 1)[1]
+    if subject.scope == "certificate":
         services = [e.service for e in node.endpoints
                     if (b := e.handshake("browser")) is not None and b.leaf
-                    and b.leaf.startswith(prefix)]
+                    and b.leaf.startswith(subject.key)]
     else:
-        services = [finding.subject]
+        services = [subject.key]
     return tuple(dict.fromkeys(g for s in services for g in gadgets_served(node.role, s)))
 
 
@@ -147,17 +148,31 @@ def _endpoint_row(audit: Audit, role: str, endpoint: EndpointFacts) -> dict[str,
 
 def _finding_row(f: Finding) -> dict[str, Any]:
     return {"rule_id": f.rule_id, "severity": f.severity, "node": f.node,
-            "short": _short(f.node), "subject": f.subject, "title": f.title,
+            "short": _short(f.node), "subject": f.subject.text, "title": f.title,
             "message": f.message, "remediation": list(f.remediation),
             "citations": list(f.citations), "basis": f.basis,
             "gadgets": {GADGET_TITLES.get(g, g): OUTCOME_WORDS.get(o, o)
                         for g, o in sorted(f.gadgets.items())}}
 
 
+def _checked(node: NodeResult, checked: Mapping[tuple[str, str], tuple[str, ...]]
+             ) -> dict[str, list[str]]:
+    """Each working gadget's title -> the rules that checked it (the audit's checks; an
+    audit of schema 3, whose checks name no gadgets, kept them in the gadget's result)."""
+    out = {}
+    for gadget, result in node.gadgets.items():
+        if result.outcome == "works":
+            rules = sorted({*checked.get((node.host, gadget), ()), *result.rules})
+            if rules:
+                out[GADGET_TITLES[gadget]] = rules
+    return out
+
+
 def build_context(audit: Audit, meta: ReportMeta) -> dict[str, Any]:
     """The data every report template uses; deterministic for the same audit and meta."""
     nodes = []
     facts_nodes = {n.host: n for n in audit.facts.nodes}
+    checked = rules_that_checked(audit.checks)
     for node in audit.nodes:
         gadgets = []
         for gadget in ALL_GADGETS:
@@ -190,8 +205,7 @@ def build_context(audit: Audit, meta: ReportMeta) -> dict[str, Any]:
             if predicted else None,
             "declared": dict(facts_node.declared) if facts_node else {},
             "gadgets": gadgets, "faq_rows": list(node_rows(node)),
-            "checked": {GADGET_TITLES[g]: list(r.rules) for g, r in node.gadgets.items()
-                        if r.outcome == "works" and r.rules},
+            "checked": _checked(node, checked),
             "endpoints": [_endpoint_row(audit, node.role, e)
                           for e in (facts_node.endpoints if facts_node else ())],
         })

@@ -1,4 +1,9 @@
-"""What changed between two audits (before and after the change): it closes the ticket."""
+"""What changed between two audits (before and after the change): it closes the ticket.
+
+The findings part is a view of the two audits' checks. A problem that failed before is
+*fixed* only when the after audit checked it and it passed; when the after audit has no
+answer for it (the endpoint not reached, the node gone, the rule not in force) it is *no
+longer checked*, which is not evidence of a fix."""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ from dataclasses import dataclass
 
 from auditor.evaluate.gadgets import ALL_GADGETS
 from auditor.model.audit import Audit
-from auditor.model.findings import Finding
+from auditor.model.findings import Finding, Subject
 
 
 @dataclass(frozen=True)
@@ -43,12 +48,14 @@ class OutcomeChange:
 
 
 @dataclass(frozen=True)
-class FindingRef:
+class ChangedFinding:
     rule_id: str
     severity: str
     node: str
-    subject: str
+    subject: Subject
     title: str
+    #: why the after audit has no answer for it (``no_longer_checked`` only)
+    why: str = ""
 
 
 @dataclass(frozen=True)
@@ -57,14 +64,68 @@ class AuditDiff:
     after: AuditSide
     certificates: tuple[CertChange, ...]
     outcomes: tuple[OutcomeChange, ...]
-    fixed: tuple[FindingRef, ...]
-    new: tuple[FindingRef, ...]
+    #: failed before; the after audit checked it and it passed
+    fixed: tuple[ChangedFinding, ...]
+    #: failed after, not before
+    new: tuple[ChangedFinding, ...]
     unchanged: int
     #: Pre-change predictions that the post-change audit confirms: not fixed, they happened.
-    came_true: tuple[FindingRef, ...] = ()
+    came_true: tuple[ChangedFinding, ...] = ()
     #: Why the two audits may not be a before and an after of the same cluster.
     warnings: tuple[str, ...] = ()
+    #: failed before, and the after audit did not check it (the node or endpoint not
+    #: reached, the node gone, the rule not in force): not evidence of a fix
+    no_longer_checked: tuple[ChangedFinding, ...] = ()
 
+
+#: A problem as the diff follows it: rule, node, scope and the service (endpoint) or the
+#: certificate's kind (a replaced certificate with the same problem is the same problem).
+ProblemKey = tuple[str, str, str, str]
+
+
+def _key(rule_id: str, node: str, subject: Subject) -> ProblemKey:
+    return (rule_id, node, subject.scope,
+            subject.kind if subject.scope == "certificate" else subject.key)
+
+
+@dataclass(frozen=True)
+class _Reached:
+    """What of a cluster an audit reached: nodes with an endpoint that answered, and those
+    endpoints (node, service)."""
+
+    nodes: frozenset[str]
+    endpoints: frozenset[tuple[str, str]]
+
+    @classmethod
+    def of(cls, audit: Audit) -> _Reached:
+        endpoints = frozenset((n.host, e.service) for n in audit.facts.nodes
+                              for e in n.endpoints if e.reachable)
+        return cls(frozenset(host for host, _ in endpoints), endpoints)
+
+    def saw(self, node: str, subject: Subject) -> bool:
+        """Did the audit see the subject it answered for? A certificate it judged was
+        presented; an endpoint must have answered; a node, one of its endpoints."""
+        if subject.scope == "endpoint":
+            return (node, subject.key) in self.endpoints
+        return subject.scope == "certificate" or node in self.nodes
+
+
+def _answers(audit: Audit) -> dict[ProblemKey, str]:
+    """What the audit's checks answered for each problem: ``failed`` if any subject of it
+    failed, else ``passed`` if the audit saw a subject of it and the rule passed there (a
+    rule's condition that is merely false on an endpoint that never answered is no pass);
+    a problem it did not look at is absent."""
+    reached = _Reached.of(audit)
+    answers: dict[ProblemKey, str] = {}
+    for check in audit.checks:
+        if check.subject is None or check.result == "not_applicable":
+            continue
+        key = _key(check.rule_id, check.node, check.subject)
+        if check.result == "failed":
+            answers[key] = "failed"
+        elif reached.saw(check.node, check.subject):
+            answers.setdefault(key, "passed")
+    return answers
 
 
 def _side(audit: Audit) -> AuditSide:
@@ -75,15 +136,36 @@ def _side(audit: Audit) -> AuditSide:
                      audit.summary.get("warning", 0), audit.summary.get("notice", 0))
 
 
-def _finding_key(finding: Finding) -> tuple[str, str, str]:
-    # certificate subjects carry a short fingerprint ("tomcat:1a2b3c4d"); the same problem
-    # on a replaced certificate is still the same problem
-    return finding.rule_id, finding.node, finding.subject.split(":", 1)[0]
+def _finding_key(finding: Finding) -> ProblemKey:
+    return _key(finding.rule_id, finding.node, finding.subject)
 
 
-def _ref(finding: Finding) -> FindingRef:
-    return FindingRef(finding.rule_id, finding.severity, finding.node, finding.subject,
-                      finding.title)
+def _ref(finding: Finding, why: str = "") -> ChangedFinding:
+    return ChangedFinding(finding.rule_id, finding.severity, finding.node, finding.subject,
+                          finding.title, why)
+
+
+def _failures(audit: Audit) -> dict[ProblemKey, Finding]:
+    """Its findings, with those a waiver accepted (still failing: waived is not fixed)."""
+    out: dict[ProblemKey, Finding] = {}
+    for finding in (*audit.findings, *(a.finding for a in audit.accepted_risks)):
+        out.setdefault(_finding_key(finding), finding)
+    return out
+
+
+def _why_unchecked(finding: Finding, after: Audit) -> str:
+    subject = finding.subject
+    if not any(n.host == finding.node for n in after.nodes):
+        return "the node is not in the after audit"
+    if not any(c.rule_id == finding.rule_id and c.node == finding.node
+               and c.result != "not_applicable" for c in after.checks):
+        return "the rule did not apply to the node in the after audit"
+    reached = _Reached.of(after)
+    if subject.scope == "endpoint" and not reached.saw(finding.node, subject):
+        return f"the after audit did not reach its {subject.key} endpoint"
+    if subject.scope == "node" and not reached.saw(finding.node, subject):
+        return "the after audit reached no endpoint of the node"
+    return f"the after audit did not look at this {subject.scope}"
 
 
 def _cert_changes(before: Audit, after: Audit) -> list[CertChange]:
@@ -104,7 +186,8 @@ def _cert_changes(before: Audit, after: Audit) -> list[CertChange]:
             elif b_leaf:
                 kind = "now presented"
             elif a_leaf:
-                kind = "no longer presented"
+                # an endpoint that did not answer shows nothing, which is not a removal
+                kind = "not seen after" if b_state in (None, "unknown") else "no longer presented"
             else:
                 kind = "state changed"
             a_cert, b_cert = before.facts.certificate(a_leaf), after.facts.certificate(b_leaf)
@@ -144,7 +227,7 @@ def _warnings(before: Audit, after: Audit) -> list[str]:
 
 
 def _came_true(finding: Finding, before: Audit, after: Audit,
-               new: dict[tuple[str, str, str], Finding]) -> bool:
+               new: dict[ProblemKey, Finding]) -> bool:
     """A pre-change prediction the post-change audit confirms: the same finding, or a
     prediction about the states (a pre-only rule) whose predicted states are now observed."""
     if before.phase != "pre" or after.phase != "post":
@@ -162,15 +245,22 @@ def _came_true(finding: Finding, before: Audit, after: Audit,
 
 
 def diff_audits(before: Audit, after: Audit) -> AuditDiff:
-    """Certificates replaced, gadget outcomes changed, findings fixed, new and predictions
-    that came true; warnings when the pair does not look like a before and an after."""
-    old = {_finding_key(f): f for f in before.findings}
-    new = {_finding_key(f): f for f in after.findings}
+    """Certificates replaced, gadget outcomes changed, and the audits' checks compared:
+    findings fixed (the after audit checked and passed them), no longer checked, new, and
+    predictions that came true; warnings when the pair does not look like a before and an
+    after."""
+    old = _failures(before)
+    new = _failures(after)
+    answered = _answers(after)
+    failed_after = {k for k, result in answered.items() if result == "failed"} | new.keys()
     came_true = {k for k, f in old.items() if _came_true(f, before, after, new)}
-    fixed = tuple(_ref(f) for k, f in old.items() if k not in new and k not in came_true)
+    gone = [k for k in old if k not in failed_after and k not in came_true]
+    fixed = tuple(_ref(old[k]) for k in gone if answered.get(k) == "passed")
+    unchecked = tuple(_ref(old[k], _why_unchecked(old[k], after)) for k in gone
+                      if answered.get(k) != "passed")
     added = tuple(_ref(f) for k, f in new.items() if k not in old)
     return AuditDiff(_side(before), _side(after), tuple(_cert_changes(before, after)),
                      tuple(_outcome_changes(before, after)), fixed, added,
                      sum(1 for k in new if k in old and k not in came_true),
                      tuple(_ref(old[k]) for k in old if k in came_true),
-                     tuple(_warnings(before, after)))
+                     tuple(_warnings(before, after)), unchecked)

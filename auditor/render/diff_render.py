@@ -1,7 +1,10 @@
-"""The diff as a terminal table, HTML or Markdown."""
+"""The diff as a terminal table, HTML, Markdown or JSON."""
 
 from __future__ import annotations
 
+import json
+
+from auditor.common.serde import to_jsonable
 from auditor.evaluate.gadgets import GADGET_TITLES, OUTCOME_WORDS
 from auditor.model.facts import state_words
 from auditor.model.verdicts import VERDICT_WORDS
@@ -10,7 +13,11 @@ from auditor.render.diff import AuditDiff
 from auditor.render.markdown import md_escape
 from auditor.render.tables import tabulate
 
-DIFF_FORMATS = ("table", "html", "md")
+DIFF_FORMATS = ("table", "html", "md", "json")
+
+#: What "no longer checked" means, wherever it is shown.
+NOT_A_FIX = ("the after audit did not check these, so they are NOT evidence of a fix: "
+             "look at each before closing the change")
 
 
 def diff_summary(diff: AuditDiff) -> str:
@@ -19,6 +26,8 @@ def diff_summary(diff: AuditDiff) -> str:
              f"{len(diff.came_true)} prediction{'' if len(diff.came_true) == 1 else 's'} "
              "came true",
              f"{len(diff.new)} new",
+             *([f"{len(diff.no_longer_checked)} no longer checked (not evidence of a fix)"]
+               if diff.no_longer_checked else []),
              f"{len(diff.certificates)} certificate change"
              f"{'' if len(diff.certificates) == 1 else 's'}",
              f"{len(diff.outcomes)} gadget outcome{'' if len(diff.outcomes) == 1 else 's'} "
@@ -51,7 +60,11 @@ def diff_table(diff: AuditDiff) -> str:
     for title, refs in (("Came true", diff.came_true), ("Fixed", diff.fixed),
                         ("New", diff.new)):
         lines.append(f"{title}: " + ("none" if not refs else ""))
-        lines += [f"  {r.severity:<8} {r.rule_id}  [{r.node} {r.subject}]" for r in refs]
+        lines += [f"  {r.severity:<8} {r.rule_id}  [{r.node} {r.subject.text}]" for r in refs]
+    if diff.no_longer_checked:
+        lines.append(f"No longer checked: {NOT_A_FIX}")
+        lines += [f"  {r.severity:<8} {r.rule_id}  [{r.node} {r.subject.text}]  {r.why}"
+                  for r in diff.no_longer_checked]
     return "\n".join(lines) + "\n"
 
 
@@ -77,6 +90,12 @@ def diff_markdown(diff: AuditDiff) -> str:
         lines.append(f"{title}: " + ("none." if not refs else ""))
         lines += [f"- {r.severity} `{r.rule_id}` on {md_escape(r.node)}" for r in refs]
         lines.append("")
+    if diff.no_longer_checked:
+        lines += [f"**No longer checked:** {NOT_A_FIX}.", ""]
+        lines += [f"- {r.severity} `{r.rule_id}` on {md_escape(r.node)} "
+                  f"({md_escape(r.subject.text)}): {md_escape(r.why)}"
+                  for r in diff.no_longer_checked]
+        lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
@@ -84,8 +103,16 @@ def diff_html(diff: AuditDiff, meta: ReportMeta | None = None) -> str:
     from auditor.render.formats import environment
 
     return environment().get_template("diff.html.j2").render(
-        diff=diff, meta=meta or ReportMeta(), summary=diff_summary(diff),
+        diff=diff, meta=meta or ReportMeta(), summary=diff_summary(diff), not_a_fix=NOT_A_FIX,
         verdict_words=VERDICT_WORDS, gadget_titles=GADGET_TITLES, outcome_words=OUTCOME_WORDS)
+
+
+def diff_json(diff: AuditDiff) -> str:
+    """The diff as data: every list, each finding's subject as an object, sorted keys."""
+    data = to_jsonable(diff)
+    data["summary"] = diff_summary(diff)
+    data["no_longer_checked_means"] = NOT_A_FIX
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def render_diff(diff: AuditDiff, fmt: str, meta: ReportMeta | None = None) -> str:
@@ -95,4 +122,6 @@ def render_diff(diff: AuditDiff, fmt: str, meta: ReportMeta | None = None) -> st
         return diff_markdown(diff)
     if fmt == "html":
         return diff_html(diff, meta)
+    if fmt == "json":
+        return diff_json(diff)
     raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(DIFF_FORMATS)}")

@@ -36,7 +36,7 @@ def _rules_for(audit: Audit, role: str, host: str) -> list[tuple[str, str]]:
 
 
 def _text(findings: Iterable[Finding]) -> str:
-    return "\n\n".join(f"[{f.severity}] {f.subject}: {f.message}"
+    return "\n\n".join(f"[{f.severity}] {f.subject.text}: {f.message}"
                        + (f"\nremediation: {', '.join(f.remediation)}" if f.remediation else "")
                        for f in findings)
 

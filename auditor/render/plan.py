@@ -16,7 +16,7 @@ from auditor.evaluate.gadgets import GADGET_TITLES
 from auditor.model.audit import PLACES, Audit, AuditPlaybook
 from auditor.model.cluster import DEFAULT_PORTS, role_family
 from auditor.model.facts import state_words
-from auditor.model.findings import Finding
+from auditor.model.findings import Finding, FindingRef
 
 #: The order in which nodes are restarted: one at a time, the publisher first.
 RESTART_ORDER = ("uccx-publisher", "uccx-subscriber", "socialminer")
@@ -97,8 +97,8 @@ def verify_command(audit: Audit) -> str:
 
 
 def _purpose(finding: Finding) -> str | None:
-    kind = finding.subject.split(":", 1)[0]
-    return _PURPOSES.get(kind) if ":" in finding.subject else None
+    subject = finding.subject
+    return _PURPOSES.get(subject.kind) if subject.scope == "certificate" else None
 
 
 def _firefox_exceptions(audit: Audit, nodes: Sequence[str]) -> str:
@@ -166,7 +166,7 @@ def build_plan(audit: Audit) -> Plan:
     order = [n.host for n in audit.nodes]
     chosen: dict[str, list[Finding]] = {}
     others: dict[str, dict[str, list[str]]] = {}
-    consequences: list[tuple[Finding, tuple[str, ...]]] = []
+    consequences: list[tuple[Finding, tuple[FindingRef, ...]]] = []
     for finding in audit.findings:
         if finding.caused_by:
             consequences.append((finding, finding.caused_by))
@@ -257,15 +257,16 @@ def build_plan(audit: Audit) -> Plan:
                     tuple(entry["for"]))
         for key, entry in sorted(others.items(), key=lambda kv: rank(kv[0]))
         if key not in chosen and key in audit.playbooks)
-    by_key = {f"{f.rule_id} {f.subject}": f for f in audit.findings}
+    by_key = {(f.node, FindingRef(f.rule_id, f.subject)): f for f in audit.findings}
     notes = []
     for finding, causes in consequences:
-        found = [by_key[c] for c in causes if c in by_key]
+        found = [by_key[(finding.node, c)] for c in causes if (finding.node, c) in by_key]
         fixed_by = tuple(dict.fromkeys(audit.playbooks[f.remediation[0]].title
                                        for f in found if f.remediation
                                        and f.remediation[0] in audit.playbooks))
         note = Consequence(finding.title, finding.node,
-                           tuple(dict.fromkeys(f.title for f in found)) or causes, fixed_by)
+                           tuple(dict.fromkeys(f.title for f in found))
+                           or tuple(f"{c.rule_id} {c.subject.text}" for c in causes), fixed_by)
         if note not in notes:
             notes.append(note)
     return Plan(tuple(items), alternatives, {h: tuple(v) for h, v in per_node.items()},

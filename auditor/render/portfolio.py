@@ -40,7 +40,7 @@ def portfolio_csv(portfolio: Portfolio) -> str:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for c in portfolio.clusters:
-        blockers = "; ".join(f"{b.rule_id} on {b.node} ({b.subject})" for b in c.blockers)
+        blockers = "; ".join(f"{b.rule_id} on {b.node} ({b.subject.text})" for b in c.blockers)
         unknowns = "; ".join(f"{u.gadget} on {u.node}" for u in c.unknowns)
         writer.writerow([_cell(v) for v in (
             c.cluster, c.folder, c.phase, c.verdict, c.exit_code, c.errors, c.warnings,

@@ -3,9 +3,11 @@ findings fixed and new in it (from the cluster's own audit diff)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from auditor.common.serde import to_jsonable
 from auditor.model.audit import load_audit
 from auditor.model.portfolio import ClusterEntry, load_portfolio
 from auditor.model.verdicts import worst_exit
@@ -14,7 +16,7 @@ from auditor.render.diff import diff_audits
 from auditor.render.markdown import md_escape
 from auditor.render.tables import tabulate
 
-DIFF_FORMATS = ("table", "html", "md")
+DIFF_FORMATS = ("table", "html", "md", "json")
 _WORDS = {**VERDICT_WORDS, "inconclusive": "inconclusive", None: "—"}
 
 
@@ -26,6 +28,8 @@ class ClusterChange:
     fixed: int
     new: int
     certificates: int
+    #: failed before, not checked after: not evidence of a fix
+    no_longer_checked: int = 0
 
 
 @dataclass(frozen=True)
@@ -52,16 +56,18 @@ def diff_portfolios(before: Path, after: Path) -> PortfolioDiff:
             continue
         diff = diff_audits(_audit(before, a), _audit(after, b))
         changes.append(ClusterChange(name, a.verdict, b.verdict, len(diff.fixed),
-                                     len(diff.new), len(diff.certificates)))
+                                     len(diff.new), len(diff.certificates),
+                                     len(diff.no_longer_checked)))
     return PortfolioDiff(tuple(changes), worst_exit(c.exit_code for c in new.clusters))
 
 
 def _rows(diff: PortfolioDiff) -> list[list[object]]:
     return [[c.cluster, _WORDS.get(c.before, c.before), _WORDS.get(c.after, c.after),
-             c.fixed, c.new, c.certificates] for c in diff.clusters]
+             c.fixed, c.no_longer_checked, c.new, c.certificates] for c in diff.clusters]
 
 
-HEADERS = ["cluster", "before", "after", "fixed", "new", "certificates changed"]
+HEADERS = ["cluster", "before", "after", "fixed", "no longer checked (not a fix)", "new",
+           "certificates changed"]
 
 
 def render_portfolio_diff(diff: PortfolioDiff, fmt: str) -> str:
@@ -76,4 +82,7 @@ def render_portfolio_diff(diff: PortfolioDiff, fmt: str) -> str:
 
         return environment().get_template("portfolio_diff.html.j2").render(
             headers=HEADERS, rows=_rows(diff), diff=diff)
+    if fmt == "json":
+        return json.dumps(to_jsonable(diff), indent=2, sort_keys=True,
+                          ensure_ascii=False) + "\n"
     raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(DIFF_FORMATS)}")
