@@ -283,6 +283,14 @@ def ec_leaf_key_usage_refused() -> Facts:
         Served(PUB, "uccx-publisher", chain, rsa_key, pki.Issued(cert, key)),))
 
 
+def recorded_before_key_usage(facts: Facts) -> Facts:
+    """Facts as a version before the key-usage check recorded them: no certificate says
+    whether its key usage allows signing the handshake (null here; older files lack the
+    field, which reads the same: tests/test_key_usage.py)."""
+    return replace(facts, certificates={fp: replace(cert, key_usage_allows_signing=None)
+                                        for fp, cert in facts.certificates.items()})
+
+
 RECIPES: dict[str, Callable[[], Facts]] = {
     **{name: (lambda name=name: lab_facts(name)) for name in (
         "row1-self-signed", "row2-rsa-signed-ecdsa", "row3-ec-signed-ecdsa",
@@ -324,6 +332,8 @@ RECIPES: dict[str, Callable[[], Facts]] = {
     "chain-out-of-order": chain_out_of_order,
     "leaf-without-aki": leaf_without_aki,
     "ec-leaf-key-usage-refused": ec_leaf_key_usage_refused,
+    "row3-recorded-before-key-usage": lambda: recorded_before_key_usage(
+        lab_facts("row3-ec-signed-ecdsa")),
 }
 
 

@@ -67,3 +67,21 @@ def test_the_rule_fires_on_recorded_facts_and_not_on_facts_that_never_read_it() 
     assert RULE not in _evaluate(data)
     facts = facts_from_data(data, path=str(FIXTURE))
     assert all(key_usage_refused(c) is None for c in facts.certificates.values())
+
+
+def test_facts_that_never_read_key_usage_leave_every_reached_gadget_unknown() -> None:
+    """An old facts file (no ``key_usage_allows_signing`` at all) of a cluster that is GO
+    when its key usage is known: each reached port's gadgets are unknown, the verdict is
+    inconclusive and the way to settle it is to probe again, never GO."""
+    row3 = FIXTURE.parent / "row3-ec-signed-ecdsa.json"
+    data = json.loads(row3.read_text(encoding="utf-8"))
+    facts = facts_from_data(data, path=str(row3))
+    settings = make_settings(facts.version, facts.observed_at, phase="post")
+    assert evaluate(load_ruleset(), facts, settings).verdict == "go"
+    for cert in data["certificates"].values():
+        del cert["key_usage_allows_signing"]
+    old = evaluate(load_ruleset(), facts_from_data(data, path=str(row3)), settings)
+    assert old.verdict == "inconclusive"
+    assert {g.outcome for n in old.nodes for g in n.gadgets.values()} == {"unknown"}
+    assert {f.rule_id for f in old.findings} == {"leaf-key-usage-not-recorded"}
+    assert all("Probe" in s and "again" in s for u in old.unknowns for s in u.settle)
