@@ -204,14 +204,15 @@ def audit(
     try:
         with output, probe_progress(total) as progress:
             result = run_audit(request, None if offline else progress, output)
+        # a Ctrl-C while the result is printed still says what is on disk: the whole set
+        print_result(result, err=summary_json)
+        if summary_json:
+            from auditor.model.portfolio import build_portfolio
+            from auditor.render.portfolio import summary_line
+
+            typer.echo(summary_line(build_portfolio([(request.out_dir.name, result.audit)]),
+                                    request.out_dir))
     except KeyboardInterrupt:
         typer.echo(terminal(output.interrupted()), err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
-    print_result(result, err=summary_json)
-    if summary_json:
-        from auditor.model.portfolio import build_portfolio
-        from auditor.render.portfolio import summary_line
-
-        typer.echo(summary_line(build_portfolio([(request.out_dir.name, result.audit)]),
-                                request.out_dir))
     raise typer.Exit(exit_code(result.audit.verdict))

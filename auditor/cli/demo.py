@@ -72,30 +72,32 @@ def demo(
     started_at = utc_now()
     output = OutputSet(folder)  # checked before the lab starts
     typer.echo(f"lab scenario {scenario}: {SCENARIOS[scenario].summary}\n")
-    with output, Lab(scenario, output.stage / "lab") as lab:
-        inventory = load_inventory(lab.inventory_path)
-        request = AuditRequest(
-            inventory=inventory, phase=phase,
-            trust=load_agent_trust(str(lab.agent_trust_path)), out_dir=output.out,
-            target_version="11.5(1)" if phase == "pre" else None,
-            options=ProbeOptions(per_host=per_host), meta=ReportMeta.now(ticket, operator),
-            invocation=audit_invocation(
-                output.final(lab.inventory_path), phase,
+    # a Ctrl-C at any point, the lab's shutdown and the printing included, says what is
+    # on disk
+    try:
+        with output, Lab(scenario, output.stage / "lab") as lab:
+            inventory = load_inventory(lab.inventory_path)
+            request = AuditRequest(
+                inventory=inventory, phase=phase,
+                trust=load_agent_trust(str(lab.agent_trust_path)), out_dir=output.out,
                 target_version="11.5(1)" if phase == "pre" else None,
-                agent_trust=output.final(lab.agent_trust_path), ticket=ticket,
-                options=ProbeOptions(per_host=per_host)),
-            pdf=pdf, bundle=bundle,
-            provenance=replace(provenance(lab.inventory_path, lab.agent_trust_path),
-                               started_at=started_at))
-        total = sum(len(n.endpoints()) for n in inventory.nodes)
-        try:
+                options=ProbeOptions(per_host=per_host), meta=ReportMeta.now(ticket, operator),
+                invocation=audit_invocation(
+                    output.final(lab.inventory_path), phase,
+                    target_version="11.5(1)" if phase == "pre" else None,
+                    agent_trust=output.final(lab.agent_trust_path), ticket=ticket,
+                    options=ProbeOptions(per_host=per_host)),
+                pdf=pdf, bundle=bundle,
+                provenance=replace(provenance(lab.inventory_path, lab.agent_trust_path),
+                                   started_at=started_at))
+            total = sum(len(n.endpoints()) for n in inventory.nodes)
             with probe_progress(total) as progress:
                 result = run_audit(request, progress, output)
-        except KeyboardInterrupt:
-            typer.echo(terminal(output.interrupted()), err=True)
-            raise typer.Exit(EXIT_INTERRUPTED) from None
-    print_result(result)
-    typer.echo(f"open {result.reports['html'].resolve().as_uri()}")
+        print_result(result)
+        typer.echo(f"open {result.reports['html'].resolve().as_uri()}")
+    except KeyboardInterrupt:
+        typer.echo(terminal(output.interrupted()), err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     code = exit_code(result.audit.verdict)
     if code:
         typer.echo(f"(the demo ran; `uccx-audit audit` on such a cluster exits {code})",

@@ -79,10 +79,10 @@ def audit_portfolio(inventories: list[Path], *, phase: str, target_version: str 
         with output, probe_progress(total) as progress:
             portfolio, results = run_portfolio(loaded, request, progress, cli_for=cli_for,
                                                output=output)
+        _finish(portfolio, results, folder, summary_json)  # a Ctrl-C here: the set is whole
     except KeyboardInterrupt:
         typer.echo(terminal(output.interrupted()), err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
-    _finish(portfolio, results, folder, summary_json)
 
 
 commands = Commands()

@@ -272,11 +272,11 @@ class OutputSet:
             return f"interrupted after the reports were written: the complete set is in {self.out}"
         before = (f"{self.requested} keeps its previous reports" if self.out.exists()
                   else f"{self.requested} was not created")
-        if self.kept_files:
+        kept = [p for p in self.kept_files if p.exists()]
+        if kept:
             return (f"interrupted: no report was written ({before}); the probed facts are "
-                    f"in {', '.join(str(p) for p in self.kept_files[:1])}"
-                    + (f" and {len(self.kept_files) - 1} more files beside it"
-                       if len(self.kept_files) > 1 else "")
+                    f"in {', '.join(str(p) for p in kept[:1])}"
+                    + (f" and {len(kept) - 1} more files beside it" if len(kept) > 1 else "")
                     + " (judge them with uccx-audit evaluate or uccx-audit portfolio)")
         return f"interrupted before the probe finished: nothing was written ({before})"
 
@@ -286,8 +286,11 @@ class OutputSet:
         from auditor.common.fileio import write_atomic
 
         self.kept.mkdir(parents=True, exist_ok=True)
-        self.kept_files = [write_atomic(self.kept / name, path.read_bytes())
-                           for name, path in facts_files.items()]
+        for name, path in facts_files.items():
+            # named before it is written: a Ctrl-C just after the rename still reports it
+            # (interrupted() names only those that exist)
+            self.kept_files.append(self.kept / name)
+            write_atomic(self.kept / name, path.read_bytes())
 
     def final(self, path: Path) -> Path:
         """Where a file written into the stage is once the set is in place."""
