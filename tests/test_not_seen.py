@@ -15,14 +15,87 @@ from audits import lab_audit
 from cli_runner import invoke
 
 from auditor.common.errors import InputError
+from auditor.evaluate.engine import evaluate
+from auditor.evaluate.projection import make_settings
+from auditor.evaluate.ruleset import RuleSet, load_ruleset
 from auditor.lab import Lab
 from auditor.model.audit import Audit, audit_from_data, audit_to_json, load_audit, save_audit
-from auditor.model.findings import RuleCheck, Subject, rules_that_checked
+from auditor.model.facts import Facts, ProbeError, load_facts
+from auditor.model.findings import Evaluation, RuleCheck, Subject, rules_that_checked
 from auditor.render.diff import diff_audits
 
 PUB, SUB = "uccx-pub.lab.uccx.example", "uccx-sub.lab.uccx.example"
 LIVE = "live-data-prompt-cannot-be-accepted"
 REACHABILITY = {"endpoint-unreachable", "endpoint-not-probed"}
+FACTS = Path(__file__).resolve().parent.parent / "fixtures" / "facts"
+
+
+@pytest.fixture(scope="module")
+def rules() -> RuleSet:
+    return load_ruleset()
+
+
+def _evaluate(rules: RuleSet, facts: Facts, phase: str = "post",
+              target: str | None = None) -> Evaluation:
+    return evaluate(rules, facts, make_settings(facts.version, facts.observed_at, phase=phase,
+                                                target_version=target))
+
+
+def _answers(evaluation: Evaluation, node: str, service: str) -> dict[str, str]:
+    return {c.rule_id: c.result for c in evaluation.checks
+            if c.node == node and c.subject == Subject("endpoint", service)}
+
+
+@pytest.mark.parametrize(("name", "fired"), [
+    ("row4-publisher-live-data-refused", "endpoint-unreachable"),
+    ("row3-publisher-live-data-not-probed", "endpoint-not-probed")])
+def test_recorded_facts_of_an_endpoint_not_seen(rules: RuleSet, name: str,
+                                                fired: str) -> None:
+    evaluation = _evaluate(rules, load_facts(FACTS / f"{name}.json"))
+    live = _answers(evaluation, PUB, "live_data")
+    assert live.pop(fired) == "failed"
+    assert live and set(live.values()) == {"not_seen"}
+    seen = _answers(evaluation, PUB, "finesse")
+    assert seen and set(seen.values()) <= {"passed", "failed"}
+    assert {c.subject.scope for c in evaluation.checks if c.result == "not_seen"
+            and c.subject is not None} == {"endpoint"}
+
+
+def _without_rsa_only(facts: Facts, host: str, service: str) -> Facts:
+    """The facts with one endpoint's RSA-only handshake failed (the browser's still ok)."""
+    nodes = []
+    for node in facts.nodes:
+        endpoints = tuple(dataclasses.replace(e, handshakes=tuple(
+            dataclasses.replace(h, ok=False, chain=(), chain_check=None, name_covered=None,
+                                cn_only=None, error=ProbeError("timeout", "timed out"))
+            if h.profile == "rsa_only" else h for h in e.handshakes))
+            if (node.host, e.service) == (host, service) else e for e in node.endpoints)
+        nodes.append(dataclasses.replace(node, endpoints=endpoints))
+    return dataclasses.replace(facts, nodes=tuple(nodes))
+
+
+def test_a_prediction_without_a_certificate_is_not_seen(rules: RuleSet) -> None:
+    """Pre phase, 11.5 to 12.5: once ECDSA ends, browsers get what the RSA-only client got
+    today; where that handshake failed the prediction has no certificate to judge."""
+    facts = load_facts(FACTS / "row4-upgrade-trap.json")
+    whole = _answers(_evaluate(rules, facts, "pre", "12.5(1)"), PUB, "live_data")
+    assert whole and set(whole.values()) <= {"passed", "failed"}
+    cut = _evaluate(rules, _without_rsa_only(facts, PUB, "live_data"), "pre", "12.5(1)")
+    live = _answers(cut, PUB, "live_data")
+    assert live.pop("endpoint-unreachable") == "failed"
+    assert live and set(live.values()) == {"not_seen"}
+
+
+def test_a_predicted_new_tomcat_ecdsa_counts_as_seen(rules: RuleSet) -> None:
+    """Pre phase, 11.0 to 11.5: the upgrade's self-signed tomcat-ECDSA is predicted where
+    today's browser handshake completed; the rules judge that prediction."""
+    evaluation = _evaluate(rules, load_facts(FACTS / "pre-upgrade-ca-signed.json"), "pre",
+                           "11.5(1)")
+    live = _answers(evaluation, PUB, "live_data")
+    assert live[LIVE] == "failed" and live["endpoint-unreachable"] == "passed"
+    assert any(f.rule_id == LIVE and f.node == PUB and f.basis == "predicted"
+               for f in evaluation.findings)
+    assert not [c for c in evaluation.checks if c.result == "not_seen"]
 
 
 def _closed_port(address: str) -> int:
