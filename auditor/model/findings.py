@@ -80,8 +80,10 @@ RuleResult = Literal["not_applicable", "passed", "failed", "not_seen"]
   an endpoint counts as seen when the prediction has a certificate (a new self-signed
   ``tomcat-ECDSA`` is predicted only where today's browser handshake completed; once
   ECDSA ends, the ``rsa_only`` handshake must have completed). Offline audits' declared
-  handshakes count as seen. Node and certificate subjects are never ``not_seen``: a
-  certificate subject exists only where it was presented.
+  handshakes count as seen. Certificate subjects are never ``not_seen``: one exists only
+  where it was presented. Node subjects are never ``not_seen`` either, although a
+  node-scope rule may pass on a node none of whose endpoints answered (``diff`` does not
+  take such a pass as a fix).
 - ``passed``: it looked at a seen subject and did not fire.
 
 Audits written before ``not_seen`` existed say ``passed`` there; reading them
