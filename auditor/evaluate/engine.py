@@ -2,7 +2,8 @@
 
 Each rule is evaluated on every subject of its scope (node, endpoint, certificate) of every
 node whose role, phase and version it applies to, and answers for each (a
-:class:`RuleCheck`: not applicable, passed or failed, and the gadgets it checked). A rule
+:class:`RuleCheck`: not applicable, passed, failed, or not seen when it did not fire on an
+endpoint the audit did not reach; and the gadgets it checked). A rule
 that fires gives one finding and its effect on each gadget that needs the subject. A
 gadget's outcome is the worst effect given to it; it carries the rules that gave that
 effect. A gadget no rule found a problem with ``works``; the rules that checked it are the
@@ -42,6 +43,7 @@ from auditor.model.findings import (
     Outcome,
     PredictedStates,
     RuleCheck,
+    RuleResult,
     Subject,
     Unknown,
 )
@@ -55,6 +57,9 @@ class _Subject:
     view: Mapping[str, Any]
     gadgets: tuple[str, ...]
     predicted: bool
+    #: the audit saw the subject: an endpoint's view has a browser certificate (observed,
+    #: declared or predicted); nodes and certificates always
+    seen: bool = True
 
 
 def _subjects(rule: Rule, node: NodeView, cluster: Mapping[str, Any]) -> Iterator[_Subject]:
@@ -66,7 +71,8 @@ def _subjects(rule: Rule, node: NodeView, cluster: Mapping[str, Any]) -> Iterato
             if rule.services is None or endpoint["service"] in rule.services:
                 yield _Subject(Subject("endpoint", endpoint["service"]), order,
                                {**base, "endpoint": endpoint},
-                               tuple(endpoint["gadgets"]), endpoint["predicted"])
+                               tuple(endpoint["gadgets"]), endpoint["predicted"],
+                               endpoint["reachable"])
     else:
         for order, cert in enumerate(node.certificates):
             if rule.services is not None and not set(cert["services"]) & set(rule.services):
@@ -139,9 +145,11 @@ def evaluate(rules: RuleSet, facts: Facts, settings: Settings) -> Evaluation:
                 affected = tuple(g for g in subject.gadgets if g in rule.effects)
                 affected = shared.setdefault(affected, affected)
                 fired = rule.condition.holds(subject.view)
+                result: RuleResult = ("failed" if fired else
+                                      "passed" if subject.seen else "not_seen")
                 checks.append(RuleCheck(rule.id, node.host,
                                         shared.setdefault(subject.subject, subject.subject),
-                                        "failed" if fired else "passed", affected))
+                                        result, affected))
                 if not fired:
                     continue
                 for gadget in affected:

@@ -293,7 +293,20 @@ def audit_from_data(data: Any, *, path: str = "<audit>") -> Audit:
         validate_versioned(data, "audit", SCHEMA_VERSION, path=path)
     facts_from_data(data["facts"], path=f"{path} (facts)")
     audit: Audit = from_jsonable(Audit, {k: v for k, v in data.items() if k != "checks"})
-    return dataclasses.replace(audit, checks=_checks_from_groups(data.get("checks", [])))
+    checks = _checks_from_groups(data.get("checks", []))
+    return dataclasses.replace(audit, checks=_unseen_not_passed(checks, audit.facts))
+
+
+def _unseen_not_passed(checks: tuple[RuleCheck, ...], facts: Facts) -> tuple[RuleCheck, ...]:
+    """Audits written before ``not_seen`` existed say ``passed`` where a rule's condition
+    was merely false on an endpoint that never answered: such a check of an endpoint no
+    client profile reached (or that was not probed) is ``not_seen``. The engine never
+    writes that combination, so this changes nothing in newer audits."""
+    reached = {(n.host, e.service) for n in facts.nodes for e in n.endpoints if e.reachable}
+    return tuple(dataclasses.replace(c, result="not_seen")
+                 if c.result == "passed" and c.subject is not None
+                 and c.subject.scope == "endpoint" and (c.node, c.subject.key) not in reached
+                 else c for c in checks)
 
 
 def save_audit(audit: Audit, path: str | Path) -> Path:

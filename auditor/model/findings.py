@@ -66,10 +66,32 @@ class FindingRef:
         return cls(rule_id, Subject.from_text(subject))
 
 
-#: What a rule answered for one subject of one node: ``not_applicable`` (not in force for
-#: the node's role, the phase or the version, or nothing of its scope to look at; no
-#: subject), ``passed`` (it looked and did not fire) or ``failed`` (it fired: a finding).
-RuleResult = Literal["not_applicable", "passed", "failed"]
+RuleResult = Literal["not_applicable", "passed", "failed", "not_seen"]
+"""What a rule answered for one subject of one node.
+
+- ``not_applicable``: not in force for the node's role, the phase or the version, or
+  nothing of its scope to look at (no subject).
+- ``failed``: it fired (a finding), whether or not the subject was seen: a rule such as
+  ``endpoint-unreachable`` fires *because* an endpoint did not answer.
+- ``not_seen``: it did not fire, and its subject is an endpoint the audit did not see: the
+  endpoint's view has no browser certificate (``endpoint.reachable`` false: not probed,
+  or no browser handshake completed), so the rule's condition was false on absent facts.
+  That is no pass. In the ``pre`` phase the view is the prediction for after the change:
+  an endpoint counts as seen when the prediction has a certificate (a new self-signed
+  ``tomcat-ECDSA`` is predicted only where today's browser handshake completed; once
+  ECDSA ends, the ``rsa_only`` handshake must have completed). Offline audits' declared
+  handshakes count as seen. Certificate subjects are never ``not_seen``: one exists only
+  where it was presented. Node subjects are never ``not_seen`` either, although a
+  node-scope rule may pass on a node none of whose endpoints answered (``diff`` does not
+  take such a pass as a fix).
+- ``passed``: it looked at a seen subject and did not fire.
+
+Audits written before ``not_seen`` existed say ``passed`` there; reading them
+(:func:`auditor.model.audit.audit_from_data`) gives ``not_seen`` to a passed check of an
+endpoint that no client profile reached.
+"""
+#: The results that mean the rule looked at what it judged.
+LOOKED: frozenset[RuleResult] = frozenset({"passed", "failed"})
 
 
 @dataclass(frozen=True)
@@ -150,10 +172,11 @@ class Evaluation:
 
 def rules_that_checked(checks: Iterable[RuleCheck]) -> dict[tuple[str, str], tuple[str, ...]]:
     """(node, gadget) -> the rules that looked at a subject serving that gadget and have an
-    effect on it (passed or failed), sorted: the evidence behind a gadget that works."""
+    effect on it (passed or failed; not a subject the audit did not see), sorted: the
+    evidence behind a gadget that works."""
     found: dict[tuple[str, str], set[str]] = {}
     for check in checks:
-        if check.result != "not_applicable":
+        if check.result in LOOKED:
             for gadget in check.gadgets:
                 found.setdefault((check.node, gadget), set()).add(check.rule_id)
     return {key: tuple(sorted(rules)) for key, rules in found.items()}

@@ -88,43 +88,30 @@ def _key(rule_id: str, node: str, subject: Subject) -> ProblemKey:
             subject.kind if subject.scope == "certificate" else subject.key)
 
 
-@dataclass(frozen=True)
-class _Reached:
-    """What of a cluster an audit reached: nodes with an endpoint that answered, and those
-    endpoints (node, service)."""
-
-    nodes: frozenset[str]
-    endpoints: frozenset[tuple[str, str]]
-
-    @classmethod
-    def of(cls, audit: Audit) -> _Reached:
-        endpoints = frozenset((n.host, e.service) for n in audit.facts.nodes
-                              for e in n.endpoints if e.reachable)
-        return cls(frozenset(host for host, _ in endpoints), endpoints)
-
-    def saw(self, node: str, subject: Subject) -> bool:
-        """Did the audit see the subject it answered for? A certificate it judged was
-        presented; an endpoint must have answered; a node, one of its endpoints."""
-        if subject.scope == "endpoint":
-            return (node, subject.key) in self.endpoints
-        return subject.scope == "certificate" or node in self.nodes
+def _nodes_reached(audit: Audit) -> frozenset[str]:
+    """The nodes of which the audit reached at least one endpoint."""
+    return frozenset(n.host for n in audit.facts.nodes if any(e.reachable for e in n.endpoints))
 
 
 def _answers(audit: Audit) -> dict[ProblemKey, str]:
     """What the audit's checks answered for each problem: ``failed`` if any subject of it
-    failed, else ``passed`` if the audit saw a subject of it and the rule passed there (a
-    rule's condition that is merely false on an endpoint that never answered is no pass);
-    a problem it did not look at is absent."""
-    reached = _Reached.of(audit)
+    failed, else ``passed`` if the rule passed on a subject of it, else ``not_seen`` (the
+    engine's answer for an endpoint the audit did not reach: no pass). A node-scope rule
+    that passed on a node none of whose endpoints answered judged only what was declared
+    or read over the VOS CLI: the diff does not take that as a pass either. A problem the
+    audit did not look at is absent."""
+    nodes = _nodes_reached(audit)
+    rank = {"not_seen": 0, "passed": 1, "failed": 2}
     answers: dict[ProblemKey, str] = {}
     for check in audit.checks:
-        if check.subject is None or check.result == "not_applicable":
+        if check.subject is None or check.result not in rank:
             continue
+        result = check.result
+        if result == "passed" and check.subject.scope == "node" and check.node not in nodes:
+            result = "not_seen"
         key = _key(check.rule_id, check.node, check.subject)
-        if check.result == "failed":
-            answers[key] = "failed"
-        elif reached.saw(check.node, check.subject):
-            answers.setdefault(key, "passed")
+        if rank[result] > rank.get(answers.get(key, ""), -1):
+            answers[key] = result
     return answers
 
 
@@ -153,18 +140,17 @@ def _failures(audit: Audit) -> dict[ProblemKey, Finding]:
     return out
 
 
-def _why_unchecked(finding: Finding, after: Audit) -> str:
+def _why_unchecked(finding: Finding, after: Audit, answered: dict[ProblemKey, str]) -> str:
     subject = finding.subject
     if not any(n.host == finding.node for n in after.nodes):
         return "the node is not in the after audit"
     if not any(c.rule_id == finding.rule_id and c.node == finding.node
                and c.result != "not_applicable" for c in after.checks):
         return "the rule did not apply to the node in the after audit"
-    reached = _Reached.of(after)
-    if subject.scope == "endpoint" and not reached.saw(finding.node, subject):
-        return f"the after audit did not reach its {subject.key} endpoint"
-    if subject.scope == "node" and not reached.saw(finding.node, subject):
-        return "the after audit reached no endpoint of the node"
+    if answered.get(_finding_key(finding)) == "not_seen":
+        return (f"the after audit did not reach its {subject.key} endpoint"
+                if subject.scope == "endpoint"
+                else "the after audit reached no endpoint of the node")
     return f"the after audit did not look at this {subject.scope}"
 
 
@@ -256,7 +242,7 @@ def diff_audits(before: Audit, after: Audit) -> AuditDiff:
     came_true = {k for k, f in old.items() if _came_true(f, before, after, new)}
     gone = [k for k in old if k not in failed_after and k not in came_true]
     fixed = tuple(_ref(old[k]) for k in gone if answered.get(k) == "passed")
-    unchecked = tuple(_ref(old[k], _why_unchecked(old[k], after)) for k in gone
+    unchecked = tuple(_ref(old[k], _why_unchecked(old[k], after, answered)) for k in gone
                       if answered.get(k) != "passed")
     added = tuple(_ref(f) for k, f in new.items() if k not in old)
     return AuditDiff(_side(before), _side(after), tuple(_cert_changes(before, after)),

@@ -1,5 +1,7 @@
 """JUnit XML: one test case per rule per node that the rule looked at (the engine's
-checks), a failure for each error finding, so CI systems show an audit like a test run."""
+checks), a failure for each error finding, so CI systems show an audit like a test run. A
+rule that could not see one of its endpoints (``not_seen``) is skipped, never a pass: the
+message names the host, the port and why."""
 
 from __future__ import annotations
 
@@ -8,14 +10,15 @@ from collections.abc import Iterable
 
 from auditor.common.textsafe import visible
 from auditor.model.audit import Audit
-from auditor.model.findings import Finding
+from auditor.model.cluster import DEFAULT_PORTS, EXTRA_UCCX_PORTS, role_family
+from auditor.model.findings import Finding, RuleCheck
 from auditor.render.context import ReportMeta
 
 
 def _rules_for(audit: Audit, role: str, host: str) -> list[tuple[str, str]]:
-    """(rule id, title) of every rule that looked at something of this node: the engine's
-    checks say which (passed or failed); audits written before them, the rules in force
-    for the node's role."""
+    """(rule id, title) of every rule that had something of this node to look at: the
+    engine's checks say which (passed, failed or not seen); audits written before them,
+    the rules in force for the node's role."""
     if audit.checks:
         titles = {r.id: r.title for r in audit.rule_set.catalogue}
         looked = dict.fromkeys(c.rule_id for c in audit.checks
@@ -35,6 +38,36 @@ def _rules_for(audit: Audit, role: str, host: str) -> list[tuple[str, str]]:
     return sorted(seen.items())
 
 
+def _not_seen(audit: Audit, host: str, service: str) -> str:
+    """Where and why the audit did not see one endpoint: ``live_data on HOST port 12015:
+    no TLS handshake completed (refused: ...)``."""
+    node = audit.facts.node(host)
+    endpoint = node.endpoint(service) if node else None
+    if endpoint is None:
+        family = role_family(node.role) if node else ""
+        port = {**DEFAULT_PORTS.get(family, {}), **EXTRA_UCCX_PORTS}.get(service)
+        return (f"{service} on {host} port {port if port is not None else '?'}: "
+                "not probed")
+    where = f"{service} on {host} port {endpoint.port}"
+    if endpoint.reachable:
+        # pre phase: the endpoint answered, but the prediction for after the change had
+        # no certificate to go on (e.g. no RSA-only handshake once ECDSA ends)
+        return (f"{where}: the prediction for after the change has no certificate "
+                "(the handshake it is predicted from did not complete)")
+    error = endpoint.error
+    return (f"{where}: no TLS handshake completed"
+            + (f" ({error.kind}: {error.detail})" if error else ""))
+
+
+def _unseen_case(audit: Audit, host: str, checks: list[RuleCheck]) -> tuple[str, str]:
+    """A skipped case's message (the endpoints not seen) and text (also what passed)."""
+    unseen = [c.subject.key for c in checks if c.result == "not_seen" and c.subject]
+    message = "not seen, so not checked: " + "; ".join(
+        _not_seen(audit, host, service) for service in unseen)
+    passed = [c.subject.text for c in checks if c.result == "passed" and c.subject]
+    return message, message + (f"\npassed on: {', '.join(passed)}" if passed else "")
+
+
 def _text(findings: Iterable[Finding]) -> str:
     return "\n\n".join(f"[{f.severity}] {f.subject.text}: {f.message}"
                        + (f"\nremediation: {', '.join(f.remediation)}" if f.remediation else "")
@@ -45,6 +78,9 @@ def render_junit(audit: Audit, meta: ReportMeta) -> str:
     """The audit as JUnit XML (testsuites > testsuite per node > testcase per rule)."""
     root = ET.Element("testsuites", name=f"uccx-audit {audit.cluster} ({audit.phase})")
     total = failures = errors_total = skipped_total = 0
+    by_rule: dict[tuple[str, str], list[RuleCheck]] = {}
+    for check in audit.checks:
+        by_rule.setdefault((check.node, check.rule_id), []).append(check)
     for node in audit.nodes:
         suite = ET.SubElement(root, "testsuite", name=f"{audit.cluster} / {node.host}",
                               hostname=node.host, timestamp=audit.facts.observed_at)
@@ -72,6 +108,11 @@ def render_junit(audit: Audit, meta: ReportMeta) -> str:
                 failure.text = _text(errors)
                 suite_failures += 1
             accepted = [a for a in waived if a.finding.rule_id == rule_id]
+            checks = by_rule.get((node.host, rule_id), [])
+            if not errors and not accepted and any(c.result == "not_seen" for c in checks):
+                message, text = _unseen_case(audit, node.host, checks)
+                ET.SubElement(case, "skipped", message=message).text = text
+                suite_skipped += 1
             if accepted and not errors:
                 waiver = accepted[0].waiver
                 skipped = ET.SubElement(case, "skipped", message=(

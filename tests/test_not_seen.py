@@ -1,0 +1,245 @@
+"""The engine never says "passed" about what the audit did not see: a rule that did not fire
+on an endpoint that never answered is ``not_seen``, and every view of the checks (audit.json,
+JUnit, "rules that checked this gadget", diff) says so."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import socket
+from pathlib import Path
+
+import pytest
+from audits import lab_audit
+from cli_runner import invoke
+
+from auditor.common.errors import InputError
+from auditor.evaluate.engine import evaluate
+from auditor.evaluate.projection import make_settings
+from auditor.evaluate.ruleset import RuleSet, load_ruleset
+from auditor.lab import Lab
+from auditor.model.audit import Audit, audit_from_data, audit_to_json, load_audit, save_audit
+from auditor.model.facts import Facts, ProbeError, load_facts
+from auditor.model.findings import Evaluation, RuleCheck, Subject, rules_that_checked
+from auditor.render.diff import diff_audits
+
+PUB, SUB = "uccx-pub.lab.uccx.example", "uccx-sub.lab.uccx.example"
+LIVE = "live-data-prompt-cannot-be-accepted"
+REACHABILITY = {"endpoint-unreachable", "endpoint-not-probed"}
+FACTS = Path(__file__).resolve().parent.parent / "fixtures" / "facts"
+
+
+@pytest.fixture(scope="module")
+def rules() -> RuleSet:
+    return load_ruleset()
+
+
+def _evaluate(rules: RuleSet, facts: Facts, phase: str = "post",
+              target: str | None = None) -> Evaluation:
+    return evaluate(rules, facts, make_settings(facts.version, facts.observed_at, phase=phase,
+                                                target_version=target))
+
+
+def _answers(evaluation: Evaluation, node: str, service: str) -> dict[str, str]:
+    return {c.rule_id: c.result for c in evaluation.checks
+            if c.node == node and c.subject == Subject("endpoint", service)}
+
+
+@pytest.mark.parametrize(("name", "fired"), [
+    ("row4-publisher-live-data-refused", "endpoint-unreachable"),
+    ("row3-publisher-live-data-not-probed", "endpoint-not-probed")])
+def test_recorded_facts_of_an_endpoint_not_seen(rules: RuleSet, name: str,
+                                                fired: str) -> None:
+    evaluation = _evaluate(rules, load_facts(FACTS / f"{name}.json"))
+    live = _answers(evaluation, PUB, "live_data")
+    assert live.pop(fired) == "failed"
+    assert live and set(live.values()) == {"not_seen"}
+    seen = _answers(evaluation, PUB, "finesse")
+    assert seen and set(seen.values()) <= {"passed", "failed"}
+    assert {c.subject.scope for c in evaluation.checks if c.result == "not_seen"
+            and c.subject is not None} == {"endpoint"}
+
+
+def _without_rsa_only(facts: Facts, host: str, service: str) -> Facts:
+    """The facts with one endpoint's RSA-only handshake failed (the browser's still ok)."""
+    nodes = []
+    for node in facts.nodes:
+        endpoints = tuple(dataclasses.replace(e, handshakes=tuple(
+            dataclasses.replace(h, ok=False, chain=(), chain_check=None, name_covered=None,
+                                cn_only=None, error=ProbeError("timeout", "timed out"))
+            if h.profile == "rsa_only" else h for h in e.handshakes))
+            if (node.host, e.service) == (host, service) else e for e in node.endpoints)
+        nodes.append(dataclasses.replace(node, endpoints=endpoints))
+    return dataclasses.replace(facts, nodes=tuple(nodes))
+
+
+def test_a_prediction_without_a_certificate_is_not_seen(rules: RuleSet) -> None:
+    """Pre phase, 11.5 to 12.5: once ECDSA ends, browsers get what the RSA-only client got
+    today; where that handshake failed the prediction has no certificate to judge."""
+    facts = load_facts(FACTS / "row4-upgrade-trap.json")
+    whole = _answers(_evaluate(rules, facts, "pre", "12.5(1)"), PUB, "live_data")
+    assert whole and set(whole.values()) <= {"passed", "failed"}
+    cut = _evaluate(rules, _without_rsa_only(facts, PUB, "live_data"), "pre", "12.5(1)")
+    live = _answers(cut, PUB, "live_data")
+    assert live.pop("endpoint-unreachable") == "failed"
+    assert live and set(live.values()) == {"not_seen"}
+
+
+def test_a_predicted_new_tomcat_ecdsa_counts_as_seen(rules: RuleSet) -> None:
+    """Pre phase, 11.0 to 11.5: the upgrade's self-signed tomcat-ECDSA is predicted where
+    today's browser handshake completed; the rules judge that prediction."""
+    evaluation = _evaluate(rules, load_facts(FACTS / "pre-upgrade-ca-signed.json"), "pre",
+                           "11.5(1)")
+    live = _answers(evaluation, PUB, "live_data")
+    assert live[LIVE] == "failed" and live["endpoint-unreachable"] == "passed"
+    assert any(f.rule_id == LIVE and f.node == PUB and f.basis == "predicted"
+               for f in evaluation.findings)
+    assert not [c for c in evaluation.checks if c.result == "not_seen"]
+
+
+def _closed_port(address: str) -> int:
+    """A port on a loopback address that nothing listens on (a connection is refused)."""
+    with socket.socket() as s:
+        s.bind((address, 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def live_data_closed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
+    """The row-4 trap audited with the publisher's Live Data port closed (Finesse and the
+    notification service still answer): the audit folder, and the closed port."""
+    out = tmp_path_factory.mktemp("live-data-closed") / "audit"
+    with Lab("row4-upgrade-trap") as lab:
+        text = lab.inventory_path.read_text()
+        pub = text.index(PUB)
+        closed = _closed_port("127.0.0.11")
+        line = re.compile(r"live_data: \d+")
+        text = text[:pub] + line.sub(f"live_data: {closed}", text[pub:], count=1)
+        inventory = Path(lab.inventory_path).with_name("inventory-live-data-closed.yaml")
+        inventory.write_text(text)
+        done = invoke("audit", "--inventory", str(inventory), "--agent-trust",
+                      str(lab.agent_trust_path), "--phase", "post", "--out", str(out),
+                      "--connect-timeout", "3", "--handshake-timeout", "3")
+    assert done.returncode in (0, 1), done.stderr
+    return out, closed
+
+
+def _results(audit: Audit, node: str, service: str) -> dict[str, str]:
+    return {c.rule_id: c.result for c in audit.checks
+            if c.node == node and c.subject == Subject("endpoint", service)}
+
+
+def test_rules_on_an_endpoint_that_never_answered_are_not_seen(
+        live_data_closed: tuple[Path, int]) -> None:
+    out, _ = live_data_closed
+    audit = load_audit(out / "audit.json")
+    live = _results(audit, PUB, "live_data")
+    # the rule that fires because the endpoint did not answer still fails
+    assert live["endpoint-unreachable"] == "failed"
+    assert live[LIVE] == "not_seen"  # it fired before the port was closed: not a pass
+    others = {r for r in live if r not in REACHABILITY}
+    assert others and {live[r] for r in others} == {"not_seen"}
+    assert "passed" not in live.values()
+    # written so: the file says not_seen, not a reading of it
+    raw = json.loads((out / "audit.json").read_text())
+    written = {(g["rule_id"], s["result"]) for g in raw["checks"] if g["node"] == PUB
+               for s in g.get("subjects", ()) if s["subject"].get("key") == "live_data"}
+    assert (LIVE, "not_seen") in written
+    # the endpoints that answered are judged as before
+    finesse = _results(audit, PUB, "finesse")
+    assert finesse and set(finesse.values()) <= {"passed", "failed"}
+    assert "passed" in finesse.values()
+    assert _results(audit, SUB, "live_data")[LIVE] == "failed"
+    assert not [c for c in audit.checks if c.node == SUB and c.result == "not_seen"]
+
+
+def test_junit_skips_what_was_not_seen_and_says_where_and_why(
+        live_data_closed: tuple[Path, int]) -> None:
+    from junitparser import Failure, JUnitXml, Skipped
+
+    out, closed = live_data_closed
+    xml = JUnitXml.fromfile(str(out / "junit.xml"))
+    suites = {s.name.rsplit(" / ", 1)[-1]: s for s in xml}
+    cases = {c.name: c for c in suites[PUB]}
+    results = cases[LIVE].result
+    assert results and isinstance(results[0], Skipped), "a rule that saw nothing passed"
+    message = results[0].message
+    assert PUB in message and f"port {closed}" in message and "refused" in message
+    assert "live_data" in message
+    # a rule that passed on Finesse but could not see Live Data is no pass either
+    skipped = {name for name, c in cases.items()
+               if c.result and isinstance(c.result[0], Skipped)}
+    assert "self-signed-tomcat-prompts-agents" in skipped
+    assert int(suites[PUB].skipped) == len(skipped)
+    # the rule that fired because the port was closed is not skipped
+    assert "endpoint-unreachable" not in skipped
+    # the subscriber, reached everywhere, keeps its failure and skips nothing
+    sub = {c.name: c for c in suites[SUB]}
+    assert isinstance(sub[LIVE].result[0], Failure)
+    assert int(suites[SUB].skipped) == 0
+
+
+def test_rules_that_checked_count_only_what_was_seen(
+        live_data_closed: tuple[Path, int]) -> None:
+    out, _ = live_data_closed
+    audit = load_audit(out / "audit.json")
+    checked = rules_that_checked(audit.checks)
+    unseen = {c.rule_id for c in audit.checks if c.node == PUB and c.result == "not_seen"}
+    assert LIVE in unseen
+    assert "endpoint-unreachable" in checked[(PUB, "live_data")]
+    assert not unseen & set(checked[(PUB, "live_data")])
+    assert LIVE in checked[(SUB, "live_data")]
+    html = (out / "report.html").read_text()
+    pub = html[html.index(f"<h3>{PUB}"):]
+    evidence = pub[:pub.index("</article>")]
+    # Finesse, reached, works and names its rules; the Live Data gadget, not seen, is
+    # unknown and names none
+    line = evidence.split("Rules that checked the working gadgets")[1].split("</p>")[0]
+    assert "Finesse desktop" in line
+    assert LIVE not in line and "Live Data gadget" not in line
+
+
+def test_diff_reads_not_seen_as_no_longer_checked(
+        live_data_closed: tuple[Path, int]) -> None:
+    out, _ = live_data_closed
+    after = load_audit(out / "audit.json")
+    before = lab_audit("row4-upgrade-trap")
+    after = dataclasses.replace(after, cluster=before.cluster, facts=dataclasses.replace(
+        after.facts, observed_at="2999-01-01T00:00:00Z"))
+    diff = diff_audits(before, after)
+    assert not [f for f in diff.fixed if f.node == PUB]
+    why = {f.rule_id: f.why for f in diff.no_longer_checked if f.node == PUB}
+    assert why[LIVE] == "the after audit did not reach its live_data endpoint"
+
+
+def _as_written_before(audit: Audit) -> dict:
+    """The audit as a version of the tool before ``not_seen`` wrote it: ``passed``."""
+    data = json.loads(audit_to_json(audit))
+    for group in data["checks"]:
+        for item in group.get("subjects", ()):
+            if item["result"] == "not_seen":
+                item["result"] = "passed"
+    return data
+
+
+def test_an_audit_written_before_not_seen_reads_as_not_seen(
+        live_data_closed: tuple[Path, int]) -> None:
+    out, _ = live_data_closed
+    audit = load_audit(out / "audit.json")
+    old = _as_written_before(audit)
+    assert "not_seen" not in json.dumps(old["checks"])
+    assert audit_from_data(old).checks == audit.checks
+
+
+def test_the_schema_accepts_not_seen_only_for_endpoints(
+        live_data_closed: tuple[Path, int], tmp_path: Path) -> None:
+    out, _ = live_data_closed
+    audit = load_audit(out / "audit.json")
+    save_audit(audit, tmp_path / "audit.json")
+    assert load_audit(tmp_path / "audit.json") == audit
+    bad = dataclasses.replace(audit, checks=(
+        RuleCheck("vos-cli-not-read", PUB, Subject("node"), "not_seen"),))
+    with pytest.raises(InputError) as caught:
+        save_audit(bad, tmp_path / "bad.json")
+    assert "checks[0]" in str(caught.value)
