@@ -119,6 +119,12 @@ class Condition:
         """Every fact path the condition reads."""
         raise NotImplementedError
 
+    def must_reach(self) -> list[str]:
+        """The ``...reachable`` facts that must be true for the condition to hold at all
+        (tests ``{fact: <...>.reachable, equals: true}`` it requires): where one is not
+        true, the rule did not look, so not firing is no pass."""
+        return []
+
     def text(self) -> str:
         """The condition in one line, for the catalogue."""
         raise NotImplementedError
@@ -133,6 +139,9 @@ class _All(Condition):
 
     def facts(self) -> list[str]:
         return [p for item in self.items for p in item.facts()]
+
+    def must_reach(self) -> list[str]:
+        return [p for item in self.items for p in item.must_reach()]
 
     def text(self) -> str:
         return " and ".join(_grouped(item) for item in self.items)
@@ -179,6 +188,11 @@ class _Test(Condition):
 
     def facts(self) -> list[str]:
         return [self.fact] + ([self.value_fact] if self.value_fact else [])
+
+    def must_reach(self) -> list[str]:
+        reach = (self.fact.endswith(".reachable") and self.operator.name == "equals"
+                 and self.value is True and self.value_fact is None)
+        return [self.fact] if reach else []
 
     def text(self) -> str:
         value = self.value_fact or json.dumps(self.value)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from auditor import __version__
-from auditor.evaluate.conditions import render
+from auditor.evaluate.conditions import lookup, render
 from auditor.evaluate.gadgets import gadgets_of
 from auditor.evaluate.projection import Settings
 from auditor.evaluate.ruleset import Rule, RuleSet
@@ -136,6 +136,11 @@ def evaluate(rules: RuleSet, facts: Facts, settings: Settings) -> Evaluation:
     shared: dict[Any, Any] = {}
     for rule in rules.rules:
         in_force = rule.applies(settings.phase, settings.version)
+        must_reach = rule.condition.must_reach()
+
+        def reached(view: Mapping[str, Any], paths: list[str] = must_reach) -> bool:
+            return all(lookup(view, path) is True for path in paths)
+
         for node in views.nodes:
             subjects = (list(_subjects(rule, node, views.cluster))
                         if in_force and node.role in rule.roles else [])
@@ -146,7 +151,8 @@ def evaluate(rules: RuleSet, facts: Facts, settings: Settings) -> Evaluation:
                 affected = shared.setdefault(affected, affected)
                 fired = rule.condition.holds(subject.view)
                 result: RuleResult = ("failed" if fired else
-                                      "passed" if subject.seen else "not_seen")
+                                      "passed" if subject.seen and reached(subject.view)
+                                      else "not_seen")
                 checks.append(RuleCheck(rule.id, node.host,
                                         shared.setdefault(subject.subject, subject.subject),
                                         result, affected))

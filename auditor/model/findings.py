@@ -81,9 +81,11 @@ RuleResult = Literal["not_applicable", "passed", "failed", "not_seen"]
   ``tomcat-ECDSA`` is predicted only where today's browser handshake completed; once
   ECDSA ends, the ``rsa_only`` handshake must have completed). Offline audits' declared
   handshakes count as seen. Certificate subjects are never ``not_seen``: one exists only
-  where it was presented. Node subjects are never ``not_seen`` either, although a
-  node-scope rule may pass on a node none of whose endpoints answered (``diff`` does not
-  take such a pass as a fix).
+  where it was presented. A rule whose condition requires an endpoint to be reached
+  (a test ``{fact: <...>.reachable, equals: true}`` that its condition needs, e.g.
+  ``node.services.live_data.reachable``) is ``not_seen`` on any subject, node scope
+  included, where that endpoint was not reached. Other node-scope rules may still pass on
+  a node none of whose endpoints answered (``diff`` does not take such a pass as a fix).
 - ``passed``: it looked at a seen subject and did not fire.
 
 Audits written before ``not_seen`` existed say ``passed`` there; reading them
