@@ -91,6 +91,7 @@ def test_the_lowest_versions_run_the_demo_and_the_unit_tests(tmp_path: Path) -> 
     assert demo.returncode == 0, demo.stderr[-3000:]
     assert (tmp_path / "demo" / "report.html").is_file()
     tests = subprocess.run(
+        # one process: the suite's other workers fill the time this one waits
         [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", "-n", "0",
          *(str(ROOT / "tests" / name) for name in UNIT_TESTS)],
         env=env, cwd=ROOT, capture_output=True, text=True, timeout=900,

@@ -70,10 +70,10 @@ def no_temporary_files(folder: Path) -> None:
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
 def test_a_signal_at_any_point_of_writing_leaves_a_complete_set(tmp_path, sig) -> None:
-    """Each file waits 0.2 s before it is put in place (about 1.2 s of writing); the signal
-    lands at a different point of it each time (6 to 12 tries, 0.25 s apart, later ones
-    later still when the machine is slow). The folder then holds the previous complete set
-    or the new one."""
+    """Each file waits 0.12 s before it is put in place (about 0.7 s of writing); the
+    signal lands at a different point of it each time (6 to 12 tries, 0.15 s apart, later
+    ones later still when the machine is slow). The folder then holds the previous complete
+    set or the new one."""
     inventory = offline_cluster(tmp_path)
     out = tmp_path / "out"
     first = run(command(inventory, out))
@@ -87,11 +87,11 @@ def test_a_signal_at_any_point_of_writing_leaves_a_complete_set(tmp_path, sig) -
         shutil.rmtree(kept, ignore_errors=True)  # what a killed run kept
         process = subprocess.Popen(command(inventory, out), stdin=subprocess.DEVNULL,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                   env={**os.environ, "UCCX_AUDIT_TEST_SLOW_WRITES": "0.2"})
+                                   env={**os.environ, "UCCX_AUDIT_TEST_SLOW_WRITES": "0.12"})
         deadline = time.monotonic() + 60  # the probe is done: the facts are kept
         while not (kept / "facts.json").exists() and time.monotonic() < deadline:
             time.sleep(0.02)
-        time.sleep((attempt % 6) * 0.25 + (attempt // 6) * 1.2)
+        time.sleep((attempt % 6) * 0.15 + (attempt // 6) * 0.7)
         process.send_signal(sig)
         _, stderr = process.communicate(timeout=60)
         assert "Traceback" not in stderr, stderr

@@ -33,3 +33,4 @@ key_exchange_group  # unused variable (tests/cdp.py:38)
 pytestmark  # unused variable (tests/test_trust_corpus.py:27)
 _.CN  # unused attribute (tests/test_bounded_inputs.py:138): pyOpenSSL sets the subject by assignment
 pytest_collection_modifyitems  # unused function (tests/conftest.py:37): a pytest hook, called by name
+pytest_xdist_auto_num_workers  # unused function (tests/conftest.py): a pytest-xdist hook, called by name
