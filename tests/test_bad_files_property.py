@@ -17,7 +17,7 @@ from auditor.common.errors import InputError
 from auditor.lab import pki
 from auditor.model.facts import facts_from_data, facts_to_json
 
-FAST = settings(max_examples=100, deadline=None,
+FAST = settings(max_examples=150, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**40, 2**40),
