@@ -59,33 +59,29 @@ WRITERS = 4
 
 # -- inputs -------------------------------------------------------------------------------
 
-def inventory_files(paths: Sequence[Path]) -> list[Path]:
-    """The inventory files named: a file as it is, a folder as every ``*.yaml`` in it."""
+def _named_files(paths: Sequence[Path], suffixes: tuple[str, ...], what: str) -> list[Path]:
+    """A file as it is, a folder as every file in it with one of ``suffixes`` (sorted); a
+    folder with none is an input error naming ``what`` it should hold."""
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found = sorted(p for p in path.iterdir()
-                           if p.suffix in (".yaml", ".yml") and p.is_file())
+            found = sorted(p for p in path.iterdir() if p.suffix in suffixes and p.is_file())
             if not found:
-                raise InputError("the folder holds no inventory (*.yaml)", path=str(path))
+                raise InputError(f"the folder holds no {what}", path=str(path))
             files += found
         else:
             files.append(path)
     return files
+
+
+def inventory_files(paths: Sequence[Path]) -> list[Path]:
+    """The inventory files named: a file as it is, a folder as every ``*.yaml`` in it."""
+    return _named_files(paths, (".yaml", ".yml"), "inventory (*.yaml)")
 
 
 def facts_files(paths: Sequence[Path]) -> list[Path]:
     """The facts files named: a file as it is, a folder as every ``*.json`` in it."""
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.suffix == ".json" and p.is_file())
-            if not found:
-                raise InputError("the folder holds no facts file (*.json)", path=str(path))
-            files += found
-        else:
-            files.append(path)
-    return files
+    return _named_files(paths, (".json",), "facts file (*.json)")
 
 
 def folder_names(clusters: Sequence[str]) -> list[str]:
