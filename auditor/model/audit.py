@@ -170,24 +170,37 @@ def subject_data(subject: Subject) -> dict[str, str]:
     return data
 
 
-def _check_groups(checks: Iterable[RuleCheck]) -> list[dict[str, Any]]:
-    """Checks as written: one entry per rule and node (consecutive in the engine's order)."""
+def _grouped(entries: Iterable[tuple[str, str, dict[str, Any] | None, str]],
+             ) -> list[dict[str, Any]]:
+    """Checks as written: one entry per rule and node (consecutive in the engine's order).
+    Each entry is (rule, node, the subject's item, result); no item: not applicable."""
     groups: list[dict[str, Any]] = []
-    for check in checks:
-        if check.subject is None:
-            groups.append({"node": check.node, "result": check.result,
-                           "rule_id": check.rule_id})
+    for rule_id, node, item, result in entries:
+        if item is None:
+            groups.append({"node": node, "result": result, "rule_id": rule_id})
             continue
-        item: dict[str, Any] = {"result": check.result, "subject": subject_data(check.subject)}
-        if check.gadgets:
-            item["gadgets"] = list(check.gadgets)
         last = groups[-1] if groups else None
-        if (last is not None and "subjects" in last and last["node"] == check.node
-                and last["rule_id"] == check.rule_id):
+        if (last is not None and "subjects" in last and last["node"] == node
+                and last["rule_id"] == rule_id):
             last["subjects"].append(item)
         else:
-            groups.append({"node": check.node, "rule_id": check.rule_id, "subjects": [item]})
+            groups.append({"node": node, "rule_id": rule_id, "subjects": [item]})
     return groups
+
+
+def _item(subject: Subject, result: str, gadgets: Iterable[str]) -> dict[str, Any]:
+    """One subject's answer as written: the gadgets only where there are some."""
+    item: dict[str, Any] = {"result": result, "subject": subject_data(subject)}
+    gadgets = list(gadgets)
+    if gadgets:
+        item["gadgets"] = gadgets
+    return item
+
+
+def _check_groups(checks: Iterable[RuleCheck]) -> list[dict[str, Any]]:
+    return _grouped((c.rule_id, c.node,
+                     None if c.subject is None else _item(c.subject, c.result, c.gadgets),
+                     c.result) for c in checks)
 
 
 def _checks_from_groups(groups: list[dict[str, Any]]) -> tuple[RuleCheck, ...]:
@@ -255,24 +268,17 @@ def _from_v3(data: dict[str, Any]) -> dict[str, Any]:
     findings = [_finding_from_v3(f) for f in data["findings"]]
     affected = {(f["rule_id"], f["node"], Subject.from_text(f["subject"])): list(f["gadgets"])
                 for f in data["findings"]}
-    groups: list[dict[str, Any]] = []
-    for check in data.get("checks", ()):
+
+    def item(check: dict[str, Any]) -> dict[str, Any] | None:
         if check["result"] == "not_applicable":
-            groups.append({"node": check["node"], "result": "not_applicable",
-                           "rule_id": check["rule_id"]})
-            continue
+            return None
         subject = Subject.from_text(check["subject"])
-        item: dict[str, Any] = {"result": check["result"], "subject": subject_data(subject)}
-        gadgets = affected.get((check["rule_id"], check["node"], subject), [])
-        if check["result"] == "failed" and gadgets:
-            item["gadgets"] = gadgets
-        last = groups[-1] if groups else None
-        if (last is not None and "subjects" in last and last["node"] == check["node"]
-                and last["rule_id"] == check["rule_id"]):
-            last["subjects"].append(item)
-        else:
-            groups.append({"node": check["node"], "rule_id": check["rule_id"],
-                           "subjects": [item]})
+        gadgets = (affected.get((check["rule_id"], check["node"], subject), [])
+                   if check["result"] == "failed" else [])
+        return _item(subject, check["result"], gadgets)
+
+    groups = _grouped((c["rule_id"], c["node"], item(c), c["result"])
+                      for c in data.get("checks", ()))
     return {**data, "schema_version": SCHEMA_VERSION, "findings": findings, "checks": groups,
             "accepted_risks": [{**a, "finding": _finding_from_v3(a["finding"])}
                                for a in data.get("accepted_risks", ())]}
