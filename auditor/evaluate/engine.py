@@ -138,9 +138,6 @@ def evaluate(rules: RuleSet, facts: Facts, settings: Settings) -> Evaluation:
         in_force = rule.applies(settings.phase, settings.version)
         must_reach = rule.condition.must_reach()
 
-        def reached(view: Mapping[str, Any], paths: list[str] = must_reach) -> bool:
-            return all(lookup(view, path) is True for path in paths)
-
         for node in views.nodes:
             subjects = (list(_subjects(rule, node, views.cluster))
                         if in_force and node.role in rule.roles else [])
@@ -150,9 +147,9 @@ def evaluate(rules: RuleSet, facts: Facts, settings: Settings) -> Evaluation:
                 affected = tuple(g for g in subject.gadgets if g in rule.effects)
                 affected = shared.setdefault(affected, affected)
                 fired = rule.condition.holds(subject.view)
-                result: RuleResult = ("failed" if fired else
-                                      "passed" if subject.seen and reached(subject.view)
-                                      else "not_seen")
+                seen = subject.seen and all(lookup(subject.view, path) is True
+                                            for path in must_reach)
+                result: RuleResult = "failed" if fired else "passed" if seen else "not_seen"
                 checks.append(RuleCheck(rule.id, node.host,
                                         shared.setdefault(subject.subject, subject.subject),
                                         result, affected))

@@ -25,7 +25,7 @@ SubjectScope = Literal["node", "endpoint", "certificate"]
 class Subject:
     """What of a node a rule looked at: the node itself, one endpoint (``key``: its service
     name, e.g. ``finesse``) or one certificate (``key``: the short fingerprint, ``kind``:
-    ``tomcat`` or ``tomcat-ECDSA``)."""
+    ``tomcat`` or ``tomcat_ecdsa``)."""
 
     scope: SubjectScope
     key: str = ""
@@ -33,7 +33,7 @@ class Subject:
 
     @property
     def text(self) -> str:
-        """How reports and JUnit name it: ``node``, ``finesse``, ``tomcat-ECDSA:1a2b3c4d``."""
+        """How reports and JUnit name it: ``node``, ``finesse``, ``tomcat_ecdsa:1a2b3c4d``."""
         if self.scope == "certificate":
             return f"{self.kind}:{self.key}"
         return self.key if self.scope == "endpoint" else "node"
