@@ -178,6 +178,10 @@ def test_junit_skips_what_was_not_seen_and_says_where_and_why(
     assert int(suites[PUB].skipped) == len(skipped)
     # the rule that fired because the port was closed is not skipped
     assert "endpoint-unreachable" not in skipped
+    # a node-scope rule whose condition needs Live Data reached names that endpoint too
+    node_rule = cases["tomcat-ecdsa-not-presented-by-uccx"].result[0]
+    assert isinstance(node_rule, Skipped)
+    assert f"live_data on {PUB} port {closed}" in node_rule.message, node_rule.message
     # the subscriber, reached everywhere, keeps its failure and skips nothing
     sub = {c.name: c for c in suites[SUB]}
     assert isinstance(sub[LIVE].result[0], Failure)

@@ -61,9 +61,17 @@ def _not_seen(audit: Audit, host: str, service: str) -> str:
 
 def _unseen_case(audit: Audit, host: str, checks: list[RuleCheck]) -> tuple[str, str]:
     """A skipped case's message (the endpoints not seen) and text (also what passed)."""
-    unseen = [c.subject.key for c in checks if c.result == "not_seen" and c.subject]
-    message = "not seen, so not checked: " + "; ".join(
-        _not_seen(audit, host, service) for service in unseen)
+    unseen = [c.subject for c in checks if c.result == "not_seen" and c.subject]
+    services = [s.key for s in unseen if s.scope == "endpoint"]
+    if any(s.scope != "endpoint" for s in unseen):
+        # a node (or certificate) subject: the rule's condition needs an endpoint of the
+        # node reached; name those the audit did not reach
+        node = audit.facts.node(host)
+        services += [e.service for e in (node.endpoints if node else ())
+                     if not e.reachable and e.service not in services]
+    message = "not seen, so not checked: " + ("; ".join(
+        _not_seen(audit, host, service) for service in services)
+        or f"an endpoint of {host} that the rule needs was not reached")
     passed = [c.subject.text for c in checks if c.result == "passed" and c.subject]
     return message, message + (f"\npassed on: {', '.join(passed)}" if passed else "")
 
