@@ -219,6 +219,18 @@ def test_diff_reads_not_seen_as_no_longer_checked(
     assert not [f for f in diff.fixed if f.node == PUB]
     why = {f.rule_id: f.why for f in diff.no_longer_checked if f.node == PUB}
     assert why[LIVE] == "the after audit did not reach its live_data endpoint"
+    # a node-scope problem whose rule needs the closed endpoint: the node answered on
+    # Finesse, so the reason is the endpoint the rule needs, not "no endpoint"
+    node_rule = "tomcat-ecdsa-not-presented-by-uccx"
+    assert (node_rule, PUB, Subject("node"), "not_seen") in {
+        (c.rule_id, c.node, c.subject, c.result) for c in after.checks}
+    fired = dataclasses.replace(before.findings[0], rule_id=node_rule, node=PUB,
+                                subject=Subject("node"))
+    before = dataclasses.replace(before, findings=(*before.findings, fired))
+    why = {f.rule_id: f.why for f in diff_audits(before, after).no_longer_checked
+           if f.node == PUB}
+    assert why[node_rule] == ("the after audit did not reach an endpoint of the node that "
+                              "the rule needs")
 
 
 def _as_written_before(audit: Audit) -> dict:

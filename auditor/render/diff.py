@@ -140,17 +140,20 @@ def _failures(audit: Audit) -> dict[ProblemKey, Finding]:
     return out
 
 
-def _why_unchecked(finding: Finding, after: Audit, answered: dict[ProblemKey, str]) -> str:
+def _why_unchecked(finding: Finding, after: Audit, answered: dict[ProblemKey, str],
+                   applied: set[tuple[str, str]]) -> str:
+    """``applied``: the (rule, node) pairs the after audit's rules applied to."""
     subject = finding.subject
     if not any(n.host == finding.node for n in after.nodes):
         return "the node is not in the after audit"
-    if not any(c.rule_id == finding.rule_id and c.node == finding.node
-               and c.result != "not_applicable" for c in after.checks):
+    if (finding.rule_id, finding.node) not in applied:
         return "the rule did not apply to the node in the after audit"
     if answered.get(_finding_key(finding)) == "not_seen":
-        return (f"the after audit did not reach its {subject.key} endpoint"
-                if subject.scope == "endpoint"
-                else "the after audit reached no endpoint of the node")
+        if subject.scope == "endpoint":
+            return f"the after audit did not reach its {subject.key} endpoint"
+        if finding.node not in _nodes_reached(after):
+            return "the after audit reached no endpoint of the node"
+        return "the after audit did not reach an endpoint of the node that the rule needs"
     return f"the after audit did not look at this {subject.scope}"
 
 
@@ -242,8 +245,9 @@ def diff_audits(before: Audit, after: Audit) -> AuditDiff:
     came_true = {k for k, f in old.items() if _came_true(f, before, after, new)}
     gone = [k for k in old if k not in failed_after and k not in came_true]
     fixed = tuple(_ref(old[k]) for k in gone if answered.get(k) == "passed")
-    unchecked = tuple(_ref(old[k], _why_unchecked(old[k], after, answered)) for k in gone
-                      if answered.get(k) != "passed")
+    applied = {(c.rule_id, c.node) for c in after.checks if c.result != "not_applicable"}
+    unchecked = tuple(_ref(old[k], _why_unchecked(old[k], after, answered, applied))
+                      for k in gone if answered.get(k) != "passed")
     added = tuple(_ref(f) for k, f in new.items() if k not in old)
     return AuditDiff(_side(before), _side(after), tuple(_cert_changes(before, after)),
                      tuple(_outcome_changes(before, after)), fixed, added,
