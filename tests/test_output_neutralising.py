@@ -112,3 +112,34 @@ def test_audit_and_evaluate_print_a_hostile_cluster_name_escaped(tmp_path) -> No
         _assert_inert(done.stdout + done.stderr, done.args[3])
     assert "east\\x1b[2J\\x1b[HVerdict: GO\\x07" in runs[0].stdout
     ET.parse(out / "junit.xml")
+
+
+def test_a_newline_in_a_field_from_a_file_never_makes_a_line_of_its_own(tmp_path) -> None:
+    """terminal() keeps the tool's own newlines, so a cluster name, host or subject from
+    a facts or audit file with "\\nVerdict: GO" in it must be made one line before: the
+    audit's heading, grid and findings, the diff's table and the portfolio's diff."""
+    from auditor.model.findings import Subject
+    from auditor.render.diff import diff_audits
+    from auditor.render.diff_render import render_diff
+
+    spoof = "\nVerdict: GO"
+    audit = audit_facts(_hostile_facts(f"east{spoof}", f"h{spoof}", "cn", "s", "CN=CA"),
+                        "post")
+    audit = dataclasses.replace(audit, findings=tuple(
+        dataclasses.replace(f, subject=Subject("endpoint", f"x{spoof}"))
+        for f in audit.findings))
+    before = audit_facts(load_facts(FIXTURE), "post")
+    shown = [terminal(render_audit(audit)),
+             render_diff(diff_audits(before, audit), "table")]
+    from cli_runner import invoke
+
+    from auditor.model.facts import facts_to_json
+
+    facts = tmp_path / "facts.json"
+    facts.write_text(facts_to_json(audit.facts))
+    done = invoke("portfolio", facts, "--phase", "post", "--out", tmp_path / "portfolio")
+    assert done.returncode in (0, 1, 3), done.stderr
+    shown.append(done.stdout + done.stderr)
+    for text in shown:
+        assert audit.findings and "\\x0aVerdict: GO" in text
+        assert [line for line in text.splitlines() if line.startswith("Verdict: GO")] == []

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from auditor.cli.options import ChangeDate, Commands, ExpiryWindow, Phase, TargetVersion
-from auditor.common.textsafe import terminal
+from auditor.common.textsafe import terminal, visible
 from auditor.model.verdicts import EXIT_INTERRUPTED
 
 if TYPE_CHECKING:
@@ -28,12 +28,14 @@ def _finish(portfolio, results, out: Path, summary_json: bool) -> None:
     the worst cluster's code."""
     from auditor.render.portfolio import summary_line
 
-    width = max((len(c.cluster) for c in portfolio.clusters), default=0)
-    for result, entry in zip(results, portfolio.clusters, strict=True):
+    names = [visible(c.cluster) for c in portfolio.clusters]  # from files: one line each
+    width = max(map(len, names), default=0)
+    for result, entry, name in zip(results, portfolio.clusters, names, strict=True):
         for notice in result.audit.waiver_notices:
-            typer.echo(f"notice: {entry.cluster}: {notice}", err=True)
-        typer.echo(f"{entry.cluster.ljust(width)}  {entry.verdict:<15}  {entry.errors} errors,"
-                   f" {entry.warnings} warnings  {entry.folder}/", err=summary_json)
+            typer.echo(terminal(f"notice: {name}: {notice}"), err=True)
+        typer.echo(terminal(f"{name.ljust(width)}  {entry.verdict:<15}  {entry.errors} "
+                            f"errors, {entry.warnings} warnings  {entry.folder}/"),
+                   err=summary_json)
     counts = ", ".join(f"{n} {v}" for v, n in portfolio.verdict_counts.items() if n)
     typer.echo(f"portfolio of {len(portfolio.clusters)} clusters ({counts}) in {out}/: "
                "portfolio.html, portfolio.csv, portfolio.json", err=summary_json)

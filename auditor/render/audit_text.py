@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
+from auditor.common.textsafe import visible
 from auditor.evaluate.gadgets import ALL_GADGETS, GADGET_TITLES, OUTCOME_WORDS, ROLE_TITLES
 from auditor.model.audit import Audit
 from auditor.model.facts import state_words
@@ -25,7 +26,8 @@ def heading(audit: Audit) -> str:
                        for s in ("error", "warning", "notice"))
     if audit.accepted_risks:
         counts += f"; {_plural(len(audit.accepted_risks), 'accepted risk')}"
-    return (f"Cluster {audit.cluster}, {when}; change date {audit.change_date}\n"
+    # a field from a file is one line: its own newlines are shown, never made
+    return (f"Cluster {visible(audit.cluster)}, {when}; change date {audit.change_date}\n"
             f"Verdict: {VERDICT_WORDS[audit.verdict].upper()} ({counts})")
 
 
@@ -82,7 +84,7 @@ def gadget_table(audit: Audit, fmt: str = "simple", width: int | None = None) ->
     for node in audit.nodes:
         predicted = node.predicted
         rows.append([
-            node.host, ROLE_TITLES[node.role],
+            visible(node.host), ROLE_TITLES[node.role],
             _state(node.tomcat, predicted.tomcat if predicted else None),
             _state(node.tomcat_ecdsa, predicted.tomcat_ecdsa if predicted else None),
             *[OUTCOME_WORDS[node.gadgets[g].outcome] if g in node.gadgets else "-"
@@ -112,7 +114,7 @@ def unknowns_text(audit: Audit, width: int = 100) -> str:
         return ""
     lines = ["Not seen (these gadgets are unknown; the audit cannot say GO):"]
     for item in audit.unknowns:
-        lines.append(f"  {item.node} {GADGET_TITLES.get(item.gadget, item.gadget)}")
+        lines.append(f"  {visible(item.node)} {GADGET_TITLES.get(item.gadget, item.gadget)}")
         for settle in item.settle:
             lines.append(textwrap.fill("to see it: " + settle, width=width,
                                        initial_indent=" " * 4, subsequent_indent=" " * 15,
@@ -126,8 +128,9 @@ def findings_text(audit: Audit, width: int = 100) -> str:
         return "No findings."
     blocks = []
     for finding in audit.findings:
-        head = f"{finding.severity.upper():<8} {finding.rule_id}  [{finding.node}"
-        head += f" {finding.subject.text}]" if finding.subject.scope != "node" else "]"
+        head = f"{finding.severity.upper():<8} {finding.rule_id}  [{visible(finding.node)}"
+        head += (f" {visible(finding.subject.text)}]" if finding.subject.scope != "node"
+                 else "]")
         body = textwrap.fill(finding.message, width=width, initial_indent=" " * 9,
                              subsequent_indent=" " * 9, break_on_hyphens=False)
         lines = [head, body]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from auditor.common.serde import to_jsonable
+from auditor.common.textsafe import terminal, visible
 from auditor.evaluate.gadgets import GADGET_TITLES, OUTCOME_WORDS
 from auditor.model.facts import state_words
 from auditor.model.verdicts import VERDICT_WORDS
@@ -45,12 +46,12 @@ def diff_table(diff: AuditDiff) -> str:
              f"({diff.after.phase}, {diff.after.observed_at})", diff_summary(diff), ""]
     lines += [f"WARNING: {w}" for w in diff.warnings]
     if diff.outcomes:
-        lines.append(tabulate([[o.node, GADGET_TITLES.get(o.gadget, o.gadget),
+        lines.append(tabulate([[visible(o.node), GADGET_TITLES.get(o.gadget, o.gadget),
                                 _outcome(o.before), _outcome(o.after)] for o in diff.outcomes],
                               headers=["node", "gadget", "before", "after"]))
         lines.append("")
     if diff.certificates:
-        lines.append(tabulate([[c.node, c.certificate, c.change,
+        lines.append(tabulate([[visible(c.node), c.certificate, c.change,
                                 state_words(c.before_state or "-"),
                                 state_words(c.after_state or "-"),
                                 (c.after_leaf or "")[:16]] for c in diff.certificates],
@@ -60,10 +61,12 @@ def diff_table(diff: AuditDiff) -> str:
     for title, refs in (("Came true", diff.came_true), ("Fixed", diff.fixed),
                         ("New", diff.new)):
         lines.append(f"{title}: " + ("none" if not refs else ""))
-        lines += [f"  {r.severity:<8} {r.rule_id}  [{r.node} {r.subject.text}]" for r in refs]
+        lines += [f"  {r.severity:<8} {r.rule_id}  [{visible(r.node)} {visible(r.subject.text)}]"
+                  for r in refs]
     if diff.no_longer_checked:
         lines.append(f"No longer checked: {NOT_A_FIX}")
-        lines += [f"  {r.severity:<8} {r.rule_id}  [{r.node} {r.subject.text}]  {r.why}"
+        lines += [f"  {r.severity:<8} {r.rule_id}  [{visible(r.node)} "
+                  f"{visible(r.subject.text)}]  {visible(r.why)}"
                   for r in diff.no_longer_checked]
     return "\n".join(lines) + "\n"
 
@@ -116,8 +119,8 @@ def diff_json(diff: AuditDiff) -> str:
 
 
 def render_diff(diff: AuditDiff, fmt: str, meta: ReportMeta | None = None) -> str:
-    if fmt == "table":
-        return diff_table(diff)
+    if fmt == "table":  # for the terminal: nothing from the files may move the cursor
+        return terminal(diff_table(diff))
     if fmt == "md":
         return diff_markdown(diff)
     if fmt == "html":

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from auditor.common.serde import to_jsonable
+from auditor.common.textsafe import terminal, visible
 from auditor.model.audit import load_audit
 from auditor.model.portfolio import ClusterEntry, load_portfolio
 from auditor.model.verdicts import worst_exit
@@ -62,7 +63,7 @@ def diff_portfolios(before: Path, after: Path) -> PortfolioDiff:
 
 
 def _rows(diff: PortfolioDiff) -> list[list[object]]:
-    return [[c.cluster, _WORDS.get(c.before, c.before), _WORDS.get(c.after, c.after),
+    return [[visible(c.cluster), _WORDS.get(c.before, c.before), _WORDS.get(c.after, c.after),
              c.fixed, c.no_longer_checked, c.new, c.certificates] for c in diff.clusters]
 
 
@@ -71,8 +72,8 @@ HEADERS = ["cluster", "before", "after", "fixed", "no longer checked (not a fix)
 
 
 def render_portfolio_diff(diff: PortfolioDiff, fmt: str) -> str:
-    if fmt == "table":
-        return tabulate(_rows(diff), headers=HEADERS) + "\n"
+    if fmt == "table":  # for the terminal: nothing from the files may move the cursor
+        return terminal(tabulate(_rows(diff), headers=HEADERS)) + "\n"
     if fmt == "md":
         lines = ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
         lines += ["| " + " | ".join(md_escape(v) for v in row) + " |" for row in _rows(diff)]
