@@ -18,10 +18,11 @@ LIMITS = {
 }
 
 
-def _kind(mode: int) -> str:
+def file_kind(mode: int) -> str:
+    """What a file that is not a regular file is, in words (from its ``st_mode``)."""
     return ("a FIFO" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode)
             or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode)
-            else "a folder" if stat.S_ISDIR(mode) else "not a regular file")
+            else "a folder" if stat.S_ISDIR(mode) else "a special file")
 
 
 def read_input(path: str | os.PathLike[str], kind: str) -> bytes:
@@ -41,7 +42,7 @@ def read_input(path: str | os.PathLike[str], kind: str) -> bytes:
     with os.fdopen(fd, "rb") as handle:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
-            raise InputError(f"is {_kind(mode)}, not a regular file", path=name,
+            raise InputError(f"is {file_kind(mode)}, not a regular file", path=name,
                              expected=f"a {kind.upper()} file")
         size = os.fstat(fd).st_size
         if size > limit:

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from auditor.common.errors import InputError
 from auditor.common.fileio import UMASK, slow_step, through_proc
+from auditor.common.inputs import file_kind
 
 #: Names an audit or a portfolio writes (what a new set replaces; anything else is carried).
 SET_NAMES = frozenset({"facts.json", "report.html", "report.md", "audit.json", "junit.xml",
@@ -40,10 +41,12 @@ SET_NAMES = frozenset({"facts.json", "report.html", "report.md", "audit.json", "
 _STAGE, _OLD = ".uccx-stage-", ".uccx-old-"
 
 
-def _kind(mode: int) -> str:
-    return ("a FIFO" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode)
-            or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode)
-            else "a folder" if stat.S_ISDIR(mode) else "a special file")
+def _must_write_into(folder: Path, option: str) -> None:
+    """An input error unless this process may create files in ``folder``."""
+    if not os.access(folder, os.W_OK | os.X_OK):
+        why = "read-only file system" if _read_only(folder) else "permission denied"
+        raise InputError(f"cannot write into {folder} ({why})", field=option,
+                         expected="a folder you can write into")
 
 
 def _writable_ancestor(path: Path, option: str) -> None:
@@ -58,10 +61,7 @@ def _writable_ancestor(path: Path, option: str) -> None:
         if not stat.S_ISDIR(mode):
             raise InputError(f"{parent} is not a folder", field=option,
                              expected="a path under a writable folder")
-        if not os.access(parent, os.W_OK | os.X_OK):
-            why = "read-only file system" if _read_only(parent) else "permission denied"
-            raise InputError(f"cannot write into {parent} ({why})", field=option,
-                             expected="a folder you can write into")
+        _must_write_into(parent, option)
         return
 
 
@@ -94,14 +94,11 @@ def check_out_dir(path: Path, option: str = "--out") -> Path:
     except OSError as exc:
         raise InputError(f"cannot use {path}: {exc.strerror}", field=option) from None
     if not stat.S_ISDIR(mode):
-        what = "a file" if stat.S_ISREG(mode) else _kind(mode)
+        what = "a file" if stat.S_ISREG(mode) else file_kind(mode)
         raise InputError(f"{path} is {what}, not a folder", field=option,
                          expected="a folder for the reports, or a name for a new one")
     for place in (absolute, absolute.parent):
-        if not os.access(place, os.W_OK | os.X_OK):
-            why = "read-only file system" if _read_only(place) else "permission denied"
-            raise InputError(f"cannot write into {place} ({why})", field=option,
-                             expected="a folder you can write into")
+        _must_write_into(place, option)
     return absolute
 
 
@@ -127,13 +124,9 @@ def check_out_file(path: Path, option: str = "--out") -> Path:
     if not stat.S_ISREG(mode):
         hint = ("; leave out --out (or give --out -) to write to standard output"
                 if not stat.S_ISDIR(mode) else "")
-        raise InputError(f"{path} is {_kind(mode)}, not a regular file{hint}", field=option,
+        raise InputError(f"{path} is {file_kind(mode)}, not a regular file{hint}", field=option,
                          expected="a file name")
-    parent = Path(os.path.abspath(path)).resolve().parent
-    if not os.access(parent, os.W_OK | os.X_OK):
-        why = "read-only file system" if _read_only(parent) else "permission denied"
-        raise InputError(f"cannot write into {parent} ({why})", field=option,
-                         expected="a folder you can write into")
+    _must_write_into(Path(os.path.abspath(path)).resolve().parent, option)
     return path
 
 
