@@ -42,6 +42,14 @@ def test_a_wrong_import_breaks_the_contracts(tmp_path: Path) -> None:
     assert "auditor.evaluate.engine -> auditor.collect.prober" in done.stdout
 
 
+def _fresh_python(code: str) -> None:
+    """Run ``code`` in a new interpreter (nothing imported yet) on this checkout."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, env=env, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+
+
 def test_importing_the_engine_loads_no_openssl_jinja2_or_tabulate() -> None:
     code = ("import sys, auditor.evaluate.engine\n"
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
@@ -49,10 +57,7 @@ def test_importing_the_engine_loads_no_openssl_jinja2_or_tabulate() -> None:
             "or m.startswith(('auditor.collect', 'auditor.render', 'auditor.lab')))\n"
             "assert not bad, bad\n"
             "assert 'auditor.evaluate.engine' in sys.modules\n")
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60, env=env, cwd=ROOT)
-    assert done.returncode == 0, done.stderr
+    _fresh_python(code)
 
 
 def test_commands_import_only_what_they_use() -> None:
@@ -67,7 +72,4 @@ def test_commands_import_only_what_they_use() -> None:
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
             "('OpenSSL', 'jinja2', 'tabulate', 'jsonschema', 'asyncio'))\n"
             "assert not bad, bad\n")
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60, env=env, cwd=ROOT)
-    assert done.returncode == 0, done.stderr
+    _fresh_python(code)
