@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from cli_runner import invoke
+from test_offline_audit import downloads
 
 from auditor.lab import SCENARIOS
 from auditor.pipeline.outdir import OutputSet
@@ -26,16 +27,10 @@ SET = {"audit.json", "facts.json", "junit.xml", "manifest.json", "report.html", 
 def offline_cluster(tmp_path: Path, scenario: str = "row4-upgrade-trap") -> Path:
     """An inventory whose nodes' certificates are downloaded PEMs (no server, fast)."""
     lines = ["cluster: offline", 'version: "11.5(1)"', "nodes:"]
+    pems = downloads(scenario, tmp_path / "pems")
     for spec in SCENARIOS[scenario].nodes:
-        folder = tmp_path / "pems" / spec.host
-        folder.mkdir(parents=True)
-        shutil.copy(LAB / scenario / f"{spec.name}-tomcat.pem", folder / "tomcat.pem")
-        ecdsa = LAB / scenario / f"{spec.name}-tomcat-ecdsa.pem"
-        if ecdsa.exists():
-            shutil.copy(ecdsa, folder / "tomcat-ECDSA.pem")
-        shutil.copy(LAB / "rsa-issuing-ca.pem", folder / "tomcat-trust-issuing.pem")
         lines += [f"  - host: {spec.host}", f"    role: {spec.role}",
-                  f"    pem_dir: {folder}"]
+                  f"    pem_dir: {pems / spec.host}"]
     inventory = tmp_path / "cluster.yaml"
     inventory.write_text("\n".join(lines) + "\n")
     return inventory
