@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from auditor import __version__
 from auditor.common.errors import InputError
 from auditor.common.fileio import replacing, write_atomic
+from auditor.common.filenames import safe_file_name
 from auditor.common.validation import validate
 
 if TYPE_CHECKING:  # OpenSSL and cryptography are for probing; `verify` needs neither
@@ -129,9 +130,9 @@ def write_manifest(folder: Path, files: Iterable[Path], *, provenance: Provenanc
 
 
 def bundle_name(cluster: str, phase: str) -> str:
-    """``evidence-<cluster>-<phase>.zip``, with only safe characters in the name."""
-    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in cluster).strip(".")
-    return f"evidence-{safe[:80] or 'cluster'}-{phase}.zip"
+    """``evidence-<cluster>-<phase>.zip``, the cluster's name as a safe file name (any
+    script, composed; see :func:`auditor.common.filenames.safe_file_name`)."""
+    return f"evidence-{safe_file_name(cluster)}-{phase}.zip"
 
 
 def write_bundle(folder: Path, name: str) -> Path:
