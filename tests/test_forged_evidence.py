@@ -13,6 +13,7 @@ import bz2
 import hashlib
 import json
 import resource
+import shutil
 import struct
 import subprocess
 import sys
@@ -268,6 +269,38 @@ def test_a_manifest_bomb_in_a_folder_is_refused_unread(genuine, tmp_path) -> Non
     done = _bounded_verify(folder)
     assert done.returncode == 2, done.stderr[-2000:]
     assert "manifest.json" in done.stderr and "Traceback" not in done.stderr
+
+
+# -- a folder -------------------------------------------------------------------------------
+
+@pytest.fixture
+def folder(genuine, tmp_path) -> Path:
+    copy = tmp_path / "out"
+    shutil.copytree(genuine[0].parent, copy)
+    return copy
+
+
+def test_a_listed_file_replaced_by_a_link_is_refused(folder, tmp_path) -> None:
+    """The link points at the genuine bytes today; what it points at is not the folder's."""
+    elsewhere = tmp_path / "elsewhere.html"
+    shutil.copy(folder / "report.html", elsewhere)
+    (folder / "report.html").unlink()
+    (folder / "report.html").symlink_to(elsewhere)
+    done = invoke("verify", folder)
+    refused(done)
+    assert "REFUSED  report.html (a symbolic link)" in done.stdout
+
+
+@pytest.mark.parametrize(("text", "why"), [
+    pytest.param("[" * 100_000, "nested too deeply", id="nested"),
+    pytest.param('{"files": {}, "files": {}}', "the key 'files' appears twice", id="twice"),
+])
+def test_a_manifest_that_is_not_json_as_written_is_refused(folder, text: str,
+                                                           why: str) -> None:
+    (folder / "manifest.json").write_text(text)
+    done = invoke("verify", folder)
+    refused(done, 2)
+    assert why in done.stderr
 
 
 # -- the property: intact means every reading gives the genuine files -----------------------
