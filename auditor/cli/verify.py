@@ -29,8 +29,10 @@ def _grouped(names: tuple[str, ...]) -> dict[str, int]:
              "  uccx-audit verify after/evidence-east-post.zip\n"
              "  uccx-audit verify after/ --strict   # files the manifest does not list fail too"
              "\n\n\b\nExit codes: 0 every file the manifest lists is intact, 1 a file changed "
-             "or is missing (or, --strict / in a zip, a file is not listed), 2 no manifest or "
-             "an unreadable one.")
+             "or is missing, an entry is refused (a second entry for one file, a symbolic "
+             "link, a path outside the folder) or (--strict / in a zip) a file is not listed, "
+             "2 no manifest or an unreadable one, or a zip that does not read one way only "
+             "(bytes outside its entries, overlapping entries).")
 def verify(
     target: Annotated[Path, typer.Argument(metavar="FOLDER|ZIP",
                                            help="An audit folder or its evidence zip.")],
@@ -38,15 +40,23 @@ def verify(
                                          "does not list.")] = False,
 ) -> None:
     """Check an audit folder (or its zip) against its manifest.json: recompute the SHA-256
-    of every file it lists and name each one that changed, is missing or is not listed."""
+    of every file it lists and name each one that changed, is missing, is refused or is not
+    listed. Every read is bounded by the size the manifest records."""
     from auditor.pipeline.manifest import verify as verify_folder
 
     result = verify_folder(target)
-    bad = set(result.changed) | set(result.missing)
+
+    def line(state: str, name: str) -> str:
+        why = f" ({result.why[name]})" if name in result.why else ""
+        return terminal(f"{state:8} {name}{why}")
+
     for name in result.checked:
         state = ("CHANGED" if name in result.changed else "MISSING" if name in result.missing
-                 else "ok")
-        typer.echo(terminal(f"{state:8} {name}"))
+                 else "REFUSED" if name in result.refused else "ok")
+        typer.echo(line(state, name))
+    for name in result.refused:
+        if name not in result.checked:
+            typer.echo(line("REFUSED", name))
     unlisted_fails = strict or result.bundle
     for name, count in _grouped(result.unlisted).items():
         what = f"{name} ({count} files)" if count > 1 else name
@@ -57,6 +67,7 @@ def verify(
     if ok:
         typer.echo(f"intact: {len(result.checked)} files match the manifest", err=True)
         raise typer.Exit(EXIT_OK)
-    named = sorted(bad) + (list(result.unlisted) if unlisted_fails else [])
+    named = sorted({*result.changed, *result.missing, *result.refused}) + (
+        list(result.unlisted) if unlisted_fails else [])
     typer.echo(terminal(f"NOT intact: {', '.join(named)}"), err=True)
     raise typer.Exit(EXIT_FINDINGS)

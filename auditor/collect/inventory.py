@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.common.errors import InputError
+from auditor.common.filenames import nfc
 from auditor.common.validation import load_yaml_validated, validate
 from auditor.model.cluster import (
     SERVICES_BY_ROLE,
@@ -105,8 +106,9 @@ def parse_inventory(data: Any, *, path: str = "<inventory>", locate: Any = None,
                           pem_dir=raw.get("pem_dir"),
                           cli=CliAccess(cli["user"], cli.get("port", 22), cli.get("key_file"))
                           if cli is not None else None))
-    return Inventory(cluster=data["cluster"], version=data["version"], nodes=tuple(nodes),
-                     path=path)
+    # composed (NFC): "Zürich" typed on macOS and on Windows is one cluster
+    return Inventory(cluster=nfc(data["cluster"]), version=data["version"],
+                     nodes=tuple(nodes), path=path)
 
 
 def load_inventory(path: str | Path) -> Inventory:

@@ -14,7 +14,8 @@ _MB = 1 << 20
 LIMITS = {
     "yaml": 8 * _MB,   # inventories, rules, playbooks, waivers (a few KB each)
     "pem": 16 * _MB,   # certificates, trust bundles (a system store is ~0.2 MB), CSRs
-    "json": 512 * _MB,  # facts, audit JSON, manifests, portfolios
+    "json": 512 * _MB,  # facts, audit JSON, portfolios
+    "manifest": 1 * _MB,  # manifest.json: the run and a line a file, a few KB
 }
 
 

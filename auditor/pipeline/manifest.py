@@ -18,15 +18,25 @@ import datetime as dt
 import hashlib
 import json
 import os
+import stat
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from auditor import __version__
+from auditor.common.boundedzip import (
+    CheckedZip,
+    Entry,
+    EntryUnreadable,
+    UnsafeArchive,
+    entry_problem,
+)
 from auditor.common.errors import InputError
 from auditor.common.fileio import replacing, write_atomic
+from auditor.common.filenames import member_problem, name_key, safe_file_name
+from auditor.common.inputs import LIMITS, file_kind, read_input
 from auditor.common.validation import validate
 
 if TYPE_CHECKING:  # OpenSSL and cryptography are for probing; `verify` needs neither
@@ -34,6 +44,8 @@ if TYPE_CHECKING:  # OpenSSL and cryptography are for probing; `verify` needs ne
 
 MANIFEST_FILE = "manifest.json"
 MANIFEST_VERSION = 1
+#: The largest manifest read (one holds a few KB: the run and a line a file).
+MANIFEST_LIMIT = LIMITS["manifest"]
 _CHUNK = 1 << 20
 
 
@@ -129,9 +141,9 @@ def write_manifest(folder: Path, files: Iterable[Path], *, provenance: Provenanc
 
 
 def bundle_name(cluster: str, phase: str) -> str:
-    """``evidence-<cluster>-<phase>.zip``, with only safe characters in the name."""
-    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in cluster).strip(".")
-    return f"evidence-{safe[:80] or 'cluster'}-{phase}.zip"
+    """``evidence-<cluster>-<phase>.zip``, the cluster's name as a safe file name (any
+    script, composed; see :func:`auditor.common.filenames.safe_file_name`)."""
+    return f"evidence-{safe_file_name(cluster)}-{phase}.zip"
 
 
 def write_bundle(folder: Path, name: str) -> Path:
@@ -146,24 +158,48 @@ def write_bundle(folder: Path, name: str) -> Path:
     return target
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are all different (json keeps the last of two silently)."""
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise ValueError(f"the key {key!r} appears twice")
+        data[key] = value
+    return data
+
+
 def _load_manifest(raw: bytes, where: str) -> dict[str, Any]:
     try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"not a readable manifest ({exc})", path=where,
+        data = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys,
+                          parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise InputError(f"not a readable manifest ({why})", path=where,
                          expected="the manifest.json uccx-audit wrote") from None
     validate(data, "manifest", path=where)
+    keys: dict[str, str] = {name_key(MANIFEST_FILE): MANIFEST_FILE}
     for name in data["files"]:
-        pure = PurePosixPath(name)
-        if pure.is_absolute() or ".." in pure.parts or "\\" in name or name == MANIFEST_FILE:
-            raise InputError(f"file name {name!r} points outside the folder", path=where,
-                             field=f"files.{name}", expected="a path inside the folder")
+        problem = member_problem(name)
+        if problem is not None:
+            raise InputError(f"file name {name!r} points outside the folder ({problem})",
+                             path=where, field=f"files.{name}",
+                             expected="a path inside the folder")
+        other = keys.setdefault(name_key(name), name)
+        if other != name:
+            raise InputError(f"file name {name!r} is the same file as {other!r} where case "
+                             "or Unicode form do not count", path=where, field=f"files.{name}",
+                             expected="names no file system can confuse")
     return data
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a number JSON allows")
 
 
 @dataclass(frozen=True)
 class Verification:
-    """What :func:`verify` found; ``intact`` when nothing listed changed or is missing."""
+    """What :func:`verify` found; ``intact`` when nothing listed changed or is missing and
+    nothing was refused. ``why`` says, per name, why it changed or was refused."""
 
     manifest_sha256: str
     checked: tuple[str, ...]
@@ -171,9 +207,14 @@ class Verification:
     missing: tuple[str, ...]
     unlisted: tuple[str, ...]
     bundle: bool
+    #: entries that cannot be evidence however they hash: a second entry of one name, a
+    #: symbolic link, a path that leaves the folder
+    refused: tuple[str, ...] = ()
+    why: dict[str, str] = field(default_factory=dict)
 
     def ok(self, strict: bool = False) -> bool:
-        bad = self.changed or self.missing or ((strict or self.bundle) and self.unlisted)
+        bad = (self.changed or self.missing or self.refused
+               or ((strict or self.bundle) and self.unlisted))
         return not bad
 
 
@@ -188,10 +229,23 @@ def _folder_files(folder: Path, skip: Sequence[str]) -> list[str]:
     return found
 
 
+def _hash_bounded(path: Path, limit: int) -> tuple[str, int]:
+    """The SHA-256 and size of at most ``limit + 1`` bytes of ``path``."""
+    digest, count = hashlib.sha256(), 0
+    with open(path, "rb") as handle:
+        while count <= limit:
+            chunk = handle.read(min(_CHUNK, limit + 1 - count))
+            if not chunk:
+                break
+            digest.update(chunk)
+            count += len(chunk)
+    return digest.hexdigest(), count
+
+
 def verify(target: Path) -> Verification:
     """Recompute the hashes of an audit folder, or of a bundle (a zip), against its
     manifest. A folder or zip without a manifest is an :class:`InputError`."""
-    if target.is_file() and zipfile.is_zipfile(target):
+    if target.is_file():
         return _verify_zip(target)
     if not target.is_dir():
         raise InputError("no such folder or bundle", path=str(target),
@@ -200,43 +254,115 @@ def verify(target: Path) -> Verification:
     if not manifest_path.is_file():
         raise InputError(f"no {MANIFEST_FILE} here", path=str(target),
                          expected="a folder written by uccx-audit audit or demo")
-    from auditor.common.inputs import read_input
-
-    raw = read_input(manifest_path, "json")
+    raw = read_input(manifest_path, "manifest")
     manifest = _load_manifest(raw, str(manifest_path))
-    changed, missing = [], []
+    changed, missing, refused, why = [], [], [], {}
     for name, entry in manifest["files"].items():
         path = target / name
-        if not path.is_file():
+        try:
+            found = path.lstat()
+        except OSError:
             missing.append(name)
-        elif sha256_file(path) != entry["sha256"]:
+            continue
+        if not stat.S_ISREG(found.st_mode):
+            refused.append(name)
+            why[name] = ("a symbolic link" if stat.S_ISLNK(found.st_mode)
+                         else f"{file_kind(found.st_mode)}, not a regular file")
+            continue
+        if found.st_size != entry["bytes"]:  # nothing read to see it
+            changed.append(name)
+            why[name] = _size_change(found.st_size, entry["bytes"])
+            continue
+        digest, size = _hash_bounded(path, entry["bytes"])
+        if size != entry["bytes"] or digest != entry["sha256"]:
             changed.append(name)
     skip = [MANIFEST_FILE, *manifest["files"], *([manifest["bundle"]] if manifest["bundle"]
                                                  else [])]
     unlisted = _folder_files(target, skip)
     return Verification(hashlib.sha256(raw).hexdigest(), tuple(manifest["files"]),
-                        tuple(changed), tuple(missing), tuple(unlisted), bundle=False)
+                        tuple(changed), tuple(missing), tuple(unlisted), bundle=False,
+                        refused=tuple(refused), why=why)
+
+
+def _size_change(size: int, recorded: int) -> str:
+    if size > recorded:
+        return f"{size} bytes, more than the {recorded} the manifest records"
+    return f"{size} bytes where the manifest records {recorded}"
+
+
+def _bundle_error(target: Path, message: str) -> InputError:
+    return InputError(message, path=str(target),
+                      expected="an evidence zip written by uccx-audit --bundle")
+
+
+def _zip_manifest(target: Path, archive: CheckedZip, entries: Sequence[Entry]) -> bytes:
+    """The bytes of the one manifest in the zip, read within :data:`MANIFEST_LIMIT`."""
+    own = [e for e in entries if name_key(e.name) == name_key(MANIFEST_FILE)]
+    if not own:
+        raise _bundle_error(target, f"no {MANIFEST_FILE} in the zip")
+    if len(own) > 1:
+        raise _bundle_error(target, f"{len(own)} entries are {MANIFEST_FILE} ("
+                            f"{', '.join(repr(e.name) for e in own)}): which one is the "
+                            "evidence cannot be told")
+    entry = own[0]
+    problem = entry_problem(entry) or (None if entry.name == MANIFEST_FILE
+                                       else f"named {entry.name!r}")
+    if problem is not None:
+        raise _bundle_error(target, f"its {MANIFEST_FILE} is {problem}")
+    try:
+        return archive.read(entry, MANIFEST_LIMIT)
+    except EntryUnreadable as exc:
+        raise _bundle_error(target, f"its {MANIFEST_FILE} {exc} (a manifest is a few KB)"
+                            ) from None
 
 
 def _verify_zip(target: Path) -> Verification:
-    with zipfile.ZipFile(target) as archive:
-        names = [i.filename for i in archive.infolist() if not i.is_dir()]
-        if MANIFEST_FILE not in names:
-            raise InputError(f"no {MANIFEST_FILE} in the zip", path=str(target),
-                             expected="a bundle written by uccx-audit --bundle")
-        raw = archive.read(MANIFEST_FILE)
+    try:
+        archive = CheckedZip(target)
+    except UnsafeArchive as exc:
+        raise _bundle_error(target, f"not a bundle that can be verified: {exc}") from None
+    except OSError as exc:
+        raise _bundle_error(target, f"cannot read: {exc.strerror}") from None
+    with archive:
+        entries = archive.entries
+        raw = _zip_manifest(target, archive, entries)
         manifest = _load_manifest(raw, f"{target}!{MANIFEST_FILE}")
+        alike: dict[str, list[Entry]] = {}
+        for entry in entries:
+            alike.setdefault(name_key(entry.name), []).append(entry)
+        refused, why = [], {}
+        for entry in entries:
+            problem = entry_problem(entry)
+            twins = len(alike[name_key(entry.name)])
+            if problem is None and twins > 1:
+                problem = f"one of {twins} entries for the same file"
+            if problem is not None and entry.name != MANIFEST_FILE:
+                refused.append(entry.name)
+                why[entry.name] = problem
+        by_name = {e.name: e for e in entries if e.name not in refused}
         changed, missing = [], []
-        for name, entry in manifest["files"].items():
-            if name not in names:
-                missing.append(name)
+        for name, recorded in manifest["files"].items():
+            entry = by_name.get(name)
+            if entry is None:
+                if name not in refused:
+                    missing.append(name)
                 continue
-            digest = hashlib.sha256()
-            with archive.open(name) as handle:
-                for chunk in iter(lambda h=handle: h.read(_CHUNK), b""):
-                    digest.update(chunk)
-            if digest.hexdigest() != entry["sha256"]:
+            if entry.info.file_size != recorded["bytes"]:  # nothing inflated to see it
                 changed.append(name)
-    unlisted = [n for n in names if n != MANIFEST_FILE and n not in manifest["files"]]
+                why[name] = _size_change(entry.info.file_size, recorded["bytes"])
+                continue
+            try:
+                digest, size = archive.sha256(entry, recorded["bytes"])
+            except EntryUnreadable as exc:
+                changed.append(name)
+                why[name] = str(exc)
+                continue
+            if size != recorded["bytes"]:
+                changed.append(name)
+                why[name] = _size_change(size, recorded["bytes"])
+            elif digest != recorded["sha256"]:
+                changed.append(name)
+    unlisted = [n for n in by_name if n != MANIFEST_FILE and n not in manifest["files"]]
     return Verification(hashlib.sha256(raw).hexdigest(), tuple(manifest["files"]),
-                        tuple(changed), tuple(missing), tuple(unlisted), bundle=True)
+                        tuple(changed), tuple(missing), tuple(unlisted), bundle=True,
+                        refused=tuple(dict.fromkeys(refused)), why=why)

@@ -23,12 +23,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from auditor.collect.handshake import Handshake, Target
 from auditor.collect.inventory import load_inventory
 from auditor.common.errors import InputError
+from auditor.common.filenames import name_key, nfc, unique_file_names
 from auditor.evaluate.waivers import WaiverSet
 from auditor.model.audit import Invocation
 from auditor.model.cluster import Inventory
 from auditor.model.facts import Facts
-from auditor.model.portfolio import Portfolio, _nodes, build_portfolio
-from auditor.pipeline.outdir import OutputSet
+from auditor.model.portfolio import PORTFOLIO_FILES, Portfolio, _nodes, build_portfolio
+from auditor.pipeline.outdir import SET_NAMES, OutputSet
 from auditor.pipeline.run import (
     FACTS_FILE,
     AuditRequest,
@@ -84,19 +85,20 @@ def facts_files(paths: Sequence[Path]) -> list[Path]:
     return _named_files(paths, (".json",), "facts file (*.json)")
 
 
+def rollup_name(name: str) -> bool:
+    """Whether ``name`` is (on some file system) one the portfolio folder keeps for its own
+    files: the roll-up, a single audit's set, the evidence zips."""
+    key = name_key(name)
+    return (key in {name_key(n) for n in (*SET_NAMES, *PORTFOLIO_FILES.values())}
+            or (key.startswith("evidence-") and key.endswith(".zip")))
+
+
 def folder_names(clusters: Sequence[str]) -> list[str]:
-    """A folder name per cluster: its name made safe for any file system, unique."""
-    names: list[str] = []
-    seen: set[str] = set()
-    for cluster in clusters:
-        base = "".join(c if c.isalnum() or c in "-_." else "-" for c in cluster)
-        base = base.strip(".") or "cluster"
-        name, number = base, 2
-        while name.lower() in seen:
-            name, number = f"{base}-{number}", number + 1
-        seen.add(name.lower())
-        names.append(name)
-    return names
+    """A folder name per cluster, in order: its name made safe for Windows, macOS and Linux
+    (composed, any script), no two alike where case or Unicode form do not count, never a
+    roll-up file's name (:func:`auditor.common.filenames.unique_file_names`). The cluster's
+    own name stays in the portfolio's data."""
+    return unique_file_names(clusters, reserved=rollup_name)
 
 
 # -- the run ------------------------------------------------------------------------------
@@ -252,7 +254,8 @@ def portfolio_from_facts(paths: Sequence[Path], request: AuditRequest
     from auditor.model.facts import load_facts
 
     ruleset = load_ruleset(list(request.rule_dirs))
-    all_facts = [load_facts(p) for p in facts_files(paths)]
+    all_facts = [replace(facts, cluster=nfc(facts.cluster))  # as an inventory's: composed
+                 for facts in (load_facts(p) for p in facts_files(paths))]
     everyone = Inventory("portfolio", "11.5(1)",
                          tuple(node for facts in all_facts for node in _nodes(facts)))
     waivers = load_waiver_files(request.waiver_files, ruleset, everyone)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from auditor.common.filenames import nfc
 from auditor.evaluate.gadgets import ALL_GADGETS
 from auditor.model.audit import Audit
 from auditor.model.findings import Finding, Subject
@@ -203,7 +204,7 @@ def _outcome_changes(before: Audit, after: Audit) -> list[OutcomeChange]:
 
 def _warnings(before: Audit, after: Audit) -> list[str]:
     found = []
-    if before.cluster != after.cluster:
+    if nfc(before.cluster) != nfc(after.cluster):  # composed or not, one name
         found.append(f"the audits are of different clusters ({before.cluster!r} before, "
                      f"{after.cluster!r} after)")
     if before.phase == "post" and after.phase == "pre":

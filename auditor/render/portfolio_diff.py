@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from auditor.common.filenames import nfc
 from auditor.common.serde import to_jsonable
 from auditor.common.textsafe import terminal, visible
 from auditor.model.audit import load_audit
@@ -43,20 +44,33 @@ def _audit(folder: Path, entry: ClusterEntry):
     return load_audit(folder / entry.folder / "audit.json")
 
 
+def _by_name(entries: tuple[ClusterEntry, ...]) -> dict[tuple[str, int], ClusterEntry]:
+    """Each cluster under its composed name (NFC: the same name typed on macOS or Windows)
+    and, for a name given twice, which of them it is."""
+    found: dict[tuple[str, int], ClusterEntry] = {}
+    counts: dict[str, int] = {}
+    for entry in entries:
+        name = nfc(entry.cluster)
+        counts[name] = counts.get(name, 0) + 1
+        found[(name, counts[name])] = entry
+    return found
+
+
 def diff_portfolios(before: Path, after: Path) -> PortfolioDiff:
-    """Match clusters by name; a cluster in only one portfolio is added or removed."""
+    """Match clusters by name (composed; the n-th of a name given twice with the n-th); a
+    cluster in only one portfolio is added or removed."""
     old, new = load_portfolio(before), load_portfolio(after)
-    old_by = {c.cluster: c for c in old.clusters}
-    new_by = {c.cluster: c for c in new.clusters}
+    old_by, new_by = _by_name(old.clusters), _by_name(new.clusters)
     changes = []
-    for name in [*old_by, *(n for n in new_by if n not in old_by)]:
-        a, b = old_by.get(name), new_by.get(name)
+    for key in [*old_by, *(k for k in new_by if k not in old_by)]:
+        a, b = old_by.get(key), new_by.get(key)
+        name = (a or b).cluster  # type: ignore[union-attr]
         if a is None or b is None:
             changes.append(ClusterChange(name, a.verdict if a else None,
                                          b.verdict if b else None, 0, 0, 0))
             continue
         diff = diff_audits(_audit(before, a), _audit(after, b))
-        changes.append(ClusterChange(name, a.verdict, b.verdict, len(diff.fixed),
+        changes.append(ClusterChange(b.cluster, a.verdict, b.verdict, len(diff.fixed),
                                      len(diff.new), len(diff.certificates),
                                      len(diff.no_longer_checked)))
     return PortfolioDiff(tuple(changes), worst_exit(c.exit_code for c in new.clusters))
