@@ -7,7 +7,7 @@ from OpenSSL import SSL
 from OpenSSL._util import lib
 
 from auditor.collect import openssl_private
-from auditor.collect.profiles import OFFERS
+from auditor.collect.profiles import OFFERS, offered
 
 
 def test_the_sha1_alias_oid_is_the_one_cryptography_keeps_privately() -> None:
@@ -18,8 +18,9 @@ def test_the_sha1_alias_oid_is_the_one_cryptography_keeps_privately() -> None:
 
 def test_signature_algorithms_can_be_restricted_and_bad_ones_are_refused() -> None:
     assert openssl_private.can_set_sigalgs()
-    for sigalgs, _ciphers in OFFERS.values():
-        assert openssl_private.set_sigalgs(SSL.Context(SSL.TLS_CLIENT_METHOD), sigalgs)
+    for profile in OFFERS:
+        assert openssl_private.set_sigalgs(SSL.Context(SSL.TLS_CLIENT_METHOD),
+                                           offered(profile).sigalgs)
     assert not openssl_private.set_sigalgs(SSL.Context(SSL.TLS_CLIENT_METHOD),
                                            "NOT+AN+ALGORITHM")
 
