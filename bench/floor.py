@@ -2,7 +2,7 @@
 
 Interpreter start, one import (pyOpenSSL), then every (endpoint, profile) handshake at once
 through a thread pool, with the very contexts the prober uses (the offers come in the input
-file, written by bench/run.py from ``auditor.collect.profiles.OFFERS``). Nothing else: no facts, no
+file, written by bench/run.py from ``auditor.collect.profiles.offered``). Nothing else: no facts, no
 analysis, no reports. It prints the SHA-256 of each leaf received, so that the benchmark
 can check it did the same work.
 
@@ -21,14 +21,22 @@ from OpenSSL._util import lib
 TIMEOUT = struct.pack("ll", 5, 0)  # 5 s, as struct timeval
 
 
-def context(sigalgs, ciphers):
+def context(offer):
     ctx = SSL.Context(SSL.TLS_CLIENT_METHOD)
     ctx.set_min_proto_version(SSL.TLS1_2_VERSION)
     ctx.set_max_proto_version(SSL.TLS1_3_VERSION)
     ctx.set_verify(SSL.VERIFY_NONE)
-    ctx.set_cipher_list(f"{ciphers}:@SECLEVEL=0".encode())
+    ctx.set_cipher_list(f"{offer['ciphers']}:@SECLEVEL=0".encode())
+    if offer["tls13_suites"]:
+        ctx.set_tls13_ciphersuites(offer["tls13_suites"].encode())
+    if offer["groups"]:
+        shares = (offer["key_shares"] or "").split(":")
+        marked = ":".join(f"*{g}" if g in shares else g for g in offer["groups"].split(":"))
+        if lib.SSL_CTX_set1_curves_list(ctx._context, marked.encode()) != 1:
+            lib.ERR_clear_error()  # an OpenSSL before 3.5: no key-share marks
+            lib.SSL_CTX_set1_curves_list(ctx._context, offer["groups"].encode())
     ctx.set_options(SSL.OP_NO_TICKET)
-    lib.SSL_CTX_set1_sigalgs_list(ctx._context, sigalgs.encode())
+    lib.SSL_CTX_set1_sigalgs_list(ctx._context, offer["sigalgs"].encode())
     return ctx
 
 
@@ -58,7 +66,7 @@ def handshake(job):
 def main():
     with open(sys.argv[1], encoding="utf-8") as handle:
         spec = json.load(handle)
-    contexts = [context(sigalgs, ciphers) for sigalgs, ciphers in spec["offers"]]
+    contexts = [context(offer) for offer in spec["offers"]]
     jobs = [(host, address, port, ctx) for host, address, port in spec["targets"]
             for ctx in contexts]
     with ThreadPoolExecutor(spec.get("concurrency", 64)) as pool:

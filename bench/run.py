@@ -159,12 +159,14 @@ def sslyze_command(fleet: Served, json_out: Path) -> list[str]:
 
 
 def floor_command(fleet: Served, workdir: Path, name: str = "floor-input.json") -> list[str]:
-    from auditor.collect.profiles import OFFERS
+    from dataclasses import asdict
+
+    from auditor.collect.profiles import offered
     from auditor.model.facts import PROFILES
 
     spec = workdir / name
     spec.write_text(json.dumps({
-        "offers": [OFFERS[p] for p in PROFILES],
+        "offers": [asdict(offered(p)) for p in PROFILES],
         "targets": [[e.host, e.address, e.port] for e in fleet.endpoints],
     }), encoding="utf-8")
     return [sys.executable, str(BENCH / "floor.py"), str(spec)]

@@ -29,6 +29,7 @@ import ssl
 import sys
 import tempfile
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -114,6 +115,8 @@ class Served:
     tomcat: tuple[x509.Certificate, ...]
     tomcat_key: pki.PrivateKey
     tomcat_ecdsa: pki.Issued | None = None
+    #: per service, what limits that port's TLS (its protocol versions, suites, groups)
+    limits: tuple[tuple[str, Callable[[ssl.SSLContext], None]], ...] = ()
 
 
 class _Handler(socketserver.BaseRequestHandler):
@@ -153,6 +156,9 @@ def serve(nodes: tuple[Served, ...], version: str, cluster: str) -> Iterator[Inv
                 for service in DEFAULT_PORTS[family]:
                     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
                     context.set_ciphers("DEFAULT:@SECLEVEL=0")
+                    for limited, limit in node.limits:
+                        if limited == service:
+                            limit(context)
                     chain, key = Path(work, f"{index}-rsa.pem"), Path(work, f"{index}-rsa.key")
                     chain.write_bytes(_pem(node.tomcat))
                     key.write_bytes(_key_pem(node.tomcat_key))
@@ -283,6 +289,28 @@ def ec_leaf_key_usage_refused() -> Facts:
         Served(PUB, "uccx-publisher", chain, rsa_key, pki.Issued(cert, key)),))
 
 
+def _only_p521(context: ssl.SSLContext) -> None:
+    """ECDHE over P-521 only, a group no browser offers (no RSA key exchange to fall back
+    to)."""
+    context.set_ciphers("ECDHE:@SECLEVEL=0")
+    context.set_ecdh_curve("secp521r1")
+
+
+def _only_tls11(context: ssl.SSLContext) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.minimum_version = context.maximum_version = ssl.TLSVersion.TLSv1_1
+
+
+def browsers_refused() -> Facts:
+    """A publisher whose Live Data port takes only P-521 and whose notification port only
+    TLS 1.1: browsers cannot connect to either; the single-key-type profiles still get
+    Live Data's certificates (they take any group OpenSSL has)."""
+    node = replace(_node(PUB, "uccx-publisher"),
+                   limits=(("live_data", _only_p521), ("notification", _only_tls11)))
+    return served_facts("fixture-browsers-refused", "11.5(1)", (node,))
+
+
 def recorded_before_key_usage(facts: Facts) -> Facts:
     """Facts as a version before the key-usage check recorded them: no certificate says
     whether its key usage allows signing the handshake (null here; older files lack the
@@ -332,6 +360,7 @@ RECIPES: dict[str, Callable[[], Facts]] = {
     "chain-out-of-order": chain_out_of_order,
     "leaf-without-aki": leaf_without_aki,
     "ec-leaf-key-usage-refused": ec_leaf_key_usage_refused,
+    "browsers-refused-publisher": browsers_refused,
     "row3-recorded-before-key-usage": lambda: recorded_before_key_usage(
         lab_facts("row3-ec-signed-ecdsa")),
 }

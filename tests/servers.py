@@ -18,7 +18,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
-from OpenSSL import crypto
+from OpenSSL import SSL, crypto
 
 from auditor.lab import pki
 from auditor.lab.server import tls_session
@@ -191,6 +191,56 @@ def alert_number(number: int) -> Behaviour:
     def behaviour(conn: socket.socket) -> None:
         conn.recv(65536)
         conn.sendall(bytes([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, number]))
+    return behaviour
+
+
+_PAGE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+
+
+def openssl_session(ctx: SSL.Context) -> Behaviour:
+    """For :func:`serve`: a pyOpenSSL server on each connection, for what Python's ssl
+    cannot limit (any key-exchange group, the TLS 1.3 suites, signature algorithms). Over
+    memory BIOs, so a refused handshake still sends its alert; then one small page. Every
+    wait is bounded by the socket's timeout (set by :func:`serve`)."""
+    def behaviour(sock: socket.socket) -> None:
+        conn = SSL.Connection(ctx, None)
+        conn.set_accept_state()
+
+        def flush() -> None:
+            while True:
+                try:
+                    sock.sendall(conn.bio_read(65536))
+                except SSL.WantReadError:
+                    return
+
+        def more() -> bool:
+            data = sock.recv(65536)
+            if data:
+                conn.bio_write(data)
+            return bool(data)
+
+        try:
+            while True:
+                try:
+                    conn.do_handshake()
+                    break
+                except SSL.WantReadError:
+                    flush()
+                    if not more():
+                        return
+            flush()
+            request = b""
+            while b"\r\n\r\n" not in request and len(request) < 8192:
+                try:
+                    request += conn.recv(8192)
+                except SSL.WantReadError:
+                    if not more():
+                        return
+            conn.sendall(_PAGE)
+            flush()
+        except SSL.Error:
+            with contextlib.suppress(OSError, SSL.Error):
+                flush()  # the alert
     return behaviour
 
 

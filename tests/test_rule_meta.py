@@ -20,7 +20,7 @@ RULES = load_ruleset()
 RULE_ID = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)+$")
 #: The sources docs/domain.md names; a citation must point at one of them.
 SOURCES = re.compile(
-    r"^(Cisco (210528|118855|200651|200423|214607)|CSCvb58580|CSCvb46250"
+    r"^(Cisco (210528|118855|200651|200423|201000|214607)|CSCvb58580|CSCvb46250"
     r"|UCCX administration guide|UCCX 11\.5 port utilization guide"
     r"|CCP 12\.5\(1\)SU1 port utilization guide|UCCX 12\.5\(1\)SU3 release notes"
     r"|RFC (5246|8446|5280)|CA/Browser Forum Baseline Requirements)$")

@@ -1,6 +1,8 @@
 """Trust judged as browsers judge it: every chain shape of the trust corpus is served on
 loopback, loaded by headless Chromium trusting the corpus roots (an NSS database of its
-own), and judged by the auditor; the two agree on accepted / refused for every shape."""
+own), and judged by the auditor; the two agree on accepted / refused for every shape. A
+server that accepts none of what browsers offer (a protocol version, a suite, a group) is
+refused by Chromium, and by the audit's rules: browsers cannot connect there."""
 
 from __future__ import annotations
 
@@ -14,16 +16,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from audits import audit_facts
 from cdp import Browser, host_resolver_rules
 from cryptography.hazmat.primitives import serialization
-from servers import serve_tls
-from trust_corpus import HOST, Shape, shapes
+from OpenSSL import SSL
+from servers import openssl_session, serve, serve_tls
+from trust_corpus import HOST, Limits, Shape, shapes
 
 from auditor.collect.certs import analyse
+from auditor.collect.collect import probe_inventory
 from auditor.collect.handshake import Target
+from auditor.collect.openssl_private import set_groups, set_sigalgs
 from auditor.collect.prober import ProbeOptions, handshake
 from auditor.collect.trust import TRUSTED, AgentTrust, check_chain
 from auditor.model.certificate import covers_host
+from auditor.model.cluster import Inventory, Node
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -63,10 +70,40 @@ def _context(shape: Shape, work: Path) -> ssl.SSLContext:
     return ctx
 
 
+_VERSIONS = {"TLSv1": SSL.TLS1_VERSION, "TLSv1.1": SSL.TLS1_1_VERSION,
+             "TLSv1.2": SSL.TLS1_2_VERSION, "TLSv1.3": SSL.TLS1_3_VERSION}
+
+
+def _limited_context(shape: Shape, limits: Limits) -> SSL.Context:
+    """A pyOpenSSL server context: Python's ssl cannot limit the groups to X448 or ffdhe."""
+    ctx = SSL.Context(SSL.TLS_SERVER_METHOD)
+    (identity,) = shape.identities
+    ctx.use_certificate(identity.cert)
+    for cert in identity.chain:
+        ctx.add_extra_chain_cert(cert)
+    ctx.use_privatekey(identity.key)
+    ctx.set_cipher_list(f"{limits.ciphers or 'DEFAULT'}:@SECLEVEL=0".encode())
+    if limits.tls13_suites:
+        ctx.set_tls13_ciphersuites(limits.tls13_suites.encode())
+    if limits.versions:
+        ctx.set_min_proto_version(_VERSIONS[limits.versions[0]])
+        ctx.set_max_proto_version(_VERSIONS[limits.versions[1]])
+    assert limits.groups is None or set_groups(ctx, limits.groups), limits
+    assert limits.sigalgs is None or set_sigalgs(ctx, limits.sigalgs), limits
+    return ctx
+
+
+def _serve(shape: Shape, work: Path) -> contextlib.AbstractContextManager[int]:
+    if shape.limits is None:
+        return serve_tls(_context(shape, work))
+    # Chromium's page and the audit's handshakes: a few dozen at most
+    return serve(openssl_session(_limited_context(shape, shape.limits)), connections=64)
+
+
 @pytest.fixture(scope="module")
 def served() -> Iterator[dict[str, int]]:
     with tempfile.TemporaryDirectory() as work, contextlib.ExitStack() as stack:
-        yield {name: stack.enter_context(serve_tls(_context(shape, Path(work))))
+        yield {name: stack.enter_context(_serve(shape, Path(work)))
                for name, shape in shapes().items()}
 
 
@@ -80,21 +117,46 @@ def chromium_verdicts(served, tmp_path_factory) -> dict[str, str | None]:
         return browser.load_errors([f"https://{HOST}:{port}/" for port in served.values()])
 
 
+OPTIONS = ProbeOptions(connect_timeout=5, handshake_timeout=5)
+
+
 def auditor_verdict(shape: Shape, port: int) -> tuple[bool, str | None]:
-    """What the auditor makes of the chain its ``browser`` profile receives there."""
-    got = handshake(Target(shape.host, port, "127.0.0.1"), "browser",
-                    ProbeOptions(connect_timeout=5, handshake_timeout=5))
-    assert got.ok, got.error
+    """What the auditor makes of the chain its ``browser`` profile receives there; where
+    the handshake fails, what the audit's rules make of the endpoint."""
+    got = handshake(Target(shape.host, port, "127.0.0.1"), "browser", OPTIONS)
+    if not got.ok:
+        assert refused_by_the_rules(shape, port), (shape.name, got.error)
+        return False, f"{got.error.kind}: {got.error.detail}" if got.error else None
     trust = AgentTrust("file:corpus", shape.roots)
     check = check_chain(got.chain, trust, shape.host, dt.datetime.now(dt.timezone.utc))
     named = covers_host(analyse(got.chain[0]), shape.host)
     return check.trust == TRUSTED and named, check.reason
 
 
+def refused_by_the_rules(shape: Shape, port: int) -> bool:
+    """An audit of a publisher whose every port is this server says that browsers cannot
+    connect: every gadget broken by ``browsers-cannot-connect`` (not unknown because the
+    endpoint could not be reached)."""
+    node = Node(shape.host, "uccx-publisher", "127.0.0.1",
+                {"finesse": port, "live_data": port, "notification": port}, {})
+    facts = probe_inventory(Inventory("corpus", "11.5(1)", (node,)),
+                            trust=AgentTrust("file:corpus", shape.roots), options=OPTIONS)
+    audit = audit_facts(facts, "post")
+    (result,) = audit.nodes
+    rules = {f.rule_id for f in audit.findings}
+    return ({g.outcome for g in result.gadgets.values()} == {"broken"}
+            and all(g.rules == ("browsers-cannot-connect",) for g in result.gadgets.values())
+            and "endpoint-unreachable" not in rules)
+
+
 def test_the_corpus_has_the_shapes_the_issue_names() -> None:
     assert len(shapes()) >= 15
     assert {"intermediate-eku-client-auth-only", "rsa-leaf-key-cert-sign-only",
             "ec-leaf-key-encipherment-only-beside-valid-rsa"} <= set(shapes())
+    # servers limited to groups, protocol versions and suites Chromium refuses
+    assert {"offer-group-x448-only", "offer-group-ffdhe2048-only", "offer-group-p521-only",
+            "offer-tls10-only", "offer-tls11-only", "offer-tls12-dhe-rsa-only",
+            "offer-tls12-ecdhe-cbc-sha256-only"} <= set(shapes())
 
 
 @pytest.mark.parametrize("name", sorted(shapes()))

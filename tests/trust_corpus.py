@@ -1,8 +1,10 @@
 """Chain shapes that browsers accept or refuse, built with cryptography: the trust corpus.
 
 Every shape is one server's identity (leaf, key, the chain it sends) under roots that the
-agents (and the test's Chromium) trust. ``test_trust_corpus.py`` serves each on loopback and
-compares the auditor's judgement with what headless Chromium does.
+agents (and the test's Chromium) trust; a shape with :class:`Limits` is a server that
+accepts only some protocol versions, cipher suites, key-exchange groups or signature
+algorithms. ``test_trust_corpus.py`` serves each on loopback and compares the auditor's
+judgement with what headless Chromium does.
 """
 
 from __future__ import annotations
@@ -32,6 +34,20 @@ class Identity:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """What a server accepts beyond its certificates, in OpenSSL's names; None: OpenSSL's
+    default (every version from TLS 1.0 up, at security level 0)."""
+
+    groups: str | None = None
+    #: TLS 1.2 and older: an OpenSSL cipher string
+    ciphers: str | None = None
+    tls13_suites: str | None = None
+    #: the lowest and the highest protocol version: TLSv1, TLSv1.1, TLSv1.2, TLSv1.3
+    versions: tuple[str, str] | None = None
+    sigalgs: str | None = None
+
+
+@dataclass(frozen=True)
 class Shape:
     name: str
     #: the server's identities (two: a dual-certificate port, the RSA one first)
@@ -39,6 +55,8 @@ class Shape:
     #: the roots the agents trust for this shape
     roots: tuple[x509.Certificate, ...]
     host: str = HOST
+    #: what the server accepts, where the shape is about that rather than the chain
+    limits: Limits | None = None
 
 
 def _usage(*names: str) -> x509.KeyUsage:
@@ -204,4 +222,56 @@ def shapes() -> dict[str, Shape]:
     expired_root = root("expired root", not_before=NOW - 60 * DAY, not_after=NOW - DAY)
     made.append(Shape("expired-root", (leaf(intermediate(expired_root, "under expired")),),
                       (expired_root.cert,)))
+    made += offer_shapes(leaf(issuing), leaf(ec_issuing, "ec"), ec_issuing, anchor.cert)
     return {shape.name: shape for shape in made}
+
+
+TLS12, TLS13 = ("TLSv1.2", "TLSv1.2"), ("TLSv1.3", "TLSv1.3")
+
+
+def offer_shapes(rsa_leaf: Identity, ec_leaf: Identity, ec_issuing: Identity,
+                 anchor: x509.Certificate) -> list[Shape]:
+    """Servers whose valid chain does not matter: what they negotiate does. Which of them
+    Chromium refuses was checked against it, not assumed: groups (X448, ffdhe2048, P-521:
+    refused; P-384, the hybrid X25519MLKEM768: accepted), protocol versions (TLS 1.0, 1.1:
+    refused), TLS 1.2 suites (DHE-RSA, CBC with SHA-256, ECDHE-ECDSA with CBC-SHA: refused;
+    ECDHE-RSA with CBC-SHA and RSA key exchange with AES-GCM: accepted; P-521 beside
+    RSA key exchange: accepted through RSA key exchange), TLS 1.3 AES-CCM: refused, SHA-1
+    signatures only, an EC leaf on P-521: refused."""
+    p521 = certificate(HOST, _p521_key(), issuer=ec_issuing, usage=EC_LEAF, san=(HOST,))
+
+    def limited(name: str, identity: Identity = rsa_leaf, **limits) -> Shape:
+        return Shape(name, (identity,), (anchor,), limits=Limits(**limits))
+
+    return [
+        limited("offer-group-x448-only", groups="X448"),
+        limited("offer-group-ffdhe2048-only", groups="ffdhe2048"),
+        limited("offer-group-p521-only", groups="P-521"),
+        limited("offer-group-p521-only-tls12-ecdhe", groups="P-521", ciphers="ECDHE",
+                versions=TLS12),
+        limited("offer-group-p521-beside-rsa-key-exchange", groups="P-521", versions=TLS12),
+        limited("offer-group-p384-only", groups="P-384"),
+        limited("offer-group-x25519mlkem768-only", groups="X25519MLKEM768", versions=TLS13),
+        limited("offer-tls10-only", versions=("TLSv1", "TLSv1")),
+        limited("offer-tls11-only", versions=("TLSv1.1", "TLSv1.1")),
+        limited("offer-tls12-dhe-rsa-only", ciphers="DHE-RSA-AES128-GCM-SHA256",
+                versions=TLS12),
+        limited("offer-tls12-ecdhe-cbc-sha256-only", ciphers="ECDHE-RSA-AES128-SHA256",
+                versions=TLS12),
+        limited("offer-tls12-rsa-cbc-sha256-only", ciphers="AES128-SHA256", versions=TLS12),
+        limited("offer-tls12-ecdhe-ecdsa-cbc-sha-only", ec_leaf,
+                ciphers="ECDHE-ECDSA-AES128-SHA", versions=TLS12),
+        limited("offer-tls12-ecdhe-rsa-cbc-sha-only", ciphers="ECDHE-RSA-AES128-SHA",
+                versions=TLS12),
+        limited("offer-tls12-rsa-key-exchange-gcm-only", ciphers="AES128-GCM-SHA256",
+                versions=TLS12),
+        limited("offer-tls13-aes-ccm-only", tls13_suites="TLS_AES_128_CCM_SHA256",
+                versions=TLS13),
+        limited("offer-tls12-sha1-signatures-only", sigalgs="RSA+SHA1", versions=TLS12),
+        Shape("offer-ec-leaf-on-p521", (p521,), (anchor,)),
+    ]
+
+
+@functools.cache
+def _p521_key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP521R1())

@@ -314,6 +314,23 @@ def _fatal_alert(received: bytes) -> str | None:
     return None
 
 
+#: The protocol versions older than TLS 1.2, by their number on the wire: a server that
+#: speaks none newer answers a ClientHello by choosing one of them (a server that knows
+#: TLS 1.3 refuses with a protocol_version alert instead).
+OLDER_VERSIONS = {0x0300: "SSL 3.0", 0x0301: "TLS 1.0", 0x0302: "TLS 1.1"}
+
+
+def _older_version_chosen(received: bytes) -> str | None:
+    """The protocol version the server's ServerHello chose, when it is older than TLS 1.2,
+    which no profile offers: the client then refuses it without a word from the server. (A
+    TLS 1.3 ServerHello says TLS 1.2 there, and its real version in an extension; any other
+    number is no version at all, a broken server.)"""
+    for kind, body in _records(received)[0]:
+        if kind == 0x16 and len(body) >= 6 and body[0] == 2:
+            return OLDER_VERSIONS.get(int.from_bytes(body[4:6], "big"))
+    return None
+
+
 def _classify_ssl_error(exc: SSL.Error, received: bytes) -> _Failure:
     reasons = []
     for entry in exc.args[0] if exc.args and isinstance(exc.args[0], list) else []:
@@ -327,6 +344,10 @@ def _classify_ssl_error(exc: SSL.Error, received: bytes) -> _Failure:
     if received and not spoke_tls(received):
         return _Failure("not_tls", f"the server answered with non-TLS data "
                         f"({_sample(received)})", len(received))
+    older = _older_version_chosen(received)
+    if older is not None:
+        return _Failure("tls_version", f"the server chose {older}; this client offers "
+                        "TLS 1.2 and 1.3 only", len(received))
     if "asn1" in lowered or "bad object header" in lowered:
         return _Failure("other", f"the server sent a certificate that does not parse ({text})",
                         len(received))

@@ -128,10 +128,13 @@ def predicted_browser(endpoint: EndpointFacts | None, family: str, service: str,
     (or cannot be predicted because the endpoint was not reached today)."""
     if endpoint is None or service not in ECDSA_PORTS[family]:
         return None
+    # Only where a browser's handshake completes today: the rsa_only profile takes any
+    # group, suite and signature OpenSSL has, so it may reach a server that browsers
+    # cannot, and the upgrade changes the certificate, not what the server negotiates.
+    today = endpoint.handshake("browser")
+    if today is None or not today.ok:
+        return None
     if settings.creates_ecdsa:
-        today = endpoint.handshake("browser")
-        if today is None or not today.ok:
-            return None
         return Prediction(None, dict(NEW_SELF_SIGNED_TOMCAT_ECDSA))
     if settings.ends_ecdsa:
         return Prediction(endpoint.handshake("rsa_only"), None)

@@ -41,8 +41,10 @@ _ENDPOINT = {
     "reachable": "a browser-like client completed a TLS handshake",
     "predicted": "pre phase: the browser view is the prediction for after the upgrade",
     "error_kind": "why the browser handshake failed: dns, refused, timeout, reset, "
-                  "tls_alert, tls_error, not_tls, other",
-    "error_detail": "the error in words",
+                  "tls_alert (the server's alert), tls_version (the server chose a "
+                  "protocol version older than TLS 1.2), tls_error, not_tls, other",
+    "error_detail": "the error in words; with tls_alert, the alert's name as the TLS "
+                    "registry spells it (handshake_failure, protocol_version, ...)",
     "browser.fingerprint": "SHA-256 of the leaf a browser gets (null when predicted)",
     "browser.kind": "tomcat (RSA key), tomcat_ecdsa (EC key) or other",
     "browser.kind_title": "tomcat or tomcat-ECDSA",
