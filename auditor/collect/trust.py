@@ -31,7 +31,7 @@ from auditor.collect.certs import (
     signature_verifies,
 )
 from auditor.common.errors import InputError
-from auditor.model.certificate import CertificateFacts, covers_host
+from auditor.model.certificate import CertificateFacts, covers_host, host_address, san_addresses
 from auditor.model.facts import ChainFacts
 
 TRUSTED = "trusted"
@@ -169,26 +169,38 @@ def _browser_policy(builder: PolicyBuilder) -> PolicyBuilder:
     return builder.extension_policies(ca_policy=ca_policy, ee_policy=ee_policy)
 
 
+def _names_to_verify(leaf: CertificateFacts, host: str) -> list[x509.GeneralName]:
+    """The names to verify the chain for, best first: ``host`` itself when the leaf covers
+    it (an address as an iPAddress, as browsers match it), else the names the leaf does
+    carry, so that a name problem is reported once, by the name checks."""
+    if covers_host(leaf, host):
+        address = host_address(host)
+        return [x509.IPAddress(address) if address is not None else x509.DNSName(host)]
+    return [*(x509.DNSName(n.replace("*.", "wildcard.", 1)) for n in leaf.san_dns),
+            *(x509.IPAddress(a) for a in san_addresses(leaf))]
+
+
 def _browser_verify(chain: Sequence[x509.Certificate], trust: AgentTrust, host: str,
                     at: dt.datetime, leaf: CertificateFacts) -> str | None:
     """Why a browser refuses the chain for a TLS server (path building with the server
     purpose, basic and name constraints, path length, validity, EKU on every
     certificate, critical extensions), or None. The host name is checked separately
     (the name checks report it), so a leaf is verified for a name it does carry."""
-    if covers_host(leaf, host):
-        name = host
-    else:
-        names = [n.replace("*.", "wildcard.", 1) for n in leaf.san_dns]
-        if not names:
-            return None  # no SAN at all: a name problem, reported by the name checks
-        name = names[0]
-    try:
-        verifier = (_browser_policy(PolicyBuilder().store(Store(list(trust.anchors))).time(at))
-                    .build_server_verifier(x509.DNSName(name)))
-        verifier.verify(chain[0], list(chain[1:]))
-        return None
-    except (VerificationError, ValueError) as exc:
-        return str(exc)
+    names = _names_to_verify(leaf, host)
+    if not names:
+        return None  # no SAN at all: a name problem, reported by the name checks
+    builder = _browser_policy(PolicyBuilder().store(Store(list(trust.anchors))).time(at))
+    for name in names:
+        try:
+            verifier = builder.build_server_verifier(name)
+        except ValueError:
+            continue  # an entry the verifier takes for no name ("a_b", "::" as a DNS name)
+        try:
+            verifier.verify(chain[0], list(chain[1:]))
+            return None
+        except (VerificationError, ValueError) as exc:
+            return str(exc)
+    return "no name in its subject alternative names is one the chain can be verified for"
 
 
 def _serves_tls(leaf: x509.Certificate) -> bool:

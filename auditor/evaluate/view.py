@@ -23,7 +23,7 @@ from auditor.evaluate.gadgets import (
     services_of,
 )
 from auditor.evaluate.projection import Settings, predicted_browser, predicted_states
-from auditor.model.certificate import CertificateFacts, covers_host, parse_time
+from auditor.model.certificate import CertificateFacts, covers_host, names_exactly, parse_time
 from auditor.model.certificate import cn_only as names_only_in_cn
 from auditor.model.cluster import DEFAULT_PORTS, EXTRA_UCCX_PORTS, UCCX_ROLES, role_family
 from auditor.model.facts import Facts, HandshakeFacts, NodeFacts, state_words
@@ -54,7 +54,8 @@ _ENDPOINT = {
     "browser.trust": ("trusted or untrusted, as browsers judge it by the agents' trust "
                       "(older facts: strict_verifier_rejects)"),
     "browser.trust_reason": "why the chain is not trusted",
-    "browser.name_covered": "the node's FQDN is in the leaf's subject alternative names",
+    "browser.name_covered": "the leaf's subject alternative names name the node: its FQDN "
+                            "in a DNS SAN, or its IP address in an IP SAN",
     "browser.cn_only": "the FQDN is only in the common name (Chrome 58+ rejects this)",
     "browser.order_ok": "the chain was sent in order",
     "browser.missing_intermediate": "the chain lacks an intermediate the agents do not have",
@@ -103,6 +104,11 @@ _CERTIFICATE = {
     "subject_cn": "common name",
     "issuer": "issuer DN",
     "san_dns": "the DNS names in the subject alternative names",
+    "san_ip": "the IP addresses in the subject alternative names",
+    "san_names": "every name in the subject alternative names, in words ('none' without "
+                 "any)",
+    "named_hosts": "the cluster's hosts a SAN entry names exactly: a DNS SAN equal to the "
+                   "FQDN, or an IP SAN equal to the address (wildcards are not expanded)",
     "not_after": "end of validity (UTC timestamp)",
     "not_after_date": "end of validity (YYYY-MM-DD)",
     "expired": "expired when the facts were recorded",
@@ -111,8 +117,9 @@ _CERTIFICATE = {
     "expiry_phrase": "e.g. '12 days after the change date (2026-12-01)'",
     "services": "the services that presented it (to any client profile)",
     "ports": "their ports",
-    "name_covered": "the node's FQDN is in the SAN",
-    "cn_only": "the FQDN is only in the common name",
+    "name_covered": "the SAN names the node: its FQDN in a DNS SAN, or its IP address in "
+                    "an IP SAN (an address is never matched against a DNS SAN or the CN)",
+    "cn_only": "the FQDN is only in the common name (never for a node given by address)",
     "chain_missing_intermediate": "some endpoint sends it without an intermediate the "
                                   "agents lack",
     "chain_out_of_order": "some endpoint sends its chain out of order",
@@ -307,7 +314,10 @@ def _certificates(facts: Facts, node: NodeFacts, settings: Settings) -> list[dic
                     "signer_key_type": cert.signer_key_type, "self_signed": cert.self_signed,
                     "wildcard": cert.wildcard, "subject": cert.subject,
                     "subject_cn": cert.subject_cn, "issuer": cert.issuer,
-                    "san_dns": list(cert.san_dns), "not_after": cert.not_after,
+                    "san_dns": list(cert.san_dns), "san_ip": list(cert.san_ip),
+                    "san_names": ", ".join([*cert.san_dns, *cert.san_ip]) or "none",
+                    "named_hosts": [n.host for n in facts.nodes if names_exactly(cert, n.host)],
+                    "not_after": cert.not_after,
                     "not_after_date": cert.not_after[:10],
                     "expired": not_after <= observed_at, "days_after_change": days,
                     "expiry_phrase": f"{abs(days)} days {when} the change date "

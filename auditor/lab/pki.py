@@ -83,7 +83,7 @@ def issue(
     subject_key: PrivateKey,
     *,
     issuer: Issued | None = None,
-    san: tuple[str, ...] | None = None,
+    san: tuple[str | x509.GeneralName, ...] | None = None,
     ca: bool = False,
     path_length: int | None = None,
     hash_name: str = "sha256",
@@ -93,7 +93,8 @@ def issue(
 ) -> Issued:
     """Issue a certificate; ``issuer=None`` makes it self-signed.
 
-    ``san=None`` puts the common name into the SAN; ``san=()`` leaves the SAN out.
+    ``san=None`` puts the common name into the SAN; ``san=()`` leaves the SAN out; a text
+    entry is a DNS name, any other a general name as given (``x509.IPAddress``).
     """
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     not_before = not_before or now - dt.timedelta(days=1)
@@ -136,7 +137,8 @@ def issue(
         names = (common_name,) if san is None else san
         if names:
             builder = builder.add_extension(
-                x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
+                x509.SubjectAlternativeName([x509.DNSName(n) if isinstance(n, str) else n
+                                             for n in names]), critical=False)
     algorithm = {"sha1": hashes.SHA256(), "sha256": hashes.SHA256(),
                  "sha384": hashes.SHA384()}[hash_name]
     cert = builder.sign(signer_key, algorithm)
