@@ -152,7 +152,11 @@ def certificate_case(signed: Sequence[x509.Certificate], purpose: str, *,
     else:
         checks.append(Check("key", PASS, f"{key} key fits {purpose}"))
 
-    if purpose == "tomcat-ECDSA":
+    if facts.self_issued and not facts.self_signed:
+        checks.append(Check("signer", FAIL, "self-issued, but its own key does not verify "
+                            "its signature: neither what a CA returns nor what VOS makes "
+                            "(damaged or forged)"))
+    elif purpose == "tomcat-ECDSA":
         if facts.self_signed:
             checks.append(Check("signer", WARN, "self-signed, not what the CA returned"))
         else:

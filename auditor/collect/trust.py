@@ -6,7 +6,7 @@ import datetime as dt
 import ssl
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -32,7 +32,7 @@ from auditor.collect.certs import (
 )
 from auditor.common.errors import InputError
 from auditor.model.certificate import CertificateFacts, covers_host, host_address, san_addresses
-from auditor.model.facts import ChainFacts
+from auditor.model.facts import LEAF_WORDS, ChainFacts
 
 TRUSTED = "trusted"
 UNTRUSTED = "untrusted"
@@ -203,6 +203,27 @@ def _browser_verify(chain: Sequence[x509.Certificate], trust: AgentTrust, host: 
     return "no name in its subject alternative names is one the chain can be verified for"
 
 
+def signature_problem(chain: Sequence[x509.Certificate],
+                      anchors: Sequence[x509.Certificate] = ()) -> str | None:
+    """The first certificate of a chain as sent (leaf first) whose signature the key of its
+    issuer does not verify, in words; the issuer found by name: the certificate itself when
+    it is self-issued, one sent with it, or one of ``anchors``. None when every certificate
+    whose issuer is at hand verifies (an issuer that is nowhere is a completeness problem,
+    which the chain checks report)."""
+    pool = (*chain, *anchors)
+    for position, cert in enumerate(chain):
+        issuers = [c for c in pool if c.subject == cert.issuer]
+        if not issuers or any(signature_verifies(cert, c) for c in issuers):
+            continue
+        which = LEAF_WORDS if position == 0 else f"certificate {position + 1} of the chain"
+        if cert.issuer == cert.subject:
+            return (f"{which} is self-issued (issuer = subject), and its signature does not "
+                    "verify with its own key")
+        return (f"{which} names {dn_text(cert.issuer)} as its issuer, and that CA's key does "
+                "not verify its signature")
+    return None
+
+
 def _serves_tls(leaf: x509.Certificate) -> bool:
     """No extended key usage, or one that names serverAuth (or any purpose)."""
     try:
@@ -219,6 +240,20 @@ def check_chain(chain: Sequence[x509.Certificate], trust: AgentTrust, host: str,
                 at: dt.datetime, *, leaf: CertificateFacts | None = None) -> ChainFacts:
     """Order, completeness and trust of a chain as sent, leaf first (``leaf``: the leaf's
     facts, when the caller has them already)."""
+    facts = _check_chain(chain, trust, host, at, leaf)
+    problem = signature_problem(chain, trust.anchors)
+    if problem is None:
+        return facts
+    # a signature that does not verify is the chain's problem, not a missing certificate;
+    # the agents may still trust this very certificate (browsers then never check it)
+    trusted_itself = facts.trust == TRUSTED and facts.anchor == fingerprint(chain[0])
+    return replace(facts, missing_intermediate=False, untrusted_root=None,
+                   trust=TRUSTED if trusted_itself else UNTRUSTED,
+                   reason=None if trusted_itself else problem, bad_signature=problem)
+
+
+def _check_chain(chain: Sequence[x509.Certificate], trust: AgentTrust, host: str,
+                 at: dt.datetime, leaf: CertificateFacts | None) -> ChainFacts:
     order_ok = all(chain[i].issuer == chain[i + 1].subject for i in range(len(chain) - 1))
     last = chain[-1]
     anchor = trust.by_fingerprint.get(fingerprint(last))

@@ -151,6 +151,20 @@ def issue(
     return Issued(cert, subject_key, chain)
 
 
+def signed_by_another_key(issued: Issued, signer_key: PrivateKey) -> Issued:
+    """The same certificate (names, key, serial, validity, extensions) signed by
+    ``signer_key`` instead of its issuer's key: a signature that does not verify, as a
+    damaged or forged certificate carries."""
+    cert = issued.cert
+    builder = (x509.CertificateBuilder().subject_name(cert.subject).issuer_name(cert.issuer)
+               .public_key(cert.public_key()).serial_number(cert.serial_number)
+               .not_valid_before(cert.not_valid_before_utc)
+               .not_valid_after(cert.not_valid_after_utc))
+    for extension in cert.extensions:
+        builder = builder.add_extension(extension.value, extension.critical)
+    return Issued(builder.sign(signer_key, hashes.SHA256()), issued.key, issued.chain)
+
+
 @dataclass(frozen=True)
 class Hierarchies:
     """The lab's CAs: an RSA root, an EC root, and an RSA root with an issuing CA."""
