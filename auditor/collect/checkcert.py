@@ -142,6 +142,8 @@ def certificate_case(signed: Sequence[x509.Certificate], purpose: str, *,
                                 "serverAuth (TLS Web Server Authentication): browsers refuse "
                                 "it for a web server; ask the CA for a web server template"))
 
+    checks += [Check("x509", WARN, note) for note in facts.parse_warnings]
+
     want = "ec" if purpose == "tomcat-ECDSA" else "rsa"
     key = f"{facts.key_type.upper()} {facts.curve or facts.key_size}"
     if facts.key_type != want:

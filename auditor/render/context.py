@@ -115,7 +115,8 @@ def _cert_row(cert: CertificateFacts | None) -> dict[str, Any] | None:
             "san": ", ".join([*cert.san_dns, *cert.san_ip]) or "(none)",
             "fingerprint": cert.fingerprint_sha256, "serial": cert.serial,
             "signature": cert.signature_algorithm, "pem": cert.pem,
-            "self_signed": cert.self_signed, "wildcard": cert.wildcard}
+            "self_signed": cert.self_signed, "wildcard": cert.wildcard,
+            "notes": "; ".join(cert.parse_warnings)}
 
 
 def _handshake_row(audit: Audit, endpoint: EndpointFacts, hs: HandshakeFacts) -> dict[str, Any]:
