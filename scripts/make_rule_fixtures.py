@@ -8,7 +8,8 @@ Every file is what the real prober recorded from loopback TLS servers:
   CUIC and OS Administration probed too (--all-ports);
 - a few clusters the lab has no scenario for, served by this script from certificates
   made with the lab's CAs: a 1024-bit RSA key, multi-server SAN certificates, a chain sent
-  out of order, a leaf without an authority key identifier.
+  out of order, a leaf without an authority key identifier, signatures that do not verify
+  (one of them from downloaded certificates, as an offline audit records them).
 
 The expected findings and outcomes of each (facts, phase, options) (fixtures/expected/, named
 by the rule cases in fixtures/rules/<rule-id>/) are written and reviewed by hand; this
@@ -309,6 +310,42 @@ def browsers_refused() -> Facts:
     node = replace(_node(PUB, "uccx-publisher"),
                    limits=(("live_data", _only_p521), ("notification", _only_tls11)))
     return served_facts("fixture-browsers-refused", "11.5(1)", (node,))
+def self_issued_bad_signature() -> Facts:
+    """An RSA-CA-signed tomcat beside a self-issued tomcat-ECDSA that another EC key
+    signed: its own key does not verify it, so it is neither self-signed nor CA-signed."""
+    chain, rsa_key = _rsa_signed(PUB, (PUB,), label=PUB)
+    own = pki.issue(PUB, pki.key("fixtures/bad-self-signature", "ec"))
+    forged = pki.signed_by_another_key(own, pki.key("fixtures/another-ec-key", "ec"))
+    return served_facts("fixture-self-issued-bad-signature", "11.5(1)", (
+        Served(PUB, "uccx-publisher", chain, rsa_key, forged),))
+
+
+def forged_ca_signed() -> Facts:
+    """A tomcat that names the lab's RSA issuing CA, sent with that CA, but signed by
+    another key: the CA's key does not verify it."""
+    ca = pki.hierarchies()
+    issued = pki.issue(PUB, pki.key("fixtures/forged-ca-signed", "rsa"), issuer=ca.rsa_issuing)
+    forged = pki.signed_by_another_key(issued, pki.key("fixtures/forger", "rsa"))
+    return served_facts("fixture-forged-ca-signed", "11.5(1)", (
+        Served(PUB, "uccx-publisher", (forged.cert, *forged.chain), forged.key,
+               _ec_signed(PUB)),))
+
+
+def keystore_bad_signature() -> Facts:
+    """An offline audit from downloaded certificates: an RSA-CA-signed tomcat, and a
+    self-issued tomcat-ECDSA that another EC key signed, which no port is known to
+    present."""
+    from auditor.collect.offline import Keystore, keystore_facts
+
+    ca = pki.hierarchies()
+    chain, _ = _rsa_signed(PUB, (PUB,), label=PUB)
+    own = pki.issue(PUB, pki.key("fixtures/bad-self-signature", "ec"))
+    forged = pki.signed_by_another_key(own, pki.key("fixtures/another-ec-key", "ec"))
+    inventory = Inventory("fixture-keystore-bad-signature", "11.5(1)", (
+        Node(PUB, "uccx-publisher", "127.0.0.1", {}, {}),))
+    store = Keystore(chain[0], forged.cert, (*chain[1:], *(r.cert for r in ca.roots)))
+    return keystore_facts(inventory, {PUB: store}, trust=AgentTrust(
+        "file:agent-trust.pem", tuple(r.cert for r in ca.roots)))
 
 
 def recorded_before_key_usage(facts: Facts) -> Facts:
@@ -361,6 +398,9 @@ RECIPES: dict[str, Callable[[], Facts]] = {
     "leaf-without-aki": leaf_without_aki,
     "ec-leaf-key-usage-refused": ec_leaf_key_usage_refused,
     "browsers-refused-publisher": browsers_refused,
+    "self-issued-bad-signature": self_issued_bad_signature,
+    "forged-ca-signed": forged_ca_signed,
+    "keystore-bad-signature": keystore_bad_signature,
     "row3-recorded-before-key-usage": lambda: recorded_before_key_usage(
         lab_facts("row3-ec-signed-ecdsa")),
 }

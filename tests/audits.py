@@ -60,14 +60,15 @@ HOSTILE_ORG = '"><img src=x onerror="window.__pwned=2">'
 
 
 @contextlib.contextmanager
-def _serve(issued: pki.Issued) -> Iterator[int]:
+def serve_issued(issued: pki.Issued, address: str = "127.0.0.1") -> Iterator[int]:
+    """A loopback TLS server presenting ``issued`` with its chain, on a free port."""
     with tempfile.TemporaryDirectory() as work:
         chain, key = Path(work, "chain.pem"), Path(work, "key.pem")
         chain.write_bytes(issued.chain_pem())
         key.write_bytes(issued.key_pem())
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(chain, key)
-        with serve_tls(ctx) as port:
+        with serve_tls(ctx, address) as port:
             yield port
 
 
@@ -86,7 +87,7 @@ def hostile_audit() -> Audit:
                 [x509.DNSName("evil.example"), x509.DNSName("x\"><script>1</script>")]),
                 critical=False)
             .sign(key, hashes.SHA256()))
-    with _serve(pki.Issued(cert, key)) as port:
+    with serve_issued(pki.Issued(cert, key)) as port:
         inventory = Inventory("hostile", "11.5(1)", (Node(
             "evil.example", "uccx-publisher", "127.0.0.1",
             {"finesse": port, "live_data": port, "notification": port}),))

@@ -43,14 +43,17 @@ class Received:
     chain: tuple[bytes, ...]
 
 
-def host_resolver_rules(addresses: Mapping[str, str]) -> str:
+def host_resolver_rules(addresses: Mapping[str, str], literals: Sequence[str] = ()) -> str:
     """``--host-resolver-rules`` value: each FQDN to its loopback address (SNI still carries
-    the FQDN), and every other name to nothing, so the browser can reach nothing else."""
-    for address in addresses.values():
+    the FQDN), each loopback address in ``literals`` (a URL's host written as an address)
+    to itself, and every other name to nothing, so the browser can reach nothing else."""
+    for address in (*addresses.values(), *literals):
         if not ipaddress.ip_address(address).is_loopback:
             raise ValueError(f"{address} is not a loopback address")
     rules = [f"MAP {host} {address}" for host, address in addresses.items()]
-    return "--host-resolver-rules=" + ", ".join([*rules, "MAP * ~NOTFOUND"])
+    # Chromium resolves an address in a URL through the rules too; EXCLUDE lets it be
+    excluded = [f"EXCLUDE {ipaddress.ip_address(literal)}" for literal in literals]
+    return "--host-resolver-rules=" + ", ".join([*rules, "MAP * ~NOTFOUND", *excluded])
 
 
 def _origin(url: str) -> str:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from auditor.collect.certs import analyse, read_certificates
 from auditor.collect.trust import TRUSTED, UNTRUSTED, AgentTrust, check_chain
@@ -195,3 +198,85 @@ def test_certificate_with_an_invalid_version_is_a_clear_error(tmp_path) -> None:
     path.write_bytes(bytes(der))
     with pytest.raises(InputError, match=r"v2\.der: neither PEM nor DER"):
         read_certificates(str(path))
+
+
+def _spellings(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> list[str]:
+    """Ways a user or a facts file may write one address: canonical, and the forms a
+    browser reads as the same address."""
+    if address.version == 6:
+        return [str(address), address.exploded, address.exploded.upper(), f"[{address}]"]
+    return [str(address), str(int(address)), ".".join(hex(b) for b in address.packed)]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(host=st.ip_addresses(), named=st.booleans(),
+       others=st.lists(st.ip_addresses(), max_size=3), spelling=st.integers(0, 3))
+def test_an_address_is_named_only_by_an_equal_ip_san(host, named, others, spelling) -> None:
+    """A host given by address is matched against the IP address entries of the SAN, in
+    canonical form, and never against a DNS name entry or the common name that spell the
+    same address; a chain that is trusted stays trusted for it."""
+    ca = pki.hierarchies()
+    entries = [x509.IPAddress(a) for a in others if a != host]
+    entries += [x509.IPAddress(host)] if named else []
+    text = _spellings(host)[spelling % len(_spellings(host))]
+    leaf = pki.issue(str(host), pki.key("t-address", "ec"), issuer=ca.rsa_root,
+                     san=(str(host), host.exploded, "address.example", *entries))
+    facts = analyse(leaf.cert)
+    assert covers_host(facts, text) is named, (text, facts.san_ip)
+    assert not cn_only(facts, text)
+    check = check_chain([leaf.cert], _trust(ca.rsa_root), text, NOW, leaf=facts)
+    assert check.trust == TRUSTED, check.reason
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1", "0:0:0:0:0:0:0:1"])
+def test_a_node_given_by_its_address_is_trusted_and_named_by_its_ip_san(host) -> None:
+    """An inventory may give a node by its address: its certificate, CA-signed for that
+    address (an IP address entry in the SAN), is trusted and names the node, so no name
+    rule fires and the agents accept it."""
+    from audits import OPTIONS, audit_facts, serve_issued
+
+    from auditor.collect.collect import probe_inventory
+    from auditor.model.cluster import Inventory, Node
+
+    ca = pki.hierarchies()
+    address = ipaddress.ip_address(host)
+    leaf = pki.issue(str(address), pki.key("t-by-address", "rsa"), issuer=ca.rsa_issuing,
+                     san=(x509.IPAddress(address),))
+    with serve_issued(leaf, str(address)) as port:
+        inventory = Inventory("by-address", "11.5(1)", (Node(
+            host, "uccx-publisher", None,
+            {"finesse": port, "notification": port, "cuic": port}, only_listed_ports=True),))
+        facts = probe_inventory(inventory, trust=_trust(ca.rsa_root2), options=OPTIONS)
+    browser = [h for e in facts.nodes[0].endpoints for h in e.handshakes
+               if h.profile == "browser"]
+    assert browser and all(h.ok for h in browser)
+    assert {(h.chain_check.trust, h.name_covered, h.cn_only) for h in browser} == {
+        (TRUSTED, True, False)}, [h.chain_check for h in browser]
+    audit = audit_facts(facts, "post")
+    fired = {f.rule_id for f in audit.findings}
+    assert not fired & {"certificate-does-not-name-node", "fqdn-only-in-common-name",
+                        "ca-signed-certificate-not-accepted"}, fired
+
+
+def test_a_certificate_naming_both_nodes_by_address_is_a_multi_server_san() -> None:
+    """The multi-server SAN rules compare the nodes with the SAN the way the name checks
+    do: two UCCX nodes given by address, one certificate naming both addresses."""
+    from audits import OPTIONS, audit_facts, serve_issued
+
+    from auditor.collect.collect import probe_inventory
+    from auditor.model.cluster import Inventory, Node
+
+    ca = pki.hierarchies()
+    hosts = ("127.0.0.1", "127.0.0.2")
+    leaf = pki.issue("uccx", pki.key("t-two-addresses", "rsa"), issuer=ca.rsa_issuing,
+                     san=tuple(x509.IPAddress(ipaddress.ip_address(h)) for h in hosts))
+    with serve_issued(leaf, hosts[0]) as first, serve_issued(leaf, hosts[1]) as second:
+        inventory = Inventory("two-addresses", "11.5(1)", tuple(
+            Node(host, role, None, {"finesse": port}, only_listed_ports=True)
+            for host, role, port in zip(hosts, ("uccx-publisher", "uccx-subscriber"),
+                                        (first, second), strict=True)))
+        facts = probe_inventory(inventory, trust=_trust(ca.rsa_root2), options=OPTIONS)
+    fired = {(f.rule_id, f.node) for f in audit_facts(facts, "post").findings}
+    assert {("multi-server-san-before-11-6", h) for h in hosts} <= fired, fired
+    assert not {r for r, _ in fired} & {"certificate-does-not-name-node",
+                                        "fqdn-only-in-common-name"}, fired

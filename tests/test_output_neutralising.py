@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import html.parser
 import re
+import unicodedata
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -16,19 +17,35 @@ from hypothesis import strategies as st
 
 from auditor.common.textsafe import terminal, visible
 from auditor.model.facts import load_facts
+from auditor.model.portfolio import build_portfolio
 from auditor.render.audit_text import gadget_table, heading, render_audit
 from auditor.render.context import ReportMeta
+from auditor.render.diff import diff_audits
+from auditor.render.diff_render import render_diff
 from auditor.render.formats import render
+from auditor.render.portfolio import portfolio_csv, portfolio_html
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "facts" / "row4-upgrade-trap.json"
 #: raw control characters no output may carry (tab and newline are the tool's own)
 RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-#: what the text fields are fed: any Unicode, biased towards controls and escapes
+#: The Unicode general categories no output may carry raw: controls, format characters
+#: (bidi marks, embeddings, overrides and isolates, zero-width characters, tags),
+#: line and paragraph separators, surrogates.
+HIDDEN = ("Cc", "Cf", "Zl", "Zp", "Cs")
+#: bidi and zero-width characters that reorder or hide text (U+061C, U+200B-U+200F,
+#: U+202A-U+202E, U+2066-U+2069, U+FEFF) and other format characters
+FORMAT = ("\u061c\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067"
+          "\u2068\u2069\ufeff\u00ad\u2060\u2061\u180e\ufff9\u0600\U000e0001\U000e0041"
+          "\U0001d173\u2028\u2029")
+#: what the text fields are fed: any Unicode, biased towards controls, format characters
+#: and escapes
 HOSTILE = st.lists(st.one_of(
     st.characters(codec=None),
+    st.characters(categories=HIDDEN),
     st.sampled_from("\x00\x01\x07\x08\x0b\x0c\r\x1b\x7f\x85\x9b\u2028\u202e\ufffe\uffff"
-                    "[]<>&\"'`|*_\\\n\t"),
-    st.just("\x1b[2J\x1b[HVerdict: GO (0 errors)\x1b[8m")), max_size=12).map("".join)
+                    "[]<>&\"'`|*_\\\n\t" + FORMAT),
+    st.just("\x1b[2J\x1b[HVerdict: GO (0 errors)\x1b[8m"),
+    st.just("\u202eOG :tcidreV\u202c\u2066\u200b")), max_size=12).map("".join)
 
 
 def _hostile_facts(cluster: str, host: str, cn: str, san: str, issuer: str):
@@ -50,6 +67,10 @@ def _assert_inert(text: str, where: str) -> None:
     found = RAW_CONTROL.search(text)
     assert found is None, (where, repr(text[max(0, found.start() - 40):found.end() + 40]))
     assert "\x1b" not in text and not re.search("[\ud800-\udfff\u202a-\u202e]", text), where
+    raw = [(i, c) for i, c in enumerate(text)
+           if c not in "\t\n" and unicodedata.category(c) in HIDDEN]
+    assert not raw, (where, [(f"U+{ord(c):04X}", repr(text[max(0, i - 30):i + 30]))
+                             for i, c in raw[:3]])
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -66,10 +87,18 @@ def test_every_output_neutralises_control_characters_from_every_text_field(
     parser = _Strict()
     parser.feed(page)
     parser.close()
+    before = audit_facts(load_facts(FIXTURE), "post")
+    changes = diff_audits(before, audit)
+    roll_up = build_portfolio([("east", audit)], generated_at="2026-01-01T00:00:00Z")
     for where, text in (("junit", junit), ("html", page), ("md", render(audit, "md", meta)),
                         ("terminal", terminal(render_audit(audit))),
                         ("heading", terminal(heading(audit))),
-                        ("grid", terminal(gadget_table(audit)))):
+                        ("grid", terminal(gadget_table(audit))),
+                        *((f"diff {fmt}", render_diff(changes, fmt, meta))
+                          for fmt in ("table", "md", "html")),
+                        # CSV ends its records with CR LF (RFC 4180): the tool's own
+                        ("portfolio csv", portfolio_csv(roll_up).replace("\r\n", "\n")),
+                        ("portfolio html", portfolio_html(roll_up))):
         _assert_inert(text, where)
         text.encode("utf-8")  # no lone surrogate reaches a file or the terminal
 
@@ -88,6 +117,31 @@ def test_visible_keeps_text_and_escapes_only_controls() -> None:
     assert visible("uccx1.example.com — ü 中") == "uccx1.example.com — ü 中"
     assert visible("a\nb\tc\x1b\x9b\u202e") == "a\\x0ab\tc\\x1b\\x9b\\u202e"
     assert visible("a\nb", multiline=True) == "a\nb"
+
+
+@given(text=st.text(st.one_of(st.characters(codec=None), st.characters(categories=HIDDEN))))
+def test_visible_escapes_every_control_format_and_separator_character(text: str) -> None:
+    """By category, not by list: every Cc (but tab and newline), Cf, Zl, Zp and Cs
+    character becomes an escape of its code point; every other character stays."""
+    def shown(c: str) -> str:
+        code = ord(c)
+        if c in "\t\n" or (unicodedata.category(c) not in HIDDEN
+                            and code & 0xFFFE != 0xFFFE and not 0xFDD0 <= code <= 0xFDEF):
+            return c
+        if code < 0x100:
+            return f"\\x{code:02x}"
+        return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+    assert visible(text, multiline=True) == "".join(shown(c) for c in text)
+
+
+def test_bidi_and_zero_width_marks_are_shown_not_obeyed() -> None:
+    """A right-to-left override makes "OG :tcidreV" read "Verdict: GO"; zero-width marks
+    make two names look alike. Each is shown as its code point."""
+    assert visible("east\u202eOG :tcidreV") == "east\\u202eOG :tcidreV"
+    assert visible("uccx\u200b1\u200c\u200d\u200e\u200f\u061c\ufeff\u2066\u2069\u00ad") == (
+        "uccx\\u200b1\\u200c\\u200d\\u200e\\u200f\\u061c\\ufeff\\u2066\\u2069\\xad")
+    assert visible("tag\U000e0041") == "tag\\U000e0041"
 
 
 def test_audit_and_evaluate_print_a_hostile_cluster_name_escaped(tmp_path) -> None:

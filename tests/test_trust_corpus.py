@@ -21,7 +21,7 @@ from cdp import Browser, host_resolver_rules
 from cryptography.hazmat.primitives import serialization
 from OpenSSL import SSL
 from servers import openssl_session, serve, serve_tls
-from trust_corpus import HOST, Limits, Shape, shapes
+from trust_corpus import HOST, Limits, Shape, address_shapes, shapes
 
 from auditor.collect.certs import analyse
 from auditor.collect.collect import probe_inventory
@@ -120,10 +120,16 @@ def chromium_verdicts(served, tmp_path_factory) -> dict[str, str | None]:
 OPTIONS = ProbeOptions(connect_timeout=5, handshake_timeout=5)
 
 
+def _address(shape: Shape) -> str:
+    """Where the shape is served: ::1 for a host written as an IPv6 address, else
+    127.0.0.1 (an FQDN, or 127.0.0.1 written one way or another)."""
+    return "::1" if ":" in shape.host else "127.0.0.1"
+
+
 def auditor_verdict(shape: Shape, port: int) -> tuple[bool, str | None]:
     """What the auditor makes of the chain its ``browser`` profile receives there; where
     the handshake fails, what the audit's rules make of the endpoint."""
-    got = handshake(Target(shape.host, port, "127.0.0.1"), "browser", OPTIONS)
+    got = handshake(Target(shape.host, port, _address(shape)), "browser", OPTIONS)
     if not got.ok:
         assert refused_by_the_rules(shape, port), (shape.name, got.error)
         return False, f"{got.error.kind}: {got.error.detail}" if got.error else None
@@ -147,6 +153,30 @@ def refused_by_the_rules(shape: Shape, port: int) -> bool:
     return ({g.outcome for g in result.gadgets.values()} == {"broken"}
             and all(g.rules == ("browsers-cannot-connect",) for g in result.gadgets.values())
             and "endpoint-unreachable" not in rules)
+
+
+def test_a_server_reached_by_address_is_judged_as_chromium_judges_it(tmp_path) -> None:
+    """An inventory may give a node by its IP address. Chromium then matches the address
+    against the certificate's IP address entries only, whatever way the address is written
+    (127.1, 0:0:0:0:0:0:0:1), and never against a DNS name entry or the common name; the
+    auditor must accept and refuse exactly the same servers."""
+    made = address_shapes()
+    literals = sorted({_address(s) for s in made.values() if s.host != HOST})
+    home = _nss_home({s.roots[0] for s in made.values()}, tmp_path / "home")
+    with tempfile.TemporaryDirectory() as work, contextlib.ExitStack() as stack:
+        ports = {name: stack.enter_context(serve_tls(_context(shape, Path(work)),
+                                                     _address(shape)))
+                 for name, shape in made.items()}
+        urls = {name: (f"https://[{shape.host}]:{ports[name]}/" if ":" in shape.host
+                       else f"https://{shape.host}:{ports[name]}/")
+                for name, shape in made.items()}
+        with Browser(extra_flags=(host_resolver_rules({HOST: "127.0.0.1"}, literals),),
+                     home=str(home)) as browser:
+            chromium = browser.load_errors(list(urls.values()))
+        verdicts = {name: auditor_verdict(shape, ports[name]) for name, shape in made.items()}
+    accepted = {name: chromium[urls[name]] is None for name in made}
+    assert accepted["ipv4-in-ip-san"] and not accepted["ipv4-only-in-the-common-name"]
+    assert {name: ok for name, (ok, _) in verdicts.items()} == accepted, (chromium, verdicts)
 
 
 def test_the_corpus_has_the_shapes_the_issue_names() -> None:

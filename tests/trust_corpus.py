@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import ipaddress
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -75,12 +76,14 @@ def _name(cn: str) -> x509.Name:
 def certificate(cn: str, key: pki.PrivateKey, *, issuer: Identity | None = None,
                 ca: bool | None = False, path_length: int | None = None,
                 usage: tuple[str, ...] | None = None, eku: tuple | None = (SERVER,),
-                san: tuple[str, ...] | None = (), not_before: dt.datetime | None = None,
+                san: tuple[str | x509.GeneralName, ...] | None = (),
+                not_before: dt.datetime | None = None,
                 not_after: dt.datetime | None = None,
                 extra: tuple[tuple[x509.ExtensionType, bool], ...] = (),
                 key_identifiers: bool = True) -> Identity:
     """One certificate; ``ca=None`` leaves basicConstraints out, ``usage=None`` keyUsage,
-    ``eku=None`` extendedKeyUsage; ``san=()`` names no SAN (CAs), a leaf passes its own;
+    ``eku=None`` extendedKeyUsage; ``san=()`` names no SAN (CAs), a leaf passes its own (a
+    text is a DNS name, anything else a general name as given: ``x509.IPAddress``);
     ``key_identifiers=False`` leaves out the subject and authority key identifiers."""
     subject = _name(cn)
     builder = (x509.CertificateBuilder().subject_name(subject)
@@ -103,7 +106,8 @@ def certificate(cn: str, key: pki.PrivateKey, *, issuer: Identity | None = None,
         builder = builder.add_extension(x509.ExtendedKeyUsage(list(eku)), critical=False)
     if san:
         builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.DNSName(n) for n in san]), critical=False)
+            x509.SubjectAlternativeName([x509.DNSName(n) if isinstance(n, str) else n
+                                         for n in san]), critical=False)
     for extension, critical in extra:
         builder = builder.add_extension(extension, critical=critical)
     signer = issuer.key if issuer else key
@@ -275,3 +279,34 @@ def offer_shapes(rsa_leaf: Identity, ec_leaf: Identity, ec_issuing: Identity,
 @functools.cache
 def _p521_key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP521R1())
+@functools.cache
+def address_shapes() -> dict[str, Shape]:
+    """Servers reached by address (the URL's host is 127.0.0.1 or [::1], as an inventory may
+    give a node): browsers match an address against the certificate's IP address entries
+    only, in canonical form, never against a DNS name entry or the common name."""
+    anchor = root("address root")
+    issuing = intermediate(anchor, "address issuing")
+    v4, v6 = x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.IPAddress(
+        ipaddress.ip_address("::1"))
+
+    def at(name: str, host: str, san: tuple[str | x509.GeneralName, ...],
+           cn: str | None = None) -> Shape:
+        return Shape(name, (leaf(issuing, host=cn or host, san=san),), (anchor.cert,), host)
+
+    made = [
+        at("ipv4-in-ip-san", "127.0.0.1", (v4,)),
+        at("ipv4-in-ip-san-beside-a-dns-name", "127.0.0.1", (HOST, v4)),
+        at("ipv4-written-short-in-ip-san", "127.1", (v4,)),
+        at("ipv6-in-ip-san", "::1", (v6,)),
+        at("ipv6-written-in-full-in-ip-san", "0:0:0:0:0:0:0:1", (v6,)),
+        at("ipv4-only-in-a-dns-name-entry", "127.0.0.1", ("127.0.0.1",)),
+        at("ipv4-only-in-the-common-name", "127.0.0.1", ()),
+        at("ipv4-only-in-the-common-name-beside-a-dns-name", "127.0.0.1", (HOST,)),
+        at("ipv4-not-in-ip-san", "127.0.0.1",
+           (x509.IPAddress(ipaddress.ip_address("127.0.0.2")),)),
+        at("ipv4-as-ipv4-mapped-ipv6-in-ip-san", "127.0.0.1",
+           (x509.IPAddress(ipaddress.ip_address("::ffff:127.0.0.1")),)),
+        at("ipv6-only-in-the-common-name", "::1", (), cn="::1"),
+        at("dns-name-with-only-its-address-in-ip-san", HOST, (v4,)),
+    ]
+    return {shape.name: shape for shape in made}

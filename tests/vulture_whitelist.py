@@ -12,6 +12,7 @@ ERROR_KINDS  # unused variable (auditor/collect/vos_cli.py:56)
 _.missing_host_key  # unused method (auditor/collect/vos_cli.py:178)
 yaml_implicit_resolvers  # unused variable (auditor/common/fastyaml.py:63)
 _.allow_duplicate_keys  # unused attribute (auditor/common/validation.py:101)
+_.handleError  # unused method (auditor/common/libraries.py): logging calls it
 faq_row  # unused variable (auditor/lab/scenarios.py:42)
 schema_version  # unused variable (auditor/model/audit.py:120)
 tool_version  # unused variable (auditor/model/audit.py:121)

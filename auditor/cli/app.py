@@ -12,6 +12,7 @@ import typer
 
 from auditor import __version__
 from auditor.common.errors import AuditorError, ToolFailure
+from auditor.common.libraries import heard, kept_quiet
 from auditor.common.textsafe import terminal
 from auditor.model.verdicts import (
     EXIT_FINDINGS,
@@ -99,8 +100,15 @@ def run(args: Sequence[str] | None = None) -> int:
     code: people get one-line errors, never a traceback.
 
     Click (inside typer) handles usage errors itself (exit 2); the project's own errors
-    about files and arguments come out here as one line, also with exit 2.
+    about files and arguments come out here as one line, also with exit 2. What libraries
+    say meanwhile (Python warnings, log records) never reaches stderr
+    (:mod:`auditor.common.libraries`); an internal error's error.log lists it.
     """
+    with kept_quiet():
+        return _run(args)
+
+
+def _run(args: Sequence[str] | None) -> int:
     try:
         argv = list(args) if args is not None else sys.argv[1:]
         _app_for(argv)(args=argv, prog_name="uccx-audit")
@@ -132,8 +140,10 @@ def run(args: Sequence[str] | None = None) -> int:
 
         from auditor.common.fileio import write_atomic
 
+        said = "".join(f"  {line}\n" for line in heard())
+        report = traceback.format_exc() + (f"\nWhat the libraries said:\n{said}" if said else "")
         try:
-            where = f"details in {write_atomic('error.log', traceback.format_exc())}"
+            where = f"details in {write_atomic('error.log', report)}"
         except OSError as error:
             where = f"error.log could not be written either ({error.strerror})"
         typer.echo(terminal(f"error: internal error ({type(exc).__name__}: {exc}); no report "

@@ -150,13 +150,17 @@ def analyse(cert: x509.Certificate) -> CertificateFacts:
         warnings.append(f"subjectAltName: {exc}")
     self_issued = cert.issuer == cert.subject
     cn = _cn(cert)
+    serial = cert.serial_number
+    if serial <= 0:
+        warnings.append("serial number: not positive, which RFC 5280 forbids (cryptography "
+                        "warns that it will refuse to load such a certificate)")
     return CertificateFacts(
         fingerprint_sha256=fingerprint(cert),
         pem=cert.public_bytes(serialization.Encoding.PEM).decode("ascii"),
         subject=_name(cert.subject),
         subject_cn=cn,
         issuer=_name(cert.issuer),
-        serial=format(cert.serial_number, "x"),
+        serial=format(serial, "x"),
         not_before=_utc(cert.not_valid_before_utc),
         not_after=_utc(cert.not_valid_after_utc),
         key_type=key_type,

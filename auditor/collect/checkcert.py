@@ -142,6 +142,8 @@ def certificate_case(signed: Sequence[x509.Certificate], purpose: str, *,
                                 "serverAuth (TLS Web Server Authentication): browsers refuse "
                                 "it for a web server; ask the CA for a web server template"))
 
+    checks += [Check("x509", WARN, note) for note in facts.parse_warnings]
+
     want = "ec" if purpose == "tomcat-ECDSA" else "rsa"
     key = f"{facts.key_type.upper()} {facts.curve or facts.key_size}"
     if facts.key_type != want:
@@ -152,7 +154,11 @@ def certificate_case(signed: Sequence[x509.Certificate], purpose: str, *,
     else:
         checks.append(Check("key", PASS, f"{key} key fits {purpose}"))
 
-    if purpose == "tomcat-ECDSA":
+    if facts.self_issued and not facts.self_signed:
+        checks.append(Check("signer", FAIL, "self-issued, but its own key does not verify "
+                            "its signature: neither what a CA returns nor what VOS makes "
+                            "(damaged or forged)"))
+    elif purpose == "tomcat-ECDSA":
         if facts.self_signed:
             checks.append(Check("signer", WARN, "self-signed, not what the CA returned"))
         else:
@@ -184,14 +190,14 @@ def certificate_case(signed: Sequence[x509.Certificate], purpose: str, *,
         # judged as browsers judge it with the root trusted: what no trust store can fix
         # (a key usage Chromium refuses is a network error there, not a prompt to accept)
         intrinsic = check_chain(full, AgentTrust("assumed", (root,)),
-                                host or (facts.san_dns[0] if facts.san_dns else ""), at)
+                                host or next(iter((*facts.san_dns, *facts.san_ip)), ""), at)
         if intrinsic.trust != TRUSTED:
             checks.append(Check("browsers", FAIL, "browsers refuse this chain even where "
                                 f"its root is trusted: {intrinsic.reason}"))
 
     if trust is None:  # assume the agents' browsers trust the root
         trust = AgentTrust("assumed", tuple(c for c in (root,) if c is not None))
-    name = host or (facts.san_dns[0] if facts.san_dns else facts.subject_cn) or "node"
+    name = host or next(iter((*facts.san_dns, *facts.san_ip)), facts.subject_cn) or "node"
     family = role_family(role)
     services = _services(family, purpose)
     node = Node(name, role, ports={s: DEFAULT_PORTS[family][s] for s in services},

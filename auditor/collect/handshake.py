@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from cryptography import x509
 from OpenSSL import SSL
 
+from auditor.model.certificate import host_address
 from auditor.model.facts import PROFILES, HandshakeOutcome
 
 #: Kinds that say nothing answered TLS at all: no point trying the other profiles (a
@@ -376,7 +377,7 @@ def _handshake(sock: socket.socket, ctx: SSL.Context, sni: str, deadline: float,
                cancel: threading.Event) -> tuple[SSL.Connection, bytes]:
     conn = SSL.Connection(ctx, None)
     conn.set_connect_state()
-    if sni and not _is_ip(sni):
+    if sni and host_address(sni) is None:  # no SNI for an address, as browsers send none
         conn.set_tlsext_host_name(sni.encode("idna"))
     sock.setblocking(False)
     received = bytearray()
@@ -455,16 +456,6 @@ def _recv(sock: socket.socket, deadline: float, received: bytes,
             if exc.errno in (errno.ECONNRESET, errno.EPIPE):
                 raise _Failure("reset", "the server reset the connection") from None
             raise
-
-
-def _is_ip(name: str) -> bool:
-    for family in (socket.AF_INET, socket.AF_INET6):
-        try:
-            socket.inet_pton(family, name)
-            return True
-        except OSError:
-            continue
-    return False
 
 
 def _ms(start: float) -> float:

@@ -88,9 +88,13 @@ def _judge_received(chain: Sequence[x509.Certificate], host: str, trust: AgentTr
 
 
 def classify(cert: CertificateFacts) -> str:
-    """``self_signed``, ``rsa_ca_signed`` or ``ec_ca_signed``, by the signer's key type."""
+    """``self_signed``, ``rsa_ca_signed`` or ``ec_ca_signed``, by the signer's key type;
+    ``signature_invalid`` for a self-issued certificate its own key does not verify (it is
+    not self-signed, and no CA signed it either)."""
     if cert.self_signed:
         return "self_signed"
+    if cert.self_issued:
+        return "signature_invalid"
     if cert.signer_key_type == "ec":
         return "ec_ca_signed"
     if cert.signer_key_type == "rsa":
@@ -106,6 +110,7 @@ def derive_state(node: Node, family: str, which: str, endpoints: Sequence[Endpoi
     ranked = sorted(endpoints, key=lambda e: order.index(e.service) if e.service in order
                     else len(order))
     found: dict[str, list[str]] = {}
+    forged: set[str] = set()
     for endpoint in ranked:
         for hs in endpoint.handshakes:
             leaf = certificates.get(hs.leaf or "")
@@ -113,10 +118,13 @@ def derive_state(node: Node, family: str, which: str, endpoints: Sequence[Endpoi
                 found.setdefault(leaf.fingerprint_sha256, [])
                 if endpoint.service not in found[leaf.fingerprint_sha256]:
                     found[leaf.fingerprint_sha256].append(endpoint.service)
+                if hs.chain_check is not None and hs.chain_check.leaf_signature_fails:
+                    forged.add(leaf.fingerprint_sha256)
     declared = node.declared.get(which)
     if found:
         leaf_fp, seen_on = next(iter(found.items()))
-        state = classify(certificates[leaf_fp])
+        # a leaf whose issuer, sent or trusted, does not verify it: not CA-signed
+        state = "signature_invalid" if leaf_fp in forged else classify(certificates[leaf_fp])
         notes = []
         if len(found) > 1:
             notes.append(f"{len(found)} different {key_type.upper()} certificates on this node")

@@ -6,7 +6,7 @@ import datetime as dt
 import ssl
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -31,8 +31,8 @@ from auditor.collect.certs import (
     signature_verifies,
 )
 from auditor.common.errors import InputError
-from auditor.model.certificate import CertificateFacts, covers_host
-from auditor.model.facts import ChainFacts
+from auditor.model.certificate import CertificateFacts, covers_host, host_address, san_addresses
+from auditor.model.facts import LEAF_WORDS, ChainFacts
 
 TRUSTED = "trusted"
 UNTRUSTED = "untrusted"
@@ -169,26 +169,59 @@ def _browser_policy(builder: PolicyBuilder) -> PolicyBuilder:
     return builder.extension_policies(ca_policy=ca_policy, ee_policy=ee_policy)
 
 
+def _names_to_verify(leaf: CertificateFacts, host: str) -> list[x509.GeneralName]:
+    """The names to verify the chain for, best first: ``host`` itself when the leaf covers
+    it (an address as an iPAddress, as browsers match it), else the names the leaf does
+    carry, so that a name problem is reported once, by the name checks."""
+    if covers_host(leaf, host):
+        address = host_address(host)
+        return [x509.IPAddress(address) if address is not None else x509.DNSName(host)]
+    return [*(x509.DNSName(n.replace("*.", "wildcard.", 1)) for n in leaf.san_dns),
+            *(x509.IPAddress(a) for a in san_addresses(leaf))]
+
+
 def _browser_verify(chain: Sequence[x509.Certificate], trust: AgentTrust, host: str,
                     at: dt.datetime, leaf: CertificateFacts) -> str | None:
     """Why a browser refuses the chain for a TLS server (path building with the server
     purpose, basic and name constraints, path length, validity, EKU on every
     certificate, critical extensions), or None. The host name is checked separately
     (the name checks report it), so a leaf is verified for a name it does carry."""
-    if covers_host(leaf, host):
-        name = host
-    else:
-        names = [n.replace("*.", "wildcard.", 1) for n in leaf.san_dns]
-        if not names:
-            return None  # no SAN at all: a name problem, reported by the name checks
-        name = names[0]
-    try:
-        verifier = (_browser_policy(PolicyBuilder().store(Store(list(trust.anchors))).time(at))
-                    .build_server_verifier(x509.DNSName(name)))
-        verifier.verify(chain[0], list(chain[1:]))
-        return None
-    except (VerificationError, ValueError) as exc:
-        return str(exc)
+    names = _names_to_verify(leaf, host)
+    if not names:
+        return None  # no SAN at all: a name problem, reported by the name checks
+    builder = _browser_policy(PolicyBuilder().store(Store(list(trust.anchors))).time(at))
+    for name in names:
+        try:
+            verifier = builder.build_server_verifier(name)
+        except ValueError:
+            continue  # an entry the verifier takes for no name ("a_b", "::" as a DNS name)
+        try:
+            verifier.verify(chain[0], list(chain[1:]))
+            return None
+        except (VerificationError, ValueError) as exc:
+            return str(exc)
+    return "no name in its subject alternative names is one the chain can be verified for"
+
+
+def signature_problem(chain: Sequence[x509.Certificate],
+                      anchors: Sequence[x509.Certificate] = ()) -> str | None:
+    """The first certificate of a chain as sent (leaf first) whose signature the key of its
+    issuer does not verify, in words; the issuer found by name: the certificate itself when
+    it is self-issued, one sent with it, or one of ``anchors``. None when every certificate
+    whose issuer is at hand verifies (an issuer that is nowhere is a completeness problem,
+    which the chain checks report)."""
+    pool = (*chain, *anchors)
+    for position, cert in enumerate(chain):
+        issuers = [c for c in pool if c.subject == cert.issuer]
+        if not issuers or any(signature_verifies(cert, c) for c in issuers):
+            continue
+        which = LEAF_WORDS if position == 0 else f"certificate {position + 1} of the chain"
+        if cert.issuer == cert.subject:
+            return (f"{which} is self-issued (issuer = subject), and its signature does not "
+                    "verify with its own key")
+        return (f"{which} names {dn_text(cert.issuer)} as its issuer, and that CA's key does "
+                "not verify its signature")
+    return None
 
 
 def _serves_tls(leaf: x509.Certificate) -> bool:
@@ -207,6 +240,20 @@ def check_chain(chain: Sequence[x509.Certificate], trust: AgentTrust, host: str,
                 at: dt.datetime, *, leaf: CertificateFacts | None = None) -> ChainFacts:
     """Order, completeness and trust of a chain as sent, leaf first (``leaf``: the leaf's
     facts, when the caller has them already)."""
+    facts = _check_chain(chain, trust, host, at, leaf)
+    problem = signature_problem(chain, trust.anchors)
+    if problem is None:
+        return facts
+    # a signature that does not verify is the chain's problem, not a missing certificate;
+    # the agents may still trust this very certificate (browsers then never check it)
+    trusted_itself = facts.trust == TRUSTED and facts.anchor == fingerprint(chain[0])
+    return replace(facts, missing_intermediate=False, untrusted_root=None,
+                   trust=TRUSTED if trusted_itself else UNTRUSTED,
+                   reason=None if trusted_itself else problem, bad_signature=problem)
+
+
+def _check_chain(chain: Sequence[x509.Certificate], trust: AgentTrust, host: str,
+                 at: dt.datetime, leaf: CertificateFacts | None) -> ChainFacts:
     order_ok = all(chain[i].issuer == chain[i + 1].subject for i in range(len(chain) - 1))
     last = chain[-1]
     anchor = trust.by_fingerprint.get(fingerprint(last))

@@ -26,6 +26,7 @@ MAX_EXPIRY_WINDOW_DAYS = 36_500
 NEW_SELF_SIGNED_TOMCAT_ECDSA: dict[str, Any] = {
     "fingerprint": None, "kind": "tomcat_ecdsa", "kind_title": "tomcat-ECDSA",
     "key_type": "ec", "self_signed": True, "signer_key_type": "ec", "signature_hash": None,
+    "ca_signed": False, "signature_fails": False, "signature_problem": None,
     "subject_cn": None, "trust": "untrusted",
     "trust_reason": "self-signed certificate created by the upgrade",
     "name_covered": None, "cn_only": None, "order_ok": None, "missing_intermediate": None,

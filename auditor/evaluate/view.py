@@ -23,7 +23,7 @@ from auditor.evaluate.gadgets import (
     services_of,
 )
 from auditor.evaluate.projection import Settings, predicted_browser, predicted_states
-from auditor.model.certificate import CertificateFacts, covers_host, parse_time
+from auditor.model.certificate import CertificateFacts, covers_host, names_exactly, parse_time
 from auditor.model.certificate import cn_only as names_only_in_cn
 from auditor.model.cluster import DEFAULT_PORTS, EXTRA_UCCX_PORTS, UCCX_ROLES, role_family
 from auditor.model.facts import Facts, HandshakeFacts, NodeFacts, state_words
@@ -49,14 +49,22 @@ _ENDPOINT = {
     "browser.kind": "tomcat (RSA key), tomcat_ecdsa (EC key) or other",
     "browser.kind_title": "tomcat or tomcat-ECDSA",
     "browser.key_type": "rsa, ec, ...",
-    "browser.self_signed": "the leaf is self-signed",
+    "browser.self_signed": "the leaf is self-signed (self-issued, and its own key verifies "
+                           "its signature)",
+    "browser.ca_signed": "the leaf is issued by a CA (issuer and subject differ) and no key "
+                         "at hand contradicts its signature",
+    "browser.signature_fails": "the signature of the leaf, or of a certificate sent with it, "
+                               "does not verify with its issuer's key (its own, for a "
+                               "self-issued one): neither self-signed nor CA-signed",
+    "browser.signature_problem": "which signature does not verify, in words (null when none)",
     "browser.signer_key_type": "key type of whoever signed the leaf: rsa or ec",
     "browser.signature_hash": "sha1, sha256, ...",
     "browser.subject_cn": "the leaf's common name",
     "browser.trust": ("trusted or untrusted, as browsers judge it by the agents' trust "
                       "(older facts: strict_verifier_rejects)"),
     "browser.trust_reason": "why the chain is not trusted",
-    "browser.name_covered": "the node's FQDN is in the leaf's subject alternative names",
+    "browser.name_covered": "the leaf's subject alternative names name the node: its FQDN "
+                            "in a DNS SAN, or its IP address in an IP SAN",
     "browser.cn_only": "the FQDN is only in the common name (Chrome 58+ rejects this)",
     "browser.order_ok": "the chain was sent in order",
     "browser.missing_intermediate": "the chain lacks an intermediate the agents do not have",
@@ -74,7 +82,9 @@ _ENDPOINT = {
 }
 
 _STATE = {
-    "state": "not_presented, self_signed, rsa_ca_signed, ec_ca_signed or unknown",
+    "state": "not_presented, self_signed, rsa_ca_signed, ec_ca_signed, signature_invalid "
+             "(its signature does not verify: self-issued but not by its own key, or not by "
+             "the CA it names) or unknown",
     "state_words": "the state in words, e.g. 'RSA-CA-signed'",
     "source": "observed (presented on the network), installed (read over the VOS CLI), "
               "declared (inventory or downloaded PEMs) or predicted (pre phase)",
@@ -99,12 +109,25 @@ _CERTIFICATE = {
     "curve": "EC curve name",
     "signature_hash": "sha1, sha256, ...",
     "signer_key_type": "key type of the signer",
-    "self_signed": "self-signed",
+    "self_signed": "self-signed (self-issued, and its own key verifies its signature)",
+    "ca_signed": "issued by a CA (issuer and subject differ) and no key at hand contradicts "
+                 "its signature",
+    "signature_fails": "its signature, or that of a certificate some endpoint sends with it, "
+                       "does not verify with the issuer's key (its own, for a self-issued "
+                       "one)",
+    "signature_problem": "which signature does not verify, in words (null when none)",
+    "self_issued": "issuer and subject are the same name (self-signed when its own key "
+                   "verifies it)",
     "wildcard": "a SAN or the CN starts with '*'",
     "subject": "subject DN",
     "subject_cn": "common name",
     "issuer": "issuer DN",
     "san_dns": "the DNS names in the subject alternative names",
+    "san_ip": "the IP addresses in the subject alternative names",
+    "san_names": "every name in the subject alternative names, in words ('none' without "
+                 "any)",
+    "named_hosts": "the cluster's hosts a SAN entry names exactly: a DNS SAN equal to the "
+                   "FQDN, or an IP SAN equal to the address (wildcards are not expanded)",
     "not_after": "end of validity (UTC timestamp)",
     "not_after_date": "end of validity (YYYY-MM-DD)",
     "expired": "expired when the facts were recorded",
@@ -113,8 +136,9 @@ _CERTIFICATE = {
     "expiry_phrase": "e.g. '12 days after the change date (2026-12-01)'",
     "services": "the services that presented it (to any client profile)",
     "ports": "their ports",
-    "name_covered": "the node's FQDN is in the SAN",
-    "cn_only": "the FQDN is only in the common name",
+    "name_covered": "the SAN names the node: its FQDN in a DNS SAN, or its IP address in "
+                    "an IP SAN (an address is never matched against a DNS SAN or the CN)",
+    "cn_only": "the FQDN is only in the common name (never for a node given by address)",
     "chain_missing_intermediate": "some endpoint sends it without an intermediate the "
                                   "agents lack",
     "chain_out_of_order": "some endpoint sends its chain out of order",
@@ -211,12 +235,28 @@ def _kind_title(kind: str) -> str:
     return {"tomcat": "tomcat", "tomcat_ecdsa": "tomcat-ECDSA"}.get(kind, "other")
 
 
-def describe(cert: CertificateFacts) -> str:
+def describe(cert: CertificateFacts, *, forged: bool = False) -> str:
+    """The certificate in words; ``forged``: the key of the CA it names does not verify
+    its signature (a self-issued one that its own key does not verify is said so always)."""
     key = {"rsa": "RSA", "ec": "EC"}.get(cert.key_type, cert.key_type.upper())
+    kind = _kind_title(_kind(cert))
+    if cert.self_issued and not cert.self_signed:
+        return (f"a self-issued {key} certificate ({kind}) whose signature does not verify "
+                "with its own key")
+    if forged:
+        return (f"{'an' if key[0] in 'AEFHILMNORSX' else 'a'} {key} certificate ({kind}) "
+                "whose signature does not verify with the key of the CA it names")
     signer = ("self-signed" if cert.self_signed
               else f"{cert.signer_key_type.upper()}-CA-signed")
     article = "an" if signer[0] in "AEFHILMNORSX" else "a"
-    return f"{article} {signer} {key} certificate ({_kind_title(_kind(cert))})"
+    return f"{article} {signer} {key} certificate ({kind})"
+
+
+def _own_signature_fails(cert: CertificateFacts) -> str | None:
+    if cert.self_issued and not cert.self_signed:
+        return ("it is self-issued (issuer = subject), and its signature does not verify "
+                "with its own key")
+    return None
 
 
 def _browser(facts: Facts, hs: HandshakeFacts | None, host: str) -> dict[str, Any]:
@@ -236,17 +276,21 @@ def _browser(facts: Facts, hs: HandshakeFacts | None, host: str) -> dict[str, An
     if hs.name_covered is False:
         reasons.append(f"it names {host} only in the common name, which Chrome 58+ rejects"
                        if hs.cn_only else f"it does not name {host}")
+    problem = (check.bad_signature if check else None) or _own_signature_fails(leaf)
+    forged = check is not None and check.leaf_signature_fails
     view.update(
         fingerprint=leaf.fingerprint_sha256, kind=_kind(leaf),
         kind_title=_kind_title(_kind(leaf)), key_type=leaf.key_type,
         self_signed=leaf.self_signed, signer_key_type=leaf.signer_key_type,
+        ca_signed=not leaf.self_issued and problem is None,
+        signature_fails=problem is not None, signature_problem=problem,
         signature_hash=leaf.signature_hash, subject_cn=leaf.subject_cn, trust=trust,
         trust_reason=check.reason if check else None, name_covered=hs.name_covered,
         cn_only=hs.cn_only, order_ok=check.order_ok if check else None,
         missing_intermediate=check.missing_intermediate if check else None,
         untrusted_root=check.untrusted_root if check else None,
         accepted=trust == "trusted" and hs.name_covered is True,
-        rejection="; ".join(reasons) or None, description=describe(leaf),
+        rejection="; ".join(reasons) or None, description=describe(leaf, forged=forged),
         key_usage_refused=key_usage_refused(leaf))
     return view
 
@@ -307,9 +351,14 @@ def _certificates(facts: Facts, node: NodeFacts, settings: Settings) -> list[dic
                     "key_type": cert.key_type, "key_size": cert.key_size, "curve": cert.curve,
                     "signature_hash": cert.signature_hash,
                     "signer_key_type": cert.signer_key_type, "self_signed": cert.self_signed,
+                    "signature_problem": _own_signature_fails(cert),
+                    "self_issued": cert.self_issued,
                     "wildcard": cert.wildcard, "subject": cert.subject,
                     "subject_cn": cert.subject_cn, "issuer": cert.issuer,
-                    "san_dns": list(cert.san_dns), "not_after": cert.not_after,
+                    "san_dns": list(cert.san_dns), "san_ip": list(cert.san_ip),
+                    "san_names": ", ".join([*cert.san_dns, *cert.san_ip]) or "none",
+                    "named_hosts": [n.host for n in facts.nodes if names_exactly(cert, n.host)],
+                    "not_after": cert.not_after,
                     "not_after_date": cert.not_after[:10],
                     "expired": not_after <= observed_at, "days_after_change": days,
                     "expiry_phrase": f"{abs(days)} days {when} the change date "
@@ -329,6 +378,13 @@ def _certificates(facts: Facts, node: NodeFacts, settings: Settings) -> list[dic
                 view["chain_out_of_order"] |= not hs.chain_check.order_ok
                 view["untrusted_root"] = (view["untrusted_root"]
                                           or hs.chain_check.untrusted_root)
+                view["signature_problem"] = (view["signature_problem"]
+                                             or hs.chain_check.bad_signature)
+                if hs.chain_check.leaf_signature_fails:
+                    view["description"] = describe(cert, forged=True)
+    for view in seen.values():
+        view["signature_fails"] = view["signature_problem"] is not None
+        view["ca_signed"] = not view["self_issued"] and not view["signature_fails"]
     return sorted(seen.values(), key=lambda c: (c["kind"], c["fingerprint"]))
 
 

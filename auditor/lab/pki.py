@@ -83,7 +83,7 @@ def issue(
     subject_key: PrivateKey,
     *,
     issuer: Issued | None = None,
-    san: tuple[str, ...] | None = None,
+    san: tuple[str | x509.GeneralName, ...] | None = None,
     ca: bool = False,
     path_length: int | None = None,
     hash_name: str = "sha256",
@@ -93,7 +93,8 @@ def issue(
 ) -> Issued:
     """Issue a certificate; ``issuer=None`` makes it self-signed.
 
-    ``san=None`` puts the common name into the SAN; ``san=()`` leaves the SAN out.
+    ``san=None`` puts the common name into the SAN; ``san=()`` leaves the SAN out; a text
+    entry is a DNS name, any other a general name as given (``x509.IPAddress``).
     """
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     not_before = not_before or now - dt.timedelta(days=1)
@@ -136,7 +137,8 @@ def issue(
         names = (common_name,) if san is None else san
         if names:
             builder = builder.add_extension(
-                x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
+                x509.SubjectAlternativeName([x509.DNSName(n) if isinstance(n, str) else n
+                                             for n in names]), critical=False)
     algorithm = {"sha1": hashes.SHA256(), "sha256": hashes.SHA256(),
                  "sha384": hashes.SHA384()}[hash_name]
     cert = builder.sign(signer_key, algorithm)
@@ -147,6 +149,20 @@ def issue(
         # a server sends its intermediates, not the root itself
         chain = tuple(c for c in (issuer.cert, *issuer.chain) if c.issuer != c.subject)
     return Issued(cert, subject_key, chain)
+
+
+def signed_by_another_key(issued: Issued, signer_key: PrivateKey) -> Issued:
+    """The same certificate (names, key, serial, validity, extensions) signed by
+    ``signer_key`` instead of its issuer's key: a signature that does not verify, as a
+    damaged or forged certificate carries."""
+    cert = issued.cert
+    builder = (x509.CertificateBuilder().subject_name(cert.subject).issuer_name(cert.issuer)
+               .public_key(cert.public_key()).serial_number(cert.serial_number)
+               .not_valid_before(cert.not_valid_before_utc)
+               .not_valid_after(cert.not_valid_after_utc))
+    for extension in cert.extensions:
+        builder = builder.add_extension(extension.value, extension.critical)
+    return Issued(builder.sign(signer_key, hashes.SHA256()), issued.key, issued.chain)
 
 
 @dataclass(frozen=True)

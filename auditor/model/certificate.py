@@ -58,16 +58,99 @@ def _match_dns(pattern: str, host: str) -> bool:
     return False
 
 
-def covers_host(facts: CertificateFacts, host: str) -> bool:
-    """Is ``host`` covered by a subject alternative name (as Chrome 58+ requires)?"""
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _url_number(part: str) -> int | None:
+    """One part of an IPv4 host as a URL parser reads it: decimal, ``0x`` hex or octal
+    with a leading zero (the WHATWG URL standard, which browsers follow)."""
+    base, digits = 10, part
+    if part[:2].lower() == "0x":
+        base, digits = 16, part[2:]
+    elif len(part) > 1 and part.startswith("0"):
+        base, digits = 8, part[1:]
+    if digits == "":
+        return 0 if base == 16 else None
+    allowed = "0123456789abcdefABCDEF"[:base if base != 16 else 22]
+    if not all(c in allowed for c in digits):
+        return None
+    return int(digits, base)
+
+
+def _url_ipv4(host: str) -> ipaddress.IPv4Address | None:
+    """The IPv4 address a browser makes of a host whose last label is a number
+    (``127.1``, ``0x7f.0.0.1``, ``127.000.000.001``), or None."""
+    parts = host.split(".")
+    if len(parts) > 1 and parts[-1] == "":
+        parts.pop()
+    if not parts or len(parts) > 4 or _url_number(parts[-1]) is None:
+        return None
+    numbers = [_url_number(p) for p in parts]
+    if any(n is None for n in numbers):
+        return None
+    *head, last = (n for n in numbers if n is not None)
+    if any(n > 255 for n in head) or last >= 256 ** (5 - len(parts)):
+        return None
+    value = last
+    for place, number in enumerate(head):
+        value += number << (8 * (3 - place))
+    return ipaddress.IPv4Address(value)
+
+
+def host_address(host: str) -> Address | None:
+    """The IP address a host names, the way a browser reads the host of a URL (IPv6 with or
+    without brackets, its zone dropped; IPv4 also in the short, octal and hex forms), or
+    None for a DNS name. Certificates name an address only in an iPAddress SAN."""
+    text = host.strip()
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    if ":" in text:
+        try:
+            return ipaddress.IPv6Address(text.split("%", 1)[0])
+        except ValueError:
+            return None
     try:
-        address = ipaddress.ip_address(host)
+        return ipaddress.IPv4Address(text)
     except ValueError:
+        return _url_ipv4(text)
+
+
+def san_addresses(facts: CertificateFacts) -> tuple[Address, ...]:
+    """The iPAddress SANs as addresses; an entry that is not one (a hand-edited facts
+    file) names nothing."""
+    found = []
+    for text in facts.san_ip:
+        try:
+            found.append(ipaddress.ip_address(text))
+        except ValueError:
+            continue
+    return tuple(found)
+
+
+def covers_host(facts: CertificateFacts, host: str) -> bool:
+    """Is ``host`` covered by a subject alternative name (as Chrome 58+ requires)? An IP
+    address is matched against the iPAddress SANs only, in canonical form (``::1`` is
+    ``0:0:0:0:0:0:0:1``), never against a DNS SAN or the common name; a DNS name against
+    the DNS SANs only."""
+    address = host_address(host)
+    if address is None:
         return any(_match_dns(name, host) for name in facts.san_dns)
-    return any(ipaddress.ip_address(ip) == address for ip in facts.san_ip)
+    return address in san_addresses(facts)
+
+
+def names_exactly(facts: CertificateFacts, host: str) -> bool:
+    """Does a SAN entry name ``host`` itself (no wildcard expanded): a DNS SAN equal to the
+    name, or an IP SAN equal to the address? How a certificate that names several nodes
+    is told from one that covers a host."""
+    address = host_address(host)
+    if address is not None:
+        return address in san_addresses(facts)
+    wanted = host.rstrip(".").lower()
+    return any(name.rstrip(".").lower() == wanted for name in facts.san_dns)
 
 
 def cn_only(facts: CertificateFacts, host: str) -> bool:
-    """The common name names the host but no SAN does: Chrome 58+ rejects this."""
-    return (not covers_host(facts, host) and facts.subject_cn is not None
-            and _match_dns(facts.subject_cn, host))
+    """The common name names the host but no SAN does: Chrome 58+ rejects this. Only a DNS
+    name is ever matched against the common name."""
+    return (host_address(host) is None and not covers_host(facts, host)
+            and facts.subject_cn is not None and _match_dns(facts.subject_cn, host))

@@ -35,6 +35,7 @@ _STATE_WORDS = {
     "self_signed": "self-signed",
     "rsa_ca_signed": "RSA-CA-signed",
     "ec_ca_signed": "EC-CA-signed",
+    "signature_invalid": "signature does not verify",
     "unknown": "unknown",
 }
 
@@ -42,14 +43,21 @@ _STATE_WORDS = {
 def state_words(state: str) -> str:
     return _STATE_WORDS.get(state, state)
 
-#: Derived certificate states of a node.
-State = Literal["not_presented", "self_signed", "rsa_ca_signed", "ec_ca_signed", "unknown"]
+#: Derived certificate states of a node. ``signature_invalid``: its signature does not
+#: verify (self-issued, but not with its own key; or not with the key of the CA it names):
+#: neither self-signed nor CA-signed, whatever its names say.
+State = Literal["not_presented", "self_signed", "rsa_ca_signed", "ec_ca_signed",
+                "signature_invalid", "unknown"]
 STATES: tuple[State, ...] = ("not_presented", "self_signed", "rsa_ca_signed", "ec_ca_signed",
-                             "unknown")
+                             "signature_invalid", "unknown")
 
 
 #: Why a handshake produced no certificate: the prober's own record, stored as it is.
 ErrorFacts = ProbeError
+
+
+#: How :attr:`ChainFacts.bad_signature` names the leaf: its first words.
+LEAF_WORDS = "the leaf"
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,15 @@ class ChainFacts:
     #: but that CA is not in the trust in use: "root not in the trust", not "intermediate
     #: not sent".
     untrusted_root: str | None = None
+    #: A certificate of the chain as sent whose signature the key of its issuer (itself,
+    #: for a self-issued one) does not verify, in words; None when every signature whose
+    #: issuer was at hand verifies, and in facts recorded before the tool checked it.
+    bad_signature: str | None = None
+
+    @property
+    def leaf_signature_fails(self) -> bool:
+        """The certificate whose signature does not verify is the leaf itself."""
+        return (self.bad_signature or "").startswith(LEAF_WORDS)
 
 
 @dataclass(frozen=True)
@@ -248,11 +265,17 @@ class Facts:
 
 def facts_to_json(facts: Facts) -> str:
     """Deterministic JSON: sorted keys, lists in their meaningful order, a final newline.
-    A node the VOS CLI was not asked about has no ``installed`` key, as before it existed."""
+    A node the VOS CLI was not asked about has no ``installed`` key, and a chain whose
+    signatures all verify no ``bad_signature`` key, as before they existed."""
     data = to_jsonable(facts)
     for node in data["nodes"]:
         if node.get("installed") is None:
             node.pop("installed", None)
+        for endpoint in node["endpoints"]:
+            for handshake in endpoint["handshakes"]:
+                check = handshake.get("chain_check")
+                if check is not None and check.get("bad_signature") is None:
+                    check.pop("bad_signature", None)  # as before the tool checked it
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 

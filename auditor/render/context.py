@@ -105,6 +105,8 @@ def _cert_row(cert: CertificateFacts | None) -> dict[str, Any] | None:
     key = f"{cert.key_type.upper()} {cert.curve or cert.key_size or ''}".strip()
     if cert.self_signed:
         signer = "self-signed"
+    elif cert.self_issued:
+        signer = "self-issued, but its signature does not verify with its own key"
     else:
         signer = f"{cert.issuer} ({cert.signer_key_type.upper()}"
         signer += f", {cert.signature_hash.upper()})" if cert.signature_hash else ")"
@@ -113,7 +115,8 @@ def _cert_row(cert: CertificateFacts | None) -> dict[str, Any] | None:
             "san": ", ".join([*cert.san_dns, *cert.san_ip]) or "(none)",
             "fingerprint": cert.fingerprint_sha256, "serial": cert.serial,
             "signature": cert.signature_algorithm, "pem": cert.pem,
-            "self_signed": cert.self_signed, "wildcard": cert.wildcard}
+            "self_signed": cert.self_signed, "wildcard": cert.wildcard,
+            "notes": "; ".join(cert.parse_warnings)}
 
 
 def _handshake_row(audit: Audit, endpoint: EndpointFacts, hs: HandshakeFacts) -> dict[str, Any]:
@@ -136,6 +139,10 @@ def _handshake_row(audit: Audit, endpoint: EndpointFacts, hs: HandshakeFacts) ->
         row["trusted"] = check.trust == "trusted"
         row["order_ok"] = check.order_ok
         row["missing_intermediate"] = check.missing_intermediate
+        leaf = facts.certificate(hs.chain[0])
+        if check.leaf_signature_fails and row["leaf"] and leaf and not leaf.self_issued:
+            row["leaf"] = {**row["leaf"], "signer": row["leaf"]["signer"]
+                           + "; that CA's key does not verify its signature"}
     row["name_covered"] = hs.name_covered
     return row
 

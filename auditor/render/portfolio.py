@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from auditor.common.fileio import write_atomic
+from auditor.common.textsafe import visible
 from auditor.model.portfolio import PORTFOLIO_FILES, Portfolio, portfolio_json
 from auditor.model.verdicts import VERDICTS
 
@@ -30,8 +31,9 @@ _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _cell(value: object) -> str:
-    """A CSV cell a spreadsheet shows as text: no formula, no control characters."""
-    text = "".join(c if c.isprintable() else " " for c in str(value))
+    """A CSV cell a spreadsheet shows as text: no formula; control, format and separator
+    characters (a tab too) shown as escapes, as every output shows them."""
+    text = visible(value).replace("\t", "\\x09")
     return "'" + text if text.startswith(_FORMULA) else text
 
 

@@ -28,7 +28,11 @@ def _cell(facts: Facts, endpoint: EndpointFacts, hs: HandshakeFacts | None) -> s
         return f"ERROR {error.kind}" if error else "ERROR"
     leaf = facts.certificates[hs.chain[0]]
     kind = "EC" if leaf.key_type == "ec" else leaf.key_type.upper()
-    signer = "self-signed" if leaf.self_signed else f"{leaf.signer_key_type.upper()}-signed"
+    if (leaf.self_issued and not leaf.self_signed) or (
+            hs.chain_check is not None and hs.chain_check.leaf_signature_fails):
+        signer = "bad-signature"
+    else:
+        signer = "self-signed" if leaf.self_signed else f"{leaf.signer_key_type.upper()}-signed"
     return f"{kind} {signer} {leaf.fingerprint_sha256[:8]}"
 
 
