@@ -18,6 +18,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import stat
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +36,9 @@ if TYPE_CHECKING:  # OpenSSL and cryptography are for probing; `verify` needs ne
 MANIFEST_FILE = "manifest.json"
 MANIFEST_VERSION = 1
 _CHUNK = 1 << 20
+#: The largest manifest.json taken for one this tool wrote, when it decides whether a
+#: folder is its own (a portfolio of a thousand clusters lists about 2 MB of files).
+OWN_MANIFEST_LIMIT = 16 << 20
 
 
 def utc_now() -> str:
@@ -91,12 +95,16 @@ def build_manifest(folder: Path, files: Iterable[Path], *, provenance: Provenanc
                    rule_set: dict[str, Any] | None, trust: AgentTrust | None,
                    ticket: str | None = None, operator: str | None = None,
                    bundle: str | None = None, finished_at: str | None = None,
-                   shown: Callable[[Path], str] = str) -> dict[str, Any]:
-    """The manifest's content for ``files`` (all inside ``folder``)."""
+                   shown: Callable[[Path], str] = str, unattested: Iterable[Path] = ()
+                   ) -> dict[str, Any]:
+    """The manifest's content for ``files`` (all inside ``folder``); ``unattested``: files
+    the run also wrote that the manifest names without hashing them (the demo's lab), so
+    that the next run into the folder knows them as its own."""
     entries = {}
     for path in files:
         entries[_relative(folder, path)] = {"sha256": sha256_file(path),
                                             "bytes": path.stat().st_size}
+    also = sorted({_relative(folder, path) for path in unattested})
     return {
         "manifest_version": MANIFEST_VERSION,
         "tool": {"name": "uccx-audit", "version": __version__},
@@ -109,6 +117,7 @@ def build_manifest(folder: Path, files: Iterable[Path], *, provenance: Provenanc
                    "agent_trust": _trust_entry(provenance, trust, shown),
                    "rule_set": rule_set},
         "bundle": bundle,
+        **({"unattested": also} if also else {}),
         "files": dict(sorted(entries.items())),
     }
 
@@ -116,13 +125,15 @@ def build_manifest(folder: Path, files: Iterable[Path], *, provenance: Provenanc
 def write_manifest(folder: Path, files: Iterable[Path], *, provenance: Provenance,
                    rule_set: dict[str, Any] | None = None, trust: AgentTrust | None = None,
                    ticket: str | None = None, operator: str | None = None,
-                   bundle: str | None = None, shown: Callable[[Path], str] = str) -> Path:
+                   bundle: str | None = None, shown: Callable[[Path], str] = str,
+                   unattested: Iterable[Path] = ()) -> Path:
     """Hash ``files`` and write ``folder/manifest.json`` atomically (call it last, then
     :func:`write_bundle` if a bundle is wanted: ``bundle`` is its name). ``shown`` gives
-    the path an input file is recorded under (it is read where it is)."""
+    the path an input file is recorded under (it is read where it is); ``unattested``: see
+    :func:`build_manifest`."""
     manifest = build_manifest(folder, files, provenance=provenance, rule_set=rule_set,
                               trust=trust, ticket=ticket, operator=operator, bundle=bundle,
-                              shown=shown)
+                              shown=shown, unattested=unattested)
     validate(manifest, "manifest", path=str(folder / MANIFEST_FILE))
     text = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
     return write_atomic(folder / MANIFEST_FILE, text)
@@ -153,12 +164,54 @@ def _load_manifest(raw: bytes, where: str) -> dict[str, Any]:
         raise InputError(f"not a readable manifest ({exc})", path=where,
                          expected="the manifest.json uccx-audit wrote") from None
     validate(data, "manifest", path=where)
-    for name in data["files"]:
+    for name in [*data["files"], *data.get("unattested", ())]:
         pure = PurePosixPath(name)
         if pure.is_absolute() or ".." in pure.parts or "\\" in name or name == MANIFEST_FILE:
             raise InputError(f"file name {name!r} points outside the folder", path=where,
                              field=f"files.{name}", expected="a path inside the folder")
     return data
+
+
+def own_manifest(folder: Path) -> dict[str, Any] | None:
+    """``folder``'s manifest.json if it is one this tool wrote (None: there is none). One
+    that is a link or not a regular file, too large, not JSON, or not of this tool's schema
+    is an :class:`InputError` saying so; nothing is read past the limit."""
+    path = folder / MANIFEST_FILE
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+                     | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if os.path.islink(path):
+            raise InputError("is a symbolic link", path=str(path),
+                             expected="the manifest.json uccx-audit wrote") from None
+        raise InputError(f"cannot read: {exc.strerror}", path=str(path)) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise InputError("is not a regular file", path=str(path),
+                         expected="the manifest.json uccx-audit wrote")
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            raw = handle.read(OWN_MANIFEST_LIMIT + 1)
+        except OSError as exc:
+            raise InputError(f"cannot read: {exc.strerror}", path=str(path)) from None
+    if len(raw) > OWN_MANIFEST_LIMIT:
+        raise InputError(f"is larger than {OWN_MANIFEST_LIMIT >> 20} MB", path=str(path),
+                         expected="the manifest.json uccx-audit wrote")
+    try:
+        return _load_manifest(raw, str(path))
+    except RecursionError:
+        raise InputError("is nested too deeply", path=str(path),
+                         expected="the manifest.json uccx-audit wrote") from None
+
+
+def listed_paths(manifest: dict[str, Any]) -> frozenset[str]:
+    """What a manifest says its run wrote into the folder (relative paths): itself, every
+    file it hashes, the files it names unhashed and its bundle."""
+    bundle = [manifest["bundle"]] if manifest.get("bundle") else []
+    return frozenset([MANIFEST_FILE, *manifest["files"], *manifest.get("unattested", ()),
+                      *bundle])
 
 
 @dataclass(frozen=True)
