@@ -437,3 +437,29 @@ def test_a_rerun_from_inside_the_folder_keeps_the_users_files(tmp_path) -> None:
         assert (out / "notes" / ".draft").read_text() == "mine"
         assert (out / ".envrc").read_text() == "mine too"
     complete_set_with(out, {"notes", ".envrc"})
+
+
+def test_a_bugs_error_log_never_replaces_a_file_in_the_working_folder(tmp_path,
+                                                                       monkeypatch) -> None:
+    """A bug (exit 4) writes its traceback into the working folder: into a new file, never
+    over an error.log that is there, nor through a link by that name."""
+    facts = Path(__file__).resolve().parent.parent / "fixtures" / "facts" / \
+        "row3-ec-signed-ecdsa.json"
+    audit_json = tmp_path / "audit.json"
+    assert invoke("evaluate", str(facts), "--phase", "post", "--out", str(audit_json)
+                  ).returncode == 0
+
+    def broken(*args: object, **kwargs: object) -> str:
+        raise RuntimeError("renderer bug")
+
+    monkeypatch.setattr("auditor.render.render", broken)
+    (tmp_path / "error.log").write_text("the user's own log\n")
+    (tmp_path / "error-2.log").symlink_to(tmp_path / "precious.txt")
+    (tmp_path / "precious.txt").write_text("keep\n")
+    before = tree(tmp_path)
+    done = invoke("report", str(audit_json), "--format", "md", cwd=tmp_path)
+    assert done.returncode == 4, done.stderr
+    assert "details in error-3.log" in done.stderr, done.stderr
+    assert "RuntimeError: renderer bug" in (tmp_path / "error-3.log").read_text()
+    after = tree(tmp_path)
+    assert {k: after[k] for k in before} == before

@@ -130,10 +130,10 @@ def run(args: Sequence[str] | None = None) -> int:
         # a bug: one line for people, the traceback in error.log, never a report
         import traceback
 
-        from auditor.common.fileio import write_atomic
+        from auditor.common.fileio import write_new
 
-        try:
-            where = f"details in {write_atomic('error.log', traceback.format_exc())}"
+        try:  # a new file: an error.log of someone else's in this folder stays as it is
+            where = f"details in {write_new('error.log', traceback.format_exc())}"
         except OSError as error:
             where = f"error.log could not be written either ({error.strerror})"
         typer.echo(terminal(f"error: internal error ({type(exc).__name__}: {exc}); no report "
