@@ -119,13 +119,28 @@ def test_every_command_that_writes_a_folder_refuses_a_users_folder(tmp_path,
     refused_untouched(invoke(*args), before, tmp_path, str(home))
 
 
-def test_a_users_folder_where_the_facts_are_kept_is_refused(tmp_path) -> None:
+@pytest.mark.parametrize("theirs_is", ["folder", "empty-folder", "file"])
+def test_a_users_entry_named_like_the_kept_facts_folder_is_never_touched(tmp_path,
+                                                                          theirs_is) -> None:
+    """The probed facts go beside it (``out.unfinished-2``), a killed run's there are
+    cleaned by the next run, and the user's entry stays exactly as it was."""
     inventory = offline_cluster(tmp_path)
     theirs = tmp_path / "out.unfinished"
-    theirs.mkdir()
-    (theirs / "facts.json").write_text("their own facts\n")
-    before = tree(tmp_path)
-    refused_untouched(audit(inventory, tmp_path / "out"), before, tmp_path, "out.unfinished")
+    if theirs_is == "file":
+        theirs.write_text("a file of theirs\n")
+    else:
+        theirs.mkdir()
+        if theirs_is == "folder":
+            (theirs / "facts.json").write_text("their own facts\n")
+            (theirs / ".facts.json.abcdef.tmp").write_text("theirs too\n")
+    mine = tree(theirs) if theirs.is_dir() else theirs.read_text()
+    out = tmp_path / "out"
+    _killed_after("out.unfinished-2/facts.json", inventory, out)
+    done = audit(inventory, out)
+    assert done.returncode == 1, done.stderr
+    assert (tree(theirs) if theirs.is_dir() else theirs.read_text()) == mine
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cluster.yaml", "out",
+                                                          "out.unfinished", "pems"]
 
 
 def test_a_users_file_named_like_the_lock_is_refused(tmp_path) -> None:

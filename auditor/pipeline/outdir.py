@@ -23,9 +23,10 @@ records the inodes of the two folders before they are swapped. The next run read
 finishes the work: a staging folder that never went in is removed; a previous set that was
 swapped out has the user's entries moved into the folder and its own files removed.
 Nothing the journal does not name is touched. When the probe is done its facts are kept
-beside the folder (``<out>.unfinished/``, with error.log of a failed run) until a set is in
-place; a marker file there lists what the tool wrote into it, and the next run that puts a
-set in place removes exactly that (temporary files included).
+beside the folder (``<out>.unfinished/``, or ``-2`` and so on where a folder of the user's
+has that name; with error.log of a failed run) until a set is in place; a marker file there
+lists what the tool wrote into it, and the next run that puts a set in place removes exactly
+that (temporary files included).
 """
 
 from __future__ import annotations
@@ -99,8 +100,9 @@ def _read_only(path: Path) -> bool:
 
 
 def _kept_is_ours(kept: Path) -> bool | None:
-    """Whether ``<out>.unfinished`` is the tool's (None: there is none): a folder with the
-    tool's marker, or an empty one (or one with only a half-written marker)."""
+    """Whether ``<out>.unfinished`` is the tool's (None: there is none): a folder holding
+    the tool's marker, a regular file it creates right after the folder. An empty folder
+    is not: the tool never removes what it cannot prove it made."""
     try:
         mode = os.lstat(kept).st_mode
     except FileNotFoundError:
@@ -108,36 +110,46 @@ def _kept_is_ours(kept: Path) -> bool | None:
     if not stat.S_ISDIR(mode):
         return False
     try:
-        names = os.listdir(kept)
+        return stat.S_ISREG(os.lstat(kept / KEPT_MARK).st_mode)
     except OSError:
         return False
-    if KEPT_MARK in names:
-        return _kept_names(kept) is not None
-    return all(_is_temporary(n, KEPT_MARK) for n in names)
 
 
-def _kept_names(kept: Path) -> list[str] | None:
-    """The file names the marker in ``kept`` lists (None: no marker of this tool)."""
+def _kept_names(kept: Path) -> list[str]:
+    """The file names the marker in ``kept`` lists (none when it is garbled or empty: a
+    run killed as it wrote the marker)."""
     try:
         fd = os.open(kept / KEPT_MARK, os.O_RDONLY | _OPEN | getattr(os, "O_NONBLOCK", 0))
     except OSError:
-        return None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        return None
+        return []
     try:
-        with os.fdopen(fd, "rb") as handle:
-            raw = handle.read(_MARK_LIMIT + 1)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return []
+        raw = os.read(fd, _MARK_LIMIT + 1)
     except OSError:
-        return None
+        return []
+    finally:
+        os.close(fd)
     try:
         data = json.loads(raw.decode("utf-8")) if len(raw) <= _MARK_LIMIT else None
     except (UnicodeDecodeError, ValueError, RecursionError):
-        return None
+        return []
     if not isinstance(data, dict) or data.get("tool") != _KEPT_TAG \
             or not isinstance(data.get("wrote"), list):
-        return None
+        return []
     return [n for n in data["wrote"] if isinstance(n, str) and _plain_name(n)]
+
+
+def _write_mark(kept: Path, names: list[str], *, new: bool) -> None:
+    """The marker of a kept-facts folder: created at once (never replacing anything) in a
+    new folder, replaced atomically after."""
+    data = json.dumps({"tool": _KEPT_TAG, "wrote": names}, ensure_ascii=False) + "\n"
+    if not new:
+        write_atomic(kept / KEPT_MARK, data)
+        return
+    fd = os.open(kept / KEPT_MARK, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _OPEN, 0o666)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(data)
 
 
 def _plain_name(name: str) -> bool:
@@ -149,12 +161,20 @@ def _is_temporary(name: str, of: str) -> bool:
     return name.startswith(f".{of}.") and name.endswith(".tmp")
 
 
-def _check_kept(folder: Path, option: str) -> None:
-    kept = folder.parent / f"{folder.name}.unfinished"
-    if _kept_is_ours(kept) is False:
-        raise InputError(f"{kept} is in the way: uccx-audit keeps the probed facts there, "
-                         f"and that is not its own; nothing was written", field=option,
-                         expected="move it away, or choose another folder")
+def _kept_folders(folder: Path) -> list[Path]:
+    return [folder.parent / (f"{folder.name}.unfinished" + (f"-{n}" if n > 1 else ""))
+            for n in range(1, 10)]
+
+
+def _kept_folder(folder: Path, option: str) -> Path:
+    """Where the probed facts are kept: ``<out>.unfinished``, or when a folder or file of
+    the user's has that name (never touched), ``<out>.unfinished-2`` and so on."""
+    for kept in _kept_folders(folder):
+        if _kept_is_ours(kept) is not False:
+            return kept
+    raise InputError(f"{kept} and the names before it are taken by folders that are not "
+                     f"uccx-audit's; nothing was written", field=option,
+                     expected="move them away, or choose another folder")
 
 
 def check_out_dir(path: Path, option: str = "--out") -> Path:
@@ -177,7 +197,6 @@ def check_out_dir(path: Path, option: str = "--out") -> Path:
         mode = absolute.stat().st_mode
     except FileNotFoundError:
         _writable_ancestor(absolute, option)
-        _check_kept(absolute, option)
         return absolute
     except OSError as exc:
         raise InputError(f"cannot use {path}: {exc.strerror}", field=option) from None
@@ -188,7 +207,6 @@ def check_out_dir(path: Path, option: str = "--out") -> Path:
     ownership(absolute, option)
     for place in (absolute, absolute.parent):
         _must_write_into(place, option)
-    _check_kept(absolute, option)
     return absolute
 
 
@@ -260,7 +278,7 @@ class OutputSet:
         self.requested = out
         self.option = option
         self.out = check_out_dir(out, option)
-        self.kept = self.out.parent / f"{self.out.name}.unfinished"
+        self.kept = self.out.parent / f"{self.out.name}.unfinished"  # chosen on entry
         self.stage: Path = self.out  # set on entry
         self.committed = False
         self.kept_files: list[Path] = []
@@ -392,7 +410,7 @@ class OutputSet:
             self._recover()
             if self.out.exists():
                 ownership(self.out, self.option)  # still the tool's, now that it is locked
-            _check_kept(self.out, self.option)
+            self.kept = _kept_folder(self.out, self.option)
             self.stage = self._new_stage()
         except BaseException:
             self._unlock()
@@ -449,15 +467,17 @@ class OutputSet:
         """``<out>.unfinished/``, the tool's, with ``names`` recorded in its marker before
         they are written there."""
         ours = _kept_is_ours(self.kept)
-        if ours is False:
-            _check_kept(self.out, self.option)
+        if ours is False:  # taken since the run began: never written into
+            raise InputError(f"{self.kept} is not uccx-audit's (it was made while this run "
+                             f"went on); nothing was written there", field=self.option)
         if ours is None:
             self.kept.mkdir()
-        wrote = _kept_names(self.kept) or []
+            _write_mark(self.kept, list(names), new=True)
+            return self.kept
+        wrote = _kept_names(self.kept)
         wanted = [n for n in names if n not in wrote]
-        if wanted or ours is None or KEPT_MARK not in os.listdir(self.kept):
-            mark = {"tool": _KEPT_TAG, "wrote": [*wrote, *wanted]}
-            write_atomic(self.kept / KEPT_MARK, json.dumps(mark, ensure_ascii=False) + "\n")
+        if wanted:
+            _write_mark(self.kept, [*wrote, *wanted], new=False)
         return self.kept
 
     def log_place(self) -> Path:
@@ -579,25 +599,31 @@ class OutputSet:
 
     def discard_kept(self) -> None:
         """Remove what the tool wrote into ``<out>.unfinished/`` (this run's facts and any
-        a killed run left, their temporary files too), and the folder once it is empty."""
+        a killed run left, their temporary files too), and the folder once it is empty;
+        the same in a ``-2`` ... folder of the tool's a run before this one used."""
         self.kept_files = []
-        if not _kept_is_ours(self.kept):
-            return
-        wrote = [*(_kept_names(self.kept) or []), KEPT_MARK]
-        with contextlib.suppress(OSError):
-            for name in os.listdir(self.kept):
-                if name in wrote[:-1] or any(_is_temporary(name, n) for n in wrote):
-                    with contextlib.suppress(OSError):
-                        os.unlink(self.kept / name)
-        self._drop_empty_kept()
+        for kept in _kept_folders(self.out):
+            if not _kept_is_ours(kept):
+                continue
+            wrote = [*_kept_names(kept), KEPT_MARK]
+            with contextlib.suppress(OSError):
+                for name in os.listdir(kept):
+                    if name in wrote[:-1] or any(_is_temporary(name, n) for n in wrote):
+                        with contextlib.suppress(OSError):
+                            os.unlink(kept / name)
+            _drop_if_empty(kept)
 
     def _drop_empty_kept(self) -> None:
-        """``<out>.unfinished/`` when it holds nothing but the tool's marker."""
-        with contextlib.suppress(OSError):
-            if _kept_is_ours(self.kept) and set(os.listdir(self.kept)) <= {KEPT_MARK}:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(self.kept / KEPT_MARK)
-                os.rmdir(self.kept)
+        _drop_if_empty(self.kept)
+
+
+def _drop_if_empty(kept: Path) -> None:
+    """A kept-facts folder of the tool's, when it holds nothing but the tool's marker."""
+    with contextlib.suppress(OSError):
+        if _kept_is_ours(kept) and set(os.listdir(kept)) <= {KEPT_MARK}:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(kept / KEPT_MARK)
+            os.rmdir(kept)
 
 
 def _cwd_inside(folder: Path) -> PurePosixPath | None:
