@@ -47,6 +47,8 @@ def user_home(base: Path) -> Path:
     (home / ".ssh").chmod(0o700)
     (home / ".ssh" / "id_ed25519").chmod(0o600)
     (home / ".bashrc").write_text("alias ll='ls -l'\n")
+    (home / ".git" / "refs").mkdir(parents=True)  # dotfiles kept in git
+    (home / ".git" / "config").write_text("[core]\n\tbare = false\n")
     (home / "project" / ".git" / "objects").mkdir(parents=True)
     (home / "project" / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
     (home / "evidence-old-post.zip").write_bytes(b"PK\x05\x06" + bytes(18))
