@@ -11,6 +11,7 @@ import time
 import pytest
 from cli_runner import Result, invoke
 from servers import listening_sockets
+from trees import tree
 
 from auditor.lab import SCENARIOS, Lab
 
@@ -106,11 +107,14 @@ def test_broken_rule_file_stops_before_probing(tmp_path) -> None:
 
 def test_facts_are_kept_when_evaluation_fails(tmp_path) -> None:
     """A failure after probing (here: the HTML renderer raises, a bug) writes no report,
-    leaves the folder as it was, keeps the facts beside it and says where."""
+    leaves the folder as it was (the previous set and a file of the user's), keeps the
+    facts beside it and says where."""
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "notes.txt").write_text("kept\n")
     with Lab("row4-upgrade-trap") as lab:
+        assert run("audit", "--inventory", str(lab.inventory_path), "--phase", "post",
+                   "--out", str(out)).returncode == 1
+        (out / "notes.txt").write_text("kept\n")
+        before = tree(out)
         done = subprocess.run(
             [sys.executable, "-c", "import sys, auditor.pipeline.run as p\n"
              "def broken(*a, **k): raise RuntimeError('renderer bug')\n"
@@ -123,7 +127,7 @@ def test_facts_are_kept_when_evaluation_fails(tmp_path) -> None:
     assert done.returncode == 4, done.stderr  # the tool failed, not the input
     kept = tmp_path / "out.unfinished"
     assert "no report was written" in done.stderr and (kept / "error.log").is_file()
-    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+    assert tree(out) == before
     assert "facts are saved in" in done.stderr and str(kept / "facts.json") in done.stderr
     assert json.loads((kept / "facts.json").read_text())["nodes"]
     assert "Traceback" not in done.stderr

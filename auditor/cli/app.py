@@ -138,12 +138,12 @@ def _run(args: Sequence[str] | None) -> int:
         # a bug: one line for people, the traceback in error.log, never a report
         import traceback
 
-        from auditor.common.fileio import write_atomic
+        from auditor.common.fileio import write_new
 
         said = "".join(f"  {line}\n" for line in heard())
         report = traceback.format_exc() + (f"\nWhat the libraries said:\n{said}" if said else "")
-        try:
-            where = f"details in {write_atomic('error.log', report)}"
+        try:  # a new file: an error.log of someone else's in this folder stays as it is
+            where = f"details in {write_new('error.log', report)}"
         except OSError as error:
             where = f"error.log could not be written either ({error.strerror})"
         typer.echo(terminal(f"error: internal error ({type(exc).__name__}: {exc}); no report "

@@ -76,6 +76,8 @@ def demo(
     # on disk
     try:
         with output, Lab(scenario, output.stage / "lab") as lab:
+            output.claim(["lab"])  # before the probe: a folder of the user's by that name
+            output.also_wrote(lab.workdir)  # the manifest names its files, unhashed
             inventory = load_inventory(lab.inventory_path)
             request = AuditRequest(
                 inventory=inventory, phase=phase,

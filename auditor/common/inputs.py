@@ -15,7 +15,9 @@ LIMITS = {
     "yaml": 8 * _MB,   # inventories, rules, playbooks, waivers (a few KB each)
     "pem": 16 * _MB,   # certificates, trust bundles (a system store is ~0.2 MB), CSRs
     "json": 512 * _MB,  # facts, audit JSON, portfolios
-    "manifest": 1 * _MB,  # manifest.json: the run and a line a file, a few KB
+    # manifest.json: the run and a line a file; a portfolio of a thousand clusters lists
+    # about 2 MB of files
+    "manifest": 16 * _MB,
 }
 
 

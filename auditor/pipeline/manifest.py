@@ -103,12 +103,16 @@ def build_manifest(folder: Path, files: Iterable[Path], *, provenance: Provenanc
                    rule_set: dict[str, Any] | None, trust: AgentTrust | None,
                    ticket: str | None = None, operator: str | None = None,
                    bundle: str | None = None, finished_at: str | None = None,
-                   shown: Callable[[Path], str] = str) -> dict[str, Any]:
-    """The manifest's content for ``files`` (all inside ``folder``)."""
+                   shown: Callable[[Path], str] = str, unattested: Iterable[Path] = ()
+                   ) -> dict[str, Any]:
+    """The manifest's content for ``files`` (all inside ``folder``); ``unattested``: files
+    the run also wrote that the manifest names without hashing them (the demo's lab), so
+    that the next run into the folder knows them as its own."""
     entries = {}
     for path in files:
         entries[_relative(folder, path)] = {"sha256": sha256_file(path),
                                             "bytes": path.stat().st_size}
+    also = sorted({_relative(folder, path) for path in unattested})
     return {
         "manifest_version": MANIFEST_VERSION,
         "tool": {"name": "uccx-audit", "version": __version__},
@@ -121,6 +125,7 @@ def build_manifest(folder: Path, files: Iterable[Path], *, provenance: Provenanc
                    "agent_trust": _trust_entry(provenance, trust, shown),
                    "rule_set": rule_set},
         "bundle": bundle,
+        **({"unattested": also} if also else {}),
         "files": dict(sorted(entries.items())),
     }
 
@@ -128,13 +133,15 @@ def build_manifest(folder: Path, files: Iterable[Path], *, provenance: Provenanc
 def write_manifest(folder: Path, files: Iterable[Path], *, provenance: Provenance,
                    rule_set: dict[str, Any] | None = None, trust: AgentTrust | None = None,
                    ticket: str | None = None, operator: str | None = None,
-                   bundle: str | None = None, shown: Callable[[Path], str] = str) -> Path:
+                   bundle: str | None = None, shown: Callable[[Path], str] = str,
+                   unattested: Iterable[Path] = ()) -> Path:
     """Hash ``files`` and write ``folder/manifest.json`` atomically (call it last, then
     :func:`write_bundle` if a bundle is wanted: ``bundle`` is its name). ``shown`` gives
-    the path an input file is recorded under (it is read where it is)."""
+    the path an input file is recorded under (it is read where it is); ``unattested``: see
+    :func:`build_manifest`."""
     manifest = build_manifest(folder, files, provenance=provenance, rule_set=rule_set,
                               trust=trust, ticket=ticket, operator=operator, bundle=bundle,
-                              shown=shown)
+                              shown=shown, unattested=unattested)
     validate(manifest, "manifest", path=str(folder / MANIFEST_FILE))
     text = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
     return write_atomic(folder / MANIFEST_FILE, text)
@@ -178,7 +185,7 @@ def _load_manifest(raw: bytes, where: str) -> dict[str, Any]:
                          expected="the manifest.json uccx-audit wrote") from None
     validate(data, "manifest", path=where)
     keys: dict[str, str] = {name_key(MANIFEST_FILE): MANIFEST_FILE}
-    for name in data["files"]:
+    for name in [*data["files"], *data.get("unattested", ())]:
         problem = member_problem(name)
         if problem is not None:
             raise InputError(f"file name {name!r} points outside the folder ({problem})",
@@ -194,6 +201,44 @@ def _load_manifest(raw: bytes, where: str) -> dict[str, Any]:
 
 def _no_constant(name: str) -> None:
     raise ValueError(f"{name} is not a number JSON allows")
+
+
+def own_manifest(folder: Path) -> dict[str, Any] | None:
+    """``folder``'s manifest.json if it is one this tool wrote (None: there is none). One
+    that is a link or not a regular file, too large, not JSON, or not of this tool's schema
+    is an :class:`InputError` saying so; nothing is read past the limit."""
+    path = folder / MANIFEST_FILE
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+                     | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if os.path.islink(path):
+            raise InputError("is a symbolic link", path=str(path),
+                             expected="the manifest.json uccx-audit wrote") from None
+        raise InputError(f"cannot read: {exc.strerror}", path=str(path)) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise InputError("is not a regular file", path=str(path),
+                         expected="the manifest.json uccx-audit wrote")
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            raw = handle.read(MANIFEST_LIMIT + 1)
+        except OSError as exc:
+            raise InputError(f"cannot read: {exc.strerror}", path=str(path)) from None
+    if len(raw) > MANIFEST_LIMIT:
+        raise InputError(f"is larger than {MANIFEST_LIMIT >> 20} MB", path=str(path),
+                         expected="the manifest.json uccx-audit wrote")
+    return _load_manifest(raw, str(path))
+
+
+def listed_paths(manifest: dict[str, Any]) -> frozenset[str]:
+    """What a manifest says its run wrote into the folder (relative paths): itself, every
+    file it hashes, the files it names unhashed and its bundle."""
+    bundle = [manifest["bundle"]] if manifest.get("bundle") else []
+    return frozenset([MANIFEST_FILE, *manifest["files"], *manifest.get("unattested", ()),
+                      *bundle])
 
 
 @dataclass(frozen=True)

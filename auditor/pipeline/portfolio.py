@@ -44,6 +44,8 @@ from auditor.pipeline.run import (
     read_cli,
     refine_cli,
     refine_installed,
+    rule_set_entry,
+    set_names,
 )
 from auditor.render.portfolio import write_portfolio
 
@@ -207,6 +209,7 @@ def run_portfolio(inventories: Sequence[Inventory], request: AuditRequest,
     with contextlib.ExitStack() as stack:
         if output is None:
             output = stack.enter_context(OutputSet(request.out_dir))
+        output.claim(_set_names(requests))  # a file of the user's by one of those names: stop
         requests = [replace(r, out_dir=output.stage / r.out_dir) for r in requests]
         online = [r for r in requests if not r.offline]
         probed = iter(probe_inventories([r.inventory for r in online], request, progress))
@@ -240,6 +243,7 @@ def _judge_all(request: AuditRequest, output: OutputSet, ruleset: RuleSet,
     portfolio = build_portfolio([(r.facts_path.parent.name, r.audit) for r in results])
     try:
         write_portfolio(portfolio, output.stage)
+        _seal(request, output.stage, results)
         output.commit()
     except OSError as exc:
         raise output_error(exc, output.out, output.kept) from None
@@ -261,8 +265,33 @@ def portfolio_from_facts(paths: Sequence[Path], request: AuditRequest
     waivers = load_waiver_files(request.waiver_files, ruleset, everyone)
     names = folder_names([f.cluster for f in all_facts])
     with OutputSet(request.out_dir) as output:
+        output.claim(_set_names([replace(request, out_dir=Path(name)) for name in names]))
         requests = [replace(request, out_dir=output.stage / name) for name in names]
         return _judge_all(request, output, ruleset, waivers, requests, all_facts)
+
+
+def _set_names(requests: Sequence[AuditRequest]) -> list[str]:
+    """The paths a portfolio writes into its folder: the roll-up, the manifest, and each
+    cluster's files in its folder (``out_dir``: the folder's name)."""
+    from auditor.model.portfolio import PORTFOLIO_FILES
+    from auditor.pipeline.manifest import MANIFEST_FILE
+
+    return [*PORTFOLIO_FILES.values(), MANIFEST_FILE,
+            *(f"{r.out_dir.name}/{name}" for r in requests for name in set_names(r))]
+
+
+def _seal(request: AuditRequest, folder: Path, results: Sequence[AuditResult]) -> Path:
+    """The portfolio folder's own manifest, written last: every file of the set (the
+    roll-up, and each cluster's facts, reports, manifest and bundle), so that the folder
+    is known as the tool's and ``verify`` can check all of it."""
+    from auditor.pipeline.manifest import write_manifest
+
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
+    return write_manifest(folder, files,
+                          provenance=replace(request.provenance, inventory=None),
+                          rule_set=rule_set_entry(results[0].audit, request) if results
+                          else None, trust=request.trust, ticket=request.meta.ticket,
+                          operator=request.meta.operator)
 
 
 # -- the roll-up --------------------------------------------------------------------------

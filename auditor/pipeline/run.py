@@ -203,6 +203,7 @@ def run_audit(request: AuditRequest,
 
 def _run_into(request: AuditRequest, progress: Callable[..., None] | None, ruleset: RuleSet,
               waivers: Sequence[WaiverSet], output: OutputSet) -> AuditResult:
+    output.claim(set_names(request))  # a file of the user's by one of those names: stop now
     staged = replace(request, out_dir=output.stage)
     prepare_in_background()  # the HTML template compiles while the probe waits on servers
     try:
@@ -212,16 +213,27 @@ def _run_into(request: AuditRequest, progress: Callable[..., None] | None, rules
     except Exception as exc:
         # the prober turns what a server can cause into findings; anything else is a bug,
         # and no report may claim anything about the cluster
-        raise _tool_failure(output.kept, "probing", exc, None) from exc
+        raise _tool_failure(output.log_place(), "probing", exc, None) from exc
     facts_path = keep_facts(output, {FACTS_FILE: facts}, FACTS_FILE)[0]
     result = judge_and_write(staged, ruleset, waivers, facts, facts_path,
-                             kept=output.kept / FACTS_FILE, log_dir=output.kept,
-                             shown_dir=output.out)
+                             kept=output.kept / FACTS_FILE,
+                             log_dir=output.kept, shown_dir=output.out,
+                             unattested=output.unhashed_files())
     try:
         output.commit()
     except OSError as exc:
         raise output_error(exc, output.out, output.kept / FACTS_FILE) from None
     return final_result(result, output)
+
+
+def set_names(request: AuditRequest) -> list[str]:
+    """The names an audit writes into its folder (the reports, facts, manifest, bundle)."""
+    from auditor.pipeline.manifest import MANIFEST_FILE, bundle_name
+
+    return [*REPORT_FILES.values(), FACTS_FILE, MANIFEST_FILE,
+            *([PDF_FILE] if request.pdf else []),
+            *([bundle_name(request.inventory.cluster, request.phase)] if request.bundle
+              else [])]
 
 
 def keep_facts(output: OutputSet, facts: dict[str, Facts], *names: str) -> list[Path]:
@@ -328,10 +340,11 @@ def judge(request: AuditRequest, ruleset: RuleSet, waivers: Sequence[WaiverSet],
 def judge_and_write(request: AuditRequest, ruleset: RuleSet, waivers: Sequence[WaiverSet],
                     facts: Facts, facts_path: Path, *, kept: Path | None = None,
                     log_dir: Path | None = None, shown_dir: Path | None = None,
-                    ) -> AuditResult:
+                    unattested: Sequence[Path] = ()) -> AuditResult:
     """Evaluate saved facts, apply the waivers and write every report into ``out_dir``
     (``kept``: where the facts stay if this fails; ``log_dir``: where error.log goes;
-    ``shown_dir``: the folder the messages name, when ``out_dir`` is its staging)."""
+    ``shown_dir``: the folder the messages name, when ``out_dir`` is its staging;
+    ``unattested``: files of the folder the manifest names without hashing)."""
     reports: dict[str, Path] = {}
     try:
         audit = judge(request, ruleset, waivers, facts)
@@ -347,7 +360,7 @@ def judge_and_write(request: AuditRequest, ruleset: RuleSet, waivers: Sequence[W
             else:
                 notes.append(pdf)
         manifest, bundle = seal_folder(request, audit, [facts_path, *reports.values()],
-                                       shown_dir)
+                                       shown_dir, unattested)
     except AuditorError as exc:
         _remove(reports.values())
         raise AuditorError(f"{exc}; the probed facts are saved in {kept or facts_path}"
@@ -396,10 +409,20 @@ def write_pdf(html: Path, out: Path) -> Path | str:
         return str(exc)
 
 
+def rule_set_entry(audit: Audit, request: AuditRequest) -> dict[str, Any]:
+    """The manifest's record of the rule set an audit was judged with."""
+    return {"sha256": audit.rule_set.sha256, "rules": audit.rule_set.rules,
+            "playbooks": audit.rule_set.playbooks,
+            "site_rules": list(audit.rule_set.site_rules),
+            "site_dirs": [str(d) for d in request.rule_dirs]}
+
+
 def seal_folder(request: AuditRequest, audit: Audit, files: Sequence[Path],
-                shown_dir: Path | None = None) -> tuple[Path, Path | None]:
+                shown_dir: Path | None = None, unattested: Sequence[Path] = ()
+                ) -> tuple[Path, Path | None]:
     """Write the folder's manifest last (and the bundle after it, if asked for). Inputs
-    inside the staging folder (the demo's lab) are recorded where they will be."""
+    inside the staging folder (the demo's lab) are recorded where they will be;
+    ``unattested``: files the manifest names without hashing them."""
     stage = request.out_dir
 
     def shown(path: Path) -> str:
@@ -412,13 +435,9 @@ def seal_folder(request: AuditRequest, audit: Audit, files: Sequence[Path],
 
     from auditor.pipeline.manifest import bundle_name, write_bundle, write_manifest
 
-    rule_set = {"sha256": audit.rule_set.sha256, "rules": audit.rule_set.rules,
-                "playbooks": audit.rule_set.playbooks,
-                "site_rules": list(audit.rule_set.site_rules),
-                "site_dirs": [str(d) for d in request.rule_dirs]}
     name = bundle_name(audit.cluster, audit.phase) if request.bundle else None
     manifest = write_manifest(request.out_dir, files, provenance=request.provenance,
-                              rule_set=rule_set, trust=request.trust,
+                              rule_set=rule_set_entry(audit, request), trust=request.trust,
                               ticket=request.meta.ticket, operator=request.meta.operator,
-                              bundle=name, shown=shown)
+                              bundle=name, shown=shown, unattested=unattested)
     return manifest, write_bundle(request.out_dir, name) if name else None
