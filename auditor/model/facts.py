@@ -253,7 +253,7 @@ def facts_to_json(facts: Facts) -> str:
     for node in data["nodes"]:
         if node.get("installed") is None:
             node.pop("installed", None)
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def facts_from_data(data: Any, *, path: str = "<facts>") -> Facts:
@@ -264,7 +264,69 @@ def facts_from_data(data: Any, *, path: str = "<facts>") -> Facts:
                          f"{path}")
     validate_versioned(data, "facts", SCHEMA_VERSION, path=path)
     check_timestamps(data, path=path)
+    check_meaning(data, path=path)
     return from_jsonable(Facts, data)
+
+
+def check_meaning(data: Any, *, path: str, prefix: str = "") -> None:
+    """What the schema cannot say about schema-valid facts: each node once, each service
+    once per node and each client profile once per endpoint (a second copy would be judged
+    or ignored by its order in the file), and every certificate a handshake, a node's
+    state, its keystore or the agents' trust refers to is in ``certificates``, filed under
+    its own fingerprint. An :class:`InputError` naming the first field that is not."""
+    certificates = data["certificates"]
+
+    def refuse(field: str, message: str, expected: str) -> InputError:
+        return InputError(message, path=path, field=prefix + field, expected=expected)
+
+    def resolves(fp: str | None, field: str) -> None:
+        if fp is not None and fp not in certificates:
+            raise refuse(field, f"refers to certificate {fp[:16]}..., which is not in the "
+                         "file's certificates", "the fingerprint of a certificate under "
+                         "certificates")
+
+    for fp, cert in certificates.items():
+        if cert["fingerprint_sha256"] != fp:
+            raise refuse(f"certificates.{fp}", "is filed under another fingerprint "
+                         f"than its own ({cert['fingerprint_sha256'][:16]}...)",
+                         "each certificate under its SHA-256 fingerprint")
+    for index, fp in enumerate(data["agent_trust"]["anchors"]):
+        resolves(fp, f"agent_trust.anchors[{index}]")
+    hosts: dict[str, int] = {}
+    for n, node in enumerate(data["nodes"]):
+        host = node["host"].rstrip(".").lower()
+        if host in hosts:
+            raise refuse(f"nodes[{n}].host", f"{node['host']!r} is listed twice (first as "
+                         f"nodes[{hosts[host]}])", "each node once")
+        hosts[host] = n
+        for which in ("tomcat", "tomcat_ecdsa"):
+            resolves(node[which].get("leaf"), f"nodes[{n}].{which}.leaf")
+            installed = node.get("installed")
+            if installed is not None:
+                resolves(installed[which], f"nodes[{n}].installed.{which}")
+        services: dict[str, int] = {}
+        for e, endpoint in enumerate(node["endpoints"]):
+            where = f"nodes[{n}].endpoints[{e}]"
+            service = endpoint["service"]
+            if service in services:
+                raise refuse(f"{where}.service", f"{service!r} is listed twice on "
+                             f"{node['host']} (first as endpoints[{services[service]}])",
+                             "each service of a node once")
+            services[service] = e
+            profiles: dict[str, int] = {}
+            for h, handshake in enumerate(endpoint["handshakes"]):
+                field = f"{where}.handshakes[{h}]"
+                if handshake["profile"] in profiles:
+                    raise refuse(f"{field}.profile", f"{handshake['profile']!r} is listed "
+                                 f"twice on this endpoint (first as handshakes"
+                                 f"[{profiles[handshake['profile']]}])",
+                                 "each client profile once per endpoint")
+                profiles[handshake["profile"]] = h
+                if handshake["ok"] and not handshake["chain"]:
+                    raise refuse(f"{field}.chain", "a completed handshake without a "
+                                 "certificate", "the chain the server sent, leaf first")
+                for c, fp in enumerate(handshake["chain"]):
+                    resolves(fp, f"{field}.chain[{c}]")
 
 
 def check_timestamps(data: Any, *, path: str, prefix: str = "") -> None:

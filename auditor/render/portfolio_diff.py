@@ -9,8 +9,8 @@ from pathlib import Path
 
 from auditor.common.serde import to_jsonable
 from auditor.common.textsafe import terminal, visible
-from auditor.model.audit import load_audit
-from auditor.model.portfolio import ClusterEntry, load_portfolio
+from auditor.model.audit import Audit, load_audit
+from auditor.model.portfolio import PORTFOLIO_FILES, ClusterEntry, check_entry, load_portfolio
 from auditor.model.verdicts import worst_exit
 from auditor.render.context import VERDICT_WORDS
 from auditor.render.diff import diff_audits
@@ -39,23 +39,29 @@ class PortfolioDiff:
     after_exit_code: int
 
 
-def _audit(folder: Path, entry: ClusterEntry):
-    return load_audit(folder / entry.folder / "audit.json")
+def _audit(folder: Path, entry: ClusterEntry, index: int) -> Audit:
+    """A cluster's audit, which must say what the portfolio's line for it says."""
+    audit = load_audit(folder / entry.folder / "audit.json")
+    check_entry(entry, audit, path=str(folder / PORTFOLIO_FILES["json"]),
+                field=f"clusters[{index}]")
+    return audit
 
 
 def diff_portfolios(before: Path, after: Path) -> PortfolioDiff:
-    """Match clusters by name; a cluster in only one portfolio is added or removed."""
+    """Match clusters by name; a cluster in only one portfolio is added or removed. Every
+    cluster's audit is read (and judged again) and must say what its portfolio says."""
     old, new = load_portfolio(before), load_portfolio(after)
-    old_by = {c.cluster: c for c in old.clusters}
-    new_by = {c.cluster: c for c in new.clusters}
+    old_by = {c.cluster: (c, _audit(before, c, i)) for i, c in enumerate(old.clusters)}
+    new_by = {c.cluster: (c, _audit(after, c, i)) for i, c in enumerate(new.clusters)}
     changes = []
     for name in [*old_by, *(n for n in new_by if n not in old_by)]:
-        a, b = old_by.get(name), new_by.get(name)
-        if a is None or b is None:
+        (a, old_audit), (b, new_audit) = old_by.get(name, (None, None)), new_by.get(
+            name, (None, None))
+        if a is None or b is None or old_audit is None or new_audit is None:
             changes.append(ClusterChange(name, a.verdict if a else None,
                                          b.verdict if b else None, 0, 0, 0))
             continue
-        diff = diff_audits(_audit(before, a), _audit(after, b))
+        diff = diff_audits(old_audit, new_audit)
         changes.append(ClusterChange(name, a.verdict, b.verdict, len(diff.fixed),
                                      len(diff.new), len(diff.certificates),
                                      len(diff.no_longer_checked)))
@@ -85,5 +91,5 @@ def render_portfolio_diff(diff: PortfolioDiff, fmt: str) -> str:
             headers=HEADERS, rows=_rows(diff), diff=diff)
     if fmt == "json":
         return json.dumps(to_jsonable(diff), indent=2, sort_keys=True,
-                          ensure_ascii=False) + "\n"
+                          ensure_ascii=False, allow_nan=False) + "\n"
     raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(DIFF_FORMATS)}")
