@@ -90,7 +90,7 @@ def test_endpoints_come_in_the_canonical_service_order() -> None:
 
 
 def test_certificates_are_counted_from_the_change_date() -> None:
-    _, view = views("row3-ec-signed-ecdsa", "pre", None, "2027-01-01")
+    _, view = views("row3-ec-signed-ecdsa", "post", None, "2027-01-01")
     cert = view.nodes[0].certificates[0]
     not_after = dt.datetime.fromisoformat(cert["not_after"].replace("Z", "+00:00"))
     change = dt.datetime(2027, 1, 1, tzinfo=dt.timezone.utc)

@@ -60,6 +60,11 @@ class Version:
         return self.key[0], self.key[1]
 
 
+#: The version a change moves to when the user names none (``--phase pre``): the tool's
+#: whole purpose is the upgrade to 11.5, which creates ``tomcat-ECDSA`` (docs/domain.md).
+DEFAULT_TARGET_VERSION = "11.5(1)"
+
+
 def uses_ecdsa(version: Version) -> bool:
     """11.5(x) is the only release that presents ``tomcat-ECDSA`` (docs/domain.md, "Who presents
     which certificate")."""
