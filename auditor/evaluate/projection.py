@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from auditor.common.errors import InputError
-from auditor.model.facts import EndpointFacts, HandshakeFacts, NodeFacts
+from auditor.model.facts import EndpointFacts, Facts, HandshakeFacts, NodeFacts, judged_version
 from auditor.model.presentation import ECDSA_PORTS
 from auditor.model.versions import DEFAULT_TARGET_VERSION, Version, uses_ecdsa
 
@@ -108,7 +108,8 @@ def make_settings(facts_version: str, observed_at: str, *, phase: str,
         target = Version(target_version or DEFAULT_TARGET_VERSION)
         if not current < target:
             given = "" if target_version else " (the default in the pre phase)"
-            where = "is the version" if target == current else "is older than the version"
+            where = ("is the release" if target.same_release(current)
+                     else "is older than the version")
             raise InputError(f"the pre phase predicts the change to a newer version, but "
                              f"{target.text}{given} {where} the cluster runs, "
                              f"{current.text}", field="--target-version",
@@ -122,6 +123,17 @@ def make_settings(facts_version: str, observed_at: str, *, phase: str,
                              "the one evaluated", field="--target-version",
                              expected=f"no --target-version, or {current.text}")
     return Settings(phase, current, target, day, expiry_window_days)
+
+
+def settings_for(facts: Facts, *, phase: str, target_version: str | None = None,
+                 change_date: str | dt.date | None = None,
+                 expiry_window_days: int = 30) -> Settings:
+    """:func:`make_settings` for these facts: the running version is the one the nodes
+    report of themselves where the VOS CLI read it (:func:`auditor.model.facts.judged_version`),
+    not what the inventory declares."""
+    return make_settings(judged_version(facts)[0], facts.observed_at, phase=phase,
+                         target_version=target_version, change_date=change_date,
+                         expiry_window_days=expiry_window_days)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,8 @@ from auditor.common.fileio import write_atomic
 from auditor.common.serde import from_jsonable, to_jsonable
 from auditor.common.validation import load_json, validate_versioned
 from auditor.model.certificate import CertificateFacts, parse_time
+from auditor.model.cluster import UCCX_ROLES
+from auditor.model.versions import Version
 
 SCHEMA_VERSION = 1
 
@@ -173,7 +175,8 @@ class TrustEntry:
 class InstalledFacts:
     """What a node holds, read over its VOS CLI (``source``: ``vos_cli``): the installed
     ``tomcat`` and ``tomcat-ECDSA`` (fingerprints), ``tomcat-trust``, the installed software
-    options verbatim, whether a COP was recognised by name, and the transcript."""
+    options verbatim, whether a COP was recognised by name, the transcript, and the version
+    the node runs."""
 
     source: str
     user: str
@@ -185,6 +188,9 @@ class InstalledFacts:
     cop_installed: bool | None
     cop_basis: str | None
     transcript: tuple[CommandOutput, ...]
+    #: the active version ``show version active`` printed (``11.5.1.10000-61``); None when
+    #: it printed none, or in facts recorded before the tool read it
+    version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -241,6 +247,23 @@ class Facts:
         return next((n for n in self.nodes if n.host == host), None)
 
 
+def judged_version(facts: Facts) -> tuple[str, str]:
+    """The version the cluster is judged at, and its source. What the nodes report of
+    themselves outranks what the inventory declares: when every UCCX node whose VOS CLI
+    printed its active version (``show version active``) names the same release, that
+    version (the publisher's, else the first one read) and ``vos_cli``; otherwise the
+    version the facts declare and ``declared`` (no CLI read, or UCCX nodes that contradict
+    each other: the rules then name the contradiction)."""
+    printed = [n.installed.version for n in sorted(facts.nodes,
+                                                  key=lambda n: UCCX_ROLES.index(n.role)
+                                                  if n.role in UCCX_ROLES else 2)
+               if n.role in UCCX_ROLES and n.installed is not None and n.installed.version]
+    versions = [Version(text) for text in printed]
+    if versions and all(v.same_release(versions[0]) for v in versions):
+        return printed[0], "vos_cli"
+    return facts.version, "declared"
+
+
 # -- building facts from probe results ---------------------------------------------------
 
 
@@ -248,11 +271,14 @@ class Facts:
 
 def facts_to_json(facts: Facts) -> str:
     """Deterministic JSON: sorted keys, lists in their meaningful order, a final newline.
-    A node the VOS CLI was not asked about has no ``installed`` key, as before it existed."""
+    A node the VOS CLI was not asked about has no ``installed`` key, and one whose CLI printed
+    no version no ``installed.version``, as before they existed."""
     data = to_jsonable(facts)
     for node in data["nodes"]:
         if node.get("installed") is None:
             node.pop("installed", None)
+        elif node["installed"].get("version") is None:  # as before it was read
+            node["installed"].pop("version", None)
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
 
 

@@ -248,7 +248,7 @@ def portfolio_from_facts(paths: Sequence[Path], request: AuditRequest
                          ) -> tuple[Portfolio, list[AuditResult]]:
     """Evaluate facts recorded elsewhere (``uccx-audit probe --out`` on a jump host) into
     ``request.out_dir/<cluster>/`` and write the portfolio into ``request.out_dir``."""
-    from auditor.evaluate.projection import make_settings
+    from auditor.evaluate.projection import settings_for
     from auditor.evaluate.ruleset import load_ruleset
     from auditor.model.facts import load_facts
 
@@ -257,10 +257,9 @@ def portfolio_from_facts(paths: Sequence[Path], request: AuditRequest
     all_facts = [load_facts(p) for p in files]
     for path, facts in zip(files, all_facts, strict=True):
         try:  # every cluster's settings are checked before anything is written
-            make_settings(facts.version, facts.observed_at, phase=request.phase,
-                          target_version=request.target_version,
-                          change_date=request.change_date,
-                          expiry_window_days=request.expiry_window_days)
+            settings_for(facts, phase=request.phase, target_version=request.target_version,
+                         change_date=request.change_date,
+                         expiry_window_days=request.expiry_window_days)
         except InputError as exc:
             raise InputError(exc.message, path=str(path), field=exc.field,
                              expected=exc.expected) from None
