@@ -356,6 +356,51 @@ def recorded_before_key_usage(facts: Facts) -> Facts:
                                         for fp, cert in facts.certificates.items()})
 
 
+def cli_read(scenario: str, *, version: str, reported: dict[str, str]) -> Facts:
+    """Probe a lab scenario whose inventory declares ``version``, then refine the facts
+    with what each node's VOS CLI prints, as tests/fake_vos_cli.py prints it: the node's
+    keystore, the lab roots in tomcat-trust, and ``reported[host]`` (default: that of
+    the publisher) as the active version of show version active."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from fake_vos_cli import _certificate_text
+
+    from auditor.collect.installed import refine_from_cli
+    from auditor.collect.vos_cli import CliReading
+    from auditor.model.facts import CommandOutput
+
+    def pem(issued: pki.Issued) -> str:
+        return issued.cert.public_bytes(serialization.Encoding.PEM).decode()
+
+    roots = {f"lab-root-{i}.pem": pem(issued)
+             for i, issued in enumerate(pki.hierarchies().roots)}
+    with Lab(scenario) as lab:
+        inventory = replace(load_inventory(lab.inventory_path), version=version)
+        facts = probe(inventory, load_agent_trust(str(lab.agent_trust_path)))
+        readings = []
+        for node in inventory.nodes:
+            certs = lab.certificates[node.host]
+            ecdsa = (_certificate_text("tomcat-ECDSA", pem(certs.tomcat_ecdsa))
+                     if certs.tomcat_ecdsa else "Executed command unsuccessfully\n"
+                     "Invalid unit: tomcat-ECDSA\n")
+            outputs = [
+                ("set cli pagination off", "Automatic Pagination is Off\n"),
+                ("show version active",
+                 f"Active Master Version: {reported.get(node.host, reported[PUB])}\n"
+                 "Active Version Installed Software Options:\n"
+                 "No Installed Software Options Found.\n"),
+                ("show cert own tomcat", _certificate_text("tomcat", pem(certs.tomcat))),
+                ("show cert own tomcat-ECDSA", ecdsa),
+                ("show cert list trust", "\n".join(
+                    [f"tomcat-trust/{name}: Trust Certificate {name}" for name in roots]
+                    + ["ipsec-trust/ipsec-node.pem: Trust Certificate"]) + "\n"),
+                *((f"show cert trust tomcat-trust/{name}",
+                   _certificate_text(f"tomcat-trust/{name}", root))
+                  for name, root in roots.items())]
+            readings.append(CliReading(node.host, "admin", tuple(
+                CommandOutput(command, output) for command, output in outputs)))
+    return refine_from_cli(facts, readings)
+
+
 RECIPES: dict[str, Callable[[], Facts]] = {
     **{name: (lambda name=name: lab_facts(name)) for name in (
         "row1-self-signed", "row2-rsa-signed-ecdsa", "row3-ec-signed-ecdsa",
@@ -403,6 +448,17 @@ RECIPES: dict[str, Callable[[], Facts]] = {
     "keystore-bad-signature": keystore_bad_signature,
     "row3-recorded-before-key-usage": lambda: recorded_before_key_usage(
         lab_facts("row3-ec-signed-ecdsa")),
+    # the VOS CLI of every node read: it reports the version the inventory declares, another
+    # one than the inventory, or the subscriber another release than the publisher
+    "row3-socialminer-declared-rsa-signed-tomcat-ecdsa": lambda: lab_facts(
+        "row3-ec-signed-ecdsa", keep=(SM,), declared={SM: {"tomcat_ecdsa": "rsa_ca_signed"}}),
+    "row3-cli-reports-11-5": lambda: cli_read(
+        "row3-ec-signed-ecdsa", version="11.5(1)", reported={PUB: "11.5.1.10000-61"}),
+    "row3-cli-reports-11-5-inventory-12-5": lambda: cli_read(
+        "row3-ec-signed-ecdsa", version="12.5(1)", reported={PUB: "11.5.1.10000-61"}),
+    "row3-cli-subscriber-reports-11-0": lambda: cli_read(
+        "row3-ec-signed-ecdsa", version="11.5(1)",
+        reported={PUB: "11.5.1.10000-61", SUB: "11.0.1.10000-44"}),
 }
 
 

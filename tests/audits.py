@@ -20,7 +20,7 @@ from auditor.collect.inventory import load_inventory
 from auditor.collect.prober import ProbeOptions
 from auditor.collect.trust import AgentTrust, load_agent_trust
 from auditor.evaluate.engine import build_audit, evaluate
-from auditor.evaluate.projection import make_settings
+from auditor.evaluate.projection import settings_for
 from auditor.evaluate.ruleset import load_ruleset
 from auditor.lab import SCENARIOS, Lab, pki
 from auditor.model.audit import Audit
@@ -36,9 +36,8 @@ def phase_of(scenario: str) -> str:
 
 def audit_facts(facts: Facts, phase: str) -> Audit:
     ruleset = load_ruleset([])
-    settings = make_settings(facts.version, facts.observed_at, phase=phase,
-                             target_version="11.5(1)" if phase == "pre" else None,
-                             change_date=None, expiry_window_days=30)
+    settings = settings_for(facts, phase=phase,
+                            target_version="11.5(1)" if phase == "pre" else None)
     return build_audit(evaluate(ruleset, facts, settings), facts, ruleset, settings)
 
 

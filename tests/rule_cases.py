@@ -17,7 +17,7 @@ from typing import Any
 
 from auditor.common.validation import load_yaml
 from auditor.evaluate.engine import evaluate
-from auditor.evaluate.projection import make_settings
+from auditor.evaluate.projection import settings_for
 from auditor.evaluate.ruleset import RuleSet
 from auditor.model.facts import Facts, load_facts
 from auditor.model.findings import Evaluation
@@ -62,10 +62,10 @@ class Case:
         if isinstance(change, str) and change.startswith("+"):
             change = (dt.date.fromisoformat(facts.observed_at[:10])
                       + dt.timedelta(days=int(change[1:]))).isoformat()
-        settings = make_settings(facts.version, facts.observed_at, phase=self.data["phase"],
-                                 target_version=self.data.get("target_version"),
-                                 change_date=change,
-                                 expiry_window_days=self.data.get("expiry_window_days", 30))
+        settings = settings_for(facts, phase=self.data["phase"],
+                                target_version=self.data.get("target_version"),
+                                change_date=change,
+                                expiry_window_days=self.data.get("expiry_window_days", 30))
         return evaluate(rules, facts, settings)
 
     @property

@@ -82,17 +82,48 @@ def _paths(value, prefix=()):
             yield from _paths(item, (*prefix, index))
 
 
-def _mutate(document, data, keep=lambda path: True) -> None:
-    """Delete one field or replace it with arbitrary JSON, chosen by hypothesis."""
-    paths = [p for p in _paths(document) if p and keep(p)]
-    path = data.draw(st.sampled_from(paths))
+#: What a JSON file can hold that JSON cannot write back: NaN, infinities (also a number
+#: too large for a float), lone surrogates (in values and in keys).
+hostile_values = st.sampled_from([float("nan"), float("inf"), -float("inf"), "\ud800",
+                                  "a\udfffb", {"\udc80": 1}])
+
+
+def _pick_path(document, data, keep) -> tuple:
+    """A field of ``document``, chosen level by level, so that a list of thousands of
+    similar items (an audit's checks) is not chosen a thousand times more often than a
+    single field beside it."""
+    path: tuple = ()
+    value = document
+    while True:
+        keys = (list(value) if isinstance(value, dict) else list(range(len(value)))
+                if isinstance(value, list) else [])
+        keys = [k for k in keys if keep((*path, k))]
+        if not keys or (path and data.draw(st.booleans())):
+            return path
+        key = data.draw(st.sampled_from(keys))
+        path, value = (*path, key), value[key]
+
+
+def _mutate(document, data, keep=lambda path: True, hostile: bool = False) -> None:
+    """Delete one field, replace it with arbitrary JSON (with ``hostile``, also what JSON
+    cannot carry), or (with ``hostile``) duplicate an item of a list, chosen by
+    hypothesis."""
+    if hostile:
+        path = _pick_path(document, data, keep)
+    else:
+        path = data.draw(st.sampled_from([p for p in _paths(document) if p and keep(p)]))
     parent = document
     for part in path[:-1]:
         parent = parent[part]
-    if data.draw(st.booleans()) and isinstance(parent, dict):
+    how = data.draw(st.sampled_from(["delete", "replace", "duplicate", "hostile"] if hostile
+                                    else ["delete", "replace"]))
+    if how == "delete" and isinstance(parent, dict):
         del parent[path[-1]]
+    elif how == "duplicate" and isinstance(parent, list):
+        parent.insert(data.draw(st.integers(0, len(parent))), copy.deepcopy(parent[path[-1]]))
     else:
-        parent[path[-1]] = data.draw(json_values)
+        parent[path[-1]] = copy.deepcopy(data.draw(hostile_values if how == "hostile"
+                                                   else json_values))
 
 
 @FAST
@@ -101,6 +132,46 @@ def test_mutated_facts_load_or_fail_clearly(valid_facts, data) -> None:
     document = copy.deepcopy(valid_facts)
     _mutate(document, data)
     _only_input_errors(lambda: facts_from_data(document, path="facts.json"))
+
+
+FIXTURE_FACTS = sorted((Path(__file__).resolve().parent.parent / "fixtures" / "facts").glob(
+    "*.json"))
+
+
+def _judge_and_write(document: dict, phase: str) -> None:
+    """What ``evaluate --out`` and ``report`` do with a facts file: load it, judge it,
+    write the audit JSON, read it back and render every report format."""
+    from auditor.evaluate.engine import build_audit, evaluate
+    from auditor.evaluate.projection import make_settings
+    from auditor.evaluate.ruleset import load_ruleset
+    from auditor.model.audit import audit_from_data, audit_to_json
+    from auditor.render import ReportMeta, render
+
+    facts = facts_from_data(document, path="facts.json")
+    rules = load_ruleset([])
+    settings = make_settings(facts.version, facts.observed_at, phase=phase,
+                             target_version="12.5(1)" if phase == "pre" else None)
+    audit = build_audit(evaluate(rules, facts, settings), facts, rules, settings)
+    written = audit_to_json(audit)
+    written.encode("utf-8")
+    again = audit_from_data(json.loads(written), path="audit.json")
+    for fmt in ("html", "md", "json", "junit"):
+        render(again, fmt, ReportMeta()).encode("utf-8")
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_mutated_facts_are_judged_and_written_or_fail_clearly(data) -> None:
+    """Any facts file (a recorded one with a field deleted, replaced by arbitrary or
+    hostile JSON, or an item of a list duplicated) is judged, written as JSON that reads
+    back and rendered in every format, or refused with the project's own one-line error:
+    never a KeyError, IndexError, UnicodeEncodeError or a NaN in audit.json."""
+    source = data.draw(st.sampled_from(FIXTURE_FACTS))
+    document = json.loads(source.read_text(encoding="utf-8"))
+    for _ in range(data.draw(st.integers(1, 3))):
+        _mutate(document, data, hostile=True)
+    phase = data.draw(st.sampled_from(["pre", "post"]))
+    _only_input_errors(lambda: _judge_and_write(document, phase))
 
 
 @FAST
@@ -183,6 +254,38 @@ def test_mutated_audit_json_loads_or_fails_clearly(valid_audit, data) -> None:
     document = copy.deepcopy(valid_audit)
     _mutate(document, data, keep=lambda path: path[0] != "facts")
     _only_input_errors(lambda: audit_from_data(document, path="audit.json"))
+
+
+def _render_everything(document: dict, valid: dict) -> None:
+    """What ``report``, ``diff`` and a portfolio do with an audit file."""
+    from auditor.model.audit import audit_from_data
+    from auditor.model.portfolio import build_portfolio, portfolio_json
+    from auditor.render import ReportMeta, render
+    from auditor.render.audit_text import render_audit
+    from auditor.render.diff import diff_audits
+    from auditor.render.diff_render import render_diff
+
+    audit = audit_from_data(document, path="audit.json")
+    other = audit_from_data(copy.deepcopy(valid), path="before.json")
+    for fmt in ("html", "md", "json", "junit"):
+        render(audit, fmt, ReportMeta()).encode("utf-8")
+    render_audit(audit).encode("utf-8")
+    for fmt in ("table", "md", "json", "html"):
+        render_diff(diff_audits(other, audit), fmt, ReportMeta()).encode("utf-8")
+        render_diff(diff_audits(audit, other), fmt, ReportMeta()).encode("utf-8")
+    portfolio_json(build_portfolio([("cluster", audit)]))
+
+
+@FAST
+@given(data=st.data())
+def test_mutated_audit_json_renders_or_fails_clearly(valid_audit, data) -> None:
+    """An audit file with fields deleted, replaced (also by what JSON cannot carry) or
+    duplicated is rendered in every format, diffed and rolled up, or refused in one line:
+    a finding naming a playbook the file lacks is refused, not a KeyError in the plan."""
+    document = copy.deepcopy(valid_audit)
+    for _ in range(data.draw(st.integers(1, 2))):
+        _mutate(document, data, keep=lambda path: path[0] != "facts", hostile=True)
+    _only_input_errors(lambda: _render_everything(document, valid_audit))
 
 
 @FAST

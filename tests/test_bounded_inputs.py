@@ -115,7 +115,8 @@ def test_dates_at_the_ends_of_the_range_do_not_crash_evaluate(tmp_path) -> None:
         cert["not_before"], cert["not_after"] = "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"
     path = tmp_path / "facts.json"
     path.write_text(json.dumps(data))
-    for args in (["--phase", "post"], ["--phase", "pre", "--change-date", "9999-12-01"]):
+    for args in (["--phase", "post"], ["--phase", "pre", "--target-version", "11.5(1)SU1",
+                                       "--change-date", "9999-12-01"]):
         done = run("evaluate", str(path), *args)
         assert done.returncode in (0, 1, 3), done.stderr
         assert "Traceback" not in done.stderr

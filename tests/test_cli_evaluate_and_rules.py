@@ -86,10 +86,10 @@ def test_pre_phase_table_shows_the_states_after_the_upgrade(cli) -> None:
 def test_change_date_and_expiry_window_drive_the_expiry_check(cli) -> None:
     observed = json.loads(Path(facts("row3-ec-signed-ecdsa")).read_text())["observed_at"]
     change = dt.date.fromisoformat(observed[:10]) + dt.timedelta(days=700)
-    code, out, _ = cli("evaluate", facts("row3-ec-signed-ecdsa"), "--phase", "pre",
+    code, out, _ = cli("evaluate", facts("row3-ec-signed-ecdsa"), "--phase", "post",
                        "--change-date", change.isoformat())
     assert code == 0 and "certificate-expires-soon" not in out  # 29-30 days left
-    code, out, _ = cli("evaluate", facts("row3-ec-signed-ecdsa"), "--phase", "pre",
+    code, out, _ = cli("evaluate", facts("row3-ec-signed-ecdsa"), "--phase", "post",
                        "--change-date", change.isoformat(), "--expiry-window", "60")
     assert code == 0 and out.count("WARNING  certificate-expires-soon") == 6
 

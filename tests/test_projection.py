@@ -53,7 +53,8 @@ def test_upgrade_from_11_5_to_12_5_ends_ecdsa() -> None:
     ({"phase": "post", "target_version": "12.5(1)"},
      "--target-version: 12.5(1) differs from the version the facts were recorded on"),
     ({"phase": "pre", "target_version": "11.0(1)"},
-     "--target-version: 11.0(1) is older than the running 11.5(1)"),
+     "--target-version: the pre phase predicts the change to a newer version, but 11.0(1) is "
+     "older than the version the cluster runs, 11.5(1)"),
     ({"phase": "pre", "target_version": "eleven"}, "'eleven' is not a UCCX version"),
     ({"phase": "pre", "change_date": "14/03/2027"},
      "--change-date: '14/03/2027' is not a date (expected YYYY-MM-DD)"),

@@ -49,7 +49,7 @@ def in_terminal(*args: str, columns: int = 100) -> str:
     return b"".join(chunks).decode().replace("\r\n", "\n")
 
 
-@pytest.mark.parametrize("facts, phase", [("row4-system-trust", "pre"),
+@pytest.mark.parametrize("facts, phase", [("pre-upgrade-ca-signed", "pre"),
                                           ("mixed-cluster", "post"),
                                           ("multi-server-san-with-socialminer", "post")])
 def test_the_grid_fits_a_100_column_terminal(facts, phase) -> None:

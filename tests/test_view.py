@@ -90,7 +90,7 @@ def test_endpoints_come_in_the_canonical_service_order() -> None:
 
 
 def test_certificates_are_counted_from_the_change_date() -> None:
-    _, view = views("row3-ec-signed-ecdsa", "pre", None, "2027-01-01")
+    _, view = views("row3-ec-signed-ecdsa", "post", None, "2027-01-01")
     cert = view.nodes[0].certificates[0]
     not_after = dt.datetime.fromisoformat(cert["not_after"].replace("Z", "+00:00"))
     change = dt.datetime(2027, 1, 1, tzinfo=dt.timezone.utc)
@@ -116,4 +116,5 @@ def test_in_the_pre_phase_the_predicted_endpoint_says_so() -> None:
     assert finesse["predicted"] is False and finesse["browser"]["kind"] == "tomcat"
     assert view.nodes[0].node["tomcat_ecdsa"] == {
         "state": "self_signed", "state_words": "self-signed", "source": "predicted",
-        "source_words": "predicted for after the change", "presented": True}
+        "source_words": "predicted for after the change", "presented": True,
+        "declared": None}

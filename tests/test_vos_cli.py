@@ -54,18 +54,21 @@ def _configure(sshd: Sshd, lab: Lab, **per_node: dict) -> None:
         sshd.node(address, **config)
 
 
-def _inventory(sshd: Sshd, lab: Lab, folder: Path) -> Path:
-    """The lab's inventory without its declarations, every node with ``cli:``."""
+def _inventory(sshd: Sshd, lab: Lab, folder: Path, version: str | None = None) -> Path:
+    """The lab's inventory without its declarations, every node with ``cli:`` (``version``:
+    what it declares instead of the lab's version)."""
     inventory = lab.inventory()
     nodes = tuple(replace(n, declared={}, cli=CliAccess(sshd.user, sshd.port))
                   for n in inventory.nodes)
     path = folder / "inventory.yaml"
-    path.write_text(inventory_to_yaml(replace(inventory, nodes=nodes)))
+    path.write_text(inventory_to_yaml(replace(inventory, nodes=nodes,
+                                              version=version or inventory.version)))
     return path
 
 
 def _audit(sshd: Sshd, lab: Lab, folder: Path, *extra: str, password: str | None = None,
-           known_hosts: str | None = None) -> subprocess.CompletedProcess:
+           known_hosts: str | None = None, version: str | None = None,
+           phase: str = "post") -> subprocess.CompletedProcess:
     known = folder / "known_hosts"
     known.write_text(known_hosts if known_hosts is not None else "".join(
         sshd.known_hosts_line(h) for h in (PUB, SUB, SM)))
@@ -74,7 +77,7 @@ def _audit(sshd: Sshd, lab: Lab, folder: Path, *extra: str, password: str | None
     env["UCCX_AUDIT_CLI_PASSWORD"] = sshd.password if password is None else password
     return subprocess.run(
         [sys.executable, "-m", "auditor", "audit", "--inventory",
-         str(_inventory(sshd, lab, folder)), "--phase", "post", "--agent-trust",
+         str(_inventory(sshd, lab, folder, version)), "--phase", phase, "--agent-trust",
          str(lab.agent_trust_path), "--cli-known-hosts", str(known), "--cli-timeout", "10",
          "--out", str(folder / "out"), *extra],
         capture_output=True, text=True, timeout=120, env=env, stdin=subprocess.DEVNULL)
@@ -162,6 +165,51 @@ def test_a_rollback_cop_is_not_taken_for_the_cop(sshd: Sshd, tmp_path: Path) -> 
         result = _audit(sshd, lab, tmp_path)
     assert result.returncode == 1, result.stderr
     assert _gadgets(tmp_path)[SM]["chat_email"] == "broken"
+
+
+def test_the_version_the_nodes_report_wins_over_the_inventory(sshd: Sshd,
+                                                               tmp_path: Path) -> None:
+    """Row 4 (the upgrade trap) on nodes whose VOS CLI reports 11.5.1.10000-61, in an
+    inventory that declares 12.5(1): judged as 12.5 it was GO (no ECDSA after 11.6). The
+    nodes' own version wins: judged as 11.5 it is NO-GO, and each node's disagreement is a
+    finding that names both versions and both sources; what it leaves unjudged is unknown."""
+    with Lab("row4-upgrade-trap", tmp_path / "lab") as lab:
+        _configure(sshd, lab)
+        result = _audit(sshd, lab, tmp_path, version="12.5(1)")
+        declared = tmp_path / "declared"
+        declared.mkdir()
+        agreeing = _audit(sshd, lab, declared, version="11.5(1)")
+    assert result.returncode == 1, result.stderr
+    audit = json.loads((tmp_path / "out" / "audit.json").read_text())
+    assert audit["current_version"] == "11.5.1.10000-61" and audit["verdict"] == "no_go"
+    disagree = [f for f in audit["findings"] if f["rule_id"] == "version-sources-disagree"]
+    assert {f["node"] for f in disagree} == {PUB, SUB, SM}
+    for finding in disagree:
+        assert "inventory declares version 12.5(1)" in finding["message"]
+        assert "(show version active) reports 11.5.1.10000-61" in finding["message"]
+    gadgets = _gadgets(tmp_path)
+    assert gadgets[PUB]["live_data"] == "prompt_accept_fails"
+    assert gadgets[PUB]["finesse_desktop"] == "unknown"
+    facts = json.loads((tmp_path / "out" / "facts.json").read_text())
+    assert facts["version"] == "12.5(1)"
+    assert {n["installed"]["version"] for n in facts["nodes"]} == {"11.5.1.10000-61"}
+    # the same nodes under an inventory that names their release: no disagreement
+    assert agreeing.returncode == 1, agreeing.stderr
+    assert not any(rule == "version-sources-disagree" for rule, _ in _findings(declared))
+
+
+def test_a_pre_phase_target_is_judged_against_the_version_the_nodes_report(
+        sshd: Sshd, tmp_path: Path) -> None:
+    """The inventory says 11.0(1), but the nodes already run 11.5: the pre phase's upgrade
+    to 11.5(1) is no upgrade, and the run says so in one line, naming both versions."""
+    with Lab("row3-ec-signed-ecdsa", tmp_path / "lab") as lab:
+        _configure(sshd, lab)
+        result = _audit(sshd, lab, tmp_path, version="11.0(1)", phase="pre")
+    assert result.returncode == 2, result.stdout + result.stderr
+    error = [line for line in result.stderr.splitlines() if not line.startswith("[")]
+    assert len(error) == 1 and error[0].startswith("error: --target-version"), result.stderr
+    assert "11.5(1)" in error[0] and "11.5.1.10000-61" in error[0]
+    assert not (tmp_path / "out" / "audit.json").exists()
 
 
 def test_a_changed_host_key_is_a_one_line_error_naming_the_host(sshd: Sshd,

@@ -7,7 +7,14 @@ from typing import Annotated, Optional
 
 import typer
 
-from auditor.cli.options import Commands, ExpiryWindow, Phase, TableFormat, say
+from auditor.cli.options import (
+    Commands,
+    ExpiryWindow,
+    Phase,
+    TableFormat,
+    TargetVersion,
+    say,
+)
 from auditor.common.textsafe import terminal
 from auditor.model.verdicts import exit_code
 
@@ -25,9 +32,7 @@ def evaluate_command(
     phase: Annotated[Phase, typer.Option(
         "--phase", help="pre: before the change window (predicts the upgrade); post: after it.",
         show_default=False)],
-    target_version: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--target-version", help='Version after the change, e.g. "11.5(1)" '
-        "(pre phase; default: the version in the facts).")] = None,
+    target_version: TargetVersion = None,
     change_date: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--change-date", metavar="YYYY-MM-DD",
         help="Day of the change, for expiry checks (default: when the facts were recorded).",

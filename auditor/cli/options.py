@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from auditor.common.textsafe import terminal
+from auditor.model.versions import DEFAULT_TARGET_VERSION
 
 if TYPE_CHECKING:  # paramiko is imported only when a VOS CLI is to be read
     from auditor.collect.vos_cli import CliRequest
@@ -79,7 +80,8 @@ def cli_request(inventory: Inventory, *, all_nodes: bool, user: str,
 #: --per-host: at most this many handshakes with one host at once (as sslyze limits).
 #: The judging options that audit, evaluate, portfolio and check-cert share.
 TargetVersion = Annotated[Optional[str], typer.Option(  # noqa: UP045
-    help='Version after the change, e.g. "11.5(1)".')]
+    help=f'Version after the change (pre phase: default "{DEFAULT_TARGET_VERSION}", and it '
+    'must be newer than the running version; post phase: the running version).')]
 ChangeDate = Annotated[Optional[str], typer.Option(  # noqa: UP045
     metavar="YYYY-MM-DD", help="Day of the change, for expiry checks.")]
 ExpiryWindow = Annotated[int, typer.Option(

@@ -32,6 +32,7 @@ from auditor.model.facts import (
     TrustEntry,
     state_words,
 )
+from auditor.model.versions import vos_form
 
 SOURCE = "vos_cli"
 #: Evidence kept per command; a VOS CLI prints a few kilobytes.
@@ -58,6 +59,29 @@ def cop_from_options(options: Sequence[str]) -> tuple[bool | None, str | None]:
                       "COP (show version active over the VOS CLI; Cisco publishes no file "
                       "names)")
     return None, None
+
+
+_ACTIVE_VERSION = re.compile(r"^[ \t]*active master version[ \t]*:([^\r\n]*)",
+                             re.IGNORECASE | re.MULTILINE)
+
+
+def active_version(version_output: str, problems: list[str]) -> str | None:
+    """The version the node runs, as ``show version active`` prints it on its "Active
+    Master Version:" line (``11.5.1.10000-61``); None when there is no such line. A line
+    that does not hold a VOS version is a problem of the reading (garbage), not a version."""
+    found = [value.strip() for value in _ACTIVE_VERSION.findall(version_output)]
+    if not found:
+        return None
+    text = found[0]
+    if len(set(found)) > 1:
+        problems.append(f"show version active: {len(set(found))} different active versions")
+        return None
+    if not vos_form(text):
+        shown = text if len(text) <= 40 else text[:30] + "..."
+        problems.append(f"show version active: the active version {shown!r} is not a "
+                        "version as VOS prints it (such as 11.5.1.10000-61)")
+        return None
+    return text
 
 
 def _certificates(text: str | None, problems: list[str], what: str,
@@ -98,6 +122,7 @@ def installed_facts(reading: CliReading) -> tuple[InstalledFacts, dict[str, x509
     version_text = reading.output("show version active")
     options = software_options(version_text or "")
     cop, basis = cop_from_options(options)
+    version = active_version(version_text or "", problems)
     error = reading.error
     if error is None and not tomcat:
         problems.insert(0, "show cert own tomcat printed no certificate")
@@ -110,7 +135,7 @@ def installed_facts(reading: CliReading) -> tuple[InstalledFacts, dict[str, x509
         source=SOURCE, user=reading.user, error=error,
         tomcat=tomcat[0] if tomcat else None, tomcat_ecdsa=ecdsa[0] if ecdsa else None,
         trust=tuple(trust), options=options, cop_installed=cop, cop_basis=basis,
-        transcript=transcript), parsed
+        transcript=transcript, version=version), parsed
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ Every error names the file, the line, the field and what would be accepted.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+import math
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -147,15 +148,66 @@ def load_yaml_validated(path: str | Path, schema_name: str,
 
 
 def load_json(path: str | Path) -> Any:
-    """Parse a JSON file, or raise an :class:`InputError` naming the line."""
+    """Parse a JSON file, or raise an :class:`InputError` naming the line (or the field: a
+    number JSON does not have, NaN, Infinity or one too large for a float, and text that is
+    not Unicode, a lone surrogate escape such as ``"\\ud800"``)."""
     name = str(path)
     text = read_text(path, "json")
     try:
-        return json.loads(text)
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"invalid JSON: {exc.msg}", path=name, line=exc.lineno) from None
     except RecursionError:
         raise InputError("invalid JSON: nested too deeply", path=name) from None
+    except ValueError as exc:  # an integer of thousands of digits
+        raise InputError(f"invalid JSON: {str(exc).split(';')[0]}", path=name) from None
+    check_values(data, path=name)
+    return data
+
+
+def _bad_values(value: Any, where: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...],
+                                                                          str, str]]:
+    """(field path, problem, expected) for each value JSON cannot carry, depth first."""
+    if isinstance(value, float) and not math.isfinite(value):
+        yield where, f"{value!r} is not a number JSON allows", "a finite number"
+    elif isinstance(value, str) and not _is_unicode(value):
+        yield where, "the text holds a lone surrogate (not Unicode)", "valid Unicode text"
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and not _is_unicode(key):
+                yield ((*where, key.encode("utf-8", "backslashreplace").decode("ascii")),
+                       "the key holds a lone surrogate (not Unicode)", "valid Unicode text")
+            yield from _bad_values(item, (*where, key))
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            yield from _bad_values(item, (*where, index))
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_values(data: Any, *, path: str, locate: Locator | None = None) -> None:
+    """Every number in ``data`` is finite and every text is Unicode (what JSON can write
+    back), or an :class:`InputError` naming the first field that is not. The whole data is
+    written once by the C encoder; only when that fails is it walked to name the field."""
+    try:
+        json.dumps(data, allow_nan=False, ensure_ascii=False, default=str).encode("utf-8")
+        return
+    except (ValueError, UnicodeEncodeError, TypeError, RecursionError):
+        pass
+    try:
+        found = next(_bad_values(data), None)
+    except RecursionError:
+        raise InputError("nested too deeply", path=path) from None
+    if found is not None:
+        where, problem, expected = found
+        raise InputError(problem, path=path, line=locate(where) if locate else None,
+                         field=field_name(where), expected=expected)
 
 
 @cache
@@ -236,7 +288,10 @@ def is_valid(instance: Any, schema_name: str) -> bool:
 
 
 def validate(instance: Any, schema_name: str, *, path: str, locate: Locator | None = None) -> None:
-    """Check ``instance`` against a shipped schema; raise the first error (by line)."""
+    """Check ``instance`` against a shipped schema; raise the first error (by line). Data
+    that JSON cannot carry (NaN, infinities, lone surrogates) is refused first, wherever
+    it was read from."""
+    check_values(instance, path=path, locate=locate)
     if is_valid(instance, schema_name):
         return
     errors = list(_validator(schema_name).iter_errors(instance))

@@ -195,7 +195,7 @@ class _Test(Condition):
         return [self.fact] if reach else []
 
     def text(self) -> str:
-        value = self.value_fact or json.dumps(self.value)
+        value = self.value_fact or json.dumps(self.value, allow_nan=False)
         return f"{self.fact} {self.operator.name} {value}"
 
 

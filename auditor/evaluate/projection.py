@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from auditor.common.errors import InputError
-from auditor.model.facts import EndpointFacts, HandshakeFacts, NodeFacts
+from auditor.model.facts import EndpointFacts, Facts, HandshakeFacts, NodeFacts, judged_version
 from auditor.model.presentation import ECDSA_PORTS
-from auditor.model.versions import Version, uses_ecdsa
+from auditor.model.versions import DEFAULT_TARGET_VERSION, Version, uses_ecdsa
 
 PHASES = ("pre", "post")
 #: --expiry-window: at most a century.
@@ -72,7 +72,11 @@ class Settings:
 def make_settings(facts_version: str, observed_at: str, *, phase: str,
                   target_version: str | None = None, change_date: str | dt.date | None = None,
                   expiry_window_days: int = 30) -> Settings:
-    """Check the evaluation options against the facts and build :class:`Settings`."""
+    """Check the evaluation options against the facts and build :class:`Settings`. The pre
+    phase predicts a change to a newer version: by default the upgrade to
+    :data:`DEFAULT_TARGET_VERSION`; a target that is not newer than the running version is
+    refused (there would be nothing to predict: "11.0(1) now, 11.0(1) after it" is no
+    upgrade). After the change (post) the running version is the one judged."""
     if phase not in PHASES:
         raise InputError(f"{phase!r} is not a phase", field="--phase",
                          expected="pre (before the change) or post (after it)")
@@ -82,17 +86,6 @@ def make_settings(facts_version: str, observed_at: str, *, phase: str,
         raise InputError(f"the facts name {facts_version!r} as the running version, which is "
                          "not a UCCX version", field="version",
                          expected='a version such as "11.5(1)"') from None
-    target = current
-    if target_version is not None:
-        target = Version(target_version)
-        if phase == "post" and target != current:
-            raise InputError(f"{target.text} differs from the version the facts were recorded "
-                             f"on ({current.text}); after the change the running version is "
-                             "the one evaluated", field="--target-version",
-                             expected=f"no --target-version, or {current.text}")
-        if target < current:
-            raise InputError(f"{target.text} is older than the running {current.text}",
-                             field="--target-version", expected="the version after the upgrade")
     if change_date is None:
         day = dt.date.fromisoformat(observed_at[:10])
     elif isinstance(change_date, dt.date):
@@ -111,7 +104,37 @@ def make_settings(facts_version: str, observed_at: str, *, phase: str,
     except OverflowError:
         raise InputError(f"{day.isoformat()} plus {expiry_window_days} days passes the year "
                          "9999", field="--change-date", expected="an earlier date") from None
+    target = current
+    if phase == "pre":
+        target = Version(target_version or DEFAULT_TARGET_VERSION)
+        if not current < target:
+            given = "" if target_version else " (the default in the pre phase)"
+            where = ("is the release" if target.same_release(current)
+                     else "is older than the version")
+            raise InputError(f"the pre phase predicts the change to a newer version, but "
+                             f"{target.text}{given} {where} the cluster runs, "
+                             f"{current.text}", field="--target-version",
+                             expected=f"a version after {current.text}, or --phase post to "
+                             "judge the cluster as it runs")
+    elif target_version is not None:
+        target = Version(target_version)
+        if target != current:
+            raise InputError(f"{target.text} differs from the version the facts were recorded "
+                             f"on ({current.text}); after the change the running version is "
+                             "the one evaluated", field="--target-version",
+                             expected=f"no --target-version, or {current.text}")
     return Settings(phase, current, target, day, expiry_window_days)
+
+
+def settings_for(facts: Facts, *, phase: str, target_version: str | None = None,
+                 change_date: str | dt.date | None = None,
+                 expiry_window_days: int = 30) -> Settings:
+    """:func:`make_settings` for these facts: the running version is the one the nodes
+    report of themselves where the VOS CLI read it (:func:`auditor.model.facts.judged_version`),
+    not what the inventory declares."""
+    return make_settings(judged_version(facts)[0], facts.observed_at, phase=phase,
+                         target_version=target_version, change_date=change_date,
+                         expiry_window_days=expiry_window_days)
 
 
 @dataclass(frozen=True)

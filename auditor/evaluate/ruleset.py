@@ -378,7 +378,8 @@ def _site_folder(folder: Path) -> Path:
 def _digest(rules: Sequence[Rule], playbooks: Mapping[str, Playbook]) -> str:
     canonical = json.dumps({"rules": {r.id: r.data for r in rules},
                             "playbooks": {k: p.data for k, p in playbooks.items()}},
-                           sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+                           sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                           allow_nan=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 

@@ -26,8 +26,9 @@ from auditor.evaluate.projection import Settings, predicted_browser, predicted_s
 from auditor.model.certificate import CertificateFacts, covers_host, names_exactly, parse_time
 from auditor.model.certificate import cn_only as names_only_in_cn
 from auditor.model.cluster import DEFAULT_PORTS, EXTRA_UCCX_PORTS, UCCX_ROLES, role_family
-from auditor.model.facts import Facts, HandshakeFacts, NodeFacts, state_words
+from auditor.model.facts import Facts, HandshakeFacts, NodeFacts, judged_version, state_words
 from auditor.model.presentation import ECDSA_PORTS
+from auditor.model.versions import Version
 
 SCOPES = ("node", "endpoint", "certificate")
 
@@ -91,6 +92,7 @@ _STATE = {
     "source_words": "where the state comes from, in words, e.g. 'installed (read over the "
                     "VOS CLI), not presented on the network'",
     "presented": "browsers get this certificate on at least one endpoint of the node",
+    "declared": "the state the inventory declares (null when it declares none)",
 }
 
 _SOURCE_WORDS = {
@@ -153,7 +155,11 @@ FIELDS: dict[str, str] = {
     "cluster.phase": "pre (before the change) or post (after it)",
     "cluster.version": "the version the audit is about: the target version in the pre "
                        "phase, the running version in the post phase",
-    "cluster.current_version": "the version the nodes ran when the facts were recorded",
+    "cluster.current_version": "the version the nodes ran when the facts were recorded: "
+                               "what their VOS CLI printed where it was read (the observed "
+                               "source wins), else what the inventory declares",
+    "cluster.declared_version": "the version the inventory declares (facts.version)",
+    "cluster.version_source": "where cluster.current_version comes from, in words",
     "cluster.target_version": "the version after the change (the running one in post)",
     "cluster.uses_ecdsa": "cluster.version presents tomcat-ECDSA (11.5(x) only)",
     "cluster.upgrade_creates_tomcat_ecdsa": "pre phase, upgrade to 11.5 from a version "
@@ -175,11 +181,18 @@ FIELDS: dict[str, str] = {
     "node.cop_installed": "the COP is installed: declared in the inventory, or true when the "
                           "VOS CLI lists an option recognised by name as the ECDSA COP",
     "node.cop_basis": "why node.cop_installed holds, in words",
+    "node.state_conflicts": "each certificate whose state the inventory declares otherwise "
+                            "than the node shows it (presented, or installed where its "
+                            "keystore was read), naming both (null when none)",
     "node.cli.read": "the node's VOS CLI was read completely",
     "node.cli.error_kind": "why reading the VOS CLI stopped: dns, refused, timeout, auth, "
                            "host_key_unknown, ssh, no_prompt, command_timeout, pager, question, "
                            "garbage, closed",
     "node.cli.error_detail": "that in words",
+    "node.cli.version": "the active version show version active printed on this node, e.g. "
+                        "11.5.1.10000-61 (null when the CLI was not read or printed none)",
+    "node.cli.version_agrees": "that version is the release the inventory declares and the "
+                               "release the cluster is judged at (null without one)",
     **{f"node.{which}.{k}": f"{which}: {v}" for which in ("tomcat", "tomcat_ecdsa")
        for k, v in _STATE.items()},
     "node.ecdsa_services": "the services where browsers get an EC certificate",
@@ -388,14 +401,27 @@ def _certificates(facts: Facts, node: NodeFacts, settings: Settings) -> list[dic
     return sorted(seen.values(), key=lambda c: (c["kind"], c["fingerprint"]))
 
 
-def _state(state: str, source: str, presented: bool) -> dict[str, Any]:
+def _state(state: str, source: str, presented: bool, declared: str | None) -> dict[str, Any]:
     words = _SOURCE_WORDS.get(source, source)
     if source == "installed":
         words = ("installed (read over the VOS CLI), "
                  + ("also presented on the network" if presented
                     else "not presented on the network"))
     return {"state": state, "state_words": state_words(state), "source": source,
-            "source_words": words, "presented": presented}
+            "source_words": words, "presented": presented, "declared": declared}
+
+
+def _state_conflicts(states: Mapping[str, Mapping[str, Any]]) -> list[str] | None:
+    """Each certificate the node shows (presented or installed) in another state than the
+    inventory declares, both named; None when there is none."""
+    conflicts = []
+    for which, title in (("tomcat", "tomcat"), ("tomcat_ecdsa", "tomcat-ECDSA")):
+        view = states[which]
+        declared = view["declared"]
+        if declared and view["source"] in ("observed", "installed") and declared != view["state"]:
+            conflicts.append(f"{title}: the inventory declares {state_words(declared)}, "
+                             f"{view['source_words']}: {view['state_words']}")
+    return conflicts or None
 
 
 def _cop(node: NodeFacts) -> tuple[bool | None, str | None]:
@@ -408,12 +434,24 @@ def _cop(node: NodeFacts) -> tuple[bool | None, str | None]:
     return None, installed.cop_basis if installed is not None else None
 
 
-def _cli(node: NodeFacts) -> dict[str, Any]:
+def _cli(node: NodeFacts, declared: Version, judged: Version) -> dict[str, Any]:
     installed = node.installed
     error = installed.error if installed is not None else None
+    version = installed.version if installed is not None else None
+    agrees = None
+    if version is not None:
+        printed = Version(version)
+        agrees = printed.same_release(declared) and printed.same_release(judged)
     return {"read": installed is not None and error is None,
             "error_kind": error.kind if error else None,
-            "error_detail": error.detail if error else None}
+            "error_detail": error.detail if error else None,
+            "version": version, "version_agrees": agrees}
+
+
+_VERSION_SOURCES = {
+    "vos_cli": "what the UCCX nodes' VOS CLI printed (show version active)",
+    "declared": "the inventory (the UCCX nodes' VOS CLI did not report one release)",
+}
 
 
 def build_views(facts: Facts, settings: Settings) -> ClusterView:
@@ -422,6 +460,8 @@ def build_views(facts: Facts, settings: Settings) -> ClusterView:
     cluster = {
         "name": facts.cluster, "phase": settings.phase, "version": settings.version.text,
         "current_version": settings.current_version.text,
+        "declared_version": facts.version,
+        "version_source": _VERSION_SOURCES[judged_version(facts)[1]],
         "target_version": settings.target_version.text, "uses_ecdsa": settings.uses_ecdsa,
         "upgrade_creates_tomcat_ecdsa": settings.creates_ecdsa,
         "upgrade_ends_ecdsa": settings.ends_ecdsa,
@@ -431,6 +471,7 @@ def build_views(facts: Facts, settings: Settings) -> ClusterView:
         "agent_trust": facts.agent_trust.source,
         "agent_trust_given": facts.agent_trust.source != "system",
     }
+    declared = Version(facts.version)
     partial = []
     for node in facts.nodes:
         probed = [e.service for e in node.endpoints]
@@ -444,9 +485,10 @@ def build_views(facts: Facts, settings: Settings) -> ClusterView:
         node_view: dict[str, Any] = {
             "host": node.host, "role": node.role, "role_title": ROLE_TITLES[node.role],
             "family": family, "cop_installed": cop_installed, "cop_basis": cop_basis,
-            "cli": _cli(node),
-            "tomcat": _state(*tomcat, "tomcat" in kinds),
-            "tomcat_ecdsa": _state(*tomcat_ecdsa, "tomcat_ecdsa" in kinds),
+            "cli": _cli(node, declared, settings.current_version),
+            "tomcat": _state(*tomcat, "tomcat" in kinds, node.declared.get("tomcat")),
+            "tomcat_ecdsa": _state(*tomcat_ecdsa, "tomcat_ecdsa" in kinds,
+                                   node.declared.get("tomcat_ecdsa")),
             "ecdsa_services": [s for s, e in endpoints.items()
                                if e["browser"]["key_type"] == "ec"],
             "ecdsa_endpoints": phrase([
@@ -454,6 +496,7 @@ def build_views(facts: Facts, settings: Settings) -> ClusterView:
                 f" ({service_title(node.role, s)})" for s in ECDSA_PORTS[family]]),
             "services": {s: endpoints.get(s) for s in services_of(node.role)},
         }
+        node_view["state_conflicts"] = _state_conflicts(node_view)
         partial.append((node, node_view, endpoints))
     nodes = []
     for index, (node, node_view, endpoints) in enumerate(partial):

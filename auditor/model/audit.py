@@ -22,6 +22,8 @@ from auditor.common.serde import from_jsonable, to_jsonable
 from auditor.common.validation import load_json, validate, validate_versioned
 from auditor.model.facts import Facts, facts_from_data
 from auditor.model.findings import (
+    OUTCOMES,
+    SEVERITIES,
     Finding,
     FindingRef,
     NodeResult,
@@ -30,7 +32,7 @@ from auditor.model.findings import (
     Subject,
     Unknown,
 )
-from auditor.model.verdicts import Verdict
+from auditor.model.verdicts import Verdict, decide
 
 #: Where a playbook step happens when it is not on a node (``Step.on``), in words; the
 #: plan and the rule catalogue both say it so.
@@ -235,13 +237,14 @@ def _audit_data(audit: Audit) -> dict[str, Any]:
 
 def _dumps(data: dict[str, Any]) -> str:
     text = json.dumps({**data, "checks": []}, indent=2, sort_keys=True,
-                      ensure_ascii=False) + "\n"
+                      ensure_ascii=False, allow_nan=False) + "\n"
     if not data["checks"]:
         return text
     # the only line at this indent that names "checks" is the top-level key: every string
     # inside is escaped onto one line and nested keys sit deeper
     lines = ",\n".join("    " + json.dumps(g, sort_keys=True, ensure_ascii=False,
-                                            separators=(",", ":")) for g in data["checks"])
+                                            separators=(",", ":"), allow_nan=False)
+                       for g in data["checks"])
     return text.replace('\n  "checks": []', '\n  "checks": [\n' + lines + "\n  ]", 1)
 
 
@@ -300,7 +303,87 @@ def audit_from_data(data: Any, *, path: str = "<audit>") -> Audit:
     facts_from_data(data["facts"], path=f"{path} (facts)")
     audit: Audit = from_jsonable(Audit, {k: v for k, v in data.items() if k != "checks"})
     checks = _checks_from_groups(data.get("checks", []))
-    return dataclasses.replace(audit, checks=_unseen_not_passed(checks, audit.facts))
+    audit = dataclasses.replace(audit, checks=_unseen_not_passed(checks, audit.facts))
+    check_judgement(audit, path=path)
+    return audit
+
+
+def check_judgement(audit: Audit, *, path: str) -> None:
+    """An audit file is judged again from its own findings, not believed: every field derived
+    from them (each finding's severity as its rule has it, the failed checks, the summary,
+    each gadget's outcome, the unknowns and the verdict) must be what they give, or an
+    :class:`InputError` names the first field that is not (the file was edited or damaged).
+    Gadgets are checked to be at least as bad as the findings make them: an outcome of
+    ``unknown`` may also come from missing evidence, with no finding."""
+    def refuse(field: str, message: str, expected: str) -> InputError:
+        return InputError(f"{message}; the file was edited or is damaged", path=path,
+                          field=field, expected=expected)
+
+    hosts = [n.host for n in audit.facts.nodes]
+    severity = {r.id: r.severity for r in audit.rule_set.catalogue}
+    everything = [*audit.findings, *(a.finding for a in audit.accepted_risks)]
+    for index, finding in enumerate(audit.findings):
+        if finding.node not in hosts:
+            raise refuse(f"findings[{index}].node", f"{finding.node!r} is not a node of the "
+                         "audit's facts", "one of: " + ", ".join(hosts))
+        if finding.rule_id in severity and finding.severity != severity[finding.rule_id]:
+            raise refuse(f"findings[{index}].severity", f"{finding.severity!r} is not the "
+                         f"severity of {finding.rule_id}", repr(severity[finding.rule_id]))
+    refs = {(f.node, f.rule_id, f.subject) for f in everything}
+    for index, finding in enumerate(everything):
+        field = (f"findings[{index}]" if index < len(audit.findings)
+                 else f"accepted_risks[{index - len(audit.findings)}].finding")
+        for playbook in finding.remediation:
+            if playbook not in audit.playbooks:
+                raise refuse(f"{field}.remediation", f"names playbook {playbook!r}, which the "
+                             "audit does not hold", "playbooks the audit's playbooks hold")
+        for cause in finding.caused_by:
+            if (finding.node, cause.rule_id, cause.subject) not in refs:
+                raise refuse(f"{field}.caused_by", f"names {cause.rule_id} "
+                             f"({cause.subject.text}) on {finding.node}, which is not a "
+                             "finding of the audit", "findings of the same node")
+    if audit.checks:
+        failed = {(c.rule_id, c.node, c.subject) for c in audit.checks if c.result == "failed"}
+        found = {(f.rule_id, f.node, f.subject) for f in everything}
+        if failed != found:
+            rule, node, subject = min(failed ^ found, key=str)
+            what = "a finding" if (rule, node, subject) in found else "a failed check"
+            raise refuse("checks", f"{what} of {rule} on {node} ({subject.text if subject else ''}"
+                         ") has no counterpart", "a failed check for each finding and back")
+    summary = {s: sum(1 for f in audit.findings if f.severity == s) for s in SEVERITIES}
+    if dict(audit.summary) != summary:
+        raise refuse("summary", f"{dict(audit.summary)} does not count the findings",
+                     str(summary))
+    given: dict[tuple[str, str], str] = {}
+    for finding in everything:
+        for gadget, outcome in finding.gadgets.items():
+            place = (finding.node, gadget)
+            if outcome in OUTCOMES and OUTCOMES.index(outcome) > OUTCOMES.index(
+                    given.get(place, "works")):
+                given[place] = outcome
+    unknown = set()
+    for index, result in enumerate(audit.nodes):
+        for gadget, gadget_result in result.gadgets.items():
+            worst = given.get((result.host, gadget), "works")
+            if OUTCOMES.index(gadget_result.outcome) < OUTCOMES.index(worst):
+                raise refuse(f"nodes[{index}].gadgets.{gadget}.outcome",
+                             f"{gadget_result.outcome!r} is better than the findings make it "
+                             f"({worst!r})", f"{worst!r} or worse")
+            if gadget_result.outcome == "unknown":
+                unknown.add((result.host, gadget))
+    listed = {(u.node, u.gadget) for u in audit.unknowns}
+    if listed != unknown:
+        node_name, gadget = min(listed ^ unknown)
+        raise refuse("unknowns", f"{gadget} on {node_name} is "
+                     + ("listed as unknown, but its outcome is not" if (node_name, gadget)
+                        in listed else "unknown, but not listed"),
+                     "an entry for each gadget whose outcome is unknown")
+    verdict = decide((f.severity for f in audit.findings), len(audit.unknowns))
+    if audit.verdict != verdict:
+        counts = ", ".join(f"{n} {s}" for s, n in summary.items() if n) or "no findings"
+        raise refuse("verdict", f"{audit.verdict!r} does not follow from the audit's own "
+                     f"findings ({counts}) and {len(audit.unknowns)} unknown gadget(s)",
+                     repr(verdict))
 
 
 def _unseen_not_passed(checks: tuple[RuleCheck, ...], facts: Facts) -> tuple[RuleCheck, ...]:

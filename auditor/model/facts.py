@@ -17,6 +17,8 @@ from auditor.common.fileio import write_atomic
 from auditor.common.serde import from_jsonable, to_jsonable
 from auditor.common.validation import load_json, validate_versioned
 from auditor.model.certificate import CertificateFacts, parse_time
+from auditor.model.cluster import UCCX_ROLES
+from auditor.model.versions import Version
 
 SCHEMA_VERSION = 1
 
@@ -190,7 +192,8 @@ class TrustEntry:
 class InstalledFacts:
     """What a node holds, read over its VOS CLI (``source``: ``vos_cli``): the installed
     ``tomcat`` and ``tomcat-ECDSA`` (fingerprints), ``tomcat-trust``, the installed software
-    options verbatim, whether a COP was recognised by name, and the transcript."""
+    options verbatim, whether a COP was recognised by name, the transcript, and the version
+    the node runs."""
 
     source: str
     user: str
@@ -202,6 +205,9 @@ class InstalledFacts:
     cop_installed: bool | None
     cop_basis: str | None
     transcript: tuple[CommandOutput, ...]
+    #: the active version ``show version active`` printed (``11.5.1.10000-61``); None when
+    #: it printed none, or in facts recorded before the tool read it
+    version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -258,6 +264,23 @@ class Facts:
         return next((n for n in self.nodes if n.host == host), None)
 
 
+def judged_version(facts: Facts) -> tuple[str, str]:
+    """The version the cluster is judged at, and its source. What the nodes report of
+    themselves outranks what the inventory declares: when every UCCX node whose VOS CLI
+    printed its active version (``show version active``) names the same release, that
+    version (the publisher's, else the first one read) and ``vos_cli``; otherwise the
+    version the facts declare and ``declared`` (no CLI read, or UCCX nodes that contradict
+    each other: the rules then name the contradiction)."""
+    printed = [n.installed.version for n in sorted(facts.nodes,
+                                                  key=lambda n: UCCX_ROLES.index(n.role)
+                                                  if n.role in UCCX_ROLES else 2)
+               if n.role in UCCX_ROLES and n.installed is not None and n.installed.version]
+    versions = [Version(text) for text in printed]
+    if versions and all(v.same_release(versions[0]) for v in versions):
+        return printed[0], "vos_cli"
+    return facts.version, "declared"
+
+
 # -- building facts from probe results ---------------------------------------------------
 
 
@@ -265,18 +288,21 @@ class Facts:
 
 def facts_to_json(facts: Facts) -> str:
     """Deterministic JSON: sorted keys, lists in their meaningful order, a final newline.
-    A node the VOS CLI was not asked about has no ``installed`` key, and a chain whose
-    signatures all verify no ``bad_signature`` key, as before they existed."""
+    A node the VOS CLI was not asked about has no ``installed`` key, one whose CLI printed
+    no version no ``installed.version``, and a chain whose signatures all verify no
+    ``bad_signature`` key, as before they existed."""
     data = to_jsonable(facts)
     for node in data["nodes"]:
         if node.get("installed") is None:
             node.pop("installed", None)
+        elif node["installed"].get("version") is None:  # as before it was read
+            node["installed"].pop("version", None)
         for endpoint in node["endpoints"]:
             for handshake in endpoint["handshakes"]:
                 check = handshake.get("chain_check")
                 if check is not None and check.get("bad_signature") is None:
                     check.pop("bad_signature", None)  # as before the tool checked it
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def facts_from_data(data: Any, *, path: str = "<facts>") -> Facts:
@@ -287,7 +313,69 @@ def facts_from_data(data: Any, *, path: str = "<facts>") -> Facts:
                          f"{path}")
     validate_versioned(data, "facts", SCHEMA_VERSION, path=path)
     check_timestamps(data, path=path)
+    check_meaning(data, path=path)
     return from_jsonable(Facts, data)
+
+
+def check_meaning(data: Any, *, path: str, prefix: str = "") -> None:
+    """What the schema cannot say about schema-valid facts: each node once, each service
+    once per node and each client profile once per endpoint (a second copy would be judged
+    or ignored by its order in the file), and every certificate a handshake, a node's
+    state, its keystore or the agents' trust refers to is in ``certificates``, filed under
+    its own fingerprint. An :class:`InputError` naming the first field that is not."""
+    certificates = data["certificates"]
+
+    def refuse(field: str, message: str, expected: str) -> InputError:
+        return InputError(message, path=path, field=prefix + field, expected=expected)
+
+    def resolves(fp: str | None, field: str) -> None:
+        if fp is not None and fp not in certificates:
+            raise refuse(field, f"refers to certificate {fp[:16]}..., which is not in the "
+                         "file's certificates", "the fingerprint of a certificate under "
+                         "certificates")
+
+    for fp, cert in certificates.items():
+        if cert["fingerprint_sha256"] != fp:
+            raise refuse(f"certificates.{fp}", "is filed under another fingerprint "
+                         f"than its own ({cert['fingerprint_sha256'][:16]}...)",
+                         "each certificate under its SHA-256 fingerprint")
+    for index, fp in enumerate(data["agent_trust"]["anchors"]):
+        resolves(fp, f"agent_trust.anchors[{index}]")
+    hosts: dict[str, int] = {}
+    for n, node in enumerate(data["nodes"]):
+        host = node["host"].rstrip(".").lower()
+        if host in hosts:
+            raise refuse(f"nodes[{n}].host", f"{node['host']!r} is listed twice (first as "
+                         f"nodes[{hosts[host]}])", "each node once")
+        hosts[host] = n
+        for which in ("tomcat", "tomcat_ecdsa"):
+            resolves(node[which].get("leaf"), f"nodes[{n}].{which}.leaf")
+            installed = node.get("installed")
+            if installed is not None:
+                resolves(installed[which], f"nodes[{n}].installed.{which}")
+        services: dict[str, int] = {}
+        for e, endpoint in enumerate(node["endpoints"]):
+            where = f"nodes[{n}].endpoints[{e}]"
+            service = endpoint["service"]
+            if service in services:
+                raise refuse(f"{where}.service", f"{service!r} is listed twice on "
+                             f"{node['host']} (first as endpoints[{services[service]}])",
+                             "each service of a node once")
+            services[service] = e
+            profiles: dict[str, int] = {}
+            for h, handshake in enumerate(endpoint["handshakes"]):
+                field = f"{where}.handshakes[{h}]"
+                if handshake["profile"] in profiles:
+                    raise refuse(f"{field}.profile", f"{handshake['profile']!r} is listed "
+                                 f"twice on this endpoint (first as handshakes"
+                                 f"[{profiles[handshake['profile']]}])",
+                                 "each client profile once per endpoint")
+                profiles[handshake["profile"]] = h
+                if handshake["ok"] and not handshake["chain"]:
+                    raise refuse(f"{field}.chain", "a completed handshake without a "
+                                 "certificate", "the chain the server sent, leaf first")
+                for c, fp in enumerate(handshake["chain"]):
+                    resolves(fp, f"{field}.chain[{c}]")
 
 
 def check_timestamps(data: Any, *, path: str, prefix: str = "") -> None:

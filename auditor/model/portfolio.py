@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from auditor import __version__
+from auditor.common.errors import InputError
 from auditor.common.serde import from_jsonable, to_jsonable
 from auditor.common.validation import load_json, validate, validate_versioned
 from auditor.model.audit import Audit, subject_data
@@ -152,7 +153,7 @@ def build_portfolio(audits: Sequence[tuple[str, Audit]],
 
 def portfolio_json(portfolio: Portfolio) -> str:
     return json.dumps(to_jsonable(portfolio), indent=2, sort_keys=True,
-                      ensure_ascii=False) + "\n"
+                      ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def is_portfolio(folder: Path) -> bool:
@@ -167,7 +168,43 @@ def load_portfolio(folder: Path) -> Portfolio:
         validate(data, "portfolio-v1", path=str(path))
         data = _from_v1(data)
     validate_versioned(data, "portfolio", SCHEMA_VERSION, path=str(path))
-    return from_jsonable(Portfolio, data)
+    portfolio: Portfolio = from_jsonable(Portfolio, data)
+    check_roll_up(portfolio, path=str(path))
+    return portfolio
+
+
+def check_roll_up(portfolio: Portfolio, *, path: str) -> None:
+    """The roll-up of a portfolio file is derived again from its clusters' verdicts, not
+    believed: each cluster's exit code, the verdict counts, the worst verdict and the exit
+    code must be what those verdicts give, or an :class:`InputError` names the field."""
+    def refuse(field: str, stored: object, derived: object) -> InputError:
+        return InputError(f"{stored!r} does not follow from the clusters' verdicts; the file "
+                          "was edited or is damaged", path=path, field=field,
+                          expected=repr(derived))
+
+    for index, entry in enumerate(portfolio.clusters):
+        if entry.exit_code != exit_code(entry.verdict):
+            raise refuse(f"clusters[{index}].exit_code", entry.exit_code,
+                         exit_code(entry.verdict))
+    counts = {v: sum(1 for c in portfolio.clusters if c.verdict == v) for v in VERDICTS}
+    derived = {"verdict_counts": counts,
+               "worst_verdict": worst_verdict(c.verdict for c in portfolio.clusters),
+               "exit_code": worst_exit(c.exit_code for c in portfolio.clusters)}
+    for field, value in derived.items():
+        if getattr(portfolio, field) != value:
+            raise refuse(field, getattr(portfolio, field), value)
+
+
+def check_entry(entry: ClusterEntry, audit: Audit, *, path: str, field: str) -> None:
+    """A portfolio's line for one cluster says what that cluster's audit (itself judged
+    again on load) says, or an :class:`InputError` names the field that does not."""
+    derived = cluster_entry(audit, entry.folder)
+    for name in ("cluster", "phase", "verdict", "exit_code", "errors", "warnings", "notices",
+                 "accepted_risks"):
+        if getattr(entry, name) != getattr(derived, name):
+            raise InputError(f"{getattr(entry, name)!r} is not what the cluster's audit.json "
+                             f"says; the portfolio was edited or is damaged", path=path,
+                             field=f"{field}.{name}", expected=repr(getattr(derived, name)))
 
 
 def _from_v1(data: dict) -> dict:

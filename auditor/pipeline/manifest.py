@@ -143,7 +143,7 @@ def write_manifest(folder: Path, files: Iterable[Path], *, provenance: Provenanc
                               trust=trust, ticket=ticket, operator=operator, bundle=bundle,
                               shown=shown, unattested=unattested)
     validate(manifest, "manifest", path=str(folder / MANIFEST_FILE))
-    text = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
+    text = json.dumps(manifest, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     return write_atomic(folder / MANIFEST_FILE, text)
 
 

@@ -148,7 +148,8 @@ def _kept_names(kept: Path) -> list[str]:
 def _write_mark(kept: Path, names: list[str], *, new: bool) -> None:
     """The marker of a kept-facts folder: created at once (never replacing anything) in a
     new folder, replaced atomically after."""
-    data = json.dumps({"tool": _KEPT_TAG, "wrote": names}, ensure_ascii=False) + "\n"
+    data = json.dumps({"tool": _KEPT_TAG, "wrote": names}, ensure_ascii=False,
+                      allow_nan=False) + "\n"
     if not new:
         write_atomic(kept / KEPT_MARK, data)
         return
@@ -348,7 +349,7 @@ class OutputSet:
         records = [*self._pending, *([self._record] if self._record else [])]
         while True:
             data = _LOCK_TAG + json.dumps({"pid": os.getpid(), "records": records},
-                                          separators=(",", ":")).encode() + b"\n"
+                                          separators=(",", ":"), allow_nan=False).encode() + b"\n"
             if len(data) <= _JOURNAL_BYTES or not records:
                 break
             records = records[1:]  # the oldest record is forgotten: its folder stays

@@ -254,12 +254,22 @@ def portfolio_from_facts(paths: Sequence[Path], request: AuditRequest
                          ) -> tuple[Portfolio, list[AuditResult]]:
     """Evaluate facts recorded elsewhere (``uccx-audit probe --out`` on a jump host) into
     ``request.out_dir/<cluster>/`` and write the portfolio into ``request.out_dir``."""
+    from auditor.evaluate.projection import settings_for
     from auditor.evaluate.ruleset import load_ruleset
     from auditor.model.facts import load_facts
 
     ruleset = load_ruleset(list(request.rule_dirs))
+    files = facts_files(paths)
     all_facts = [replace(facts, cluster=nfc(facts.cluster))  # as an inventory's: composed
-                 for facts in (load_facts(p) for p in facts_files(paths))]
+                 for facts in (load_facts(p) for p in files)]
+    for path, facts in zip(files, all_facts, strict=True):
+        try:  # every cluster's settings are checked before anything is written
+            settings_for(facts, phase=request.phase, target_version=request.target_version,
+                         change_date=request.change_date,
+                         expiry_window_days=request.expiry_window_days)
+        except InputError as exc:
+            raise InputError(exc.message, path=str(path), field=exc.field,
+                             expected=exc.expected) from None
     everyone = Inventory("portfolio", "11.5(1)",
                          tuple(node for facts in all_facts for node in _nodes(facts)))
     waivers = load_waiver_files(request.waiver_files, ruleset, everyone)

@@ -325,13 +325,12 @@ def judge(request: AuditRequest, ruleset: RuleSet, waivers: Sequence[WaiverSet],
           facts: Facts) -> Audit:
     """Evaluate facts with the request's settings and apply the waivers; writes nothing."""
     from auditor.evaluate.engine import evaluate
-    from auditor.evaluate.projection import make_settings
+    from auditor.evaluate.projection import settings_for
     from auditor.evaluate.waivers import apply_waivers
 
-    settings = make_settings(facts.version, facts.observed_at, phase=request.phase,
-                             target_version=request.target_version,
-                             change_date=request.change_date,
-                             expiry_window_days=request.expiry_window_days)
+    settings = settings_for(facts, phase=request.phase, target_version=request.target_version,
+                            change_date=request.change_date,
+                            expiry_window_days=request.expiry_window_days)
     audit = build_audit(evaluate(ruleset, facts, settings), facts, ruleset, settings,
                         request.invocation)
     return apply_waivers(audit, waivers) if waivers else audit

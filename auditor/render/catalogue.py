@@ -64,7 +64,7 @@ def rules_json(rules: RuleSet) -> str:
         "rules": [_rule_json(r, r.id in rules.site_rules) for r in rules.rules],
         "playbooks": [p.data for p in rules.playbooks.values()],
     }
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def _rule_md(rule: Rule, rules: RuleSet) -> list[str]:

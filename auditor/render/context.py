@@ -133,6 +133,8 @@ def _handshake_row(audit: Audit, endpoint: EndpointFacts, hs: HandshakeFacts) ->
     row["leaf"] = _cert_row(facts.certificate(hs.chain[0]))
     row["chain"] = [_cert_row(facts.certificate(fp)) for fp in hs.chain]
     check = hs.chain_check
+    # facts may hold a completed handshake whose chain was not judged (null chain_check)
+    row.update(trust="not judged", trusted=False, order_ok=None, missing_intermediate=None)
     if check is not None:
         trust = check.trust.replace("_", " ")
         row["trust"] = trust + (f": {check.reason}" if check.reason else "")

@@ -115,7 +115,7 @@ def diff_json(diff: AuditDiff) -> str:
     data = to_jsonable(diff)
     data["summary"] = diff_summary(diff)
     data["no_longer_checked_means"] = NOT_A_FIX
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def render_diff(diff: AuditDiff, fmt: str, meta: ReportMeta | None = None) -> str:

@@ -20,7 +20,7 @@ def summary_line(portfolio: Portfolio, folder: Path) -> str:
                        "worst_verdict": portfolio.worst_verdict,
                        "exit_code": portfolio.exit_code,
                        "expiring_certificates": len(portfolio.expiring),
-                       "folder": str(folder)}, sort_keys=True)
+                       "folder": str(folder)}, sort_keys=True, allow_nan=False)
 
 
 CSV_COLUMNS = ("cluster", "folder", "phase", "verdict", "exit_code", "errors", "warnings",

@@ -10,8 +10,8 @@ from pathlib import Path
 from auditor.common.filenames import nfc
 from auditor.common.serde import to_jsonable
 from auditor.common.textsafe import terminal, visible
-from auditor.model.audit import load_audit
-from auditor.model.portfolio import ClusterEntry, load_portfolio
+from auditor.model.audit import Audit, load_audit
+from auditor.model.portfolio import PORTFOLIO_FILES, ClusterEntry, check_entry, load_portfolio
 from auditor.model.verdicts import worst_exit
 from auditor.render.context import VERDICT_WORDS
 from auditor.render.diff import diff_audits
@@ -40,36 +40,45 @@ class PortfolioDiff:
     after_exit_code: int
 
 
-def _audit(folder: Path, entry: ClusterEntry):
-    return load_audit(folder / entry.folder / "audit.json")
+def _audit(folder: Path, entry: ClusterEntry, index: int) -> Audit:
+    """A cluster's audit, which must say what the portfolio's line for it says."""
+    audit = load_audit(folder / entry.folder / "audit.json")
+    check_entry(entry, audit, path=str(folder / PORTFOLIO_FILES["json"]),
+                field=f"clusters[{index}]")
+    return audit
 
 
-def _by_name(entries: tuple[ClusterEntry, ...]) -> dict[tuple[str, int], ClusterEntry]:
+def _by_name(entries: tuple[ClusterEntry, ...]
+             ) -> dict[tuple[str, int], tuple[int, ClusterEntry]]:
     """Each cluster under its composed name (NFC: the same name typed on macOS or Windows)
-    and, for a name given twice, which of them it is."""
-    found: dict[tuple[str, int], ClusterEntry] = {}
+    and, for a name given twice, which of them it is; with its place in the portfolio."""
+    found: dict[tuple[str, int], tuple[int, ClusterEntry]] = {}
     counts: dict[str, int] = {}
-    for entry in entries:
+    for index, entry in enumerate(entries):
         name = nfc(entry.cluster)
         counts[name] = counts.get(name, 0) + 1
-        found[(name, counts[name])] = entry
+        found[(name, counts[name])] = (index, entry)
     return found
 
 
 def diff_portfolios(before: Path, after: Path) -> PortfolioDiff:
     """Match clusters by name (composed; the n-th of a name given twice with the n-th); a
-    cluster in only one portfolio is added or removed."""
+    cluster in only one portfolio is added or removed. Every cluster's audit is read (and
+    judged again) and must say what its portfolio says."""
     old, new = load_portfolio(before), load_portfolio(after)
     old_by, new_by = _by_name(old.clusters), _by_name(new.clusters)
+    old_audits = {key: _audit(before, entry, i) for key, (i, entry) in old_by.items()}
+    new_audits = {key: _audit(after, entry, i) for key, (i, entry) in new_by.items()}
     changes = []
     for key in [*old_by, *(k for k in new_by if k not in old_by)]:
-        a, b = old_by.get(key), new_by.get(key)
+        a = old_by[key][1] if key in old_by else None
+        b = new_by[key][1] if key in new_by else None
         name = (a or b).cluster  # type: ignore[union-attr]
         if a is None or b is None:
             changes.append(ClusterChange(name, a.verdict if a else None,
                                          b.verdict if b else None, 0, 0, 0))
             continue
-        diff = diff_audits(_audit(before, a), _audit(after, b))
+        diff = diff_audits(old_audits[key], new_audits[key])
         changes.append(ClusterChange(b.cluster, a.verdict, b.verdict, len(diff.fixed),
                                      len(diff.new), len(diff.certificates),
                                      len(diff.no_longer_checked)))
@@ -99,5 +108,5 @@ def render_portfolio_diff(diff: PortfolioDiff, fmt: str) -> str:
             headers=HEADERS, rows=_rows(diff), diff=diff)
     if fmt == "json":
         return json.dumps(to_jsonable(diff), indent=2, sort_keys=True,
-                          ensure_ascii=False) + "\n"
+                          ensure_ascii=False, allow_nan=False) + "\n"
     raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(DIFF_FORMATS)}")
