@@ -7,10 +7,15 @@ runs it, as a process, with the password in the environment only.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import pty
+import select
 import subprocess
 import sys
+import termios
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -54,30 +59,36 @@ def _configure(sshd: Sshd, lab: Lab, **per_node: dict) -> None:
         sshd.node(address, **config)
 
 
-def _inventory(sshd: Sshd, lab: Lab, folder: Path) -> Path:
+def _inventory(sshd: Sshd, lab: Lab, folder: Path, key_file: Path | None = None) -> Path:
     """The lab's inventory without its declarations, every node with ``cli:``."""
     inventory = lab.inventory()
-    nodes = tuple(replace(n, declared={}, cli=CliAccess(sshd.user, sshd.port))
+    key = str(key_file) if key_file else None
+    nodes = tuple(replace(n, declared={}, cli=CliAccess(sshd.user, sshd.port, key))
                   for n in inventory.nodes)
     path = folder / "inventory.yaml"
     path.write_text(inventory_to_yaml(replace(inventory, nodes=nodes)))
     return path
 
 
-def _audit(sshd: Sshd, lab: Lab, folder: Path, *extra: str, password: str | None = None,
-           known_hosts: str | None = None) -> subprocess.CompletedProcess:
+def _audit(sshd: Sshd, lab: Lab, folder: Path, *extra: str,
+           password: str | bytes | None = None, known_hosts: str | None = None,
+           key_file: Path | None = None, stdin: int = subprocess.DEVNULL,
+           ) -> subprocess.CompletedProcess:
+    """The audit as a process started in ``folder`` (an error.log would land there), with
+    the password in the environment only (as bytes: whatever the bytes are)."""
     known = folder / "known_hosts"
     known.write_text(known_hosts if known_hosts is not None else "".join(
         sshd.known_hosts_line(h) for h in (PUB, SUB, SM)))
-    env = {k: v for k, v in os.environ.items() if k != "SSH_AUTH_SOCK"}
+    env: dict[str, str | bytes] = {k: v for k, v in os.environ.items()
+                                   if k != "SSH_AUTH_SOCK"}
     env["PYTHONPATH"] = str(ROOT)
     env["UCCX_AUDIT_CLI_PASSWORD"] = sshd.password if password is None else password
     return subprocess.run(
         [sys.executable, "-m", "auditor", "audit", "--inventory",
-         str(_inventory(sshd, lab, folder)), "--phase", "post", "--agent-trust",
+         str(_inventory(sshd, lab, folder, key_file)), "--phase", "post", "--agent-trust",
          str(lab.agent_trust_path), "--cli-known-hosts", str(known), "--cli-timeout", "10",
          "--out", str(folder / "out"), *extra],
-        capture_output=True, text=True, timeout=120, env=env, stdin=subprocess.DEVNULL)
+        capture_output=True, text=True, timeout=120, env=env, stdin=stdin, cwd=folder)
 
 
 def _findings(folder: Path) -> set[tuple[str, str]]:
@@ -269,3 +280,199 @@ def test_an_ssh_key_logs_in_without_a_password(sshd: Sshd, tmp_path: Path) -> No
     readings = _read(sshd, tmp_path, password=None, key=sshd.client_key, timeout=10)
     assert all(r.error is None for r in readings.values()), readings
     assert readings[SM].output("show cert own tomcat-ECDSA") is not None
+
+
+
+# -- logging in: one way, chosen up front; the server's text kept, never shown -----------
+
+#: A server that wants keyboard-interactive (PAM asks for the password) after the key, and
+#: shows a banner with control sequences in it.
+SECOND_FACTOR = """UsePAM yes
+KbdInteractiveAuthentication yes
+AuthenticationMethods publickey,keyboard-interactive
+Banner {folder}/banner
+"""
+BANNER = "\x1b[2J\x1b[31mAUTHORISED USE ONLY\x1b[0m\n"
+
+
+@pytest.fixture(scope="module")
+def sshd_second_factor() -> Iterator[Sshd]:
+    with running_sshd(ADDRESSES, SECOND_FACTOR) as server:
+        (server.folder / "banner").write_text(BANNER)
+        yield server
+
+
+@pytest.fixture(scope="module")
+def sshd_unknown_kex() -> Iterator[Sshd]:
+    """A server whose only key exchange the SSH client does not have: paramiko fails in its
+    own thread, and logs the failure with its traceback."""
+    with running_sshd(ADDRESSES, "KexAlgorithms sntrup761x25519-sha512@openssh.com\n") as server:
+        yield server
+
+
+def _facts_nodes(folder: Path) -> dict[str, dict]:
+    facts = json.loads((folder / "out" / "facts.json").read_text())
+    return {n["host"]: n for n in facts["nodes"]}
+
+
+def test_a_key_without_a_password_never_falls_back_to_keyboard_interactive(
+        sshd_second_factor: Sshd, tmp_path: Path) -> None:
+    """The server takes the key, then asks for keyboard-interactive (a second factor).
+    The audit answers no prompt: it reads nothing from its stdin (which holds the password,
+    and would log in if sent), shows none of the server's text (prompt, banner), and
+    files the refusal and the banner, neutralised, as the node's evidence."""
+    sshd = sshd_second_factor
+    read, write = os.pipe()
+    os.write(write, sshd.password.encode() + b"\n")
+    os.close(write)
+    try:
+        with Lab("cop-socialminer", tmp_path / "lab") as lab:
+            _configure(sshd, lab)
+            result = _audit(sshd, lab, tmp_path, password="", key_file=sshd.client_key,
+                            stdin=read)
+        os.set_blocking(read, False)
+        left = os.read(read, 4096)
+    finally:
+        os.close(read)
+    assert left == sshd.password.encode() + b"\n", "the audit read its standard input"
+    assert result.returncode == 3, result.stdout + result.stderr
+    for shown in (result.stdout, result.stderr):
+        assert "\x1b" not in shown and "AUTHORISED" not in shown and "Password" not in shown
+    for address in ADDRESSES:
+        assert sshd.commands(address) == []
+    nodes = _facts_nodes(tmp_path)
+    for host in (PUB, SUB, SM):
+        installed = nodes[host]["installed"]
+        assert installed["error"]["kind"] == "auth"
+        detail = installed["error"]["detail"]
+        assert f"{sshd.user}@{host}:{sshd.port}" in detail and "keyboard-interactive" in detail
+        assert "\n" not in detail
+        banner = [line for line in installed["ssh_log"] if line.startswith("banner:")]
+        assert banner == ["banner: \\x1b[2J\\x1b[31mAUTHORISED USE ONLY\\x1b[0m"], banner
+        assert not any("\x1b" in line for line in installed["ssh_log"])
+        assert ("vos-cli-not-read", host) in _findings(tmp_path)
+
+
+def test_a_password_is_sent_as_a_password_never_to_a_keyboard_interactive_prompt(
+        sshd_second_factor: Sshd, tmp_path: Path) -> None:
+    """A server that takes no password (only the key, then keyboard-interactive) gets no
+    password at all: paramiko's fallback would type it into whatever the server asks."""
+    with Lab("cop-socialminer", tmp_path / "lab") as lab:
+        _configure(sshd_second_factor, lab)
+    readings = _read(sshd_second_factor, tmp_path, password=sshd_second_factor.password)
+    for reading in readings.values():
+        assert reading.error is not None and reading.error.kind == "auth"
+        assert "does not take a password" in reading.error.detail
+    assert all(sshd_second_factor.commands(a) == [] for a in ADDRESSES)
+
+
+@pytest.mark.parametrize("kind", ["not-a-key", "fifo", "passphrase"])
+def test_a_key_file_that_cannot_be_used_is_a_one_line_error_naming_it(
+        sshd: Sshd, tmp_path: Path, kind: str) -> None:
+    """The key named is the only way in for its node: a file that is no key, a FIFO (never
+    read, never waited on) or a key behind a passphrase stops the run before any login."""
+    key = tmp_path / "node_key"
+    if kind == "not-a-key":
+        key.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nbm90IGEga2V5\n"
+                       "-----END OPENSSH PRIVATE KEY-----\n")
+    elif kind == "fifo":
+        os.mkfifo(key)
+    else:
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "a passphrase", "-f",
+                        str(key)], check=True, capture_output=True, timeout=30)
+    with Lab("cop-socialminer", tmp_path / "lab") as lab:
+        _configure(sshd, lab)
+        result = _audit(sshd, lab, tmp_path, key_file=key)
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(key) in lines[0] and "key" in lines[0], result.stderr
+    assert not (tmp_path / "out").exists()
+    assert all(sshd.commands(a) == [] for a in ADDRESSES)
+
+
+def test_paramikos_failures_and_tracebacks_go_to_the_nodes_evidence_not_to_stderr(
+        sshd_unknown_kex: Sshd, tmp_path: Path) -> None:
+    with Lab("cop-socialminer", tmp_path / "lab") as lab:
+        _configure(sshd_unknown_kex, lab)
+        result = _audit(sshd_unknown_kex, lab, tmp_path)
+    assert result.returncode == 3, result.stdout + result.stderr
+    for shown in (result.stdout.replace(str(tmp_path), ""), result.stderr):
+        assert "Traceback" not in shown and "paramiko" not in shown.lower(), shown
+        assert "Incompatible" not in shown and "Exception" not in shown, shown
+    nodes = _facts_nodes(tmp_path)
+    for host in (PUB, SUB, SM):
+        installed = nodes[host]["installed"]
+        assert installed["error"]["kind"] == "ssh"
+        detail = installed["error"]["detail"]
+        assert f"@{host}:{sshd_unknown_kex.port}" in detail and "\n" not in detail
+        log = "\n".join(installed["ssh_log"])
+        assert "Incompatible ssh peer" in log and "Traceback (most recent call last)" in log
+
+
+def test_a_password_that_is_not_utf8_is_a_one_line_error_that_shows_nothing_of_it(
+        sshd: Sshd, tmp_path: Path) -> None:
+    with Lab("cop-socialminer", tmp_path / "lab") as lab:
+        _configure(sshd, lab)
+        result = _audit(sshd, lab, tmp_path, password=b"Pw-\xff\xfe-s3cret")
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "UCCX_AUDIT_CLI_PASSWORD" in lines[0], result.stderr
+    for shown in (result.stdout, result.stderr):
+        for secret in ("Pw-", "s3cret", "xff", "0xff", "\ufffd", "position", "byte"):
+            assert secret not in shown, (secret, shown)
+    assert not any(p.name == "error.log" for p in tmp_path.rglob("*")), "error.log written"
+    assert not (tmp_path / "out").exists()
+    assert all(sshd.commands(a) == [] for a in ADDRESSES)
+
+
+def test_a_password_typed_at_the_prompt_that_is_not_utf8_shows_nothing_of_it(
+        sshd: Sshd, tmp_path: Path) -> None:
+    """No password in the environment: the audit asks on its terminal (a pseudo-terminal
+    here), and gets bytes that are not UTF-8."""
+    with Lab("cop-socialminer", tmp_path / "lab") as lab:
+        _configure(sshd, lab)
+        inventory = _inventory(sshd, lab, tmp_path)
+    known = tmp_path / "known_hosts"
+    known.write_text("".join(sshd.known_hosts_line(h) for h in (PUB, SUB, SM)))
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("SSH_AUTH_SOCK", "UCCX_AUDIT_CLI_PASSWORD")}
+    env["PYTHONPATH"] = str(ROOT)
+    main, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "auditor", "audit", "--inventory", str(inventory), "--phase",
+         "post", "--cli-known-hosts", str(known), "--out", str(tmp_path / "out")],
+        stdin=terminal, stdout=terminal, stderr=terminal, cwd=tmp_path, env=env,
+        start_new_session=True,
+        preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
+    os.close(terminal)
+    shown = b""
+    try:
+        deadline = time.monotonic() + 60
+        while b"password" not in shown.lower():
+            assert time.monotonic() < deadline, shown
+            if select.select([main], [], [], 1)[0]:
+                shown += os.read(main, 4096)
+        os.write(main, b"Pw-\xff\xfe-s3cret\n")
+        while time.monotonic() < deadline:
+            if select.select([main], [], [], 1)[0]:
+                try:
+                    data = os.read(main, 4096)
+                except OSError:  # the terminal closed with the process
+                    break
+                if not data:
+                    break
+                shown += data
+        code = process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+        os.close(main)
+    after = shown.split(b"(input hidden): ", 1)[-1].decode("utf-8", "replace")
+    assert code == 2, shown
+    lines = [line for line in after.splitlines() if line.strip()]
+    assert len(lines) == 1 and "password" in lines[0], after
+    for secret in ("Pw-", "s3cret", "xff", "\ufffd", "position", "byte"):
+        assert secret not in after, (secret, after)
+    assert not any(p.name == "error.log" for p in tmp_path.rglob("*")), "error.log written"
+    assert all(sshd.commands(a) == [] for a in ADDRESSES)

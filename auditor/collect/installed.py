@@ -110,7 +110,7 @@ def installed_facts(reading: CliReading) -> tuple[InstalledFacts, dict[str, x509
         source=SOURCE, user=reading.user, error=error,
         tomcat=tomcat[0] if tomcat else None, tomcat_ecdsa=ecdsa[0] if ecdsa else None,
         trust=tuple(trust), options=options, cop_installed=cop, cop_basis=basis,
-        transcript=transcript), parsed
+        transcript=transcript, ssh_log=reading.log), parsed
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,13 @@ options (COP files). Per node, one SSH session with an interactive shell: wait f
 Nothing else is ever typed: a pager or a ``(y/n)`` question is answered by closing the
 session, never by a key press, and becomes a typed error for that node.
 
+**Logging in** is chosen up front from what the user gave, and only that is tried: a
+node's ``key_file`` (that key only), else the password (password authentication only),
+else the keys in the SSH agent. Keyboard-interactive is never used, so no prompt of the
+server's is ever shown or answered, and nothing is read from standard input. paramiko's
+own log (the server's banner, its errors and their tracebacks) is captured into the
+node's evidence, neutralised, never printed.
+
 Certificates are taken only from the PEM blocks in the output; the text around them is
 kept verbatim as evidence. SSH is paramiko: pure Python, maintained for two decades,
 with known_hosts parsing (hashed entries too), agent and key support, and a plain
@@ -17,6 +24,9 @@ channel to drive an interactive shell with our own timeouts.
 from __future__ import annotations
 
 import getpass
+import io
+import itertools
+import logging
 import os
 import re
 import socket
@@ -24,8 +34,9 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,9 +47,12 @@ with warnings.catch_warnings():
     # about paramiko's own code, which would garble the one-line errors on stderr
     warnings.simplefilter("ignore", CryptographyDeprecationWarning)
     import paramiko
+    from paramiko.auth_strategy import AuthStrategy
 
 from auditor.collect.handshake import ResolveError, resolve_within
 from auditor.common.errors import AuditorError, InputError
+from auditor.common.inputs import read_input
+from auditor.common.textsafe import visible
 from auditor.model.cluster import CliAccess, Inventory
 from auditor.model.facts import CliError, CommandOutput
 
@@ -53,6 +67,9 @@ TRUST_UNIT = "tomcat-trust"
 MAX_TRUST = 50
 #: More output than this from one command is not a VOS CLI talking.
 MAX_OUTPUT = 1 << 20
+#: paramiko's log kept per node: at most this many lines of at most this many characters.
+MAX_LOG_LINES = 200
+MAX_LOG_LINE = 400
 
 ERROR_KINDS = ("dns", "refused", "timeout", "auth", "host_key_unknown", "host_key_changed",
                "ssh", "no_prompt", "command_timeout", "pager", "question", "garbage",
@@ -76,6 +93,11 @@ class CliTarget:
     user: str = "admin"
     key_file: str | None = None
 
+    @property
+    def where(self) -> str:
+        """``user@host:port``, as errors name the session."""
+        return f"{self.user}@{self.host}:{self.port}"
+
 
 @dataclass(frozen=True)
 class CliOptions:
@@ -89,19 +111,24 @@ class CliOptions:
 
 @dataclass(frozen=True)
 class CliReading:
-    """What one session read from one node; ``error`` says why it stopped early."""
+    """What one session read from one node; ``error`` says why it stopped early; ``log``
+    is what the SSH library said about the session (the server's banner and errors
+    included), neutralised."""
 
     host: str
     user: str
     outputs: tuple[CommandOutput, ...] = ()
     error: CliError | None = None
     sent: tuple[str, ...] = field(default=())
+    log: tuple[str, ...] = ()
 
     def output(self, command: str) -> str | None:
         return next((o.output for o in self.outputs if o.command == command), None)
 
 
 class _Stop(Exception):
+    """Why a session ends early: an :data:`ERROR_KINDS` word and one line about it."""
+
     def __init__(self, kind: str, detail: str) -> None:
         super().__init__(detail)
         self.kind = kind
@@ -155,16 +182,38 @@ def software_options(version_output: str) -> tuple[str, ...]:
 
 # -- credentials and host keys ------------------------------------------------------------
 
+def _not_utf8(where: str) -> InputError:
+    """The one line for a password that is not UTF-8: it says where the password came
+    from and nothing of the password (not a byte, not a position)."""
+    return InputError("the password is not UTF-8 text (nothing of it is shown here)",
+                      field=where, expected="the VOS CLI password as UTF-8 text")
+
+
+def checked_password(value: str, where: str) -> str:
+    """``value`` if it can be sent (UTF-8 text: bytes that were not UTF-8 come from the
+    environment as lone surrogates), else :func:`_not_utf8`."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _not_utf8(where) from None
+    return value
+
+
 def cli_password(*, interactive: bool | None = None) -> str | None:
     """The password from :data:`PASSWORD_ENV`, else asked on the terminal (only when stdin
     is one), else None: keys and the agent only."""
     value = os.environ.get(PASSWORD_ENV)
     if value:
-        return value
+        return checked_password(value, f"${PASSWORD_ENV}")
     if interactive is None:
         interactive = sys.stdin.isatty()
     if interactive:
-        return getpass.getpass("VOS CLI password (input hidden): ") or None
+        where = "the password typed at the prompt"
+        try:
+            typed = getpass.getpass("VOS CLI password (input hidden): ")
+        except UnicodeDecodeError:
+            raise _not_utf8(where) from None
+        return checked_password(typed, where) or None
     return None
 
 
@@ -186,6 +235,157 @@ class _HostKeys(paramiko.MissingHostKeyPolicy):
             self.known_hosts.parent.mkdir(parents=True, exist_ok=True)
             with open(self.known_hosts, "a", encoding="ascii") as handle:
                 handle.write(f"{hostname} {key.get_name()} {key.get_base64()}\n")
+
+
+def load_key(path: str) -> paramiko.PKey:
+    """The private key in ``path`` (a node's ``key_file``), or a one-line
+    :class:`InputError` naming the file; nothing of the key is ever shown."""
+    text = read_input(path, "pem").decode("ascii", "replace")
+    for kind in (paramiko.RSAKey, paramiko.ECDSAKey, paramiko.Ed25519Key):
+        try:
+            return kind.from_private_key(io.StringIO(text))
+        except paramiko.PasswordRequiredException:
+            raise InputError("the key is protected by a passphrase", path=path,
+                             field="key_file", expected="a key without a passphrase, or "
+                             "the key loaded into the SSH agent (ssh-add) and no key_file")\
+                from None
+        except Exception:  # whatever a file that is no such key makes the parser raise
+            continue
+    raise InputError("not a private key the SSH client can use", path=path,
+                     field="key_file", expected="an RSA, ECDSA or Ed25519 private key")
+
+
+# -- what paramiko logs goes to the node's evidence, never to stderr ---------------------
+
+class _SessionLogs(logging.Handler):
+    """Every record of paramiko's loggers, filed under the session it belongs to: by the
+    logger's name (each session's transport logs under its own) or by the thread that
+    logged it (authentication runs in the session's thread). Records of no session are
+    dropped. Nothing here ever writes to a stream."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self._lock = threading.Lock()
+        self._names: dict[str, list[str]] = {}
+        self._threads: dict[int, list[str]] = {}
+
+    @contextmanager
+    def session(self, name: str) -> Iterator[list[str]]:
+        lines: list[str] = []
+        thread = threading.get_ident()
+        with self._lock:
+            self._names[name] = lines
+            self._threads[thread] = lines
+        try:
+            yield lines
+        finally:
+            with self._lock:
+                self._names.pop(name, None)
+                self._threads.pop(thread, None)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with self._lock:
+            lines = next((kept for name, kept in self._names.items()
+                          if record.name == name or record.name.startswith(name + ".")),
+                         None)
+            if lines is None:
+                lines = self._threads.get(record.thread or 0)
+            if lines is None or len(lines) > MAX_LOG_LINES:
+                return
+            if len(lines) == MAX_LOG_LINES:
+                lines.append("[more lines were dropped]")
+                return
+            try:
+                message = record.getMessage()
+            except Exception:  # a malformed record is not worth more than its template
+                message = str(record.msg)
+            text = visible(f"{record.levelname}: {message}")
+            lines.append(text if len(text) <= MAX_LOG_LINE else text[:MAX_LOG_LINE] + "…")
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        """Never print (logging's default writes a traceback to stderr)."""
+
+
+_LOGS = _SessionLogs()
+_PARAMIKO_LOG = logging.getLogger("paramiko")
+_PARAMIKO_LOG.addHandler(_LOGS)
+_PARAMIKO_LOG.propagate = False  # not to the root logger, nor logging's last resort: stderr
+_PARAMIKO_LOG.setLevel(logging.INFO)
+_SESSIONS = itertools.count(1)
+
+
+# -- logging in: one way, chosen up front -------------------------------------------------
+
+@dataclass(frozen=True)
+class Login:
+    """How a node is logged in to: a key, else a password, else the agent's keys."""
+
+    key: paramiko.PKey | None = field(default=None, repr=False)
+    password: str | None = field(default=None, repr=False)
+
+    @property
+    def method(self) -> str:
+        return "key" if self.key is not None else "password" if self.password is not None \
+            else "agent"
+
+
+class _OneWay(AuthStrategy):
+    """paramiko's authentication, limited to the one way chosen (:class:`Login`). A server
+    that wants more after it (keyboard-interactive, a second factor) is refused: no prompt
+    of the server's is shown or answered."""
+
+    def __init__(self, target: CliTarget, login: Login) -> None:
+        super().__init__(ssh_config=None)
+        self.target = target
+        self.login = login
+
+    def _more(self, allowed: Sequence[str], after: str) -> _Stop:
+        return _Stop("auth", f"{self.target.where}: after the {after} the server asks for "
+                     f"more ({visible(', '.join(allowed))[:120]}); the audit logs in with a "
+                     "password, a key or the SSH agent alone and answers no prompt")
+
+    def authenticate(self, transport: paramiko.Transport) -> list[str]:
+        user = self.target.user
+        if self.login.key is not None or self.login.password is not None:
+            try:
+                if self.login.key is not None:
+                    allowed = transport.auth_publickey(user, self.login.key)
+                else:
+                    allowed = transport.auth_password(user, self.login.password,
+                                                      fallback=False)
+            except paramiko.BadAuthenticationType as exc:
+                raise _Stop("auth", f"{self.target.where}: the server does not take a "
+                            f"{self.login.method} (it allows "
+                            f"{visible(', '.join(exc.allowed_types))[:120]})") from None
+            except paramiko.AuthenticationException:
+                raise _Stop("auth", f"{self.target.where}: the login with the "
+                            f"{self.login.method} was rejected") from None
+            if allowed:
+                raise self._more(allowed, self.login.method)
+            return []
+        agent = paramiko.Agent()
+        try:
+            keys = agent.get_keys()
+            if not keys:
+                raise _Stop("auth", f"{self.target.where}: nothing to log in with: no password "
+                            f"in ${PASSWORD_ENV}, no key_file for the node, no key in the SSH "
+                            "agent")
+            for key in keys:
+                try:
+                    allowed = transport.auth_publickey(user, key)
+                except paramiko.BadAuthenticationType as exc:
+                    raise _Stop("auth", f"{self.target.where}: the server does not take a key "
+                                f"(it allows {visible(', '.join(exc.allowed_types))[:120]})") \
+                        from None
+                except paramiko.AuthenticationException:
+                    continue
+                if allowed:
+                    raise self._more(allowed, "agent's key")
+                return []
+            raise _Stop("auth", f"{self.target.where}: the login was rejected for each of the "
+                        f"{len(keys)} keys in the SSH agent")
+        finally:
+            agent.close()
 
 
 # -- one session ---------------------------------------------------------------------------
@@ -238,8 +438,11 @@ class _Shell:
         return rest if first.strip() == command else text
 
 
-def _connect(target: CliTarget, password: str | None, options: CliOptions,
-             policy: _HostKeys) -> paramiko.SSHClient:
+def _connect(client: paramiko.SSHClient, target: CliTarget, login: Login,
+             options: CliOptions, policy: _HostKeys) -> None:
+    """Connect ``client`` and log in; every failure is a :class:`_Stop` (the caller closes
+    the client, once it has taken the banner)."""
+    where = f"{target.address}:{target.port}"
     try:
         # name resolution is bounded like the prober's, then the connection itself
         _family, sockaddr = resolve_within(target.address, target.port,
@@ -249,92 +452,107 @@ def _connect(target: CliTarget, password: str | None, options: CliOptions,
     except ResolveError as exc:
         raise _Stop("dns", exc.detail) from None
     except socket.gaierror as exc:
-        raise _Stop("dns", f"{target.address}: {exc.strerror or exc}") from None
+        raise _Stop("dns", f"{where}: {exc.strerror or exc}") from None
     except ConnectionRefusedError:
-        raise _Stop("refused", f"{target.address}:{target.port} refused the connection") \
-            from None
+        raise _Stop("refused", f"{where} refused the connection") from None
     except TimeoutError:
-        raise _Stop("timeout", f"{target.address}:{target.port}: no connection within "
+        raise _Stop("timeout", f"{where}: no connection within "
                     f"{options.connect_timeout:g} s") from None
     except OSError as exc:
-        raise _Stop("refused", f"{target.address}:{target.port}: {exc.strerror or exc}") \
-            from None
-    client = paramiko.SSHClient()
+        raise _Stop("refused", f"{where}: {exc.strerror or exc}") from None
     if policy.known_hosts.exists():
         client.load_host_keys(str(policy.known_hosts))
     client.set_missing_host_key_policy(policy)
     try:
-        client.connect(target.host, port=target.port, username=target.user,
-                       password=password, key_filename=target.key_file, sock=sock,
+        client.connect(target.host, port=target.port, username=target.user, sock=sock,
                        timeout=options.connect_timeout,
                        banner_timeout=options.prompt_timeout,
                        auth_timeout=options.prompt_timeout,
                        channel_timeout=options.prompt_timeout,
-                       allow_agent=True, look_for_keys=target.key_file is None)
-    except _Stop:
-        client.close()
-        raise
+                       auth_strategy=_OneWay(target, login))
     except paramiko.BadHostKeyException as exc:
-        client.close()
         raise _Stop("host_key_changed", f"{target.host}: the host key CHANGED: the server "
                     f"sent {exc.key.get_name()} {exc.key.fingerprint}, {policy.known_hosts} "
                     f"holds {exc.expected_key.fingerprint}; someone may be intercepting the "
                     "connection. Check with the node's administrator before trusting it") \
             from None
     except paramiko.AuthenticationException:
-        client.close()
-        raise _Stop("auth", f"{target.user}@{target.host}: the login was rejected") from None
+        raise _Stop("auth", f"{target.where}: the login was rejected") from None
     except (paramiko.SSHException, EOFError, OSError) as exc:
-        client.close()
-        if "authentication" in str(exc).lower():
-            raise _Stop("auth", f"{target.user}@{target.host}: no way to log in (no "
-                        f"password in {PASSWORD_ENV}, no key accepted)") from None
         kind = "timeout" if isinstance(exc, TimeoutError) else "ssh"
-        raise _Stop(kind, f"{target.host}: SSH failed ({type(exc).__name__}: "
-                    f"{str(exc)[:200]})") from None
-    return client
+        raise _Stop(kind, _failed(target, exc)) from None
 
 
-def read_node(target: CliTarget, password: str | None, options: CliOptions,
+def _failed(target: CliTarget, exc: BaseException) -> str:
+    """One line for an SSH failure; what the server said in it is neutralised."""
+    return (f"{target.where}: SSH failed ({type(exc).__name__}: "
+            f"{visible(str(exc))[:200]}); paramiko's log is in the node's evidence")
+
+
+def _banner(client: paramiko.SSHClient) -> list[str]:
+    """The server's pre-login banner, neutralised, one evidence line per line."""
+    transport = client.get_transport()
+    banner = transport.get_banner() if transport is not None else None
+    if not banner:
+        return []
+    text = banner.decode("utf-8", "replace") if isinstance(banner, bytes) else str(banner)
+    return [f"banner: {visible(line)[:MAX_LOG_LINE]}"
+            for line in text.splitlines()[:MAX_LOG_LINES // 4]]
+
+
+def read_node(target: CliTarget, login: Login, options: CliOptions,
               policy: _HostKeys) -> CliReading:
     """One SSH session: the fixed commands, then ``show cert trust`` per entry."""
     outputs: list[CommandOutput] = []
     sent: list[str] = []
-    client: paramiko.SSHClient | None = None
-    try:
-        client = _connect(target, password, options, policy)
-        channel = client.invoke_shell(width=200, height=24)
-        shell = _Shell(channel)
-        shell.read_until_prompt(options.prompt_timeout, "login")
-        queue = list(COMMANDS)
-        while queue:
-            command = queue.pop(0)
-            sent.append(command)
-            output = shell.run(command, options.command_timeout)
-            outputs.append(CommandOutput(command, output))
-            if command == "show cert list trust":
-                queue.extend(f"show cert trust {TRUST_UNIT}/{name}"
-                             for name in trust_names(output)[:MAX_TRUST])
-        return CliReading(target.host, target.user, tuple(outputs), None, tuple(sent))
-    except _Stop as stop:
-        return CliReading(target.host, target.user, tuple(outputs),
-                          CliError(stop.kind, stop.detail), tuple(sent))
-    except (paramiko.SSHException, EOFError, OSError) as exc:
-        return CliReading(target.host, target.user, tuple(outputs), CliError(
-            "ssh", f"{target.host}: SSH failed ({type(exc).__name__}: {str(exc)[:200]})"),
-            tuple(sent))
-    finally:
-        if client is not None:
+    error: CliError | None = None
+    name = f"paramiko.vos.{next(_SESSIONS)}"
+    client = paramiko.SSHClient()
+    client.set_log_channel(name)
+    with _LOGS.session(name) as log:
+        try:
+            _connect(client, target, login, options, policy)
+            channel = client.invoke_shell(width=200, height=24)
+            shell = _Shell(channel)
+            shell.read_until_prompt(options.prompt_timeout, "login")
+            queue = list(COMMANDS)
+            while queue:
+                command = queue.pop(0)
+                sent.append(command)
+                output = shell.run(command, options.command_timeout)
+                outputs.append(CommandOutput(command, output))
+                if command == "show cert list trust":
+                    queue.extend(f"show cert trust {TRUST_UNIT}/{name}"
+                                 for name in trust_names(output)[:MAX_TRUST])
+        except _Stop as stop:
+            error = CliError(stop.kind, stop.detail)
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            error = CliError("ssh", _failed(target, exc))
+        finally:
+            banner = _banner(client)
             client.close()
+        lines = tuple(banner + log)
+    return CliReading(target.host, target.user, tuple(outputs), error, tuple(sent), lines)
 
 
 def default_known_hosts() -> Path:
     return Path(os.path.expanduser("~/.ssh/known_hosts"))
 
 
+def load_keys(targets: Sequence[CliTarget]) -> dict[str, paramiko.PKey]:
+    """Each ``key_file`` of ``targets``, loaded once (:func:`load_key`)."""
+    return {path: load_key(path) for path in sorted({t.key_file for t in targets
+                                                     if t.key_file})}
+
+
 def read_nodes(targets: Sequence[CliTarget], password: str | None, options: CliOptions,
-               progress: Callable[[CliReading], None] | None = None) -> list[CliReading]:
-    """Read every node, at most ``options.concurrency`` sessions at once, one per node."""
+               progress: Callable[[CliReading], None] | None = None,
+               keys: Mapping[str, paramiko.PKey] | None = None) -> list[CliReading]:
+    """Read every node, at most ``options.concurrency`` sessions at once, one per node.
+    A node with a ``key_file`` logs in with that key, the others with ``password``, or
+    with the SSH agent's keys when there is none (:class:`Login`)."""
+    if not targets:
+        return []
     if len({t.host for t in targets}) != len(targets):
         raise InputError("a node is listed twice for the VOS CLI", expected="one session "
                          "per node")
@@ -342,11 +560,15 @@ def read_nodes(targets: Sequence[CliTarget], password: str | None, options: CliO
     if known_hosts.exists() and not known_hosts.is_file():
         raise InputError("not a file", path=str(known_hosts), expected="a known_hosts file")
     policy = _HostKeys(options.accept_new_host_keys, known_hosts, threading.Lock())
-    if not targets:
-        return []
+    if password is not None:
+        checked_password(password, f"${PASSWORD_ENV}")
+    if keys is None:
+        keys = load_keys(targets)
 
     def one(target: CliTarget) -> CliReading:
-        reading = read_node(target, password, options, policy)
+        login = Login(key=keys[target.key_file]) if target.key_file and keys else Login(
+            password=password)
+        reading = read_node(target, login, options, policy)
         if progress is not None:
             progress(reading)
         return reading
@@ -358,11 +580,13 @@ def read_nodes(targets: Sequence[CliTarget], password: str | None, options: CliO
 
 @dataclass(frozen=True)
 class CliRequest:
-    """Which nodes to read and how; the password is never shown (``repr=False``)."""
+    """Which nodes to read and how; the password and the keys (by ``key_file``, loaded
+    before anything is read: a bad file stops the run at once) are never shown."""
 
     targets: tuple[CliTarget, ...]
     options: CliOptions
     password: str | None = field(default=None, repr=False)
+    keys: Mapping[str, paramiko.PKey] = field(default_factory=dict, repr=False)
 
 
 def cli_targets(inventory: Inventory, *, all_nodes: bool, user: str = "admin",
@@ -381,7 +605,8 @@ def read_installed(request: CliRequest,
                    progress: Callable[[CliReading], None] | None = None) -> list[CliReading]:
     """Read every requested node. A changed host key stops the audit with one error naming
     the host (after the other sessions ended): it may be someone in the middle."""
-    readings = read_nodes(request.targets, request.password, request.options, progress)
+    readings = read_nodes(request.targets, request.password, request.options, progress,
+                          request.keys or None)
     changed = [r for r in readings if r.error and r.error.kind == "host_key_changed"]
     if changed:
         raise AuditorError("; ".join(r.error.detail for r in changed if r.error))

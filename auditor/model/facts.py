@@ -173,7 +173,8 @@ class TrustEntry:
 class InstalledFacts:
     """What a node holds, read over its VOS CLI (``source``: ``vos_cli``): the installed
     ``tomcat`` and ``tomcat-ECDSA`` (fingerprints), ``tomcat-trust``, the installed software
-    options verbatim, whether a COP was recognised by name, and the transcript."""
+    options verbatim, whether a COP was recognised by name, the transcript, and the SSH
+    library's log of the session."""
 
     source: str
     user: str
@@ -185,6 +186,9 @@ class InstalledFacts:
     cop_installed: bool | None
     cop_basis: str | None
     transcript: tuple[CommandOutput, ...]
+    #: what the SSH library said about the session (the server's banner, its errors),
+    #: neutralised; empty in facts recorded before it was kept
+    ssh_log: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
