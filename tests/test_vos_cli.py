@@ -11,6 +11,7 @@ import fcntl
 import json
 import os
 import pty
+import re
 import select
 import subprocess
 import sys
@@ -21,12 +22,25 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sshd import Sshd, running_sshd
 
 from auditor.collect.installed import installed_facts
 from auditor.collect.inventory import inventory_to_yaml
-from auditor.collect.vos_cli import COMMANDS, CliOptions, CliTarget, read_nodes
+from auditor.collect.vos_cli import (
+    COMMANDS,
+    MAX_NOT_TEXT,
+    MAX_OUTPUT,
+    CliOptions,
+    CliTarget,
+    Reply,
+    _Stop,
+    clean_output,
+    new_marker,
+    read_nodes,
+)
 from auditor.lab import Lab, pki
 from auditor.model.cluster import CliAccess
 
@@ -110,6 +124,21 @@ def _assert_password_nowhere(sshd: Sshd, folder: Path, result: subprocess.Comple
         assert sshd.password.encode() not in path.read_bytes(), path
 
 
+#: The end marker the collector types after each command (auditor.collect.vos_cli.Reply).
+MARKER = re.compile(r"uccx-audit-end-[0-9a-f]{32}")
+
+
+def _commands(sshd: Sshd, address: str) -> list[str]:
+    """The commands the CLI read, once each end marker is checked and left out: one marker
+    at login, then exactly one after each command that returned, every nonce fresh."""
+    lines = sshd.commands(address)
+    markers, commands = lines[0::2], lines[1::2]
+    assert all(MARKER.fullmatch(m) for m in markers), lines
+    assert len(set(markers)) == len(markers), lines
+    assert not any(MARKER.fullmatch(c) for c in commands), lines
+    return commands
+
+
 def _expected_commands(trust_names: list[str]) -> list[str]:
     return [*COMMANDS, *(f"show cert trust tomcat-trust/{n}" for n in trust_names)]
 
@@ -143,7 +172,7 @@ def test_socialminer_presenting_only_rsa_is_judged_broken_from_its_installed_tom
     assert "free text the auditor must not parse" in sm["installed"]["transcript"][2]["output"]
     # read-only: exactly the listed commands, nothing else, on every node
     for address in ADDRESSES:
-        assert sshd.commands(address) == _expected_commands(roots)
+        assert _commands(sshd, address) == _expected_commands(roots)
     _assert_password_nowhere(sshd, tmp_path, result)
 
 
@@ -267,7 +296,7 @@ def test_a_misbehaving_cli_is_a_typed_error_for_its_node_and_the_rest_completes(
     assert facts.error is not None and facts.error.kind == kind, readings[SM]
     assert list(readings[SM].sent) == sent
     # nothing was answered: the CLI received exactly what the collector sent
-    assert sshd.commands("127.0.0.13") == sent
+    assert _commands(sshd, "127.0.0.13") == sent
     for host in (PUB, SUB):
         assert readings[host].error is None, readings[host].error
     if kind == "garbage":
@@ -476,3 +505,170 @@ def test_a_password_typed_at_the_prompt_that_is_not_utf8_shows_nothing_of_it(
         assert secret not in after, (secret, after)
     assert not any(p.name == "error.log" for p in tmp_path.rglob("*")), "error.log written"
     assert all(sshd.commands(a) == [] for a in ADDRESSES)
+
+
+# -- what the CLI printed: each output its command's
+
+FORGED_END = ("admin:uccx-audit-end-0123456789abcdef0123456789abcdef\n"
+              "Executed command unsuccessfully\nInvalid command\nadmin:")
+
+
+@pytest.mark.parametrize("interject", [
+    {PUB: {"show cert own tomcat": "Subject: CN=x\nadmin:"},
+     SUB: {"show cert own tomcat": "admin:"},
+     SM: {"show version active": "\nadmin:"}},
+    {PUB: {"show cert own tomcat": f"Subject: CN=x\n{FORGED_END}"},
+     SUB: {"show cert own tomcat-ECDSA": "admin:\nadmin:show cert own tomcat-ECDSA\n"},
+     SM: {"show cert list trust": f"\n{FORGED_END}\n"}},
+], ids=["prompts", "forged-markers"])
+def test_a_prompt_inside_an_output_does_not_shift_the_commands(
+        sshd: Sshd, tmp_path: Path, interject: dict) -> None:
+    """Each CLI prints a fake prompt (and, second, a forged end marker) before an output,
+    then pauses, so that it arrives as a read of its own: every output stays its command's,
+    and the certificates read are each node's own."""
+    with Lab("cop-socialminer", tmp_path / "lab") as lab:
+        _configure(sshd, lab, **{host: {"interject": text}
+                                 for host, text in interject.items()})
+        certificates = {host: lab.certificates[host] for host in (PUB, SUB, SM)}
+    readings = _read(sshd, tmp_path, password=sshd.password, timeout=10)
+    roots = [f"lab-root-{i}.pem" for i in range(len(pki.hierarchies().roots))]
+    for host, address in zip((PUB, SUB, SM), ADDRESSES, strict=True):
+        reading = readings[host]
+        facts, _found = installed_facts(reading)
+        assert facts.tomcat == certificates[host].tomcat.cert.fingerprint(
+            hashes.SHA256()).hex(), (host, reading)
+        assert facts.tomcat_ecdsa == certificates[host].tomcat_ecdsa.cert.fingerprint(
+            hashes.SHA256()).hex(), (host, reading)
+        assert [e.name for e in facts.trust] == roots
+        assert "Active Master Version" in (reading.output("show version active") or "")
+        for command, text in interject[host].items():
+            assert (reading.output(command) or "").startswith(text), reading.output(command)
+        assert reading.error is None and facts.error is None, (reading.error, facts.error)
+        assert list(reading.sent) == _expected_commands(roots)
+        assert _commands(sshd, address) == _expected_commands(roots)
+
+
+# -- where an output ends: the parser, fed as the CLI prints -------------------------------
+
+#: What a VOS-like CLI prints for a word it does not know (tests/fake_vos_cli.py).
+UNKNOWN = b"Executed command unsuccessfully\r\nInvalid command\r\n"
+WELCOME = b"\r\nCommand Line Interface is starting up, please wait ...\r\n\r\nWelcome\r\n\r\n"
+
+
+def _chunks(data: bytes, sizes: list[int]) -> list[bytes]:
+    """``data`` cut where ``sizes`` say (the rest in one piece)."""
+    pieces, at = [], 0
+    for size in sizes:
+        if at >= len(data):
+            break
+        pieces.append(data[at:at + size])
+        at += size
+    return [*pieces, data[at:]] if at < len(data) else pieces
+
+
+def _learn_answer() -> tuple[str, ...]:
+    login = Reply("", new_marker(), None)
+    login.feed(WELCOME + b"admin:")
+    assert login.wants_marker
+    login.marker_sent()
+    login.feed(login.marker.encode() + b"\r\n" + UNKNOWN + b"admin:")
+    answer = login.answer()
+    assert answer == ("Executed command unsuccessfully", "Invalid command")
+    return answer
+
+
+def _converse(output: bytes, sizes: list[int], *, echo_on_read: bool) -> Reply:
+    """One command against a CLI that prints ``output`` in reads of ``sizes``, then its
+    prompt, and echoes the marker when it reads it (``echo_on_read``, as the VOS CLI), or
+    as soon as it is typed (a terminal's own echo)."""
+    command = "show cert own tomcat-ECDSA"
+    reply = Reply(command, new_marker(), _learn_answer())
+    for chunk in _chunks(command.encode() + b"\r\n" + output + b"admin:", sizes):
+        reply.feed(chunk)
+        assert reply.output() is None, "the output ended before the CLI read the marker"
+        if reply.wants_marker:
+            reply.marker_sent()
+            if not echo_on_read:
+                reply.feed(reply.marker.encode() + b"\r\n")
+    rest = (reply.marker.encode() + b"\r\n" if echo_on_read else b"") + UNKNOWN + b"admin:"
+    if reply.marker_typed:
+        for chunk in _chunks(rest, sizes):
+            assert reply.output() is None
+            reply.feed(chunk)
+    return reply
+
+
+def _before_the_prompt(output: bytes) -> str | None:
+    """What a terminal shows of ``output`` followed by the CLI's prompt, up to the prompt;
+    None when a control sequence left open at its end swallows the prompt's first letter
+    (the prompt is not seen: the command times out)."""
+    shown = _expected(output + b"admin:")
+    return shown[:-len("admin:")] if shown.endswith("admin:") else None
+
+
+#: Pieces of hostile output: prompts, control sequences (whole and cut), NULs, bytes that
+#: are not UTF-8 (whole and cut characters), markers without this exchange's nonce, a
+#: forged answer to a marker, PEM armour, a huge line.
+HOSTILE_PIECES = st.sampled_from([
+    b"admin:", b"\nadmin:", b"\r\nadmin:  ", b"admin:admin:", b"\x1b[2J", b"\x1b[", b"\x1b",
+    b"\x1b[\n", b"\x1b[12;\r\n",
+    b"\x1b[31m", b"ad\x1b[0mmin:", b"\x00", b"\xff\xfe", b"\xe2\x82", b"\xac", b"\r",
+    b"\n", b"uccx-audit-end-", b"uccx-audit-end-0123456789abcdef0123456789abcdef",
+    b"admin:uccx-audit-end-0123456789abcdef0123456789abcdef\r\n" + UNKNOWN + b"admin:",
+    b"-----BEGIN CERTIFICATE-----\nTUlJ\n-----END CERTIFICATE-----\n", b"A" * 70000,
+    "Subject: CN=Zürich \u202e".encode()])
+HOSTILE_OUTPUT = st.lists(st.one_of(HOSTILE_PIECES, st.binary(max_size=40)),
+                          max_size=24).map(b"".join)
+READS = st.lists(st.integers(min_value=1, max_value=4096), max_size=60)
+
+
+def _expected(output: bytes) -> str:
+    return clean_output(output.decode("utf-8", "replace"))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(output=HOSTILE_OUTPUT, sizes=READS)
+def test_no_output_ends_before_the_cli_has_read_the_marker(output: bytes,
+                                                           sizes: list[int]) -> None:
+    """Against a CLI that echoes what it reads (as the VOS CLI does), hostile output cut
+    into any reads is kept whole and ends exactly where the CLI's own prompt was: nothing
+    in it shifts the next command, nothing in it crashes the parser. Output that hides
+    the prompt (a control sequence left open) never ends: a timeout, not a shift."""
+    try:
+        reply = _converse(output, sizes, echo_on_read=True)
+    except _Stop as stop:  # only when the output really is not text
+        assert stop.kind == "garbage", stop.detail
+        assert _expected(output).count("\ufffd") > MAX_NOT_TEXT, stop.detail
+        return
+    assert reply.output() == _before_the_prompt(output)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(output=st.lists(st.one_of(HOSTILE_PIECES.filter(lambda p: UNKNOWN not in p),
+                                 st.binary(max_size=40)), max_size=24).map(b"".join),
+       sizes=READS)
+def test_a_terminal_echoing_the_marker_early_does_not_shift_the_output_either(
+        output: bytes, sizes: list[int]) -> None:
+    """A terminal that echoes the marker as soon as it is typed puts the echo right after
+    a prompt inside the output: the output still ends at the CLI's answer to the marker,
+    never before. (An echo typed into a control sequence left open is eaten by it, as a
+    terminal would: the end is then not seen, a timeout, never a shift.)"""
+    try:
+        reply = _converse(output, sizes, echo_on_read=False)
+    except _Stop as stop:
+        assert stop.kind == "garbage", stop.detail
+        assert _expected(output).count("\ufffd") > MAX_NOT_TEXT, stop.detail
+        return
+    shown, got = _before_the_prompt(output), reply.output()
+    if got is not None:  # an echo typed into a control sequence leaves its pieces
+        assert shown is not None and clean_output(got) == clean_output(shown)
+    else:  # the echo went into a control sequence left open: the end is not seen
+        assert shown is None or b"\x1b" in output
+
+
+def test_output_beyond_the_bound_is_a_garbage_error_not_a_crash() -> None:
+    reply = Reply("show cert list trust", new_marker(), _learn_answer())
+    with pytest.raises(_Stop) as stop:
+        for _ in range(MAX_OUTPUT // 65536 + 2):
+            reply.feed(b"tomcat-trust/x.pem: admin:\n" * 2427)
+    assert stop.value.kind == "garbage"

@@ -5,8 +5,18 @@ the node holds: ``tomcat``, ``tomcat-ECDSA``, ``tomcat-trust`` and the installed
 options (COP files). Per node, one SSH session with an interactive shell: wait for the
 ``admin:`` prompt, turn paging off, then send exactly :data:`COMMANDS` and one
 ``show cert trust tomcat-trust/<name>`` per trust entry (at most :data:`MAX_TRUST`).
-Nothing else is ever typed: a pager or a ``(y/n)`` question is answered by closing the
-session, never by a key press, and becomes a typed error for that node.
+Nothing else is ever typed but the end marker (below): a pager or a ``(y/n)`` question is
+answered by closing the session, never by a key press, and becomes a typed error for that
+node.
+
+**Where an output ends.** A prompt printed by the CLI cannot be told from an ``admin:``
+inside the output (a certificate's subject, a read that happens to end there). So after
+each command the collector types one marker: a word the CLI does not know, carrying a
+fresh random nonce (:class:`Reply`). The CLI echoes what it reads when it reads it, after
+the command's output and its prompt, and answers with its error for an unknown command
+and a new prompt. The output ends at the prompt right before the marker's echo, and the
+exchange once the CLI's answer to the marker (learnt at login from a first marker) and a
+prompt follow it. Nothing in the output can carry a nonce it has not seen yet.
 
 **Logging in** is chosen up front from what the user gave, and only that is tried: a
 node's ``key_file`` (that key only), else the password (password authentication only),
@@ -23,12 +33,14 @@ channel to drive an interactive shell with our own timeouts.
 
 from __future__ import annotations
 
+import codecs
 import getpass
 import io
 import itertools
 import logging
 import os
 import re
+import secrets
 import socket
 import sys
 import threading
@@ -67,6 +79,11 @@ TRUST_UNIT = "tomcat-trust"
 MAX_TRUST = 50
 #: More output than this from one command is not a VOS CLI talking.
 MAX_OUTPUT = 1 << 20
+#: More undecodable bytes than this in one output: it is not text.
+MAX_NOT_TEXT = 64
+#: The end marker typed after each command: no VOS CLI command starts so, and the nonce
+#: after it is fresh for every command (:class:`Reply`).
+MARKER_PREFIX = "uccx-audit-end-"
 #: paramiko's log kept per node: at most this many lines of at most this many characters.
 MAX_LOG_LINES = 200
 MAX_LOG_LINE = 400
@@ -80,7 +97,10 @@ _PEM = re.compile(r"-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]{1,65536}?"
 _TRUST_NAME = re.compile(rf"(?<![\w./-]){TRUST_UNIT}/([A-Za-z0-9][A-Za-z0-9._-]{{0,127}})")
 _PAGER = re.compile(r"press\s*<?(enter|space)>?|--\s*more\s*--|<q> to quit", re.I)
 _QUESTION = re.compile(r"\(\s*y(es)?\s*/\s*n(o)?\s*\)\s*\??\s*:?\s*$", re.I)
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+#: A terminal control sequence (CSI), dropped from the output; bounded so that what may
+#: still be one at the end of a read (:data:`_ANSI_START`) is bounded too.
+_ANSI = re.compile(r"\x1b\[[0-9;?]{0,32}[A-Za-z]")
+_ANSI_START = re.compile(r"\x1b(\[[0-9;?]{0,32})?\Z")
 
 
 @dataclass(frozen=True)
@@ -178,6 +198,126 @@ def software_options(version_output: str) -> tuple[str, ...]:
             continue
         options.append(text)
     return tuple(options)
+
+
+def clean_output(text: str) -> str:
+    """Output as the collector keeps it: control sequences dropped, carriage returns too."""
+    return _ANSI.sub("", text).replace("\r", "")
+
+
+def new_marker() -> str:
+    """An end marker with a fresh nonce."""
+    return MARKER_PREFIX + secrets.token_hex(16)
+
+
+class Reply:
+    """What the CLI prints after one command (``""``: the login), fed as it arrives, and
+    where it ends (the module's docstring says why).
+
+    :meth:`feed` takes bytes as read; :attr:`wants_marker` turns true at the first prompt
+    (perhaps one inside the output): the caller then types ``marker`` and calls
+    :meth:`marker_sent`; :meth:`output` is the command's output once the exchange is over.
+    ``answer``: the CLI's answer to a marker, as :meth:`answer` gave it at login; ``None``
+    at login, where it is learnt.
+    """
+
+    def __init__(self, command: str, marker: str, answer: tuple[str, ...] | None) -> None:
+        self.command = command
+        self.marker = marker
+        self.expected_answer = answer
+        self.text = ""
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._held = ""
+        self._not_text = 0
+        self._sent_at: int | None = None
+        self._searched = 0
+        self._echo: int | None = None
+        self._done: tuple[str, tuple[str, ...]] | None = None
+
+    def feed(self, data: bytes) -> None:
+        piece = self._decoder.decode(data)
+        self._not_text += piece.count("\ufffd")
+        piece = self._held + piece
+        start = _ANSI_START.search(piece)
+        self._held = start.group() if start else ""
+        self.text += clean_output(piece[:start.start()] if start else piece)
+        what = self.command or "login"
+        if len(self.text) > MAX_OUTPUT:
+            raise _Stop("garbage", f"{what}: more than {MAX_OUTPUT} characters of output")
+        if self._not_text > MAX_NOT_TEXT:
+            raise _Stop("garbage", f"{what}: the output is not text")
+        if self._sent_at is not None and self._done is None:
+            self._done = self._finish()
+        if self._done is None:
+            tail = self.text[-256:].rsplit("\n", 1)[-1]
+            if _PAGER.search(tail):
+                raise _Stop("pager", f"{what}: the CLI shows a pager "
+                            f"({visible(tail.strip()[:80])!r}) although paging was turned "
+                            "off; nothing was answered")
+            if _QUESTION.search(tail):
+                raise _Stop("question", f"{what}: the CLI asks {visible(tail.strip()[:80])!r};"
+                            " a read-only audit answers nothing, so the session was closed")
+
+    @property
+    def wants_marker(self) -> bool:
+        return self._sent_at is None and self.text.rstrip(" ").endswith(PROMPT)
+
+    def marker_sent(self) -> None:
+        self._sent_at = len(self.text)
+
+    @property
+    def marker_typed(self) -> bool:
+        return self._sent_at is not None
+
+    def _finish(self) -> tuple[str, tuple[str, ...]] | None:
+        """(output, answer) once the marker's echo, the answer and a prompt have come.
+
+        The answer is the text between the last prompt before the final one and the final
+        one. That prompt comes right before the echo when the CLI echoes what it reads (the
+        VOS CLI), or after it when a terminal echoed the marker as it was typed, perhaps
+        right after a prompt inside the output; either way the output is all the rest."""
+        assert self._sent_at is not None
+        if self._echo is None:
+            # the echo comes after the marker was typed: never inside the output before it
+            found = self.text.find(self.marker, max(self._sent_at, self._searched))
+            if found < 0:
+                self._searched = max(self._sent_at, len(self.text) - len(self.marker))
+                return None
+            self._echo = found
+        end = self.text.rstrip(" ")
+        if not end.endswith(PROMPT):
+            return None
+        last = len(end) - len(PROMPT)
+        after = self._echo + len(self.marker)
+        after += self.text.startswith("\n", after)
+        if last < after:
+            return None
+        before = self.text.rfind(PROMPT, after, last)
+        if before >= 0:
+            output = self.text[:self._echo] + self.text[after:before]
+            answer_text = self.text[before + len(PROMPT):last]
+        elif self.text.endswith(PROMPT, 0, self._echo):
+            output = self.text[:self._echo - len(PROMPT)]
+            answer_text = self.text[after:last]
+        else:
+            return None
+        answer = tuple(line.strip().replace(self.marker, "{marker}")
+                       for line in answer_text.split("\n") if line.strip())
+        if self.expected_answer is not None and answer != self.expected_answer:
+            return None  # the output went on past a prompt in it: the answer comes later
+        return output, answer
+
+    def output(self) -> str | None:
+        """The command's output (its echo left out) once the exchange is over, else None."""
+        if self._done is None:
+            return None
+        text = self._done[0]
+        first, _, rest = text.partition("\n")
+        return rest if self.command and first.strip() == self.command else text
+
+    def answer(self) -> tuple[str, ...] | None:
+        """The CLI's answer to the marker (``{marker}`` where it repeated it), once over."""
+        return self._done[1] if self._done is not None else None
 
 
 # -- credentials and host keys ------------------------------------------------------------
@@ -391,32 +531,28 @@ class _OneWay(AuthStrategy):
 # -- one session ---------------------------------------------------------------------------
 
 class _Shell:
-    """An interactive shell read with deadlines; output kept as text."""
+    """An interactive shell read with deadlines, one :class:`Reply` per command."""
 
     def __init__(self, channel: paramiko.Channel) -> None:
         self.channel = channel
-        self.buffer = ""
+        self.answer: tuple[str, ...] | None = None
 
-    def read_until_prompt(self, timeout: float, what: str) -> str:
+    def _exchange(self, command: str, timeout: float) -> Reply:
+        what = command or "login"
+        reply = Reply(command, new_marker(), self.answer)
+        if command:
+            self.channel.sendall((command + "\n").encode("ascii"))
         deadline = time.monotonic() + timeout
-        while True:
-            text = self.buffer.replace("\r", "")
-            tail = text.rsplit("\n", 1)[-1]
-            if tail.strip() == PROMPT:
-                self.buffer = ""
-                return text[: len(text) - len(tail)]
-            if _PAGER.search(tail):
-                raise _Stop("pager", f"{what}: the CLI shows a pager ({tail.strip()[:80]!r}) "
-                            "although paging was turned off; nothing was answered")
-            if _QUESTION.search(tail):
-                raise _Stop("question", f"{what}: the CLI asks {tail.strip()[:80]!r}; a "
-                            "read-only audit answers nothing, so the session was closed")
-            if len(self.buffer) > MAX_OUTPUT:
-                raise _Stop("garbage", f"{what}: more than {MAX_OUTPUT} bytes of output")
+        while reply.output() is None:
+            if reply.wants_marker:
+                self.channel.sendall((reply.marker + "\n").encode("ascii"))
+                reply.marker_sent()
             left = deadline - time.monotonic()
             if left <= 0:
-                kind = "no_prompt" if what == "login" else "command_timeout"
-                raise _Stop(kind, f"{what}: no {PROMPT!r} prompt within {timeout:g} s")
+                kind = "no_prompt" if not command else "command_timeout"
+                end = ("no end of the output (the CLI's answer to the end marker)"
+                       if reply.marker_typed else f"no {PROMPT!r} prompt")
+                raise _Stop(kind, f"{what}: {end} within {timeout:g} s")
             self.channel.settimeout(min(left, 0.5))
             try:
                 data = self.channel.recv(65536)
@@ -424,18 +560,17 @@ class _Shell:
                 continue
             if not data:
                 raise _Stop("closed", f"{what}: the CLI closed the session")
-            try:
-                self.buffer += _ANSI.sub("", data.decode("utf-8"))
-            except UnicodeDecodeError:
-                self.buffer += _ANSI.sub("", data.decode("utf-8", "replace"))
-                if self.buffer.count("\ufffd") > 64:
-                    raise _Stop("garbage", f"{what}: the output is not text") from None
+            reply.feed(data)
+        return reply
+
+    def login(self, timeout: float) -> None:
+        """Wait for the first prompt and learn the CLI's answer to a marker."""
+        self.answer = self._exchange("", timeout).answer()
 
     def run(self, command: str, timeout: float) -> str:
-        self.channel.sendall((command + "\n").encode("ascii"))
-        text = self.read_until_prompt(timeout, command)
-        first, _, rest = text.partition("\n")
-        return rest if first.strip() == command else text
+        output = self._exchange(command, timeout).output()
+        assert output is not None
+        return output
 
 
 def _connect(client: paramiko.SSHClient, target: CliTarget, login: Login,
@@ -514,7 +649,7 @@ def read_node(target: CliTarget, login: Login, options: CliOptions,
             _connect(client, target, login, options, policy)
             channel = client.invoke_shell(width=200, height=24)
             shell = _Shell(channel)
-            shell.read_until_prompt(options.prompt_timeout, "login")
+            shell.login(options.prompt_timeout)
             queue = list(COMMANDS)
             while queue:
                 command = queue.pop(0)
