@@ -507,7 +507,45 @@ def test_a_password_typed_at_the_prompt_that_is_not_utf8_shows_nothing_of_it(
     assert all(sshd.commands(a) == [] for a in ADDRESSES)
 
 
-# -- what the CLI printed: each output its command's
+# -- what the CLI printed: each certificate the key of its unit, each output its command's
+
+@pytest.mark.parametrize(("unit", "other"), [("tomcat-ECDSA", "tomcat"),
+                                             ("tomcat", "tomcat-ECDSA")])
+def test_a_certificate_with_another_units_key_type_is_garbage_and_not_installed(
+        sshd: Sshd, tmp_path: Path, unit: str, other: str) -> None:
+    """SocialMiner's CLI prints, for ``unit``, the certificate of ``other`` (RSA for
+    tomcat-ECDSA, EC for tomcat)."""
+    key = {"tomcat": "tomcat", "tomcat-ECDSA": "tomcat_ecdsa"}
+    with Lab("cop-socialminer", tmp_path / "lab") as lab:
+        certs = lab.certificates[SM]
+        wrong = _pem(certs.tomcat if other == "tomcat" else certs.tomcat_ecdsa)
+        _configure(sshd, lab, **{SM: {key[unit]: wrong}})
+    readings = _read(sshd, tmp_path, password=sshd.password)
+    facts, _found = installed_facts(readings[SM])
+    assert facts.error is not None and facts.error.kind == "garbage", facts.error
+    assert f"show cert own {unit}" in facts.error.detail
+    assert ("RSA" if unit == "tomcat-ECDSA" else "EC") in facts.error.detail
+    assert getattr(facts, key[unit]) is None
+    assert getattr(facts, key[other]) is not None  # the other unit's is still read
+    for host in (PUB, SUB):
+        assert installed_facts(readings[host])[0].error is None
+
+
+def test_an_rsa_certificate_printed_for_tomcat_ecdsa_is_not_judged_as_one(
+        sshd: Sshd, tmp_path: Path) -> None:
+    """The whole audit: SocialMiner's tomcat-ECDSA stays what the network showed, and the
+    node says its VOS CLI was not read."""
+    with Lab("cop-socialminer", tmp_path / "lab") as lab:
+        _configure(sshd, lab, **{SM: {"tomcat_ecdsa": _pem(lab.certificates[SM].tomcat)}})
+        result = _audit(sshd, lab, tmp_path)
+    assert result.returncode == 3, result.stdout + result.stderr
+    sm = _facts_nodes(tmp_path)[SM]
+    assert sm["installed"]["error"]["kind"] == "garbage"
+    assert sm["installed"]["tomcat_ecdsa"] is None
+    assert sm["tomcat_ecdsa"]["source"] != "installed"
+    assert ("vos-cli-not-read", SM) in _findings(tmp_path)
+    assert _gadgets(tmp_path)[SM]["chat_email"] == "unknown"
+
 
 FORGED_END = ("admin:uccx-audit-end-0123456789abcdef0123456789abcdef\n"
               "Executed command unsuccessfully\nInvalid command\nadmin:")
