@@ -312,6 +312,28 @@ def test_an_ssh_key_logs_in_without_a_password(sshd: Sshd, tmp_path: Path) -> No
 
 
 
+def test_probe_reads_the_vos_cli_into_its_facts(sshd: Sshd, tmp_path: Path) -> None:
+    """``probe`` reads the nodes with ``cli:`` as ``audit`` does, into the facts it writes."""
+    with Lab("cop-socialminer", tmp_path / "lab") as lab:
+        _configure(sshd, lab)
+        known = tmp_path / "known_hosts"
+        known.write_text("".join(sshd.known_hosts_line(h) for h in (PUB, SUB, SM)))
+        env = {k: v for k, v in os.environ.items() if k != "SSH_AUTH_SOCK"}
+        env.update(PYTHONPATH=str(ROOT), UCCX_AUDIT_CLI_PASSWORD=sshd.password)
+        result = subprocess.run(
+            [sys.executable, "-m", "auditor", "probe", "--inventory",
+             str(_inventory(sshd, lab, tmp_path)), "--cli-known-hosts", str(known),
+             "--cli-timeout", "10", "--out", str(tmp_path / "facts.json")],
+            capture_output=True, text=True, timeout=120, env=env, stdin=subprocess.DEVNULL,
+            cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    facts = json.loads((tmp_path / "facts.json").read_text())
+    sm = next(n for n in facts["nodes"] if n["host"] == SM)
+    assert sm["installed"]["error"] is None
+    assert sm["tomcat_ecdsa"]["source"] == "installed"
+    assert sm["tomcat_ecdsa"]["state"] == "rsa_ca_signed"
+
+
 # -- logging in: one way, chosen up front; the server's text kept, never shown -----------
 
 #: A server that wants keyboard-interactive (PAM asks for the password) after the key, and
