@@ -252,11 +252,14 @@ class Facts:
 
 def facts_to_json(facts: Facts) -> str:
     """Deterministic JSON: sorted keys, lists in their meaningful order, a final newline.
-    A node the VOS CLI was not asked about has no ``installed`` key, as before it existed."""
+    A node the VOS CLI was not asked about has no ``installed`` key, and a reading with no
+    SSH log no ``ssh_log``, as before they existed."""
     data = to_jsonable(facts)
     for node in data["nodes"]:
         if node.get("installed") is None:
             node.pop("installed", None)
+        elif not node["installed"].get("ssh_log"):
+            node["installed"].pop("ssh_log", None)
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
