@@ -5,15 +5,19 @@ The node it plays is chosen by the address the client connected to ($SSH_CONNECT
 ``<root>/<server address>/config.json`` says what it holds and how it misbehaves, and
 every line it receives is appended to ``<root>/<server address>/commands.log``.
 
-Like the real CLI: the ``admin:`` prompt after a delay, paging unless ``set cli pagination
-off`` was sent, ``show ...`` outputs with PEM blocks inside free text. Misbehaviours:
-never prompting, ignoring ``pagination off``, a ``Continue (y/n)?`` question, a command
-that takes too long, garbage instead of a certificate.
+Like the real CLI: the ``admin:`` prompt after a delay, a line echoed when the CLI reads
+it (it edits lines itself: the terminal's own echo is off), paging unless ``set cli
+pagination off`` was sent, ``show ...`` outputs with PEM blocks inside free text, and an
+error and a new prompt for a command it does not know. Misbehaviours: never prompting,
+ignoring ``pagination off``, a ``Continue (y/n)?`` question, a command that takes too long,
+garbage instead of a certificate, text put before a command's output (``interject``: a
+fake prompt, say), followed by a pause so that it arrives as a read of its own.
 """
 
 import json
 import os
 import sys
+import termios
 import time
 
 PAGER = "Press <enter> for 1 line, <space> for one page, or <q> to quit"
@@ -28,6 +32,10 @@ def main() -> None:
     log = open(os.path.join(folder, "commands.log"), "a", encoding="utf-8")  # noqa: SIM115
     out = sys.stdout
     state = {"paging": True}
+    if sys.stdin.isatty():  # the CLI echoes what it reads, when it reads it
+        attributes = termios.tcgetattr(sys.stdin.fileno())
+        attributes[3] &= ~termios.ECHO
+        termios.tcsetattr(sys.stdin.fileno(), termios.TCSANOW, attributes)
 
     def write(text: str) -> None:
         out.write(text)
@@ -38,6 +46,7 @@ def main() -> None:
         if not line:
             return None
         command = line.rstrip("\r\n")
+        write(command + "\n")
         log.write(command + "\n")
         log.flush()
         return command
@@ -69,6 +78,9 @@ def main() -> None:
         if command is None or command in ("quit", "exit"):
             return
         time.sleep(float(config.get("slow", {}).get(command, 0)))
+        if command in config.get("interject", {}):
+            write(config["interject"][command])
+            time.sleep(float(config.get("interject_pause", 0.5)))
         if command == config.get("question_on"):
             write("This command may take a long time. Continue (y/n)?")
             answer = receive()

@@ -73,7 +73,9 @@ def _run(args: Sequence[str], **kwargs: object) -> None:
 
 
 @contextlib.contextmanager
-def running_sshd(addresses: Sequence[str]) -> Iterator[Sshd]:
+def running_sshd(addresses: Sequence[str], first: str = "") -> Iterator[Sshd]:
+    """``first``: sshd_config lines put first (sshd takes a keyword's first value);
+    ``{folder}`` in them is the server's folder."""
     _need(os.path.exists(SSHD), "OpenSSH's sshd (Debian package openssh-server)")
     _need(os.geteuid() == 0, "root (sshd and a test user)")
     _need(os.path.exists("/usr/bin/python3"), "/usr/bin/python3 for the fake VOS CLI")
@@ -97,8 +99,9 @@ def running_sshd(addresses: Sequence[str]) -> Iterator[Sshd]:
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
         port = _free_port(addresses[0])
         listen = "\n".join(f"ListenAddress {a}:{port}" for a in addresses)
+        extra = first.replace("{folder}", str(folder))
         config = folder / "sshd_config"
-        config.write_text(f"""{listen}
+        config.write_text(f"""{extra}{listen}
 HostKey {folder}/host_key
 PidFile {folder}/sshd.pid
 UsePAM no

@@ -7,21 +7,40 @@ runs it, as a process, with the password in the environment only.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import pty
+import re
+import select
 import subprocess
 import sys
+import termios
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sshd import Sshd, running_sshd
 
 from auditor.collect.installed import installed_facts
 from auditor.collect.inventory import inventory_to_yaml
-from auditor.collect.vos_cli import COMMANDS, CliOptions, CliTarget, read_nodes
+from auditor.collect.vos_cli import (
+    COMMANDS,
+    MAX_NOT_TEXT,
+    MAX_OUTPUT,
+    CliOptions,
+    CliTarget,
+    Reply,
+    _Stop,
+    clean_output,
+    new_marker,
+    read_nodes,
+)
 from auditor.lab import Lab, pki
 from auditor.model.cluster import CliAccess
 
@@ -54,11 +73,13 @@ def _configure(sshd: Sshd, lab: Lab, **per_node: dict) -> None:
         sshd.node(address, **config)
 
 
-def _inventory(sshd: Sshd, lab: Lab, folder: Path, version: str | None = None) -> Path:
+def _inventory(sshd: Sshd, lab: Lab, folder: Path, version: str | None = None,
+               key_file: Path | None = None) -> Path:
     """The lab's inventory without its declarations, every node with ``cli:`` (``version``:
     what it declares instead of the lab's version)."""
     inventory = lab.inventory()
-    nodes = tuple(replace(n, declared={}, cli=CliAccess(sshd.user, sshd.port))
+    key = str(key_file) if key_file else None
+    nodes = tuple(replace(n, declared={}, cli=CliAccess(sshd.user, sshd.port, key))
                   for n in inventory.nodes)
     path = folder / "inventory.yaml"
     path.write_text(inventory_to_yaml(replace(inventory, nodes=nodes,
@@ -66,21 +87,27 @@ def _inventory(sshd: Sshd, lab: Lab, folder: Path, version: str | None = None) -
     return path
 
 
-def _audit(sshd: Sshd, lab: Lab, folder: Path, *extra: str, password: str | None = None,
-           known_hosts: str | None = None, version: str | None = None,
-           phase: str = "post") -> subprocess.CompletedProcess:
+def _audit(sshd: Sshd, lab: Lab, folder: Path, *extra: str,
+           password: str | bytes | None = None, known_hosts: str | None = None,
+           key_file: Path | None = None, stdin: int = subprocess.DEVNULL,
+           version: str | None = None, phase: str = "post",
+           ) -> subprocess.CompletedProcess:
+    """The audit as a process started in ``folder`` (an error.log would land there), with
+    the password in the environment only (as bytes: whatever the bytes are)."""
     known = folder / "known_hosts"
     known.write_text(known_hosts if known_hosts is not None else "".join(
         sshd.known_hosts_line(h) for h in (PUB, SUB, SM)))
-    env = {k: v for k, v in os.environ.items() if k != "SSH_AUTH_SOCK"}
+    env: dict[str, str | bytes] = {k: v for k, v in os.environ.items()
+                                   if k != "SSH_AUTH_SOCK"}
     env["PYTHONPATH"] = str(ROOT)
     env["UCCX_AUDIT_CLI_PASSWORD"] = sshd.password if password is None else password
     return subprocess.run(
         [sys.executable, "-m", "auditor", "audit", "--inventory",
-         str(_inventory(sshd, lab, folder, version)), "--phase", phase, "--agent-trust",
+         str(_inventory(sshd, lab, folder, version, key_file)), "--phase", phase,
+         "--agent-trust",
          str(lab.agent_trust_path), "--cli-known-hosts", str(known), "--cli-timeout", "10",
          "--out", str(folder / "out"), *extra],
-        capture_output=True, text=True, timeout=120, env=env, stdin=subprocess.DEVNULL)
+        capture_output=True, text=True, timeout=120, env=env, stdin=stdin, cwd=folder)
 
 
 def _findings(folder: Path) -> set[tuple[str, str]]:
@@ -100,6 +127,21 @@ def _assert_password_nowhere(sshd: Sshd, folder: Path, result: subprocess.Comple
     assert any(p.name == "facts.json" for p in written)
     for path in written:
         assert sshd.password.encode() not in path.read_bytes(), path
+
+
+#: The end marker the collector types after each command (auditor.collect.vos_cli.Reply).
+MARKER = re.compile(r"uccx-audit-end-[0-9a-f]{32}")
+
+
+def _commands(sshd: Sshd, address: str) -> list[str]:
+    """The commands the CLI read, once each end marker is checked and left out: one marker
+    at login, then exactly one after each command that returned, every nonce fresh."""
+    lines = sshd.commands(address)
+    markers, commands = lines[0::2], lines[1::2]
+    assert all(MARKER.fullmatch(m) for m in markers), lines
+    assert len(set(markers)) == len(markers), lines
+    assert not any(MARKER.fullmatch(c) for c in commands), lines
+    return commands
 
 
 def _expected_commands(trust_names: list[str]) -> list[str]:
@@ -135,7 +177,7 @@ def test_socialminer_presenting_only_rsa_is_judged_broken_from_its_installed_tom
     assert "free text the auditor must not parse" in sm["installed"]["transcript"][2]["output"]
     # read-only: exactly the listed commands, nothing else, on every node
     for address in ADDRESSES:
-        assert sshd.commands(address) == _expected_commands(roots)
+        assert _commands(sshd, address) == _expected_commands(roots)
     _assert_password_nowhere(sshd, tmp_path, result)
 
 
@@ -304,7 +346,7 @@ def test_a_misbehaving_cli_is_a_typed_error_for_its_node_and_the_rest_completes(
     assert facts.error is not None and facts.error.kind == kind, readings[SM]
     assert list(readings[SM].sent) == sent
     # nothing was answered: the CLI received exactly what the collector sent
-    assert sshd.commands("127.0.0.13") == sent
+    assert _commands(sshd, "127.0.0.13") == sent
     for host in (PUB, SUB):
         assert readings[host].error is None, readings[host].error
     if kind == "garbage":
@@ -317,3 +359,426 @@ def test_an_ssh_key_logs_in_without_a_password(sshd: Sshd, tmp_path: Path) -> No
     readings = _read(sshd, tmp_path, password=None, key=sshd.client_key, timeout=10)
     assert all(r.error is None for r in readings.values()), readings
     assert readings[SM].output("show cert own tomcat-ECDSA") is not None
+
+
+
+def test_probe_reads_the_vos_cli_into_its_facts(sshd: Sshd, tmp_path: Path) -> None:
+    """``probe`` reads the nodes with ``cli:`` as ``audit`` does, into the facts it writes."""
+    with Lab("cop-socialminer", tmp_path / "lab") as lab:
+        _configure(sshd, lab)
+        known = tmp_path / "known_hosts"
+        known.write_text("".join(sshd.known_hosts_line(h) for h in (PUB, SUB, SM)))
+        env = {k: v for k, v in os.environ.items() if k != "SSH_AUTH_SOCK"}
+        env.update(PYTHONPATH=str(ROOT), UCCX_AUDIT_CLI_PASSWORD=sshd.password)
+        result = subprocess.run(
+            [sys.executable, "-m", "auditor", "probe", "--inventory",
+             str(_inventory(sshd, lab, tmp_path)), "--cli-known-hosts", str(known),
+             "--cli-timeout", "10", "--out", str(tmp_path / "facts.json")],
+            capture_output=True, text=True, timeout=120, env=env, stdin=subprocess.DEVNULL,
+            cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    facts = json.loads((tmp_path / "facts.json").read_text())
+    sm = next(n for n in facts["nodes"] if n["host"] == SM)
+    assert sm["installed"]["error"] is None
+    assert sm["tomcat_ecdsa"]["source"] == "installed"
+    assert sm["tomcat_ecdsa"]["state"] == "rsa_ca_signed"
+
+
+# -- logging in: one way, chosen up front; the server's text kept, never shown -----------
+
+#: A server that wants keyboard-interactive (PAM asks for the password) after the key, and
+#: shows a banner with control sequences in it.
+SECOND_FACTOR = """UsePAM yes
+KbdInteractiveAuthentication yes
+AuthenticationMethods publickey,keyboard-interactive
+Banner {folder}/banner
+"""
+BANNER = "\x1b[2J\x1b[31mAUTHORISED USE ONLY\x1b[0m\n"
+
+
+@pytest.fixture(scope="module")
+def sshd_second_factor() -> Iterator[Sshd]:
+    with running_sshd(ADDRESSES, SECOND_FACTOR) as server:
+        (server.folder / "banner").write_text(BANNER)
+        yield server
+
+
+@pytest.fixture(scope="module")
+def sshd_unknown_kex() -> Iterator[Sshd]:
+    """A server whose only key exchange the SSH client does not have: paramiko fails in its
+    own thread, and logs the failure with its traceback."""
+    with running_sshd(ADDRESSES, "KexAlgorithms sntrup761x25519-sha512@openssh.com\n") as server:
+        yield server
+
+
+def _facts_nodes(folder: Path) -> dict[str, dict]:
+    facts = json.loads((folder / "out" / "facts.json").read_text())
+    return {n["host"]: n for n in facts["nodes"]}
+
+
+def test_a_key_without_a_password_never_falls_back_to_keyboard_interactive(
+        sshd_second_factor: Sshd, tmp_path: Path) -> None:
+    """The server takes the key, then asks for keyboard-interactive (a second factor).
+    The audit answers no prompt: it reads nothing from its stdin (which holds the password,
+    and would log in if sent), shows none of the server's text (prompt, banner), and
+    files the refusal and the banner, neutralised, as the node's evidence."""
+    sshd = sshd_second_factor
+    read, write = os.pipe()
+    os.write(write, sshd.password.encode() + b"\n")
+    os.close(write)
+    try:
+        with Lab("cop-socialminer", tmp_path / "lab") as lab:
+            _configure(sshd, lab)
+            result = _audit(sshd, lab, tmp_path, password="", key_file=sshd.client_key,
+                            stdin=read)
+        os.set_blocking(read, False)
+        left = os.read(read, 4096)
+    finally:
+        os.close(read)
+    assert left == sshd.password.encode() + b"\n", "the audit read its standard input"
+    assert result.returncode == 3, result.stdout + result.stderr
+    for shown in (result.stdout, result.stderr):
+        assert "\x1b" not in shown and "AUTHORISED" not in shown and "Password" not in shown
+    for address in ADDRESSES:
+        assert sshd.commands(address) == []
+    nodes = _facts_nodes(tmp_path)
+    for host in (PUB, SUB, SM):
+        installed = nodes[host]["installed"]
+        assert installed["error"]["kind"] == "auth"
+        detail = installed["error"]["detail"]
+        assert f"{sshd.user}@{host}:{sshd.port}" in detail and "keyboard-interactive" in detail
+        assert "\n" not in detail
+        banner = [line for line in installed["ssh_log"] if line.startswith("banner:")]
+        assert banner == ["banner: \\x1b[2J\\x1b[31mAUTHORISED USE ONLY\\x1b[0m"], banner
+        assert not any("\x1b" in line for line in installed["ssh_log"])
+        assert ("vos-cli-not-read", host) in _findings(tmp_path)
+
+
+def test_a_password_is_sent_as_a_password_never_to_a_keyboard_interactive_prompt(
+        sshd_second_factor: Sshd, tmp_path: Path) -> None:
+    """A server that takes no password (only the key, then keyboard-interactive) gets no
+    password at all: paramiko's fallback would type it into whatever the server asks."""
+    with Lab("cop-socialminer", tmp_path / "lab") as lab:
+        _configure(sshd_second_factor, lab)
+    readings = _read(sshd_second_factor, tmp_path, password=sshd_second_factor.password)
+    for reading in readings.values():
+        assert reading.error is not None and reading.error.kind == "auth"
+        assert "does not take a password" in reading.error.detail
+    assert all(sshd_second_factor.commands(a) == [] for a in ADDRESSES)
+
+
+@pytest.mark.parametrize("kind", ["not-a-key", "fifo", "passphrase"])
+def test_a_key_file_that_cannot_be_used_is_a_one_line_error_naming_it(
+        sshd: Sshd, tmp_path: Path, kind: str) -> None:
+    """The key named is the only way in for its node: a file that is no key, a FIFO (never
+    read, never waited on) or a key behind a passphrase stops the run before any login."""
+    key = tmp_path / "node_key"
+    if kind == "not-a-key":
+        key.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nbm90IGEga2V5\n"
+                       "-----END OPENSSH PRIVATE KEY-----\n")
+    elif kind == "fifo":
+        os.mkfifo(key)
+    else:
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "a passphrase", "-f",
+                        str(key)], check=True, capture_output=True, timeout=30)
+    with Lab("cop-socialminer", tmp_path / "lab") as lab:
+        _configure(sshd, lab)
+        result = _audit(sshd, lab, tmp_path, key_file=key)
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(key) in lines[0] and "key" in lines[0], result.stderr
+    assert not (tmp_path / "out").exists()
+    assert all(sshd.commands(a) == [] for a in ADDRESSES)
+
+
+def test_paramikos_failures_and_tracebacks_go_to_the_nodes_evidence_not_to_stderr(
+        sshd_unknown_kex: Sshd, tmp_path: Path) -> None:
+    with Lab("cop-socialminer", tmp_path / "lab") as lab:
+        _configure(sshd_unknown_kex, lab)
+        result = _audit(sshd_unknown_kex, lab, tmp_path)
+    assert result.returncode == 3, result.stdout + result.stderr
+    for shown in (result.stdout.replace(str(tmp_path), ""), result.stderr):
+        assert "Traceback" not in shown and "paramiko" not in shown.lower(), shown
+        assert "Incompatible" not in shown and "Exception" not in shown, shown
+    nodes = _facts_nodes(tmp_path)
+    for host in (PUB, SUB, SM):
+        installed = nodes[host]["installed"]
+        assert installed["error"]["kind"] == "ssh"
+        detail = installed["error"]["detail"]
+        assert f"@{host}:{sshd_unknown_kex.port}" in detail and "\n" not in detail
+        log = "\n".join(installed["ssh_log"])
+        assert "Incompatible ssh peer" in log and "Traceback (most recent call last)" in log
+
+
+def test_a_password_that_is_not_utf8_is_a_one_line_error_that_shows_nothing_of_it(
+        sshd: Sshd, tmp_path: Path) -> None:
+    with Lab("cop-socialminer", tmp_path / "lab") as lab:
+        _configure(sshd, lab)
+        result = _audit(sshd, lab, tmp_path, password=b"Pw-\xff\xfe-s3cret")
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "UCCX_AUDIT_CLI_PASSWORD" in lines[0], result.stderr
+    for shown in (result.stdout, result.stderr):
+        for secret in ("Pw-", "s3cret", "xff", "0xff", "\ufffd", "position", "byte"):
+            assert secret not in shown, (secret, shown)
+    assert not any(p.name == "error.log" for p in tmp_path.rglob("*")), "error.log written"
+    assert not (tmp_path / "out").exists()
+    assert all(sshd.commands(a) == [] for a in ADDRESSES)
+
+
+def test_a_password_typed_at_the_prompt_that_is_not_utf8_shows_nothing_of_it(
+        sshd: Sshd, tmp_path: Path) -> None:
+    """No password in the environment: the audit asks on its terminal (a pseudo-terminal
+    here), and gets bytes that are not UTF-8."""
+    with Lab("cop-socialminer", tmp_path / "lab") as lab:
+        _configure(sshd, lab)
+        inventory = _inventory(sshd, lab, tmp_path)
+    known = tmp_path / "known_hosts"
+    known.write_text("".join(sshd.known_hosts_line(h) for h in (PUB, SUB, SM)))
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("SSH_AUTH_SOCK", "UCCX_AUDIT_CLI_PASSWORD")}
+    env["PYTHONPATH"] = str(ROOT)
+    main, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "auditor", "audit", "--inventory", str(inventory), "--phase",
+         "post", "--cli-known-hosts", str(known), "--out", str(tmp_path / "out")],
+        stdin=terminal, stdout=terminal, stderr=terminal, cwd=tmp_path, env=env,
+        start_new_session=True,
+        preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
+    os.close(terminal)
+    shown = b""
+    try:
+        deadline = time.monotonic() + 60
+        while b"password" not in shown.lower():
+            assert time.monotonic() < deadline, shown
+            if select.select([main], [], [], 1)[0]:
+                shown += os.read(main, 4096)
+        os.write(main, b"Pw-\xff\xfe-s3cret\n")
+        while time.monotonic() < deadline:
+            if select.select([main], [], [], 1)[0]:
+                try:
+                    data = os.read(main, 4096)
+                except OSError:  # the terminal closed with the process
+                    break
+                if not data:
+                    break
+                shown += data
+        code = process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+        os.close(main)
+    after = shown.split(b"(input hidden): ", 1)[-1].decode("utf-8", "replace")
+    assert code == 2, shown
+    lines = [line for line in after.splitlines() if line.strip()]
+    assert len(lines) == 1 and "password" in lines[0], after
+    for secret in ("Pw-", "s3cret", "xff", "\ufffd", "position", "byte"):
+        assert secret not in after, (secret, after)
+    assert not any(p.name == "error.log" for p in tmp_path.rglob("*")), "error.log written"
+    assert all(sshd.commands(a) == [] for a in ADDRESSES)
+
+
+# -- what the CLI printed: each certificate the key of its unit, each output its command's
+
+@pytest.mark.parametrize(("unit", "other"), [("tomcat-ECDSA", "tomcat"),
+                                             ("tomcat", "tomcat-ECDSA")])
+def test_a_certificate_with_another_units_key_type_is_garbage_and_not_installed(
+        sshd: Sshd, tmp_path: Path, unit: str, other: str) -> None:
+    """SocialMiner's CLI prints, for ``unit``, the certificate of ``other`` (RSA for
+    tomcat-ECDSA, EC for tomcat)."""
+    key = {"tomcat": "tomcat", "tomcat-ECDSA": "tomcat_ecdsa"}
+    with Lab("cop-socialminer", tmp_path / "lab") as lab:
+        certs = lab.certificates[SM]
+        wrong = _pem(certs.tomcat if other == "tomcat" else certs.tomcat_ecdsa)
+        _configure(sshd, lab, **{SM: {key[unit]: wrong}})
+    readings = _read(sshd, tmp_path, password=sshd.password)
+    facts, _found = installed_facts(readings[SM])
+    assert facts.error is not None and facts.error.kind == "garbage", facts.error
+    assert f"show cert own {unit}" in facts.error.detail
+    assert ("RSA" if unit == "tomcat-ECDSA" else "EC") in facts.error.detail
+    assert getattr(facts, key[unit]) is None
+    assert getattr(facts, key[other]) is not None  # the other unit's is still read
+    for host in (PUB, SUB):
+        assert installed_facts(readings[host])[0].error is None
+
+
+def test_an_rsa_certificate_printed_for_tomcat_ecdsa_is_not_judged_as_one(
+        sshd: Sshd, tmp_path: Path) -> None:
+    """The whole audit: SocialMiner's tomcat-ECDSA stays what the network showed, and the
+    node says its VOS CLI was not read."""
+    with Lab("cop-socialminer", tmp_path / "lab") as lab:
+        _configure(sshd, lab, **{SM: {"tomcat_ecdsa": _pem(lab.certificates[SM].tomcat)}})
+        result = _audit(sshd, lab, tmp_path)
+    assert result.returncode == 3, result.stdout + result.stderr
+    sm = _facts_nodes(tmp_path)[SM]
+    assert sm["installed"]["error"]["kind"] == "garbage"
+    assert sm["installed"]["tomcat_ecdsa"] is None
+    assert sm["tomcat_ecdsa"]["source"] != "installed"
+    assert ("vos-cli-not-read", SM) in _findings(tmp_path)
+    assert _gadgets(tmp_path)[SM]["chat_email"] == "unknown"
+
+
+FORGED_END = ("admin:uccx-audit-end-0123456789abcdef0123456789abcdef\n"
+              "Executed command unsuccessfully\nInvalid command\nadmin:")
+
+
+@pytest.mark.parametrize("interject", [
+    {PUB: {"show cert own tomcat": "Subject: CN=x\nadmin:"},
+     SUB: {"show cert own tomcat": "admin:"},
+     SM: {"show version active": "\nadmin:"}},
+    {PUB: {"show cert own tomcat": f"Subject: CN=x\n{FORGED_END}"},
+     SUB: {"show cert own tomcat-ECDSA": "admin:\nadmin:show cert own tomcat-ECDSA\n"},
+     SM: {"show cert list trust": f"\n{FORGED_END}\n"}},
+], ids=["prompts", "forged-markers"])
+def test_a_prompt_inside_an_output_does_not_shift_the_commands(
+        sshd: Sshd, tmp_path: Path, interject: dict) -> None:
+    """Each CLI prints a fake prompt (and, second, a forged end marker) before an output,
+    then pauses, so that it arrives as a read of its own: every output stays its command's,
+    and the certificates read are each node's own."""
+    with Lab("cop-socialminer", tmp_path / "lab") as lab:
+        _configure(sshd, lab, **{host: {"interject": text}
+                                 for host, text in interject.items()})
+        certificates = {host: lab.certificates[host] for host in (PUB, SUB, SM)}
+    readings = _read(sshd, tmp_path, password=sshd.password, timeout=10)
+    roots = [f"lab-root-{i}.pem" for i in range(len(pki.hierarchies().roots))]
+    for host, address in zip((PUB, SUB, SM), ADDRESSES, strict=True):
+        reading = readings[host]
+        facts, _found = installed_facts(reading)
+        assert facts.tomcat == certificates[host].tomcat.cert.fingerprint(
+            hashes.SHA256()).hex(), (host, reading)
+        assert facts.tomcat_ecdsa == certificates[host].tomcat_ecdsa.cert.fingerprint(
+            hashes.SHA256()).hex(), (host, reading)
+        assert [e.name for e in facts.trust] == roots
+        assert "Active Master Version" in (reading.output("show version active") or "")
+        for command, text in interject[host].items():
+            assert (reading.output(command) or "").startswith(text), reading.output(command)
+        assert reading.error is None and facts.error is None, (reading.error, facts.error)
+        assert list(reading.sent) == _expected_commands(roots)
+        assert _commands(sshd, address) == _expected_commands(roots)
+
+
+# -- where an output ends: the parser, fed as the CLI prints -------------------------------
+
+#: What a VOS-like CLI prints for a word it does not know (tests/fake_vos_cli.py).
+UNKNOWN = b"Executed command unsuccessfully\r\nInvalid command\r\n"
+WELCOME = b"\r\nCommand Line Interface is starting up, please wait ...\r\n\r\nWelcome\r\n\r\n"
+
+
+def _chunks(data: bytes, sizes: list[int]) -> list[bytes]:
+    """``data`` cut where ``sizes`` say (the rest in one piece)."""
+    pieces, at = [], 0
+    for size in sizes:
+        if at >= len(data):
+            break
+        pieces.append(data[at:at + size])
+        at += size
+    return [*pieces, data[at:]] if at < len(data) else pieces
+
+
+def _learn_answer() -> tuple[str, ...]:
+    login = Reply("", new_marker(), None)
+    login.feed(WELCOME + b"admin:")
+    assert login.wants_marker
+    login.marker_sent()
+    login.feed(login.marker.encode() + b"\r\n" + UNKNOWN + b"admin:")
+    answer = login.answer()
+    assert answer == ("Executed command unsuccessfully", "Invalid command")
+    return answer
+
+
+def _converse(output: bytes, sizes: list[int], *, echo_on_read: bool) -> Reply:
+    """One command against a CLI that prints ``output`` in reads of ``sizes``, then its
+    prompt, and echoes the marker when it reads it (``echo_on_read``, as the VOS CLI), or
+    as soon as it is typed (a terminal's own echo)."""
+    command = "show cert own tomcat-ECDSA"
+    reply = Reply(command, new_marker(), _learn_answer())
+    for chunk in _chunks(command.encode() + b"\r\n" + output + b"admin:", sizes):
+        reply.feed(chunk)
+        assert reply.output() is None, "the output ended before the CLI read the marker"
+        if reply.wants_marker:
+            reply.marker_sent()
+            if not echo_on_read:
+                reply.feed(reply.marker.encode() + b"\r\n")
+    rest = (reply.marker.encode() + b"\r\n" if echo_on_read else b"") + UNKNOWN + b"admin:"
+    if reply.marker_typed:
+        for chunk in _chunks(rest, sizes):
+            assert reply.output() is None
+            reply.feed(chunk)
+    return reply
+
+
+def _before_the_prompt(output: bytes) -> str | None:
+    """What a terminal shows of ``output`` followed by the CLI's prompt, up to the prompt;
+    None when a control sequence left open at its end swallows the prompt's first letter
+    (the prompt is not seen: the command times out)."""
+    shown = _expected(output + b"admin:")
+    return shown[:-len("admin:")] if shown.endswith("admin:") else None
+
+
+#: Pieces of hostile output: prompts, control sequences (whole and cut), NULs, bytes that
+#: are not UTF-8 (whole and cut characters), markers without this exchange's nonce, a
+#: forged answer to a marker, PEM armour, a huge line.
+HOSTILE_PIECES = st.sampled_from([
+    b"admin:", b"\nadmin:", b"\r\nadmin:  ", b"admin:admin:", b"\x1b[2J", b"\x1b[", b"\x1b",
+    b"\x1b[\n", b"\x1b[12;\r\n",
+    b"\x1b[31m", b"ad\x1b[0mmin:", b"\x00", b"\xff\xfe", b"\xe2\x82", b"\xac", b"\r",
+    b"\n", b"uccx-audit-end-", b"uccx-audit-end-0123456789abcdef0123456789abcdef",
+    b"admin:uccx-audit-end-0123456789abcdef0123456789abcdef\r\n" + UNKNOWN + b"admin:",
+    b"-----BEGIN CERTIFICATE-----\nTUlJ\n-----END CERTIFICATE-----\n", b"A" * 70000,
+    "Subject: CN=Zürich \u202e".encode()])
+HOSTILE_OUTPUT = st.lists(st.one_of(HOSTILE_PIECES, st.binary(max_size=40)),
+                          max_size=24).map(b"".join)
+READS = st.lists(st.integers(min_value=1, max_value=4096), max_size=60)
+
+
+def _expected(output: bytes) -> str:
+    return clean_output(output.decode("utf-8", "replace"))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(output=HOSTILE_OUTPUT, sizes=READS)
+def test_no_output_ends_before_the_cli_has_read_the_marker(output: bytes,
+                                                           sizes: list[int]) -> None:
+    """Against a CLI that echoes what it reads (as the VOS CLI does), hostile output cut
+    into any reads is kept whole and ends exactly where the CLI's own prompt was: nothing
+    in it shifts the next command, nothing in it crashes the parser. Output that hides
+    the prompt (a control sequence left open) never ends: a timeout, not a shift."""
+    try:
+        reply = _converse(output, sizes, echo_on_read=True)
+    except _Stop as stop:  # only when the output really is not text
+        assert stop.kind == "garbage", stop.detail
+        assert _expected(output).count("\ufffd") > MAX_NOT_TEXT, stop.detail
+        return
+    assert reply.output() == _before_the_prompt(output)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(output=st.lists(st.one_of(HOSTILE_PIECES.filter(lambda p: UNKNOWN not in p),
+                                 st.binary(max_size=40)), max_size=24).map(b"".join),
+       sizes=READS)
+def test_a_terminal_echoing_the_marker_early_does_not_shift_the_output_either(
+        output: bytes, sizes: list[int]) -> None:
+    """A terminal that echoes the marker as soon as it is typed puts the echo right after
+    a prompt inside the output: the output still ends at the CLI's answer to the marker,
+    never before. (An echo typed into a control sequence left open is eaten by it, as a
+    terminal would: the end is then not seen, a timeout, never a shift.)"""
+    try:
+        reply = _converse(output, sizes, echo_on_read=False)
+    except _Stop as stop:
+        assert stop.kind == "garbage", stop.detail
+        assert _expected(output).count("\ufffd") > MAX_NOT_TEXT, stop.detail
+        return
+    shown, got = _before_the_prompt(output), reply.output()
+    if got is not None:  # an echo typed into a control sequence leaves its pieces
+        assert shown is not None and clean_output(got) == clean_output(shown)
+    else:  # the echo went into a control sequence left open: the end is not seen
+        assert shown is None or b"\x1b" in output
+
+
+def test_output_beyond_the_bound_is_a_garbage_error_not_a_crash() -> None:
+    reply = Reply("show cert list trust", new_marker(), _learn_answer())
+    with pytest.raises(_Stop) as stop:
+        for _ in range(MAX_OUTPUT // 65536 + 2):
+            reply.feed(b"tomcat-trust/x.pem: admin:\n" * 2427)
+    assert stop.value.kind == "garbage"

@@ -10,6 +10,8 @@ rules_command  # unused function (auditor/cli/rules.py:15)
 STRICT_ONLY  # unused variable (auditor/collect/trust.py:41)
 ERROR_KINDS  # unused variable (auditor/collect/vos_cli.py:56)
 _.missing_host_key  # unused method (auditor/collect/vos_cli.py:178)
+_.handleError  # unused method (auditor/collect/vos_cli.py): logging calls it when a record fails
+_.authenticate  # unused method (auditor/collect/vos_cli.py): paramiko's SSHClient.connect calls it
 yaml_implicit_resolvers  # unused variable (auditor/common/fastyaml.py:63)
 _.allow_duplicate_keys  # unused attribute (auditor/common/validation.py:101)
 _.handleError  # unused method (auditor/common/libraries.py): logging calls it
@@ -18,6 +20,7 @@ schema_version  # unused variable (auditor/model/audit.py:120)
 tool_version  # unused variable (auditor/model/audit.py:121)
 parse_warnings  # unused variable (auditor/model/certificate.py:37)
 installed_from  # unused variable (auditor/model/facts.py:123)
+ssh_log  # unused variable (auditor/model/facts.py): written to facts.json as the node's evidence
 schema_version  # unused variable (auditor/model/facts.py:205)
 tool_version  # unused variable (auditor/model/facts.py:206)
 days_left  # unused variable (auditor/model/portfolio.py:73)

@@ -35,8 +35,9 @@ def say(message: str) -> None:
 
 CliAll = Annotated[bool, typer.Option(
     "--cli", help="Also read every node's installed certificates over its VOS CLI (SSH; "
-    "without it, only nodes with cli: in the inventory). Password: $UCCX_AUDIT_CLI_PASSWORD "
-    "or a prompt; keys and the SSH agent work too.")]
+    "without it, only nodes with cli: in the inventory). Login: the node's key_file, else "
+    "the password ($UCCX_AUDIT_CLI_PASSWORD or a prompt), else the SSH agent's keys; "
+    "never keyboard-interactive.")]
 
 
 CliUser = Annotated[str, typer.Option("--cli-user", help="VOS CLI user for --cli.")]
@@ -66,7 +67,13 @@ def cli_request(inventory: Inventory, *, all_nodes: bool, user: str,
     keeps the one it asked for)."""
     if not all_nodes and not any(node.cli for node in inventory.nodes):
         return None  # paramiko is not even imported
-    from auditor.collect.vos_cli import CliOptions, CliRequest, cli_password, cli_targets
+    from auditor.collect.vos_cli import (
+        CliOptions,
+        CliRequest,
+        cli_password,
+        cli_targets,
+        load_keys,
+    )
 
     targets = cli_targets(inventory, all_nodes=all_nodes, user=user)
     if not targets:
@@ -74,7 +81,8 @@ def cli_request(inventory: Inventory, *, all_nodes: bool, user: str,
     options = CliOptions(connect_timeout=connect_timeout, prompt_timeout=timeout,
                          command_timeout=timeout, known_hosts=known_hosts,
                          accept_new_host_keys=accept_new, concurrency=min(8, concurrency))
-    return CliRequest(targets, options, (password or cli_password)())
+    keys = load_keys(targets)
+    return CliRequest(targets, options, (password or cli_password)(), keys)
 
 
 #: --per-host: at most this many handshakes with one host at once (as sslyze limits).

@@ -145,9 +145,9 @@ def probe(
             + (f" ({out} is as it was)" if out is not None else ""))
         raise typer.Exit(EXIT_INTERRUPTED) from None
     if readings is not None:
-        from auditor.collect.installed import refine
+        from auditor.collect.installed import refine_from_cli
 
-        facts = refine(facts, readings)
+        facts = refine_from_cli(facts, readings)
     if out is not None:
         _save_probe(facts, out)
     if fmt is TableFormat.json:

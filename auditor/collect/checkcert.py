@@ -21,7 +21,7 @@ from auditor.collect.certs import analyse, fingerprint
 from auditor.collect.offline import Keystore, chain_for, keystore_facts
 from auditor.collect.trust import TRUSTED, AgentTrust, check_chain
 from auditor.common.errors import InputError
-from auditor.model.certificate import parse_time
+from auditor.model.certificate import UNIT_KEY_TYPES, parse_time
 from auditor.model.cluster import DEFAULT_PORTS, ROLES, Inventory, Node, role_family
 from auditor.model.facts import Facts
 from auditor.model.presentation import ECDSA_PORTS
@@ -144,7 +144,7 @@ def certificate_case(signed: Sequence[x509.Certificate], purpose: str, *,
 
     checks += [Check("x509", WARN, note) for note in facts.parse_warnings]
 
-    want = "ec" if purpose == "tomcat-ECDSA" else "rsa"
+    want = UNIT_KEY_TYPES[purpose]
     key = f"{facts.key_type.upper()} {facts.curve or facts.key_size}"
     if facts.key_type != want:
         checks.append(Check("key", FAIL, f"{key} key: {purpose} needs an "

@@ -21,7 +21,7 @@ from cryptography import x509
 from auditor.collect.certs import analyse, fingerprint
 from auditor.collect.observed import classify
 from auditor.collect.vos_cli import TRUST_UNIT, CliReading, pem_blocks, software_options
-from auditor.model.certificate import CertificateFacts
+from auditor.model.certificate import UNIT_KEY_TYPES, CertificateFacts
 from auditor.model.facts import (
     CertState,
     CliError,
@@ -86,7 +86,9 @@ def active_version(version_output: str, problems: list[str]) -> str | None:
 
 def _certificates(text: str | None, problems: list[str], what: str,
                   found: dict[str, CertificateFacts],
-                  parsed: dict[str, x509.Certificate]) -> list[str]:
+                  parsed: dict[str, x509.Certificate], unit: str | None = None) -> list[str]:
+    """The fingerprints of the certificates in ``text``; with ``unit``, only those with the
+    unit's key type (:data:`UNIT_KEY_TYPES`): any other is a problem, never installed."""
     fps = []
     for pem in pem_blocks(text or ""):
         try:
@@ -96,10 +98,20 @@ def _certificates(text: str | None, problems: list[str], what: str,
             problems.append(f"{what}: a PEM block is not a certificate ({str(exc)[:120]})")
             continue
         fp = fingerprint(cert)
+        want = UNIT_KEY_TYPES.get(unit or "")
+        if want is not None and facts.key_type != want:
+            problems.append(f"{what}: certificate {fp[:16]} has a key of type "
+                            f"{_key_words(facts.key_type)}, but {unit} holds an "
+                            f"{_key_words(want)} key; it is not taken as the installed {unit}")
+            continue
         found.setdefault(fp, facts)
         parsed.setdefault(fp, cert)
         fps.append(fp)
     return fps
+
+
+def _key_words(key_type: str) -> str:
+    return {"rsa": "RSA", "ec": "EC"}.get(key_type, key_type.upper())
 
 
 def installed_facts(reading: CliReading) -> tuple[InstalledFacts, dict[str, x509.Certificate]]:
@@ -109,9 +121,9 @@ def installed_facts(reading: CliReading) -> tuple[InstalledFacts, dict[str, x509
     parsed: dict[str, x509.Certificate] = {}
     problems: list[str] = []
     tomcat = _certificates(reading.output("show cert own tomcat"), problems,
-                           "show cert own tomcat", found, parsed)
+                           "show cert own tomcat", found, parsed, "tomcat")
     ecdsa = _certificates(reading.output("show cert own tomcat-ECDSA"), problems,
-                          "show cert own tomcat-ECDSA", found, parsed)
+                          "show cert own tomcat-ECDSA", found, parsed, "tomcat-ECDSA")
     trust = []
     for out in reading.outputs:
         prefix = f"show cert trust {TRUST_UNIT}/"
@@ -135,7 +147,7 @@ def installed_facts(reading: CliReading) -> tuple[InstalledFacts, dict[str, x509
         source=SOURCE, user=reading.user, error=error,
         tomcat=tomcat[0] if tomcat else None, tomcat_ecdsa=ecdsa[0] if ecdsa else None,
         trust=tuple(trust), options=options, cop_installed=cop, cop_basis=basis,
-        transcript=transcript, version=version), parsed
+        transcript=transcript, version=version, ssh_log=reading.log), parsed
 
 
 @dataclass(frozen=True)

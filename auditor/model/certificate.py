@@ -7,7 +7,12 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass
+
+#: The key each VOS identity unit holds, by the unit's name as the VOS CLI spells it
+#: (docs/domain.md: ``tomcat`` is RSA, ``tomcat-ECDSA`` is EC); ``key_type`` words.
+UNIT_KEY_TYPES: Mapping[str, str] = {"tomcat": "rsa", "tomcat-ECDSA": "ec"}
 
 
 @dataclass(frozen=True)

@@ -192,8 +192,8 @@ class TrustEntry:
 class InstalledFacts:
     """What a node holds, read over its VOS CLI (``source``: ``vos_cli``): the installed
     ``tomcat`` and ``tomcat-ECDSA`` (fingerprints), ``tomcat-trust``, the installed software
-    options verbatim, whether a COP was recognised by name, the transcript, and the version
-    the node runs."""
+    options verbatim, whether a COP was recognised by name, the transcript, the version
+    the node runs, and the SSH library's log of the session."""
 
     source: str
     user: str
@@ -208,6 +208,9 @@ class InstalledFacts:
     #: the active version ``show version active`` printed (``11.5.1.10000-61``); None when
     #: it printed none, or in facts recorded before the tool read it
     version: str | None = None
+    #: what the SSH library said about the session (the server's banner, its errors),
+    #: neutralised; empty in facts recorded before it was kept
+    ssh_log: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -289,14 +292,17 @@ def judged_version(facts: Facts) -> tuple[str, str]:
 def facts_to_json(facts: Facts) -> str:
     """Deterministic JSON: sorted keys, lists in their meaningful order, a final newline.
     A node the VOS CLI was not asked about has no ``installed`` key, one whose CLI printed
-    no version no ``installed.version``, and a chain whose signatures all verify no
-    ``bad_signature`` key, as before they existed."""
+    no version no ``installed.version``, a reading with no SSH log no ``ssh_log``, and a
+    chain whose signatures all verify no ``bad_signature`` key, as before they existed."""
     data = to_jsonable(facts)
     for node in data["nodes"]:
         if node.get("installed") is None:
             node.pop("installed", None)
-        elif node["installed"].get("version") is None:  # as before it was read
-            node["installed"].pop("version", None)
+        else:
+            if node["installed"].get("version") is None:  # as before it was read
+                node["installed"].pop("version", None)
+            if not node["installed"].get("ssh_log"):
+                node["installed"].pop("ssh_log", None)
         for endpoint in node["endpoints"]:
             for handshake in endpoint["handshakes"]:
                 check = handshake.get("chain_check")
