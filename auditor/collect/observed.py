@@ -14,7 +14,7 @@ from auditor import __version__
 from auditor.collect.certs import analyse, fingerprint, unreadable_in_chain
 from auditor.collect.handshake import Handshake
 from auditor.collect.trust import AgentTrust, check_chain
-from auditor.model.certificate import CertificateFacts, cn_only, covers_host
+from auditor.model.certificate import CertificateFacts, classify, cn_only, covers_host
 from auditor.model.cluster import Inventory, Node, role_family
 from auditor.model.facts import (
     SCHEMA_VERSION,
@@ -85,17 +85,6 @@ def _judge_received(chain: Sequence[x509.Certificate], host: str, trust: AgentTr
     checked[key] = chain_facts
     certificates.update(found)
     return chain_fps, chain_facts
-
-
-def classify(cert: CertificateFacts) -> str:
-    """``self_signed``, ``rsa_ca_signed`` or ``ec_ca_signed``, by the signer's key type."""
-    if cert.self_signed:
-        return "self_signed"
-    if cert.signer_key_type == "ec":
-        return "ec_ca_signed"
-    if cert.signer_key_type == "rsa":
-        return "rsa_ca_signed"
-    return "unknown"
 
 
 def derive_state(node: Node, family: str, which: str, endpoints: Sequence[EndpointFacts],
