@@ -23,6 +23,7 @@ from auditor.model.facts import (
     EndpointFacts,
     Facts,
     HandshakeFacts,
+    Member,
     NodeFacts,
     ProbeError,
     ProbeSettings,
@@ -159,4 +160,5 @@ def build_facts(inventory: Inventory, endpoints: Sequence[tuple[Node, str, int]]
         settings=ProbeSettings(float(settings.connect_timeout),
                                float(settings.handshake_timeout), settings.all_ports, method),
         agent_trust=TrustFacts(trust.source, trust.fingerprints),
-        certificates=dict(sorted(certificates.items())), nodes=tuple(nodes))
+        certificates=dict(sorted(certificates.items())), nodes=tuple(nodes),
+        roster=tuple(Member(n.host, n.role) for n in inventory.nodes))
