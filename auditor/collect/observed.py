@@ -116,13 +116,16 @@ def derive_state(node: Node, family: str, which: str, endpoints: Sequence[Endpoi
                          "; ".join(notes) or None)
     if which == "tomcat":
         relevant = endpoints
-    else:
-        relevant = [e for e in endpoints if e.service in ECDSA_PORTS[family]] or endpoints
+    else:  # only the ports that present it can show that it is not presented
+        relevant = [e for e in endpoints if e.service in ECDSA_PORTS[family]]
     if declared:
         return CertState(declared, "declared", note="declared in the inventory; the servers "
                          "presented no such certificate")
     if relevant and all(e.reachable for e in relevant):
         return CertState("not_presented", "observed")
+    if not relevant:
+        return CertState("unknown", "observed",
+                         note="the endpoints that would present it were not probed")
     return CertState("unknown", "observed",
                      note="the endpoints that would present it could not be reached")
 
