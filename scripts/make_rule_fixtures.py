@@ -380,6 +380,7 @@ RECIPES: dict[str, Callable[[], Facts]] = {
     "row4-socialminer-cop-declared": lambda: lab_facts(
         "row4-upgrade-trap", keep=(SM,), declared={SM: {"cop_installed": True}}),
     "row3-running-12-5": lambda: lab_facts("row3-ec-signed-ecdsa", version="12.5(1)"),
+    "row3-running-11-0": lambda: lab_facts("row3-ec-signed-ecdsa", version="11.0(1)"),
     "pre-upgrade-ca-signed-running-12-5": lambda: lab_facts("pre-upgrade-ca-signed",
                                                             version="12.5(1)"),
     "row1-publisher-finesse-refused": lambda: lab_facts(
