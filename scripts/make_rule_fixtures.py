@@ -9,7 +9,12 @@ Every file is what the real prober recorded from loopback TLS servers:
 - a few clusters the lab has no scenario for, served by this script from certificates
   made with the lab's CAs: a 1024-bit RSA key, multi-server SAN certificates, a chain sent
   out of order, a leaf without an authority key identifier, signatures that do not verify
-  (one of them from downloaded certificates, as an offline audit records them).
+  (one of them from downloaded certificates, as an offline audit records them), a leaf not
+  yet valid;
+- an offline audit of a lab scenario from its certificates, one of them not downloaded;
+- recorded facts edited afterwards, as a careless or hostile hand would: a node's record
+  removed, a certificate state that contradicts its
+  certificate.
 
 The expected findings and outcomes of each (facts, phase, options) (fixtures/expected/, named
 by the rule cases in fixtures/rules/<rule-id>/) are written and reviewed by hand; this
@@ -46,10 +51,12 @@ sys.path.insert(0, str(ROOT))
 from auditor.collect.handshake import Target  # noqa: E402
 from auditor.collect.inventory import load_inventory  # noqa: E402
 from auditor.collect.observed import build_facts  # noqa: E402
+from auditor.collect.offline import Keystore, keystore_facts  # noqa: E402
 from auditor.collect.prober import ProbeOptions, probe_all  # noqa: E402
 from auditor.collect.trust import AgentTrust, load_agent_trust  # noqa: E402
 from auditor.lab import Lab, pki  # noqa: E402
-from auditor.lab.scenarios import DOMAIN  # noqa: E402
+from auditor.lab.scenarios import DOMAIN, get_scenario  # noqa: E402
+from auditor.lab.server import scenario_certificates  # noqa: E402
 from auditor.model.cluster import DEFAULT_PORTS, Inventory, Node, role_family  # noqa: E402
 from auditor.model.facts import Facts, ProbeSettings, save_facts  # noqa: E402
 from auditor.model.presentation import presents_ecdsa  # noqa: E402
@@ -84,9 +91,10 @@ def lab_facts(scenario: str, *, keep: tuple[str, ...] | None = None,
               refuse: tuple[tuple[str, str], ...] = (), skip: tuple[tuple[str, str], ...] = (),
               declared: dict[str, dict] | None = None, version: str | None = None,
               all_ports: bool = False, undeclare: tuple[tuple[str, str], ...] = (),
-              trust: AgentTrust | None = None) -> Facts:
+              trust: AgentTrust | None = None, roles: dict[str, str] | None = None) -> Facts:
     """Probe a lab scenario after editing its inventory (``trust``: instead of the lab's
-    agents' trust, e.g. a system store that lacks the lab's roots)."""
+    agents' trust, e.g. a system store that lacks the lab's roots; ``roles``: another role
+    for a host, which the inventory file itself would refuse)."""
     with Lab(scenario, all_ports=all_ports) as lab:
         inventory = load_inventory(lab.inventory_path)
         nodes = []
@@ -99,7 +107,8 @@ def lab_facts(scenario: str, *, keep: tuple[str, ...] | None = None,
                     ports[service] = closed_port(node.address or "127.0.0.1")
             extra = (declared or {}).get(node.host, {})
             kept = {k: v for k, v in node.declared.items() if (node.host, k) not in undeclare}
-            nodes.append(replace(node, ports=ports, declared={**kept, **extra}))
+            nodes.append(replace(node, ports=ports, declared={**kept, **extra},
+                                 role=(roles or {}).get(node.host, node.role)))
         inventory = replace(inventory, nodes=tuple(nodes), version=version or inventory.version)
         return probe(inventory, trust or load_agent_trust(str(lab.agent_trust_path)),
                      frozenset(skip), all_ports)
@@ -348,6 +357,22 @@ def keystore_bad_signature() -> Facts:
         "file:agent-trust.pem", tuple(r.cert for r in ca.roots)))
 
 
+def keystore_bad_tomcat_signature() -> Facts:
+    """An offline audit from downloaded certificates: a self-issued tomcat that another RSA
+    key signed, beside an EC-CA-signed tomcat-ECDSA."""
+    from auditor.collect.offline import Keystore, keystore_facts
+
+    ca = pki.hierarchies()
+    own = pki.issue(PUB, pki.key("fixtures/bad-tomcat-self-signature", "rsa"))
+    forged = pki.signed_by_another_key(own, pki.key("fixtures/another-rsa-key", "rsa"))
+    ecdsa = _ec_signed(PUB)
+    inventory = Inventory("fixture-keystore-bad-tomcat-signature", "11.5(1)", (
+        Node(PUB, "uccx-publisher", "127.0.0.1", {}, {}),))
+    store = Keystore(forged.cert, ecdsa.cert, (*ecdsa.chain, *(r.cert for r in ca.roots)))
+    return keystore_facts(inventory, {PUB: store}, trust=AgentTrust(
+        "file:agent-trust.pem", tuple(r.cert for r in ca.roots)))
+
+
 def recorded_before_key_usage(facts: Facts) -> Facts:
     """Facts as a version before the key-usage check recorded them: no certificate says
     whether its key usage allows signing the handshake (null here; older files lack the
@@ -399,6 +424,49 @@ def cli_read(scenario: str, *, version: str, reported: dict[str, str]) -> Facts:
             readings.append(CliReading(node.host, "admin", tuple(
                 CommandOutput(command, output) for command, output in outputs)))
     return refine_from_cli(facts, readings)
+def not_yet_valid() -> Facts:
+    """A publisher whose tomcat's validity begins ten days after the probe."""
+    ca = pki.hierarchies()
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    issued = pki.issue(PUB, pki.key("fixtures/not-yet-valid", "rsa"), issuer=ca.rsa_issuing,
+                       san=(PUB,), not_before=now + dt.timedelta(days=10),
+                       not_after=now + dt.timedelta(days=740))
+    return served_facts("fixture-not-yet-valid", "11.5(1)", (
+        Served(PUB, "uccx-publisher", (issued.cert, *issued.chain), issued.key,
+               _ec_signed(PUB)),))
+
+
+def offline_facts(scenario: str, without_ecdsa: tuple[str, ...] = ()) -> Facts:
+    """An offline audit of a lab scenario from its nodes' certificates as downloaded (what
+    ``--from-pem`` reads), the hosts in ``without_ecdsa`` lacking their tomcat-ECDSA.pem."""
+    ca = pki.hierarchies()
+    spec = get_scenario(scenario)
+    inventory = Inventory(f"lab-{scenario}", spec.version, tuple(
+        Node(n.host, n.role, declared={"cop_installed": True} if n.cop_installed else {})
+        for n in spec.nodes))
+    stores = {}
+    for host, held in scenario_certificates(scenario).items():
+        ecdsa = None if host in without_ecdsa or held.tomcat_ecdsa is None \
+            else held.tomcat_ecdsa
+        stores[host] = Keystore(held.tomcat.cert, ecdsa.cert if ecdsa else None,
+                                (*held.tomcat_sent_chain, *(ecdsa.chain if ecdsa else ()),
+                                 ca.rsa_issuing.cert))
+    trust = AgentTrust("file:agent-trust.pem", tuple(r.cert for r in ca.roots))
+    return keystore_facts(inventory, stores, trust=trust)
+
+
+def without_record(facts: Facts, host: str) -> Facts:
+    """The facts with one node's record removed and their roster left as it was: a file
+    edited after it was written."""
+    return replace(facts, nodes=tuple(n for n in facts.nodes if n.host != host))
+
+
+def state_contradicted(facts: Facts, host: str) -> Facts:
+    """The facts with one node's recorded tomcat state changed to self-signed while the
+    certificate it names (and every port) shows a CA-signed one."""
+    return replace(facts, nodes=tuple(
+        replace(n, tomcat=replace(n.tomcat, state="self_signed")) if n.host == host else n
+        for n in facts.nodes))
 
 
 RECIPES: dict[str, Callable[[], Facts]] = {
@@ -423,6 +491,7 @@ RECIPES: dict[str, Callable[[], Facts]] = {
     "row4-socialminer-cop-declared": lambda: lab_facts(
         "row4-upgrade-trap", keep=(SM,), declared={SM: {"cop_installed": True}}),
     "row3-running-12-5": lambda: lab_facts("row3-ec-signed-ecdsa", version="12.5(1)"),
+    "row3-running-11-0": lambda: lab_facts("row3-ec-signed-ecdsa", version="11.0(1)"),
     "pre-upgrade-ca-signed-running-12-5": lambda: lab_facts("pre-upgrade-ca-signed",
                                                             version="12.5(1)"),
     "row1-publisher-finesse-refused": lambda: lab_facts(
@@ -446,6 +515,7 @@ RECIPES: dict[str, Callable[[], Facts]] = {
     "self-issued-bad-signature": self_issued_bad_signature,
     "forged-ca-signed": forged_ca_signed,
     "keystore-bad-signature": keystore_bad_signature,
+    "keystore-bad-tomcat-signature": keystore_bad_tomcat_signature,
     "row3-recorded-before-key-usage": lambda: recorded_before_key_usage(
         lab_facts("row3-ec-signed-ecdsa")),
     # the VOS CLI of every node read: it reports the version the inventory declares, another
@@ -459,6 +529,15 @@ RECIPES: dict[str, Callable[[], Facts]] = {
     "row3-cli-subscriber-reports-11-0": lambda: cli_read(
         "row3-ec-signed-ecdsa", version="11.5(1)",
         reported={PUB: "11.5.1.10000-61", SUB: "11.0.1.10000-44"}),
+    "row3-two-publishers": lambda: lab_facts("row3-ec-signed-ecdsa",
+                                             roles={SUB: "uccx-publisher"}),
+    "row3-subscriber-record-missing": lambda: without_record(
+        lab_facts("row3-ec-signed-ecdsa"), SUB),
+    "row3-publisher-tomcat-state-contradicted": lambda: state_contradicted(
+        lab_facts("row3-ec-signed-ecdsa", keep=(PUB,)), PUB),
+    "row3-offline-socialminer-without-tomcat-ecdsa": lambda: offline_facts(
+        "row3-ec-signed-ecdsa", without_ecdsa=(SM,)),
+    "not-yet-valid": not_yet_valid,
 }
 
 

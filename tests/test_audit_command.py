@@ -36,7 +36,7 @@ EXPECTED = {
     "pre-upgrade-ca-signed": ("no_go", grid((W, F), (W, F), (P, W))),
     "pre-upgrade-self-signed": ("go_with_actions", grid((P, P), (P, P), (P, P))),
     "mixed-cluster": ("no_go", grid((W, W), (W, F), (W, W))),
-    "hygiene-expired": ("no_go", grid((P, W), (W, W), (W, W))),
+    "hygiene-expired": ("no_go", grid((B, W), (W, W), (W, W))),
     "hygiene-sha1": ("no_go", grid((P, W), (W, W), (W, W))),
     "hygiene-cn-without-san": ("no_go", grid((P, W), (W, W), (W, W))),
     "hygiene-wrong-host": ("no_go", grid((P, W), (W, W), (W, W))),

@@ -58,11 +58,16 @@ def test_recorded_facts_of_an_endpoint_not_seen(rules: RuleSet, name: str,
     seen = _answers(evaluation, PUB, "finesse")
     assert seen and set(seen.values()) <= {"passed", "failed"}
     # beyond the endpoint's own rules, only a rule whose condition needs that endpoint
-    # reached: tomcat-ecdsa-not-presented-by-uccx looks at Live Data from the node
+    # reached (tomcat-ecdsa-not-presented-by-uccx looks at Live Data from the node), and,
+    # where the port that presents tomcat-ECDSA left its state unknown, a rule whose
+    # answer depends on that state
+    unknown_state = evaluation.nodes[0].tomcat_ecdsa == "unknown"
     assert {(c.rule_id, c.subject.scope) for c in evaluation.checks
             if c.result == "not_seen" and c.subject is not None
             and c.subject.scope != "endpoint"} == {
-        ("tomcat-ecdsa-not-presented-by-uccx", "node")}
+        ("tomcat-ecdsa-not-presented-by-uccx", "node"),
+        *([("uccx-does-not-present-rsa-signed-tomcat-ecdsa", "node")] if unknown_state
+          else [])}
 
 
 def _without_rsa_only(facts: Facts, host: str, service: str) -> Facts:

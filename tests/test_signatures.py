@@ -128,7 +128,8 @@ def _pem(*certs) -> bytes:
 def test_a_downloaded_tomcat_ecdsa_its_key_does_not_verify_stops_the_offline_audit(
         tmp_path) -> None:
     """Offline, no port is known to present such a certificate: the keystore itself is the
-    finding, and no gadget of the node is known to work."""
+    finding, and no gadget tomcat-ECDSA decides (Live Data) is known to work; the Finesse
+    desktop, whose endpoints present tomcat, is judged from tomcat."""
     ca = pki.hierarchies()
     folder = tmp_path / "downloads" / HOST
     folder.mkdir(parents=True)
@@ -149,7 +150,7 @@ def test_a_downloaded_tomcat_ecdsa_its_key_does_not_verify_stops_the_offline_aud
     assert audit["nodes"][0]["tomcat_ecdsa"] == "signature_invalid"
     assert "keystore-certificate-signature-does-not-verify" in {
         f["rule_id"] for f in audit["findings"] if f["severity"] == "error"}
-    assert not {v["outcome"] for v in audit["nodes"][0]["gadgets"].values()} & NEVER
+    assert audit["nodes"][0]["gadgets"]["live_data"]["outcome"] not in NEVER
 
 
 def test_check_cert_does_not_pass_a_self_issued_certificate_its_key_does_not_verify(

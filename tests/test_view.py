@@ -117,4 +117,4 @@ def test_in_the_pre_phase_the_predicted_endpoint_says_so() -> None:
     assert view.nodes[0].node["tomcat_ecdsa"] == {
         "state": "self_signed", "state_words": "self-signed", "source": "predicted",
         "source_words": "predicted for after the change", "presented": True,
-        "declared": None}
+        "declared": None, "note": None}

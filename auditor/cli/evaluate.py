@@ -48,6 +48,7 @@ def evaluate_command(
         "--waivers", metavar="FILE", help="Accepted risks (YAML); repeatable.")] = None,
 ) -> None:
     """Judge recorded facts: findings, the verdict, and each agent gadget's outcome per node."""
+    from auditor.common.errors import InputError
     from auditor.evaluate.ruleset import load_ruleset
     from auditor.model.audit import Invocation, audit_to_json, save_audit
     from auditor.model.facts import load_facts
@@ -73,8 +74,15 @@ def evaluate_command(
         target_version=target_version, change_date=change_date,
         expiry_window_days=expiry_window, rule_dirs=tuple(rules or ()),
         waiver_files=tuple(waivers or ()), invocation=Invocation("evaluate", tuple(args)))
-    audit = judge(request, ruleset, load_waiver_files(request.waiver_files, ruleset,
-                                                      request.inventory), facts)
+    try:
+        audit = judge(request, ruleset, load_waiver_files(request.waiver_files, ruleset,
+                                                          request.inventory), facts)
+    except InputError as exc:
+        if exc.path is not None or exc.field is None or exc.field.startswith("--"):
+            raise
+        # a field of the facts (no node, a version that is none): name their file
+        raise InputError(exc.message, path=str(facts_file), field=exc.field,
+                         expected=exc.expected) from None
     for notice in audit.waiver_notices:
         say(f"notice: {notice}")
     if out is not None:

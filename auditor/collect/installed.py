@@ -19,9 +19,8 @@ from dataclasses import dataclass, replace
 from cryptography import x509
 
 from auditor.collect.certs import analyse, fingerprint
-from auditor.collect.observed import classify
 from auditor.collect.vos_cli import TRUST_UNIT, CliReading, pem_blocks, software_options
-from auditor.model.certificate import UNIT_KEY_TYPES, CertificateFacts
+from auditor.model.certificate import UNIT_KEY_TYPES, CertificateFacts, classify
 from auditor.model.facts import (
     CertState,
     CliError,

@@ -14,7 +14,7 @@ from auditor import __version__
 from auditor.collect.certs import analyse, fingerprint, unreadable_in_chain
 from auditor.collect.handshake import Handshake
 from auditor.collect.trust import AgentTrust, check_chain
-from auditor.model.certificate import CertificateFacts, cn_only, covers_host
+from auditor.model.certificate import CertificateFacts, classify, cn_only, covers_host
 from auditor.model.cluster import Inventory, Node, role_family
 from auditor.model.facts import (
     SCHEMA_VERSION,
@@ -23,6 +23,7 @@ from auditor.model.facts import (
     EndpointFacts,
     Facts,
     HandshakeFacts,
+    Member,
     NodeFacts,
     ProbeError,
     ProbeSettings,
@@ -87,21 +88,6 @@ def _judge_received(chain: Sequence[x509.Certificate], host: str, trust: AgentTr
     return chain_fps, chain_facts
 
 
-def classify(cert: CertificateFacts) -> str:
-    """``self_signed``, ``rsa_ca_signed`` or ``ec_ca_signed``, by the signer's key type;
-    ``signature_invalid`` for a self-issued certificate its own key does not verify (it is
-    not self-signed, and no CA signed it either)."""
-    if cert.self_signed:
-        return "self_signed"
-    if cert.self_issued:
-        return "signature_invalid"
-    if cert.signer_key_type == "ec":
-        return "ec_ca_signed"
-    if cert.signer_key_type == "rsa":
-        return "rsa_ca_signed"
-    return "unknown"
-
-
 def derive_state(node: Node, family: str, which: str, endpoints: Sequence[EndpointFacts],
                  certificates: Mapping[str, CertificateFacts]) -> CertState:
     """The state of one certificate on one node, from what was presented plus declarations."""
@@ -134,13 +120,16 @@ def derive_state(node: Node, family: str, which: str, endpoints: Sequence[Endpoi
                          "; ".join(notes) or None)
     if which == "tomcat":
         relevant = endpoints
-    else:
-        relevant = [e for e in endpoints if e.service in ECDSA_PORTS[family]] or endpoints
+    else:  # only the ports that present it can show that it is not presented
+        relevant = [e for e in endpoints if e.service in ECDSA_PORTS[family]]
     if declared:
         return CertState(declared, "declared", note="declared in the inventory; the servers "
                          "presented no such certificate")
     if relevant and all(e.reachable for e in relevant):
         return CertState("not_presented", "observed")
+    if not relevant:
+        return CertState("unknown", "observed",
+                         note="the endpoints that would present it were not probed")
     return CertState("unknown", "observed",
                      note="the endpoints that would present it could not be reached")
 
@@ -178,4 +167,5 @@ def build_facts(inventory: Inventory, endpoints: Sequence[tuple[Node, str, int]]
         settings=ProbeSettings(float(settings.connect_timeout),
                                float(settings.handshake_timeout), settings.all_ports, method),
         agent_trust=TrustFacts(trust.source, trust.fingerprints),
-        certificates=dict(sorted(certificates.items())), nodes=tuple(nodes))
+        certificates=dict(sorted(certificates.items())), nodes=tuple(nodes),
+        roster=tuple(Member(n.host, n.role) for n in inventory.nodes))

@@ -18,14 +18,14 @@ from cryptography import x509
 from auditor.collect.certs import analyse, fingerprint, read_certificates, signature_verifies
 from auditor.collect.handshake import Handshake
 from auditor.collect.installed import InstalledCertificates
-from auditor.collect.observed import build_facts, classify
+from auditor.collect.observed import build_facts
 from auditor.collect.trust import AgentTrust
 from auditor.common.errors import InputError
-from auditor.model.certificate import covers_host
+from auditor.model.certificate import classify, covers_host
 from auditor.model.cluster import Inventory, Node, role_family
-from auditor.model.facts import PROFILES, Facts, ProbeError, ProbeSettings
+from auditor.model.facts import PROFILES, CertState, Facts, NodeFacts, ProbeError, ProbeSettings
 from auditor.model.presentation import presents_ecdsa
-from auditor.model.versions import Version
+from auditor.model.versions import Version, uses_ecdsa
 
 METHOD = "declared"
 CERT_SUFFIXES = (".pem", ".crt", ".cer", ".der")
@@ -167,10 +167,23 @@ def keystore_facts(inventory: Inventory, stores: Mapping[str, Keystore], *, trus
     facts = build_facts(inventory, endpoints, results, trust=trust,
                         settings=ProbeSettings(0.0, 0.0, all_ports, METHOD), observed_at=at)
     declared_nodes = tuple(replace(n, tomcat=replace(n.tomcat, source="declared"),
-                                   tomcat_ecdsa=replace(n.tomcat_ecdsa, source="declared"))
+                                   tomcat_ecdsa=_ecdsa_state(n, stores[n.host], version))
                            for n in facts.nodes)
     return replace(facts, source="declared", nodes=declared_nodes,
                    settings=replace(facts.settings, connect_timeout=1.0, handshake_timeout=1.0))
+
+
+def _ecdsa_state(node: NodeFacts, store: Keystore, version: Version) -> CertState:
+    """The declared ``tomcat-ECDSA`` state: from the keystore or the inventory; where
+    neither says and the version holds one on every node, unknown, never "not presented"
+    (a certificate not downloaded is not one that does not exist)."""
+    state = replace(node.tomcat_ecdsa, source="declared")
+    if store.tomcat_ecdsa is not None or "tomcat_ecdsa" in node.declared \
+            or not uses_ecdsa(version):
+        return state
+    return CertState("unknown", "declared", note=(
+        f"no tomcat-ECDSA certificate was given for {node.host}, and on {version.text} "
+        "every node holds one"))
 
 
 def installed_from_pem(inventory: Inventory) -> dict[str, InstalledCertificates]:

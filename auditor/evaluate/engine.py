@@ -6,22 +6,25 @@ node whose role, phase and version it applies to, and answers for each (a
 endpoint the audit did not reach; and the gadgets it checked). A rule
 that fires gives one finding and its effect on each gadget that needs the subject. A
 gadget's outcome is the worst effect given to it; it carries the rules that gave that
-effect. A gadget no rule found a problem with ``works``; the rules that checked it are the
-checks that name it.
+effect. A gadget no rule found a problem with ``works``, but only while the evidence its
+judgement needs is there (see :func:`evaluate`); the rules that checked it are the checks
+that name it.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from auditor import __version__
+from auditor.common.errors import InputError
 from auditor.evaluate.conditions import lookup, render
-from auditor.evaluate.gadgets import gadgets_of
+from auditor.evaluate.gadgets import SERVED_BY, gadgets_of
 from auditor.evaluate.projection import Settings
 from auditor.evaluate.ruleset import Rule, RuleSet
-from auditor.evaluate.view import NodeView, build_views
+from auditor.evaluate.view import KNOWN_STATES, UNKNOWN, NodeView, build_views, is_state
 from auditor.model.audit import (
     SCHEMA_VERSION,
     Audit,
@@ -124,12 +127,86 @@ def _with_causes(found: list[tuple[Finding, Mapping[str, Any], Rule]]) -> list[F
     return out
 
 
+def _rests_on_unknown(rule: Rule, view: Mapping[str, Any], states: list[str],
+                      fired: bool) -> bool:
+    """Would the rule answer otherwise if a certificate state it reads, and the facts do
+    not know, were known? Each unknown state is tried as every state it could be."""
+    unknown = [path for path in states if lookup(view, path) == UNKNOWN]
+    if not unknown:
+        return False
+    for values in itertools.product(KNOWN_STATES, repeat=len(unknown)):
+        if rule.condition.holds(_with(view, dict(zip(unknown, values, strict=True)))) != fired:
+            return True
+    return False
+
+
+def _with(view: Mapping[str, Any], values: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A copy of ``view`` with the fields at these paths replaced (the rest shared)."""
+    out = dict(view)
+    for path, value in values.items():
+        *parents, last = path.split(".")
+        node = out
+        for part in parents:
+            node[part] = dict(node.get(part) or {})
+            node = node[part]
+        node[last] = value
+    return out
+
+
+@dataclass(frozen=True)
+class _Gaps:
+    """The evidence a gadget's judgement needs and lacks: the endpoints it needs that gave
+    no browser a certificate, and the rules that could not look."""
+
+    endpoints: tuple[Mapping[str, Any], ...]
+    rules: tuple[str, ...]
+    host: str
+
+    def __bool__(self) -> bool:
+        return bool(self.endpoints or self.rules)
+
+    @property
+    def fallback(self) -> list[tuple[str, str, str]]:
+        """Reasons when no finding on the node says what would settle it."""
+        reasons = [f"port {e['port']} ({e['service']}) of {self.host} gave no browser a "
+                   "certificate" for e in self.endpoints]
+        reasons += [f"rule {r} could not look at what it judges on {self.host}"
+                    for r in self.rules]
+        return [("", reason, f"Audit {self.host} again with every endpoint it serves "
+                             "reached and its certificates' states known.")
+                for reason in reasons]
+
+
+def _evidence_gaps(node: NodeView, gadget: str, blind: list[str]) -> _Gaps:
+    """What of a gadget's evidence is missing on a node: its endpoints without a browser
+    certificate, and the rules that judge it but did not see their subject."""
+    needed = SERVED_BY[gadget]
+    return _Gaps(tuple(e for e in node.endpoints
+                       if e["service"] in needed and not e["reachable"]),
+                 tuple(dict.fromkeys(blind)), node.host)
+
+
 def evaluate(rules: RuleSet, facts: Facts, settings: Settings) -> Evaluation:
-    """Findings and per-node gadget outcomes. Pure: no I/O, same inputs, same output."""
+    """Findings and per-node gadget outcomes. Pure: no I/O, same inputs, same output.
+
+    A gadget is better than ``unknown`` only when its evidence is all there: every
+    endpoint it needs (:data:`~auditor.evaluate.gadgets.SERVED_BY`) gave a browser a
+    certificate, and every rule that judges it looked (no ``not_seen`` check: its
+    endpoints reached, no certificate state it reads unknown). Otherwise it is ``unknown``
+    whatever the rules gave it, with what would settle it (:func:`_evidence_gaps`).
+    """
+    if not facts.nodes:
+        raise InputError("the facts hold no node, so there is no cluster to judge",
+                         field="nodes", expected="the cluster's nodes, its UCCX publisher "
+                         "among them")
     views = build_views(facts, settings)
     findings: list[tuple[tuple[int, int, str, int], Finding, Mapping[str, Any], Rule]] = []
     given: dict[tuple[str, str], list[tuple[Outcome, str]]] = {}
     settles: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
+    # per node: every finding that says what would settle an unknown, on any subject
+    node_settles: dict[str, list[tuple[str, str, str]]] = {}
+    # (node, gadget): the rules that had something of it to judge and could not look
+    blind: dict[tuple[str, str], list[str]] = {}
     checks: list[RuleCheck] = []
     # tens of thousands of checks on a large fleet name few distinct subjects and gadget
     # lists: each is kept once
@@ -137,6 +214,7 @@ def evaluate(rules: RuleSet, facts: Facts, settings: Settings) -> Evaluation:
     for rule in rules.rules:
         in_force = rule.applies(settings.phase, settings.version)
         must_reach = rule.condition.must_reach()
+        reads_states = [p for p in dict.fromkeys(rule.condition.facts()) if is_state(p)]
 
         for node in views.nodes:
             subjects = (list(_subjects(rule, node, views.cluster))
@@ -147,12 +225,20 @@ def evaluate(rules: RuleSet, facts: Facts, settings: Settings) -> Evaluation:
                 affected = tuple(g for g in subject.gadgets if g in rule.effects)
                 affected = shared.setdefault(affected, affected)
                 fired = rule.condition.holds(subject.view)
-                seen = subject.seen and all(lookup(subject.view, path) is True
-                                            for path in must_reach)
+                # an unknown certificate state the answer depends on: it did not look
+                guessed = _rests_on_unknown(rule, subject.view, reads_states, fired)
+                seen = (subject.seen and not guessed
+                        and all(lookup(subject.view, path) is True for path in must_reach))
                 result: RuleResult = "failed" if fired else "passed" if seen else "not_seen"
                 checks.append(RuleCheck(rule.id, node.host,
                                         shared.setdefault(subject.subject, subject.subject),
                                         result, affected))
+                if result == "not_seen" or guessed:
+                    # a gadget it would have given worse than ``works`` (or gave on a
+                    # guess) is not judged
+                    for gadget in affected:
+                        if rule.effects[gadget] != "works":
+                            blind.setdefault((node.host, gadget), []).append(rule.id)
                 if not fired:
                     continue
                 for gadget in affected:
@@ -161,10 +247,12 @@ def evaluate(rules: RuleSet, facts: Facts, settings: Settings) -> Evaluation:
                 message = render(rule.message, subject.view)
                 if subject.predicted:
                     message = f"After the upgrade to {settings.target_version.text}: {message}"
-                for gadget in affected:
-                    if rule.effects[gadget] == "unknown" and rule.settle:
-                        settles.setdefault((node.host, gadget), []).append(
-                            (rule.id, message, render(rule.settle, subject.view)))
+                if rule.settle and "unknown" in rule.effects.values():
+                    settle = (rule.id, message, render(rule.settle, subject.view))
+                    node_settles.setdefault(node.host, []).append(settle)
+                    for gadget in affected:
+                        if rule.effects[gadget] == "unknown":
+                            settles.setdefault((node.host, gadget), []).append(settle)
                 finding = Finding(
                     rule.id, rule.severity, node.host, subject.subject, rule.title, message,
                     remedies_for(rule, rules, node.role, subject.view),
@@ -184,15 +272,21 @@ def evaluate(rules: RuleSet, facts: Facts, settings: Settings) -> Evaluation:
             worst: Outcome = "works"
             outcome = max((o for o, _ in effects), key=OUTCOMES.index, default=worst)
             deciding = {r for o, r in effects if o == outcome} if outcome != "works" else set()
+            why = settles.get((node.host, gadget), [])
+            gaps = _evidence_gaps(node, gadget, blind.get((node.host, gadget), []))
+            if gaps and OUTCOMES.index(outcome) < OUTCOMES.index("unknown"):
+                # what the rules gave rests on evidence that is not there
+                outcome = "unknown"
+                why = why or node_settles.get(node.host, []) or gaps.fallback
+                # the findings that say what is missing, else the rules that could not look
+                deciding = {r for r, _, _ in why if r} or set(gaps.rules)
             gadgets[gadget] = GadgetResult(outcome, tuple(sorted(deciding)))
             if outcome == "unknown":
-                why = settles.get((node.host, gadget), [])
                 unknowns.append(Unknown(
                     node.host, gadget, tuple(dict.fromkeys(m for _, m, _ in why)),
                     tuple(dict.fromkeys(s for _, _, s in why)),
                     tuple(sorted(deciding))))
-        node_facts = facts.nodes[node.index]
-        states = (node_facts.tomcat.state, node_facts.tomcat_ecdsa.state)
+        states = node.recorded
         predicted = (PredictedStates(node.tomcat, node.tomcat_ecdsa)
                      if settings.phase == "pre" and (node.tomcat, node.tomcat_ecdsa) != states
                      else None)

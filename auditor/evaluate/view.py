@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
 
@@ -23,10 +23,30 @@ from auditor.evaluate.gadgets import (
     services_of,
 )
 from auditor.evaluate.projection import Settings, predicted_browser, predicted_states
-from auditor.model.certificate import CertificateFacts, covers_host, names_exactly, parse_time
+from auditor.model.certificate import (
+    CertificateFacts,
+    classify,
+    covers_host,
+    names_exactly,
+    parse_time,
+)
 from auditor.model.certificate import cn_only as names_only_in_cn
-from auditor.model.cluster import DEFAULT_PORTS, EXTRA_UCCX_PORTS, UCCX_ROLES, role_family
-from auditor.model.facts import Facts, HandshakeFacts, NodeFacts, judged_version, state_words
+from auditor.model.cluster import (
+    DEFAULT_PORTS,
+    EXTRA_UCCX_PORTS,
+    ROLES,
+    UCCX_ROLES,
+    role_family,
+)
+from auditor.model.facts import (
+    STATES,
+    CertState,
+    Facts,
+    HandshakeFacts,
+    NodeFacts,
+    judged_version,
+    state_words,
+)
 from auditor.model.presentation import ECDSA_PORTS
 from auditor.model.versions import Version
 
@@ -39,6 +59,8 @@ _ENDPOINT = {
     "gadgets": "the gadgets of this node that need this endpoint",
     "gadget_titles": "those gadgets in words, e.g. 'Finesse desktop'",
     "probed": "the facts hold this endpoint",
+    "records": "how many records of this endpoint the facts hold (0 when not probed; more "
+               "than one contradicts itself, and the endpoint counts as not seen)",
     "reachable": "a browser-like client completed a TLS handshake",
     "predicted": "pre phase: the browser view is the prediction for after the upgrade",
     "error_kind": "why the browser handshake failed: dns, refused, timeout, reset, "
@@ -93,6 +115,8 @@ _STATE = {
                     "VOS CLI), not presented on the network'",
     "presented": "browsers get this certificate on at least one endpoint of the node",
     "declared": "the state the inventory declares (null when it declares none)",
+    "note": "what the facts say about how the state was found; for an unknown state, why "
+            "(not collected, or contradicted by the facts' own evidence)",
 }
 
 _SOURCE_WORDS = {
@@ -133,6 +157,9 @@ _CERTIFICATE = {
     "not_after": "end of validity (UTC timestamp)",
     "not_after_date": "end of validity (YYYY-MM-DD)",
     "expired": "expired when the facts were recorded",
+    "not_yet_valid": "its validity had not begun when the facts were recorded",
+    "ends_by_change_date": "not expired when the facts were recorded, but it ends before "
+                           "the change date is over (browsers refuse it from then on)",
     "days_after_change": "whole days from the change date to the end of validity "
                          "(negative: it ends before the change date)",
     "expiry_phrase": "e.g. '12 days after the change date (2026-12-01)'",
@@ -169,6 +196,13 @@ FIELDS: dict[str, str] = {
     "cluster.change_date": "the change date, YYYY-MM-DD",
     "cluster.expiry_window_days": "how many days after the change date a certificate must "
                                   "stay valid (--expiry-window, default 30)",
+    "cluster.roles": "the roles the facts hold a node of, each once",
+    "cluster.repeated_roles": "the roles the facts hold more than one node of (null when "
+                              "none)",
+    "cluster.node_gaps": "where the facts' nodes and the roster the facts were recorded "
+                         "with disagree: a listed node without its record, a record the "
+                         "roster does not list or lists with another role, a host recorded "
+                         "twice (null when they agree, or the facts have no roster)",
     "cluster.uccx_hosts": "the FQDNs of the UCCX nodes",
     "cluster.socialminer_hosts": "the FQDNs of the SocialMiner nodes",
     "cluster.agent_trust": "what the agents' trust was taken from",
@@ -209,6 +243,18 @@ FIELDS: dict[str, str] = {
 }
 
 
+#: The value of a certificate state the facts do not know (not collected, or contradicted).
+UNKNOWN = "unknown"
+#: What an unknown state could be.
+KNOWN_STATES = tuple(s for s in STATES if s != UNKNOWN)
+
+
+def is_state(path: str) -> bool:
+    """Is the field a certificate state (``node.tomcat.state``, ``node.peer.tomcat_ecdsa.
+    state``), whose ``unknown`` means the evidence is missing rather than a value?"""
+    return path.endswith((".tomcat.state", ".tomcat_ecdsa.state"))
+
+
 def fields_for(scope: str) -> list[str]:
     """The fields a rule of this scope can see: cluster and node, plus its subject."""
     return list(_fields_for(scope))
@@ -230,8 +276,12 @@ class NodeView:
     node: Mapping[str, Any]
     endpoints: tuple[Mapping[str, Any], ...]
     certificates: tuple[Mapping[str, Any], ...]
+    #: the states the rules judge: in the pre phase, those predicted for after the change
     tomcat: str
     tomcat_ecdsa: str
+    #: the states of the recorded certificates, as their evidence bears them out
+    #: (:func:`checked_state`)
+    recorded: tuple[str, str] = ("unknown", "unknown")
 
 
 @dataclass(frozen=True)
@@ -274,9 +324,9 @@ def _own_signature_fails(cert: CertificateFacts) -> str | None:
 
 def _browser(facts: Facts, hs: HandshakeFacts | None, host: str) -> dict[str, Any]:
     view: dict[str, Any] = {k.split(".", 1)[1]: None for k in _ENDPOINT if "." in k}
-    if hs is None or not hs.ok or not hs.chain:
+    leaf = facts.certificate(hs.leaf) if hs is not None else None
+    if hs is None or leaf is None:  # no handshake, or one naming a certificate not held
         return view
-    leaf = facts.certificates[hs.chain[0]]
     check = hs.chain_check
     trust = check.trust if check else None
     reasons = []
@@ -320,7 +370,8 @@ def key_usage_refused(cert: CertificateFacts) -> bool | None:
 def _endpoint(facts: Facts, node: NodeFacts, service: str,
               settings: Settings) -> dict[str, Any]:
     family = role_family(node.role)
-    endpoint = node.endpoint(service)
+    records = [e for e in node.endpoints if e.service == service]
+    endpoint = records[0] if records else None
     gadgets = gadgets_served(node.role, service)
     default_port = {**DEFAULT_PORTS[family], **EXTRA_UCCX_PORTS}.get(service)
     observed = endpoint.handshake("browser") if endpoint else None
@@ -329,14 +380,25 @@ def _endpoint(facts: Facts, node: NodeFacts, service: str,
     browser = predicted.view if predicted and predicted.view else _browser(
         facts, browser_hs, node.host)
     error = browser_hs.error if browser_hs is not None and not browser_hs.ok else None
+    error_kind, error_detail = (error.kind, error.detail) if error else (None, None)
+    if browser_hs is not None and browser_hs.leaf and facts.certificate(browser_hs.leaf) is None:
+        error_kind, error_detail = "other", (f"the facts name a certificate they do not hold "
+                                             f"({browser_hs.leaf[:16]})")
+    if len(records) > 1:
+        # two records of one endpoint contradict each other: neither is taken, whatever
+        # their order
+        browser = _browser(facts, None, node.host)
+        error_kind, error_detail = "other", (
+            f"the facts hold {len(records)} records of this endpoint (ports "
+            + ", ".join(str(e.port) for e in records) + ")")
     return {
         "service": service, "service_title": service_title(node.role, service),
         "port": endpoint.port if endpoint else default_port, "gadgets": list(gadgets),
         "gadget_titles": phrase([GADGET_TITLES[g] for g in gadgets]) or None,
-        "probed": endpoint is not None, "reachable": browser["kind"] is not None,
-        "predicted": predicted is not None,
-        "error_kind": error.kind if error else None,
-        "error_detail": error.detail if error else None,
+        "probed": endpoint is not None, "records": len(records),
+        "reachable": browser["kind"] is not None,
+        "predicted": predicted is not None and len(records) <= 1,
+        "error_kind": error_kind, "error_detail": error_detail,
         "browser": browser,
     }
 
@@ -346,15 +408,17 @@ def _certificates(facts: Facts, node: NodeFacts, settings: Settings) -> list[dic
     observed_at = parse_time(facts.observed_at)
     change = dt.datetime.combine(settings.change_date, dt.time(), dt.timezone.utc)
     order = services_of(node.role)
+    day_over = change + dt.timedelta(days=1)
     for endpoint in sorted(node.endpoints, key=lambda e: (order.index(e.service)
                                                           if e.service in order else 99)):
         for hs in endpoint.handshakes:
-            if not hs.ok or not hs.chain:
+            cert = facts.certificate(hs.leaf)
+            if cert is None:
                 continue
-            cert = facts.certificates[hs.chain[0]]
             view = seen.get(cert.fingerprint_sha256)
             if view is None:
                 not_after = parse_time(cert.not_after)
+                expired = not_after <= observed_at
                 days = (not_after - change).days
                 when = "after" if days >= 0 else "before"
                 view = seen[cert.fingerprint_sha256] = {
@@ -373,7 +437,10 @@ def _certificates(facts: Facts, node: NodeFacts, settings: Settings) -> list[dic
                     "named_hosts": [n.host for n in facts.nodes if names_exactly(cert, n.host)],
                     "not_after": cert.not_after,
                     "not_after_date": cert.not_after[:10],
-                    "expired": not_after <= observed_at, "days_after_change": days,
+                    "expired": expired,
+                    "not_yet_valid": parse_time(cert.not_before) > observed_at,
+                    "ends_by_change_date": not expired and not_after < day_over,
+                    "days_after_change": days,
                     "expiry_phrase": f"{abs(days)} days {when} the change date "
                                      f"({settings.change_date.isoformat()})",
                     "services": [], "ports": [],
@@ -401,14 +468,16 @@ def _certificates(facts: Facts, node: NodeFacts, settings: Settings) -> list[dic
     return sorted(seen.values(), key=lambda c: (c["kind"], c["fingerprint"]))
 
 
-def _state(state: str, source: str, presented: bool, declared: str | None) -> dict[str, Any]:
+def _state(state: str, source: str, presented: bool, declared: str | None,
+           note: str | None) -> dict[str, Any]:
     words = _SOURCE_WORDS.get(source, source)
     if source == "installed":
         words = ("installed (read over the VOS CLI), "
                  + ("also presented on the network" if presented
                     else "not presented on the network"))
     return {"state": state, "state_words": state_words(state), "source": source,
-            "source_words": words, "presented": presented, "declared": declared}
+            "source_words": words, "presented": presented, "declared": declared,
+            "note": note}
 
 
 def _state_conflicts(states: Mapping[str, Mapping[str, Any]]) -> list[str] | None:
@@ -422,6 +491,53 @@ def _state_conflicts(states: Mapping[str, Mapping[str, Any]]) -> list[str] | Non
             conflicts.append(f"{title}: the inventory declares {state_words(declared)}, "
                              f"{view['source_words']}: {view['state_words']}")
     return conflicts or None
+
+
+_UNIT = {"tomcat": ("tomcat", "rsa"), "tomcat_ecdsa": ("tomcat-ECDSA", "ec")}
+#: Where a recorded state may come from (``predicted`` is the pre phase's, never recorded).
+_RECORDED_SOURCES = ("observed", "declared", "installed")
+
+
+def checked_state(facts: Facts, node: NodeFacts, which: str) -> CertState:
+    """The node's recorded state of ``tomcat`` or ``tomcat_ecdsa`` when the facts' own
+    evidence bears it out: the certificate it names is held, has its unit's key type and
+    is signed as the state says (and, observed, is presented); a state with no certificate
+    is a declaration the node's ``declared`` says, or ``not_presented``, and holds only
+    where no endpoint presents a certificate of that key type. Otherwise the state is ``unknown``,
+    its note naming the contradiction: what disagrees with itself is not evidence."""
+    state: CertState = getattr(node, which)
+    if state.state == "unknown":
+        return state
+    title, key_type = _UNIT[which]
+    presented = [cert.fingerprint_sha256 for e in node.endpoints for hs in e.handshakes
+                 if (cert := facts.certificate(hs.leaf)) is not None
+                 and cert.key_type == key_type]
+    problems = []
+    if state.source not in _RECORDED_SOURCES:
+        problems.append(f"its source {state.source!r} is none a recording has")
+    if state.leaf is not None:
+        cert = facts.certificate(state.leaf)
+        if cert is None:
+            problems.append(f"the certificate it names ({state.leaf[:16]}) is not in them")
+        elif cert.key_type != key_type:
+            problems.append(f"the certificate it names has a {cert.key_type} key")
+        # a chain check may find a CA-signed leaf's signature forged: that recorded state is
+        # worse than classify() alone says, and never moves a verdict towards GO
+        elif classify(cert) != state.state and state.state != "signature_invalid":
+            problems.append(f"the certificate it names is {state_words(classify(cert))}")
+        if state.source == "observed" and state.leaf not in presented:
+            problems.append("no endpoint presents the certificate it names")
+    elif state.state != "not_presented" and (state.source != "declared"
+                                             or node.declared.get(which) != state.state):
+        problems.append("neither a certificate nor a declaration stands behind it")
+    if state.leaf is None and presented and (state.state == "not_presented"
+                                             or state.source == "declared"):
+        problems.append(f"an endpoint presents one ({presented[0][:16]}) it does not name")
+    if not problems:
+        return state
+    return CertState("unknown", state.source, None, (), (
+        f"the facts say {title} is {state_words(state.state)} ({state.source}), but "
+        + "; ".join(problems)))
 
 
 def _cop(node: NodeFacts) -> tuple[bool | None, str | None]:
@@ -454,10 +570,33 @@ _VERSION_SOURCES = {
 }
 
 
+def node_gaps(facts: Facts) -> list[str]:
+    """Where the facts' node records and their roster disagree, in words: each listed node
+    needs one record with its role, and each record a place in the roster. Facts without a
+    roster (recorded before it was written) can only show a host recorded twice."""
+    hosts = [n.host for n in facts.nodes]
+    gaps = [f"{host} is recorded {hosts.count(host)} times"
+            for host in dict.fromkeys(hosts) if hosts.count(host) > 1]
+    if facts.roster is None:
+        return gaps
+    recorded = {(n.host, n.role) for n in facts.nodes}
+    listed = {(m.host, m.role) for m in facts.roster}
+    gaps += [f"{host} ({role}) is listed but has no record" for host, role in
+             dict.fromkeys((m.host, m.role) for m in facts.roster)
+             if (host, role) not in recorded]
+    gaps += [f"{n.host} ({n.role}) has a record but is not listed" for n in facts.nodes
+             if (n.host, n.role) not in listed]
+    return gaps
+
+
 def build_views(facts: Facts, settings: Settings) -> ClusterView:
     """The views of every node, in the facts' node order. Pure: no I/O."""
     uccx_hosts = [n.host for n in facts.nodes if n.role in UCCX_ROLES]
+    roles = [n.role for n in facts.nodes]
     cluster = {
+        "roles": [r for r in ROLES if r in roles],
+        "repeated_roles": [r for r in ROLES if roles.count(r) > 1] or None,
+        "node_gaps": node_gaps(facts) or None,
         "name": facts.cluster, "phase": settings.phase, "version": settings.version.text,
         "current_version": settings.current_version.text,
         "declared_version": facts.version,
@@ -478,7 +617,9 @@ def build_views(facts: Facts, settings: Settings) -> ClusterView:
         services = [s for s in services_of(node.role)
                     if s in expected_services(node.role) or s in probed]
         endpoints = {s: _endpoint(facts, node, s, settings) for s in services}
-        tomcat, tomcat_ecdsa = predicted_states(node, settings)
+        checked = replace(node, tomcat=checked_state(facts, node, "tomcat"),
+                          tomcat_ecdsa=checked_state(facts, node, "tomcat_ecdsa"))
+        tomcat, tomcat_ecdsa = predicted_states(checked, settings)
         kinds = {e["browser"]["kind"] for e in endpoints.values()}
         family = role_family(node.role)
         cop_installed, cop_basis = _cop(node)
@@ -486,9 +627,10 @@ def build_views(facts: Facts, settings: Settings) -> ClusterView:
             "host": node.host, "role": node.role, "role_title": ROLE_TITLES[node.role],
             "family": family, "cop_installed": cop_installed, "cop_basis": cop_basis,
             "cli": _cli(node, declared, settings.current_version),
-            "tomcat": _state(*tomcat, "tomcat" in kinds, node.declared.get("tomcat")),
+            "tomcat": _state(*tomcat, "tomcat" in kinds, node.declared.get("tomcat"),
+                             checked.tomcat.note),
             "tomcat_ecdsa": _state(*tomcat_ecdsa, "tomcat_ecdsa" in kinds,
-                                   node.declared.get("tomcat_ecdsa")),
+                                   node.declared.get("tomcat_ecdsa"), checked.tomcat_ecdsa.note),
             "ecdsa_services": [s for s, e in endpoints.items()
                                if e["browser"]["key_type"] == "ec"],
             "ecdsa_endpoints": phrase([
@@ -497,7 +639,7 @@ def build_views(facts: Facts, settings: Settings) -> ClusterView:
             "services": {s: endpoints.get(s) for s in services_of(node.role)},
         }
         node_view["state_conflicts"] = _state_conflicts(node_view)
-        partial.append((node, node_view, endpoints))
+        partial.append((checked, node_view, endpoints))
     nodes = []
     for index, (node, node_view, endpoints) in enumerate(partial):
         peer = next((v for n, v, _ in partial
@@ -512,5 +654,6 @@ def build_views(facts: Facts, settings: Settings) -> ClusterView:
         nodes.append(NodeView(index, node.host, node.role, node_view,
                               tuple(endpoints.values()),
                               tuple(_certificates(facts, node, settings)),
-                              node_view["tomcat"]["state"], node_view["tomcat_ecdsa"]["state"]))
+                              node_view["tomcat"]["state"], node_view["tomcat_ecdsa"]["state"],
+                              (node.tomcat.state, node.tomcat_ecdsa.state)))
     return ClusterView(cluster, tuple(nodes))

@@ -46,6 +46,22 @@ class CertificateFacts:
     key_usage_allows_signing: bool | None = None
 
 
+def classify(cert: CertificateFacts) -> str:
+    """``self_signed``, ``rsa_ca_signed`` or ``ec_ca_signed``, by the signer's key type
+    (``unknown`` for any other signer): the state of a ``tomcat`` or ``tomcat-ECDSA``
+    certificate; ``signature_invalid`` for a self-issued certificate its own key does not
+    verify (it is not self-signed, and no CA signed it either)."""
+    if cert.self_signed:
+        return "self_signed"
+    if cert.self_issued:
+        return "signature_invalid"
+    if cert.signer_key_type == "ec":
+        return "ec_ca_signed"
+    if cert.signer_key_type == "rsa":
+        return "rsa_ca_signed"
+    return "unknown"
+
+
 def parse_time(text: str) -> dt.datetime:
     """The inverse of the timestamps stored in facts."""
     if len(text) != 20:  # strptime takes "500-01-01..." and a final newline

@@ -246,6 +246,14 @@ class ProbeSettings:
 
 
 @dataclass(frozen=True)
+class Member:
+    """One node of the cluster as the inventory listed it when the facts were recorded."""
+
+    host: str
+    role: str
+
+
+@dataclass(frozen=True)
 class Facts:
     """Everything observed (or declared) about one cluster at one time."""
 
@@ -259,6 +267,10 @@ class Facts:
     agent_trust: TrustFacts
     certificates: Mapping[str, CertificateFacts]
     nodes: tuple[NodeFacts, ...] = field(default=())
+    #: The cluster's nodes (host and role) as the inventory listed them, written beside
+    #: the nodes' records so that a record missing from the file shows; None in facts
+    #: recorded before the tool wrote it.
+    roster: tuple[Member, ...] | None = None
 
     def certificate(self, fp: str | None) -> CertificateFacts | None:
         return self.certificates.get(fp) if fp else None
@@ -292,9 +304,12 @@ def judged_version(facts: Facts) -> tuple[str, str]:
 def facts_to_json(facts: Facts) -> str:
     """Deterministic JSON: sorted keys, lists in their meaningful order, a final newline.
     A node the VOS CLI was not asked about has no ``installed`` key, one whose CLI printed
-    no version no ``installed.version``, a reading with no SSH log no ``ssh_log``, and a
-    chain whose signatures all verify no ``bad_signature`` key, as before they existed."""
+    no version no ``installed.version``, a reading with no SSH log no ``ssh_log``, a chain
+    whose signatures all verify no ``bad_signature`` key, and facts without a roster no
+    ``roster`` key, as before they existed."""
     data = to_jsonable(facts)
+    if data.get("roster") is None:
+        data.pop("roster", None)
     for node in data["nodes"]:
         if node.get("installed") is None:
             node.pop("installed", None)

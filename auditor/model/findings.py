@@ -10,9 +10,10 @@ from auditor.model.verdicts import Verdict
 
 Severity = Literal["error", "warning", "notice"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "notice")
-#: A gadget's outcome, best first; it is the worst any fired rule gives it. ``unknown``
-#: sits above ``prompt_accept_works``: missing facts may hide something worse, but a
-#: certain failure is still worse than not knowing.
+#: A gadget's outcome, best first; it is the worst any fired rule gives it, and never
+#: better than ``unknown`` while evidence it needs is missing (``evaluate.engine``).
+#: ``unknown`` sits above ``prompt_accept_works``: missing facts may hide something worse,
+#: but a certain failure is still worse than not knowing.
 Outcome = Literal["works", "prompt_accept_works", "unknown", "prompt_accept_fails", "broken"]
 OUTCOMES: tuple[Outcome, ...] = ("works", "prompt_accept_works", "unknown",
                                  "prompt_accept_fails", "broken")
@@ -84,8 +85,12 @@ RuleResult = Literal["not_applicable", "passed", "failed", "not_seen"]
   where it was presented. A rule whose condition requires an endpoint to be reached
   (a test ``{fact: <...>.reachable, equals: true}`` that its condition needs, e.g.
   ``node.services.live_data.reachable``) is ``not_seen`` on any subject, node scope
-  included, where that endpoint was not reached. Other node-scope rules may still pass on
-  a node none of whose endpoints answered (``diff`` does not take such a pass as a fix).
+  included, where that endpoint was not reached. So is a rule whose answer depends on a
+  certificate state the facts do not know (``unknown``: not collected, or contradicted by
+  the facts' own evidence): tried as each state it could be, its condition would answer
+  otherwise. Other node-scope rules may still pass on a node none of whose endpoints
+  answered (``diff`` does not take such a pass as a fix). A gadget that a ``not_seen``
+  check would have judged (with an effect other than ``works``) is ``unknown``.
 - ``passed``: it looked at a seen subject and did not fire.
 
 Audits written before ``not_seen`` existed say ``passed`` there; reading them

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from cryptography import x509
 
@@ -46,6 +46,15 @@ def _about(finding: Finding, case: CertificateCase, gadgets: tuple[str, ...]) ->
 
 
 
+def _one_node(rules: RuleSet) -> RuleSet:
+    """The rules without those about the cluster as a whole (their condition reads only
+    ``cluster.*`` fields, such as a missing publisher): check-cert judges one certificate
+    on one stand-in node, not a cluster's composition."""
+    return replace(rules, rules=tuple(
+        r for r in rules.rules
+        if not all(path.startswith("cluster.") for path in r.condition.facts())))
+
+
 def check_cert(signed: Sequence[x509.Certificate], purpose: str, *,
                csr: x509.CertificateSigningRequest | None = None,
                chain: Sequence[x509.Certificate] = (), host: str | None = None,
@@ -55,7 +64,7 @@ def check_cert(signed: Sequence[x509.Certificate], purpose: str, *,
     """Every check a signed ``tomcat`` / ``tomcat-ECDSA`` certificate must pass."""
     case = certificate_case(signed, purpose, csr=csr, chain=chain, host=host, role=role,
                             trust=trust, at=at)
-    ruleset = rules if rules is not None else load_ruleset()
+    ruleset = _one_node(rules if rules is not None else load_ruleset())
     settings = make_settings(case.facts.version, case.facts.observed_at, phase="post",
                              expiry_window_days=expiry_window_days)
     evaluation = evaluate(ruleset, case.facts, settings)

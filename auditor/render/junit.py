@@ -63,14 +63,19 @@ def _unseen_case(audit: Audit, host: str, checks: list[RuleCheck]) -> tuple[str,
     """A skipped case's message (the endpoints not seen) and text (also what passed)."""
     unseen = [c.subject for c in checks if c.result == "not_seen" and c.subject]
     services = [s.key for s in unseen if s.scope == "endpoint"]
+    states = []
     if any(s.scope != "endpoint" for s in unseen):
         # a node (or certificate) subject: the rule's condition needs an endpoint of the
-        # node reached; name those the audit did not reach
+        # node reached, or a certificate state the audit does not know; name those
         node = audit.facts.node(host)
         services += [e.service for e in (node.endpoints if node else ())
                      if not e.reachable and e.service not in services]
+        result = next((n for n in audit.nodes if n.host == host), None)
+        states = [f"how {host}'s {title} is signed is unknown" for title, state in (
+            ("tomcat", result.tomcat if result else ""),
+            ("tomcat-ECDSA", result.tomcat_ecdsa if result else "")) if state == "unknown"]
     message = "not seen, so not checked: " + ("; ".join(
-        _not_seen(audit, host, service) for service in services)
+        [*(_not_seen(audit, host, service) for service in services), *states])
         or f"an endpoint of {host} that the rule needs was not reached")
     passed = [c.subject.text for c in checks if c.result == "passed" and c.subject]
     return message, message + (f"\npassed on: {', '.join(passed)}" if passed else "")
