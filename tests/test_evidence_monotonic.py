@@ -37,6 +37,7 @@ from rule_cases import FACTS, discover
 from test_offline_audit import LAB, downloads
 
 from auditor.collect.offline import declared_facts
+from auditor.collect.recorded import check_recorded_certificates
 from auditor.collect.trust import load_agent_trust
 from auditor.common.errors import InputError
 from auditor.evaluate.engine import evaluate
@@ -67,6 +68,7 @@ def judge(data: dict[str, Any], base: Base) -> str:
     """The verdict of these facts as the base is judged, or ``refused``."""
     try:
         facts = facts_from_data(json.loads(json.dumps(data)))
+        check_recorded_certificates(facts, "<mutated>")  # as evaluate and portfolio do
         change = base.change
         if change is not None and change.startswith("+"):
             change = (dt.date.fromisoformat(facts.observed_at[:10])
@@ -328,9 +330,30 @@ def shift_dates(data: dict, draw: Draw) -> str | None:
     return f"shift dates: {how} by {days} days"
 
 
+def extend_dates(data: dict, draw: Draw) -> str | None:
+    """A certificate's recorded validity made longer than its PEM says, or its key or
+    signer recorded otherwise: the fields a hand would edit to hide an expiry or a weak key,
+    the certificate itself unchanged."""
+    certificates = [c for c in data["certificates"].values() if isinstance(c, dict)]
+    cert = _pick(draw, certificates)
+    if cert is None:
+        return None
+    days = draw(st.integers(1, 40000))
+    how = draw(st.sampled_from(["ends later", "begins earlier", "key size", "signer"]))
+    if how == "ends later":
+        cert["not_after"] = _shift(cert.get("not_after"), days)
+    elif how == "begins earlier":
+        cert["not_before"] = _shift(cert.get("not_before"), -days)
+    elif how == "key size":
+        cert["key_size"] = 4096
+    else:
+        cert["signer_key_type"] = "ec"
+    return f"extend dates: {how}"
+
+
 MUTATIONS = (drop_node, drop_endpoint, duplicate_endpoint, drop_handshake, fail_handshake,
              drop_certificate, swap_leaf, blank_field, contradict_state, change_role,
-             shift_dates)
+             shift_dates, extend_dates)
 
 
 @st.composite
@@ -376,3 +399,19 @@ def test_a_pem_not_downloaded_never_moves_the_verdict_towards_go(scenario: str,
     less = offline_facts(scenario, frozenset({(host, name)}))
     before, after = judge(base.data, base), judge(less, base)
     assert after not in TOWARDS_GO[before], (scenario, host, name, before, after)
+
+
+def test_no_certificate_made_valid_longer_by_hand_moves_the_verdict_towards_go() -> None:
+    """Every certificate of every base, its recorded validity stretched (ending 100 years
+    later, beginning 100 years earlier) while its PEM stays as it was: the edit a hand makes
+    to hide an expiry. Exhaustive, since a random draw rarely lands on the one expired
+    certificate of a base."""
+    for index, base in enumerate(BASES):
+        before = base_verdict(index)
+        for key, cert in base.data["certificates"].items():
+            for field, days in (("not_after", 36500), ("not_before", -36500)):
+                data = copy.deepcopy(base.data)
+                data["certificates"][key][field] = _shift(cert[field], days)
+                after = judge(data, base)
+                assert after not in TOWARDS_GO[before], (base.name, key[:16], field, before,
+                                                         after)

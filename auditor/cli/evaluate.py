@@ -48,6 +48,7 @@ def evaluate_command(
         "--waivers", metavar="FILE", help="Accepted risks (YAML); repeatable.")] = None,
 ) -> None:
     """Judge recorded facts: findings, the verdict, and each agent gadget's outcome per node."""
+    from auditor.collect.recorded import check_recorded_certificates
     from auditor.common.errors import InputError
     from auditor.evaluate.ruleset import load_ruleset
     from auditor.model.audit import Invocation, audit_to_json, save_audit
@@ -61,6 +62,7 @@ def evaluate_command(
         check_out_file(out)
     ruleset = load_ruleset(rules or [])
     facts = load_facts(facts_file)
+    check_recorded_certificates(facts, str(facts_file))
     args = ["evaluate", str(facts_file), "--phase", phase.value]
     args += ["--target-version", target_version] if target_version else []
     args += ["--change-date", change_date] if change_date else []

@@ -254,6 +254,7 @@ def portfolio_from_facts(paths: Sequence[Path], request: AuditRequest
                          ) -> tuple[Portfolio, list[AuditResult]]:
     """Evaluate facts recorded elsewhere (``uccx-audit probe --out`` on a jump host) into
     ``request.out_dir/<cluster>/`` and write the portfolio into ``request.out_dir``."""
+    from auditor.collect.recorded import check_recorded_certificates
     from auditor.evaluate.projection import settings_for
     from auditor.evaluate.ruleset import load_ruleset
     from auditor.model.facts import load_facts
@@ -263,6 +264,7 @@ def portfolio_from_facts(paths: Sequence[Path], request: AuditRequest
     all_facts = [replace(facts, cluster=nfc(facts.cluster))  # as an inventory's: composed
                  for facts in (load_facts(p) for p in files)]
     for path, facts in zip(files, all_facts, strict=True):
+        check_recorded_certificates(facts, str(path))
         try:  # every cluster's settings are checked before anything is written
             settings_for(facts, phase=request.phase, target_version=request.target_version,
                          change_date=request.change_date,
