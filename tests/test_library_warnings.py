@@ -117,7 +117,8 @@ def test_an_offline_audit_of_such_a_download_keeps_the_warning_off_stderr(tmp_pa
     done = _run("audit", "--inventory", inventory, "--from-pem", tmp_path / "downloads",
                 "--phase", "post", "--out", tmp_path / "out", cwd=tmp_path)
     _assert_quiet(done)
-    assert done.returncode in (0, 1), done.stderr
+    # only tomcat.pem downloaded on 11.5: tomcat-ECDSA is unknown, so inconclusive (exit 3)
+    assert done.returncode == 3, done.stderr
 
 
 def test_a_library_log_record_is_kept_not_printed(capfd) -> None:
