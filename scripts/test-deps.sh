@@ -1,5 +1,7 @@
 #!/bin/sh
 # The Debian packages the tests use, installed when this machine can (root + apt-get):
+#   python3-venv     the README's commands install into a venv (Debian's python3 lacks
+#                    ensurepip without it); tests/test_install.py runs Debian's python3
 #   openssl          s_client cross-checks and fixture text dumps
 #   ca-certificates  the default agents' trust store (the system store)
 #   chromium         the real browser: certificate received, HTML report rendering
@@ -9,7 +11,7 @@
 #   poppler-utils    pdftotext / pdftoppm read the PDF report back
 #   openssh-server   a real sshd serving a VOS-like CLI to the VOS CLI collector
 set -eu
-PACKAGES="openssl ca-certificates chromium tomcat10 fonts-dejavu-core libnss3-tools poppler-utils
+PACKAGES="python3-venv openssl ca-certificates chromium tomcat10 fonts-dejavu-core libnss3-tools poppler-utils
           openssh-server"
 missing=""
 for package in $PACKAGES; do

@@ -18,9 +18,10 @@ import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 CONSTRAINTS = ROOT / "constraints-lowest.txt"
-#: tools of the suite, not of the code under test: ruff lints, hatchling builds, uv installs,
+#: tools of the suite, not of the code under test: ruff lints, hatchling and build build,
+#: twine checks what they built, uv installs,
 #: import-linter checks the direction of the stages, mypy the types, vulture dead code
-NOT_IN_THE_VENV = {"ruff", "hatchling", "import-linter", "mypy", "vulture", "uv"}
+NOT_IN_THE_VENV = {"ruff", "hatchling", "import-linter", "mypy", "vulture", "uv", "build", "twine"}
 UNIT_TESTS = ("test_engine.py", "test_rule_fixtures.py", "test_facts.py",
               "test_certs_and_trust.py", "test_prober_errors.py", "test_openssl_private.py",
               "test_report_formats.py", "test_audit.py", "test_inventory.py",
