@@ -342,7 +342,7 @@ def check_meaning(data: Any, *, path: str, prefix: str = "") -> None:
     """What the schema cannot say about schema-valid facts: each node once, each service
     once per node and each client profile once per endpoint (a second copy would be judged
     or ignored by its order in the file), and every certificate a handshake, a node's
-    state, its keystore or the agents' trust refers to is in ``certificates``, filed under
+    state, its keystore or the agents' trust file refers to is in ``certificates``, filed under
     its own fingerprint. An :class:`InputError` naming the first field that is not."""
     certificates = data["certificates"]
 
@@ -360,8 +360,11 @@ def check_meaning(data: Any, *, path: str, prefix: str = "") -> None:
             raise refuse(f"certificates.{fp}", "is filed under another fingerprint "
                          f"than its own ({cert['fingerprint_sha256'][:16]}...)",
                          "each certificate under its SHA-256 fingerprint")
-    for index, fp in enumerate(data["agent_trust"]["anchors"]):
-        resolves(fp, f"agent_trust.anchors[{index}]")
+    # the roots of a trust file travel with the facts; the system store's (a hundred and
+    # more) are named by fingerprint only
+    if data["agent_trust"]["source"] != "system":
+        for index, fp in enumerate(data["agent_trust"]["anchors"]):
+            resolves(fp, f"agent_trust.anchors[{index}]")
     hosts: dict[str, int] = {}
     for n, node in enumerate(data["nodes"]):
         host = node["host"].rstrip(".").lower()
