@@ -12,12 +12,18 @@ import typer
 
 from auditor.cli.options import (
     DEFAULT_PER_HOST,
+    AgentTrust,
+    AllPorts,
     CliAcceptNew,
     CliAll,
     CliKnownHosts,
     CliTimeout,
     CliUser,
     Commands,
+    Concurrency,
+    ConfigFile,
+    ConnectTimeout,
+    HandshakeTimeout,
     PerHost,
     Role,
     TableFormat,
@@ -84,17 +90,13 @@ def probe(
         "--inventory", "-i", help="Cluster inventory (YAML).")] = None,
     out: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--out", "-o", help="Write the facts JSON here.")] = None,
-    all_ports: Annotated[bool, typer.Option(
-        "--all-ports", help="Also probe CUIC 8444 and OS Administration 8443.")] = False,
-    agent_trust: Annotated[Optional[Path], typer.Option(  # noqa: UP045
-        "--agent-trust", help="PEM bundle of the CAs and self-signed certificates that "
-        "agents' browsers trust (default: this machine's system store).")] = None,
+    all_ports: AllPorts = False,
+    agent_trust: AgentTrust = None,
     role: Annotated[Role, typer.Option(help="Role of quick-look hosts.")] = Role.publisher,
     version: Annotated[str, typer.Option(help="UCCX version of quick-look hosts.")] = "11.5(1)",
-    connect_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds.")] = 5.0,
-    handshake_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds.")] = 5.0,
-    concurrency: Annotated[int, typer.Option(min=1, max=1024,
-                                             help="Handshakes at once.")] = 64,
+    connect_timeout: ConnectTimeout = 5.0,
+    handshake_timeout: HandshakeTimeout = 5.0,
+    concurrency: Concurrency = 64,
     fmt: Annotated[TableFormat, typer.Option("--format", "-f")] = TableFormat.table,
     per_host: PerHost = DEFAULT_PER_HOST,
     cli: CliAll = False,
@@ -102,6 +104,7 @@ def probe(
     cli_known_hosts: CliKnownHosts = None,
     cli_accept_new_host_keys: CliAcceptNew = False,
     cli_timeout: CliTimeout = 60.0,
+    config: ConfigFile = None,
 ) -> None:
     """Record what every endpoint presents to a browser, an ECDSA-only and an RSA-only client."""
     from auditor.cli.progress import probe_progress
