@@ -104,7 +104,7 @@ commands = Commands()
 @commands.command(epilog="\b\nExamples:\n"
              "  uccx-audit portfolio fetched/ --phase post --out portfolio/\n"
              "  uccx-audit portfolio a/facts.json b/facts.json --phase pre "
-             "--target-version '11.5(1)' --summary-json\n\n"
+             "--target-version '11.5(1)' --out portfolio/ --summary-json\n\n"
              "\b\nWrites one folder per cluster (facts.json and the four reports) and "
              "portfolio.html, portfolio.csv, portfolio.json.\n"
              "\b\nExit codes: the worst cluster's: 0 go or go with actions, 1 no-go, "
