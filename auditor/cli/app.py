@@ -43,11 +43,12 @@ _APP_OPTIONS: dict = dict(
         "or break?\n\n"
         "\b\nExamples:\n"
         "  uccx-audit demo            # the built-in lab, no servers needed\n"
+        "  uccx-audit init            # a commented inventory.yaml and waivers.yaml\n"
         "  uccx-audit audit --inventory cluster.yaml --phase pre --target-version '11.5(1)'\n"
         "  uccx-audit audit --inventory cluster.yaml --phase post --ticket CHG0042\n"
         "  uccx-audit diff before/audit.json after/audit.json --format html -o diff.html\n"
         "  uccx-audit check-cert signed.pem --purpose tomcat-ECDSA --csr node.csr\n"
-        "  uccx-audit probe uccx1.example.com:12015 sm1.example.com:7443\n\n"
+        "  uccx-audit probe uccx1.example.com:12015 sm1.example.com:7443@socialminer\n\n"
         "\b\nExit codes:\n" + exit_code_help()
     ),
     no_args_is_help=True,
@@ -164,6 +165,7 @@ from auditor.cli import (  # noqa: E402
     demo,
     diff,
     evaluate,
+    init,
     portfolio,
     probe,
     report,
@@ -171,6 +173,7 @@ from auditor.cli import (  # noqa: E402
     verify,
 )
 
-COMMAND_MODULES = (probe, demo, evaluate, rules, audit, checkcert, portfolio, report, diff, verify)
+COMMAND_MODULES = (init, probe, demo, evaluate, rules, audit, checkcert, portfolio, report, diff,
+                   verify)
 for _module in COMMAND_MODULES:
     _module.commands.register(app)

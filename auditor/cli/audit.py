@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from auditor.cli.config import settings_used
 from auditor.cli.options import (
     DEFAULT_PER_HOST,
+    AgentTrust,
+    AllPorts,
+    Bundle,
     ChangeDate,
     CliAcceptNew,
     CliAll,
@@ -17,14 +21,27 @@ from auditor.cli.options import (
     CliTimeout,
     CliUser,
     Commands,
+    Concurrency,
+    ConfigFile,
+    ConnectTimeout,
     ExpiryWindow,
+    HandshakeTimeout,
+    Operator,
+    Pdf,
     PerHost,
     Phase,
+    SiteRules,
     TargetVersion,
+    Ticket,
+    Waivers,
     cli_request,
 )
 from auditor.common.textsafe import terminal
 from auditor.model.verdicts import EXIT_INTERRUPTED, exit_code
+
+if TYPE_CHECKING:
+    from auditor.model.audit import Setting
+    from auditor.pipeline.manifest import Provenance
 
 
 def print_result(result, *, err: bool = False) -> None:
@@ -78,14 +95,16 @@ def _portfolio_cli(*, cli: bool, user: str, known_hosts: Path | None, accept_new
     return cli_for
 
 
-def provenance(inventory: Path | None, agent_trust: Path | None):
-    """The command line and start time for the manifest."""
+def provenance(inventory: Path | None, agent_trust: Path | None,
+               settings: tuple[Setting, ...] = ()) -> Provenance:
+    """The command line, the settings from a file or the environment, and the start time
+    for the manifest."""
     import sys
 
     from auditor.pipeline.manifest import Provenance
 
     return Provenance(command_line=("uccx-audit", *sys.argv[1:]), inventory=inventory,
-                      agent_trust=agent_trust)
+                      agent_trust=agent_trust, settings=settings)
 
 
 commands = Commands()
@@ -110,6 +129,7 @@ commands = Commands()
              "3 inconclusive, 4 the tool failed, 130 interrupted; a portfolio exits with its "
              "worst cluster's code.")
 def audit(
+    ctx: typer.Context,
     inventory: Annotated[list[Path], typer.Option(
         "--inventory", "-i", help="Cluster inventory; repeat it, or name a folder (every "
         "*.yaml in it), to audit a portfolio of clusters in one run.")],
@@ -118,30 +138,24 @@ def audit(
     target_version: TargetVersion = None,
     change_date: ChangeDate = None,
     expiry_window: ExpiryWindow = 30,
-    agent_trust: Annotated[Optional[Path], typer.Option(  # noqa: UP045
-        help="PEM bundle the agents' browsers trust (default: the system store).")] = None,
-    ticket: Annotated[Optional[str], typer.Option(help="Change ticket.")] = None,  # noqa: UP045
-    operator: Annotated[Optional[str], typer.Option(help="Who ran it.")] = None,  # noqa: UP045
+    agent_trust: AgentTrust = None,
+    ticket: Ticket = None,
+    operator: Operator = None,
     out: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--out", "-o", help="Folder for the reports (default: a new dated folder).")] = None,
-    rules: Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045
-        "--rules", metavar="DIR", help="Site rule files to add; repeatable.")] = None,
+    rules: SiteRules = None,
     from_pem: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--from-pem", metavar="DIR", help="Offline: certificates downloaded from OS "
         "Administration, one folder per node (DIR/<host>/tomcat.pem, tomcat-ECDSA.pem, "
         "tomcat-trust ...).")] = None,
-    all_ports: Annotated[bool, typer.Option(help="Also CUIC 8444, OS Admin 8443.")] = False,
-    connect_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds.")] = 5.0,
-    handshake_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds.")] = 5.0,
-    concurrency: Annotated[int, typer.Option(min=1, max=1024)] = 64,
+    all_ports: AllPorts = False,
+    connect_timeout: ConnectTimeout = 5.0,
+    handshake_timeout: HandshakeTimeout = 5.0,
+    concurrency: Concurrency = 64,
     per_host: PerHost = DEFAULT_PER_HOST,
-    pdf: Annotated[bool, typer.Option("--pdf", help="Also print the HTML report to "
-                                      "report.pdf (needs Chrome, Chromium or Edge).")] = False,
-    bundle: Annotated[bool, typer.Option("--bundle", help="Also write one zip of the "
-                                         "facts, reports and manifest.")] = False,
-    waivers: Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045
-        "--waivers", metavar="FILE", help="Accepted risks (YAML): waived findings leave the "
-        "verdict and are listed under Accepted risks; repeatable.")] = None,
+    pdf: Pdf = False,
+    bundle: Bundle = False,
+    waivers: Waivers = None,
     summary_json: Annotated[bool, typer.Option(
         "--summary-json", help="Print one JSON line on standard output (verdict counts, "
         "worst exit code, folder) for CI and AWX set_stats; the tables go to standard "
@@ -151,6 +165,7 @@ def audit(
     cli_known_hosts: CliKnownHosts = None,
     cli_accept_new_host_keys: CliAcceptNew = False,
     cli_timeout: CliTimeout = 60.0,
+    config: ConfigFile = None,
 ) -> None:
     """Probe the cluster (or read downloaded certificates), judge it, write the reports."""
     from auditor.cli.progress import probe_progress
@@ -163,13 +178,15 @@ def audit(
 
     if out is not None:
         check_out_dir(out)  # before anything is read or probed
-    started = provenance(inventory[0] if len(inventory) == 1 else None, agent_trust)
+    settings = settings_used(ctx)
+    started = provenance(inventory[0] if len(inventory) == 1 else None, agent_trust,
+                         settings)
     options = ProbeOptions(connect_timeout, handshake_timeout, concurrency, per_host=per_host)
     invocation = audit_invocation(
         inventory[0], phase.value, target_version=target_version, change_date=change_date,
         expiry_window_days=expiry_window, agent_trust=agent_trust,
         rule_dirs=tuple(rules or ()), from_pem=from_pem, all_ports=all_ports,
-        options=options, waivers=tuple(waivers or ()), ticket=ticket)
+        options=options, waivers=tuple(waivers or ()), ticket=ticket, settings=settings)
     if len(inventory) > 1 or inventory[0].is_dir():
         from auditor.cli.portfolio import audit_portfolio
 

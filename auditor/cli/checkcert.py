@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from auditor.cli.options import Commands, ExpiryWindow, Role
+from auditor.cli.options import Commands, ConfigFile, ExpiryWindow, Role, site_env
 from auditor.common.textsafe import terminal
 from auditor.model.verdicts import EXIT_FINDINGS, EXIT_OK
 
@@ -44,8 +44,10 @@ def check_cert(
         metavar="FQDN", help="The node's FQDN, as agents reach it.")] = None,
     role: Annotated[Role, typer.Option(help="The node's role.")] = Role.publisher,
     agent_trust: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        "--agent-trust", envvar=site_env("agent-trust"),
         help="What the agents' browsers trust (default: assume they trust the root).")] = None,
     expiry_window: ExpiryWindow = 30,
+    config: ConfigFile = None,
 ) -> None:
     """Will this signed tomcat / tomcat-ECDSA certificate work once uploaded?"""
     from auditor.collect.certs import read_certificates

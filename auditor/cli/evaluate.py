@@ -7,12 +7,16 @@ from typing import Annotated, Optional
 
 import typer
 
+from auditor.cli.config import settings_used
 from auditor.cli.options import (
     Commands,
+    ConfigFile,
     ExpiryWindow,
     Phase,
+    SiteRules,
     TableFormat,
     TargetVersion,
+    Waivers,
     say,
 )
 from auditor.common.textsafe import terminal
@@ -27,6 +31,7 @@ commands = Commands()
              "--change-date 2026-03-14\n"
              "  uccx-audit evaluate facts.json --phase post --rules site-rules/ --format json")
 def evaluate_command(
+    ctx: typer.Context,
     facts_file: Annotated[Path, typer.Argument(
         metavar="FACTS", help="Facts JSON written by probe or demo.", show_default=False)],
     phase: Annotated[Phase, typer.Option(
@@ -38,14 +43,12 @@ def evaluate_command(
         help="Day of the change, for expiry checks (default: when the facts were recorded).",
     )] = None,
     expiry_window: ExpiryWindow = 30,
-    rules: Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045
-        "--rules", metavar="DIR", help="A folder of site rule files (and playbooks/) to add "
-        "to the built-in ones; repeatable.")] = None,
+    rules: SiteRules = None,
     out: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--out", "-o", help="Also write the audit JSON here.")] = None,
     fmt: Annotated[TableFormat, typer.Option("--format", "-f")] = TableFormat.table,
-    waivers: Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045
-        "--waivers", metavar="FILE", help="Accepted risks (YAML); repeatable.")] = None,
+    waivers: Waivers = None,
+    config: ConfigFile = None,
 ) -> None:
     """Judge recorded facts: findings, the verdict, and each agent gadget's outcome per node."""
     from auditor.collect.recorded import check_recorded_certificates
@@ -75,7 +78,8 @@ def evaluate_command(
         facts, phase.value, out.parent if out is not None else Path.cwd(),
         target_version=target_version, change_date=change_date,
         expiry_window_days=expiry_window, rule_dirs=tuple(rules or ()),
-        waiver_files=tuple(waivers or ()), invocation=Invocation("evaluate", tuple(args)))
+        waiver_files=tuple(waivers or ()), invocation=Invocation("evaluate", tuple(args),
+                                                  settings=settings_used(ctx)))
     try:
         audit = judge(request, ruleset, load_waiver_files(request.waiver_files, ruleset,
                                                           request.inventory), facts)

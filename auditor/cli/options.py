@@ -18,6 +18,97 @@ if TYPE_CHECKING:  # paramiko is imported only when a VOS CLI is to be read
     from auditor.model.cluster import Inventory
 
 
+# -- Per-site defaults: a config file (auditor/cli/config.py) and UCCX_AUDIT_* variables ---
+# Click gives the precedence: the command line, then the option's environment variable, then
+# the config file (the context's default_map), then the built-in default.
+
+#: The options a config file or a ``UCCX_AUDIT_*`` variable may set, by key (the long
+#: option without its dashes), and the kind of value each takes. Only per-site defaults:
+#: what is judged in a run (the phase, the versions, the change date, the expiry window,
+#: the inventory, where the reports go, trusting new host keys) is typed on its command
+#: line, so that no file left from another change decides it unseen (REFUSED_SETTINGS).
+SITE_SETTINGS: dict[str, str] = {
+    "ticket": "text", "operator": "text", "agent-trust": "path", "rules": "paths",
+    "waivers": "paths", "connect-timeout": "seconds", "handshake-timeout": "seconds",
+    "cli-timeout": "seconds", "cli-user": "text", "cli-known-hosts": "path",
+    "concurrency": "count", "per-host": "count", "all-ports": "flag", "pdf": "flag",
+    "bundle": "flag",
+}
+
+#: Options that must come from the command line, and why a file or a variable may not set
+#: them (the one-line error says it).
+REFUSED_SETTINGS: dict[str, str] = {
+    "phase": "pre or post is what this run judges",
+    "target-version": "the version of this change is judged with it",
+    "change-date": "the day of this change decides the expiry checks",
+    "expiry-window": "it decides which certificates count as expiring",
+    "inventory": "which cluster is audited is chosen per run",
+    "out": "each run writes into a folder of its own",
+    "from-pem": "which certificates are judged is chosen per run",
+    "cli-accept-new-host-keys": "trusting a new host key is a decision for this run",
+    "cli": "reading the VOS CLI asks for a password: a decision for this run",
+    "cli-password": "a password is never kept in a file: use UCCX_AUDIT_CLI_PASSWORD or "
+                    "the prompt",
+}
+
+ENV_PREFIX = "UCCX_AUDIT_"
+
+
+def site_env(key: str) -> str:
+    """The environment variable of a per-site setting: ``UCCX_AUDIT_CLI_USER`` for
+    ``cli-user``."""
+    assert key in SITE_SETTINGS or key == "config", key
+    return ENV_PREFIX + key.upper().replace("-", "_")
+
+
+def _config_callback(ctx: typer.Context, value: Optional[Path]) -> Optional[Path]:  # noqa: UP045
+    from auditor.cli.config import apply_config
+
+    return apply_config(ctx, value)
+
+
+#: ``--config FILE`` (default: ./uccx-audit.toml when there is one). Eager: it is read
+#: before the other options, whose defaults it sets.
+ConfigFile = Annotated[Optional[Path], typer.Option(  # noqa: UP045
+    "--config", metavar="FILE", envvar=site_env("config"), is_eager=True,
+    callback=_config_callback, help="Per-site defaults (TOML; default: ./uccx-audit.toml "
+    "if there is one). The command line wins over UCCX_AUDIT_* variables, which win over "
+    "the file.")]
+
+Ticket = Annotated[Optional[str], typer.Option(  # noqa: UP045
+    "--ticket", envvar=site_env("ticket"), help="Change ticket, e.g. CHG0042.")]
+Operator = Annotated[Optional[str], typer.Option(  # noqa: UP045
+    "--operator", envvar=site_env("operator"), help="Who ran it.")]
+AgentTrust = Annotated[Optional[Path], typer.Option(  # noqa: UP045
+    "--agent-trust", envvar=site_env("agent-trust"), help="PEM bundle of the CAs and "
+    "self-signed certificates that agents' browsers trust (default: this machine's system "
+    "store).")]
+SiteRules = Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045
+    "--rules", metavar="DIR", envvar=site_env("rules"), help="A folder of site rule files "
+    "(and playbooks/) to add to the built-in ones; repeatable.")]
+Waivers = Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045
+    "--waivers", metavar="FILE", envvar=site_env("waivers"), help="Accepted risks (YAML): "
+    "waived findings leave the verdict and are listed under Accepted risks; repeatable.")]
+ConnectTimeout = Annotated[float, typer.Option(
+    "--connect-timeout", min=0.1, metavar="SECONDS", envvar=site_env("connect-timeout"),
+    help="TCP connect: seconds.")]
+HandshakeTimeout = Annotated[float, typer.Option(
+    "--handshake-timeout", min=0.1, metavar="SECONDS", envvar=site_env("handshake-timeout"),
+    help="TLS handshake: seconds.")]
+Concurrency = Annotated[int, typer.Option(
+    "--concurrency", min=1, max=1024, metavar="N", envvar=site_env("concurrency"),
+    help="Handshakes at once.")]
+AllPorts = Annotated[bool, typer.Option(
+    "--all-ports", envvar=site_env("all-ports"),
+    help="Also probe CUIC 8444 and OS Administration 8443.")]
+Pdf = Annotated[bool, typer.Option(
+    "--pdf", envvar=site_env("pdf"), help="Also print the HTML report to report.pdf (needs "
+    "Chrome, Chromium or Edge).")]
+Bundle = Annotated[bool, typer.Option(
+    "--bundle", envvar=site_env("bundle"), help="Also write one zip of the facts, reports "
+    "and manifest.")]
+
+
 class Role(str, Enum):
     publisher = "uccx-publisher"
     subscriber = "uccx-subscriber"
@@ -40,11 +131,12 @@ CliAll = Annotated[bool, typer.Option(
     "never keyboard-interactive.")]
 
 
-CliUser = Annotated[str, typer.Option("--cli-user", help="VOS CLI user for --cli.")]
+CliUser = Annotated[str, typer.Option("--cli-user", envvar=site_env("cli-user"),
+                                       help="VOS CLI user for --cli.")]
 
 
 CliKnownHosts = Annotated[Optional[Path], typer.Option(  # noqa: UP045
-    "--cli-known-hosts", metavar="FILE",
+    "--cli-known-hosts", metavar="FILE", envvar=site_env("cli-known-hosts"),
     help="known_hosts file for the nodes' SSH host keys (default: ~/.ssh/known_hosts).")]
 
 
@@ -54,7 +146,7 @@ CliAcceptNew = Annotated[bool, typer.Option(
 
 
 CliTimeout = Annotated[float, typer.Option(
-    "--cli-timeout", min=0.1, metavar="SECONDS",
+    "--cli-timeout", min=0.1, metavar="SECONDS", envvar=site_env("cli-timeout"),
     help="VOS CLI: the login prompt and each command must come within this.")]
 
 
@@ -97,7 +189,7 @@ ExpiryWindow = Annotated[int, typer.Option(
     help="A certificate must stay valid this many days after the change date.")]
 
 PerHost = Annotated[int, typer.Option(
-    "--per-host", min=1, max=64, metavar="N",
+    "--per-host", min=1, max=64, metavar="N", envvar=site_env("per-host"),
     help="Handshakes with one host at once; a small VOS virtual machine takes few.")]
 
 

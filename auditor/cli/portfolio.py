@@ -5,11 +5,22 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from auditor.cli.options import ChangeDate, Commands, ExpiryWindow, Phase, TargetVersion
+from auditor.cli.options import (
+    ChangeDate,
+    Commands,
+    ConfigFile,
+    ExpiryWindow,
+    Operator,
+    Phase,
+    SiteRules,
+    TargetVersion,
+    Ticket,
+    Waivers,
+)
 from auditor.common.textsafe import terminal, visible
 from auditor.model.verdicts import EXIT_INTERRUPTED
 
@@ -93,7 +104,7 @@ commands = Commands()
 @commands.command(epilog="\b\nExamples:\n"
              "  uccx-audit portfolio fetched/ --phase post --out portfolio/\n"
              "  uccx-audit portfolio a/facts.json b/facts.json --phase pre "
-             "--target-version '11.5(1)' --summary-json\n\n"
+             "--target-version '11.5(1)' --out portfolio/ --summary-json\n\n"
              "\b\nWrites one folder per cluster (facts.json and the four reports) and "
              "portfolio.html, portfolio.csv, portfolio.json.\n"
              "\b\nExit codes: the worst cluster's: 0 go or go with actions, 1 no-go, "
@@ -109,15 +120,14 @@ def portfolio(
     target_version: TargetVersion = None,
     change_date: ChangeDate = None,
     expiry_window: ExpiryWindow = 30,
-    rules: Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045
-        "--rules", metavar="DIR", help="Site rule files to add; repeatable.")] = None,
-    waivers: Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045
-        "--waivers", metavar="FILE", help="Accepted risks (YAML); repeatable.")] = None,
-    ticket: Annotated[Optional[str], typer.Option(help="Change ticket.")] = None,  # noqa: UP045
-    operator: Annotated[Optional[str], typer.Option(help="Who ran it.")] = None,  # noqa: UP045
+    rules: SiteRules = None,
+    waivers: Waivers = None,
+    ticket: Ticket = None,
+    operator: Operator = None,
     summary_json: Annotated[bool, typer.Option(
         "--summary-json", help="Print one JSON line on standard output for CI and AWX "
         "set_stats.")] = False,
+    config: ConfigFile = None,
 ) -> None:
     """Judge facts probed elsewhere (one file per cluster) into a portfolio."""
     from auditor.collect.trust import AgentTrust

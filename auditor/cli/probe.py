@@ -12,12 +12,18 @@ import typer
 
 from auditor.cli.options import (
     DEFAULT_PER_HOST,
+    AgentTrust,
+    AllPorts,
     CliAcceptNew,
     CliAll,
     CliKnownHosts,
     CliTimeout,
     CliUser,
     Commands,
+    Concurrency,
+    ConfigFile,
+    ConnectTimeout,
+    HandshakeTimeout,
     PerHost,
     Role,
     TableFormat,
@@ -36,7 +42,8 @@ def _quick_inventory(targets: list[str], role: str, version: str):
     from auditor.model.cluster import DEFAULT_PORTS, SERVICES_BY_ROLE, role_family
 
     nodes: dict[str, dict] = {}
-    for text in targets:
+    for given in targets:
+        text, role_here = _role_of(given, role)
         if text.startswith("[") and "]" in text:  # [::1] or [::1]:8445, as in a URL
             inside, _, rest = text[1:].partition("]")
             host, port_text = f"[{inside}]", rest[1:] if rest.startswith(":") else rest
@@ -48,7 +55,10 @@ def _quick_inventory(targets: list[str], role: str, version: str):
                                   else (text, "", ""))
         if not host:
             host, port_text = text, ""
-        entry = nodes.setdefault(host, {"host": host, "role": role, "ports": {}})
+        entry = nodes.setdefault(host, {"host": host, "role": role_here, "ports": {}})
+        if entry["role"] != role_here:
+            raise InputError(f"{given!r}: {host} was given as a {entry['role']} already",
+                             expected="one role per host")
         if port_text:
             try:
                 port = int(port_text) if port_text.isascii() and port_text.isdigit() else -1
@@ -58,12 +68,12 @@ def _quick_inventory(targets: list[str], role: str, version: str):
                 raise InputError(f"{text!r}: port {port_text!r} is not a port number",
                                  expected="HOST or HOST:PORT, a port from 1 to 65535"
                                  ) from None
-            family = role_family(role)
+            family = role_family(role_here)
             service = next((s for s, p in DEFAULT_PORTS[family].items() if p == port), None)
             if service is None:
                 spare = [s for s in SERVICES_BY_ROLE[family] if s not in entry["ports"]]
                 if not spare:
-                    raise InputError(f"{text!r}: too many ports for one {role}")
+                    raise InputError(f"{given!r}: too many ports for one {role_here}")
                 service = spare[0]
             entry["ports"][service] = port
     data = {"cluster": "quick-look", "version": version, "nodes": list(nodes.values())}
@@ -73,28 +83,41 @@ def _quick_inventory(targets: list[str], role: str, version: str):
     return replace(inventory, nodes=fixed)
 
 
+def _role_of(text: str, default: str) -> tuple[str, str]:
+    """``HOST[:PORT]@ROLE`` split into the target and its role (``default`` without one)."""
+    target, at, named = text.rpartition("@")
+    if not at:
+        return text, default
+    roles = [r.value for r in Role]
+    if named not in roles or not target:
+        raise InputError(f"{text!r}: {named!r} is not a role" if target
+                         else f"{text!r}: no host before the role",
+                         expected="HOST[:PORT]@ROLE, ROLE one of " + ", ".join(roles))
+    return target, named
+
+
 @commands.command(epilog="\b\nExamples:\n"
              "  uccx-audit probe --inventory cluster.yaml --out facts.json\n"
              "  uccx-audit probe --inventory cluster.yaml --all-ports --agent-trust cas.pem\n"
-             "  uccx-audit probe uccx1.example.com:12015 --format json")
+             "  uccx-audit probe uccx1.example.com:12015 --format json\n"
+             "  uccx-audit probe uccx1.example.com:12015 sm1.example.com:7443@socialminer\n"
+             "  uccx-audit probe [2001:db8::15]:8445@uccx-subscriber")
 def probe(
     targets: Annotated[Optional[list[str]], typer.Argument(  # noqa: UP045
-        help="HOST[:PORT] for a quick look (without --inventory).", show_default=False)] = None,
+        help="HOST[:PORT][@ROLE] for a quick look (without --inventory); without @ROLE, "
+        "--role.", show_default=False)] = None,
     inventory: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--inventory", "-i", help="Cluster inventory (YAML).")] = None,
     out: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--out", "-o", help="Write the facts JSON here.")] = None,
-    all_ports: Annotated[bool, typer.Option(
-        "--all-ports", help="Also probe CUIC 8444 and OS Administration 8443.")] = False,
-    agent_trust: Annotated[Optional[Path], typer.Option(  # noqa: UP045
-        "--agent-trust", help="PEM bundle of the CAs and self-signed certificates that "
-        "agents' browsers trust (default: this machine's system store).")] = None,
-    role: Annotated[Role, typer.Option(help="Role of quick-look hosts.")] = Role.publisher,
+    all_ports: AllPorts = False,
+    agent_trust: AgentTrust = None,
+    role: Annotated[Role, typer.Option(help="Role of quick-look hosts without @ROLE.")
+                    ] = Role.publisher,
     version: Annotated[str, typer.Option(help="UCCX version of quick-look hosts.")] = "11.5(1)",
-    connect_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds.")] = 5.0,
-    handshake_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds.")] = 5.0,
-    concurrency: Annotated[int, typer.Option(min=1, max=1024,
-                                             help="Handshakes at once.")] = 64,
+    connect_timeout: ConnectTimeout = 5.0,
+    handshake_timeout: HandshakeTimeout = 5.0,
+    concurrency: Concurrency = 64,
     fmt: Annotated[TableFormat, typer.Option("--format", "-f")] = TableFormat.table,
     per_host: PerHost = DEFAULT_PER_HOST,
     cli: CliAll = False,
@@ -102,6 +125,7 @@ def probe(
     cli_known_hosts: CliKnownHosts = None,
     cli_accept_new_host_keys: CliAcceptNew = False,
     cli_timeout: CliTimeout = 60.0,
+    config: ConfigFile = None,
 ) -> None:
     """Record what every endpoint presents to a browser, an ECDSA-only and an RSA-only client."""
     from auditor.cli.progress import probe_progress

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from auditor.cli.options import Commands
+from auditor.cli.options import Commands, ConfigFile, Operator, Ticket
 from auditor.common.errors import InputError
 from auditor.common.textsafe import terminal
 from auditor.model.verdicts import exit_code
@@ -68,8 +68,9 @@ def report(
     out: Annotated[Optional[Path], typer.Option(  # noqa: UP045 - typer needs Optional
         "--out", "-o", help="Write here (atomically) instead of standard output ('-': "
         "standard output).")] = None,
-    ticket: Annotated[Optional[str], typer.Option(help="Change ticket, e.g. CHG0042.")] = None,  # noqa: UP045
-    operator: Annotated[Optional[str], typer.Option(help="Who ran the audit.")] = None,  # noqa: UP045
+    ticket: Ticket = None,
+    operator: Operator = None,
+    config: ConfigFile = None,
 ) -> None:
     """Render an audit as a self-contained HTML report, Markdown, JSON, JUnit XML or PDF."""
     from auditor.model.audit import load_audit

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from auditor.cli.options import CatalogueFormat, Commands, say
+from auditor.cli.options import CatalogueFormat, Commands, ConfigFile, SiteRules, say
 
 commands = Commands()
 
@@ -17,9 +16,8 @@ commands = Commands()
              "  uccx-audit rules --rules site-rules/ --format json")
 def rules_command(
     fmt: Annotated[CatalogueFormat, typer.Option("--format", "-f")] = CatalogueFormat.table,
-    rules: Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045
-        "--rules", metavar="DIR", help="A folder of site rule files to add; repeatable.")
-    ] = None,
+    rules: SiteRules = None,
+    config: ConfigFile = None,
 ) -> None:
     """List the rule catalogue, generated from the rule and playbook files themselves."""
     from auditor.evaluate.ruleset import load_ruleset

@@ -18,6 +18,7 @@ LIMITS = {
     # manifest.json: the run and a line a file; a portfolio of a thousand clusters lists
     # about 2 MB of files
     "manifest": 16 * _MB,
+    "toml": 1 * _MB,  # uccx-audit.toml: a dozen settings
 }
 
 

@@ -96,6 +96,16 @@ class AuditPlaybook:
 
 
 @dataclass(frozen=True)
+class Setting:
+    """An option of the run that was not on its command line: ``source`` is ``file`` (a
+    config file, ``origin`` its path) or ``environment`` (``origin`` the variable)."""
+
+    option: str
+    source: str
+    origin: str
+
+
+@dataclass(frozen=True)
 class Invocation:
     """How the audit was run: the arguments after ``uccx-audit`` that run it again (without
     ``--out``), so that a plan's verify step gives the user's own command."""
@@ -103,6 +113,8 @@ class Invocation:
     command: str
     args: tuple[str, ...]
     inventory: str | None = None
+    #: the options taken from a config file or the environment (they are in ``args`` too)
+    settings: tuple[Setting, ...] = ()
 
     @property
     def text(self) -> str:

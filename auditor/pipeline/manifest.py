@@ -37,10 +37,12 @@ from auditor.common.errors import InputError
 from auditor.common.fileio import replacing, write_atomic
 from auditor.common.filenames import member_problem, name_key, safe_file_name
 from auditor.common.inputs import LIMITS, file_kind, read_input
+from auditor.common.serde import to_jsonable
 from auditor.common.validation import validate
 
 if TYPE_CHECKING:  # OpenSSL and cryptography are for probing; `verify` needs neither
     from auditor.collect.trust import AgentTrust
+    from auditor.model.audit import Setting
 
 MANIFEST_FILE = "manifest.json"
 MANIFEST_VERSION = 1
@@ -61,6 +63,8 @@ class Provenance:
     started_at: str = field(default_factory=utc_now)
     inventory: Path | None = None
     agent_trust: Path | None = None
+    #: the options taken from a config file or the environment, and from where
+    settings: tuple[Setting, ...] = ()
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -121,6 +125,7 @@ def build_manifest(folder: Path, files: Iterable[Path], *, provenance: Provenanc
         "finished_at": finished_at or utc_now(),
         "ticket": ticket,
         "operator": operator,
+        "settings": to_jsonable(provenance.settings),
         "inputs": {"inventory": _input_file(provenance.inventory, shown),
                    "agent_trust": _trust_entry(provenance, trust, shown),
                    "rule_set": rule_set},

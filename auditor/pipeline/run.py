@@ -17,7 +17,7 @@ from auditor.collect.trust import AgentTrust
 from auditor.common.errors import AuditorError, InputError, ToolFailure
 from auditor.common.fileio import write_atomic
 from auditor.evaluate.engine import build_audit
-from auditor.model.audit import Audit, Invocation, save_audit
+from auditor.model.audit import Audit, Invocation, Setting, save_audit
 from auditor.model.cluster import Inventory, Node
 from auditor.model.facts import Facts, save_facts
 from auditor.pipeline.manifest import Provenance
@@ -71,7 +71,8 @@ def audit_invocation(inventory: str | Path, phase: str, *, target_version: str |
                      agent_trust: str | Path | None = None, rule_dirs: Sequence[Path] = (),
                      from_pem: str | Path | None = None, all_ports: bool = False,
                      options: ProbeOptions | None = None, waivers: Sequence[Path] = (),
-                     ticket: str | None = None) -> Invocation:
+                     ticket: str | None = None, settings: tuple[Setting, ...] = ()
+                     ) -> Invocation:
     """The ``uccx-audit audit`` arguments that run this audit again (into a new folder)."""
     args = ["audit", "--inventory", str(inventory), "--phase", phase]
     if target_version:
@@ -101,7 +102,7 @@ def audit_invocation(inventory: str | Path, phase: str, *, target_version: str |
                 args += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
     if ticket:
         args += ["--ticket", ticket]
-    return Invocation("audit", tuple(args), str(inventory))
+    return Invocation("audit", tuple(args), str(inventory), settings)
 
 
 @dataclass(frozen=True)
