@@ -140,7 +140,9 @@ def html_to_pdf(html: str, out: str | os.PathLike[str], *, browser: Path | None 
                     "XDG_DATA_HOME": str(home / ".local" / "share")})
         command = [str(engine), *_FLAGS, f"--user-data-dir={scratch / 'profile'}",
                    f"--print-to-pdf={printed}", page.as_uri()]
-        if not windows() and getattr(os, "geteuid", lambda: -1)() == 0:
+        # root on POSIX (a fact of this process, not a platform path): Chromium refuses
+        # its sandbox there
+        if getattr(os, "geteuid", lambda: -1)() == 0:
             command.insert(1, "--no-sandbox")
         code, output = _run(command, env, timeout)
         data = printed.read_bytes() if printed.is_file() else b""
