@@ -662,8 +662,3 @@ def _follow(folder: Path, relative: PurePosixPath) -> None:
         place = place.parent
     with contextlib.suppress(OSError):
         os.chdir(place)
-
-
-def _signals_held() -> contextlib.AbstractContextManager[None]:
-    """Ctrl-C and SIGTERM wait until the set is in place (delivered right after)."""
-    return interrupts_held()
