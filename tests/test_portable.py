@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -83,30 +84,36 @@ def test_audit_demo_and_pdf_with_the_windows_paths_forced(tmp_path) -> None:
     browser = shutil.which("chromium")
     assert browser, "chromium is missing: install Debian chromium (sh scripts/test-deps.sh)"
     inventory = offline_cluster(tmp_path)
-    done = child(f"""
-        import auditor.common.portable as portable
-        portable.FORCED = "windows"
-        from auditor.cli.app import run
-        from auditor.common.errors import InputError
-        from auditor.pipeline.outdir import OutputSet
-        from auditor.pipeline import ownership
-        assert ownership._renameat2_function() is None
-        codes = {{}}
-        codes["audit"] = run(["audit", "--inventory", {str(inventory)!r}, "--phase", "post",
-                             "--agent-trust", {str(LAB / "agent-trust.pem")!r},
-                             "--out", {str(tmp_path / "audit")!r}])
-        codes["again"] = run(["audit", "--inventory", {str(inventory)!r}, "--phase", "post",
-                             "--agent-trust", {str(LAB / "agent-trust.pem")!r},
-                             "--out", {str(tmp_path / "audit")!r}, "--pdf"])
-        codes["demo"] = run(["demo", "--out", {str(tmp_path / "demo")!r}])
-        with OutputSet(__import__("pathlib").Path({str(tmp_path / "locked")!r})):
-            try:
-                with OutputSet(__import__("pathlib").Path({str(tmp_path / "locked")!r})):
-                    codes["lock"] = "not held"
-            except InputError as exc:
-                codes["lock"] = "held" if "another uccx-audit" in str(exc) else str(exc)
-        print(codes)
-    """, UCCX_AUDIT_BROWSER=browser, HOME=str(tmp_path), TMPDIR=str(tmp_path))
+    # Chromium's sockets live in the temporary folder, and a socket's path has at most
+    # 107 bytes: a short one of the test's own, as a user's is
+    short = Path(tempfile.mkdtemp(prefix="uccx-"))
+    try:
+        done = child(f"""
+            import auditor.common.portable as portable
+            portable.FORCED = "windows"
+            from auditor.cli.app import run
+            from auditor.common.errors import InputError
+            from auditor.pipeline.outdir import OutputSet
+            from auditor.pipeline import ownership
+            assert ownership._renameat2_function() is None
+            codes = {{}}
+            codes["audit"] = run(["audit", "--inventory", {str(inventory)!r}, "--phase", "post",
+                                 "--agent-trust", {str(LAB / "agent-trust.pem")!r},
+                                 "--out", {str(tmp_path / "audit")!r}])
+            codes["again"] = run(["audit", "--inventory", {str(inventory)!r}, "--phase", "post",
+                                 "--agent-trust", {str(LAB / "agent-trust.pem")!r},
+                                 "--out", {str(tmp_path / "audit")!r}, "--pdf"])
+            codes["demo"] = run(["demo", "--out", {str(tmp_path / "demo")!r}])
+            with OutputSet(__import__("pathlib").Path({str(tmp_path / "locked")!r})):
+                try:
+                    with OutputSet(__import__("pathlib").Path({str(tmp_path / "locked")!r})):
+                        codes["lock"] = "not held"
+                except InputError as exc:
+                    codes["lock"] = "held" if "another uccx-audit" in str(exc) else str(exc)
+            print(codes)
+        """, UCCX_AUDIT_BROWSER=browser, HOME=str(tmp_path), TMPDIR=str(short))
+    finally:
+        shutil.rmtree(short, ignore_errors=True)
     assert done.returncode == 0, done.stderr
     codes = eval(done.stdout.strip().splitlines()[-1])  # the child's own dict
     assert codes == {"audit": 1, "again": 1, "demo": 0, "lock": "held"}, done.stderr
