@@ -49,6 +49,10 @@ def diff(
         from auditor.model.portfolio import is_portfolio
         from auditor.render.portfolio_diff import diff_portfolios, render_portfolio_diff
 
+        if before.is_dir() != after.is_dir():
+            file, folder = (after, before) if before.is_dir() else (before, after)
+            raise InputError(f"is a file, and {folder} a folder", path=str(file),
+                             expected="two audit.json files or two portfolio folders")
         for folder in (before, after):
             if not is_portfolio(folder):
                 raise InputError("not a portfolio folder (no portfolio.json)",

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import ssl
+import stat
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -29,8 +31,10 @@ from auditor.collect.certs import (
     read_certificates,
     signature_hash,
     signature_verifies,
+    unreadable_part,
 )
 from auditor.common.errors import InputError
+from auditor.common.inputs import read_input
 from auditor.model.certificate import CertificateFacts, covers_host, host_address, san_addresses
 from auditor.model.facts import LEAF_WORDS, ChainFacts
 
@@ -54,6 +58,8 @@ class AgentTrust:
 
     source: str
     anchors: tuple[x509.Certificate, ...]
+    #: Files of a trust folder that were left out, each "name: why" (a folder only).
+    skipped: tuple[str, ...] = ()
 
     @cached_property
     def by_fingerprint(self) -> dict[str, x509.Certificate]:
@@ -86,8 +92,90 @@ class AgentTrust:
         return store
 
 
+#: A trust folder is read only up to these: entries looked at, and bytes read in all
+#: (``/etc/ssl/certs`` holds ~300 entries, ~1 MB read; a store of a few thousand CAs fits).
+FOLDER_MAX_ENTRIES = 10_000
+FOLDER_MAX_BYTES = 64 << 20
+
+
+def _shown_name(name: str) -> str:
+    """A file name as text that any report can carry (undecodable bytes as escapes)."""
+    return name.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def load_trust_folder(path: str) -> AgentTrust:
+    """The agents' trust from a folder of certificate files (``/etc/ssl/certs``, an export
+    of the browsers' roots): every regular file in it, links followed, in name order, each
+    a PEM bundle or one DER certificate. Sub-folders, special files and files that hold
+    no certificate are left out and listed in :attr:`AgentTrust.skipped`; the same
+    certificate under several names (hash links) counts once. Bounded in entries and in
+    bytes read; a folder past either bound, or with no certificate, is an input error."""
+    try:
+        with os.scandir(path) as entries:
+            names = []
+            for entry in entries:
+                names.append(entry.name)
+                if len(names) > FOLDER_MAX_ENTRIES:
+                    raise InputError(f"holds more than {FOLDER_MAX_ENTRIES} entries", path=path,
+                                     expected="a folder of CA certificate files")
+    except OSError as exc:
+        raise InputError(f"cannot read the folder: {exc.strerror}", path=path) from None
+    anchors: dict[str, x509.Certificate] = {}
+    skipped: list[str] = []
+    total = 0
+    for name in sorted(names):
+        file = os.path.join(path, name)
+        try:
+            mode = os.stat(file).st_mode
+        except OSError as exc:  # a dangling link, a name that went away
+            skipped.append(f"{_shown_name(name)}: {exc.strerror or 'cannot be read'}")
+            continue
+        if not stat.S_ISREG(mode):
+            skipped.append(f"{_shown_name(name)}: not a regular file")
+            continue
+        try:
+            data = read_input(file, "pem")
+        except InputError as exc:
+            skipped.append(f"{_shown_name(name)}: {exc.message}")
+            continue
+        total += len(data)
+        if total > FOLDER_MAX_BYTES:
+            raise InputError(f"its files hold more than {FOLDER_MAX_BYTES >> 20} MB",
+                             path=path, expected="a folder of CA certificate files")
+        certs = _certificates_in(data)
+        if not certs:
+            skipped.append(f"{_shown_name(name)}: holds no certificate")
+            continue
+        for cert in certs:
+            anchors.setdefault(fingerprint(cert), cert)
+    if not anchors:
+        raise InputError("no certificates found in the folder", path=path,
+                         expected="CA or self-signed certificates in PEM or DER files")
+    return AgentTrust(source=f"folder:{_shown_name(Path(path).name)}",
+                      anchors=tuple(anchors[fp] for fp in sorted(anchors)),
+                      skipped=tuple(skipped))
+
+
+def _certificates_in(data: bytes) -> list[x509.Certificate]:
+    """The readable certificates of a PEM bundle or a DER file; none for anything else."""
+    with warnings.catch_warnings():
+        # some distribution roots carry non-positive serials; still roots
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        try:
+            if b"-----BEGIN CERTIFICATE-----" in data:
+                certs = x509.load_pem_x509_certificates(data)
+            else:
+                certs = [x509.load_der_x509_certificate(data)]
+        except (ValueError, TypeError, x509.InvalidVersion):
+            return []
+        return [c for c in certs if unreadable_part(c) is None]
+
+
 def load_agent_trust(path: str | None) -> AgentTrust:
-    """The agents' trust from a PEM/DER file, or the system store when ``path`` is None."""
+    """The agents' trust from a PEM/DER file or a folder of them, or the system store when
+    ``path`` is None."""
+    if path is not None and Path(path).is_dir():
+        return load_trust_folder(str(path))
     if path is not None:
         certs = read_certificates(path)
         if not certs:

@@ -18,8 +18,14 @@ class InputError(AuditorError):
         line: int | None = None,
         field: str | None = None,
         expected: str | None = None,
+        others: tuple[InputError, ...] = (),
+        unlisted: int = 0,
     ) -> None:
         self.path = path
+        #: More problems of the same input, each one line (a file's schema errors).
+        self.others = others
+        #: Problems found beyond those listed.
+        self.unlisted = unlisted
         self.line = line
         self.field = field
         self.message = message
@@ -32,7 +38,11 @@ class InputError(AuditorError):
             where = self.path + (f":{self.line}" if self.line else "") + ": "
         field = f"{self.field}: " if self.field else ""
         expected = f" (expected {self.expected})" if self.expected else ""
-        return f"{where}{field}{self.message}{expected}"
+        lines = [f"{where}{field}{self.message}{expected}", *(str(o) for o in self.others)]
+        if self.unlisted:
+            lines.append(f"and {self.unlisted} more problem{'s' if self.unlisted > 1 else ''}"
+                         + (f" in {self.path}" if self.path else ""))
+        return "\n".join(lines)
 
 
 class ToolFailure(AuditorError):

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from auditor.common.errors import InputError
+from auditor.common.portable import windows
 
 #: Test hook: seconds to pause before each file is put in place, so that a test's signal
 #: lands in the middle of writing a set of reports (never set in normal use).
@@ -75,8 +76,9 @@ def replacing(path: str | os.PathLike[str]) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         # mkstemp makes 0600; reports are attachments for sharing: follow the umask
-        try:
-            os.fchmod(fd, 0o666 & ~UMASK)
+        try:  # Windows has no such modes (and no os.fchmod before Python 3.13)
+            if not windows() and hasattr(os, "fchmod"):
+                os.fchmod(fd, 0o666 & ~UMASK)
         finally:
             os.close(fd)
         yield Path(tmp)

@@ -20,6 +20,9 @@ LIMITS = {
     "manifest": 16 * _MB,
     "toml": 1 * _MB,  # uccx-audit.toml: a dozen settings
 }
+#: Never block on a FIFO, never leak into a child (the flags that exist on this system).
+_OPEN_FLAGS = getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(
+    os, "O_BINARY", 0)
 
 
 def file_kind(mode: int) -> str:
@@ -34,20 +37,29 @@ def read_input(path: str | os.PathLike[str], kind: str) -> bytes:
     :class:`InputError` naming the file and what was expected."""
     name = str(path)
     limit = LIMITS[kind]
+    expected = f"a {kind.upper()} file"
     try:
         # O_NONBLOCK: opening a FIFO with no writer must not block; checked right after
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | _OPEN_FLAGS)
     except FileNotFoundError:
         raise InputError("file not found", path=name) from None
     except IsADirectoryError:
-        raise InputError("is a folder, not a file", path=name) from None
+        raise InputError("is a folder, not a file", path=name, expected=expected) from None
     except OSError as exc:
+        if os.path.isdir(path):  # Windows refuses to open a folder as a file
+            raise InputError("is a folder, not a file", path=name,
+                             expected=expected) from None
         raise InputError(f"cannot read: {exc.strerror}", path=name) from None
-    with os.fdopen(fd, "rb") as handle:
+    try:  # before a file object is made of it: a folder opens, but cannot be read
         mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise InputError(f"is {file_kind(mode)}, not a regular file", path=name,
-                             expected=f"a {kind.upper()} file")
+    except OSError as exc:
+        os.close(fd)
+        raise InputError(f"cannot read: {exc.strerror}", path=name) from None
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise InputError(f"is {file_kind(mode)}, not a regular file", path=name,
+                         expected=expected)
+    with os.fdopen(fd, "rb") as handle:
         size = os.fstat(fd).st_size
         if size > limit:
             raise InputError(f"is {size / _MB:.1f} MB; the limit for a {kind.upper()} file "

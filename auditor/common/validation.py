@@ -226,19 +226,31 @@ def _validator(name: str) -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(load_schema(name))
 
 
-def _describe(error: jsonschema.ValidationError) -> tuple[list[Any], str, str | None]:
+def _describe_all(error: jsonschema.ValidationError
+                  ) -> Iterator[tuple[list[Any], str, str | None]]:
+    """(field path, problem, expected) for each field an error is about: a missing field
+    and an unknown field each, when one error names several."""
     path = list(error.absolute_path)
     kind, value, schema = error.validator, error.instance, error.schema
     if kind == "required":
         missing = [p for p in error.validator_value if isinstance(value, dict) and p not in value]
-        field = missing[0] if missing else "?"
-        return [*path, field], "is required but missing", schema.get("description")
+        for field in missing or ["?"]:
+            yield [*path, field], "is required but missing", schema.get("description")
+        return
     if kind == "additionalProperties":
         allowed = sorted((schema.get("properties") or {}).keys())
-        extra = sorted(k for k in value if k not in allowed) if isinstance(value, dict) else []
-        extra_name = extra[0] if extra else "?"
-        return ([*path, extra_name], "unknown field",
-                "one of: " + ", ".join(allowed) if allowed else "no fields")
+        extra = sorted((k for k in value if k not in allowed), key=str) if isinstance(
+            value, dict) else []
+        for extra_name in extra or ["?"]:
+            yield ([*path, extra_name], "unknown field",
+                   "one of: " + ", ".join(allowed) if allowed else "no fields")
+        return
+    yield _describe(error)
+
+
+def _describe(error: jsonschema.ValidationError) -> tuple[list[Any], str, str | None]:
+    path = list(error.absolute_path)
+    kind, value, schema = error.validator, error.instance, error.schema
     if kind == "enum":
         return path, f"{value!r} is not allowed", "one of: " + ", ".join(
             str(v) for v in error.validator_value)
@@ -287,8 +299,14 @@ def is_valid(instance: Any, schema_name: str) -> bool:
         return False
 
 
+#: At most this many problems of one file are listed, one line each (then how many more).
+LISTED_PROBLEMS = 20
+
+
 def validate(instance: Any, schema_name: str, *, path: str, locate: Locator | None = None) -> None:
-    """Check ``instance`` against a shipped schema; raise the first error (by line). Data
+    """Check ``instance`` against a shipped schema; raise an error that lists every problem
+    (by line, at most :data:`LISTED_PROBLEMS`, one line each, each with its line and
+    field). Data
     that JSON cannot carry (NaN, infinities, lone surrogates) is refused first, wherever
     it was read from."""
     check_values(instance, path=path, locate=locate)
@@ -299,15 +317,18 @@ def validate(instance: Any, schema_name: str, *, path: str, locate: Locator | No
         return
     described = []
     for error in errors:
-        field_path, message, expected = _describe(error)
-        line = locate(field_path) if locate else None
-        described.append((line or 0, field_name(field_path), message, expected))
-    described.sort(key=lambda item: (item[0], item[1]))
-    line, field, message, expected = described[0]
-    more = len(described) - 1
-    if more:
-        message += f" ({more} more problem{'s' if more > 1 else ''} in this file)"
-    raise InputError(message, path=path, line=line or None, field=field, expected=expected)
+        for field_path, message, expected in _describe_all(error):
+            line = locate(field_path) if locate else None
+            described.append((line or 0, field_name(field_path), message, expected))
+    described.sort(key=lambda item: (item[0], item[1], item[2]))
+    unique = list(dict.fromkeys(described))  # one problem found twice is listed once
+    problems = [InputError(message, path=path, line=line or None, field=field,
+                           expected=expected)
+                for line, field, message, expected in unique[:LISTED_PROBLEMS]]
+    first, rest = problems[0], problems[1:]
+    raise InputError(first.message, path=path, line=first.line, field=first.field,
+                     expected=first.expected, others=tuple(rest),
+                     unlisted=len(unique) - len(problems))
 
 
 def validate_versioned(data: Any, schema_name: str, version: int, *, path: str) -> None:

@@ -67,6 +67,10 @@ class Provenance:
     settings: tuple[Setting, ...] = ()
 
 
+#: Files of a trust folder that were left out, listed in the manifest at most.
+_SKIPPED_LISTED = 50
+
+
 def sha256_file(path: str | os.PathLike[str]) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -84,6 +88,15 @@ def _input_file(path: Path | None, shown: Callable[[Path], str] = str
 
 def _trust_entry(provenance: Provenance, trust: AgentTrust | None,
                  shown: Callable[[Path], str] = str) -> dict[str, Any] | None:
+    if provenance.agent_trust is not None and trust is not None \
+            and Path(provenance.agent_trust).is_dir():
+        # a folder: as the system store, a digest over the anchors' fingerprints, sorted
+        digest = hashlib.sha256("\n".join(trust.fingerprints).encode("ascii")).hexdigest()
+        return {"path": shown(provenance.agent_trust), "source": "folder",
+                "anchors": len(trust.anchors), "sha256": digest,
+                "sha256_of": "the sorted SHA-256 fingerprints of the anchors",
+                **({"skipped": list(trust.skipped[:_SKIPPED_LISTED])} if trust.skipped
+                   else {})}
     if provenance.agent_trust is not None:
         entry = _input_file(provenance.agent_trust, shown)
         assert entry is not None

@@ -16,8 +16,9 @@ disk, a bug - ``--out`` holds either the complete previous set or the complete n
 never a mix. A user's file where the new set needs that name stops the run with exit 2
 before anything is moved.
 
-**What a killed run leaves.** An exclusive lock (``fcntl.flock`` on ``.<out>.lock``
-beside the folder) makes a second run into the same folder stop at once with exit 2. The
+**What a killed run leaves.** An exclusive lock (``fcntl.flock`` on POSIX,
+``msvcrt.locking`` on Windows: :mod:`auditor.common.portable`, on ``.<out>.lock`` beside
+the folder) makes a second run into the same folder stop at once with exit 2. The
 lock file is also the run's journal: it names the staging folder before it is created, and
 records the inodes of the two folders before they are swapped. The next run reads it and
 finishes the work: a staging folder that never went in is removed; a previous set that was
@@ -32,21 +33,19 @@ that (temporary files included).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import secrets
 import shutil
-import signal
 import stat
-import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from auditor.common.errors import InputError
 from auditor.common.fileio import UMASK, slow_step, through_proc, write_atomic
 from auditor.common.inputs import file_kind
+from auditor.common.portable import interrupts_held, lock_exclusive, unlock, windows
 from auditor.pipeline.ownership import (
     exchange,
     first_taken,
@@ -99,8 +98,11 @@ def _writable_ancestor(path: Path, option: str) -> None:
 
 
 def _read_only(path: Path) -> bool:
+    statvfs = getattr(os, "statvfs", None)  # POSIX only
+    if statvfs is None or windows():
+        return False
     with contextlib.suppress(OSError):
-        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+        return bool(statvfs(path).f_flag & os.ST_RDONLY)
     return False
 
 
@@ -311,7 +313,7 @@ class OutputSet:
                 except OSError:
                     raise self._not_our_lock() from None
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                lock_exclusive(fd)
             except BlockingIOError:
                 os.close(fd)
                 raise InputError(
@@ -363,12 +365,21 @@ class OutputSet:
         try:
             if self._pending or self._record:
                 self._journal()  # unfinished work stays recorded for the next run
-            else:
+            elif not windows():
                 with contextlib.suppress(OSError):
                     if os.stat(self._lock_path).st_ino == os.fstat(self._lock_fd).st_ino:
                         os.unlink(self._lock_path)
+            else:  # Windows removes no file that is open: close it first, then remove it
+                inode = os.fstat(self._lock_fd).st_ino  # unless another run has opened it
+                unlock(self._lock_fd)
+                os.close(self._lock_fd)
+                self._lock_fd = None
+                with contextlib.suppress(OSError):
+                    if os.stat(self._lock_path).st_ino == inode:
+                        os.unlink(self._lock_path)
         finally:
-            os.close(self._lock_fd)
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)
             self._lock_fd = None
 
     # -- what a killed run left -----------------------------------------------------
@@ -573,7 +584,7 @@ class OutputSet:
                 os.chmod(self.stage, stat.S_IMODE(os.lstat(self.out).st_mode))
         slow_step()
         assert self._record is not None
-        with _signals_held():
+        with interrupts_held():  # delivered once the set is in place
             cwd_inside = _cwd_inside(self.out)
             record = {**self._record, "old": ident(self.out) if owned is not None else None}
             self._record = record
@@ -651,17 +662,3 @@ def _follow(folder: Path, relative: PurePosixPath) -> None:
         place = place.parent
     with contextlib.suppress(OSError):
         os.chdir(place)
-
-
-@contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
-    """Ctrl-C and SIGTERM wait until the set is in place (delivered right after)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    held = {signal.SIGINT, signal.SIGTERM}
-    before = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, before)

@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from auditor.common.errors import InputError
+from auditor.common.portable import linux
 from auditor.pipeline.manifest import MANIFEST_FILE, listed_paths, own_manifest
 
 EXPECTED = "a new or empty folder, or one uccx-audit wrote"
@@ -50,11 +51,17 @@ def ownership(folder: Path, option: str = "--out") -> frozenset[str]:
                      expected=EXPECTED)
 
 
-@functools.lru_cache(maxsize=1)
 def _renameat2_function() -> Any:
+    """Linux's ``renameat2`` from the C library; None elsewhere (macOS, Windows, or the
+    Windows paths forced), where the callers fall back to plain renames."""
+    return _libc_renameat2() if linux() else None
+
+
+@functools.lru_cache(maxsize=1)
+def _libc_renameat2() -> Any:
     try:
         renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):
         return None
     renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
                           ctypes.c_uint]

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,7 @@ from pathlib import Path
 
 from auditor.common.errors import AuditorError
 from auditor.common.fileio import write_atomic
+from auditor.common.portable import kill_tree, popen_isolated, windows
 
 #: Environment variable naming the browser executable to print with (it then is the only
 #: one tried).
@@ -52,7 +52,7 @@ class PdfUnavailable(AuditorError):
 def install_locations(env: Mapping[str, str] | None = None) -> list[Path]:
     """Where Chrome, Chromium and Edge install themselves on Windows, macOS and Linux."""
     env = os.environ if env is None else env
-    if sys.platform == "win32":
+    if windows():
         bases = [env.get(k) for k in ("PROGRAMFILES", "PROGRAMFILES(X86)", "LOCALAPPDATA")]
         tails = (r"Google\Chrome\Application\chrome.exe",
                  r"Microsoft\Edge\Application\msedge.exe",
@@ -101,21 +101,22 @@ def _scratch() -> Iterator[Path]:
 
 
 def _run(command: list[str], env: dict[str, str], timeout: float) -> tuple[int, str]:
-    """Run the browser in a process group of its own; on timeout stop it and its helpers."""
-    posix = os.name == "posix"
-    proc = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=posix,
-                            creationflags=0 if posix else subprocess.CREATE_NEW_PROCESS_GROUP)
+    """Run the browser so that it and its helpers can be stopped together (a process group
+    of its own on POSIX; a process group and ``taskkill /T`` on Windows: see
+    :func:`auditor.common.portable.kill_tree` for what each guarantees); on timeout stop
+    them. Waiting for what is left of the output after that is bounded too: a helper
+    that outlived the browser and holds the pipe cannot keep the run waiting."""
+    proc = popen_isolated(command, env=env, stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         output, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        if posix:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-        else:
-            proc.kill()
-        proc.communicate()
+        kill_tree(proc)
+        with contextlib.suppress(subprocess.TimeoutExpired, OSError, ValueError):
+            proc.communicate(timeout=5)
+        if proc.stdout is not None:
+            with contextlib.suppress(OSError):
+                proc.stdout.close()
         raise PdfUnavailable(f"PDF not written: the browser did not finish printing within "
                              f"{timeout:g} s") from None
     return proc.returncode, output.decode("utf-8", "replace")
@@ -139,7 +140,9 @@ def html_to_pdf(html: str, out: str | os.PathLike[str], *, browser: Path | None 
                     "XDG_DATA_HOME": str(home / ".local" / "share")})
         command = [str(engine), *_FLAGS, f"--user-data-dir={scratch / 'profile'}",
                    f"--print-to-pdf={printed}", page.as_uri()]
-        if os.name == "posix" and os.geteuid() == 0:
+        # root on POSIX (a fact of this process, not a platform path): Chromium refuses
+        # its sandbox there
+        if getattr(os, "geteuid", lambda: -1)() == 0:
             command.insert(1, "--no-sandbox")
         code, output = _run(command, env, timeout)
         data = printed.read_bytes() if printed.is_file() else b""
