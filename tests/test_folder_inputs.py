@@ -66,6 +66,8 @@ def base_arguments(command: str, place: Path) -> dict[str, list[str]]:
                 "": ["--purpose", "tomcat"]}
     if command == "rules":
         return {"": []}
+    if command == "init":
+        return {"out": ["--out", str(place / "start")], "": []}
     raise AssertionError(f"no valid arguments known for the command {command!r}: add them")
 
 
