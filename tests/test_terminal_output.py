@@ -201,10 +201,12 @@ def test_demo_serve_holds_the_lab_for_a_rehearsal_until_ctrl_c(tmp_path) -> None
             lines.append(line.rstrip("\n"))
             if line.startswith("ready:"):
                 ready.set()
+        ready.set()  # the process ended: no need to wait any longer
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     try:
-        assert ready.wait(120), (lines, process.poll())
+        assert ready.wait(120) and any(line.startswith("ready:") for line in lines), (
+            lines, process.poll())
         commands = [shlex.split(line.strip())[1:] for line in lines
                     if line.strip().startswith("uccx-audit ")]
         assert [c[0] for c in commands] == ["audit", "audit", "diff"], lines
