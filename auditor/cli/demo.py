@@ -165,7 +165,7 @@ def serve_rehearsal(after: Scenario, out: Path | None) -> None:
     check_out_dir(folder)  # a new or empty folder: nothing of the user's is overwritten
     stop = threading.Event()
 
-    def stopping(signum: int, frame: object) -> None:
+    def stopping(*_signal: object) -> None:
         stop.set()
 
     # Ctrl-C and a service manager's SIGTERM end the rehearsal normally
