@@ -46,3 +46,36 @@ def invoke(*args: str | Path, cwd: str | Path | None = None,
         os.environ.clear()
         os.environ.update(saved)
     return Result(code, out.getvalue(), err.getvalue(), tuple(str(a) for a in args))
+
+
+def terminal_run(*args: str | Path, columns: int = 100,
+                 env: dict[str, str] | None = None) -> Result:
+    """``uccx-audit`` in a process whose standard output is a pseudo-terminal of
+    ``columns`` columns (no COLUMNS in its environment unless ``env`` sets it): its exit
+    code and what the terminal showed (stderr is not kept)."""
+    import fcntl
+    import pty
+    import struct
+    import subprocess
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    base = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    process = subprocess.Popen([sys.executable, "-m", "auditor", *map(str, args)],
+                               stdout=follower, stderr=subprocess.DEVNULL,
+                               stdin=subprocess.DEVNULL, env={**base, **(env or {})})
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the other end closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    process.wait(timeout=120)
+    os.close(leader)
+    return Result(process.returncode, b"".join(chunks).decode().replace("\r\n", "\n"), "",
+                  tuple(map(str, args)))

@@ -175,6 +175,8 @@ def test_every_help_example_runs_against_the_lab(tmp_path: Path) -> None:
                     + ("@" + w.split("@")[1] if "@" in w else "") for w in words[1:]]
             if "--pdf" in args or "pdf" in args:
                 continue  # a browser: test_pdf
+            if "--serve" in args:
+                continue  # runs until Ctrl-C: test_terminal_output serves and stops it
             fresh = tmp_path / f"fresh-{number}"  # init writes where nothing is
             fresh.mkdir()
             done = invoke(*args, cwd=fresh if args[0] == "init" else tmp_path)

@@ -4,12 +4,10 @@ close scenario names, --purpose in any case, help texts."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from cli_runner import Result, invoke
+from cli_runner import Result, invoke, terminal_run
 
 from auditor.model.audit import audit_from_data
 from auditor.render.audit_text import gadget_table
@@ -24,29 +22,7 @@ def run(*args: str, **env: str) -> Result:
 
 def in_terminal(*args: str, columns: int = 100) -> str:
     """What the command shows in a terminal of ``columns`` columns (a pseudo-terminal)."""
-    import fcntl
-    import pty
-    import struct
-    import termios
-
-    leader, follower = pty.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
-    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
-    process = subprocess.Popen([sys.executable, "-m", "auditor", *args], stdout=follower,
-                               stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=env)
-    os.close(follower)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # the other end closed
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    process.wait(timeout=120)
-    os.close(leader)
-    return b"".join(chunks).decode().replace("\r\n", "\n")
+    return terminal_run(*args, columns=columns).stdout
 
 
 @pytest.mark.parametrize("facts, phase", [("pre-upgrade-ca-signed", "pre"),

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from auditor.cli.config import settings_used
+from auditor.cli.console import Voice
 from auditor.cli.options import (
     DEFAULT_PER_HOST,
     AgentTrust,
@@ -26,10 +27,12 @@ from auditor.cli.options import (
     ConnectTimeout,
     ExpiryWindow,
     HandshakeTimeout,
+    NoColor,
     Operator,
     Pdf,
     PerHost,
     Phase,
+    Quiet,
     SiteRules,
     TargetVersion,
     Ticket,
@@ -44,34 +47,41 @@ if TYPE_CHECKING:
     from auditor.pipeline.manifest import Provenance
 
 
-def print_result(result, *, err: bool = False) -> None:
+def print_result(result, *, err: bool = False, voice: Voice | None = None) -> None:
     """The gadget grid and the verdict as a terminal table, and where the reports are
-    (on standard error with ``err``)."""
-    from auditor.render.audit_text import gadget_table, heading, terminal_width, unknowns_text
+    (on standard error with ``err``); with a quiet ``voice``, the verdict line only."""
+    from auditor.render.audit_text import (
+        cluster_line,
+        gadget_table,
+        terminal_width,
+        unknowns_text,
+        verdict_line,
+    )
 
+    voice = voice or Voice()
     for notice in result.audit.waiver_notices:
         typer.echo(terminal(f"notice: {notice}"), err=True)
-    typer.echo(terminal(heading(result.audit)), err=err)
-    typer.echo("", err=err)
+    voice.say(cluster_line(result.audit), err=err)
+    voice.verdict(verdict_line(result.audit), result.audit.verdict, err=err)
+    voice.say("", err=err)
     width = terminal_width(sys.stderr if err else sys.stdout)
-    typer.echo(terminal(gadget_table(result.audit, width=width)), err=err)
-    typer.echo("", err=err)
+    voice.say(gadget_table(result.audit, width=width), err=err)
+    voice.say("", err=err)
     if result.audit.unknowns:
-        typer.echo(terminal(unknowns_text(result.audit)), err=err)
-        typer.echo("", err=err)
+        voice.say(unknowns_text(result.audit), err=err)
+        voice.say("", err=err)
     folder = result.facts_path.parent
     written = [*(p.name for p in result.reports.values()), result.facts_path.name]
     if result.manifest is not None:
         written.append(result.manifest.name)
-    typer.echo(terminal(f"reports in {folder}/: " + ", ".join(written)), err=err)
+    voice.say(f"reports in {folder}/: " + ", ".join(written), err=err)
     if result.manifest is not None:
         from auditor.pipeline.manifest import sha256_file
 
-        typer.echo(terminal(f"manifest sha256:{sha256_file(result.manifest)} (record it in "
-                            f"the ticket; `uccx-audit verify {folder}` checks the files)"),
-                   err=err)
+        voice.say(f"manifest sha256:{sha256_file(result.manifest)} (record it in the "
+                  f"ticket; `uccx-audit verify {folder}` checks the files)", err=err)
     if result.bundle is not None:
-        typer.echo(terminal(f"evidence bundle: {result.bundle}"), err=err)
+        voice.say(f"evidence bundle: {result.bundle}", err=err)
     for note in result.notes:
         typer.echo(terminal(note), err=True)
 
@@ -166,9 +176,11 @@ def audit(
     cli_accept_new_host_keys: CliAcceptNew = False,
     cli_timeout: CliTimeout = 60.0,
     config: ConfigFile = None,
+    quiet: Quiet = False,
+    no_color: NoColor = False,
 ) -> None:
     """Probe the cluster (or read downloaded certificates), judge it, write the reports."""
-    from auditor.cli.progress import probe_progress
+    from auditor.cli.progress import plan_of, probe_progress
     from auditor.collect.inventory import load_inventory
     from auditor.collect.prober import ProbeOptions
     from auditor.collect.trust import load_agent_trust
@@ -176,6 +188,7 @@ def audit(
     from auditor.pipeline.run import AuditRequest, audit_invocation, default_out_dir, run_audit
     from auditor.render import ReportMeta
 
+    voice = Voice(quiet=quiet, no_color=no_color)
     if out is not None:
         check_out_dir(out)  # before anything is read or probed
     settings = settings_used(ctx)
@@ -198,7 +211,8 @@ def audit(
             provenance=started, invocation=invocation, pdf=pdf, bundle=bundle,
             cli_for=_portfolio_cli(cli=cli, user=cli_user, known_hosts=cli_known_hosts,
                                    accept_new=cli_accept_new_host_keys, timeout=cli_timeout,
-                                   connect_timeout=connect_timeout, concurrency=concurrency))
+                                   connect_timeout=connect_timeout, concurrency=concurrency),
+            voice=voice)
         return
     inv = load_inventory(inventory[0])
     # offline when every keystore is given; nodes with a pem_dir among probed ones are
@@ -219,10 +233,11 @@ def audit(
     total = sum(len(n.endpoints(all_ports)) for n in inv.nodes)
     output = OutputSet(request.out_dir)
     try:
-        with output, probe_progress(total) as progress:
+        with output, probe_progress(total, plan=plan_of([inv], all_ports),
+                                    quiet=quiet) as progress:
             result = run_audit(request, None if offline else progress, output)
         # a Ctrl-C while the result is printed still says what is on disk: the whole set
-        print_result(result, err=summary_json)
+        print_result(result, err=summary_json, voice=voice)
         if summary_json:
             from auditor.model.portfolio import build_portfolio
             from auditor.render.portfolio import summary_line

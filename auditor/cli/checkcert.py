@@ -8,8 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from auditor.cli.options import Commands, ConfigFile, ExpiryWindow, Role, site_env
-from auditor.common.textsafe import terminal
+from auditor.cli.console import Voice
+from auditor.cli.options import Commands, ConfigFile, ExpiryWindow, NoColor, Quiet, Role, site_env
 from auditor.model.verdicts import EXIT_FINDINGS, EXIT_OK
 
 
@@ -48,6 +48,8 @@ def check_cert(
         help="What the agents' browsers trust (default: assume they trust the root).")] = None,
     expiry_window: ExpiryWindow = 30,
     config: ConfigFile = None,
+    quiet: Quiet = False,
+    no_color: NoColor = False,
 ) -> None:
     """Will this signed tomcat / tomcat-ECDSA certificate work once uploaded?"""
     from auditor.collect.certs import read_certificates
@@ -64,8 +66,12 @@ def check_cert(
         expiry_window_days=expiry_window)
     title = (f"{signed.name} as {purpose.value} on a {role.value}"
              + (f" ({host})" if host else ""))
-    typer.echo(terminal(check_cert_text(title, result.case.checks, result.findings,
-                                        result.gadgets, result.case.tomcat_trust,
-                                        socialminer=role is Role.socialminer, ok=result.ok)),
-               nl=False)
+    text = check_cert_text(title, result.case.checks, result.findings, result.gadgets,
+                           result.case.tomcat_trust, socialminer=role is Role.socialminer,
+                           ok=result.ok)
+    # the last line is the verdict: "OK: it will work" or "NOT OK: ..."
+    body, _, last = text.rstrip("\n").rpartition("\n")
+    voice = Voice(quiet=quiet, no_color=no_color)
+    voice.say(body)
+    voice.verdict(last, "go" if result.ok else "no_go")
     raise typer.Exit(EXIT_OK if result.ok else EXIT_FINDINGS)

@@ -8,8 +8,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from auditor.cli.options import Commands
+from auditor.cli.console import Voice
+from auditor.cli.options import Commands, NoColor, Quiet
 from auditor.cli.report import _checked_out, _emit
+from auditor.common.textsafe import terminal
 from auditor.model.verdicts import exit_code
 
 commands = Commands()
@@ -38,6 +40,8 @@ def diff(
     out: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--out", "-o", help="Write here (atomically) instead of standard output ('-': "
         "standard output).")] = None,
+    quiet: Quiet = False,
+    no_color: NoColor = False,
 ) -> None:
     """What changed between the pre-change and the post-change audit: certificates
     replaced, gadget outcomes changed, findings fixed (checked and passed after), no longer
@@ -59,7 +63,8 @@ def diff(
                                  path=str(folder), expected="two audit.json files or two "
                                  "portfolio folders")
         changes = diff_portfolios(before, after)
-        _emit(render_portfolio_diff(changes, fmt.value), out)
+        _show(render_portfolio_diff(changes, fmt.value), out, fmt, None,
+              Voice(quiet=quiet, no_color=no_color))
         raise typer.Exit(changes.after_exit_code)
     from auditor.model.audit import load_audit
     from auditor.render import ReportMeta
@@ -67,5 +72,23 @@ def diff(
     from auditor.render.diff_render import render_diff
 
     old, new = load_audit(before), load_audit(after)
-    _emit(render_diff(diff_audits(old, new), fmt.value, ReportMeta.now()), out)
+    _show(render_diff(diff_audits(old, new), fmt.value, ReportMeta.now()), out, fmt,
+          new.verdict, Voice(quiet=quiet, no_color=no_color))
     raise typer.Exit(exit_code(new.verdict))
+
+
+def _show(text: str, out: Path | None, fmt: DiffFormat, verdict: str | None,
+          voice: Voice) -> None:
+    """The diff written to ``out``, or shown: as a table its first line (before and after
+    verdicts) is the verdict line, coloured as the after audit's verdict and all that
+    ``--quiet`` keeps; any other format is data, shown whole."""
+    if out is not None or fmt is not DiffFormat.table:
+        _emit(text, out, quiet=voice.quiet)
+        return
+    first, _, rest = text.partition("\n")
+    if verdict is None:
+        typer.echo(terminal(first))
+    else:
+        voice.verdict(first, verdict)
+    if rest.strip():
+        voice.say(rest.removesuffix("\n"))

@@ -8,18 +8,20 @@ from typing import Annotated, Optional
 import typer
 
 from auditor.cli.config import settings_used
+from auditor.cli.console import Voice
 from auditor.cli.options import (
     Commands,
     ConfigFile,
     ExpiryWindow,
+    NoColor,
     Phase,
+    Quiet,
     SiteRules,
     TableFormat,
     TargetVersion,
     Waivers,
     say,
 )
-from auditor.common.textsafe import terminal
 from auditor.model.verdicts import exit_code
 
 commands = Commands()
@@ -49,6 +51,8 @@ def evaluate_command(
     fmt: Annotated[TableFormat, typer.Option("--format", "-f")] = TableFormat.table,
     waivers: Waivers = None,
     config: ConfigFile = None,
+    quiet: Quiet = False,
+    no_color: NoColor = False,
 ) -> None:
     """Judge recorded facts: findings, the verdict, and each agent gadget's outcome per node."""
     from auditor.collect.recorded import check_recorded_certificates
@@ -57,7 +61,7 @@ def evaluate_command(
     from auditor.model.audit import Invocation, audit_to_json, save_audit
     from auditor.model.facts import load_facts
     from auditor.pipeline.run import judge, load_waiver_files, recorded_request
-    from auditor.render.audit_text import render_audit
+    from auditor.render.audit_text import audit_body, cluster_line, verdict_line
 
     if out is not None:
         from auditor.pipeline.outdir import check_out_file
@@ -91,11 +95,14 @@ def evaluate_command(
                          expected=exc.expected) from None
     for notice in audit.waiver_notices:
         say(f"notice: {notice}")
+    voice = Voice(quiet=quiet, no_color=no_color)
     if out is not None:
         save_audit(audit, out)
-        say(f"audit written to {out}")
-    if fmt is TableFormat.json:
+        voice.say(f"audit written to {out}", err=True)
+    if fmt is TableFormat.json:  # the data itself: --quiet does not shorten it
         typer.echo(audit_to_json(audit), nl=False)
     else:
-        typer.echo(terminal(render_audit(audit)))
+        voice.say(cluster_line(audit))
+        voice.verdict(verdict_line(audit), audit.verdict)
+        voice.say("\n" + audit_body(audit))
     raise typer.Exit(exit_code(audit.verdict))

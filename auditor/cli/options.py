@@ -229,3 +229,13 @@ class Commands:
         return [args[0] if args and isinstance(args[0], str)
                 else kwargs.get("name") or function.__name__.replace("_", "-")
                 for args, kwargs, function in self._items]
+
+
+# -- how much a command says, and in what colours (one declaration for every command) -----
+
+Quiet = Annotated[bool, typer.Option(
+    "--quiet", "-q", help="Print the verdict line only (errors still go to standard error; "
+    "the exit code is the same).")]
+NoColor = Annotated[bool, typer.Option(
+    "--no-color", help="No colours, even on a terminal (as NO_COLOR=1 does; FORCE_COLOR=1 "
+    "colours a log that is not a terminal).")]

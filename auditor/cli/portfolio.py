@@ -4,18 +4,22 @@ portfolio`` over facts recorded elsewhere (on customers' jump hosts)."""
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from auditor.cli.console import Voice
 from auditor.cli.options import (
     ChangeDate,
     Commands,
     ConfigFile,
     ExpiryWindow,
+    NoColor,
     Operator,
     Phase,
+    Quiet,
     SiteRules,
     TargetVersion,
     Ticket,
@@ -34,22 +38,48 @@ def _default_folder(phase: str) -> Path:
     return Path(f"uccx-audit-portfolio-{phase}-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}")
 
 
-def _finish(portfolio, results, out: Path, summary_json: bool) -> None:
-    """Print one line per cluster (standard error with ``summary_json``), then exit with
-    the worst cluster's code."""
-    from auditor.render.portfolio import summary_line
+def portfolio_verdict_line(portfolio) -> str:
+    """The portfolio's verdict line (what ``--quiet`` prints): its worst cluster's verdict
+    and how many clusters had each."""
+    from auditor.model.verdicts import VERDICT_WORDS
 
+    worst = portfolio.worst_verdict
+    counts = ", ".join(f"{n} {VERDICT_WORDS[v]}" for v, n in portfolio.verdict_counts.items()
+                       if n)
+    return (f"Verdict: {VERDICT_WORDS[worst].upper() if worst else 'NONE'} (the worst of "
+            f"{len(portfolio.clusters)} cluster{'' if len(portfolio.clusters) == 1 else 's'}"
+            f"{': ' + counts if counts else ''})")
+
+
+def _finish(portfolio, results, out: Path, summary_json: bool,
+            voice: Voice | None = None) -> None:
+    """Print one line per cluster (standard error with ``summary_json``) and the verdict
+    line, then exit with the worst cluster's code."""
+    from auditor.render.portfolio import summary_line
+    from auditor.render.terminal import colour_wanted, paint
+
+    voice = voice or Voice()
     names = [visible(c.cluster) for c in portfolio.clusters]  # from files: one line each
     width = max(map(len, names), default=0)
+    colour = not voice.quiet and colour_wanted(sys.stderr if summary_json else sys.stdout,
+                                               no_color=voice.no_color)
     for result, entry, name in zip(results, portfolio.clusters, names, strict=True):
         for notice in result.audit.waiver_notices:
             typer.echo(terminal(f"notice: {name}: {notice}"), err=True)
-        typer.echo(terminal(f"{name.ljust(width)}  {entry.verdict:<15}  {entry.errors} "
-                            f"errors, {entry.warnings} warnings  {entry.folder}/"),
-                   err=summary_json)
+        if voice.quiet:
+            continue
+        verdict = f"{entry.verdict:<15}"
+        typer.echo(terminal(f"{name.ljust(width)}  ") + (paint(verdict, entry.verdict)
+                                                         if colour else verdict)
+                   + terminal(f"  {entry.errors} errors, {entry.warnings} warnings  "
+                              f"{entry.folder}/"),
+                   err=summary_json, color=colour or None)
     counts = ", ".join(f"{n} {v}" for v, n in portfolio.verdict_counts.items() if n)
-    typer.echo(f"portfolio of {len(portfolio.clusters)} clusters ({counts}) in {out}/: "
-               "portfolio.html, portfolio.csv, portfolio.json", err=summary_json)
+    voice.say(f"portfolio of {len(portfolio.clusters)} clusters ({counts}) in {out}/: "
+              "portfolio.html, portfolio.csv, portfolio.json", err=summary_json)
+    if portfolio.worst_verdict is not None:
+        voice.verdict(portfolio_verdict_line(portfolio), portfolio.worst_verdict,
+                      err=summary_json)
     if summary_json:
         typer.echo(summary_line(portfolio, out))
     raise typer.Exit(portfolio.exit_code)
@@ -62,9 +92,9 @@ def audit_portfolio(inventories: list[Path], *, phase: str, target_version: str 
                     options: ProbeOptions, waivers: list[Path] | None,
                     summary_json: bool, provenance: Provenance | None = None,
                     invocation: Invocation | None = None, pdf: bool = False,
-                    bundle: bool = False, cli_for=None) -> None:
+                    bundle: bool = False, cli_for=None, voice: Voice | None = None) -> None:
     """``audit`` with several inventories or a folder of them."""
-    from auditor.cli.progress import probe_progress
+    from auditor.cli.progress import plan_of, probe_progress
     from auditor.collect.trust import load_agent_trust
     from auditor.common.errors import InputError
     from auditor.pipeline.outdir import OutputSet
@@ -89,10 +119,12 @@ def audit_portfolio(inventories: list[Path], *, phase: str, target_version: str 
         **({"provenance": provenance} if provenance is not None else {}))
     output = OutputSet(folder)
     try:
-        with output, probe_progress(total) as progress:
+        online = [inv for inv in loaded if not all(n.pem_dir for n in inv.nodes)]
+        with output, probe_progress(total, plan=plan_of(online, all_ports),
+                                    quiet=voice is not None and voice.quiet) as progress:
             portfolio, results = run_portfolio(loaded, request, progress, cli_for=cli_for,
                                                output=output)
-        _finish(portfolio, results, folder, summary_json)  # a Ctrl-C here: the set is whole
+        _finish(portfolio, results, folder, summary_json, voice)  # a Ctrl-C here: the set is whole
     except KeyboardInterrupt:
         typer.echo(terminal(output.interrupted()), err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
@@ -128,6 +160,8 @@ def portfolio(
         "--summary-json", help="Print one JSON line on standard output for CI and AWX "
         "set_stats.")] = False,
     config: ConfigFile = None,
+    quiet: Quiet = False,
+    no_color: NoColor = False,
 ) -> None:
     """Judge facts probed elsewhere (one file per cluster) into a portfolio."""
     from auditor.collect.trust import AgentTrust
@@ -145,4 +179,4 @@ def portfolio(
         rule_dirs=tuple(rules or ()), meta=ReportMeta.now(ticket, operator),
         waiver_files=tuple(waivers or ()))
     result, results = portfolio_from_facts(facts, request)
-    _finish(result, results, out, summary_json)
+    _finish(result, results, out, summary_json, Voice(quiet=quiet, no_color=no_color))

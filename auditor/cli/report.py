@@ -33,7 +33,9 @@ def _checked_out(out: Path | None) -> Path | None:
     return check_out_file(out)
 
 
-def _emit(text: str, out: Path | None) -> None:
+def _emit(text: str, out: Path | None, *, quiet: bool = False) -> None:
+    """``text`` on standard output, or written to ``out`` (said on standard error, unless
+    ``quiet``)."""
     from auditor.common.fileio import write_atomic
     from auditor.pipeline.run import is_place_error
 
@@ -46,7 +48,8 @@ def _emit(text: str, out: Path | None) -> None:
         if not is_place_error(exc):
             raise
         raise InputError(f"cannot write {out}: {exc.strerror}", field="--out") from None
-    typer.echo(terminal(f"written: {out}"), err=True)
+    if not quiet:
+        typer.echo(terminal(f"written: {out}"), err=True)
 
 
 commands = Commands()

@@ -92,6 +92,17 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
 )}
 
 
+def before_upgrade(after: Scenario) -> Scenario | None:
+    """The scenario a rehearsal serves before the change that ends in ``after``: a cluster
+    of an earlier version with the same nodes and the same ``tomcat`` certificates (the
+    upgrade makes ``tomcat-ECDSA``); None when there is none."""
+    from auditor.model.versions import Version
+
+    shape = [(n.name, n.role, n.tomcat) for n in after.nodes]
+    return next((s for s in SCENARIOS.values() if Version(s.version) < Version(after.version)
+                 and [(n.name, n.role, n.tomcat) for n in s.nodes] == shape), None)
+
+
 def get_scenario(name: str) -> Scenario:
     """Look a scenario up by name, with a helpful error."""
     try:

@@ -142,9 +142,11 @@ class Lab:
     def __init__(self, scenario: Scenario | str, workdir: str | Path | None = None, *,
                  all_ports: bool = False, max_tls: str = "1.3",
                  first_address: int = 11,
-                 certificates: Mapping[str, NodeCertificates] | None = None) -> None:
+                 certificates: Mapping[str, NodeCertificates] | None = None,
+                 cluster: str | None = None) -> None:
         """``certificates`` (from :func:`scenario_certificates`): present these rather than
-        new ones made at start."""
+        new ones made at start; ``cluster``: the inventory's cluster name (default
+        ``lab-<scenario>``), as one cluster's labs before and after a change share."""
         self.scenario = get_scenario(scenario) if isinstance(scenario, str) else scenario
         self.version = Version(self.scenario.version)
         self.all_ports = all_ports
@@ -152,6 +154,7 @@ class Lab:
         self._own_workdir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="uccx-lab-"))
         self._first_address = first_address
+        self.cluster = cluster or f"lab-{self.scenario.name}"
         self.endpoints: list[LabEndpoint] = []
         self.certificates: dict[str, NodeCertificates] = dict(certificates or {})
         hosts = {n.host for n in self.scenario.nodes}
@@ -301,7 +304,7 @@ class Lab:
             nodes.append(Node(host=spec.host, role=spec.role,
                               address=f"127.0.0.{self._first_address + index}",
                               ports=ports, declared=declared))
-        return Inventory(cluster=f"lab-{self.scenario.name}", version=self.scenario.version,
+        return Inventory(cluster=self.cluster, version=self.scenario.version,
                          nodes=tuple(nodes), path=str(self.inventory_path))
 
     def _write_inventory(self) -> None:

@@ -16,19 +16,29 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def heading(audit: Audit) -> str:
+def cluster_line(audit: Audit) -> str:
+    """The first line of the heading: which cluster, which phase, the change date."""
     if audit.phase == "pre":
         when = (f"before the change: {audit.current_version} now, "
                 f"{audit.target_version} after it")
     else:
         when = f"after the change: {audit.current_version}"
+    # a field from a file is one line: its own newlines are shown, never made
+    return f"Cluster {visible(audit.cluster)}, {when}; change date {audit.change_date}"
+
+
+def verdict_line(audit: Audit) -> str:
+    """The verdict line (what ``--quiet`` prints): the verdict and the finding counts."""
     counts = ", ".join(_plural(audit.summary.get(s, 0), s)
                        for s in ("error", "warning", "notice"))
     if audit.accepted_risks:
         counts += f"; {_plural(len(audit.accepted_risks), 'accepted risk')}"
-    # a field from a file is one line: its own newlines are shown, never made
-    return (f"Cluster {visible(audit.cluster)}, {when}; change date {audit.change_date}\n"
-            f"Verdict: {VERDICT_WORDS[audit.verdict].upper()} ({counts})")
+    return f"Verdict: {VERDICT_WORDS[audit.verdict].upper()} ({counts})"
+
+
+def heading(audit: Audit) -> str:
+    """The cluster line and the verdict line."""
+    return f"{cluster_line(audit)}\n{verdict_line(audit)}"
 
 
 def _state(now: str, later: str | None) -> str:
@@ -48,38 +58,22 @@ def terminal_width(stream: object = None) -> int | None:
     return shutil.get_terminal_size().columns
 
 
-#: The narrow layout's column widths (the node column takes what is left).
-_NARROW = {"tomcat": 13, "tomcat-ECDSA": 13, "finesse_desktop": 9, "live_data": 9,
-           "chat_email": 10, "socialminer_web": 11}
+#: The narrow layout's headers: the words it may wrap between.
 _NARROW_TITLES = {"finesse_desktop": "Finesse desktop", "live_data": "Live Data",
                   "chat_email": "chat/ email", "socialminer_web": "SocialMiner web"}
+#: Between two columns of a plain tabulate table.
+_GAP = 2
 
 
-def _wrap(text: str, width: int) -> str:
-    return "\n".join(textwrap.wrap(text, width=width, break_on_hyphens=False)) or text
-
-
-def _wrap_host(host: str, width: int) -> str:
-    """A host name broken after its dots, a label longer than a line cut."""
-    lines, line = [], ""
-    for label in host.replace(".", ".\n").split("\n"):
-        while len(label) > width:
-            if line:
-                lines.append(line)
-                line = ""
-            lines.append(label[:width])
-            label = label[width:]
-        if len(line) + len(label) > width:
-            lines.append(line)
-            line = ""
-        line += label
-    return "\n".join([*lines, line] if line else lines)
+def _widest(text: str) -> int:
+    return max(map(len, text.splitlines()), default=0)
 
 
 def gadget_table(audit: Audit, fmt: str = "simple", width: int | None = None) -> str:
     """One row per node: its certificate states and each gadget's outcome. Given a
-    ``width`` the plain table does not fit in, the node's role goes under its name and the
-    cells wrap."""
+    ``width`` the plain table does not fit in, the cells wrap by column (the node's role
+    under its name); where even that does not fit, each node is a block of its own. A host
+    name is never split: it is always whole on one line."""
     rows = []
     for node in audit.nodes:
         predicted = node.predicted
@@ -89,23 +83,85 @@ def gadget_table(audit: Audit, fmt: str = "simple", width: int | None = None) ->
             _state(node.tomcat_ecdsa, predicted.tomcat_ecdsa if predicted else None),
             *[OUTCOME_WORDS[node.gadgets[g].outcome] if g in node.gadgets else "-"
               for g in ALL_GADGETS]])
-    table = tabulate(rows, headers=["node", "role", "tomcat", "tomcat-ECDSA",
-                                    *[GADGET_TITLES[g] for g in ALL_GADGETS]], tablefmt=fmt)
-    if width is None or fmt != "simple" or max(map(len, table.splitlines())) <= width:
+    titles = ["tomcat", "tomcat-ECDSA", *[GADGET_TITLES[g] for g in ALL_GADGETS]]
+    # a host name such as 1e5 is text, not a number to reformat
+    table = tabulate(rows, headers=["node", "role", *titles], tablefmt=fmt,
+                     disable_numparse=True)
+    if width is None or fmt != "simple" or not rows or _widest(table) <= width:
         return table
-    widths = list(_NARROW.values())
-    # tabulate keeps two spaces beside each header line: wrap headers narrower
-    headers = ["\n".join(textwrap.wrap(h, width=w - 2, break_on_hyphens=False,
-                                       break_long_words=False))
-               for h, w in zip(["tomcat", "tomcat-ECDSA",
-                                *[_NARROW_TITLES[g] for g in ALL_GADGETS]], widths, strict=True)]
-    used = [max(w, *(len(line) + 2 for line in h.splitlines())) for h, w in zip(
-        headers, widths, strict=True)]
-    node_width = max(16, width - sum(used) - 2 * len(used))
-    narrow = [[_wrap_host(host, node_width) + "\n" + _wrap(f"({role})", node_width),
-               *[_wrap(cell, w) for cell, w in zip(rest, widths, strict=True)]]
+    narrow = _narrow_table(rows, width)
+    return narrow if narrow is not None else _node_blocks(rows, titles, width)
+
+
+def _words(text: str) -> list[str]:
+    return text.split() or [""]
+
+
+def _narrow_table(rows: list[list[str]], width: int) -> str | None:
+    """The grid wrapped by column to fit ``width``: the node's role under its whole name,
+    each other column as narrow as its longest word (which is never cut) and as wide as
+    the width left allows. None when even that does not fit."""
+    headers = ["node", "tomcat", "tomcat-ECDSA", *[_NARROW_TITLES[g] for g in ALL_GADGETS]]
+    columns = [[(host, f"({role})") for host, role, *_ in rows],
+               *[[(cell,) for cell in column]
+                 for column in zip(*(r[2:] for r in rows), strict=True)]]
+    # the node column holds each name whole; any other holds at least its longest word
+    least = [max(max(len(host), *map(len, role.split())) for host, role in columns[0])]
+    least += [max(len(word) for text in (header, *(c[0] for c in column))
+                  for word in _words(text))
+              for header, column in zip(headers[1:], columns[1:], strict=True)]
+    most = [max(len(text) for text in (header, *(part for cells in column for part in cells)))
+            for header, column in zip(headers, columns, strict=True)]
+    room = width - _GAP * (len(headers) - 1)
+    if sum(least) > room:
+        return None
+    given, spare = list(least), room - sum(least)
+    # the width left: first to the columns it unwraps whole, the cheapest first
+    for i in sorted(range(len(given)), key=lambda i: most[i] - given[i]):
+        if most[i] - given[i] <= spare:
+            spare -= most[i] - given[i]
+            given[i] = most[i]
+    for i in range(len(given)):  # then in order, to those still wrapping
+        more = min(spare, most[i] - given[i])
+        given[i] += more
+        spare -= more
+
+    def wrap(text: str, at: int) -> str:
+        return "\n".join(textwrap.wrap(text, width=at, break_on_hyphens=False,
+                                       break_long_words=False)) or text
+
+    cells = [[wrap(h, at) for h, at in zip(headers, given, strict=True)]]
+    cells += [[host + "\n" + wrap(f"({role})", given[0]),
+               *[wrap(cell, at) for cell, at in zip(rest, given[1:], strict=True)]]
               for host, role, *rest in rows]
-    return tabulate(narrow, headers=["node", *headers], tablefmt=fmt)
+    # the rule under the headers drawn here: tabulate's headers keep two spaces of their own
+    shown = [max(_widest(row[i]) for row in cells) for i in range(len(headers))]
+    cells.insert(1, ["-" * w for w in shown])
+    return tabulate(cells, tablefmt="plain", disable_numparse=True)
+
+
+def _node_blocks(rows: list[list[str]], titles: list[str], width: int) -> str:
+    """One block per node: its name (whole, on a line of its own when the role does not fit
+    beside it), then a line per certificate and gadget (those of its role only); in a very
+    narrow terminal each value goes under its title."""
+    label_width = max(map(len, titles)) + 2
+    beside = width - 2 - label_width >= 12
+    value_width = width - 2 - label_width if beside else max(8, width - 4)
+    blocks = []
+    for host, role, *cells in rows:
+        named = f"{host} ({role})"
+        lines = [named] if len(named) <= width else [host, f"  ({role})"]
+        for title, cell in zip(titles, cells, strict=True):
+            if cell == "-":  # a gadget the node's role does not serve
+                continue
+            wrapped = textwrap.wrap(cell, width=value_width, break_on_hyphens=False) or [cell]
+            if beside:
+                lines.append(f"  {title.ljust(label_width)}{wrapped[0]}")
+                lines += [" " * (2 + label_width) + more for more in wrapped[1:]]
+            else:
+                lines += [f"  {title}", *("    " + more for more in wrapped)]
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
 
 
 def unknowns_text(audit: Audit, width: int = 100) -> str:
@@ -144,7 +200,12 @@ def findings_text(audit: Audit, width: int = 100) -> str:
 
 def render_audit(audit: Audit) -> str:
     """The whole audit as text."""
-    parts = [heading(audit), gadget_table(audit, width=terminal_width()),
-             unknowns_text(audit), "Findings",
-             findings_text(audit)]
+    return "\n\n".join((heading(audit), audit_body(audit)))
+
+
+def audit_body(audit: Audit, width: int | None = None) -> str:
+    """What follows the heading: the grid (``width``: of the terminal, default standard
+    output's), what was not seen, the findings."""
+    parts = [gadget_table(audit, width=width if width is not None else terminal_width()),
+             unknowns_text(audit), "Findings", findings_text(audit)]
     return "\n\n".join(p for p in parts if p)

@@ -1,6 +1,9 @@
-"""Terminal summaries of facts (tabulate)."""
+"""Terminal summaries of facts (tabulate), and the colours of a verdict on a terminal."""
 
 from __future__ import annotations
+
+import os
+from collections.abc import Mapping
 
 from auditor.model.facts import EndpointFacts, Facts, HandshakeFacts, state_words
 from auditor.render.tables import tabulate
@@ -72,3 +75,38 @@ def node_table(facts: Facts, fmt: str = "simple") -> str:
                      {True: "yes", False: "no"}.get(cop, "?"), notes])
     return tabulate(rows, headers=["node", "role", "tomcat", "tomcat-ECDSA", "COP", "notes"],
                     tablefmt=fmt)
+
+
+#: How a verdict line looks on a colour terminal (rich style names): the usual traffic
+#: lights, and magenta for "the audit cannot say" so that it reads as neither go nor no-go.
+VERDICT_STYLES = {"go": "bold green", "go_with_actions": "bold yellow",
+                  "no_go": "bold red", "inconclusive": "bold magenta"}
+
+
+def colour_wanted(stream: object, *, no_color: bool = False,
+                  environ: Mapping[str, str] | None = None) -> bool:
+    """Whether text written to ``stream`` may carry colours: never with ``--no-color`` or
+    a non-empty ``NO_COLOR`` (no-color.org); always with a non-empty ``FORCE_COLOR``
+    (force-color.org), for a CI log that shows them; otherwise only on a terminal that is
+    not ``TERM=dumb``."""
+    env = os.environ if environ is None else environ
+    if no_color or env.get("NO_COLOR"):
+        return False
+    if env.get("FORCE_COLOR"):
+        return True
+    if env.get("TERM") == "dumb":
+        return False
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty is not None and isatty())
+    except (OSError, ValueError):  # a closed stream
+        return False
+
+
+def paint(line: str, verdict: str) -> str:
+    """``line`` (already made terminal-safe) in the colours of ``verdict``: one SGR
+    sequence before it and a reset after it, nothing inside it."""
+    from rich.color import ColorSystem
+    from rich.style import Style
+
+    return Style.parse(VERDICT_STYLES[verdict]).render(line, color_system=ColorSystem.STANDARD)
