@@ -55,19 +55,27 @@ def outcomes(evaluation: Evaluation) -> dict[str, dict[str, str]]:
 
 # -- a certificate not downloaded is not a certificate that does not exist -----------------
 
+def _inconclusive_offline_audit(tmp_path: Path, folder: Path,
+                                inventory: str) -> tuple[dict[str, Any], Path]:
+    """``audit --from-pem`` of ``folder`` for ``inventory``: it must be inconclusive (exit
+    3); its audit.json and output folder."""
+    (tmp_path / "cluster.yaml").write_text(inventory)
+    out = tmp_path / "out"
+    done = invoke("audit", "--inventory", tmp_path / "cluster.yaml", "--from-pem", folder,
+                  "--phase", "post", "--agent-trust", LAB / "agent-trust.pem", "--out", out)
+    assert done.returncode == 3, done.stderr
+    audit = json.loads((out / "audit.json").read_text())
+    assert audit["verdict"] == "inconclusive"
+    return audit, out
+
+
 def test_offline_11_5_with_only_tomcat_pem_downloaded_is_inconclusive(tmp_path: Path) -> None:
     """The issue's case: every node's tomcat.pem, no tomcat-ECDSA.pem; it was GO."""
     folder = downloads("row3-ec-signed-ecdsa", tmp_path / "downloads")
     for ecdsa in folder.glob("*/tomcat-ECDSA.pem"):
         ecdsa.unlink()
-    inventory = tmp_path / "cluster.yaml"
-    inventory.write_text(INVENTORY.format(version="11.5(1)", pub="", sub="", sm=""))
-    out = tmp_path / "out"
-    done = invoke("audit", "--inventory", inventory, "--from-pem", folder, "--phase", "post",
-                  "--agent-trust", LAB / "agent-trust.pem", "--out", out)
-    assert done.returncode == 3, done.stderr
-    audit = json.loads((out / "audit.json").read_text())
-    assert audit["verdict"] == "inconclusive"
+    audit, _ = _inconclusive_offline_audit(
+        tmp_path, folder, INVENTORY.format(version="11.5(1)", pub="", sub="", sm=""))
     got = {n["host"]: {g: v["outcome"] for g, v in n["gadgets"].items()}
            for n in audit["nodes"]}
     assert got == {PUB: {"finesse_desktop": "works", "live_data": "unknown"},
@@ -151,15 +159,9 @@ def test_a_cluster_without_its_publisher_is_inconclusive(rules: RuleSet, hosts) 
 def test_an_inventory_of_only_the_subscriber_audits_inconclusive(tmp_path: Path) -> None:
     """The issue's case, end to end: it was GO."""
     folder = downloads("row3-ec-signed-ecdsa", tmp_path / "downloads")
-    inventory = tmp_path / "cluster.yaml"
-    inventory.write_text("cluster: offline\nversion: \"11.5(1)\"\nnodes:\n"
-                         f"  - host: {SUB}\n    role: uccx-subscriber\n")
-    out = tmp_path / "out"
-    done = invoke("audit", "--inventory", inventory, "--from-pem", folder, "--phase", "post",
-                  "--agent-trust", LAB / "agent-trust.pem", "--out", out)
-    assert done.returncode == 3, done.stderr
-    audit = json.loads((out / "audit.json").read_text())
-    assert audit["verdict"] == "inconclusive"
+    audit, out = _inconclusive_offline_audit(
+        tmp_path, folder, "cluster: offline\nversion: \"11.5(1)\"\nnodes:\n"
+                          f"  - host: {SUB}\n    role: uccx-subscriber\n")
     assert [f["rule_id"] for f in audit["findings"]] == ["cluster-without-publisher"]
     assert "UCCX publisher" in (out / "report.md").read_text()
 
