@@ -28,7 +28,7 @@ HIDDEN = ("fcntl", "termios", "pwd", "grp", "resource")
 
 PRELUDE = f"""
 import errno, importlib, os, pkgutil, sys, types
-import fcntl as _fcntl  # kept for the stand-in msvcrt only
+_fcntl = importlib.import_module("fcntl")  # kept for the stand-in msvcrt only
 # the standard library picks its Windows code when msvcrt imports: load it before the
 # stand-in exists (only the package's own code is to see it)
 import asyncio, getpass, shutil, subprocess, tempfile

@@ -7,7 +7,6 @@ runs it, as a process, with the password in the environment only.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import pty
@@ -538,6 +537,8 @@ def test_a_password_typed_at_the_prompt_that_is_not_utf8_shows_nothing_of_it(
     env = {k: v for k, v in os.environ.items()
            if k not in ("SSH_AUTH_SOCK", "UCCX_AUDIT_CLI_PASSWORD")}
     env["PYTHONPATH"] = str(ROOT)
+    import fcntl  # Linux only, as the pty is: never at a module's top
+
     main, terminal = pty.openpty()
     process = subprocess.Popen(
         [sys.executable, "-m", "auditor", "audit", "--inventory", str(inventory), "--phase",
