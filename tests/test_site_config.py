@@ -22,8 +22,14 @@ from hypothesis import strategies as st
 from test_offline_audit import INVENTORY, LAB, downloads
 
 from auditor.cli.app import app
-from auditor.cli.config import CONFIG_FILE, OTHER_VARIABLES, settings_used
-from auditor.cli.options import REFUSED_SETTINGS, SITE_SETTINGS, site_env
+from auditor.cli.config import (
+    CONFIG_FILE,
+    OTHER_VARIABLES,
+    REFUSED_SETTINGS,
+    SITE_SETTINGS,
+    settings_used,
+    site_env,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 

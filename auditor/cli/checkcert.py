@@ -8,8 +8,9 @@ from typing import Annotated, Optional
 
 import typer
 
+from auditor.cli.config import site_env
 from auditor.cli.console import Voice
-from auditor.cli.options import Commands, ConfigFile, ExpiryWindow, NoColor, Quiet, Role, site_env
+from auditor.cli.options import Commands, ConfigFile, ExpiryWindow, NoColor, Quiet, Role
 from auditor.model.verdicts import EXIT_FINDINGS, EXIT_OK
 
 

@@ -24,11 +24,48 @@ from typing import Any
 
 import typer
 
-from auditor.cli.options import ENV_PREFIX, REFUSED_SETTINGS, SITE_SETTINGS, site_env
 from auditor.common.errors import InputError
 from auditor.common.inputs import read_input
 from auditor.common.textsafe import terminal
 from auditor.model.audit import Setting
+
+#: The options a config file or a ``UCCX_AUDIT_*`` variable may set, by key (the long
+#: option without its dashes), and the kind of value each takes. Only per-site defaults:
+#: what is judged in a run (the phase, the versions, the change date, the expiry window,
+#: the inventory, where the reports go, trusting new host keys) is typed on its command
+#: line, so that no file left from another change decides it unseen (REFUSED_SETTINGS).
+SITE_SETTINGS: dict[str, str] = {
+    "ticket": "text", "operator": "text", "agent-trust": "path", "rules": "paths",
+    "waivers": "paths", "connect-timeout": "seconds", "handshake-timeout": "seconds",
+    "cli-timeout": "seconds", "cli-user": "text", "cli-known-hosts": "path",
+    "concurrency": "count", "per-host": "count", "all-ports": "flag", "pdf": "flag",
+    "bundle": "flag",
+}
+
+#: Options that must come from the command line, and why a file or a variable may not set
+#: them (the one-line error says it).
+REFUSED_SETTINGS: dict[str, str] = {
+    "phase": "pre or post is what this run judges",
+    "target-version": "the version of this change is judged with it",
+    "change-date": "the day of this change decides the expiry checks",
+    "expiry-window": "it decides which certificates count as expiring",
+    "inventory": "which cluster is audited is chosen per run",
+    "out": "each run writes into a folder of its own",
+    "from-pem": "which certificates are judged is chosen per run",
+    "cli-accept-new-host-keys": "trusting a new host key is a decision for this run",
+    "cli": "reading the VOS CLI asks for a password: a decision for this run",
+    "cli-password": "a password is never kept in a file: use UCCX_AUDIT_CLI_PASSWORD or "
+                    "the prompt",
+}
+
+ENV_PREFIX = "UCCX_AUDIT_"
+
+
+def site_env(key: str) -> str:
+    """The environment variable of a per-site setting: ``UCCX_AUDIT_CLI_USER`` for
+    ``cli-user``."""
+    assert key in SITE_SETTINGS or key == "config", key
+    return ENV_PREFIX + key.upper().replace("-", "_")
 
 if sys.version_info >= (3, 11):
     import tomllib
