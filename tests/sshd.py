@@ -68,6 +68,13 @@ def _free_port(address: str) -> int:
         return probe.getsockname()[1]
 
 
+def _admin(tool: str) -> str:
+    """An administration tool (useradd, chpasswd, userdel) where Debian keeps it: in
+    /usr/sbin, which a user's PATH (PATH=/usr/bin:/bin) does not name."""
+    path = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
+    return shutil.which(tool, path=path) or tool
+
+
 def _run(args: Sequence[str], **kwargs: object) -> None:
     subprocess.run(list(args), check=True, capture_output=True, timeout=30, **kwargs)
 
@@ -92,10 +99,10 @@ def running_sshd(addresses: Sequence[str], first: str = "") -> Iterator[Sshd]:
         _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(folder / "client_key")])
         shutil.copy(folder / "client_key.pub", folder / "authorized_keys")
         (folder / "authorized_keys").chmod(0o644)
-        _run(["useradd", "--no-create-home", "--home-dir", str(folder), "--shell", "/bin/sh",
-              "--comment", "uccx-cert-auditor test (remove me)", user])
+        _run([_admin("useradd"), "--no-create-home", "--home-dir", str(folder), "--shell",
+              "/bin/sh", "--comment", "uccx-cert-auditor test (remove me)", user])
         made_user = True
-        _run(["chpasswd"], input=f"{user}:{password}\n".encode())
+        _run([_admin("chpasswd")], input=f"{user}:{password}\n".encode())
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
         port = _free_port(addresses[0])
         listen = "\n".join(f"ListenAddress {a}:{port}" for a in addresses)
@@ -148,10 +155,11 @@ ForceCommand /usr/bin/python3 {folder}/fake_vos_cli.py {folder}/nodes
         if made_user:
             # sessions end with their connections; a lingering one only delays the removal
             for _attempt in range(20):
-                if subprocess.run(["userdel", user], capture_output=True,
+                if subprocess.run([_admin("userdel"), user], capture_output=True,
                                   timeout=30).returncode in (0, 6):
                     break
                 time.sleep(0.25)
             else:
-                subprocess.run(["userdel", "--force", user], capture_output=True, timeout=30)
+                subprocess.run([_admin("userdel"), "--force", user], capture_output=True,
+                               timeout=30)
         shutil.rmtree(folder, ignore_errors=True)
