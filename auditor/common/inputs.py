@@ -32,20 +32,25 @@ def file_kind(mode: int) -> str:
             else "a folder" if stat.S_ISDIR(mode) else "a special file")
 
 
-def read_input(path: str | os.PathLike[str], kind: str) -> bytes:
+def read_input(path: str | os.PathLike[str], kind: str, *,
+               follow_links: bool = True) -> bytes:
     """The bytes of a regular file of at most ``LIMITS[kind]`` bytes, or an
-    :class:`InputError` naming the file and what was expected."""
+    :class:`InputError` naming the file and what was expected. ``follow_links=False``
+    refuses a symbolic link in the same step as the open (no link swapped in between)."""
     name = str(path)
     limit = LIMITS[kind]
     expected = f"a {kind.upper()} file"
+    flags = _OPEN_FLAGS if follow_links else _OPEN_FLAGS | getattr(os, "O_NOFOLLOW", 0)
     try:
         # O_NONBLOCK: opening a FIFO with no writer must not block; checked right after
-        fd = os.open(path, os.O_RDONLY | _OPEN_FLAGS)
+        fd = os.open(path, os.O_RDONLY | flags)
     except FileNotFoundError:
         raise InputError("file not found", path=name) from None
     except IsADirectoryError:
         raise InputError("is a folder, not a file", path=name, expected=expected) from None
     except OSError as exc:
+        if not follow_links and os.path.islink(path):
+            raise InputError("is a symbolic link", path=name, expected=expected) from None
         if os.path.isdir(path):  # Windows refuses to open a folder as a file
             raise InputError("is a folder, not a file", path=name,
                              expected=expected) from None

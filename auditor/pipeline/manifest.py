@@ -226,29 +226,9 @@ def own_manifest(folder: Path) -> dict[str, Any] | None:
     that is a link or not a regular file, too large, not JSON, or not of this tool's schema
     is an :class:`InputError` saying so; nothing is read past the limit."""
     path = folder / MANIFEST_FILE
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
-                     | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
-    except FileNotFoundError:
+    if not os.path.lexists(path):
         return None
-    except OSError as exc:
-        if os.path.islink(path):
-            raise InputError("is a symbolic link", path=str(path),
-                             expected="the manifest.json uccx-audit wrote") from None
-        raise InputError(f"cannot read: {exc.strerror}", path=str(path)) from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise InputError("is not a regular file", path=str(path),
-                         expected="the manifest.json uccx-audit wrote")
-    with os.fdopen(fd, "rb") as handle:
-        try:
-            raw = handle.read(MANIFEST_LIMIT + 1)
-        except OSError as exc:
-            raise InputError(f"cannot read: {exc.strerror}", path=str(path)) from None
-    if len(raw) > MANIFEST_LIMIT:
-        raise InputError(f"is larger than {MANIFEST_LIMIT >> 20} MB", path=str(path),
-                         expected="the manifest.json uccx-audit wrote")
-    return _load_manifest(raw, str(path))
+    return _load_manifest(read_input(path, "manifest", follow_links=False), str(path))
 
 
 def listed_paths(manifest: dict[str, Any]) -> frozenset[str]:
