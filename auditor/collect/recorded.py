@@ -24,7 +24,10 @@ _MAY_BE_ABSENT = {"key_usage_allows_signing", "parse_warnings"}
 
 def check_recorded_certificates(facts: Facts, where: str) -> None:
     """Refuse (:class:`InputError`, naming the file and field) facts whose certificate
-    fields are not what their PEM says, or whose PEM is no certificate."""
+    fields are not what their PEM says, or whose PEM is no certificate. The loader has
+    already required each certificate's recorded fingerprint to be the key it is filed
+    under (``model.facts.check_meaning``), so comparing that field with the PEM's covers the
+    key too."""
     for key, cert in facts.certificates.items():
         field = f"certificates.{key[:16]}"
         try:
@@ -32,10 +35,6 @@ def check_recorded_certificates(facts: Facts, where: str) -> None:
         except (ValueError, UnicodeEncodeError):
             raise InputError("the recorded PEM is no certificate", path=where,
                              field=f"{field}.pem", expected="the PEM the prober read") from None
-        if read.fingerprint_sha256 != key:
-            raise InputError(f"the PEM's SHA-256 is {read.fingerprint_sha256[:16]}, not the "
-                             "fingerprint it is filed under", path=where, field=field,
-                             expected="a certificate filed under its own fingerprint")
         for name in (f.name for f in fields(CertificateFacts)):
             recorded, actual = getattr(cert, name), getattr(read, name)
             if name in _MAY_BE_ABSENT and recorded in (None, ()):
