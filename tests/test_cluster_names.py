@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from test_offline_audit import INVENTORY, LAB, downloads
 
 from auditor.model.portfolio import PORTFOLIO_FILES
-from auditor.pipeline.outdir import SET_NAMES
 from auditor.pipeline.portfolio import folder_names
+from auditor.pipeline.run import SET_NAMES
 
 FACTS = Path(__file__).resolve().parent.parent / "fixtures" / "facts" / "cop-uccx.json"
 VERDICT = "go_with_actions"  # what cop-uccx.json audits to after the change

@@ -65,11 +65,6 @@ KEPT_MARK = ".uccx-audit-kept"
 _KEPT_TAG = "uccx-audit kept facts v1"
 _MARK_LIMIT = 1 << 20
 #: Open flags for files beside the folder: never through a link, never kept by children.
-#: Every name the tool writes at the top of an output folder: a portfolio's cluster folder
-#: is never given one of them (pipeline/portfolio.rollup_name).
-SET_NAMES = frozenset({"facts.json", "report.html", "report.md", "audit.json", "junit.xml",
-                       "report.pdf", "manifest.json", "error.log", "lab", "portfolio.json",
-                       "portfolio.csv", "portfolio.html"})
 _OPEN = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 

@@ -29,9 +29,10 @@ from auditor.model.audit import Invocation
 from auditor.model.cluster import Inventory
 from auditor.model.facts import Facts
 from auditor.model.portfolio import PORTFOLIO_FILES, Portfolio, _nodes, build_portfolio
-from auditor.pipeline.outdir import SET_NAMES, OutputSet
+from auditor.pipeline.outdir import OutputSet
 from auditor.pipeline.run import (
     FACTS_FILE,
+    SET_NAMES,
     AuditRequest,
     AuditResult,
     collect,

@@ -20,7 +20,7 @@ from auditor.evaluate.engine import build_audit
 from auditor.model.audit import Audit, Invocation, Setting, save_audit
 from auditor.model.cluster import Inventory, Node
 from auditor.model.facts import Facts, save_facts
-from auditor.pipeline.manifest import Provenance
+from auditor.pipeline.manifest import MANIFEST_FILE, Provenance, bundle_name
 from auditor.pipeline.outdir import OutputSet
 from auditor.render import ReportMeta, write_report
 from auditor.render.formats import prepare_in_background
@@ -35,6 +35,11 @@ REPORT_FILES = {"html": "report.html", "md": "report.md", "json": "audit.json",
                 "junit": "junit.xml"}
 FACTS_FILE = "facts.json"
 PDF_FILE = "report.pdf"
+#: Every name a single audit's or the demo's set has at the top of its folder (its error log
+#: and the demo's lab included): a portfolio's cluster folder is never given one of them
+#: (pipeline/portfolio.rollup_name, which adds the portfolio's own files).
+SET_NAMES = frozenset({*REPORT_FILES.values(), FACTS_FILE, PDF_FILE, MANIFEST_FILE,
+                       "error.log", "lab"})
 
 
 @dataclass(frozen=True)
@@ -229,8 +234,6 @@ def _run_into(request: AuditRequest, progress: Callable[..., None] | None, rules
 
 def set_names(request: AuditRequest) -> list[str]:
     """The names an audit writes into its folder (the reports, facts, manifest, bundle)."""
-    from auditor.pipeline.manifest import MANIFEST_FILE, bundle_name
-
     return [*REPORT_FILES.values(), FACTS_FILE, MANIFEST_FILE,
             *([PDF_FILE] if request.pdf else []),
             *([bundle_name(request.inventory.cluster, request.phase)] if request.bundle
