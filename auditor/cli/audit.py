@@ -26,6 +26,7 @@ from auditor.cli.options import (
     ConfigFile,
     ConnectTimeout,
     ExpiryWindow,
+    FromPem,
     HandshakeTimeout,
     NoColor,
     Operator,
@@ -154,10 +155,7 @@ def audit(
     out: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--out", "-o", help="Folder for the reports (default: a new dated folder).")] = None,
     rules: SiteRules = None,
-    from_pem: Annotated[Optional[Path], typer.Option(  # noqa: UP045
-        "--from-pem", metavar="DIR", help="Offline: certificates downloaded from OS "
-        "Administration, one folder per node (DIR/<host>/tomcat.pem, tomcat-ECDSA.pem, "
-        "tomcat-trust ...).")] = None,
+    from_pem: FromPem = None,
     all_ports: AllPorts = False,
     connect_timeout: ConnectTimeout = 5.0,
     handshake_timeout: HandshakeTimeout = 5.0,
@@ -181,11 +179,18 @@ def audit(
 ) -> None:
     """Probe the cluster (or read downloaded certificates), judge it, write the reports."""
     from auditor.cli.progress import plan_of, probe_progress
+    from auditor.collect.gather import probed
     from auditor.collect.inventory import load_inventory
     from auditor.collect.prober import ProbeOptions
     from auditor.collect.trust import load_agent_trust
     from auditor.pipeline.outdir import OutputSet, check_out_dir
-    from auditor.pipeline.run import AuditRequest, audit_invocation, default_out_dir, run_audit
+    from auditor.pipeline.run import (
+        AuditRequest,
+        audit_invocation,
+        default_out_dir,
+        run_audit,
+        sources,
+    )
     from auditor.render import ReportMeta
 
     voice = Voice(quiet=quiet, no_color=no_color)
@@ -215,27 +220,26 @@ def audit(
             voice=voice)
         return
     inv = load_inventory(inventory[0])
-    # offline when every keystore is given; nodes with a pem_dir among probed ones are
-    # probed too, and what is installed refines what they present
-    offline = from_pem is not None or all(n.pem_dir for n in inv.nodes)
     request = AuditRequest(
         inventory=inv, phase=phase.value,
         trust=load_agent_trust(str(agent_trust) if agent_trust else None),
         out_dir=out or default_out_dir(inv.cluster, phase.value),
         target_version=target_version, change_date=change_date,
         expiry_window_days=expiry_window, rule_dirs=tuple(rules or ()),
-        options=options, all_ports=all_ports, from_pem=from_pem, offline=offline,
+        options=options, all_ports=all_ports, from_pem=from_pem,
         cli=cli_request(inv, all_nodes=cli, user=cli_user, known_hosts=cli_known_hosts,
                         accept_new=cli_accept_new_host_keys, timeout=cli_timeout,
                         connect_timeout=connect_timeout, concurrency=concurrency),
         meta=ReportMeta.now(ticket, operator), invocation=invocation,
         provenance=started, pdf=pdf, bundle=bundle, waiver_files=tuple(waivers or ()))
-    total = sum(len(n.endpoints(all_ports)) for n in inv.nodes)
+    # the clusters gather probes (none where the PEM folders hold every keystore)
+    online = probed([inv], sources(request))
+    total = sum(len(n.endpoints(all_ports)) for i in online for n in i.nodes)
     output = OutputSet(request.out_dir)
     try:
-        with output, probe_progress(total, plan=plan_of([inv], all_ports),
+        with output, probe_progress(total, plan=plan_of(online, all_ports),
                                     quiet=quiet) as progress:
-            result = run_audit(request, None if offline else progress, output)
+            result = run_audit(request, progress if online else None, output)
         # a Ctrl-C while the result is printed still says what is on disk: the whole set
         print_result(result, err=summary_json, voice=voice)
         if summary_json:

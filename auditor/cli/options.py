@@ -60,6 +60,10 @@ HandshakeTimeout = Annotated[float, typer.Option(
 Concurrency = Annotated[int, typer.Option(
     "--concurrency", min=1, max=1024, metavar="N", envvar=site_env("concurrency"),
     help="Handshakes at once.")]
+FromPem = Annotated[Optional[Path], typer.Option(  # noqa: UP045
+    "--from-pem", metavar="DIR", help="Offline: certificates downloaded from OS "
+    "Administration, one folder per node (DIR/<host>/tomcat.pem, tomcat-ECDSA.pem, "
+    "tomcat-trust ...).")]
 AllPorts = Annotated[bool, typer.Option(
     "--all-ports", envvar=site_env("all-ports"),
     help="Also probe CUIC 8444 and OS Administration 8443.")]

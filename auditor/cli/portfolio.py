@@ -95,19 +95,18 @@ def audit_portfolio(inventories: list[Path], *, phase: str, target_version: str 
                     bundle: bool = False, cli_for=None, voice: Voice | None = None) -> None:
     """``audit`` with several inventories or a folder of them."""
     from auditor.cli.progress import plan_of, probe_progress
+    from auditor.collect.gather import probed
     from auditor.collect.trust import load_agent_trust
     from auditor.common.errors import InputError
     from auditor.pipeline.outdir import OutputSet
     from auditor.pipeline.portfolio import load_inventories, run_portfolio
-    from auditor.pipeline.run import AuditRequest
+    from auditor.pipeline.run import AuditRequest, sources
     from auditor.render import ReportMeta
 
     if from_pem is not None:
         raise InputError("--from-pem names one cluster's certificates; in a portfolio give "
                          "each inventory its nodes' pem_dir", expected="one --inventory")
     loaded = load_inventories(inventories)
-    total = sum(len(n.endpoints(all_ports)) for inv in loaded for n in inv.nodes
-                if not n.pem_dir)
     folder = out or _default_folder(phase)
     request = AuditRequest(
         inventory=loaded[0], phase=phase,
@@ -119,7 +118,9 @@ def audit_portfolio(inventories: list[Path], *, phase: str, target_version: str 
         **({"provenance": provenance} if provenance is not None else {}))
     output = OutputSet(folder)
     try:
-        online = [inv for inv in loaded if not all(n.pem_dir for n in inv.nodes)]
+        # the clusters gather probes (none where the PEM folders hold every keystore)
+        online = probed(loaded, sources(request))
+        total = sum(len(n.endpoints(all_ports)) for inv in online for n in inv.nodes)
         with output, probe_progress(total, plan=plan_of(online, all_ports),
                                     quiet=voice is not None and voice.quiet) as progress:
             portfolio, results = run_portfolio(loaded, request, progress, cli_for=cli_for,

@@ -23,6 +23,7 @@ from auditor.cli.options import (
     Concurrency,
     ConfigFile,
     ConnectTimeout,
+    FromPem,
     HandshakeTimeout,
     PerHost,
     Role,
@@ -99,6 +100,7 @@ def _role_of(text: str, default: str) -> tuple[str, str]:
 @commands.command(epilog="\b\nExamples:\n"
              "  uccx-audit probe --inventory cluster.yaml --out facts.json\n"
              "  uccx-audit probe --inventory cluster.yaml --all-ports --agent-trust cas.pem\n"
+             "  uccx-audit probe --inventory cluster.yaml --from-pem downloads/ --out f.json\n"
              "  uccx-audit probe uccx1.example.com:12015 --format json\n"
              "  uccx-audit probe uccx1.example.com:12015 sm1.example.com:7443@socialminer\n"
              "  uccx-audit probe [2001:db8::15]:8445@uccx-subscriber")
@@ -112,6 +114,7 @@ def probe(
         "--out", "-o", help="Write the facts JSON here.")] = None,
     all_ports: AllPorts = False,
     agent_trust: AgentTrust = None,
+    from_pem: FromPem = None,
     role: Annotated[Role, typer.Option(help="Role of quick-look hosts without @ROLE.")
                     ] = Role.publisher,
     version: Annotated[str, typer.Option(help="UCCX version of quick-look hosts.")] = "11.5(1)",
@@ -129,9 +132,12 @@ def probe(
 ) -> None:
     """Record what every endpoint presents to a browser, an ECDSA-only and an RSA-only client."""
     from auditor.cli.progress import probe_progress
-    from auditor.collect.collect import probe_inventory
+    from auditor.collect.gather import gather, probed
     from auditor.collect.inventory import load_inventory
     from auditor.collect.prober import ProbeOptions
+    from auditor.collect.sources.network import NetworkSource
+    from auditor.collect.sources.pem import PemSource
+    from auditor.collect.sources.vos_cli import VosCliSource
     from auditor.collect.trust import load_agent_trust
     from auditor.model.facts import facts_to_json
     from auditor.render.terminal import endpoint_table, node_table
@@ -153,25 +159,21 @@ def probe(
     request = cli_request(inv, all_nodes=cli, user=cli_user, known_hosts=cli_known_hosts,
                           accept_new=cli_accept_new_host_keys, timeout=cli_timeout,
                           connect_timeout=connect_timeout, concurrency=concurrency)
-    total = sum(len(n.endpoints(all_ports)) for n in inv.nodes)
     started = time.monotonic()
-    readings = None
-    if request is not None:
-        from auditor.collect.vos_cli import read_installed
-
-        readings = read_installed(request)
     try:
+        # the same sources, and so the same facts, as ``audit`` (auditor.pipeline.run)
+        sources = [PemSource(trust, from_pem, all_ports),
+                   VosCliSource(lambda _inventory: request),
+                   NetworkSource(trust, options, all_ports)]
+        online = probed([inv], sources)
+        total = sum(len(n.endpoints(all_ports)) for i in online for n in i.nodes)
         with probe_progress(total) as progress:
-            facts = probe_inventory(inv, trust=trust, options=options, all_ports=all_ports,
-                                    progress=progress)
+            sources[-1] = NetworkSource(trust, options, all_ports, progress)
+            facts = gather(inv, sources)
     except KeyboardInterrupt:
         say("interrupted before the probe finished: nothing was written"
             + (f" ({out} is as it was)" if out is not None else ""))
         raise typer.Exit(EXIT_INTERRUPTED) from None
-    if readings is not None:
-        from auditor.collect.installed import refine_from_cli
-
-        facts = refine_from_cli(facts, readings)
     if out is not None:
         _save_probe(facts, out)
     if fmt is TableFormat.json:
@@ -180,7 +182,9 @@ def probe(
         typer.echo(terminal(endpoint_table(facts)))
         typer.echo("")
         typer.echo(terminal(node_table(facts)))
-    say(f"probed {total} endpoints in {time.monotonic() - started:.2f} s"
+    done = (f"probed {total} endpoints" if online
+            else f"read the certificates of {len(inv.nodes)} nodes")
+    say(f"{done} in {time.monotonic() - started:.2f} s"
          + (f"; facts written to {out}" if out else ""))
 
 

@@ -1,8 +1,9 @@
-"""From an inventory to facts: the probe stage wired together."""
+"""From inventories to facts over the network: the probe stage wired together (the
+network source's worker, :mod:`auditor.collect.sources.network`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from auditor.collect.handshake import Handshake, Target
 from auditor.collect.observed import build_facts
@@ -18,14 +19,30 @@ def endpoints_of(inventory: Inventory, all_ports: bool = False) -> list[tuple[No
             for service, port in node.endpoints(all_ports).items()]
 
 
+def probe_inventories(inventories: Sequence[Inventory], *, trust: AgentTrust,
+                      options: ProbeOptions, all_ports: bool = False,
+                      progress: Callable[[Target, tuple[Handshake, ...]], None] | None = None,
+                      ) -> list[Facts]:
+    """Probe every endpoint of every inventory through one handshake pool (the concurrency
+    limit holds for all of them at once) and build each inventory's facts."""
+    per_cluster = [endpoints_of(inv, all_ports) for inv in inventories]
+    targets = [Target(node.host, port, node.address)
+               for endpoints in per_cluster for node, _service, port in endpoints]
+    results = probe_all(targets, options, progress) if targets else []
+    settings = ProbeSettings(float(options.connect_timeout), float(options.handshake_timeout),
+                             all_ports, "tls13_sigalgs")
+    facts, start = [], 0
+    for inventory, endpoints in zip(inventories, per_cluster, strict=True):
+        mine = results[start:start + len(endpoints)]
+        start += len(endpoints)
+        facts.append(build_facts(inventory, endpoints, mine, trust=trust, settings=settings))
+    return facts
+
+
 def probe_inventory(inventory: Inventory, *, trust: AgentTrust, options: ProbeOptions,
                     all_ports: bool = False,
                     progress: Callable[[Target, tuple[Handshake, ...]], None] | None = None,
                     ) -> Facts:
     """Probe every endpoint of every node concurrently and build the facts."""
-    endpoints = endpoints_of(inventory, all_ports)
-    targets = [Target(node.host, port, node.address) for node, _service, port in endpoints]
-    results = probe_all(targets, options, progress)
-    settings = ProbeSettings(float(options.connect_timeout), float(options.handshake_timeout),
-                             all_ports, "tls13_sigalgs")
-    return build_facts(inventory, endpoints, results, trust=trust, settings=settings)
+    return probe_inventories([inventory], trust=trust, options=options, all_ports=all_ports,
+                             progress=progress)[0]

@@ -6,8 +6,9 @@ audit writes them. The portfolio folder above them gets ``portfolio.json``, ``.c
 outcome the audit could not see), and the certificates across all clusters that expire
 within the expiry window, soonest first, the expired ones included.
 
-All clusters that are probed are probed through one handshake pool
-(:func:`auditor.collect.prober.probe_all`), so the concurrency limit holds for the whole run.
+Every cluster's facts are gathered at once (:func:`auditor.collect.gather.gather_many`):
+all clusters that are probed are probed through one handshake pool, so the concurrency
+limit holds for the whole run.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from auditor.collect.gather import gather_many
 from auditor.collect.handshake import Handshake, Target
 from auditor.collect.inventory import load_inventory
 from auditor.common.errors import InputError
@@ -35,18 +37,14 @@ from auditor.pipeline.run import (
     SET_NAMES,
     AuditRequest,
     AuditResult,
-    collect,
     final_result,
-    installed_keystores,
     judge_and_write,
     keep_facts,
     load_waiver_files,
     output_error,
-    read_cli,
-    refine_cli,
-    refine_installed,
     rule_set_entry,
     set_names,
+    sources,
 )
 from auditor.render.portfolio import write_portfolio
 
@@ -105,30 +103,6 @@ def folder_names(clusters: Sequence[str]) -> list[str]:
 
 
 # -- the run ------------------------------------------------------------------------------
-
-def probe_inventories(inventories: Sequence[Inventory], request: AuditRequest,
-                      progress: Progress | None = None) -> list[Facts]:
-    """Probe every endpoint of every inventory through one handshake pool."""
-    from auditor.collect.collect import endpoints_of
-    from auditor.collect.observed import build_facts
-    from auditor.collect.prober import probe_all
-    from auditor.model.facts import ProbeSettings
-
-    options = request.options
-    per_cluster = [endpoints_of(inv, request.all_ports) for inv in inventories]
-    targets = [Target(node.host, port, node.address)
-               for endpoints in per_cluster for node, _service, port in endpoints]
-    results = probe_all(targets, options, progress)
-    settings = ProbeSettings(float(options.connect_timeout), float(options.handshake_timeout),
-                             request.all_ports, "tls13_sigalgs")
-    facts, start = [], 0
-    for inventory, endpoints in zip(inventories, per_cluster, strict=True):
-        mine = results[start:start + len(endpoints)]
-        start += len(endpoints)
-        facts.append(build_facts(inventory, endpoints, mine, trust=request.trust,
-                                 settings=settings))
-    return facts
-
 
 def _waivers_for(waivers: Sequence[WaiverSet], hosts: set[str]) -> list[WaiverSet]:
     """The waivers that can concern a cluster: for every node ("*") or one of its hosts."""
@@ -194,31 +168,22 @@ def run_portfolio(inventories: Sequence[Inventory], request: AuditRequest,
                          tuple(n for inv in inventories for n in inv.nodes))
     waivers = load_waiver_files(request.waiver_files, ruleset, everyone)
     names = folder_names([inv.cluster for inv in inventories])
-    # offline when every keystore of the cluster is given; nodes with a pem_dir among probed
-    # ones are probed too, and what is installed refines what they present
     requests = [replace(request, inventory=inv, out_dir=Path(name),
-                        offline=request.from_pem is not None
-                        or all(n.pem_dir for n in inv.nodes),
                         invocation=cluster_invocation(request.invocation, inv),
                         provenance=replace(request.provenance, inventory=Path(inv.path))
                         if inv.path else request.provenance,
                         cli=cli_for(inv) if cli_for else None)
                 for inv, name in zip(inventories, names, strict=True)]
-    installed = [{} if r.offline else installed_keystores(r.inventory) for r in requests]
-    # each node's VOS CLI is read before any probe: a changed host key stops the run first
-    readings = [read_cli(r.cli) if r.cli is not None else None for r in requests]
+    cli_of = {id(r.inventory): r.cli for r in requests}
     with contextlib.ExitStack() as stack:
         if output is None:
             output = stack.enter_context(OutputSet(request.out_dir))
         output.claim(_set_names(requests))  # a file of the user's by one of those names: stop
         requests = [replace(r, out_dir=output.stage / r.out_dir) for r in requests]
-        online = [r for r in requests if not r.offline]
-        probed = iter(probe_inventories([r.inventory for r in online], request, progress))
-        # every cluster's facts are saved before any is judged: a failure loses nothing
-        all_facts = [refine_cli(collect(replace(each, cli=None)) if each.offline
-                                else refine_installed(next(probed), keystores), read)
-                     for each, keystores, read in zip(requests, installed, readings,
-                                                      strict=True)]
+        # every cluster's facts are gathered (one handshake pool for all that are probed)
+        # and saved before any is judged: a failure loses nothing
+        all_facts = gather_many(inventories, sources(
+            request, progress, lambda inventory: cli_of[id(inventory)]))
         return _judge_all(request, output, ruleset, waivers, requests, all_facts)
     raise AssertionError("unreachable")
 

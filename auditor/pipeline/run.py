@@ -26,7 +26,8 @@ from auditor.render import ReportMeta, write_report
 from auditor.render.formats import prepare_in_background
 
 if TYPE_CHECKING:
-    from auditor.collect.vos_cli import CliReading, CliRequest
+    from auditor.collect.sources import Source
+    from auditor.collect.vos_cli import CliRequest
     from auditor.evaluate.ruleset import RuleSet
     from auditor.evaluate.waivers import WaiverSet
 
@@ -57,7 +58,6 @@ class AuditRequest:
     options: ProbeOptions = field(default_factory=ProbeOptions)
     all_ports: bool = False
     from_pem: Path | None = None
-    offline: bool = False
     #: also read each node's installed certificates over its VOS CLI
     cli: CliRequest | None = None
     meta: ReportMeta = field(default_factory=ReportMeta)
@@ -127,62 +127,28 @@ def default_out_dir(cluster: str, phase: str) -> Path:
     return Path(f"uccx-audit-{safe}-{phase}-{stamp}")
 
 
+def sources(request: AuditRequest,
+            progress: Callable[[Target, tuple[Handshake, ...]], None] | None = None,
+            cli_for: Callable[[Inventory], CliRequest | None] | None = None,
+            ) -> list[Source]:
+    """Where a run's facts come from: the PEM folders (``pem_dir``, ``--from-pem``), the
+    VOS CLI (``cli_for``: each inventory's request; default: the request's own) and the
+    network. :func:`auditor.collect.gather.gather` decides which gives the facts."""
+    from auditor.collect.sources.network import NetworkSource
+    from auditor.collect.sources.pem import PemSource
+    from auditor.collect.sources.vos_cli import VosCliSource
+
+    return [PemSource(request.trust, request.from_pem, request.all_ports),
+            VosCliSource(cli_for or (lambda _inventory: request.cli)),
+            NetworkSource(request.trust, request.options, request.all_ports, progress)]
+
+
 def collect(request: AuditRequest,
             progress: Callable[[Target, tuple[Handshake, ...]], None] | None = None) -> Facts:
-    """Probe the cluster (or declare facts from downloaded certificates), then refine them
-    with what the VOS CLI read. The CLI is read first: a changed host key stops the audit
-    before anything else is done."""
-    readings = read_cli(request.cli) if request.cli is not None else None
-    if request.offline:
-        from auditor.collect.offline import declared_facts
+    """The request's facts (:func:`auditor.collect.gather.gather` over :func:`sources`)."""
+    from auditor.collect.gather import gather
 
-        facts = declared_facts(request.inventory, trust=request.trust,
-                               from_pem=request.from_pem, all_ports=request.all_ports)
-    else:
-        from auditor.collect.collect import probe_inventory
-
-        # read every keystore before touching the network: a bad folder is an input error
-        installed = installed_keystores(request.inventory)
-        facts = refine_installed(
-            probe_inventory(request.inventory, trust=request.trust, options=request.options,
-                            all_ports=request.all_ports, progress=progress), installed)
-    return refine_cli(facts, readings)
-
-
-def installed_keystores(inventory: Inventory) -> dict:
-    """What the nodes with a ``pem_dir`` hold (read before probing: a bad folder is an input
-    error, found before any traffic)."""
-    if not any(n.pem_dir for n in inventory.nodes):
-        return {}
-    from auditor.collect.offline import installed_from_pem
-
-    return installed_from_pem(inventory)
-
-
-def refine_installed(facts: Facts, installed: dict) -> Facts:
-    """Probed facts, refined by what is installed (what is installed outranks what is
-    presented)."""
-    if not installed:
-        return facts
-    from auditor.collect.installed import refine
-
-    return refine(facts, installed)
-
-
-def read_cli(cli: CliRequest) -> list[CliReading]:
-    """Read every node of ``cli`` over its VOS CLI (before any probe)."""
-    from auditor.collect.vos_cli import read_installed
-
-    return read_installed(cli)
-
-
-def refine_cli(facts: Facts, readings: Sequence[CliReading] | None) -> Facts:
-    """Facts refined by what each node's VOS CLI showed installed (None: not read)."""
-    if readings is None:
-        return facts
-    from auditor.collect.installed import refine_from_cli
-
-    return refine_from_cli(facts, readings)
+    return gather(request.inventory, sources(request, progress))
 
 
 def run_audit(request: AuditRequest,
