@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -163,3 +164,26 @@ ForceCommand /usr/bin/python3 {folder}/fake_vos_cli.py {folder}/nodes
                 subprocess.run([_admin("userdel"), "--force", user], capture_output=True,
                                timeout=30)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def hold_lab_keystores(server: Sshd, lab: Any, addresses: Sequence[str],
+                       **per_node: dict) -> None:
+    """Each node of ``lab`` (an ``auditor.lab.Lab``), played on its address in
+    ``addresses``, holds the lab node's keystore (its tomcat-trust: the lab roots);
+    ``per_node``: what a host's CLI holds or does otherwise (fake_vos_cli's config)."""
+    from cryptography.hazmat.primitives import serialization
+
+    from auditor.lab import pki
+
+    def pem(issued: Any) -> str:
+        return issued.cert.public_bytes(serialization.Encoding.PEM).decode()
+
+    roots = {f"lab-root-{i}.pem": pem(issued)
+             for i, issued in enumerate(pki.hierarchies().roots)}
+    for address, node in zip(addresses, lab.inventory().nodes, strict=True):
+        certs = lab.certificates[node.host]
+        config = {"tomcat": pem(certs.tomcat),
+                  "tomcat_ecdsa": pem(certs.tomcat_ecdsa) if certs.tomcat_ecdsa else None,
+                  "trust": roots, "page_lines": 8, "prompt_delay": 0.3}
+        config.update(per_node.get(node.host, {}))
+        server.node(address, **config)

@@ -24,7 +24,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sshd import Sshd, running_sshd
+from sshd import Sshd, hold_lab_keystores, running_sshd
 
 from auditor.collect.installed import installed_facts
 from auditor.collect.inventory import inventory_to_yaml
@@ -61,15 +61,7 @@ def _pem(issued) -> str:
 
 def _configure(sshd: Sshd, lab: Lab, **per_node: dict) -> None:
     """Each lab node's CLI holds the lab node's keystore (its tomcat-trust: the lab roots)."""
-    roots = {f"lab-root-{i}.pem": _pem(issued)
-             for i, issued in enumerate(pki.hierarchies().roots)}
-    for address, node in zip(ADDRESSES, lab.inventory().nodes, strict=True):
-        certs = lab.certificates[node.host]
-        config = {"tomcat": _pem(certs.tomcat),
-                  "tomcat_ecdsa": _pem(certs.tomcat_ecdsa) if certs.tomcat_ecdsa else None,
-                  "trust": roots, "page_lines": 8, "prompt_delay": 0.3}
-        config.update(per_node.get(node.host, {}))
-        sshd.node(address, **config)
+    hold_lab_keystores(sshd, lab, ADDRESSES, **per_node)
 
 
 def _inventory(sshd: Sshd, lab: Lab, folder: Path, version: str | None = None,
