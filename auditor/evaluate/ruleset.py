@@ -29,6 +29,8 @@ from auditor.model.versions import Version
 #: Outcomes so bad that only an ``error`` rule may give them.
 _ERROR_OUTCOMES = ("prompt_accept_fails", "broken")
 PLAYBOOK_FOLDER = "playbooks"
+#: A site rule folder's one-file rule cases (``uccx-audit rules test DIR``), not rules.
+CASE_FOLDER = "cases"
 
 
 @dataclass(frozen=True)
@@ -366,7 +368,7 @@ def _files(folder: Path) -> list[Path]:
     """The YAML files of a folder; YAML files deeper down (except in playbooks/) would be
     silently ignored, so they are an error."""
     for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
-        if sub.name != PLAYBOOK_FOLDER and not sub.name.startswith("."):
+        if sub.name not in (PLAYBOOK_FOLDER, CASE_FOLDER) and not sub.name.startswith("."):
             stray = next((p for p in sorted(sub.rglob("*")) if _is_yaml(p)), None)
             if stray is not None:
                 raise InputError("a rule file in a subfolder would not be loaded",
@@ -382,7 +384,7 @@ def _site_folder(folder: Path) -> Path:
     from auditor.evaluate.overrides import policy_file
 
     if (not _files(folder) and not (folder / PLAYBOOK_FOLDER).is_dir()
-            and policy_file(folder) is None):
+            and policy_file(folder) is None and not (folder / CASE_FOLDER).is_dir()):
         raise InputError("no rule files (*.yaml) in this folder", path=str(folder),
                          field="--rules", expected="one rule per .yaml file")
     return folder
