@@ -79,12 +79,6 @@ def case_files(folder: Path) -> list[Path]:
     return found
 
 
-def _host(name: str) -> str:
-    from auditor.lab.scenarios import DOMAIN
-
-    return f"{name}.{DOMAIN}"
-
-
 def _short(host: str) -> str:
     from auditor.lab.scenarios import DOMAIN
 
