@@ -24,6 +24,8 @@ from auditor.model.findings import Evaluation
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ROOT / "fixtures" / "rules"
+#: One-file cases (``uccx-audit rules test``): fixtures/cases/<rule-id>/{fires,passes}-*.yaml
+ONE_FILE = ROOT / "fixtures" / "cases"
 FACTS = ROOT / "fixtures" / "facts"
 EXPECTED = ROOT / "fixtures" / "expected"
 KINDS = ("fires", "passes")
@@ -92,6 +94,25 @@ def finding_keys(evaluation: Evaluation) -> Counter[tuple[str, str, str]]:
 
 def gadget_outcomes(evaluation: Evaluation) -> dict[str, dict[str, str]]:
     return {n.host: {g: r.outcome for g, r in n.gadgets.items()} for n in evaluation.nodes}
+
+
+@dataclass(frozen=True)
+class OneFileCase:
+    """A one-file case, named like the others: its folder the rule, its stem the kind."""
+
+    rule_id: str
+    kind: str
+    path: Path
+
+    @property
+    def id(self) -> str:
+        return f"{self.rule_id}/{self.path.stem}"
+
+
+def one_file_cases(folder: Path = ONE_FILE) -> list[OneFileCase]:
+    """Every one-file case under ``folder``."""
+    return [OneFileCase(p.parent.name, p.stem.partition("-")[0], p)
+            for p in sorted(folder.glob("*/*.yaml"))]
 
 
 def discover(folder: Path = CASES) -> list[Case]:

@@ -9,7 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from rule_cases import CASES, KINDS, Case, discover
+from rule_cases import CASES, KINDS, Case, OneFileCase, discover, one_file_cases
 
 from auditor.common.errors import InputError
 from auditor.evaluate.ruleset import RuleSet, load_ruleset
@@ -26,7 +26,7 @@ SOURCES = re.compile(
     r"|RFC (5246|8446|5280)|CA/Browser Forum Baseline Requirements)$")
 
 
-def missing_fixtures(rules: RuleSet, cases: list[Case]) -> dict[str, list[str]]:
+def missing_fixtures(rules: RuleSet, cases: list[Case | OneFileCase]) -> dict[str, list[str]]:
     """For each rule, the kinds of fixture (fires, passes) it lacks."""
     have = Counter((c.rule_id, c.kind) for c in cases)
     missing = {r.id: [k for k in KINDS if not have[(r.id, k)]] for r in rules.rules}
@@ -101,7 +101,7 @@ def test_every_citation_names_a_source_from_the_domain_brief() -> None:
 
 
 def test_every_rule_has_a_firing_and_a_passing_fixture() -> None:
-    assert missing_fixtures(RULES, discover()) == {}
+    assert missing_fixtures(RULES, [*discover(), *one_file_cases()]) == {}
 
 
 def test_the_fixture_check_notices_a_rule_without_a_passing_fixture(tmp_path: Path) -> None:
@@ -116,8 +116,9 @@ def test_the_fixture_check_notices_a_rule_without_a_passing_fixture(tmp_path: Pa
 
 def test_every_fixture_folder_names_a_rule_and_every_case_file_a_kind() -> None:
     ids = {r.id for r in RULES.rules}
-    assert sorted({c.rule_id for c in discover()} - ids) == []
-    assert [c.path.name for c in discover() if c.kind not in KINDS] == []
+    everything = [*discover(), *one_file_cases()]
+    assert sorted({c.rule_id for c in everything} - ids) == []
+    assert [c.path.name for c in everything if c.kind not in KINDS] == []
 
 
 def test_every_remediation_reference_resolves_and_every_playbook_is_used() -> None:

@@ -54,6 +54,7 @@ def print_result(result, *, err: bool = False, voice: Voice | None = None) -> No
     from auditor.render.audit_text import (
         cluster_line,
         gadget_table,
+        site_policy_text,
         terminal_width,
         unknowns_text,
         verdict_line,
@@ -70,6 +71,9 @@ def print_result(result, *, err: bool = False, voice: Voice | None = None) -> No
     voice.say("", err=err)
     if result.audit.unknowns:
         voice.say(unknowns_text(result.audit), err=err)
+        voice.say("", err=err)
+    if result.audit.site_policy:
+        voice.say(site_policy_text(result.audit), err=err)
         voice.say("", err=err)
     folder = result.facts_path.parent
     written = [*(p.name for p in result.reports.values()), result.facts_path.name]

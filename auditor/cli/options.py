@@ -186,9 +186,16 @@ class Commands:
             return function
         return add
 
+    def group(self, name: str, group: typer.Typer) -> None:
+        """A command with subcommands (``rules`` and ``rules test``): a typer app of its own."""
+        self._items.append(((name,), {"group": group}, lambda: None))
+
     def register(self, app: typer.Typer) -> None:
         for args, kwargs, function in self._items:
-            app.command(*args, **kwargs)(function)
+            if "group" in kwargs:
+                app.add_typer(kwargs["group"], name=args[0])
+            else:
+                app.command(*args, **kwargs)(function)
 
     def names(self) -> list[str]:
         """The command names, as typer derives them (``check_cert`` -> ``check-cert``)."""

@@ -153,6 +153,23 @@ def _with(view: Mapping[str, Any], values: Mapping[str, Any]) -> Mapping[str, An
     return out
 
 
+def _not_looked(rule: Rule, host: str, affected: tuple[str, ...], policy: tuple[str, str],
+                blind: dict[tuple[str, str], list[str]],
+                settles: dict[tuple[str, str], list[tuple[str, str, str]]]) -> None:
+    """A rule the site policy disables did not look: each gadget it would have judged
+    worse than ``works`` lacks that judgement, and the policy is what would settle it."""
+    path, reason = policy
+    for gadget in affected:
+        if rule.effects[gadget] == "works":
+            continue
+        blind.setdefault((host, gadget), []).append(rule.id)
+        entry = (rule.id, f"rule {rule.id} is disabled by site policy ({reason})",
+                 f"Enable {rule.id} again in {path}, or judge {host} by hand for what it "
+                 "checks.")
+        if entry not in settles.setdefault((host, gadget), []):
+            settles[(host, gadget)].append(entry)
+
+
 @dataclass(frozen=True)
 class _Gaps:
     """The evidence a gadget's judgement needs and lacks: the endpoints it needs that gave
@@ -211,6 +228,9 @@ def evaluate(rules: RuleSet, facts: Facts, settings: Settings) -> Evaluation:
     # tens of thousands of checks on a large fleet name few distinct subjects and gadget
     # lists: each is kept once
     shared: dict[Any, Any] = {}
+    # a rule the site policy disables does not look: what it judges is not seen
+    switched_off = {o.rule: (p.path, o.reason) for p in rules.policy for o in p.overrides
+                    if o.disabled}
     for rule in rules.rules:
         in_force = rule.applies(settings.phase, settings.version)
         must_reach = rule.condition.must_reach()
@@ -224,6 +244,12 @@ def evaluate(rules: RuleSet, facts: Facts, settings: Settings) -> Evaluation:
             for subject in subjects:
                 affected = tuple(g for g in subject.gadgets if g in rule.effects)
                 affected = shared.setdefault(affected, affected)
+                if rule.id in switched_off:
+                    checks.append(RuleCheck(rule.id, node.host, shared.setdefault(
+                        subject.subject, subject.subject), "not_seen", affected))
+                    _not_looked(rule, node.host, affected, switched_off[rule.id], blind,
+                                settles)
+                    continue
                 fired = rule.condition.holds(subject.view)
                 # an unknown certificate state the answer depends on: it did not look
                 guessed = _rests_on_unknown(rule, subject.view, reads_states, fired)
@@ -323,4 +349,4 @@ def build_audit(evaluation: Evaluation, facts: Facts, rules: RuleSet,
                                  if r.applies(settings.phase, settings.version))),
         summary=summary, facts=facts, findings=evaluation.findings, nodes=evaluation.nodes,
         playbooks=playbooks, unknowns=evaluation.unknowns, invocation=invocation,
-        checks=evaluation.checks)
+        checks=evaluation.checks, site_policy=rules.policy)

@@ -21,7 +21,7 @@ from auditor.common.validation import Locator, field_name, load_yaml, load_yaml_
 from auditor.evaluate.conditions import Compiler, Condition, placeholders
 from auditor.evaluate.gadgets import ALL_GADGETS, GADGET_TITLES, GADGETS
 from auditor.evaluate.view import fields_for
-from auditor.model.audit import Step
+from auditor.model.audit import SitePolicy, Step
 from auditor.model.cluster import role_family
 from auditor.model.findings import Outcome, Severity
 from auditor.model.versions import Version
@@ -29,6 +29,8 @@ from auditor.model.versions import Version
 #: Outcomes so bad that only an ``error`` rule may give them.
 _ERROR_OUTCOMES = ("prompt_accept_fails", "broken")
 PLAYBOOK_FOLDER = "playbooks"
+#: A site rule folder's one-file rule cases (``uccx-audit rules test DIR``), not rules.
+CASE_FOLDER = "cases"
 
 
 @dataclass(frozen=True)
@@ -127,9 +129,18 @@ class RuleSet:
     playbooks: Mapping[str, Playbook]
     site_rules: tuple[str, ...]
     sha256: str
+    #: the site policies (overrides.yaml) in force: their re-grades are in ``rules``
+    policy: tuple[SitePolicy, ...] = ()
 
     def rule(self, rule_id: str) -> Rule:
         return next(r for r in self.rules if r.id == rule_id)
+
+    @property
+    def disabled(self) -> frozenset[str]:
+        """The rules a site policy disables: the engine does not evaluate them."""
+        from auditor.evaluate.overrides import disabled_rules
+
+        return disabled_rules(self.policy)
 
 
 def _error(path: str, locate: Locator, where: list[Any], message: str,
@@ -348,15 +359,16 @@ def _load_playbook(path: str, _mtime: int, _size: int) -> Playbook:
 
 def _is_yaml(path: Path) -> bool:
     """A rule file by its name (a FIFO or a device so named is read, and refused, rather
-    than skipped without a word)."""
-    return not path.is_dir() and path.suffix.lower() in (".yaml", ".yml")
+    than skipped without a word); a site's overrides.yaml is its policy, not a rule."""
+    return (not path.is_dir() and path.suffix.lower() in (".yaml", ".yml")
+            and path.stem != "overrides")
 
 
 def _files(folder: Path) -> list[Path]:
     """The YAML files of a folder; YAML files deeper down (except in playbooks/) would be
     silently ignored, so they are an error."""
     for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
-        if sub.name != PLAYBOOK_FOLDER and not sub.name.startswith("."):
+        if sub.name not in (PLAYBOOK_FOLDER, CASE_FOLDER) and not sub.name.startswith("."):
             stray = next((p for p in sorted(sub.rglob("*")) if _is_yaml(p)), None)
             if stray is not None:
                 raise InputError("a rule file in a subfolder would not be loaded",
@@ -369,15 +381,22 @@ def _site_folder(folder: Path) -> Path:
     if not folder.is_dir():
         raise InputError("not a folder" if folder.exists() else "folder not found",
                          path=str(folder), field="--rules", expected="a folder of rule files")
-    if not _files(folder) and not (folder / PLAYBOOK_FOLDER).is_dir():
+    from auditor.evaluate.overrides import policy_file
+
+    if (not _files(folder) and not (folder / PLAYBOOK_FOLDER).is_dir()
+            and policy_file(folder) is None and not (folder / CASE_FOLDER).is_dir()):
         raise InputError("no rule files (*.yaml) in this folder", path=str(folder),
                          field="--rules", expected="one rule per .yaml file")
     return folder
 
 
-def _digest(rules: Sequence[Rule], playbooks: Mapping[str, Playbook]) -> str:
-    canonical = json.dumps({"rules": {r.id: r.data for r in rules},
-                            "playbooks": {k: p.data for k, p in playbooks.items()}},
+def _digest(rules: Sequence[Rule], playbooks: Mapping[str, Playbook],
+            policy: Sequence[SitePolicy] = ()) -> str:
+    content: dict[str, Any] = {"rules": {r.id: r.data for r in rules},
+                               "playbooks": {k: p.data for k, p in playbooks.items()}}
+    if policy:  # a site policy changes what the rules give, so it is part of the hash
+        content["site_policy"] = [p.sha256 for p in policy]
+    canonical = json.dumps(content,
                            sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                            allow_nan=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
@@ -457,6 +476,26 @@ def load_ruleset(site_dirs: Sequence[str | Path] = (), *,
                 raise _error(rule.path, locate, ["caused_by", i], f"unknown rule {cause!r}"
                              if cause != rule.id else "a rule cannot be its own cause",
                              "the ID of another rule")
+    policy = _site_policy(folders[1:], rules)
     ordered = tuple(rules[k] for k in sorted(rules))
     playbooks = {k: playbooks[k] for k in sorted(playbooks)}
-    return RuleSet(ordered, playbooks, tuple(sorted(site)), _digest(ordered, playbooks))
+    return RuleSet(ordered, playbooks, tuple(sorted(site)),
+                   _digest(ordered, playbooks, policy), policy)
+
+
+def _site_policy(folders: Sequence[Path], rules: dict[str, Rule]) -> tuple[SitePolicy, ...]:
+    """Each site folder's overrides.yaml, checked against every rule loaded (built-in and
+    the site's), applied to ``rules`` (auditor.evaluate.overrides)."""
+    from auditor.evaluate.overrides import apply_policy, load_policy, policy_file
+
+    policies: list[SitePolicy] = []
+    taken: dict[str, str] = {}
+    for folder in folders:
+        path = policy_file(folder)
+        if path is None:
+            continue
+        policy = load_policy(path, rules, taken)
+        taken.update({o.rule: policy.path for o in policy.overrides})
+        policies.append(policy)
+    apply_policy(rules, policies)  # type: ignore[arg-type]
+    return tuple(policies)

@@ -147,6 +147,45 @@ class AcceptedRisk:
 
 
 @dataclass(frozen=True)
+class Override:
+    """One decision of a site's policy (``overrides.yaml``): a rule re-graded from
+    ``was`` to ``severity``, or ``disabled`` (not evaluated), and why."""
+
+    rule: str
+    reason: str
+    was: str
+    severity: str | None = None
+    disabled: bool = False
+    line: int | None = None
+
+    @property
+    def text(self) -> str:
+        """What the override does, in a few words."""
+        if self.disabled:
+            return f"{self.rule} disabled"
+        return f"{self.rule} re-graded from {self.was} to {self.severity}"
+
+    @property
+    def statement(self) -> str:
+        """What it does and why, as every report says it."""
+        return f"{self.text}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class SitePolicy:
+    """A site's ``overrides.yaml``: where it is, its SHA-256, and its overrides in order."""
+
+    path: str
+    sha256: str
+    overrides: tuple[Override, ...] = ()
+
+    @property
+    def heading(self) -> str:
+        """Which file, and which content: ``site policy PATH (sha256 PREFIX...)``."""
+        return f"site policy {self.path} (sha256 {self.sha256[:16]}...)"
+
+
+@dataclass(frozen=True)
 class Audit:
     schema_version: int
     tool_version: str
@@ -172,6 +211,9 @@ class Audit:
     waiver_notices: tuple[str, ...] = ()
     #: the engine's answer for every rule, node and subject (audits before it: empty)
     checks: tuple[RuleCheck, ...] = ()
+    #: the site policies in force (overrides.yaml of each site rule folder; audits before
+    #: them: none)
+    site_policy: tuple[SitePolicy, ...] = ()
 
 
 def subject_data(subject: Subject) -> dict[str, str]:

@@ -383,7 +383,12 @@ def rule_set_entry(audit: Audit, request: AuditRequest) -> dict[str, Any]:
     return {"sha256": audit.rule_set.sha256, "rules": audit.rule_set.rules,
             "playbooks": audit.rule_set.playbooks,
             "site_rules": list(audit.rule_set.site_rules),
-            "site_dirs": [str(d) for d in request.rule_dirs]}
+            "site_dirs": [str(d) for d in request.rule_dirs],
+            "site_policy": [{"path": p.path, "sha256": p.sha256, "overrides": [
+                {"rule": o.rule, "reason": o.reason,
+                 **({"disabled": True} if o.disabled else {"severity": o.severity,
+                                                           "was": o.was})}
+                for o in p.overrides]} for p in audit.site_policy]}
 
 
 def seal_folder(request: AuditRequest, audit: Audit, files: Sequence[Path],

@@ -203,9 +203,20 @@ def render_audit(audit: Audit) -> str:
     return "\n\n".join((heading(audit), audit_body(audit)))
 
 
+def site_policy_text(audit: Audit) -> str:
+    """The site policies that changed what the rules give: each file, then each override
+    with its reason (empty when there is none)."""
+    lines = []
+    for policy in audit.site_policy:
+        lines.append(f"Site policy: {visible(policy.path)} (sha256 {policy.sha256})")
+        lines += [f"  - {visible(o.statement)}" for o in policy.overrides]
+    return "\n".join(lines)
+
+
 def audit_body(audit: Audit, width: int | None = None) -> str:
     """What follows the heading: the grid (``width``: of the terminal, default standard
-    output's), what was not seen, the findings."""
+    output's), what was not seen, the site policy, the findings."""
     parts = [gadget_table(audit, width=width if width is not None else terminal_width()),
-             unknowns_text(audit), "Findings", findings_text(audit)]
+             unknowns_text(audit), site_policy_text(audit), "Findings",
+             findings_text(audit)]
     return "\n\n".join(p for p in parts if p)

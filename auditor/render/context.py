@@ -241,5 +241,9 @@ def build_context(audit: Audit, meta: ReportMeta) -> dict[str, Any]:
                                 "predicted": audit.phase == "pre"},
         "plan": build_plan(audit), "findings": findings, "accepted": accepted,
         "waiver_notices": list(audit.waiver_notices),
+        "site_policy": [{"heading": p.heading, "path": p.path, "sha256": p.sha256,
+                         "overrides": [{"rule": o.rule, "text": o.text, "reason": o.reason}
+                                       for o in p.overrides]}
+                        for p in audit.site_policy],
         "source": audit.facts.source,
     }

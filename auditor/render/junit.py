@@ -92,6 +92,7 @@ def render_junit(audit: Audit, meta: ReportMeta) -> str:
     root = ET.Element("testsuites", name=f"uccx-audit {audit.cluster} ({audit.phase})")
     total = failures = errors_total = skipped_total = 0
     by_rule: dict[tuple[str, str], list[RuleCheck]] = {}
+    overridden = {o.rule: (p, o) for p in audit.site_policy for o in p.overrides}
     for check in audit.checks:
         by_rule.setdefault((check.node, check.rule_id), []).append(check)
     for node in audit.nodes:
@@ -103,6 +104,10 @@ def render_junit(audit: Audit, meta: ReportMeta) -> str:
                             ("verdict", audit.verdict), ("ticket", meta.ticket or ""),
                             ("rule_set_sha256", audit.rule_set.sha256)):
             ET.SubElement(properties, "property", name=name, value=value)
+        for policy, override in overridden.values():
+            ET.SubElement(properties, "property", name=f"site policy: {override.rule}",
+                          value=f"{override.statement} ({policy.path}, sha256 "
+                          f"{policy.sha256})")
         mine = [f for f in audit.findings if f.node == node.host]
         waived = [a for a in audit.accepted_risks if a.finding.node == node.host]
         rules = _rules_for(audit, node.role, node.host)
@@ -122,7 +127,12 @@ def render_junit(audit: Audit, meta: ReportMeta) -> str:
                 suite_failures += 1
             accepted = [a for a in waived if a.finding.rule_id == rule_id]
             checks = by_rule.get((node.host, rule_id), [])
-            if not errors and not accepted and any(c.result == "not_seen" for c in checks):
+            policy = overridden.get(rule_id)
+            if policy is not None and policy[1].disabled and not errors:
+                ET.SubElement(case, "skipped", message=f"disabled by site policy: "
+                              f"{policy[1].reason}").text = policy[0].heading
+                suite_skipped += 1
+            elif not errors and not accepted and any(c.result == "not_seen" for c in checks):
                 message, text = _unseen_case(audit, node.host, checks)
                 ET.SubElement(case, "skipped", message=message).text = text
                 suite_skipped += 1
@@ -134,8 +144,11 @@ def render_junit(audit: Audit, meta: ReportMeta) -> str:
                 skipped.text = _text(a.finding for a in accepted)
                 suite_skipped += 1
             others = [f for f in hits if f.severity != "error"]
-            if others:
-                ET.SubElement(case, "system-out").text = _text(others)
+            said = ([f"site policy: {policy[1].statement}"]
+                    if policy is not None and not policy[1].disabled else [])
+            if others or said:
+                ET.SubElement(case, "system-out").text = "\n\n".join(
+                    [*said, *([_text(others)] if others else [])])
         suite_errors = 0
         for unknown in (u for u in audit.unknowns if u.node == node.host):
             # what the audit did not see is never a pass

@@ -75,6 +75,7 @@ def render_markdown(audit: Audit, meta: ReportMeta) -> str:
     lines.append("")
     lines += plan_markdown(ctx["plan"])
     lines += accepted_markdown(ctx)
+    lines += site_policy_markdown(ctx)
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
@@ -93,6 +94,17 @@ def accepted_markdown(ctx: dict[str, Any]) -> list[str]:
     if not ctx["accepted"]:
         lines.append("None.")
     lines += [f"- Notice: {md_escape(n)}" for n in ctx["waiver_notices"]]
+    return lines
+
+
+def site_policy_markdown(ctx: dict[str, Any]) -> list[str]:
+    """The site policies in force: each file with its hash, each override with its reason."""
+    lines: list[str] = []
+    for policy in ctx["site_policy"]:
+        lines += ["", f"**Site policy** `{md_escape(policy['path'])}` (sha256 "
+                  f"`{policy['sha256']}`)", ""]
+        lines += [f"- {md_escape(o['text'])}: {md_escape(o['reason'])}"
+                  for o in policy["overrides"]]
     return lines
 
 
