@@ -89,7 +89,8 @@ def test_every_operator_in_the_table_is_tested_both_ways() -> None:
 @pytest.mark.parametrize("operator", sorted(set(OPERATORS) - {"exists"}))
 def test_a_missing_fact_makes_every_test_false(operator: str) -> None:
     value = {"in": ["x"], "not_in": ["x"], "intersects": ["x"], "contains": "x",
-             "version_below": "11.6", "version_at_least": "11.5", "matches": "*"}.get(operator, 1)
+             "version_below": "11.6", "version_at_least": "11.5",
+             "matches": "*"}.get(operator, 1)
     assert compile_({"fact": "node.missing", operator: value}).holds(VIEW) is False
 
 

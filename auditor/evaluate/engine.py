@@ -221,7 +221,7 @@ def evaluate(rules: RuleSet, facts: Facts, settings: Settings) -> Evaluation:
         # certificate, and certificate states that must be known where the answer
         # depends on them
         endpoints = [e for e in rule.requires if not is_state(e)]
-        states = [e for e in rule.requires if is_state(e)]
+        required_states = [e for e in rule.requires if is_state(e)]
 
         for node in views.nodes:
             subjects = (list(_subjects(rule, node, views.cluster))
@@ -233,7 +233,7 @@ def evaluate(rules: RuleSet, facts: Facts, settings: Settings) -> Evaluation:
                 affected = shared.setdefault(affected, affected)
                 fired = rule.condition.holds(subject.view)
                 # an unknown certificate state the answer depends on: it did not look
-                guessed = _rests_on_unknown(rule, subject.view, states, fired)
+                guessed = _rests_on_unknown(rule, subject.view, required_states, fired)
                 seen = not guessed and all(evidence_seen(subject.view, e) for e in endpoints)
                 result: RuleResult = "failed" if fired else "passed" if seen else "not_seen"
                 checks.append(RuleCheck(rule.id, node.host,

@@ -335,7 +335,7 @@ def evidence_read(path: str) -> str | None:
 def evidence_seen(view: Mapping[str, Any], name: str) -> bool:
     """Did the audit see an endpoint the rule requires (``….browser``): it gave a browser
     a certificate? (States are judged by the engine: known, or not mattering.)"""
-    endpoint = view
+    endpoint: Any = view
     for part in name.split(".")[:-1]:
         endpoint = endpoint.get(part) if isinstance(endpoint, Mapping) else None
     return isinstance(endpoint, Mapping) and endpoint.get("reachable") is True

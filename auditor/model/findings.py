@@ -88,9 +88,10 @@ RuleResult = Literal["not_applicable", "passed", "failed", "not_seen"]
   included, where that endpoint was not reached. So is a rule whose answer depends on a
   certificate state it requires and the facts do not know (``unknown``: not collected,
   or contradicted by the facts' own evidence): tried as each state it could be, its
-  condition would answer otherwise. Other node-scope rules may still pass on a node none of whose endpoints
-  answered (``diff`` does not take such a pass as a fix). A gadget that a ``not_seen``
-  check would have judged (with an effect other than ``works``) is ``unknown``.
+  condition would answer otherwise. Other node-scope rules may still pass on a node none
+  of whose endpoints answered (``diff`` does not take such a pass as a fix). A gadget
+  that a ``not_seen`` check would have judged (with an effect other than ``works``) is
+  ``unknown``.
 - ``passed``: it looked at a seen subject and did not fire.
 
 Audits written before ``not_seen`` existed say ``passed`` there; reading them
