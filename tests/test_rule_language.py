@@ -5,11 +5,14 @@ bounded glob that never raises or runs away on a hostile certificate field."""
 from __future__ import annotations
 
 import fnmatch
+import functools
 import re
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from auditor.common.errors import InputError
@@ -26,7 +29,7 @@ from auditor.evaluate.conditions import (
 from auditor.evaluate.engine import evaluate
 from auditor.evaluate.projection import make_settings
 from auditor.evaluate.ruleset import load_ruleset
-from auditor.evaluate.view import TEXTS, evidence_for, fields_for, is_prose
+from auditor.evaluate.view import TEXTS, build_views, evidence_for, fields_for, is_prose
 from auditor.model.facts import load_facts
 
 FACTS = Path(__file__).resolve().parent.parent / "fixtures" / "facts"
@@ -245,3 +248,43 @@ def test_an_issuer_is_our_ca(tmp_path: Path) -> None:
     evaluation = evaluate(load_ruleset([tmp_path / "other"]), loaded, make_settings(
         loaded.version, loaded.observed_at, phase="post"))
     assert not [f for f in evaluation.findings if f.rule_id == "site-language-probe"]
+
+
+# -- requires, as a property --------------------------------------------------------------
+
+_ENDPOINTS = sorted(e for e in evidence_for("node") if e.endswith(".browser"))
+_RECORDED = sorted(p.stem for p in FACTS.glob("*.json"))
+
+
+@functools.cache
+def _views(name: str, phase: str) -> tuple[Any, Any] | None:
+    loaded = load_facts(FACTS / f"{name}.json")
+    try:  # the pre phase needs facts recorded before the target version
+        return loaded, make_settings(loaded.version, loaded.observed_at, phase=phase)
+    except InputError:
+        return None
+
+
+@settings(max_examples=40, deadline=None)
+@given(name=st.sampled_from(_RECORDED), phase=st.sampled_from(["pre", "post"]),
+       required=st.lists(st.sampled_from(_ENDPOINTS), unique=True, max_size=3))
+def test_a_rule_that_did_not_fire_is_not_seen_exactly_where_what_it_requires_is_missing(
+        name: str, phase: str, required: list[str]) -> None:
+    """Whatever the facts and whatever endpoints a rule requires: a check that did not fire
+    is ``not_seen`` on a node exactly where one of them gave no browser a certificate, and
+    ``passed`` where all did. The condition never fires and reads nothing it requires."""
+    inputs = _views(name, phase)
+    assume(inputs is not None)
+    assert inputs is not None
+    loaded, settings_ = inputs
+    with tempfile.TemporaryDirectory() as folder:
+        _write(Path(folder) / "site", requires=f"[{', '.join(required)}]")
+        evaluation = evaluate(load_ruleset([Path(folder) / "site"]), loaded, settings_)
+    views = {n.host: n for n in build_views(loaded, settings_).nodes}
+    for check in evaluation.checks:
+        if check.rule_id != "site-language-probe" or check.result == "not_applicable":
+            continue
+        services = views[check.node].node["services"]
+        missing = [e for e in required
+                   if not (services.get(e.split(".")[2]) or {}).get("reachable")]
+        assert check.result == ("not_seen" if missing else "passed"), (check, missing)
