@@ -3,14 +3,16 @@
 A condition is either a combinator (``all: [...]``, ``any: [...]``, ``not: {...}``) or a
 test ``{fact: <path>, <operator>: <value>}``. ``<value>`` may be ``{fact: <path>}`` to
 compare two facts. A test whose fact is missing (null) is false, except ``exists``.
-Paths are checked against the fields the rule's scope can see when the rule is loaded.
+Paths are checked against the facts the rule's scope can see when the rule is loaded; prose
+meant for messages is no fact, and a message names it under ``text.``. ``matches`` is a
+bounded glob (:func:`glob_match`), never a regular expression.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -18,6 +20,9 @@ from typing import Any
 from auditor.common.errors import InputError
 from auditor.common.validation import Locator, field_name
 from auditor.model.versions import Version
+
+#: The prefix under which a message names prose (``{text.endpoint.browser.description}``).
+TEXT_PREFIX = "text"
 
 
 def _number(value: Any) -> bool:
@@ -50,6 +55,94 @@ def _versions(test: Callable[[Version, Version], bool]) -> Callable[[Any, Any], 
 
 def _is_list(value: Any) -> bool:
     return isinstance(value, list)
+
+
+#: The longest ``matches`` pattern a rule may hold, and the longest text it is tried on: a
+#: longer text (a hostile certificate field) never matches.
+MAX_PATTERN = 256
+MAX_SUBJECT = 4096
+_ANY_ONE = object()  # '?' in a pattern
+
+
+def glob_segments(pattern: Any) -> tuple[tuple[Any, ...], ...] | None:
+    """A ``matches`` pattern split at each ``*`` into segments of characters and ``?``;
+    None when it is not a pattern: not a text, empty, longer than :data:`MAX_PATTERN`, or
+    with a ``\\`` escaping anything but ``*``, ``?`` or ``\\``."""
+    if not isinstance(pattern, str) or not 0 < len(pattern) <= MAX_PATTERN:
+        return None
+    segments: list[tuple[Any, ...]] = []
+    current: list[Any] = []
+    chars = iter(pattern)
+    for char in chars:
+        if char == "\\":
+            escaped = next(chars, None)
+            if escaped not in ("*", "?", "\\"):
+                return None
+            current.append(escaped)
+        elif char == "*":
+            segments.append(tuple(current))
+            current = []
+        else:
+            current.append(_ANY_ONE if char == "?" else char)
+    segments.append(tuple(current))
+    return tuple(segments)
+
+
+def _fits(segment: tuple[Any, ...], text: str, at: int) -> bool:
+    return (at + len(segment) <= len(text)
+            and all(c is _ANY_ONE or text[at + i] == c for i, c in enumerate(segment)))
+
+
+def _find(segment: tuple[Any, ...], text: str, start: int, end: int) -> int:
+    """The leftmost place in ``text[start:end]`` where the segment fits, or -1. The
+    segment's longest literal run is looked for with :meth:`str.find`, the rest checked
+    there."""
+    best, offset, run = "", 0, ""
+    for i, char in enumerate((*segment, _ANY_ONE)):
+        if char is _ANY_ONE:
+            if len(run) > len(best):
+                best, offset = run, i - len(run)
+            run = ""
+        else:
+            run += char
+    if not best:  # only '?': the first place it fits at all
+        return start if start + len(segment) <= end else -1
+    at = text.find(best, start + offset, end)
+    while at != -1 and at - offset + len(segment) <= end:
+        if _fits(segment, text, at - offset):
+            return at - offset
+        at = text.find(best, at + 1, end)
+    return -1
+
+
+def glob_match(segments: tuple[tuple[Any, ...], ...], text: str) -> bool:
+    """Does ``text`` match the pattern (:func:`glob_segments`): ``*`` any run of characters,
+    ``?`` any one, everything else itself (case counts)? Each segment between two ``*`` is
+    placed at its leftmost fit after the previous one, which is where a match can be found
+    if there is one; no backtracking, so the work is bounded by the text's length times
+    the pattern's, both bounded."""
+    if len(text) > MAX_SUBJECT:
+        return False
+    if len(segments) == 1:
+        return len(text) == len(segments[0]) and _fits(segments[0], text, 0)
+    first, *middle, last = segments
+    start, end = len(first), len(text) - len(last)
+    if end < start or not _fits(first, text, 0) or not _fits(last, text, end):
+        return False
+    for segment in middle:
+        at = _find(segment, text, start, end)
+        if at == -1:
+            return False
+        start = at + len(segment)
+    return True
+
+
+def _matches(fact: Any, value: Any) -> bool:
+    segments = glob_segments(value)
+    if segments is None:
+        return False
+    texts = fact if isinstance(fact, list) else [fact]
+    return any(isinstance(t, str) and glob_match(segments, t) for t in texts[:MAX_SUBJECT])
 
 
 @dataclass(frozen=True)
@@ -95,6 +188,12 @@ OPERATORS: dict[str, Operator] = {op.name: op for op in (
     Operator("exists", "true or false", lambda v: isinstance(v, bool),
              lambda fact, value: (fact is not None) == value,
              "the fact is present (true) or missing (false)"),
+    Operator("matches", f"a pattern of at most {MAX_PATTERN} characters: * any run, "
+             "? any one character, \\* \\? \\\\ themselves",
+             lambda v: glob_segments(v) is not None,
+             _matches, "the fact is a text (or a list holding one) that the pattern matches "
+             "whole, case counting; a text longer than "
+             f"{MAX_SUBJECT} characters never matches"),
     Operator("version_below", 'a UCCX version such as "11.6"', lambda v: _version(v) is not None,
              _versions(lambda a, b: a < b), "the fact is a UCCX version before the value"),
     Operator("version_at_least", 'a UCCX version such as "11.5"',
@@ -119,12 +218,6 @@ class Condition:
         """Every fact path the condition reads."""
         raise NotImplementedError
 
-    def must_reach(self) -> list[str]:
-        """The ``...reachable`` facts that must be true for the condition to hold at all
-        (tests ``{fact: <...>.reachable, equals: true}`` it requires): where one is not
-        true, the rule did not look, so not firing is no pass."""
-        return []
-
     def text(self) -> str:
         """The condition in one line, for the catalogue."""
         raise NotImplementedError
@@ -139,9 +232,6 @@ class _All(Condition):
 
     def facts(self) -> list[str]:
         return [p for item in self.items for p in item.facts()]
-
-    def must_reach(self) -> list[str]:
-        return [p for item in self.items for p in item.must_reach()]
 
     def text(self) -> str:
         return " and ".join(_grouped(item) for item in self.items)
@@ -189,11 +279,6 @@ class _Test(Condition):
     def facts(self) -> list[str]:
         return [self.fact] + ([self.value_fact] if self.value_fact else [])
 
-    def must_reach(self) -> list[str]:
-        reach = (self.fact.endswith(".reachable") and self.operator.name == "equals"
-                 and self.value is True and self.value_fact is None)
-        return [self.fact] if reach else []
-
     def text(self) -> str:
         value = self.value_fact or json.dumps(self.value, allow_nan=False)
         return f"{self.fact} {self.operator.name} {value}"
@@ -225,8 +310,9 @@ class Compiler:
     """Compiles one rule's condition, raising one-line errors that name file, line, field."""
 
     def __init__(self, *, path: str, locate: Locator, fields: Sequence[str],
-                 field_hint: str) -> None:
+                 field_hint: str, prose: Collection[str] = ()) -> None:
         self.path = path
+        self.prose = frozenset(prose)
         self.locate = locate
         self.fields = tuple(fields)
         self._known = _known_paths(self.fields)
@@ -239,6 +325,11 @@ class Compiler:
     def check_path(self, path: Any, where: list[Any]) -> str:
         if not isinstance(path, str) or not path:
             raise self.error(where, f"{path!r} is not a fact path", "text such as node.role")
+        prose = path.split(".", 1)[1] if path.startswith(f"{TEXT_PREFIX}.") else path
+        if path not in self._known and prose in self.prose:
+            raise self.error(where, f"{prose!r} is prose for messages ({{{TEXT_PREFIX}."
+                             f"{prose}}}), not a fact: a condition sees facts only",
+                             f"one of the facts {self.field_hint}")
         if path not in self._known:
             import difflib
 
@@ -274,7 +365,7 @@ class Compiler:
                              "one of: " + ", ".join(OPERATORS))
         value = node[name]
         if isinstance(value, dict):
-            if set(value) != {"fact"} or operator.name == "exists":
+            if set(value) != {"fact"} or operator.name in ("exists", "matches"):
                 raise self.error([*where, name], "a value mapping may only be {fact: PATH}",
                                  operator.takes)
             return _Test(fact, operator, None, self.check_path(value["fact"],
@@ -310,9 +401,13 @@ def placeholders(template: str) -> list[str]:
 
 
 def render(template: str, view: Mapping[str, Any]) -> str:
-    """Fill ``{path}`` placeholders from the view: lists joined, missing values 'unknown'."""
+    """Fill ``{path}`` placeholders from the view (``{text.path}``: the prose at ``path``):
+    lists joined, missing values 'unknown'."""
     def one(match: re.Match[str]) -> str:
-        value = lookup(view, match.group(1))
+        path = match.group(1)
+        if path.startswith(f"{TEXT_PREFIX}."):
+            path = path.split(".", 1)[1]
+        value = lookup(view, path)
         if value is None:
             return "unknown"
         if isinstance(value, bool):

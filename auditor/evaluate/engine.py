@@ -2,8 +2,8 @@
 
 Each rule is evaluated on every subject of its scope (node, endpoint, certificate) of every
 node whose role, phase and version it applies to, and answers for each (a
-:class:`RuleCheck`: not applicable, passed, failed, or not seen when it did not fire on an
-endpoint the audit did not reach; and the gadgets it checked). A rule
+:class:`RuleCheck`: not applicable, passed, failed, or not seen when it did not fire and
+evidence its ``requires:`` names is missing; and the gadgets it checked). A rule
 that fires gives one finding and its effect on each gadget that needs the subject. A
 gadget's outcome is the worst effect given to it; it carries the rules that gave that
 effect. A gadget no rule found a problem with ``works``, but only while the evidence its
@@ -24,7 +24,14 @@ from auditor.evaluate.conditions import lookup, render
 from auditor.evaluate.gadgets import SERVED_BY, gadgets_of
 from auditor.evaluate.projection import Settings
 from auditor.evaluate.ruleset import Rule, RuleSet
-from auditor.evaluate.view import KNOWN_STATES, UNKNOWN, NodeView, build_views, is_state
+from auditor.evaluate.view import (
+    KNOWN_STATES,
+    UNKNOWN,
+    NodeView,
+    build_views,
+    evidence_seen,
+    is_state,
+)
 from auditor.model.audit import (
     SCHEMA_VERSION,
     Audit,
@@ -60,9 +67,6 @@ class _Subject:
     view: Mapping[str, Any]
     gadgets: tuple[str, ...]
     predicted: bool
-    #: the audit saw the subject: an endpoint's view has a browser certificate (observed,
-    #: declared or predicted); nodes and certificates always
-    seen: bool = True
 
 
 def _subjects(rule: Rule, node: NodeView, cluster: Mapping[str, Any]) -> Iterator[_Subject]:
@@ -74,8 +78,7 @@ def _subjects(rule: Rule, node: NodeView, cluster: Mapping[str, Any]) -> Iterato
             if rule.services is None or endpoint["service"] in rule.services:
                 yield _Subject(Subject("endpoint", endpoint["service"]), order,
                                {**base, "endpoint": endpoint},
-                               tuple(endpoint["gadgets"]), endpoint["predicted"],
-                               endpoint["reachable"])
+                               tuple(endpoint["gadgets"]), endpoint["predicted"])
     else:
         for order, cert in enumerate(node.certificates):
             if rule.services is not None and not set(cert["services"]) & set(rule.services):
@@ -208,8 +211,9 @@ def evaluate(rules: RuleSet, facts: Facts, settings: Settings) -> Evaluation:
 
     A gadget is better than ``unknown`` only when its evidence is all there: every
     endpoint it needs (:data:`~auditor.evaluate.gadgets.SERVED_BY`) gave a browser a
-    certificate, and every rule that judges it looked (no ``not_seen`` check: its
-    endpoints reached, no certificate state it reads unknown). Otherwise it is ``unknown``
+    certificate, and every rule that judges it looked (no ``not_seen`` check: the
+    endpoints its ``requires:`` names reached, no certificate state it requires unknown
+    where its answer depends on it). Otherwise it is ``unknown``
     whatever the rules gave it, with what would settle it (:func:`_evidence_gaps`).
     """
     if not facts.nodes:
@@ -233,8 +237,11 @@ def evaluate(rules: RuleSet, facts: Facts, settings: Settings) -> Evaluation:
                     if o.disabled}
     for rule in rules.rules:
         in_force = rule.applies(settings.phase, settings.version)
-        must_reach = rule.condition.must_reach()
-        reads_states = [p for p in dict.fromkeys(rule.condition.facts()) if is_state(p)]
+        # what it cannot answer without: endpoints that must have given a browser a
+        # certificate, and certificate states that must be known where the answer
+        # depends on them
+        endpoints = [e for e in rule.requires if not is_state(e)]
+        required_states = [e for e in rule.requires if is_state(e)]
 
         for node in views.nodes:
             subjects = (list(_subjects(rule, node, views.cluster))
@@ -252,9 +259,8 @@ def evaluate(rules: RuleSet, facts: Facts, settings: Settings) -> Evaluation:
                     continue
                 fired = rule.condition.holds(subject.view)
                 # an unknown certificate state the answer depends on: it did not look
-                guessed = _rests_on_unknown(rule, subject.view, reads_states, fired)
-                seen = (subject.seen and not guessed
-                        and all(lookup(subject.view, path) is True for path in must_reach))
+                guessed = _rests_on_unknown(rule, subject.view, required_states, fired)
+                seen = not guessed and all(evidence_seen(subject.view, e) for e in endpoints)
                 result: RuleResult = "failed" if fired else "passed" if seen else "not_seen"
                 checks.append(RuleCheck(rule.id, node.host,
                                         shared.setdefault(subject.subject, subject.subject),

@@ -20,7 +20,15 @@ from auditor.common.resources import rules_dir
 from auditor.common.validation import Locator, field_name, load_yaml, load_yaml_validated, validate
 from auditor.evaluate.conditions import Compiler, Condition, placeholders
 from auditor.evaluate.gadgets import ALL_GADGETS, GADGET_TITLES, GADGETS
-from auditor.evaluate.view import fields_for
+from auditor.evaluate.view import (
+    FIELDS,
+    evidence_for,
+    evidence_read,
+    fields_for,
+    is_prose,
+    is_state,
+    texts_for,
+)
 from auditor.model.audit import SitePolicy, Step
 from auditor.model.cluster import role_family
 from auditor.model.findings import Outcome, Severity
@@ -96,6 +104,9 @@ class Rule:
     settle: str | None = None
     remedies: tuple[Remedy, ...] = ()
     caused_by: tuple[str, ...] = ()
+    #: The evidence the rule cannot answer without (``requires:``): where it is missing
+    #: and the rule did not fire, it did not look (``not_seen``).
+    requires: tuple[str, ...] = ()
 
     def applies(self, phase: str, version: Version) -> bool:
         """Is the rule in force for this phase and the version the audit is about?"""
@@ -206,9 +217,9 @@ def parse_rule(data: Any, path: Path, locate: Locator, *, validated: bool = Fals
         raise _error(name, locate, ["remediation"], f"a rule of severity {data['severity']} "
                      "needs remediation", "at least one playbook ID")
     fields = fields_for(scope)
-    compiler = Compiler(path=name, locate=locate, fields=fields,
-                        field_hint=f"a {scope} rule can see (rules/README.md)")
+    compiler = _compiler(scope, name, locate)
     condition = compiler.compile(data["when"], ["when"])
+    requires = _requires(data, scope, condition, compiler)
     remedies = []
     for i, entry in enumerate(data["remediation"]):
         if isinstance(entry, str):
@@ -221,13 +232,17 @@ def parse_rule(data: Any, path: Path, locate: Locator, *, validated: bool = Fals
                                name))
     # a playbook may be named twice, for two situations with two priorities
     ids = list(dict.fromkeys(r.playbook for r in remedies))
-    leaves = set(fields)
+    leaves = {*fields, *texts_for(scope)}
     for key in ("message", "settle"):
         for placeholder in placeholders(data.get(key) or ""):
-            if placeholder not in leaves:
-                raise compiler.error([key], f"unknown placeholder {{{placeholder}}}",
-                                     f"{{field}} with a field a {scope} rule can see "
-                                     "(rules/README.md)")
+            if placeholder in leaves:
+                continue
+            if placeholder in FIELDS and is_prose(placeholder):
+                raise compiler.error([key], f"{{{placeholder}}} is prose, named under text.",
+                                     f"{{text.{placeholder}}}")
+            raise compiler.error([key], f"unknown placeholder {{{placeholder}}}",
+                                 f"{{fact}} or {{text.prose}} a {scope} rule can see "
+                                 "(rules/README.md)")
     return Rule(
         id=data["id"], title=data["title"], description=" ".join(data["description"].split()),
         severity=data["severity"], scope=scope, phases=tuple(applies["phases"]),
@@ -238,8 +253,42 @@ def parse_rule(data: Any, path: Path, locate: Locator, *, validated: bool = Fals
         effects={g: data["effects"][g] for g in ALL_GADGETS if g in data["effects"]},
         message=data["message"], citations=_citations(data["citations"]),
         remediation=tuple(ids), path=name, data=data, remedies=tuple(remedies),
-        caused_by=tuple(data.get("caused_by", ())),
+        caused_by=tuple(data.get("caused_by", ())), requires=requires,
         settle=" ".join(data["settle"].split()) if data.get("settle") else None)
+
+
+def _compiler(scope: str, path: str, locate: Locator) -> Compiler:
+    """The compiler of a ``scope`` rule's conditions: its facts, never prose."""
+    return Compiler(path=path, locate=locate, fields=fields_for(scope),
+                    field_hint=f"a {scope} rule can see (rules/README.md)",
+                    prose=[p.split(".", 1)[1] for p in texts_for(scope)])
+
+
+def _requires(data: Mapping[str, Any], scope: str, condition: Condition,
+              compiler: Compiler) -> tuple[str, ...]:
+    """What the rule names in ``requires:``, each entry evidence a rule of its scope can
+    require. Without ``requires:``, the rule requires every piece of evidence its condition
+    reads. With it, it must still name the evidence about its own subject that its
+    condition reads (the endpoint's browser view, each certificate state): without it,
+    a rule would pass on what it never saw."""
+    evidence = evidence_for(scope)
+    reads = list(dict.fromkeys(e for p in condition.facts()
+                               if (e := evidence_read(p)) is not None and e in evidence))
+    if "requires" not in data:
+        return tuple(reads)
+    named = data["requires"]
+    for i, entry in enumerate(named):
+        if entry not in evidence:
+            raise compiler.error(["requires", i], f"{entry!r} is no evidence a {scope} rule "
+                                 "can require", "one of: " + ", ".join(evidence))
+        if named.index(entry) != i:
+            raise compiler.error(["requires", i], f"{entry!r} is named twice", "each once")
+    for entry in reads:
+        if entry not in named and (is_state(entry) or entry == "endpoint.browser"):
+            raise compiler.error(["requires"], f"the condition reads {entry}, which the "
+                                 "facts may lack, and requires does not name it",
+                                 f"requires: [{', '.join([*named, entry])}]")
+    return tuple(named)
 
 
 _KEY = re.compile(r"^(\s*)(-\s+)?([A-Za-z_][\w-]*)\s*:(\s|$)")
@@ -422,9 +471,7 @@ def _offered_remedies(rules: dict[str, Rule], playbooks: Mapping[str, Playbook])
                 raise _error(playbook.path, locate, ["remedies", i, "rule"],
                              f"{rule.id} already names {playbook.id} in its remediation",
                              "a rule that does not name this playbook")
-            compiler = Compiler(path=playbook.path, locate=locate,
-                                fields=fields_for(rule.scope),
-                                field_hint=f"a {rule.scope} rule can see (rules/README.md)")
+            compiler = _compiler(rule.scope, playbook.path, locate)
             when = (compiler.compile(offer["when"], ["remedies", i, "when"])
                     if "when" in offer else None)
             remedy = Remedy(playbook.id, offer.get("priority"), when,

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
 
+from auditor.evaluate.conditions import TEXT_PREFIX as TEXT
 from auditor.evaluate.gadgets import (
     GADGET_TITLES,
     ROLE_TITLES,
@@ -66,8 +67,9 @@ _ENDPOINT = {
     "error_kind": "why the browser handshake failed: dns, refused, timeout, reset, "
                   "tls_alert (the server's alert), tls_version (the server chose a "
                   "protocol version older than TLS 1.2), tls_error, not_tls, other",
-    "error_detail": "the error in words; with tls_alert, the alert's name as the TLS "
-                    "registry spells it (handshake_failure, protocol_version, ...)",
+    "error_detail": "the error in words",
+    "tls_alert": "with error_kind tls_alert, the alert's name as the TLS registry spells "
+                 "it (handshake_failure, protocol_version, ...); null otherwise",
     "browser.fingerprint": "SHA-256 of the leaf a browser gets (null when predicted)",
     "browser.kind": "tomcat (RSA key), tomcat_ecdsa (EC key) or other",
     "browser.kind_title": "tomcat or tomcat-ECDSA",
@@ -243,6 +245,27 @@ FIELDS: dict[str, str] = {
 }
 
 
+#: The fields that are prose for messages, not facts: a condition never names them, and a
+#: message names them under ``text.`` (``{text.endpoint.browser.description}``). They are
+#: the leaf names below, whatever the path leads to them.
+_PROSE_LEAVES = frozenset({
+    "service_title", "gadget_titles", "error_detail", "kind_title", "signature_problem",
+    "trust_reason", "rejection", "description", "state_words", "source_words", "note",
+    "san_names", "expiry_phrase", "version_source", "role_title", "cop_basis",
+    "ecdsa_endpoints",
+})
+
+
+def is_prose(path: str) -> bool:
+    """Is the field words for a message (``endpoint.browser.description``) rather than a fact?"""
+    return path.rsplit(".", 1)[-1] in _PROSE_LEAVES
+
+
+#: The facts: every field a condition may test (and a message may name).
+FACTS: dict[str, str] = {k: v for k, v in FIELDS.items() if not is_prose(k)}
+#: The prose, each under ``text.``: what only a message may name.
+TEXTS: dict[str, str] = {f"{TEXT}.{k}": v for k, v in FIELDS.items() if is_prose(k)}
+
 #: The value of a certificate state the facts do not know (not collected, or contradicted).
 UNKNOWN = "unknown"
 #: What an unknown state could be.
@@ -256,14 +279,66 @@ def is_state(path: str) -> bool:
 
 
 def fields_for(scope: str) -> list[str]:
-    """The fields a rule of this scope can see: cluster and node, plus its subject."""
+    """The facts a rule of this scope can test: cluster and node, plus its subject."""
     return list(_fields_for(scope))
 
 
 @cache
 def _fields_for(scope: str) -> tuple[str, ...]:
     roots = {"cluster", "node", scope}
-    return tuple(sorted(f for f in FIELDS if f.split(".")[0] in roots))
+    return tuple(sorted(f for f in FACTS if f.split(".")[0] in roots))
+
+
+def texts_for(scope: str) -> list[str]:
+    """The prose (``text.…``) a message of a rule of this scope can name."""
+    roots = {"cluster", "node", scope}
+    return sorted(f for f in TEXTS if f.split(".")[1] in roots)
+
+
+# -- what a rule requires: the evidence it cannot answer without -----------------------------
+
+#: The endpoints a rule may require by name (``node.services.<service>.browser``).
+_SERVICES = tuple(dict.fromkeys(
+    (*DEFAULT_PORTS["uccx"], *EXTRA_UCCX_PORTS, *DEFAULT_PORTS["socialminer"])))
+_STATE_EVIDENCE = ("node.tomcat.state", "node.tomcat_ecdsa.state", "node.peer.tomcat.state",
+                   "node.peer.tomcat_ecdsa.state")
+
+
+def evidence_for(scope: str) -> dict[str, str]:
+    """What a rule of this scope may name in ``requires:``, with its meaning: an endpoint
+    that must have given a browser a certificate, or a certificate state that must be
+    known (or not matter)."""
+    out = {}
+    if scope == "endpoint":
+        out["endpoint.browser"] = ("the endpoint the rule judges gave a browser a "
+                                   "certificate (observed, declared or predicted)")
+    out.update({f"node.services.{s}.browser": f"the node's {s} endpoint gave a browser a "
+                "certificate" for s in _SERVICES})
+    out.update({p: f"{p.rsplit('.', 1)[0]} is known, or the rule would answer the same "
+                "whatever it is" for p in _STATE_EVIDENCE})
+    return out
+
+
+def evidence_read(path: str) -> str | None:
+    """The evidence a fact belongs to, when the facts may lack it: an endpoint's fields
+    belong to its browser view, a certificate state is its own; None for other facts."""
+    if is_state(path):
+        return path
+    parts = path.split(".")
+    if parts[0] == "endpoint":
+        return "endpoint.browser"
+    if parts[:2] == ["node", "services"] and len(parts) > 3:
+        return f"node.services.{parts[2]}.browser"
+    return None
+
+
+def evidence_seen(view: Mapping[str, Any], name: str) -> bool:
+    """Did the audit see an endpoint the rule requires (``….browser``): it gave a browser
+    a certificate? (States are judged by the engine: known, or not mattering.)"""
+    endpoint: Any = view
+    for part in name.split(".")[:-1]:
+        endpoint = endpoint.get(part) if isinstance(endpoint, Mapping) else None
+    return isinstance(endpoint, Mapping) and endpoint.get("reachable") is True
 
 
 @dataclass(frozen=True)
@@ -399,6 +474,7 @@ def _endpoint(facts: Facts, node: NodeFacts, service: str,
         "reachable": browser["kind"] is not None,
         "predicted": predicted is not None and len(records) <= 1,
         "error_kind": error_kind, "error_detail": error_detail,
+        "tls_alert": error_detail if error_kind == "tls_alert" else None,
         "browser": browser,
     }
 

@@ -74,7 +74,8 @@ RuleResult = Literal["not_applicable", "passed", "failed", "not_seen"]
   nothing of its scope to look at (no subject).
 - ``failed``: it fired (a finding), whether or not the subject was seen: a rule such as
   ``endpoint-unreachable`` fires *because* an endpoint did not answer.
-- ``not_seen``: it did not fire, and its subject is an endpoint the audit did not see: the
+- ``not_seen``: it did not fire, and evidence its ``requires:`` names is missing, e.g.
+  ``endpoint.browser`` when its subject is an endpoint the audit did not see: the
   endpoint's view has no browser certificate (``endpoint.reachable`` false: not probed,
   or no browser handshake completed), so the rule's condition was false on absent facts.
   That is no pass. In the ``pre`` phase the view is the prediction for after the change:
@@ -82,15 +83,15 @@ RuleResult = Literal["not_applicable", "passed", "failed", "not_seen"]
   ``tomcat-ECDSA`` is predicted only where today's browser handshake completed; once
   ECDSA ends, the ``rsa_only`` handshake must have completed). Offline audits' declared
   handshakes count as seen. Certificate subjects are never ``not_seen``: one exists only
-  where it was presented. A rule whose condition requires an endpoint to be reached
-  (a test ``{fact: <...>.reachable, equals: true}`` that its condition needs, e.g.
-  ``node.services.live_data.reachable``) is ``not_seen`` on any subject, node scope
+  where it was presented. A rule that requires another endpoint (e.g.
+  ``node.services.live_data.browser``) is ``not_seen`` on any subject, node scope
   included, where that endpoint was not reached. So is a rule whose answer depends on a
-  certificate state the facts do not know (``unknown``: not collected, or contradicted by
-  the facts' own evidence): tried as each state it could be, its condition would answer
-  otherwise. Other node-scope rules may still pass on a node none of whose endpoints
-  answered (``diff`` does not take such a pass as a fix). A gadget that a ``not_seen``
-  check would have judged (with an effect other than ``works``) is ``unknown``.
+  certificate state it requires and the facts do not know (``unknown``: not collected,
+  or contradicted by the facts' own evidence): tried as each state it could be, its
+  condition would answer otherwise. Other node-scope rules may still pass on a node none
+  of whose endpoints answered (``diff`` does not take such a pass as a fix). A gadget
+  that a ``not_seen`` check would have judged (with an effect other than ``works``) is
+  ``unknown``.
 - ``passed``: it looked at a seen subject and did not fire.
 
 Audits written before ``not_seen`` existed say ``passed`` there; reading them

@@ -8,7 +8,7 @@ from typing import Any
 from auditor.evaluate.conditions import COMBINATORS, OPERATORS
 from auditor.evaluate.gadgets import GADGET_TITLES, OUTCOME_WORDS, ROLE_TITLES
 from auditor.evaluate.ruleset import Playbook, Remedy, Rule, RuleSet
-from auditor.evaluate.view import FIELDS, SCOPES
+from auditor.evaluate.view import FACTS, SCOPES, TEXTS, evidence_for
 from auditor.model.audit import PLACES
 from auditor.render.tables import tabulate
 
@@ -76,6 +76,7 @@ def _rule_md(rule: Rule, rules: RuleSet) -> list[str]:
              f"| phases | {', '.join(rule.phases)} |",
              f"| roles | {', '.join(ROLE_TITLES[r] for r in rule.roles)} |",
              f"| versions | {_versions(rule)} |",
+             f"| requires | {', '.join(f'`{e}`' for e in rule.requires) or 'nothing'} |",
              f"| fires when | `{rule.condition.text()}` |"]
     effects = "; ".join(f"{GADGET_TITLES[g]}: {OUTCOME_WORDS[o]}"
                         for g, o in rule.effects.items())
@@ -150,10 +151,27 @@ def _language_md() -> list[str]:
               "for each service of the node (finesse, live_data, notification, cuic, os_admin "
               "on UCCX; web, notification on SocialMiner).", "",
               "| field | scopes | meaning |", "|---|---|---|"]
-    for path, meaning in FIELDS.items():
+    for path, meaning in FACTS.items():
         if path.startswith("node.services."):
             continue
         root = path.split(".")[0]
         scopes = ", ".join(SCOPES) if root in ("cluster", "node") else root
         lines.append(f"| `{path}` | {scopes} | {meaning} |")
+    lines += ["", "## Prose for messages", "",
+              "A message or `settle` text names these as `{text.<field>}`; a condition "
+              "cannot name them.", "", "| field | meaning |", "|---|---|"]
+    lines += [f"| `{path}` | {meaning} |" for path, meaning in TEXTS.items()
+              if not path.startswith("text.node.services.")]
+    lines += ["", "## What a rule may require", "",
+              "`requires:` names the evidence a rule cannot answer without; where it is "
+              "missing and the rule did not fire, the rule did not look (`not_seen`).", "",
+              "| evidence | scopes | meaning |", "|---|---|---|"]
+    scopes_of: dict[str, list[str]] = {}
+    meanings: dict[str, str] = {}
+    for scope in SCOPES:
+        for name, meaning in evidence_for(scope).items():
+            scopes_of.setdefault(name, []).append(scope)
+            meanings[name] = meaning
+    lines += [f"| `{name}` | {', '.join(scopes_of[name])} | {meanings[name]} |"
+              for name in scopes_of]
     return [*lines, ""]
