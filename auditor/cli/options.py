@@ -71,10 +71,15 @@ Bundle = Annotated[bool, typer.Option(
     "and manifest.")]
 
 
-class Role(str, Enum):
-    publisher = "uccx-publisher"
-    subscriber = "uccx-subscriber"
-    socialminer = "socialminer"
+def _role_choices() -> dict[str, str]:
+    from auditor.model.solution import builtin
+
+    # member names: the last word of each role (publisher, subscriber, socialminer)
+    return {name.rsplit("-", 1)[-1]: name for name in builtin().roles}
+
+
+#: The roles of the solution map, as command-line choices.
+Role = Enum("Role", _role_choices(), type=str)  # type: ignore[misc]
 
 
 class TableFormat(str, Enum):

@@ -39,7 +39,7 @@ commands = Commands()
 
 def _quick_inventory(targets: list[str], role: str, version: str):
     from auditor.collect.inventory import parse_inventory
-    from auditor.model.cluster import DEFAULT_PORTS, SERVICES_BY_ROLE, role_family
+    from auditor.model.cluster import default_ports, role_family, services_of_family
 
     nodes: dict[str, dict] = {}
     for given in targets:
@@ -69,9 +69,9 @@ def _quick_inventory(targets: list[str], role: str, version: str):
                                  expected="HOST or HOST:PORT, a port from 1 to 65535"
                                  ) from None
             family = role_family(role_here)
-            service = next((s for s, p in DEFAULT_PORTS[family].items() if p == port), None)
+            service = next((s for s, p in default_ports(family).items() if p == port), None)
             if service is None:
-                spare = [s for s in SERVICES_BY_ROLE[family] if s not in entry["ports"]]
+                spare = [s for s in services_of_family(family) if s not in entry["ports"]]
                 if not spare:
                     raise InputError(f"{given!r}: too many ports for one {role_here}")
                 service = spare[0]
