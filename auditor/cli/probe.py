@@ -26,9 +26,11 @@ from auditor.cli.options import (
     HandshakeTimeout,
     PerHost,
     Role,
+    SiteRules,
     TableFormat,
     cli_request,
     say,
+    use_site_map,
 )
 from auditor.common.errors import InputError
 from auditor.common.textsafe import terminal
@@ -125,6 +127,7 @@ def probe(
     cli_known_hosts: CliKnownHosts = None,
     cli_accept_new_host_keys: CliAcceptNew = False,
     cli_timeout: CliTimeout = 60.0,
+    rules: SiteRules = None,
     config: ConfigFile = None,
 ) -> None:
     """Record what every endpoint presents to a browser, an ECDSA-only and an RSA-only client."""
@@ -138,6 +141,7 @@ def probe(
 
     if inventory is not None and targets:
         raise InputError("give either --inventory or HOST[:PORT] targets, not both")
+    use_site_map(rules)  # a site's own services are probed too
     if out is not None:
         from auditor.pipeline.outdir import check_out_file
 

@@ -10,7 +10,7 @@ A site rule folder may hold its own ``solution.yaml`` that adds services to a ro
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -336,17 +336,29 @@ def current() -> Solution:
     return _ACTIVE[-1] if _ACTIVE else builtin()
 
 
+def put_in_force(solution: Solution) -> Callable[[], None]:
+    """Put ``solution`` in force until the function returned is called."""
+    _ACTIVE.append(solution)
+    token = len(_ACTIVE) - 1
+
+    def restore() -> None:
+        if len(_ACTIVE) > token and _ACTIVE[token] is solution:
+            del _ACTIVE[token:]
+
+    return restore
+
+
 @contextmanager
 def using(solution: Solution | None) -> Iterator[Solution]:
     """Put ``solution`` in force for the block (None: leave the map as it is)."""
     if solution is None:
         yield current()
         return
-    _ACTIVE.append(solution)
+    restore = put_in_force(solution)
     try:
         yield solution
     finally:
-        _ACTIVE.remove(solution)
+        restore()
 
 
 def site_solution(folders: Sequence[str | Path]) -> Solution:
