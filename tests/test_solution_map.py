@@ -316,3 +316,46 @@ def test_a_site_map_port_reaches_the_probe_the_report_and_the_plan(tmp_path) -> 
             assert f"{host}:{port}" in exceptions
     finally:
         lab.stop()
+
+
+FACTS = ROOT / "fixtures" / "facts" / "row3-ec-signed-ecdsa.json"
+
+
+@settings(max_examples=30, deadline=None)
+@given(name=st.from_regex(r"[a-z][a-z0-9_-]{1,20}", fullmatch=True),
+       where=st.sampled_from(["role", "service"]))
+def test_facts_naming_a_role_or_service_the_map_lacks_are_refused(name, where) -> None:
+    """The facts schema no longer lists the names: the loader checks them against the map,
+    and an unknown one is a one-line error naming the field, never a crash later."""
+    from auditor.model.facts import facts_from_data
+
+    solution = builtin()
+    if name in (*solution.roles, *solution.all_services()):
+        return
+    data = json.loads(FACTS.read_text(encoding="utf-8"))
+    if where == "role":
+        data["nodes"][0]["role"] = name
+        field = "nodes[0].role"
+    else:
+        data["nodes"][0]["endpoints"][0]["service"] = name
+        field = "nodes[0].endpoints[0].service"
+    with pytest.raises(InputError) as caught:
+        facts_from_data(data, path="facts.json")
+    assert str(caught.value).startswith(f"facts.json: {field}: '{name}' is not allowed")
+    assert "\n" not in str(caught.value)
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.from_regex(r"[a-z][a-z0-9_-]{1,20}", fullmatch=True))
+def test_an_inventory_naming_a_role_the_map_lacks_is_refused(tmp_path, name) -> None:
+    from auditor.collect.inventory import load_inventory
+
+    if name in builtin().roles:
+        return
+    path = tmp_path / "cluster.yaml"
+    path.write_text(f'cluster: c\nversion: "11.5(1)"\nnodes:\n  - host: a.example\n'
+                    f'    role: {name}\n', encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        load_inventory(path)
+    assert str(caught.value).startswith(f"{path}:5: nodes[0].role: '{name}' is not allowed")

@@ -23,8 +23,6 @@ from auditor.common.validation import Locator, field_name, load_yaml_validated
 
 #: The map's file name, in the built-in rules folder and in a site rule folder.
 SOLUTION_FILE = "solution.yaml"
-#: The certificate units a node holds (the names the facts use).
-UNITS = ("tomcat", "tomcat_ecdsa")
 
 
 @dataclass(frozen=True)
@@ -124,9 +122,6 @@ class Solution:
 
     def family_of(self, role: str) -> str:
         return self.roles[role].family
-
-    def roles_of(self, family: str) -> tuple[str, ...]:
-        return tuple(r for r, spec in self.roles.items() if spec.family == family)
 
     # -- services --------------------------------------------------------------------------
     def services(self, family: str) -> Mapping[str, Service]:
@@ -369,8 +364,3 @@ def site_solution(folders: Sequence[str | Path]) -> Solution:
         if candidate.is_file():
             solution = with_site(solution, candidate)
     return solution
-
-
-def names_hint(names: Sequence[str] | Mapping[str, Any]) -> str:
-    """``one of: a, b, c``."""
-    return "one of: " + ", ".join(names)
