@@ -50,6 +50,9 @@ def __getattr__(name: str) -> Any:
         return cluster_roles()
     if name == "DEFAULT_PORTS":
         return {f: builtin().default_ports(f) for f in builtin().families}
+    if name == "EXTRA_UCCX_PORTS":  # what --all-ports adds (only UCCX nodes have such)
+        return {s.name: s.port for f in builtin().families.values()
+                for s in f.services.values() if not s.default}
     if name == "SERVICES_BY_ROLE":
         return {f: tuple(builtin().services(f)) for f in builtin().families}
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
