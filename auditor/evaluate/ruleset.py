@@ -22,7 +22,14 @@ from auditor.evaluate.conditions import Compiler, Condition, placeholders
 from auditor.evaluate.view import fields_for
 from auditor.model.audit import PLACES, Step
 from auditor.model.findings import Outcome, Severity
-from auditor.model.solution import SOLUTION_FILE, Solution, current, site_solution, using
+from auditor.model.solution import (
+    SOLUTION_FILE,
+    STEP_TARGETS,
+    Solution,
+    current,
+    site_solution,
+    using,
+)
 from auditor.model.versions import Version
 
 #: Outcomes so bad that only an ``error`` rule may give them.
@@ -47,9 +54,7 @@ DEFAULT_PRIORITY = 50
 DEFAULT_ORDER = 50
 #: What a playbook step's text may name in braces; the plan fills them in.
 STEP_PLACEHOLDERS = ("node", "nodes", "purpose", "certificates", "firefox_exceptions")
-#: Where a playbook step may be done besides a role of the map and the places
-#: (auditor.model.audit.PLACES): the plan resolves each to nodes.
-STEP_TARGETS = ("every-node", "uccx-nodes", "trust-store", "restart")
+
 _STEP_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
 

@@ -19,10 +19,13 @@ from typing import Any
 
 from auditor.common.errors import InputError
 from auditor.common.resources import rules_dir
-from auditor.common.validation import Locator, field_name, load_yaml_validated
+from auditor.common.validation import MAP_NAMES, Locator, field_name, load_yaml_validated
 
 #: The map's file name, in the built-in rules folder and in a site rule folder.
 SOLUTION_FILE = "solution.yaml"
+#: Where a playbook step may be done besides a role of the map and the places
+#: (auditor.model.audit.PLACES): the plan resolves each to nodes.
+STEP_TARGETS = ("every-node", "uccx-nodes", "trust-store", "restart")
 
 
 @dataclass(frozen=True)
@@ -364,3 +367,22 @@ def site_solution(folders: Sequence[str | Path]) -> Solution:
         if candidate.is_file():
             solution = with_site(solution, candidate)
     return solution
+
+
+def _names(kind: str) -> tuple[str, ...]:
+    """The names a schema's ``mapNames`` field allows, from the map in force."""
+    solution = current()
+    if kind == "role":
+        return tuple(solution.roles)
+    if kind == "service":
+        return solution.all_services()
+    if kind == "gadget":
+        return tuple(solution.gadgets)
+    if kind == "step_target":
+        from auditor.model.audit import PLACES
+
+        return (*solution.roles, *STEP_TARGETS, *PLACES)
+    return ()
+
+
+MAP_NAMES.append(_names)
