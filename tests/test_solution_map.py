@@ -361,3 +361,17 @@ def test_an_inventory_naming_a_role_the_map_lacks_is_refused(tmp_path, name) -> 
     with pytest.raises(InputError) as caught:
         load_inventory(path)
     assert str(caught.value).startswith(f"{path}:5: nodes[0].role: '{name}' is not allowed")
+
+
+def test_a_site_map_is_in_force_for_its_command_only(tmp_path) -> None:
+    """After a command run with a site's map, the next command (in the same process, as a
+    service or the tests run them) sees the built-in map again."""
+    from auditor.model.solution import current
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "solution.yaml").write_text(SITE_MAP, encoding="utf-8")
+    listed = invoke("rules", "--rules", site, "--format", "json")
+    assert listed.returncode == 0, listed.stderr
+    assert current() is builtin()
+    assert "recording" not in current().services("uccx")

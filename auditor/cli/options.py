@@ -53,11 +53,10 @@ SiteRules = Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045
 def use_site_map(folders: Sequence[Path] | None) -> None:
     """Put the solution map with the site folders' additions (their ``solution.yaml``) in
     force for this command, so that the inventory, the probe, the rules and the reports all
-    see a site's own services; the map in force is restored when the command ends."""
+    see a site's own services; :func:`auditor.cli.app.run` restores the map in force when
+    the command ends."""
     if not folders:
         return
-    import click
-
     from auditor.common.errors import InputError
     from auditor.model.solution import put_in_force, site_solution
 
@@ -66,10 +65,7 @@ def use_site_map(folders: Sequence[Path] | None) -> None:
             raise InputError("not a folder" if folder.exists() else "folder not found",
                              path=str(folder), field="--rules",
                              expected="a folder of rule files")
-    restore = put_in_force(site_solution(list(folders)))
-    context = click.get_current_context(silent=True)
-    if context is not None:
-        context.call_on_close(restore)
+    put_in_force(site_solution(list(folders)))
 
 
 Waivers = Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045

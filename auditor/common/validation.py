@@ -269,12 +269,6 @@ def _schema_with_names(name: str, key: tuple[tuple[str, tuple[str, ...]], ...]
     return _with_names(schema, dict(key)) if key else schema
 
 
-def schema_in_force(name: str) -> dict[str, Any]:
-    """A shipped schema with the names of the solution map in force where it says
-    ``mapNames``."""
-    return _schema_with_names(name, _names_key(name))
-
-
 @cache
 def _compiled(name: str, key: tuple[tuple[str, tuple[str, ...]], ...]
               ) -> jsonschema.Draft202012Validator:

@@ -359,6 +359,16 @@ def using(solution: Solution | None) -> Iterator[Solution]:
         restore()
 
 
+@contextmanager
+def restored() -> Iterator[None]:
+    """Whatever is put in force inside the block is out of force after it (one command)."""
+    depth = len(_ACTIVE)
+    try:
+        yield
+    finally:
+        del _ACTIVE[depth:]
+
+
 def site_solution(folders: Sequence[str | Path]) -> Solution:
     """The built-in map plus the ``solution.yaml`` of each site folder that has one."""
     solution = builtin()
