@@ -227,7 +227,8 @@ def test_mutated_rule_files_load_or_fail_clearly(tmp_path_factory, data) -> None
     from auditor.common.validation import load_yaml
     from auditor.evaluate.ruleset import load_ruleset
 
-    source = data.draw(st.sampled_from(sorted(RULES.glob("*.yaml"))))
+    source = data.draw(st.sampled_from(sorted(p for p in RULES.glob("*.yaml")
+                                                   if p.name != "solution.yaml")))
     document, _ = load_yaml(source)
     document["id"] = "site-" + str(document.get("id", "rule"))
     _mutate(document, data, keep=lambda path: path != ("id",))

@@ -23,6 +23,7 @@ from auditor.lab import Lab
 from auditor.lab.scenarios import DOMAIN
 from auditor.model.facts import Facts
 from auditor.model.findings import Evaluation, rules_that_checked
+from auditor.model.solution import builtin
 
 PUB, SUB, SM = (f"{n}.{DOMAIN}" for n in ("uccx-pub", "uccx-sub", "sm"))
 WORKS, PROMPT_OK, PROMPT_FAILS, BROKEN = ("works", "prompt_accept_works",
@@ -37,12 +38,32 @@ def socialminer(chat_email: str, socialminer_web: str) -> dict[str, str]:
     return {"chat_email": chat_email, "socialminer_web": socialminer_web}
 
 
-ROW1 = {PUB: uccx(PROMPT_OK, PROMPT_OK), SUB: uccx(PROMPT_OK, PROMPT_OK),
-        SM: socialminer(PROMPT_OK, PROMPT_OK)}
-ROW2 = {PUB: uccx(WORKS, WORKS), SUB: uccx(WORKS, WORKS), SM: socialminer(BROKEN, BROKEN)}
-ROW3 = {PUB: uccx(WORKS, WORKS), SUB: uccx(WORKS, WORKS), SM: socialminer(WORKS, WORKS)}
-ROW4 = {PUB: uccx(WORKS, PROMPT_FAILS), SUB: uccx(WORKS, PROMPT_FAILS),
-        SM: socialminer(PROMPT_OK, WORKS)}
+def faq_row(number: int) -> dict[str, dict[str, str]]:
+    """The outcomes of one row of the FAQ matrix, from the solution map (its one home), per
+    lab node."""
+    outcomes = next(r for r in builtin().faq if r.number == number).outcomes
+    return {PUB: uccx(outcomes["finesse_desktop"], outcomes["live_data"]),
+            SUB: uccx(outcomes["finesse_desktop"], outcomes["live_data"]),
+            SM: socialminer(outcomes["chat_email"], outcomes["socialminer_web"])}
+
+
+ROW1, ROW2, ROW3, ROW4 = (faq_row(n) for n in (1, 2, 3, 4))
+
+
+def test_the_map_states_the_faq_matrix_as_docs_domain_md_does() -> None:
+    """docs/domain.md's FAQ matrix: the rows the map holds, as gadget outcomes."""
+    rows = {n: faq_row(n) for n in (1, 2, 3, 4)}
+    assert rows[1] == {PUB: uccx(PROMPT_OK, PROMPT_OK), SUB: uccx(PROMPT_OK, PROMPT_OK),
+                    SM: socialminer(PROMPT_OK, PROMPT_OK)}
+    assert rows[2] == {PUB: uccx(WORKS, WORKS), SUB: uccx(WORKS, WORKS),
+                    SM: socialminer(BROKEN, BROKEN)}
+    assert rows[3] == {PUB: uccx(WORKS, WORKS), SUB: uccx(WORKS, WORKS),
+                    SM: socialminer(WORKS, WORKS)}
+    assert rows[4] == {PUB: uccx(WORKS, PROMPT_FAILS), SUB: uccx(WORKS, PROMPT_FAILS),
+                    SM: socialminer(PROMPT_OK, WORKS)}
+    assert [(r.number, r.tomcat, r.tomcat_ecdsa) for r in builtin().faq] == [
+        (1, "self_signed", "self_signed"), (2, "rsa_ca_signed", "rsa_ca_signed"),
+        (3, "rsa_ca_signed", "ec_ca_signed"), (4, "rsa_ca_signed", "self_signed")]
 
 #: scenario: (phase, target version, expected outcomes per node)
 GOLDEN = {

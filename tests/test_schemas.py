@@ -42,6 +42,9 @@ def _shipped_examples() -> list[tuple[str, object]]:
     found: list[tuple[str, object]] = []
     rules = rules_dir()
     for path in sorted(rules.glob("*.yaml")):
+        if path.name == "solution.yaml":  # the solution map, not a rule
+            found.append(("solution", load_fast(path.read_text(encoding="utf-8"))))
+            continue
         found.append(("rule", load_fast(path.read_text(encoding="utf-8"))))
     for path in sorted((rules / "playbooks").glob("*.yaml")):
         found.append(("playbook", load_fast(path.read_text(encoding="utf-8"))))

@@ -112,7 +112,10 @@ def run(args: Sequence[str] | None = None) -> int:
 def _run(args: Sequence[str] | None) -> int:
     try:
         argv = list(args) if args is not None else sys.argv[1:]
-        _app_for(argv)(args=argv, prog_name="uccx-audit")
+        from auditor.model.solution import restored
+
+        with restored():  # a site's map (--rules) is in force for this command only
+            _app_for(argv)(args=argv, prog_name="uccx-audit")
     except SystemExit as exc:
         # typer turns a Ctrl-C that no command caught into a silent exit 130: say it
         if exc.code == EXIT_INTERRUPTED and isinstance(

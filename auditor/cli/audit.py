@@ -39,6 +39,7 @@ from auditor.cli.options import (
     Ticket,
     Waivers,
     cli_request,
+    use_site_map,
 )
 from auditor.common.textsafe import terminal
 from auditor.model.verdicts import EXIT_INTERRUPTED, exit_code
@@ -198,6 +199,7 @@ def audit(
     from auditor.render import ReportMeta
 
     voice = Voice(quiet=quiet, no_color=no_color)
+    use_site_map(rules)  # a site's services: in the inventory, the probe and the reports
     if out is not None:
         check_out_dir(out)  # before anything is read or probed
     settings = settings_used(ctx)

@@ -68,7 +68,7 @@ def check_cert(
     title = (f"{signed.name} as {purpose.value} on a {role.value}"
              + (f" ({host})" if host else ""))
     text = check_cert_text(title, result.case.checks, result.findings, result.gadgets,
-                           result.case.tomcat_trust, socialminer=role is Role.socialminer,
+                           result.case.tomcat_trust, socialminer=not _is_cluster_role(role.value),
                            ok=result.ok)
     # the last line is the verdict: "OK: it will work" or "NOT OK: ..."
     body, _, last = text.rstrip("\n").rpartition("\n")
@@ -76,3 +76,10 @@ def check_cert(
     voice.say(body)
     voice.verdict(last, "go" if result.ok else "no_go")
     raise typer.Exit(EXIT_OK if result.ok else EXIT_FINDINGS)
+
+
+def _is_cluster_role(role: str) -> bool:
+    """A role of the UCCX cluster (publisher, subscriber), not a SocialMiner."""
+    from auditor.model.cluster import cluster_roles
+
+    return role in cluster_roles()

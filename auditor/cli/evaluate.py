@@ -21,6 +21,7 @@ from auditor.cli.options import (
     TargetVersion,
     Waivers,
     say,
+    use_site_map,
 )
 from auditor.model.verdicts import exit_code
 
@@ -67,6 +68,7 @@ def evaluate_command(
         from auditor.pipeline.outdir import check_out_file
 
         check_out_file(out)
+    use_site_map(rules)
     ruleset = load_ruleset(rules or [])
     facts = load_facts(facts_file)
     check_recorded_certificates(facts, str(facts_file))

@@ -3,7 +3,7 @@ the small registry each command module fills (:class:`Commands`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
@@ -48,6 +48,26 @@ AgentTrust = Annotated[Optional[Path], typer.Option(  # noqa: UP045
 SiteRules = Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045
     "--rules", metavar="DIR", envvar=site_env("rules"), help="A folder of site rule files "
     "(and playbooks/) to add to the built-in ones; repeatable.")]
+
+
+def use_site_map(folders: Sequence[Path] | None) -> None:
+    """Put the solution map with the site folders' additions (their ``solution.yaml``) in
+    force for this command, so that the inventory, the probe, the rules and the reports all
+    see a site's own services; :func:`auditor.cli.app.run` restores the map in force when
+    the command ends."""
+    if not folders:
+        return
+    from auditor.common.errors import InputError
+    from auditor.model.solution import put_in_force, site_solution
+
+    for folder in folders:
+        if not folder.is_dir():
+            raise InputError("not a folder" if folder.exists() else "folder not found",
+                             path=str(folder), field="--rules",
+                             expected="a folder of rule files")
+    put_in_force(site_solution(list(folders)))
+
+
 Waivers = Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045
     "--waivers", metavar="FILE", envvar=site_env("waivers"), help="Accepted risks (YAML): "
     "waived findings leave the verdict and are listed under Accepted risks; repeatable.")]
@@ -75,10 +95,15 @@ Bundle = Annotated[bool, typer.Option(
     "and manifest.")]
 
 
-class Role(str, Enum):
-    publisher = "uccx-publisher"
-    subscriber = "uccx-subscriber"
-    socialminer = "socialminer"
+def _role_choices() -> dict[str, str]:
+    from auditor.model.solution import builtin
+
+    # member names: the last word of each role (publisher, subscriber, socialminer)
+    return {name.rsplit("-", 1)[-1]: name for name in builtin().roles}
+
+
+#: The roles of the solution map, as command-line choices.
+Role = Enum("Role", _role_choices(), type=str)  # type: ignore[misc]
 
 
 class TableFormat(str, Enum):

@@ -24,6 +24,7 @@ from auditor.cli.options import (
     TargetVersion,
     Ticket,
     Waivers,
+    use_site_map,
 )
 from auditor.common.textsafe import terminal, visible
 from auditor.model.verdicts import EXIT_INTERRUPTED
@@ -172,6 +173,7 @@ def portfolio(
     from auditor.pipeline.run import AuditRequest
     from auditor.render import ReportMeta
 
+    use_site_map(rules)
     check_out_dir(out)
     request = AuditRequest(
         inventory=Inventory("portfolio", "11.5(1)", ()), phase=phase.value,

@@ -27,9 +27,11 @@ from auditor.cli.options import (
     HandshakeTimeout,
     PerHost,
     Role,
+    SiteRules,
     TableFormat,
     cli_request,
     say,
+    use_site_map,
 )
 from auditor.common.errors import InputError
 from auditor.common.textsafe import terminal
@@ -40,7 +42,7 @@ commands = Commands()
 
 def _quick_inventory(targets: list[str], role: str, version: str):
     from auditor.collect.inventory import parse_inventory
-    from auditor.model.cluster import DEFAULT_PORTS, SERVICES_BY_ROLE, role_family
+    from auditor.model.cluster import default_ports, role_family, services_of_family
 
     nodes: dict[str, dict] = {}
     for given in targets:
@@ -70,9 +72,9 @@ def _quick_inventory(targets: list[str], role: str, version: str):
                                  expected="HOST or HOST:PORT, a port from 1 to 65535"
                                  ) from None
             family = role_family(role_here)
-            service = next((s for s, p in DEFAULT_PORTS[family].items() if p == port), None)
+            service = next((s for s, p in default_ports(family).items() if p == port), None)
             if service is None:
-                spare = [s for s in SERVICES_BY_ROLE[family] if s not in entry["ports"]]
+                spare = [s for s in services_of_family(family) if s not in entry["ports"]]
                 if not spare:
                     raise InputError(f"{given!r}: too many ports for one {role_here}")
                 service = spare[0]
@@ -128,6 +130,7 @@ def probe(
     cli_known_hosts: CliKnownHosts = None,
     cli_accept_new_host_keys: CliAcceptNew = False,
     cli_timeout: CliTimeout = 60.0,
+    rules: SiteRules = None,
     config: ConfigFile = None,
 ) -> None:
     """Record what every endpoint presents to a browser, an ECDSA-only and an RSA-only client."""
@@ -144,6 +147,7 @@ def probe(
 
     if inventory is not None and targets:
         raise InputError("give either --inventory or HOST[:PORT] targets, not both")
+    use_site_map(rules)  # a site's own services are probed too
     if out is not None:
         from auditor.pipeline.outdir import check_out_file
 

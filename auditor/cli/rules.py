@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from auditor.cli.options import CatalogueFormat, Commands, ConfigFile, SiteRules, say
+from auditor.cli.options import CatalogueFormat, Commands, ConfigFile, SiteRules, say, use_site_map
 
 commands = Commands()
 group = typer.Typer(invoke_without_command=True, no_args_is_help=False, add_completion=False,
@@ -34,6 +34,7 @@ def rules_command(
     from auditor.evaluate.ruleset import load_ruleset
     from auditor.render.catalogue import rules_json, rules_markdown, rules_table
 
+    use_site_map(rules)
     ruleset = load_ruleset(rules or [])
     if fmt is CatalogueFormat.json:
         typer.echo(rules_json(ruleset), nl=False)

@@ -22,9 +22,9 @@ from auditor.collect.offline import Keystore, chain_for, keystore_facts
 from auditor.collect.trust import TRUSTED, AgentTrust, check_chain
 from auditor.common.errors import InputError
 from auditor.model.certificate import UNIT_KEY_TYPES, parse_time
-from auditor.model.cluster import DEFAULT_PORTS, ROLES, Inventory, Node, role_family
+from auditor.model.cluster import Inventory, Node, default_ports, role_family, roles
 from auditor.model.facts import Facts
-from auditor.model.presentation import ECDSA_PORTS
+from auditor.model.presentation import ecdsa_ports
 
 PURPOSES = ("tomcat", "tomcat-ECDSA")
 PASS, WARN, FAIL = "pass", "warn", "fail"
@@ -88,23 +88,24 @@ def _spki(key: object) -> bytes:
 def _services(family: str, purpose: str) -> tuple[str, ...]:
     """The ports that present ``purpose`` to browsers on 11.5 (model/presentation.py)."""
     if purpose == "tomcat-ECDSA":
-        return ECDSA_PORTS[family]
-    return tuple(s for s in DEFAULT_PORTS[family] if s not in ECDSA_PORTS[family])
+        return ecdsa_ports(family)
+    return tuple(s for s in default_ports(family) if s not in ecdsa_ports(family))
 
 
 def certificate_case(signed: Sequence[x509.Certificate], purpose: str, *,
                      csr: x509.CertificateSigningRequest | None = None,
                      chain: Sequence[x509.Certificate] = (), host: str | None = None,
-                     role: str = "uccx-publisher", trust: AgentTrust | None = None,
+                     role: str | None = None, trust: AgentTrust | None = None,
                      at: dt.datetime | None = None) -> CertificateCase:
     """The upload checks of a signed ``tomcat`` / ``tomcat-ECDSA`` certificate, and the
     facts of one node of ``role`` presenting it where 11.5 presents that purpose."""
     if purpose not in PURPOSES:
         raise InputError(f"{purpose!r} is not a certificate purpose",
                          field="--purpose", expected="tomcat or tomcat-ECDSA")
-    if role not in ROLES:
+    role = role if role is not None else roles()[0]
+    if role not in roles():
         raise InputError(f"{role!r} is not a role", field="--role",
-                         expected=", ".join(ROLES))
+                         expected=", ".join(roles()))
     at = at or dt.datetime.now(dt.timezone.utc)
     leaf, *extra = signed
     facts = analyse(leaf)
@@ -200,7 +201,7 @@ def certificate_case(signed: Sequence[x509.Certificate], purpose: str, *,
     name = host or next(iter((*facts.san_dns, *facts.san_ip)), facts.subject_cn) or "node"
     family = role_family(role)
     services = _services(family, purpose)
-    node = Node(name, role, ports={s: DEFAULT_PORTS[family][s] for s in services},
+    node = Node(name, role, ports={s: default_ports(family, all_ports=True)[s] for s in services},
                 only_listed_ports=True)
     inventory = Inventory("check-cert", TARGET_VERSION, (node,))
     store = Keystore(leaf if purpose == "tomcat" else None,

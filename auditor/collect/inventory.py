@@ -10,14 +10,8 @@ from typing import Any
 from auditor.common.errors import InputError
 from auditor.common.filenames import nfc
 from auditor.common.validation import load_yaml_validated, validate
-from auditor.model.cluster import (
-    SERVICES_BY_ROLE,
-    UCCX_ROLES,
-    CliAccess,
-    Inventory,
-    Node,
-    role_family,
-)
+from auditor.model.cluster import CliAccess, Inventory, Node, role_family
+from auditor.model.solution import current
 
 _LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
 
@@ -72,6 +66,7 @@ def parse_inventory(data: Any, *, path: str = "<inventory>", locate: Any = None,
     nodes: list[Node] = []
     seen: dict[str, int] = {}
     role_count: dict[str, int] = {}
+    solution = current()
     for index, raw in enumerate(data["nodes"]):
         try:
             host = checked_host(raw["host"], path=path, field=f"nodes[{index}].host")
@@ -86,19 +81,24 @@ def parse_inventory(data: Any, *, path: str = "<inventory>", locate: Any = None,
                              expected="each host once")
         seen[host] = index
         role = raw["role"]
+        if role not in solution.roles:
+            raise InputError(f"{role!r} is not allowed", path=path,
+                             line=locate(["nodes", index, "role"]) if locate else None,
+                             field=f"nodes[{index}].role",
+                             expected="one of: " + ", ".join(solution.roles))
         role_count[role] = role_count.get(role, 0) + 1
-        if role in UCCX_ROLES and role_count[role] > 1:
+        if solution.roles[role].at_most_one and role_count[role] > 1:
             raise InputError(f"a second {role}: a UCCX cluster has one publisher and at most "
                              "one subscriber", path=path,
                              line=locate(["nodes", index, "role"]) if locate else None,
                              field=f"nodes[{index}].role", expected="one node per UCCX role")
         family = role_family(role)
         for service in raw.get("ports", {}):
-            if service not in SERVICES_BY_ROLE[family]:
+            if service not in solution.services(family):
                 raise InputError(f"port {service!r} does not exist on a {role}", path=path,
                                  line=locate(["nodes", index, "ports", service]) if locate
                                  else None, field=f"nodes[{index}].ports.{service}",
-                                 expected="one of: " + ", ".join(SERVICES_BY_ROLE[family]))
+                                 expected="one of: " + ", ".join(solution.services(family)))
         cli = raw.get("cli")
         nodes.append(Node(host=host, role=role, address=raw.get("address"),
                           ports=dict(raw.get("ports", {})),

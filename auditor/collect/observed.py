@@ -30,20 +30,11 @@ from auditor.model.facts import (
     TrustFacts,
     outcome_fields,
 )
-from auditor.model.presentation import ECDSA_PORTS
+from auditor.model.presentation import ecdsa_ports
+from auditor.model.solution import current
 
 #: What cryptography raises on received bytes it cannot read; anything else is a bug.
 _UNREADABLE = (ValueError, x509.InvalidVersion, UnsupportedAlgorithm)
-
-
-#: Where each certificate is looked for first, per role family (docs/domain.md, "Who presents
-#: which certificate").
-_PREFERRED = {
-    ("uccx", "tomcat"): ("finesse", "notification", "live_data", "cuic", "os_admin"),
-    ("uccx", "tomcat_ecdsa"): ("live_data", "notification", "finesse", "cuic", "os_admin"),
-    ("socialminer", "tomcat"): ("web", "notification"),
-    ("socialminer", "tomcat_ecdsa"): ("notification", "web"),
-}
 
 
 def _handshake_facts(result: Handshake, host: str, trust: AgentTrust, at: dt.datetime,
@@ -92,7 +83,8 @@ def derive_state(node: Node, family: str, which: str, endpoints: Sequence[Endpoi
                  certificates: Mapping[str, CertificateFacts]) -> CertState:
     """The state of one certificate on one node, from what was presented plus declarations."""
     key_type = "rsa" if which == "tomcat" else "ec"
-    order = _PREFERRED[(family, which)]
+    # where each certificate is looked for first: the solution map's look_first
+    order = current().families[family].look_first.get(which, ())
     ranked = sorted(endpoints, key=lambda e: order.index(e.service) if e.service in order
                     else len(order))
     found: dict[str, list[str]] = {}
@@ -121,7 +113,7 @@ def derive_state(node: Node, family: str, which: str, endpoints: Sequence[Endpoi
     if which == "tomcat":
         relevant = endpoints
     else:  # only the ports that present it can show that it is not presented
-        relevant = [e for e in endpoints if e.service in ECDSA_PORTS[family]]
+        relevant = [e for e in endpoints if e.service in ecdsa_ports(family)]
     if declared:
         return CertState(declared, "declared", note="declared in the inventory; the servers "
                          "presented no such certificate")

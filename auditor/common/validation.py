@@ -218,12 +218,68 @@ def load_schema(name: str) -> dict[str, Any]:
     return schema
 
 
+#: Where a schema field says ``"mapNames": KIND`` (role, service, gadget), the names it
+#: allows come from the solution map in force: ``names(KIND)``, set by
+#: :mod:`auditor.model.solution` (common knows no model). None: the names are not checked.
+MAP_NAMES: list[Callable[[str], tuple[str, ...]]] = []
+
+
+def _map_kinds(node: Any, found: set[str]) -> set[str]:
+    if isinstance(node, dict):
+        if isinstance(node.get("mapNames"), str):
+            found.add(node["mapNames"])
+        for value in node.values():
+            _map_kinds(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _map_kinds(value, found)
+    return found
+
+
 @cache
-def _validator(name: str) -> jsonschema.Draft202012Validator:
-    """The validator of a shipped schema, built once per process."""
+def _kinds(name: str) -> tuple[str, ...]:
+    return tuple(sorted(_map_kinds(load_schema(name), set())))
+
+
+def _names_key(name: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The names of the map in force that a schema's ``mapNames`` fields allow."""
+    kinds = _kinds(name)
+    if not kinds or not MAP_NAMES:
+        return ()
+    return tuple((kind, MAP_NAMES[-1](kind)) for kind in kinds)
+
+
+def _with_names(node: Any, names: dict[str, tuple[str, ...]]) -> Any:
+    if isinstance(node, dict):
+        out = {k: _with_names(v, names) for k, v in node.items() if k != "mapNames"}
+        kind = node.get("mapNames")
+        if isinstance(kind, str) and kind in names:
+            out.pop("pattern", None)
+            out["enum"] = list(names[kind])
+        return out
+    if isinstance(node, list):
+        return [_with_names(v, names) for v in node]
+    return node
+
+
+@cache
+def _schema_with_names(name: str, key: tuple[tuple[str, tuple[str, ...]], ...]
+                       ) -> dict[str, Any]:
+    schema = load_schema(name)
+    return _with_names(schema, dict(key)) if key else schema
+
+
+@cache
+def _compiled(name: str, key: tuple[tuple[str, tuple[str, ...]], ...]
+              ) -> jsonschema.Draft202012Validator:
     import jsonschema
 
-    return jsonschema.Draft202012Validator(load_schema(name))
+    return jsonschema.Draft202012Validator(_schema_with_names(name, key))
+
+
+def _validator(name: str) -> jsonschema.Draft202012Validator:
+    """The validator of a shipped schema (with the map's names), built once per map."""
+    return _compiled(name, _names_key(name))
 
 
 def _describe_all(error: jsonschema.ValidationError
@@ -278,14 +334,19 @@ def _describe(error: jsonschema.ValidationError) -> tuple[list[Any], str, str | 
     return path, error.message, schema.get("description")
 
 
-@cache
 def _fast_validator(name: str) -> Any:
     """The happy path: jsonschema-rs, compiled in Rust, answers only *valid or not*, about
     ten times faster than jsonschema and without its import (attrs, referencing, format
     checkers). Formats are not checked, as jsonschema does not check them by default."""
+    return _fast_compiled(name, _names_key(name))
+
+
+@cache
+def _fast_compiled(name: str, key: tuple[tuple[str, tuple[str, ...]], ...]) -> Any:
     import jsonschema_rs
 
-    return jsonschema_rs.Draft202012Validator(load_schema(name), validate_formats=False)
+    return jsonschema_rs.Draft202012Validator(_schema_with_names(name, key),
+                                              validate_formats=False)
 
 
 def is_valid(instance: Any, schema_name: str) -> bool:

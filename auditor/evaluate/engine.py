@@ -21,7 +21,7 @@ from typing import Any
 from auditor import __version__
 from auditor.common.errors import InputError
 from auditor.evaluate.conditions import lookup, render
-from auditor.evaluate.gadgets import SERVED_BY, gadgets_of
+from auditor.evaluate.gadgets import gadgets_of, served_by
 from auditor.evaluate.projection import Settings
 from auditor.evaluate.ruleset import Rule, RuleSet
 from auditor.evaluate.view import (
@@ -200,7 +200,7 @@ class _Gaps:
 def _evidence_gaps(node: NodeView, gadget: str, blind: list[str]) -> _Gaps:
     """What of a gadget's evidence is missing on a node: its endpoints without a browser
     certificate, and the rules that judge it but did not see their subject."""
-    needed = SERVED_BY[gadget]
+    needed = served_by(gadget)
     return _Gaps(tuple(e for e in node.endpoints
                        if e["service"] in needed and not e["reachable"]),
                  tuple(dict.fromkeys(blind)), node.host)

@@ -1,9 +1,14 @@
-"""Agent gadgets, the endpoints that serve them, and the outcome vocabulary (docs/domain.md)."""
+"""Agent gadgets, the endpoints that serve them (as the solution map states them), and the
+outcome vocabulary (docs/domain.md)."""
 
 from __future__ import annotations
 
-from auditor.model.cluster import DEFAULT_PORTS, SERVICES_BY_ROLE, role_family
+from collections.abc import Callable
+from typing import Any
+
+from auditor.model.cluster import role_family
 from auditor.model.findings import Outcome
+from auditor.model.solution import current
 
 OUTCOME_WORDS: dict[Outcome, str] = {
     "works": "works",
@@ -13,72 +18,79 @@ OUTCOME_WORDS: dict[Outcome, str] = {
     "broken": "BROKEN",
 }
 
-#: The gadgets agents use, per role family.
-GADGETS: dict[str, tuple[str, ...]] = {
-    "uccx": ("finesse_desktop", "live_data"),
-    "socialminer": ("chat_email", "socialminer_web"),
-}
-ALL_GADGETS = tuple(g for family in GADGETS.values() for g in family)
-
-#: The endpoints (services) each gadget needs, from the table in docs/domain.md, "Who presents
-#: which certificate":
-#: the desktop loads from Tomcat 8445 and gets its events from Openfire 7443; Live Data
-#: comes from Socket.IO 12015; the chat/email gadget loads from SocialMiner's Tomcat 443
-#: and gets its events from SocialMiner's Openfire 7443.
-SERVED_BY: dict[str, tuple[str, ...]] = {
-    "finesse_desktop": ("finesse", "notification"),
-    "live_data": ("live_data",),
-    "chat_email": ("web", "notification"),
-    "socialminer_web": ("web",),
-}
-
-GADGET_TITLES = {
-    "finesse_desktop": "Finesse desktop",
-    "live_data": "Live Data gadget",
-    "chat_email": "chat/email gadget",
-    "socialminer_web": "SocialMiner web page",
-}
+def gadgets_by_family() -> dict[str, tuple[str, ...]]:
+    """The gadgets agents use, per role family (the solution map's ``gadgets``)."""
+    solution = current()
+    return {f: solution.gadgets_of_family(f) for f in solution.families}
 
 
-_SERVICE_TITLES = {
-    ("uccx", "finesse"): "Finesse",
-    ("uccx", "live_data"): "Live Data",
-    ("uccx", "notification"): "notification service",
-    ("uccx", "cuic"): "CUIC",
-    ("uccx", "os_admin"): "OS Administration",
-    ("socialminer", "web"): "SocialMiner web server",
-    ("socialminer", "notification"): "SocialMiner notification service",
-}
+def all_gadgets() -> tuple[str, ...]:
+    return tuple(current().gadgets)
 
-ROLE_TITLES = {
-    "uccx-publisher": "UCCX publisher",
-    "uccx-subscriber": "UCCX subscriber",
-    "socialminer": "SocialMiner",
-}
+
+def served_by(gadget: str) -> tuple[str, ...]:
+    """The endpoints (services) a gadget is judged from."""
+    return current().gadgets[gadget].needs
+
+
+def gadget_title(gadget: str) -> str:
+    found = current().gadgets.get(gadget)
+    return found.title if found else gadget
+
+
+def gadget_titles() -> dict[str, str]:
+    return {g: spec.title for g, spec in current().gadgets.items()}
+
+
+def narrow_titles() -> dict[str, str]:
+    """Gadget titles for a narrow table column."""
+    return {g: spec.narrow_title for g, spec in current().gadgets.items()}
+
+
+def role_title(role: str) -> str:
+    found = current().roles.get(role)
+    return found.title if found else role
+
+
+def role_titles() -> dict[str, str]:
+    return {r: spec.title for r, spec in current().roles.items()}
 
 
 def gadgets_of(role: str) -> tuple[str, ...]:
     """The gadgets a node of this role serves."""
-    return GADGETS[role_family(role)]
+    return current().gadgets_of_family(role_family(role))
 
 
 def gadgets_served(role: str, service: str) -> tuple[str, ...]:
     """The gadgets of a node that need this endpoint."""
-    return tuple(g for g in gadgets_of(role) if service in SERVED_BY[g])
+    return tuple(g for g in gadgets_of(role) if service in served_by(g))
 
 
 def expected_services(role: str) -> tuple[str, ...]:
     """The services every node of this role is expected to have probed."""
-    return tuple(DEFAULT_PORTS[role_family(role)])
+    return tuple(current().default_ports(role_family(role)))
 
 
 def services_of(role: str) -> tuple[str, ...]:
-    """Every service a node of this role can have, in the canonical order."""
-    return SERVICES_BY_ROLE[role_family(role)]
+    """Every service a node of this role can have, in the map's order."""
+    return tuple(current().services(role_family(role)))
 
 
 def service_title(role: str, service: str) -> str:
-    return _SERVICE_TITLES.get((role_family(role), service), service)
+    family = role_family(role)
+    found = current().services(family).get(service) if family in current().families else None
+    return found.title if found else service
+
+
+def __getattr__(name: str) -> Any:
+    # the tables this module held before the solution map, for callers that still import them
+    tables: dict[str, Callable[[], Any]] = {
+        "GADGETS": gadgets_by_family, "ALL_GADGETS": all_gadgets,
+        "SERVED_BY": lambda: {g: s.needs for g, s in current().gadgets.items()},
+        "GADGET_TITLES": gadget_titles, "ROLE_TITLES": role_titles}
+    if name in tables:
+        return tables[name]()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def phrase(items: list[str]) -> str:

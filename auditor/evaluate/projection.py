@@ -15,7 +15,7 @@ from typing import Any
 
 from auditor.common.errors import InputError
 from auditor.model.facts import EndpointFacts, Facts, HandshakeFacts, NodeFacts, judged_version
-from auditor.model.presentation import ECDSA_PORTS
+from auditor.model.presentation import ecdsa_ports
 from auditor.model.versions import DEFAULT_TARGET_VERSION, Version, uses_ecdsa
 
 PHASES = ("pre", "post")
@@ -150,7 +150,7 @@ def predicted_browser(endpoint: EndpointFacts | None, family: str, service: str,
                       settings: Settings) -> Prediction | None:
     """The browser's view of this endpoint after the upgrade; None when it does not change
     (or cannot be predicted because the endpoint was not reached today)."""
-    if endpoint is None or service not in ECDSA_PORTS[family]:
+    if endpoint is None or service not in ecdsa_ports(family):
         return None
     # Only where a browser's handshake completes today: the rsa_only profile takes any
     # group, suite and signature OpenSSL has, so it may reach a server that browsers

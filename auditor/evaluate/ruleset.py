@@ -19,7 +19,6 @@ from auditor.common.errors import InputError
 from auditor.common.resources import rules_dir
 from auditor.common.validation import Locator, field_name, load_yaml, load_yaml_validated, validate
 from auditor.evaluate.conditions import Compiler, Condition, placeholders
-from auditor.evaluate.gadgets import ALL_GADGETS, GADGET_TITLES, GADGETS
 from auditor.evaluate.view import (
     FIELDS,
     evidence_for,
@@ -29,9 +28,16 @@ from auditor.evaluate.view import (
     is_state,
     texts_for,
 )
-from auditor.model.audit import SitePolicy, Step
-from auditor.model.cluster import role_family
+from auditor.model.audit import PLACES, SitePolicy, Step
 from auditor.model.findings import Outcome, Severity
+from auditor.model.solution import (
+    SOLUTION_FILE,
+    STEP_TARGETS,
+    Solution,
+    current,
+    site_solution,
+    using,
+)
 from auditor.model.versions import Version
 
 #: Outcomes so bad that only an ``error`` rule may give them.
@@ -58,6 +64,7 @@ DEFAULT_PRIORITY = 50
 DEFAULT_ORDER = 50
 #: What a playbook step's text may name in braces; the plan fills them in.
 STEP_PLACEHOLDERS = ("node", "nodes", "purpose", "certificates", "firefox_exceptions")
+
 _STEP_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
 
@@ -142,6 +149,8 @@ class RuleSet:
     sha256: str
     #: the site policies (overrides.yaml) in force: their re-grades are in ``rules``
     policy: tuple[SitePolicy, ...] = ()
+    #: the solution map the rules were checked against (built in, plus a site's additions)
+    solution: Solution | None = None
 
     def rule(self, rule_id: str) -> Rule:
         return next(r for r in self.rules if r.id == rule_id)
@@ -158,6 +167,18 @@ def _error(path: str, locate: Locator, where: list[Any], message: str,
            expected: str | None = None) -> InputError:
     return InputError(message, path=path, line=locate(where), field=field_name(where),
                       expected=expected)
+
+
+def _known(path: str, locate: Locator, where: list[Any], names: Sequence[str],
+           allowed: Iterable[str], what: str, *, keys: bool = False) -> None:
+    """Every name is one the solution map knows, or an error naming the file, the line, the
+    field and the names allowed."""
+    allowed = list(allowed)
+    for i, name in enumerate(names):
+        if name not in allowed:
+            raise _error(path, locate, [*where, name if keys else i],
+                         f"{name!r} is not allowed: not a {what} of the solution map",
+                         "one of: " + ", ".join(allowed))
 
 
 def _stem_check(data: dict[str, Any], path: Path, locate: Locator) -> None:
@@ -198,14 +219,22 @@ def parse_rule(data: Any, path: Path, locate: Locator, *, validated: bool = Fals
     if "services" in applies and scope == "node":
         raise _error(name, locate, ["applies_to", "services"],
                      "a node rule cannot be limited to services", "endpoint or certificate scope")
-    families = {role_family(r) for r in applies["roles"]}
+    solution = current()
+    _known(name, locate, ["applies_to", "roles"], applies["roles"], solution.roles, "role")
+    families = {solution.family_of(r) for r in applies["roles"]}
+    served = [g for f in sorted(families) for g in solution.gadgets_of_family(f)]
+    if "services" in applies:
+        _known(name, locate, ["applies_to", "services"], applies["services"],
+               [s for f in sorted(families) for s in solution.services(f)],
+               f"service of the roles {', '.join(applies['roles'])}")
+    _known(name, locate, ["effects"], list(data["effects"]), solution.gadgets, "gadget",
+           keys=True)
     for gadget, outcome in data["effects"].items():
-        if not any(gadget in GADGETS[f] for f in families):
+        if gadget not in served:
             raise _error(name, locate, ["effects", gadget],
-                         f"{GADGET_TITLES[gadget]} is not served by the roles "
+                         f"{solution.gadgets[gadget].title} is not served by the roles "
                          f"{', '.join(applies['roles'])}",
-                         "gadgets of those roles: " + ", ".join(
-                             g for f in sorted(families) for g in GADGETS[f]))
+                         "gadgets of those roles: " + ", ".join(served))
         if outcome in _ERROR_OUTCOMES and data["severity"] != "error":
             raise _error(name, locate, ["severity"],
                          f"{data['severity']!r}, but the rule makes {gadget} {outcome}",
@@ -250,7 +279,7 @@ def parse_rule(data: Any, path: Path, locate: Locator, *, validated: bool = Fals
         version_before=version_before,
         services=tuple(applies["services"]) if "services" in applies else None,
         condition=condition,
-        effects={g: data["effects"][g] for g in ALL_GADGETS if g in data["effects"]},
+        effects={g: data["effects"][g] for g in solution.gadgets if g in data["effects"]},
         message=data["message"], citations=_citations(data["citations"]),
         remediation=tuple(ids), path=name, data=data, remedies=tuple(remedies),
         caused_by=tuple(data.get("caused_by", ())), requires=requires,
@@ -358,25 +387,35 @@ def _stamp(path: str | Path) -> tuple[str, int, int]:
 
 def load_rule(path: str | Path) -> Rule:
     """Read, validate and compile one rule file."""
-    return _load_rule(*_stamp(path))
+    return _load_rule(*_stamp(path), current().paths)
 
 
 @lru_cache(maxsize=512)
-def _load_rule(path: str, _mtime: int, _size: int) -> Rule:
+def _load_rule(path: str, _mtime: int, _size: int, _map: tuple[str, ...]) -> Rule:
     data, locate = load_yaml_validated(path, "rule", parse=_read)
     return parse_rule(data, Path(path), locate, validated=True)
 
 
 def load_playbook(path: str | Path) -> Playbook:
     """Read and validate one playbook file."""
-    return _load_playbook(*_stamp(path))
+    return _load_playbook(*_stamp(path), current().paths)
 
 
 @lru_cache(maxsize=512)
-def _load_playbook(path: str, _mtime: int, _size: int) -> Playbook:
+def _load_playbook(path: str, _mtime: int, _size: int, _map: tuple[str, ...]) -> Playbook:
     name = str(path)
     data, locate = load_yaml_validated(path, "playbook", parse=_read)
     _stem_check(data, Path(path), locate)
+    solution = current()
+    _known(name, locate, ["roles"], data["roles"], solution.roles, "role")
+    targets = (*solution.roles, *STEP_TARGETS, *PLACES)
+    for i, raw in enumerate([*data["steps"], data["verify"]]):
+        where = ["steps", i, "on"] if i < len(data["steps"]) else ["verify", "on"]
+        if raw["on"] not in targets:
+            raise _error(name, locate, where,
+                         f"{raw['on']!r} is not allowed: not a role of the solution map nor a "
+                         "place",
+                         "one of: " + ", ".join(targets))
     if "uccx-audit" not in data["verify"]["do"]:
         raise _error(name, locate, ["verify", "do"], "does not say how to run the audit again",
                      "a step that names the uccx-audit command to run")
@@ -408,9 +447,10 @@ def _load_playbook(path: str, _mtime: int, _size: int) -> Playbook:
 
 def _is_yaml(path: Path) -> bool:
     """A rule file by its name (a FIFO or a device so named is read, and refused, rather
-    than skipped without a word); a site's overrides.yaml is its policy, not a rule."""
+    than skipped without a word); a site's overrides.yaml is its policy and solution.yaml
+    its additions to the map, not rules."""
     return (not path.is_dir() and path.suffix.lower() in (".yaml", ".yml")
-            and path.stem != "overrides")
+            and path.stem != "overrides" and path.name != SOLUTION_FILE)
 
 
 def _files(folder: Path) -> list[Path]:
@@ -433,18 +473,23 @@ def _site_folder(folder: Path) -> Path:
     from auditor.evaluate.overrides import policy_file
 
     if (not _files(folder) and not (folder / PLAYBOOK_FOLDER).is_dir()
-            and policy_file(folder) is None and not (folder / CASE_FOLDER).is_dir()):
+            and policy_file(folder) is None and not (folder / CASE_FOLDER).is_dir()
+            and not (folder / SOLUTION_FILE).is_file()):
         raise InputError("no rule files (*.yaml) in this folder", path=str(folder),
                          field="--rules", expected="one rule per .yaml file")
     return folder
 
 
 def _digest(rules: Sequence[Rule], playbooks: Mapping[str, Playbook],
-            policy: Sequence[SitePolicy] = ()) -> str:
+            policy: Sequence[SitePolicy] = (), solution: Solution | None = None) -> str:
     content: dict[str, Any] = {"rules": {r.id: r.data for r in rules},
                                "playbooks": {k: p.data for k, p in playbooks.items()}}
     if policy:  # a site policy changes what the rules give, so it is part of the hash
         content["site_policy"] = [p.sha256 for p in policy]
+    if solution is not None and solution.site_services():
+        # a site's additions to the map change what is probed and judged
+        content["site_services"] = {f"{s.family}.{s.name}": [s.port, s.title, s.default]
+                                    for s in solution.site_services()}
     canonical = json.dumps(content,
                            sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                            allow_nan=False)
@@ -483,9 +528,16 @@ def _offered_remedies(rules: dict[str, Rule], playbooks: Mapping[str, Playbook])
 
 def load_ruleset(site_dirs: Sequence[str | Path] = (), *,
                  builtin: str | Path | None = None) -> RuleSet:
-    """The built-in rules and playbooks plus a site's folders (rules, and playbooks/ in them)."""
+    """The built-in rules and playbooks plus a site's folders (rules, and playbooks/ in them),
+    checked against the solution map with the site folders' additions (``solution.yaml``)."""
     folders = [Path(builtin) if builtin is not None else rules_dir()]
     folders += [_site_folder(Path(d)) for d in site_dirs]
+    solution = site_solution(folders[1:])
+    with using(solution):
+        return _load_folders(folders, solution)
+
+
+def _load_folders(folders: Sequence[Path], solution: Solution) -> RuleSet:
     rules: dict[str, Rule] = {}
     playbooks: dict[str, Playbook] = {}
     site: list[str] = []
@@ -526,8 +578,8 @@ def load_ruleset(site_dirs: Sequence[str | Path] = (), *,
     policy = _site_policy(folders[1:], rules)
     ordered = tuple(rules[k] for k in sorted(rules))
     playbooks = {k: playbooks[k] for k in sorted(playbooks)}
-    return RuleSet(ordered, playbooks, tuple(sorted(site)),
-                   _digest(ordered, playbooks, policy), policy)
+    digest = _digest(ordered, playbooks, policy, solution)
+    return RuleSet(ordered, playbooks, tuple(sorted(site)), digest, policy, solution)
 
 
 def _site_policy(folders: Sequence[Path], rules: dict[str, Rule]) -> tuple[SitePolicy, ...]:

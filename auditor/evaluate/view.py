@@ -15,11 +15,11 @@ from typing import Any
 
 from auditor.evaluate.conditions import TEXT_PREFIX as TEXT
 from auditor.evaluate.gadgets import (
-    GADGET_TITLES,
-    ROLE_TITLES,
     expected_services,
+    gadget_title,
     gadgets_served,
     phrase,
+    role_title,
     service_title,
     services_of,
 )
@@ -32,13 +32,8 @@ from auditor.model.certificate import (
     parse_time,
 )
 from auditor.model.certificate import cn_only as names_only_in_cn
-from auditor.model.cluster import (
-    DEFAULT_PORTS,
-    EXTRA_UCCX_PORTS,
-    ROLES,
-    UCCX_ROLES,
-    role_family,
-)
+from auditor.model.cluster import cluster_roles, role_family
+from auditor.model.cluster import roles as all_roles
 from auditor.model.facts import (
     STATES,
     CertState,
@@ -48,7 +43,8 @@ from auditor.model.facts import (
     judged_version,
     state_words,
 )
-from auditor.model.presentation import ECDSA_PORTS
+from auditor.model.presentation import ecdsa_ports
+from auditor.model.solution import builtin, current
 from auditor.model.versions import Version
 
 SCOPES = ("node", "endpoint", "certificate")
@@ -238,7 +234,7 @@ FIELDS: dict[str, str] = {
     **{f"node.peer.{which}.{k}": f"the other UCCX node's {which}: {_STATE[k]}"
        for which in ("tomcat", "tomcat_ecdsa") for k in ("state", "state_words")},
     **{f"node.services.{service}.{k}": f"the node's {service} endpoint: {v}"
-       for service in (*DEFAULT_PORTS["uccx"], *EXTRA_UCCX_PORTS, *DEFAULT_PORTS["socialminer"])
+       for service in builtin().all_services()
        for k, v in _ENDPOINT.items()},
     **{f"endpoint.{k}": v for k, v in _ENDPOINT.items()},
     **{f"certificate.{k}": v for k, v in _CERTIFICATE.items()},
@@ -297,9 +293,6 @@ def texts_for(scope: str) -> list[str]:
 
 # -- what a rule requires: the evidence it cannot answer without -----------------------------
 
-#: The endpoints a rule may require by name (``node.services.<service>.browser``).
-_SERVICES = tuple(dict.fromkeys(
-    (*DEFAULT_PORTS["uccx"], *EXTRA_UCCX_PORTS, *DEFAULT_PORTS["socialminer"])))
 _STATE_EVIDENCE = ("node.tomcat.state", "node.tomcat_ecdsa.state", "node.peer.tomcat.state",
                    "node.peer.tomcat_ecdsa.state")
 
@@ -307,13 +300,13 @@ _STATE_EVIDENCE = ("node.tomcat.state", "node.tomcat_ecdsa.state", "node.peer.to
 def evidence_for(scope: str) -> dict[str, str]:
     """What a rule of this scope may name in ``requires:``, with its meaning: an endpoint
     that must have given a browser a certificate, or a certificate state that must be
-    known (or not matter)."""
+    known (or not matter). The endpoints are every service of the map in force."""
     out = {}
     if scope == "endpoint":
         out["endpoint.browser"] = ("the endpoint the rule judges gave a browser a "
                                    "certificate (observed, declared or predicted)")
     out.update({f"node.services.{s}.browser": f"the node's {s} endpoint gave a browser a "
-                "certificate" for s in _SERVICES})
+                "certificate" for s in current().all_services()})
     out.update({p: f"{p.rsplit('.', 1)[0]} is known, or the rule would answer the same "
                 "whatever it is" for p in _STATE_EVIDENCE})
     return out
@@ -448,7 +441,7 @@ def _endpoint(facts: Facts, node: NodeFacts, service: str,
     records = [e for e in node.endpoints if e.service == service]
     endpoint = records[0] if records else None
     gadgets = gadgets_served(node.role, service)
-    default_port = {**DEFAULT_PORTS[family], **EXTRA_UCCX_PORTS}.get(service)
+    default_port = current().port_of(family, service)
     observed = endpoint.handshake("browser") if endpoint else None
     predicted = predicted_browser(endpoint, family, service, settings)
     browser_hs = predicted.handshake if predicted else observed
@@ -469,7 +462,7 @@ def _endpoint(facts: Facts, node: NodeFacts, service: str,
     return {
         "service": service, "service_title": service_title(node.role, service),
         "port": endpoint.port if endpoint else default_port, "gadgets": list(gadgets),
-        "gadget_titles": phrase([GADGET_TITLES[g] for g in gadgets]) or None,
+        "gadget_titles": phrase([gadget_title(g) for g in gadgets]) or None,
         "probed": endpoint is not None, "records": len(records),
         "reachable": browser["kind"] is not None,
         "predicted": predicted is not None and len(records) <= 1,
@@ -667,11 +660,12 @@ def node_gaps(facts: Facts) -> list[str]:
 
 def build_views(facts: Facts, settings: Settings) -> ClusterView:
     """The views of every node, in the facts' node order. Pure: no I/O."""
-    uccx_hosts = [n.host for n in facts.nodes if n.role in UCCX_ROLES]
+    uccx_roles = cluster_roles()
+    uccx_hosts = [n.host for n in facts.nodes if n.role in uccx_roles]
     roles = [n.role for n in facts.nodes]
     cluster = {
-        "roles": [r for r in ROLES if r in roles],
-        "repeated_roles": [r for r in ROLES if roles.count(r) > 1] or None,
+        "roles": [r for r in all_roles() if r in roles],
+        "repeated_roles": [r for r in all_roles() if roles.count(r) > 1] or None,
         "node_gaps": node_gaps(facts) or None,
         "name": facts.cluster, "phase": settings.phase, "version": settings.version.text,
         "current_version": settings.current_version.text,
@@ -700,7 +694,7 @@ def build_views(facts: Facts, settings: Settings) -> ClusterView:
         family = role_family(node.role)
         cop_installed, cop_basis = _cop(node)
         node_view: dict[str, Any] = {
-            "host": node.host, "role": node.role, "role_title": ROLE_TITLES[node.role],
+            "host": node.host, "role": node.role, "role_title": role_title(node.role),
             "family": family, "cop_installed": cop_installed, "cop_basis": cop_basis,
             "cli": _cli(node, declared, settings.current_version),
             "tomcat": _state(*tomcat, "tomcat" in kinds, node.declared.get("tomcat"),
@@ -710,8 +704,8 @@ def build_views(facts: Facts, settings: Settings) -> ClusterView:
             "ecdsa_services": [s for s, e in endpoints.items()
                                if e["browser"]["key_type"] == "ec"],
             "ecdsa_endpoints": phrase([
-                f"port {endpoints[s]['port'] if s in endpoints else DEFAULT_PORTS[family][s]}"
-                f" ({service_title(node.role, s)})" for s in ECDSA_PORTS[family]]),
+                f"port {endpoints[s]['port'] if s in endpoints else current().port_of(family, s)}"
+                f" ({service_title(node.role, s)})" for s in ecdsa_ports(family)]),
             "services": {s: endpoints.get(s) for s in services_of(node.role)},
         }
         node_view["state_conflicts"] = _state_conflicts(node_view)
@@ -719,7 +713,7 @@ def build_views(facts: Facts, settings: Settings) -> ClusterView:
     nodes = []
     for index, (node, node_view, endpoints) in enumerate(partial):
         peer = next((v for n, v, _ in partial
-                     if n.role in UCCX_ROLES and node.role in UCCX_ROLES and n is not node),
+                     if n.role in uccx_roles and node.role in uccx_roles and n is not node),
                     None)
         node_view["peer"] = {
             "host": peer["host"] if peer else None,

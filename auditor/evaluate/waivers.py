@@ -20,13 +20,10 @@ from auditor.common.errors import InputError
 from auditor.common.validation import load_yaml_validated
 from auditor.evaluate.ruleset import RuleSet
 from auditor.model.audit import AcceptedRisk, Audit, Waiver
-from auditor.model.cluster import SERVICES_BY_ROLE
 from auditor.model.facts import Facts
 from auditor.model.findings import SEVERITIES, Finding
+from auditor.model.solution import current
 from auditor.model.verdicts import decide
-
-ALL_SERVICES = tuple(dict.fromkeys(s for services in SERVICES_BY_ROLE.values()
-                                   for s in services))
 
 
 @dataclass(frozen=True)
@@ -79,9 +76,10 @@ def load_waivers(path: str | Path, ruleset: RuleSet,
             raise error("node", f"{raw['node']!r} is not a node of the inventory",
                         '"*" or one of: ' + ", ".join(sorted(known_hosts)))
         service = raw.get("service")
-        if isinstance(service, str) and service not in ALL_SERVICES:
+        known = current().all_services()
+        if isinstance(service, str) and service not in known:
             raise error("service", f"no service {service!r}",
-                        "a port or one of: " + ", ".join(ALL_SERVICES))
+                        "a port or one of: " + ", ".join(known))
         try:
             dt.date.fromisoformat(raw["expires"])
         except ValueError:

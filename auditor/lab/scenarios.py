@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from auditor.model.solution import builtin
+
 #: What a lab node's ``tomcat`` / ``tomcat-ECDSA`` certificate is made as.
 SELF_SIGNED = "self_signed"
 RSA_CA = "rsa_ca_signed"
@@ -13,6 +15,8 @@ NOT_CREATED = "not_created"
 
 
 DOMAIN = "lab.uccx.example"
+#: The roles of the solution map, in its order: publisher, subscriber, SocialMiner.
+PUBLISHER, SUBSCRIBER, SOCIALMINER = tuple(builtin().roles)
 
 
 @dataclass(frozen=True)
@@ -45,11 +49,19 @@ class Scenario:
 def _cluster(tomcat: str, tomcat_ecdsa: str, *, sm_tomcat_ecdsa: str | None = None,
              uccx_cop: bool = False, sm_cop: bool = False) -> tuple[NodeSpec, ...]:
     return (
-        NodeSpec("uccx-pub", "uccx-publisher", tomcat, tomcat_ecdsa, cop_installed=uccx_cop),
-        NodeSpec("uccx-sub", "uccx-subscriber", tomcat, tomcat_ecdsa, cop_installed=uccx_cop),
-        NodeSpec("sm", "socialminer", tomcat, sm_tomcat_ecdsa or tomcat_ecdsa,
+        NodeSpec("uccx-pub", PUBLISHER, tomcat, tomcat_ecdsa, cop_installed=uccx_cop),
+        NodeSpec("uccx-sub", SUBSCRIBER, tomcat, tomcat_ecdsa, cop_installed=uccx_cop),
+        NodeSpec("sm", SOCIALMINER, tomcat, sm_tomcat_ecdsa or tomcat_ecdsa,
                  cop_installed=sm_cop),
     )
+
+
+def _row(number: int, name: str, summary: str) -> Scenario:
+    """A cluster in the certificate states of one row of the FAQ matrix (the solution map's
+    ``faq``)."""
+    row = next(r for r in builtin().faq if r.number == number)
+    return Scenario(name, summary, "11.5(1)", _cluster(row.tomcat, row.tomcat_ecdsa),
+                    faq_row=number)
 
 
 def _hygiene(defect: str, summary: str) -> Scenario:
@@ -59,14 +71,13 @@ def _hygiene(defect: str, summary: str) -> Scenario:
 
 
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
-    Scenario("row1-self-signed", "FAQ row 1: tomcat and tomcat-ECDSA self-signed everywhere",
-             "11.5(1)", _cluster(SELF_SIGNED, SELF_SIGNED), faq_row=1),
-    Scenario("row2-rsa-signed-ecdsa", "FAQ row 2: tomcat-ECDSA signed by an RSA CA "
-             "(CSCvb58580 on SocialMiner)", "11.5(1)", _cluster(RSA_CA, RSA_CA), faq_row=2),
-    Scenario("row3-ec-signed-ecdsa", "FAQ row 3: tomcat RSA-CA-signed, tomcat-ECDSA "
-             "EC-CA-signed (recommended)", "11.5(1)", _cluster(RSA_CA, EC_CA), faq_row=3),
-    Scenario("row4-upgrade-trap", "FAQ row 4: CA-signed tomcat, upgrade left a self-signed "
-             "tomcat-ECDSA", "11.5(1)", _cluster(RSA_CA, SELF_SIGNED), faq_row=4),
+    _row(1, "row1-self-signed", "FAQ row 1: tomcat and tomcat-ECDSA self-signed everywhere"),
+    _row(2, "row2-rsa-signed-ecdsa", "FAQ row 2: tomcat-ECDSA signed by an RSA CA "
+         "(CSCvb58580 on SocialMiner)"),
+    _row(3, "row3-ec-signed-ecdsa", "FAQ row 3: tomcat RSA-CA-signed, tomcat-ECDSA "
+         "EC-CA-signed (recommended)"),
+    _row(4, "row4-upgrade-trap", "FAQ row 4: CA-signed tomcat, upgrade left a self-signed "
+         "tomcat-ECDSA"),
     Scenario("cop-uccx", "Row 4 certificates with the UCCX COP installed on both UCCX nodes",
              "11.5(1)", _cluster(RSA_CA, SELF_SIGNED, uccx_cop=True)),
     Scenario("cop-socialminer", "Row 2 certificates with the SocialMiner COP installed",
@@ -77,9 +88,9 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              "upgrade to 11.5", "11.0(1)", _cluster(SELF_SIGNED, NOT_CREATED)),
     Scenario("mixed-cluster", "Publisher tomcat-ECDSA EC-CA-signed, subscriber still "
              "self-signed", "11.5(1)", (
-                 NodeSpec("uccx-pub", "uccx-publisher", RSA_CA, EC_CA),
-                 NodeSpec("uccx-sub", "uccx-subscriber", RSA_CA, SELF_SIGNED),
-                 NodeSpec("sm", "socialminer", RSA_CA, EC_CA))),
+                 NodeSpec("uccx-pub", PUBLISHER, RSA_CA, EC_CA),
+                 NodeSpec("uccx-sub", SUBSCRIBER, RSA_CA, SELF_SIGNED),
+                 NodeSpec("sm", SOCIALMINER, RSA_CA, EC_CA))),
     _hygiene("expired", "Row 3 cluster; the publisher's tomcat certificate has expired"),
     _hygiene("sha1", "Row 3 cluster; the publisher's tomcat certificate is signed with SHA-1"),
     _hygiene("cn_without_san", "Row 3 cluster; the publisher's tomcat names the host only "

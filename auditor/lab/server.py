@@ -31,7 +31,8 @@ from auditor.lab.scenarios import (
     Scenario,
     get_scenario,
 )
-from auditor.model.cluster import DEFAULT_PORTS, EXTRA_UCCX_PORTS, Inventory, Node, role_family
+from auditor.model.cluster import Inventory, Node, default_ports, role_family
+from auditor.model.presentation import ecdsa_ports
 from auditor.model.presentation import presents_ecdsa as _presents_ecdsa
 from auditor.model.versions import Version
 
@@ -131,7 +132,7 @@ def expected_state(spec: NodeSpec, version: Version, which: str) -> str:
     """The derived ``tomcat`` / ``tomcat_ecdsa`` state the prober must report."""
     if which == "tomcat":
         return spec.tomcat
-    if not any(presents_ecdsa(spec, s, version) for s in ("live_data", "notification")):
+    if not any(presents_ecdsa(spec, s, version) for s in ecdsa_ports(role_family(spec.role))):
         return "not_presented"
     return spec.tomcat_ecdsa
 
@@ -246,11 +247,7 @@ class Lab:
 
     # -- internals --------------------------------------------------------------------
     def _services(self, spec: NodeSpec) -> list[str]:
-        family = "socialminer" if spec.role == "socialminer" else "uccx"
-        services = list(DEFAULT_PORTS[family])
-        if self.all_ports and family == "uccx":
-            services += list(EXTRA_UCCX_PORTS)
-        return services
+        return list(default_ports(role_family(spec.role), all_ports=self.all_ports))
 
     def _context(self, spec: NodeSpec, certs: NodeCertificates, ecdsa: bool) -> ssl.SSLContext:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

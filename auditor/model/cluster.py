@@ -1,4 +1,5 @@
-"""What a cluster is: roles, the services and ports each role serves, its nodes.
+"""What a cluster is: its nodes, and the roles, services and ports each role serves as the
+solution map (:mod:`auditor.model.solution`) states them.
 
 The inventory file is read into these by :mod:`auditor.collect.inventory`.
 """
@@ -9,33 +10,52 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-ROLES = ("uccx-publisher", "uccx-subscriber", "socialminer")
+from auditor.model.solution import builtin, current
 
 
-UCCX_ROLES = ("uccx-publisher", "uccx-subscriber")
+def roles() -> tuple[str, ...]:
+    """The roles, in the map's order (publisher, subscriber, SocialMiner)."""
+    return tuple(current().roles)
 
 
-#: Ports per role, from the table in docs/domain.md, "Who presents which certificate" and the UCCX
-#: / SocialMiner port guides.
-DEFAULT_PORTS: Mapping[str, Mapping[str, int]] = {
-    "uccx": {"finesse": 8445, "live_data": 12015, "notification": 7443},
-    "socialminer": {"web": 443, "notification": 7443},
-}
-
-
-#: Ports added by ``--all-ports`` on UCCX nodes (Tomcat, always ``tomcat``).
-EXTRA_UCCX_PORTS: Mapping[str, int] = {"cuic": 8444, "os_admin": 8443}
-
-
-SERVICES_BY_ROLE: Mapping[str, tuple[str, ...]] = {
-    "uccx": ("finesse", "live_data", "notification", "cuic", "os_admin"),
-    "socialminer": ("web", "notification"),
-}
+def cluster_roles() -> tuple[str, ...]:
+    """The roles whose nodes form the UCCX cluster (publisher and subscriber): the nodes that
+    report the cluster's version and are each other's peer."""
+    solution = current()
+    return tuple(r for r, spec in solution.roles.items()
+                 if solution.families[spec.family].cluster)
 
 
 def role_family(role: str) -> str:
-    """``uccx`` for publisher and subscriber, ``socialminer`` otherwise."""
-    return "uccx" if role in UCCX_ROLES else "socialminer"
+    """The family of a role (``uccx`` for publisher and subscriber) in the map in force."""
+    return current().family_of(role)
+
+
+def default_ports(family: str, *, all_ports: bool = False) -> dict[str, int]:
+    """Service to default port of a family: probed by default (and with ``--all-ports``)."""
+    return current().default_ports(family, all_ports=all_ports)
+
+
+def services_of_family(family: str) -> tuple[str, ...]:
+    """Every service of a family, in the map's order."""
+    return tuple(current().services(family))
+
+
+def __getattr__(name: str) -> Any:
+    # The names this module had before the map, read from the built-in map when first asked
+    # (so importing the model does not read the map).
+    if name == "ROLES":
+        return tuple(builtin().roles)
+    if name == "UCCX_ROLES":
+        return cluster_roles()
+    if name == "DEFAULT_PORTS":
+        return {f: builtin().default_ports(f) for f in builtin().families}
+    if name == "EXTRA_UCCX_PORTS":  # what --all-ports adds (only UCCX nodes have such)
+        return {s.name: s.port for f in builtin().families.values()
+                for s in f.services.values() if not s.default}
+    if name == "SERVICES_BY_ROLE":
+        return {f: tuple(builtin().services(f)) for f in builtin().families}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -66,9 +86,7 @@ class Node:
     def endpoints(self, all_ports: bool = False) -> dict[str, int]:
         """Service name to port: role defaults, ``--all-ports`` extras, then overrides."""
         family = role_family(self.role)
-        ports = {} if self.only_listed_ports else dict(DEFAULT_PORTS[family])
-        if all_ports and family == "uccx" and not self.only_listed_ports:
-            ports.update(EXTRA_UCCX_PORTS)
+        ports = {} if self.only_listed_ports else default_ports(family, all_ports=all_ports)
         ports.update(self.ports)
         return dict(sorted(ports.items(), key=lambda item: (item[1], item[0])))
 

@@ -17,7 +17,8 @@ from auditor.common.fileio import write_atomic
 from auditor.common.serde import from_jsonable, to_jsonable
 from auditor.common.validation import load_json, validate_versioned
 from auditor.model.certificate import CertificateFacts, parse_time
-from auditor.model.cluster import UCCX_ROLES
+from auditor.model.cluster import cluster_roles
+from auditor.model.solution import current
 from auditor.model.versions import Version
 
 SCHEMA_VERSION = 1
@@ -286,10 +287,11 @@ def judged_version(facts: Facts) -> tuple[str, str]:
     version (the publisher's, else the first one read) and ``vos_cli``; otherwise the
     version the facts declare and ``declared`` (no CLI read, or UCCX nodes that contradict
     each other: the rules then name the contradiction)."""
+    uccx_roles = cluster_roles()
     printed = [n.installed.version for n in sorted(facts.nodes,
-                                                  key=lambda n: UCCX_ROLES.index(n.role)
-                                                  if n.role in UCCX_ROLES else 2)
-               if n.role in UCCX_ROLES and n.installed is not None and n.installed.version]
+                                                  key=lambda n: uccx_roles.index(n.role)
+                                                  if n.role in uccx_roles else len(uccx_roles))
+               if n.role in uccx_roles and n.installed is not None and n.installed.version]
     versions = [Version(text) for text in printed]
     if versions and all(v.same_release(versions[0]) for v in versions):
         return printed[0], "vos_cli"
@@ -366,7 +368,17 @@ def check_meaning(data: Any, *, path: str, prefix: str = "") -> None:
         for index, fp in enumerate(data["agent_trust"]["anchors"]):
             resolves(fp, f"agent_trust.anchors[{index}]")
     hosts: dict[str, int] = {}
+    solution = current()
+    roster = data.get("roster")
+    for n, entry in enumerate(roster if isinstance(roster, list) else []):
+        if isinstance(entry, dict) and entry.get("role") not in solution.roles:
+            raise refuse(f"roster[{n}].role", f"{entry.get('role')!r} is not allowed",
+                         "a role of the solution map, one of: " + ", ".join(solution.roles))
     for n, node in enumerate(data["nodes"]):
+        if node["role"] not in solution.roles:
+            raise refuse(f"nodes[{n}].role", f"{node['role']!r} is not allowed",
+                         "a role of the solution map, one of: " + ", ".join(solution.roles))
+        known = solution.services(solution.family_of(node["role"]))
         host = node["host"].rstrip(".").lower()
         if host in hosts:
             raise refuse(f"nodes[{n}].host", f"{node['host']!r} is listed twice (first as "
@@ -381,6 +393,10 @@ def check_meaning(data: Any, *, path: str, prefix: str = "") -> None:
         for e, endpoint in enumerate(node["endpoints"]):
             where = f"nodes[{n}].endpoints[{e}]"
             service = endpoint["service"]
+            if service not in known:
+                raise refuse(f"{where}.service", f"{service!r} is not allowed on a "
+                             f"{node['role']}", "a service of the solution map, one of: "
+                             + ", ".join(known))
             if service in services:
                 raise refuse(f"{where}.service", f"{service!r} is listed twice on "
                              f"{node['host']} (first as endpoints[{services[service]}])",

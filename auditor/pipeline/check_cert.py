@@ -58,7 +58,7 @@ def _one_node(rules: RuleSet) -> RuleSet:
 def check_cert(signed: Sequence[x509.Certificate], purpose: str, *,
                csr: x509.CertificateSigningRequest | None = None,
                chain: Sequence[x509.Certificate] = (), host: str | None = None,
-               role: str = "uccx-publisher", trust: AgentTrust | None = None,
+               role: str | None = None, trust: AgentTrust | None = None,
                at: dt.datetime | None = None, expiry_window_days: int = 30,
                rules: RuleSet | None = None) -> CertCheck:
     """Every check a signed ``tomcat`` / ``tomcat-ECDSA`` certificate must pass."""
@@ -68,7 +68,8 @@ def check_cert(signed: Sequence[x509.Certificate], purpose: str, *,
     settings = make_settings(case.facts.version, case.facts.observed_at, phase="post",
                              expiry_window_days=expiry_window_days)
     evaluation = evaluate(ruleset, case.facts, settings)
-    gadgets = tuple(dict.fromkeys(g for s in case.services for g in gadgets_served(role, s)))
+    role_here = case.facts.nodes[0].role
+    gadgets = tuple(dict.fromkeys(g for s in case.services for g in gadgets_served(role_here, s)))
     node = evaluation.nodes[0]
     return CertCheck(case,
                      tuple(f for f in evaluation.findings if _about(f, case, gadgets)

@@ -5,7 +5,13 @@ from __future__ import annotations
 import textwrap
 
 from auditor.common.textsafe import visible
-from auditor.evaluate.gadgets import ALL_GADGETS, GADGET_TITLES, OUTCOME_WORDS, ROLE_TITLES
+from auditor.evaluate.gadgets import (
+    ALL_GADGETS,
+    GADGET_TITLES,
+    OUTCOME_WORDS,
+    ROLE_TITLES,
+    narrow_titles,
+)
 from auditor.model.audit import Audit
 from auditor.model.facts import state_words
 from auditor.model.verdicts import VERDICT_WORDS
@@ -59,8 +65,6 @@ def terminal_width(stream: object = None) -> int | None:
 
 
 #: The narrow layout's headers: the words it may wrap between.
-_NARROW_TITLES = {"finesse_desktop": "Finesse desktop", "live_data": "Live Data",
-                  "chat_email": "chat/ email", "socialminer_web": "SocialMiner web"}
 #: Between two columns of a plain tabulate table.
 _GAP = 2
 
@@ -101,7 +105,7 @@ def _narrow_table(rows: list[list[str]], width: int) -> str | None:
     """The grid wrapped by column to fit ``width``: the node's role under its whole name,
     each other column as narrow as its longest word (which is never cut) and as wide as
     the width left allows. None when even that does not fit."""
-    headers = ["node", "tomcat", "tomcat-ECDSA", *[_NARROW_TITLES[g] for g in ALL_GADGETS]]
+    headers = ["node", "tomcat", "tomcat-ECDSA", *[narrow_titles()[g] for g in ALL_GADGETS]]
     columns = [[(host, f"({role})") for host, role, *_ in rows],
                *[[(cell,) for cell in column]
                  for column in zip(*(r[2:] for r in rows), strict=True)]]

@@ -6,18 +6,25 @@ import json
 from typing import Any
 
 from auditor.evaluate.conditions import COMBINATORS, OPERATORS
-from auditor.evaluate.gadgets import GADGET_TITLES, OUTCOME_WORDS, ROLE_TITLES
+from auditor.evaluate.gadgets import OUTCOME_WORDS, gadget_title, role_title
 from auditor.evaluate.ruleset import Playbook, Remedy, Rule, RuleSet
 from auditor.evaluate.view import FACTS, SCOPES, TEXTS, evidence_for
 from auditor.model.audit import PLACES
+from auditor.model.solution import current
 from auditor.render.tables import tabulate
 
-_SHORT_ROLES = {"uccx-publisher": "pub", "uccx-subscriber": "sub", "socialminer": "sm"}
-#: Where a step happens, in words: the node targets here, the other places in one table
-#: with the plan's (auditor.model.audit.PLACES).
+
+def _short_roles() -> dict[str, str]:
+    return {r: spec.short for r, spec in current().roles.items()}
+
+
+def _where() -> dict[str, str]:
+    """Where a step happens, in words: the roles (the solution map's ``steps_on``), the
+    node targets and the other places (with the plan's, auditor.model.audit.PLACES)."""
+    return {**{r: spec.steps_on for r, spec in current().roles.items()}, **_WHERE}
+
+
 _WHERE = {
-    "uccx-publisher": "UCCX publisher", "uccx-subscriber": "UCCX subscriber",
-    "socialminer": "each SocialMiner node it is for",
     "every-node": "each node it is for",
     "uccx-nodes": "each UCCX node it is for",
     "trust-store": "the tomcat-trust of each node it is for (the publisher's replicates)",
@@ -46,7 +53,7 @@ def _effects(rule: Rule) -> str:
 
 def rules_table(rules: RuleSet, fmt: str = "simple") -> str:
     rows = [[r.id, r.severity, r.scope, ",".join(r.phases),
-             ",".join(_SHORT_ROLES[x] for x in r.roles), _versions(r), _effects(r), r.title]
+             ",".join(_short_roles()[x] for x in r.roles), _versions(r), _effects(r), r.title]
             for r in rules.rules]
     return tabulate(rows, headers=["id", "severity", "scope", "phases", "roles", "versions",
                                    "effects", "title"], tablefmt=fmt,
@@ -74,11 +81,11 @@ def _rule_md(rule: Rule, rules: RuleSet) -> list[str]:
              f"| evaluated on | each {rule.scope}"
              + (f" ({', '.join(rule.services)})" if rule.services else "") + " |",
              f"| phases | {', '.join(rule.phases)} |",
-             f"| roles | {', '.join(ROLE_TITLES[r] for r in rule.roles)} |",
+             f"| roles | {', '.join(role_title(r) for r in rule.roles)} |",
              f"| versions | {_versions(rule)} |",
              f"| requires | {', '.join(f'`{e}`' for e in rule.requires) or 'nothing'} |",
              f"| fires when | `{rule.condition.text()}` |"]
-    effects = "; ".join(f"{GADGET_TITLES[g]}: {OUTCOME_WORDS[o]}"
+    effects = "; ".join(f"{gadget_title(g)}: {OUTCOME_WORDS[o]}"
                         for g, o in rule.effects.items())
     lines.append(f"| gadget effects | {effects or 'none (reports only)'} |")
     lines.append(f"| message | {' '.join(rule.message.split())} |")
@@ -106,14 +113,14 @@ def _remedy_md(remedy: Remedy, rule: Rule, rules: RuleSet) -> str:
 def _playbook_md(playbook: Playbook) -> list[str]:
     lines = [f"### <a id=\"playbook-{playbook.id}\"></a>`{playbook.id}`", "",
              f"**{playbook.title}**", "", f"When: {playbook.when_to_use}", "",
-             "Applies to findings on: " + ", ".join(ROLE_TITLES[r] for r in playbook.roles),
+             "Applies to findings on: " + ", ".join(role_title(r) for r in playbook.roles),
              "", f"Plan order {playbook.order}, priority {playbook.priority}"
              + ("; changes certificates, ends with the restart"
                 if playbook.changes_certificates else ""), ""]
     for number, step in enumerate(playbook.steps, 1):
         note = f" *{step.note}*" if step.note else ""
-        lines.append(f"{number}. **{_WHERE[step.on]}**: {step.do}{note}")
-    lines.append(f"{len(playbook.steps) + 1}. **Verify** ({_WHERE[playbook.verify.on]}): "
+        lines.append(f"{number}. **{_where()[step.on]}**: {step.do}{note}")
+    lines.append(f"{len(playbook.steps) + 1}. **Verify** ({_where()[playbook.verify.on]}): "
                  f"{playbook.verify.do}")
     lines.append("")
     lines.append("Sources: " + "; ".join(c.text for c in playbook.citations))

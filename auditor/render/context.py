@@ -21,7 +21,7 @@ from auditor.model.certificate import CertificateFacts
 from auditor.model.facts import EndpointFacts, HandshakeFacts, state_words
 from auditor.model.findings import Finding, NodeResult, rules_that_checked
 from auditor.model.verdicts import VERDICT_WORDS
-from auditor.render.faq import FAQ_ROWS, cluster_row, node_rows
+from auditor.render.faq import cluster_row, faq_rows, node_rows
 from auditor.render.plan import build_plan
 from auditor.render.terminal import refused_for_key_type
 
@@ -237,7 +237,7 @@ def build_context(audit: Audit, meta: ReportMeta) -> dict[str, Any]:
                     "reason": verdict_reason(audit)},
         "summary": {s: audit.summary.get(s, 0) for s in ("error", "warning", "notice")},
         "gadget_titles": [GADGET_TITLES[g] for g in ALL_GADGETS],
-        "nodes": nodes, "faq": {"rows": FAQ_ROWS, "matched": row,
+        "nodes": nodes, "faq": {"rows": faq_rows(), "matched": row,
                                 "predicted": audit.phase == "pre"},
         "plan": build_plan(audit), "findings": findings, "accepted": accepted,
         "waiver_notices": list(audit.waiver_notices),

@@ -10,8 +10,9 @@ from collections.abc import Iterable
 
 from auditor.common.textsafe import visible
 from auditor.model.audit import Audit
-from auditor.model.cluster import DEFAULT_PORTS, EXTRA_UCCX_PORTS, role_family
+from auditor.model.cluster import role_family
 from auditor.model.findings import Finding, RuleCheck
+from auditor.model.solution import current
 from auditor.render.context import ReportMeta
 
 
@@ -45,7 +46,7 @@ def _not_seen(audit: Audit, host: str, service: str) -> str:
     endpoint = node.endpoint(service) if node else None
     if endpoint is None:
         family = role_family(node.role) if node else ""
-        port = {**DEFAULT_PORTS.get(family, {}), **EXTRA_UCCX_PORTS}.get(service)
+        port = current().port_of(family, service) if family else None
         return (f"{service} on {host} port {port if port is not None else '?'}: "
                 "not probed")
     where = f"{service} on {host} port {endpoint.port}"

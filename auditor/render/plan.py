@@ -12,17 +12,18 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from auditor.evaluate.gadgets import GADGET_TITLES
+from auditor.evaluate.gadgets import gadget_titles
 from auditor.model.audit import PLACES, Audit, AuditPlaybook
-from auditor.model.cluster import DEFAULT_PORTS, role_family
+from auditor.model.cluster import role_family
 from auditor.model.facts import state_words
 from auditor.model.findings import Finding, FindingRef
+from auditor.model.solution import current
 
-#: The order in which nodes are restarted: one at a time, the publisher first.
-RESTART_ORDER = ("uccx-publisher", "uccx-subscriber", "socialminer")
-#: The services of each node family that agents' browsers meet (Firefox exceptions).
-_AGENT_SERVICES = {"uccx": ("finesse", "notification", "live_data"),
-                   "socialminer": ("web", "notification")}
+
+def restart_order() -> tuple[str, ...]:
+    """The order in which nodes are restarted, one at a time: the solution map's role order
+    (the publisher first)."""
+    return tuple(current().roles)
 _PURPOSES = {"tomcat": "tomcat", "tomcat_ecdsa": "tomcat-ECDSA"}
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
@@ -108,8 +109,8 @@ def _firefox_exceptions(audit: Audit, nodes: Sequence[str]) -> str:
             continue
         family = role_family(node.role)
         ports = {e.service: e.port for e in node.endpoints}
-        for service in _AGENT_SERVICES[family]:
-            port = ports.get(service, DEFAULT_PORTS[family].get(service))
+        for service in current().families[family].agents:
+            port = ports.get(service, current().port_of(family, service))
             if port is not None and f"{node.host}:{port}" not in pairs:
                 pairs.append(f"{node.host}:{port}")
     return ", ".join(pairs)
@@ -119,15 +120,17 @@ def _targets(on: str, nodes: Sequence[str], roles: Mapping[str, str]) -> tuple[s
     """The nodes of this plan item a node step is done on, in order."""
     if on == "every-node":
         return tuple(nodes)
+    solution = current()
     if on == "uccx-nodes":
-        return tuple(n for n in nodes if roles[n] != "socialminer")
+        return tuple(n for n in nodes if solution.families[role_family(roles[n])].cluster)
     if on == "trust-store":
         # an upload on the publisher replicates to the subscriber
-        publisher = any(roles[n] == "uccx-publisher" for n in nodes)
-        return tuple(n for n in nodes
-                     if not (publisher and roles[n] == "uccx-subscriber"))
+        present = {roles[n] for n in nodes}
+        replicated = {solution.roles[r].replicates_trust_to for r in present} - {None}
+        return tuple(n for n in nodes if roles[n] not in replicated)
     if on == "restart":
-        return tuple(sorted(nodes, key=lambda n: RESTART_ORDER.index(roles[n])))
+        order = restart_order()
+        return tuple(sorted(nodes, key=lambda n: order.index(roles[n])))
     return tuple(n for n in nodes if roles[n] == on)
 
 
@@ -151,8 +154,8 @@ def _expectations(playbook: AuditPlaybook, nodes: Sequence[str],
         gadgets = dict.fromkeys(g for f in mine for g in f.gadgets)
         if outcome.get("gadgets") and gadgets:
             words = "works" if outcome["gadgets"] == "works" else "prompts once, accepting works"
-            parts += [f"{GADGET_TITLES.get(g, g)} {words}" for g in gadgets
-                      if g in GADGET_TITLES]
+            titles_of = gadget_titles()
+            parts += [f"{titles_of[g]} {words}" for g in gadgets if g in titles_of]
         titles = list(dict.fromkeys(f.title for f in mine))
         if titles:
             parts.append("no finding: " + "; ".join(titles))

@@ -1,5 +1,5 @@
-"""One source of domain truth: check-cert and the audit judge a certificate with the same
-rules, so they give the same severity for the same certificate problem (issue 12)."""
+"""check-cert and the audit judge a certificate with the same rules, so they give the same
+severity (and the same gadget outcomes) for the same certificate problem."""
 
 from __future__ import annotations
 
@@ -13,13 +13,10 @@ from auditor.evaluate.engine import evaluate
 from auditor.evaluate.gadgets import GADGET_TITLES
 from auditor.evaluate.projection import make_settings
 from auditor.evaluate.ruleset import load_ruleset
-from auditor.model.audit import PLACES
 from auditor.model.certificate import parse_time
 from auditor.model.facts import load_facts
 from auditor.model.findings import Subject
-from auditor.model.presentation import ECDSA_PORTS
 from auditor.pipeline.check_cert import check_cert
-from auditor.render.faq import FAQ_ROWS
 
 FACTS = Path(__file__).resolve().parent.parent / "fixtures" / "facts"
 HYGIENE = sorted(FACTS.glob("hygiene-*-publisher.json"))
@@ -59,16 +56,3 @@ def test_check_cert_and_the_audit_give_the_same_severity(path: Path) -> None:
         audited = next(r for r in audit.nodes if r.host == node.host).gadgets
         for gadget, result in checked.gadgets:
             assert result.outcome == audited[gadget].outcome, GADGET_TITLES[gadget]
-
-
-def test_the_domain_tables_live_once() -> None:
-    """The ECDSA ports, the place names and the FAQ matrix each have one home."""
-    import auditor.evaluate.gadgets as gadgets
-    import auditor.render.catalogue as catalogue
-    import auditor.render.plan as plan
-
-    assert not hasattr(gadgets, "ECDSA_SERVICES")
-    assert ECDSA_PORTS == {"uccx": ("live_data",), "socialminer": ("notification",)}
-    assert not hasattr(plan, "_PLACES")
-    assert all(catalogue._WHERE[key] == words for key, words in PLACES.items())
-    assert FAQ_ROWS
