@@ -46,7 +46,7 @@ class Scenario:
     faq_row: int | None = None
 
 
-def _cluster(tomcat: str, tomcat_ecdsa: str, *, sm_tomcat_ecdsa: str | None = None,
+def lab_cluster(tomcat: str, tomcat_ecdsa: str, *, sm_tomcat_ecdsa: str | None = None,
              uccx_cop: bool = False, sm_cop: bool = False) -> tuple[NodeSpec, ...]:
     return (
         NodeSpec("uccx-pub", PUBLISHER, tomcat, tomcat_ecdsa, cop_installed=uccx_cop),
@@ -60,12 +60,12 @@ def _row(number: int, name: str, summary: str) -> Scenario:
     """A cluster in the certificate states of one row of the FAQ matrix (the solution map's
     ``faq``)."""
     row = next(r for r in builtin().faq if r.number == number)
-    return Scenario(name, summary, "11.5(1)", _cluster(row.tomcat, row.tomcat_ecdsa),
+    return Scenario(name, summary, "11.5(1)", lab_cluster(row.tomcat, row.tomcat_ecdsa),
                     faq_row=number)
 
 
 def _hygiene(defect: str, summary: str) -> Scenario:
-    nodes = _cluster(RSA_CA, EC_CA)
+    nodes = lab_cluster(RSA_CA, EC_CA)
     return Scenario(f"hygiene-{defect.replace('_', '-')}", summary, "11.5(1)",
                     (replace(nodes[0], defect=defect), *nodes[1:]), faq_row=3)
 
@@ -79,13 +79,13 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     _row(4, "row4-upgrade-trap", "FAQ row 4: CA-signed tomcat, upgrade left a self-signed "
          "tomcat-ECDSA"),
     Scenario("cop-uccx", "Row 4 certificates with the UCCX COP installed on both UCCX nodes",
-             "11.5(1)", _cluster(RSA_CA, SELF_SIGNED, uccx_cop=True)),
+             "11.5(1)", lab_cluster(RSA_CA, SELF_SIGNED, uccx_cop=True)),
     Scenario("cop-socialminer", "Row 2 certificates with the SocialMiner COP installed",
-             "11.5(1)", _cluster(RSA_CA, RSA_CA, sm_cop=True)),
+             "11.5(1)", lab_cluster(RSA_CA, RSA_CA, sm_cop=True)),
     Scenario("pre-upgrade-ca-signed", "11.0 cluster with CA-signed tomcat, before the "
-             "upgrade to 11.5", "11.0(1)", _cluster(RSA_CA, NOT_CREATED)),
+             "upgrade to 11.5", "11.0(1)", lab_cluster(RSA_CA, NOT_CREATED)),
     Scenario("pre-upgrade-self-signed", "11.0 cluster with self-signed tomcat, before the "
-             "upgrade to 11.5", "11.0(1)", _cluster(SELF_SIGNED, NOT_CREATED)),
+             "upgrade to 11.5", "11.0(1)", lab_cluster(SELF_SIGNED, NOT_CREATED)),
     Scenario("mixed-cluster", "Publisher tomcat-ECDSA EC-CA-signed, subscriber still "
              "self-signed", "11.5(1)", (
                  NodeSpec("uccx-pub", PUBLISHER, RSA_CA, EC_CA),

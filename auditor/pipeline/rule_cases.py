@@ -25,12 +25,6 @@ from auditor.evaluate.ruleset import RuleSet
 from auditor.model.facts import Facts
 from auditor.model.findings import Evaluation
 
-#: The cluster every case starts from: name -> (role, tomcat, tomcat_ecdsa).
-DEFAULT_NODES: Mapping[str, Mapping[str, Any]] = {
-    "uccx-pub": {"role": "uccx-publisher"},
-    "uccx-sub": {"role": "uccx-subscriber"},
-    "sm": {"role": "socialminer"},
-}
 DEFAULT_NODE: Mapping[str, Any] = {"tomcat": "rsa_ca_signed", "tomcat_ecdsa": "ec_ca_signed",
                                    "cop_installed": False, "defect": None}
 DEFAULT_VERSION = "11.5(1)"
@@ -93,18 +87,21 @@ def build_facts(data: Mapping[str, Any], *, path: str, locate: Locator) -> Facts
     from auditor.collect.offline import Keystore, keystore_facts
     from auditor.collect.trust import AgentTrust
     from auditor.lab import pki
-    from auditor.lab.scenarios import NodeSpec, Scenario
+    from auditor.lab.scenarios import NodeSpec, Scenario, lab_cluster
     from auditor.lab.server import scenario_certificates
     from auditor.model.cluster import Inventory, Node
+    from auditor.model.solution import current
 
-    nodes: dict[str, dict[str, Any]] = {n: dict(v) for n, v in DEFAULT_NODES.items()}
+    # the cluster every case starts from: the lab's, one node of each role of the map
+    nodes: dict[str, dict[str, Any]] = {
+        spec.name: {"role": spec.role} for spec in lab_cluster("self_signed", "self_signed")}
     for name, change in (data.get("nodes") or {}).items():
         if change is None:
             nodes.pop(name, None)
         elif name not in nodes and "role" not in change:
             raise InputError(f"a new node {name!r} needs its role", path=path,
                              line=locate(["nodes", name]), field=f"nodes.{name}.role",
-                             expected="role: uccx-publisher, uccx-subscriber or socialminer")
+                             expected="role: one of " + ", ".join(current().roles))
         else:
             nodes.setdefault(name, {}).update(change)
     if not nodes:
