@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cryptography import x509
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -415,3 +416,30 @@ def test_no_certificate_made_valid_longer_by_hand_moves_the_verdict_towards_go()
                 after = judge(data, base)
                 assert after not in TOWARDS_GO[before], (base.name, key[:16], field, before,
                                                          after)
+
+
+def _declared_states() -> list[Any]:
+    """(base, node, unit) of every certificate state a base records as declared."""
+    return [pytest.param(index, place, which,
+                         id=f"{base.name}-{node.get('host')}-{which}".replace(" ", "-"))
+            for index, base in enumerate(BASES)
+            for place, node in enumerate(base.data["nodes"]) for which in _UNITS
+            if isinstance(node.get(which), dict) and node[which].get("source") == "declared"]
+
+
+@pytest.mark.parametrize("index,place,which", _declared_states())
+def test_a_declared_state_the_declaration_does_not_bear_never_moves_towards_go(
+        index: int, place: int, which: str) -> None:
+    """Every state value under the source ``declared``, with the inventory's declaration
+    kept or dropped: a state nothing in the facts declares is no evidence (a declared
+    ``not_presented`` tomcat-ECDSA on 11.5 once audited a NO-GO as GO)."""
+    base, before = BASES[index], base_verdict(index)
+    for state in STATES:
+        for keep in (True, False):
+            data = copy.deepcopy(base.data)
+            node = data["nodes"][place]
+            node[which].update(state=state, leaf=None)
+            if not keep:
+                node.get("declared", {}).pop(which, None)
+            after = judge(data, base)
+            assert after not in TOWARDS_GO[before], (base.name, which, state, keep, after)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
 
+from auditor.common.errors import InputError
 from auditor.evaluate.conditions import TEXT_PREFIX as TEXT
 from auditor.evaluate.gadgets import (
     expected_services,
@@ -45,7 +46,7 @@ from auditor.model.facts import (
 )
 from auditor.model.presentation import ecdsa_ports
 from auditor.model.solution import builtin, current
-from auditor.model.versions import Version
+from auditor.model.versions import Version, uses_ecdsa
 
 SCOPES = ("node", "endpoint", "certificate")
 
@@ -567,6 +568,15 @@ _UNIT = {"tomcat": ("tomcat", "rsa"), "tomcat_ecdsa": ("tomcat-ECDSA", "ec")}
 _RECORDED_SOURCES = ("observed", "declared", "installed")
 
 
+def _holds_ecdsa(facts: Facts) -> bool:
+    """Does every node of the version the facts were recorded on hold a ``tomcat-ECDSA``?
+    (An unreadable version: assume it does, so nothing rests on its absence.)"""
+    try:
+        return uses_ecdsa(Version(facts.version))
+    except InputError:
+        return True
+
+
 def checked_state(facts: Facts, node: NodeFacts, which: str) -> CertState:
     """The node's recorded state of ``tomcat`` or ``tomcat_ecdsa`` when the facts' own
     evidence bears it out: the certificate it names is held, has its unit's key type and
@@ -596,8 +606,16 @@ def checked_state(facts: Facts, node: NodeFacts, which: str) -> CertState:
             problems.append(f"the certificate it names is {state_words(classify(cert))}")
         if state.source == "observed" and state.leaf not in presented:
             problems.append("no endpoint presents the certificate it names")
-    elif state.state != "not_presented" and (state.source != "declared"
-                                             or node.declared.get(which) != state.state):
+    elif state.source == "declared":
+        # a declared state without a certificate is what the inventory declares, or (for a
+        # version that has no tomcat-ECDSA at all) that there is none
+        said = node.declared.get(which)
+        if said is not None and said != state.state:
+            problems.append(f"the inventory declares it {state_words(said)}")
+        elif said is None and not (state.state == "not_presented" and which == "tomcat_ecdsa"
+                                   and not _holds_ecdsa(facts)):
+            problems.append("neither a certificate nor a declaration stands behind it")
+    elif state.state != "not_presented":
         problems.append("neither a certificate nor a declaration stands behind it")
     if state.leaf is None and presented and (state.state == "not_presented"
                                              or state.source == "declared"):
