@@ -75,9 +75,8 @@ else:  # pragma: no cover - Python 3.10
 #: The file read from the current folder when no --config is given.
 CONFIG_FILE = "uccx-audit.toml"
 #: Other variables of the tool, which are not settings (the password is read where the VOS
-#: CLI is, the browser where a PDF is printed, the last by the test suite).
-OTHER_VARIABLES = ("UCCX_AUDIT_CLI_PASSWORD", "UCCX_AUDIT_BROWSER",
-                   "UCCX_AUDIT_TEST_SLOW_WRITES")
+#: CLI is, the browser where a PDF is printed).
+OTHER_VARIABLES = ("UCCX_AUDIT_CLI_PASSWORD", "UCCX_AUDIT_BROWSER")
 _META = "uccx_audit.config"
 
 _KINDS = {
