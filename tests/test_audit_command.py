@@ -15,6 +15,8 @@ from trees import tree
 
 from auditor.lab import SCENARIOS, Lab
 
+pytestmark = pytest.mark.slow
+
 W, P, F, B = "works", "prompt_accept_works", "prompt_accept_fails", "broken"
 
 

@@ -22,6 +22,8 @@ from auditor.collect.handshake import Target
 from auditor.collect.prober import ProbeOptions, Prober, handshake, probe_target
 from auditor.model.facts import PROFILES
 
+pytestmark = pytest.mark.slow
+
 #: Generous: a bound that says "about one timeout, not ten seconds", not a speed claim.
 BOUND = 5.0
 

@@ -20,6 +20,8 @@ from test_offline_audit import downloads
 from auditor.lab import SCENARIOS
 from auditor.pipeline.outdir import OutputSet
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 LAB = ROOT / "fixtures" / "lab"
 SET = {"audit.json", "facts.json", "junit.xml", "manifest.json", "report.html", "report.md"}

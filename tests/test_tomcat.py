@@ -42,6 +42,8 @@ from auditor.model.facts import PROFILES, Facts
 from auditor.model.findings import Evaluation
 from auditor.model.versions import Version
 
+pytestmark = [pytest.mark.tomcat, pytest.mark.browser, pytest.mark.slow]
+
 ROWS = ("row1-self-signed", "row2-rsa-signed-ecdsa", "row3-ec-signed-ecdsa",
         "row4-upgrade-trap")
 TLS_VERSIONS = ("1.3", "1.2")
