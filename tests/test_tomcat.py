@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from browsing import check_browser_against_prober
 from cdp import Browser, host_resolver_rules
-from test_verdict_earned import (
+from test_verdict_without_evidence import (
     check_row4_without_agent_trust,
     check_unreachable_audit,
     run_cli,
