@@ -192,6 +192,22 @@ def _warn_unknown_variables(environ: dict[str, str] | os._Environ[str]) -> None:
         typer.echo(terminal(f"warning: {name} ignored: {why}"), err=True)
 
 
+def _check_variables(ctx: typer.Context) -> None:
+    """Check each ``UCCX_AUDIT_*`` value this command takes as its option would, so that a
+    bad one is a one-line error naming the variable (click names it only from 8.2 on)."""
+    for param in ctx.command.params:
+        if not isinstance(param.envvar, str) or param.is_eager or param.name is None:
+            continue
+        raw = param.value_from_envvar(ctx)
+        if raw is None:
+            continue
+        try:
+            param.type_cast_value(ctx, raw)
+        except typer.BadParameter as exc:
+            raise InputError(exc.message, field=param.envvar,
+                             expected=f"a value {param.opts[-1]} takes") from None
+
+
 def apply_config(ctx: typer.Context, value: Path | None) -> Path | None:
     """``--config``'s callback: read the file (the named one, else ./uccx-audit.toml if
     there is one) and make it the command's defaults; check each value as the option
@@ -199,6 +215,7 @@ def apply_config(ctx: typer.Context, value: Path | None) -> Path | None:
     if ctx.resilient_parsing:  # shell completion
         return value
     _warn_unknown_variables(os.environ)
+    _check_variables(ctx)
     if value is not None:
         path = Path(value)
     elif os.path.lexists(CONFIG_FILE):
