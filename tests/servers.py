@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import functools
+import select
 import socket
 import ssl
 import struct
@@ -96,19 +97,38 @@ def _run(behaviour: Behaviour, conn: socket.socket) -> None:
         conn.close()
 
 
+class Listening(list):
+    """The ports of :func:`listening_sockets`, and a way to wait until a client is there."""
+
+    def __init__(self, socks: list[socket.socket]) -> None:
+        super().__init__(s.getsockname()[1] for s in socks)
+        self._socks = socks
+        self.held: list[socket.socket] = []
+
+    def connected(self, timeout: float = 60.0) -> bool:
+        """Wait (at most ``timeout`` seconds) until a client has connected to one of them;
+        the connection is held open, silent, as the backlog would hold it."""
+        ready, _, _ = select.select(self._socks, [], [], timeout)
+        for sock in ready:
+            self.held.append(sock.accept()[0])
+        return bool(ready)
+
+
 @contextlib.contextmanager
-def listening_sockets(count: int, address: str = "127.0.0.1") -> Iterator[list[int]]:
+def listening_sockets(count: int, address: str = "127.0.0.1") -> Iterator[Listening]:
     """``count`` listeners whose backlog accepts TCP but nobody ever reads or writes."""
-    socks = []
+    socks: list[socket.socket] = []
+    listening = None
     try:
         for _ in range(count):
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             s.bind((address, 0))
             s.listen(64)
             socks.append(s)
-        yield [s.getsockname()[1] for s in socks]
+        listening = Listening(socks)
+        yield listening
     finally:
-        for s in socks:
+        for s in [*socks, *(listening.held if listening else [])]:
             s.close()
 
 

@@ -15,6 +15,8 @@ import pytest
 
 from auditor.lab import Lab
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 PLAYBOOK = ROOT / "integrations" / "ansible" / "audit-portfolio.yml"
 

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -21,12 +23,14 @@ def _lint_imports(cwd: Path, pythonpath: Path) -> subprocess.CompletedProcess:
                           text=True, timeout=120)
 
 
+@pytest.mark.lint
 def test_the_import_contracts_hold() -> None:
     done = _lint_imports(ROOT, ROOT)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "BROKEN" not in done.stdout and "0 broken" in done.stdout
 
 
+@pytest.mark.lint
 def test_a_wrong_import_breaks_the_contracts(tmp_path: Path) -> None:
     """A copy of the package whose engine imports the prober fails lint-imports."""
     shutil.copytree(ROOT / "auditor", tmp_path / "auditor",

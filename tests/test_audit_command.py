@@ -15,6 +15,8 @@ from trees import tree
 
 from auditor.lab import SCENARIOS, Lab
 
+pytestmark = pytest.mark.slow
+
 W, P, F, B = "works", "prompt_accept_works", "prompt_accept_fails", "broken"
 
 
@@ -148,7 +150,7 @@ def test_interrupted_audit_exits_cleanly_without_partial_reports(tmp_path) -> No
              "--phase", "post", "--out", str(out), "--handshake-timeout", "60"],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True)
-        time.sleep(2.0)
+        assert ports.connected(), process.communicate(timeout=30)  # the probe is waiting
         started = time.monotonic()
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=30)

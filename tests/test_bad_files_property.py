@@ -17,6 +17,8 @@ from auditor.common.errors import InputError
 from auditor.lab import pki
 from auditor.model.facts import facts_from_data, facts_to_json
 
+pytestmark = pytest.mark.slow
+
 FAST = settings(max_examples=150, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
 

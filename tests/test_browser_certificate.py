@@ -19,6 +19,8 @@ from auditor.lab import SCENARIOS, Lab
 from auditor.lab.server import presents_ecdsa
 from auditor.model.versions import Version
 
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
 #: Lab node i listens on 127.0.0.(FIRST_ADDRESS + i); the browser maps each FQDN there.
 FIRST_ADDRESS = 31
 CASES = [(name, "1.3") for name in sorted(SCENARIOS)] + [("mixed-cluster", "1.2"),

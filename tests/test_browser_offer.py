@@ -42,7 +42,7 @@ from auditor.evaluate.ruleset import load_ruleset
 from auditor.lab import pki
 from auditor.model.facts import HandshakeFacts, ProbeError, load_facts
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
 HOST = "offer.browser.example"
 OPTIONS = ProbeOptions(connect_timeout=5, handshake_timeout=5)

@@ -31,6 +31,8 @@ from servers import (
 
 from auditor.lab import Lab
 
+pytestmark = pytest.mark.slow
+
 CONNECT, HANDSHAKE = 2.0, 2.0
 
 

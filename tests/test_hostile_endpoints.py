@@ -31,6 +31,8 @@ from auditor.collect.prober import ProbeOptions, handshake, probe_target
 from auditor.lab import pki
 from auditor.model.facts import PROFILES
 
+pytestmark = pytest.mark.slow
+
 OPTIONS = ProbeOptions(connect_timeout=2.0, handshake_timeout=2.0)
 BUDGET = OPTIONS.connect_timeout + OPTIONS.handshake_timeout + 1.0
 

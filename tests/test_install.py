@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # installs the package into fresh venvs
+
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 #: the README's user part ends at this line; what follows it is not counted

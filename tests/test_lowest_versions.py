@@ -1,8 +1,9 @@
 """Every dependency floor in pyproject.toml is a version the code really works with.
 
 A fresh venv gets exactly the floors (constraints-lowest.txt) from PyPI, then runs the
-demo and the unit tests that need no Tomcat or Chromium. pip runs with no configuration
-but this project's, so a machine's own pins or mirrors cannot hide a wrong floor.
+demo and the tests that need no Tomcat, Chromium or tool of the suite (chosen by marker).
+pip runs with no configuration but this project's, so a machine's own pins or mirrors
+cannot hide a wrong floor.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ import sys
 import venv
 from pathlib import Path
 
+import pytest
 import tomllib
+
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 CONSTRAINTS = ROOT / "constraints-lowest.txt"
@@ -22,12 +26,9 @@ CONSTRAINTS = ROOT / "constraints-lowest.txt"
 #: twine checks what they built, uv installs,
 #: import-linter checks the direction of the stages, mypy the types, vulture dead code
 NOT_IN_THE_VENV = {"ruff", "hatchling", "import-linter", "mypy", "vulture", "uv", "build", "twine"}
-UNIT_TESTS = ("test_engine.py", "test_rule_fixtures.py", "test_facts.py",
-              "test_certs_and_trust.py", "test_prober_errors.py", "test_openssl_private.py",
-              "test_report_formats.py", "test_audit.py", "test_inventory.py",
-              "test_ruleset.py", "test_verdict_earned.py", "test_check_cert.py",
-              "test_offline_audit.py", "test_conditions.py", "test_fastyaml.py",
-              "test_waivers.py", "test_vos_cli.py", "test_ansible.py")
+#: The tests run with the floors: those that need only Python and this venv (no Tomcat, no
+#: Chromium, no tool of the suite), and none of the modules marked slow.
+LOWEST_SELECTION = "not (tomcat or browser or lint or slow)"
 
 
 def _floors() -> dict[str, str]:
@@ -63,6 +64,7 @@ def test_the_constraints_pin_exactly_the_floors() -> None:
         assert _same(floors[name], pin), (name, floors[name], pin)
 
 
+@pytest.mark.timeout(1200)
 def test_the_lowest_versions_run_the_demo_and_the_unit_tests(tmp_path: Path) -> None:
     where = tmp_path / "venv"
     venv.create(where, with_pip=False)
@@ -92,9 +94,9 @@ def test_the_lowest_versions_run_the_demo_and_the_unit_tests(tmp_path: Path) -> 
     assert demo.returncode == 0, demo.stderr[-3000:]
     assert (tmp_path / "demo" / "report.html").is_file()
     tests = subprocess.run(
-        # one process: the suite's other workers fill the time this one waits
-        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", "-n", "0",
-         *(str(ROOT / "tests" / name) for name in UNIT_TESTS)],
+        # chosen by marker (pyproject.toml), never by a list of files
+        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", "-n", "2",
+         "-m", LOWEST_SELECTION, str(ROOT / "tests")],
         env=env, cwd=ROOT, capture_output=True, text=True, timeout=900,
         stdin=subprocess.DEVNULL)
     assert tests.returncode == 0, tests.stdout[-4000:] + tests.stderr[-2000:]

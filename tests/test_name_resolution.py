@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import _thread
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +21,8 @@ from auditor.collect import handshake as handshake_module
 from auditor.collect.handshake import Target
 from auditor.collect.prober import ProbeOptions, Prober, handshake, probe_target
 from auditor.model.facts import PROFILES
+
+pytestmark = pytest.mark.slow
 
 #: Generous: a bound that says "about one timeout, not ten seconds", not a speed claim.
 BOUND = 5.0
@@ -147,9 +150,16 @@ def test_lookup_threads_that_never_end_are_bounded(stuck: Stuck, monkeypatch) ->
 
 
 def test_a_slow_resolver_that_answers_in_time_is_used() -> None:
-    """Resolution in its own thread still hands its addresses to the connection."""
+    """Resolution in its own thread still hands its addresses to the connection when they
+    come only once the handshake is already waiting for them."""
+    caller = threading.get_ident()
+
     def slow(host: str, port: int) -> list:
-        time.sleep(0.3)
+        for _ in range(500):  # bounded: until the caller's thread sits in its wait
+            frame = sys._current_frames().get(caller)
+            if frame is not None and frame.f_code.co_name == "wait":
+                break
+            time.sleep(0.02)
         return [(socket.AF_INET, ("127.0.0.1", port))]
 
     counted = Counted(plain_http)

@@ -15,6 +15,8 @@ import pytest
 from cli_runner import Result, invoke
 from test_output_sets import LAB, command, offline_cluster
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 FACTS = ROOT / "fixtures" / "facts" / "row3-ec-signed-ecdsa.json"
 

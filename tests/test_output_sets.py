@@ -12,12 +12,15 @@ import sys
 import time
 from pathlib import Path
 
+import patched_cli
 import pytest
 from cli_runner import invoke
 from test_offline_audit import downloads
 
 from auditor.lab import SCENARIOS
 from auditor.pipeline.outdir import OutputSet
+
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 LAB = ROOT / "fixtures" / "lab"
@@ -42,6 +45,11 @@ def command(inventory: Path, out: Path) -> list[str]:
             "--out", str(out)]
 
 
+def paused_command(inventory: Path, out: Path) -> list[str]:
+    """:func:`command` through the wrapper that pauses where files are put in place."""
+    return [*patched_cli.command(), *command(inventory, out)[3:]]
+
+
 def run(args: list[str], **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(args, capture_output=True, text=True, timeout=120,
                           stdin=subprocess.DEVNULL, env={**os.environ, **env})
@@ -63,47 +71,58 @@ def no_temporary_files(folder: Path) -> None:
     assert hidden == [], hidden
 
 
+def wait_for(condition, seconds: float = 60) -> bool:
+    """Whether ``condition()`` came true within ``seconds`` (polled, bounded in count)."""
+    for _ in range(int(seconds / 0.02)):
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
 def test_a_signal_at_any_point_of_writing_leaves_a_complete_set(tmp_path, sig) -> None:
-    """Each file waits 0.12 s before it is put in place (about 0.7 s of writing); the
-    signal lands at a different point of it each time (6 to 12 tries, 0.15 s apart, later
-    ones later still when the machine is slow). The folder then holds the previous complete
-    set or the new one."""
+    """The run stops at each point where a file or the set is put in place in turn (the
+    wrapper waits there, tests/patched_cli.py) and the signal lands exactly there. The folder
+    then holds the previous complete set or the new one, and both are seen."""
     inventory = offline_cluster(tmp_path)
     out = tmp_path / "out"
     first = run(command(inventory, out))
     assert first.returncode == 1, first.stderr  # row 4: no-go
     previous = complete_set(out)
-    outcomes = set()
+    outcomes, points = set(), 0
     kept = tmp_path / "out.unfinished"
-    for attempt in range(12):  # bounded; stops once the signal landed on both sides
-        if attempt >= 6 and outcomes == {"previous", "new"}:
-            break
+    pauses = tmp_path.parent / f"{tmp_path.name}-pauses"
+    for point in range(1, 41):  # bounded: a run has far fewer points
         shutil.rmtree(kept, ignore_errors=True)  # what a killed run kept
-        process = subprocess.Popen(command(inventory, out), stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                   env={**os.environ, "UCCX_AUDIT_TEST_SLOW_WRITES": "0.12"})
-        deadline = time.monotonic() + 60  # the probe is done: the facts are kept
-        while not (kept / "facts.json").exists() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        time.sleep((attempt % 6) * 0.15 + (attempt // 6) * 0.7)
+        shutil.rmtree(pauses, ignore_errors=True)
+        pauses.mkdir()
+        process = subprocess.Popen(
+            paused_command(inventory, out), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "TEST_PAUSE_AT": str(point), "TEST_PAUSE_DIR": str(pauses)})
+        paused = pauses / f"paused-{point}"
+        assert wait_for(lambda p=paused: p.exists() or (pauses / "finished").exists()), point
+        if not paused.exists():  # the run has fewer points: every one was tried
+            process.communicate(timeout=60)
+            break
+        points += 1
         process.send_signal(sig)
         _, stderr = process.communicate(timeout=60)
         assert "Traceback" not in stderr, stderr
         now = complete_set(out)
         outcomes.add("previous" if now == previous else "new")
         if sig == signal.SIGINT:
-            # -2: the signal came as the process was ending and ended it (a shell shows
-            # 130 for that too); the set is complete either way
-            assert process.returncode in (130, 1, -signal.SIGINT), stderr
-            if process.returncode == 130:
-                assert "interrupted" in stderr
-                assert ("keeps its previous reports" in stderr
-                        or "the complete set is in" in stderr), stderr
+            assert process.returncode == 130, stderr
+            assert "interrupted" in stderr
             no_temporary_files(tmp_path)
-            # the facts stay beside the folder exactly when the new set did not go in
-            assert kept.exists() == ("keeps its previous reports" in stderr), stderr
+            # the facts stay beside the folder exactly when they were probed and the new
+            # set did not go in
+            probed = "before the probe finished" not in stderr
+            assert kept.exists() == (probed and "keeps its previous reports" in stderr), stderr
+            assert (now == previous) != ("the complete set is in" in stderr), stderr
         previous = now
+    assert points >= 4, points
     # the signal landed both before and after the set was moved in
     assert outcomes == {"previous", "new"}, outcomes
 
@@ -111,9 +130,9 @@ def test_a_signal_at_any_point_of_writing_leaves_a_complete_set(tmp_path, sig) -
 def test_interrupted_after_probing_keeps_the_facts_and_says_where(tmp_path) -> None:
     inventory = offline_cluster(tmp_path)
     out = tmp_path / "out"
-    process = subprocess.Popen(command(inventory, out), stdin=subprocess.DEVNULL,
+    process = subprocess.Popen(paused_command(inventory, out), stdin=subprocess.DEVNULL,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "UCCX_AUDIT_TEST_SLOW_WRITES": "2"})
+                               env={**os.environ, "TEST_SLOW_WRITES": "2"})
     deadline = time.monotonic() + 60
     kept = tmp_path / "out.unfinished" / "facts.json"
     while not kept.exists() and time.monotonic() < deadline:
@@ -153,8 +172,8 @@ def test_files_beside_the_reports_are_carried_over(tmp_path) -> None:
 def test_two_audits_into_one_folder_the_second_exits_2(tmp_path) -> None:
     inventory = offline_cluster(tmp_path)
     out = tmp_path / "out"
-    slow = {**os.environ, "UCCX_AUDIT_TEST_SLOW_WRITES": "0.5"}
-    first = subprocess.Popen(command(inventory, out), stdin=subprocess.DEVNULL,
+    slow = {**os.environ, "TEST_SLOW_WRITES": "0.5"}
+    first = subprocess.Popen(paused_command(inventory, out), stdin=subprocess.DEVNULL,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              env=slow)
     lock = tmp_path / ".out.lock"
@@ -228,7 +247,7 @@ def test_an_interrupted_probe_says_so(tmp_path) -> None:
              "--handshake-timeout", "60", "--out", str(out)],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True)
-        time.sleep(2.0)
+        assert ports.connected(), process.communicate(timeout=30)  # the probe is waiting
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=30)
     assert process.returncode == 130, stderr

@@ -13,11 +13,12 @@ import subprocess
 import time
 from pathlib import Path
 
+import patched_cli
 import pytest
 from cli_runner import Result, invoke
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_output_sets import command, offline_cluster
+from test_output_sets import command, offline_cluster, paused_command
 from trees import tree
 
 from auditor.pipeline.manifest import Provenance, write_manifest
@@ -243,9 +244,9 @@ def test_the_demo_replaces_its_own_lab_and_keeps_the_users_files(tmp_path) -> No
 
 def _killed_after(sig_point: str, inventory: Path, out: Path) -> None:
     """Run an audit with slow writes and SIGKILL it once ``sig_point`` is on disk."""
-    process = subprocess.Popen(command(inventory, out), stdin=subprocess.DEVNULL,
+    process = subprocess.Popen(paused_command(inventory, out), stdin=subprocess.DEVNULL,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "UCCX_AUDIT_TEST_SLOW_WRITES": "1"})
+                               env={**os.environ, "TEST_SLOW_WRITES": "1"})
     ready = out.parent / sig_point
     deadline = time.monotonic() + 60
     while not ready.exists() and process.poll() is None and time.monotonic() < deadline:
@@ -456,10 +457,47 @@ def test_a_rerun_from_inside_the_folder_keeps_the_users_files(tmp_path) -> None:
     complete_set_with(out, {"notes", ".envrc"})
 
 
-def test_a_bugs_error_log_never_replaces_a_file_in_the_working_folder(tmp_path,
-                                                                       monkeypatch) -> None:
-    """A bug (exit 4) writes its traceback into the working folder: into a new file, never
-    over an error.log that is there, nor through a link by that name."""
+def crash_line(stderr: str) -> Path:
+    """The file the one line of a bug (exit 4) names for its details."""
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: internal error"), stderr
+    assert "Traceback" not in stderr
+    return Path(lines[0].rsplit("details in ", 1)[1])
+
+
+def test_a_bug_writes_nothing_into_the_working_folder(tmp_path) -> None:
+    """A bug (exit 4) in a command that has no output folder of its own: the folder the user
+    stands in stays empty; the one line names a new temporary file that holds the
+    traceback. The bug is patched in from outside the product (tests/patched_cli.py)."""
+    facts = Path(__file__).resolve().parent.parent / "fixtures" / "facts" / \
+        "row3-ec-signed-ecdsa.json"
+    audit_json = tmp_path / "audit.json"
+    assert invoke("evaluate", str(facts), "--phase", "post", "--out", str(audit_json)
+                  ).returncode == 0
+    work, temporary = tmp_path / "work", tmp_path / "tmp"
+    work.mkdir()
+    temporary.mkdir()
+    crashes = (("auditor.render:render", ("report", str(audit_json), "--format", "md")),
+               ("auditor.pipeline.run:judge", ("evaluate", str(facts), "--phase", "post")))
+    for broken, args in crashes:
+        done = subprocess.run(
+            [*patched_cli.command(), *args], cwd=work, capture_output=True, text=True,
+            timeout=120, stdin=subprocess.DEVNULL,
+            env={**os.environ, "TEST_BREAK": broken, "TMPDIR": str(temporary)})
+        assert done.returncode == 4, done.stderr
+        assert list(work.iterdir()) == []
+        log = crash_line(done.stderr)
+        assert log.parent == temporary and log.name.startswith("uccx-audit-error-"), log
+        text = log.read_text()
+        assert "Traceback" in text and "RuntimeError: injected bug" in text, text
+        log.unlink()
+
+
+def test_a_bugs_traceback_never_touches_the_users_files(tmp_path, monkeypatch) -> None:
+    """An error.log of the user's, and a link by a numbered name beside it, stay as they
+    are: the traceback goes to a new file of its own elsewhere."""
+    import tempfile
+
     facts = Path(__file__).resolve().parent.parent / "fixtures" / "facts" / \
         "row3-ec-signed-ecdsa.json"
     audit_json = tmp_path / "audit.json"
@@ -470,13 +508,16 @@ def test_a_bugs_error_log_never_replaces_a_file_in_the_working_folder(tmp_path,
         raise RuntimeError("renderer bug")
 
     monkeypatch.setattr("auditor.render.render", broken)
+    temporary = tmp_path.parent / f"{tmp_path.name}-tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
     (tmp_path / "error.log").write_text("the user's own log\n")
     (tmp_path / "error-2.log").symlink_to(tmp_path / "precious.txt")
     (tmp_path / "precious.txt").write_text("keep\n")
     before = tree(tmp_path)
     done = invoke("report", str(audit_json), "--format", "md", cwd=tmp_path)
     assert done.returncode == 4, done.stderr
-    assert "details in error-3.log" in done.stderr, done.stderr
-    assert "RuntimeError: renderer bug" in (tmp_path / "error-3.log").read_text()
-    after = tree(tmp_path)
-    assert {k: after[k] for k in before} == before
+    log = crash_line(done.stderr)
+    assert log.parent == temporary
+    assert "RuntimeError: renderer bug" in log.read_text()
+    assert tree(tmp_path) == before

@@ -19,6 +19,8 @@ import tomllib
 
 import auditor
 
+pytestmark = pytest.mark.slow  # builds and installs the package into fresh venvs
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -20,6 +20,8 @@ from auditor.render.formats import css_string
 from auditor.render.pdf import BROWSER_ENV, HINT, PdfUnavailable, find_browser
 from auditor.render.plan import build_plan
 
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
 SCENARIO = "row4-upgrade-trap"
 
 

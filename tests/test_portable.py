@@ -20,6 +20,7 @@ import tempfile
 import textwrap
 from pathlib import Path
 
+import pytest
 from test_output_sets import offline_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,6 +81,7 @@ def test_no_posix_only_module_is_imported_at_module_level() -> None:
     assert found == []
 
 
+@pytest.mark.browser
 def test_audit_demo_and_pdf_with_the_windows_paths_forced(tmp_path) -> None:
     browser = shutil.which("chromium")
     assert browser, "chromium is missing: install Debian chromium (sh scripts/test-deps.sh)"

@@ -18,6 +18,8 @@ from auditor.model.audit import load_audit
 from auditor.model.portfolio import build_portfolio
 from auditor.render.portfolio import portfolio_csv, portfolio_html
 
+pytestmark = pytest.mark.slow
+
 HOSTILE = '=HYPERLINK("http://x")<script>alert(1)</script>\x1b[2J'
 
 

@@ -13,6 +13,8 @@ from auditor.collect.prober import ProbeOptions, handshake, probe_all, probe_tar
 from auditor.lab import Lab
 from auditor.model.facts import PROFILES
 
+pytestmark = pytest.mark.slow
+
 FAST = ProbeOptions(connect_timeout=1.0, handshake_timeout=1.0)
 
 

@@ -18,6 +18,8 @@ from auditor.collect.handshake import Target
 from auditor.collect.prober import DEFAULT_PER_HOST, ProbeOptions, Prober
 from auditor.model.facts import PROFILES
 
+pytestmark = pytest.mark.slow
+
 FAST = ProbeOptions(connect_timeout=2.0, handshake_timeout=2.0)
 
 

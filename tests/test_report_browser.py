@@ -11,6 +11,8 @@ from cdp import Browser
 
 from auditor.render import ReportMeta, render
 
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
 META = ReportMeta("CHG0042", "test operator", "2026-11-27T00:00:00Z")
 
 

@@ -33,18 +33,6 @@ def missing_fixtures(rules: RuleSet, cases: list[Case | OneFileCase]) -> dict[st
     return {rule: kinds for rule, kinds in missing.items() if kinds}
 
 
-def test_rule_ids_are_unique_and_each_is_its_file_stem() -> None:
-    stems = [p.stem for p in (ROOT / "rules").glob("*.yaml") if p.name != "solution.yaml"]
-    assert len(stems) == len(RULES.rules)
-    assert Counter(s.lower() for s in stems).most_common(1)[0][1] == 1
-    assert sorted(stems) == [r.id for r in RULES.rules]
-
-
-def test_rule_ids_have_the_documented_format() -> None:
-    bad = [r.id for r in RULES.rules if not RULE_ID.match(r.id) or len(r.id) > 64]
-    assert bad == []
-
-
 def _mutated(tmp_path: Path, name: str, old: str, new: str, *, rename: str | None = None
              ) -> Path:
     """A copy of the built-in rules with one file changed (and perhaps renamed)."""
@@ -59,7 +47,7 @@ def _mutated(tmp_path: Path, name: str, old: str, new: str, *, rename: str | Non
     return folder
 
 
-#: What the meta-tests above rely on the loader to refuse, fed to it: (file, text, its
+#: What the loader refuses, so that no meta-test repeats it, fed to it: (file, text, its
 #: replacement, a new file name or None, what the error must say).
 BAD_RULES = [
     ("certificate-expired.yaml", "id: certificate-expired", "id: certificate-expires",
@@ -72,6 +60,12 @@ BAD_RULES = [
      "severity: warning", None, "but the rule makes chat_email broken"),
     ("playbooks/add-certificates-to-agent-trust-stores.yaml", "steps:\n", "steps: []\nx:\n",
      None, "steps: too short"),
+    ("playbooks/add-certificates-to-agent-trust-stores.yaml", "    uccx-audit (with",
+     "    the audit (with", None, "verify.do: does not say how to run the audit again"),
+    ("certificate-expired.yaml", "id: certificate-expired", "id: " + "x-" * 40 + "y",
+     "x-" * 40 + "y.yaml", "id: too short or too long (maxLength 64)"),
+    ("certificate-expired.yaml", "citations:\n", "citations: []\nx:\n", None,
+     "citations: too short or too long (minItems 1)"),
 ]
 
 
@@ -87,11 +81,12 @@ def test_the_loader_refuses_what_the_meta_tests_forbid(tmp_path: Path, name: str
 
 
 def test_every_rule_has_its_metadata_and_a_message_with_what_and_why() -> None:
+    # the lengths in characters, and at least one citation, are the schema's (BAD_RULES);
+    # in words, and a title with no full stop, are checked only here
     for rule in RULES.rules:
-        assert len(rule.title) >= 10 and not rule.title.endswith("."), rule.id
+        assert not rule.title.endswith("."), rule.id
         assert len(rule.description.split()) >= 15, rule.id
         assert len(rule.message.split()) >= 15, rule.id
-        assert rule.citations, rule.id
 
 
 def test_every_citation_names_a_source_from_the_domain_brief() -> None:
@@ -121,22 +116,10 @@ def test_every_fixture_folder_names_a_rule_and_every_case_file_a_kind() -> None:
     assert [c.path.name for c in everything if c.kind not in KINDS] == []
 
 
-def test_every_remediation_reference_resolves_and_every_playbook_is_used() -> None:
+def test_every_playbook_is_used() -> None:
+    # (that every reference resolves is the loader's: see BAD_RULES)
     referenced = {p for r in RULES.rules for p in r.remediation}
-    assert referenced <= set(RULES.playbooks)
     assert set(RULES.playbooks) - referenced == set()
-
-
-def test_rules_that_break_a_gadget_or_make_accepting_fail_are_errors() -> None:
-    for rule in RULES.rules:
-        if {"broken", "prompt_accept_fails"} & set(rule.effects.values()):
-            assert rule.severity == "error", rule.id
-
-
-def test_every_playbook_is_ordered_steps_that_end_with_running_the_audit_again() -> None:
-    for playbook in RULES.playbooks.values():
-        assert len(playbook.steps) >= 1
-        assert "uccx-audit" in playbook.verify.do, playbook.id
 
 
 def test_no_rule_or_playbook_names_a_cop_file() -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from browsing import check_browser_against_prober
 from cdp import Browser, host_resolver_rules
-from test_verdict_earned import (
+from test_verdict_without_evidence import (
     check_row4_without_agent_trust,
     check_unreachable_audit,
     run_cli,
@@ -41,6 +41,8 @@ from auditor.lab.server import expected_state
 from auditor.model.facts import PROFILES, Facts
 from auditor.model.findings import Evaluation
 from auditor.model.versions import Version
+
+pytestmark = [pytest.mark.tomcat, pytest.mark.browser, pytest.mark.slow]
 
 ROWS = ("row1-self-signed", "row2-rsa-signed-ecdsa", "row3-ec-signed-ecdsa",
         "row4-upgrade-trap")

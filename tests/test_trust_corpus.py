@@ -32,7 +32,7 @@ from auditor.collect.trust import TRUSTED, AgentTrust, check_chain
 from auditor.model.certificate import covers_host
 from auditor.model.cluster import Inventory, Node
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
 
 
 def _pem(*certs) -> bytes:

@@ -43,6 +43,8 @@ from auditor.collect.vos_cli import (
 from auditor.lab import Lab, pki
 from auditor.model.cluster import CliAccess
 
+pytestmark = [pytest.mark.ssh, pytest.mark.slow]
+
 ROOT = Path(__file__).resolve().parent.parent
 ADDRESSES = ("127.0.0.11", "127.0.0.12", "127.0.0.13")
 PUB, SUB, SM = "uccx-pub.lab.uccx.example", "uccx-sub.lab.uccx.example", "sm.lab.uccx.example"

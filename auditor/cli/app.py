@@ -103,7 +103,7 @@ def run(args: Sequence[str] | None = None) -> int:
     Click (inside typer) handles usage errors itself (exit 2); the project's own errors
     about files and arguments come out here as one line, also with exit 2. What libraries
     say meanwhile (Python warnings, log records) never reaches stderr
-    (:mod:`auditor.common.libraries`); an internal error's error.log lists it.
+    (:mod:`auditor.common.libraries`); the traceback file of an internal error lists it.
     """
     with kept_quiet():
         return _run(args)
@@ -139,17 +139,18 @@ def _run(args: Sequence[str] | None) -> int:
             typer.echo(terminal(f"error: cannot write {exc.filename or 'a file'}: "
                                 f"{exc.strerror}"), err=True)
             return EXIT_USAGE
-        # a bug: one line for people, the traceback in error.log, never a report
+        # a bug: one line for people, the traceback in a new temporary file (never in the
+        # working folder, which is the user's), never a report
         import traceback
 
-        from auditor.common.fileio import write_new
+        from auditor.common.fileio import crash_log
 
         said = "".join(f"  {line}\n" for line in heard())
         report = traceback.format_exc() + (f"\nWhat the libraries said:\n{said}" if said else "")
-        try:  # a new file: an error.log of someone else's in this folder stays as it is
-            where = f"details in {write_new('error.log', report)}"
+        try:
+            where = f"details in {crash_log(report)}"
         except OSError as error:
-            where = f"error.log could not be written either ({error.strerror})"
+            where = f"the details could not be written either ({error.strerror})"
         typer.echo(terminal(f"error: internal error ({type(exc).__name__}: {exc}); no report "
                             f"was written; {where}"), err=True)
         return EXIT_TOOL_FAILED

@@ -5,24 +5,11 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from auditor.common.errors import InputError
 from auditor.common.portable import windows
-
-#: Test hook: seconds to pause before each file is put in place, so that a test's signal
-#: lands in the middle of writing a set of reports (never set in normal use).
-SLOW_ENV = "UCCX_AUDIT_TEST_SLOW_WRITES"
-
-
-def slow_step() -> None:
-    """Pause when the tests ask for it (:data:`SLOW_ENV`); a no-op otherwise."""
-    value = os.environ.get(SLOW_ENV)
-    if value:
-        with contextlib.suppress(ValueError):
-            time.sleep(min(float(value), 5.0))
 
 
 def _current_umask() -> int:
@@ -82,7 +69,6 @@ def replacing(path: str | os.PathLike[str]) -> Iterator[Path]:
         finally:
             os.close(fd)
         yield Path(tmp)
-        slow_step()
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -118,3 +104,19 @@ def write_new(path: str | os.PathLike[str], data: str | bytes) -> Path:
             handle.write(raw)
         return name
     raise FileExistsError(f"{target} and 998 numbered names beside it exist")
+
+
+def crash_log(report: str, folder: Path | None = None) -> Path:
+    """Keep the traceback of a failed run and return where: ``folder/error.log`` when the
+    run has a folder of its own (its ``<out>.unfinished/``), else a new file in the system's
+    temporary folder. Never the working folder: that is the user's. Raises OSError only
+    when neither can be written."""
+    if folder is not None:
+        try:
+            return write_atomic(folder / "error.log", report)
+        except (OSError, InputError):
+            pass
+    fd, name = tempfile.mkstemp(prefix="uccx-audit-error-", suffix=".log")
+    with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as handle:
+        handle.write(report)
+    return Path(name)

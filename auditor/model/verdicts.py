@@ -35,7 +35,8 @@ EXIT_MEANINGS = (
     (EXIT_FINDINGS, "no-go: error findings"),
     (EXIT_USAGE, "usage or input error (the message names the file, line and field)"),
     (EXIT_INCONCLUSIVE, "inconclusive: no error finding, but some gadget is unknown"),
-    (EXIT_TOOL_FAILED, "the tool itself failed (a bug): one line, details in error.log, "
+    (EXIT_TOOL_FAILED, "the tool itself failed (a bug): one line naming the file that "
+                       "holds the details (beside the outputs, or a new temporary file), "
                        "no report"),
     (EXIT_INTERRUPTED, "interrupted (Ctrl-C); no partial report is left behind"),
 )

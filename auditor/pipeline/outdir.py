@@ -43,7 +43,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from auditor.common.errors import InputError
-from auditor.common.fileio import UMASK, slow_step, through_proc, write_atomic
+from auditor.common.fileio import UMASK, through_proc, write_atomic
 from auditor.common.inputs import file_kind
 from auditor.common.portable import interrupts_held, lock_exclusive, unlock, windows
 from auditor.pipeline.ownership import (
@@ -577,7 +577,6 @@ class OutputSet:
             self._check_movable(moves)
             with contextlib.suppress(OSError):  # the folder keeps the mode it had
                 os.chmod(self.stage, stat.S_IMODE(os.lstat(self.out).st_mode))
-        slow_step()
         assert self._record is not None
         with interrupts_held():  # delivered once the set is in place
             cwd_inside = _cwd_inside(self.out)

@@ -15,7 +15,7 @@ from auditor.collect.handshake import Handshake, Target
 from auditor.collect.prober import ProbeOptions
 from auditor.collect.trust import AgentTrust
 from auditor.common.errors import AuditorError, InputError, ToolFailure
-from auditor.common.fileio import write_atomic
+from auditor.common.fileio import crash_log
 from auditor.evaluate.engine import build_audit
 from auditor.model.audit import Audit, Invocation, Setting, save_audit
 from auditor.model.cluster import Inventory, Node
@@ -355,12 +355,11 @@ def _remove(paths: object) -> None:
 
 def _tool_failure(folder: Path, what: str, exc: BaseException,
                   facts_path: Path | None) -> ToolFailure:
-    log = folder / "error.log"
-    try:
-        write_atomic(log, traceback.format_exc())
+    try:  # beside the run's outputs, or else a new temporary file
+        log = crash_log(traceback.format_exc(), folder)
     except OSError as error:
         return ToolFailure(f"internal error while {what} ({type(exc).__name__}: {exc}); no "
-                           f"report was written; error.log could not be written either "
+                           f"report was written; the details could not be written either "
                            f"({error.strerror})", "")
     kept = f"; the probed facts are saved in {facts_path}" if facts_path else ""
     return ToolFailure(f"internal error while {what} ({type(exc).__name__}: {exc}); no report "
