@@ -28,9 +28,10 @@ from auditor.evaluate.view import (
     is_state,
     texts_for,
 )
-from auditor.model.audit import PLACES, SitePolicy, Step
+from auditor.model.audit import SitePolicy, Step
 from auditor.model.findings import Outcome, Severity
 from auditor.model.solution import (
+    PLACES,
     SOLUTION_FILE,
     STEP_TARGETS,
     Solution,

@@ -34,15 +34,6 @@ from auditor.model.findings import (
 )
 from auditor.model.verdicts import Verdict, decide
 
-#: Where a playbook step happens when it is not on a node (``Step.on``), in words; the
-#: plan and the rule catalogue both say it so.
-PLACES = {
-    "agent-desktops": "agents' PCs",
-    "certificate-authority": "the certificate authority",
-    "cisco-software-download": "Cisco Software Download",
-    "audit-host": "the audit host",
-}
-
 #: 2: the ``inconclusive`` verdict and the ``unknowns`` list; 3: ``checks``, what every rule
 #: answered for every node and subject; 4: subjects as objects (scope, key, kind), the
 #: gadgets each check covered, ``caused_by`` as (rule, subject) and checks grouped per rule

@@ -24,8 +24,17 @@ from auditor.common.validation import MAP_NAMES, Locator, field_name, load_yaml_
 #: The map's file name, in the built-in rules folder and in a site rule folder.
 SOLUTION_FILE = "solution.yaml"
 #: Where a playbook step may be done besides a role of the map and the places
-#: (auditor.model.audit.PLACES): the plan resolves each to nodes.
+#: (:data:`PLACES`): the plan resolves each to nodes.
 STEP_TARGETS = ("every-node", "uccx-nodes", "trust-store", "restart")
+#: Where a playbook step happens off the cluster (``Step.on``), in words; the plan and the
+#: rule catalogue both say it so.
+PLACES = {
+    "agent-desktops": "agents' PCs",
+    "certificate-authority": "the certificate authority",
+    "cisco-software-download": "Cisco Software Download",
+    "audit-host": "the audit host",
+}
+
 
 
 @dataclass(frozen=True)
@@ -389,8 +398,6 @@ def _names(kind: str) -> tuple[str, ...]:
     if kind == "gadget":
         return tuple(solution.gadgets)
     if kind == "step_target":
-        from auditor.model.audit import PLACES
-
         return (*solution.roles, *STEP_TARGETS, *PLACES)
     return ()
 

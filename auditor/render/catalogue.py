@@ -9,8 +9,7 @@ from auditor.evaluate.conditions import COMBINATORS, OPERATORS
 from auditor.evaluate.gadgets import OUTCOME_WORDS, gadget_title, role_title
 from auditor.evaluate.ruleset import Playbook, Remedy, Rule, RuleSet
 from auditor.evaluate.view import FACTS, SCOPES, TEXTS, evidence_for
-from auditor.model.audit import PLACES
-from auditor.model.solution import current
+from auditor.model.solution import PLACES, current
 from auditor.render.tables import tabulate
 
 

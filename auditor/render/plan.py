@@ -13,11 +13,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from auditor.evaluate.gadgets import gadget_titles
-from auditor.model.audit import PLACES, Audit, AuditPlaybook
+from auditor.model.audit import Audit, AuditPlaybook
 from auditor.model.cluster import role_family
 from auditor.model.facts import state_words
 from auditor.model.findings import Finding, FindingRef
-from auditor.model.solution import current
+from auditor.model.solution import PLACES, current
 
 
 def restart_order() -> tuple[str, ...]:
