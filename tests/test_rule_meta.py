@@ -17,7 +17,6 @@ from auditor.render.catalogue import rules_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = load_ruleset()
-RULE_ID = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)+$")
 #: The sources docs/domain.md names; a citation must point at one of them.
 SOURCES = re.compile(
     r"^(Cisco (210528|118855|200651|200423|201000|214607)|CSCvb58580|CSCvb46250"

@@ -86,26 +86,6 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> Path:
     return Path(path)
 
 
-def write_new(path: str | os.PathLike[str], data: str | bytes) -> Path:
-    """Write ``data`` to a file that did not exist: ``path``, or if something is there,
-    ``<stem>-2<suffix>``, ``-3`` and so on (never replacing a file, never through a link)."""
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    target = Path(path)
-    flags = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-             | getattr(os, "O_CLOEXEC", 0))
-    for number in range(1, 1000):
-        name = target if number == 1 else target.with_name(
-            f"{target.stem}-{number}{target.suffix}")
-        try:
-            fd = os.open(name, flags, 0o666)
-        except FileExistsError:
-            continue
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(raw)
-        return name
-    raise FileExistsError(f"{target} and 998 numbered names beside it exist")
-
-
 def crash_log(report: str, folder: Path | None = None) -> Path:
     """Keep the traceback of a failed run and return where: ``folder/error.log`` when the
     run has a folder of its own (its ``<out>.unfinished/``), else a new file in the system's
