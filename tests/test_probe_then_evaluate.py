@@ -33,6 +33,8 @@ ADDRESSES = ("127.0.0.11", "127.0.0.12", "127.0.0.13")
 UNREACHABLE = ("127.0.0.21", "127.0.0.22", "127.0.0.23")
 HOSTS = sorted({n.host for s in SCENARIOS.values() for n in s.nodes})
 CHANGE_DATE = (dt.date.today() + dt.timedelta(days=7)).isoformat()
+#: every lab scenario against the real sshd
+pytestmark = [pytest.mark.ssh, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

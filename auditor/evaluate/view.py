@@ -607,13 +607,14 @@ def checked_state(facts: Facts, node: NodeFacts, which: str) -> CertState:
         if state.source == "observed" and state.leaf not in presented:
             problems.append("no endpoint presents the certificate it names")
     elif state.source == "declared":
-        # a declared state without a certificate is what the inventory declares, or (for a
-        # version that has no tomcat-ECDSA at all) that there is none
+        # a declared state without a certificate is what the inventory declares, or that
+        # there is none: a keystore without tomcat (check-cert of a tomcat-ECDSA alone), or
+        # without tomcat-ECDSA on a version that has none at all
         said = node.declared.get(which)
         if said is not None and said != state.state:
             problems.append(f"the inventory declares it {state_words(said)}")
-        elif said is None and not (state.state == "not_presented" and which == "tomcat_ecdsa"
-                                   and not _holds_ecdsa(facts)):
+        elif said is None and not (state.state == "not_presented" and (
+                which == "tomcat" or not _holds_ecdsa(facts))):
             problems.append("neither a certificate nor a declaration stands behind it")
     elif state.state != "not_presented":
         problems.append("neither a certificate nor a declaration stands behind it")
