@@ -131,13 +131,22 @@ def test_external_chat_declared_but_web_not_reached_is_not_seen_never_fine(
     assert audit["verdict"] != "go"
 
 
-def test_old_facts_without_public_trust_load_unchanged_and_the_rule_stays_quiet() -> None:
-    """Facts recorded before (no ``public_trust``, no ``external_chat``) save byte for byte as
-    they were, and the rule finds nothing there."""
+def test_public_trust_round_trips_and_old_facts_save_as_they_were(tmp_path: Path) -> None:
+    """Facts recorded before (no ``public_trust``) save byte for byte as they were; facts
+    that carry it pass the schema and load back equal."""
+    roots = pki.hierarchies()
     for path in ALL_FACTS:
         text = path.read_text()
-        assert facts_to_json(load_facts(path)) == text, path.name
         assert "public_trust" not in text
+        facts = load_facts(path)
+        assert facts_to_json(facts) == text, path.name
+        judged = judge_publicly(_declared(facts, {n.host for n in facts.nodes}),
+                                AgentTrust("public", (roots.rsa_root.cert,)))
+        saved = tmp_path / path.name
+        saved.write_text(facts_to_json(judged))
+        assert load_facts(saved) == judged, path.name
+        if any(e.public_trust is not None for n in judged.nodes for e in n.endpoints):
+            assert '"public_trust"' in saved.read_text()
 
 
 def _declared(facts: Facts, hosts: set[str]) -> Facts:
