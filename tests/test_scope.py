@@ -141,3 +141,67 @@ def test_a_scope_that_claims_more_than_the_facts_hold_is_refused(audit_file, tmp
     assert result.returncode == 2
     assert "scope.server_trust[0].read" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+# -- portfolio roll-ups ----------------------------------------------------------------------
+
+def _portfolio_of(paths: list[Path]):
+    from auditor.model.portfolio import build_portfolio
+
+    return build_portfolio([(p.stem, audit_facts(load_facts(p), "post")) for p in paths],
+                           generated_at="2026-01-01T00:00:00Z")
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(paths=st.lists(st.sampled_from(ALL_FACTS), min_size=1, max_size=4, unique=True))
+def test_a_portfolio_shows_each_cluster_scope_beside_its_verdict(paths):
+    """Whatever clusters a portfolio rolls up, each line carries that cluster audit's own
+    scope line, in portfolio.json, the CSV and the HTML, and the file loads back equal."""
+    import csv as csv_module
+    import tempfile
+
+    from auditor.model.portfolio import load_portfolio, portfolio_json
+    from auditor.render.portfolio import portfolio_csv, portfolio_html
+
+    portfolio = _portfolio_of(paths)
+    rows = list(csv_module.DictReader(portfolio_csv(portfolio).splitlines()))
+    html = portfolio_html(portfolio)
+    for path, entry, row in zip(paths, portfolio.clusters, rows, strict=True):
+        line = scope_line(audit_facts(load_facts(path), "post").scope)
+        assert entry.scope == line and row["scope"] == line
+        assert line.split(" (", 1)[0] in html
+    with tempfile.TemporaryDirectory() as folder:
+        Path(folder, "portfolio.json").write_text(portfolio_json(portfolio))
+        assert load_portfolio(Path(folder)) == portfolio
+
+
+def test_a_portfolio_written_before_the_scope_loads_and_says_not_recorded(tmp_path):
+    from auditor.model.portfolio import check_entry, load_portfolio, portfolio_json
+    from auditor.render.portfolio import portfolio_csv, portfolio_html
+
+    portfolio = _portfolio_of([NO_CLI])
+    data = json.loads(portfolio_json(portfolio))
+    for cluster in data["clusters"]:
+        del cluster["scope"]
+    (tmp_path / "portfolio.json").write_text(json.dumps(data))
+    old = load_portfolio(tmp_path)
+    assert old.clusters[0].scope is None
+    assert "not recorded" in portfolio_csv(old) and "not recorded" in portfolio_html(old)
+    audit = audit_facts(load_facts(NO_CLI), "post")
+    check_entry(old.clusters[0], audit, path="old", field="clusters[0]")  # nothing to refuse
+    forged = dataclasses.replace(portfolio.clusters[0], scope=portfolio.clusters[0].scope
+                                 .replace("not read — add --cli", "read (VOS CLI)"))
+    with pytest.raises(InputError, match=r"clusters\[0\]\.scope"):
+        check_entry(forged, audit, path="forged", field="clusters[0]")
+
+
+def test_the_portfolio_command_prints_each_cluster_scope(tmp_path):
+    folder = tmp_path / "facts"
+    folder.mkdir()
+    (folder / "one.json").write_text(NO_CLI.read_text())
+    (folder / "two.json").write_text(CLI_READ.read_text())
+    result = invoke("portfolio", str(folder), "--phase", "post", "--out", str(tmp_path / "out"))
+    assert result.returncode in (0, 1, 3), result.stderr
+    assert "Server-to-server trust: not read — add --cli" in result.stdout
+    assert "Server-to-server trust: read (VOS CLI)" in result.stdout
+    assert result.stdout.count("Judged: ") == 2

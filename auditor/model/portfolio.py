@@ -3,6 +3,7 @@ certificates across all clusters that expire soonest; ``portfolio.json`` read an
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Sequence
@@ -18,6 +19,7 @@ from auditor.model.certificate import parse_time
 from auditor.model.cluster import Node
 from auditor.model.facts import Facts
 from auditor.model.findings import Subject
+from auditor.model.scope import scope_line, scope_of
 from auditor.model.verdicts import VERDICTS, Verdict, exit_code, worst_exit, worst_verdict
 
 #: 2: a blocker's subject as an object (scope, key, kind); schema 1 is still read.
@@ -60,6 +62,9 @@ class ClusterEntry:
     accepted_risks: int
     blockers: tuple[Blocker, ...]
     unknowns: tuple[Unknown, ...]
+    #: the cluster audit's scope line (what it judged, whether the servers' trust stores
+    #: were read); None in portfolios written before it was kept ("not recorded")
+    scope: str | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,14 @@ def _nodes(facts: Facts) -> list[Node]:
     return [Node(host=n.host, role=n.role) for n in facts.nodes]
 
 
+def audit_scope_line(audit: Audit) -> str:
+    """The scope line of a cluster's audit: the scope it recorded, else derived from its
+    facts (as :func:`auditor.model.audit.audit_from_data` does for old audits)."""
+    if audit.scope is not None:
+        return scope_line(audit.scope)
+    return scope_line(dataclasses.replace(scope_of(audit.facts), derived=True))
+
+
 def cluster_entry(audit: Audit, folder: str) -> ClusterEntry:
     blockers = tuple(Blocker(f.rule_id, f.node, f.subject, f.title)
                      for f in audit.findings if f.severity == "error")
@@ -104,7 +117,7 @@ def cluster_entry(audit: Audit, folder: str) -> ClusterEntry:
                         exit_code(audit.verdict), audit.facts.observed_at,
                         audit.summary.get("error", 0), audit.summary.get("warning", 0),
                         audit.summary.get("notice", 0), len(audit.accepted_risks),
-                        blockers, unknowns)
+                        blockers, unknowns, audit_scope_line(audit))
 
 
 def expiring_certificates(audit: Audit, folder: str) -> list[ExpiringCertificate]:
@@ -199,8 +212,11 @@ def check_entry(entry: ClusterEntry, audit: Audit, *, path: str, field: str) -> 
     """A portfolio's line for one cluster says what that cluster's audit (itself judged
     again on load) says, or an :class:`InputError` names the field that does not."""
     derived = cluster_entry(audit, entry.folder)
-    for name in ("cluster", "phase", "verdict", "exit_code", "errors", "warnings", "notices",
-                 "accepted_risks"):
+    names = ["cluster", "phase", "verdict", "exit_code", "errors", "warnings", "notices",
+             "accepted_risks"]
+    if entry.scope is not None:  # portfolios written before it: "not recorded"
+        names.append("scope")
+    for name in names:
         if getattr(entry, name) != getattr(derived, name):
             raise InputError(f"{getattr(entry, name)!r} is not what the cluster's audit.json "
                              f"says; the portfolio was edited or is damaged", path=path,
