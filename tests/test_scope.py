@@ -205,3 +205,27 @@ def test_the_portfolio_command_prints_each_cluster_scope(tmp_path):
     assert "Server-to-server trust: not read — add --cli" in result.stdout
     assert "Server-to-server trust: read (VOS CLI)" in result.stdout
     assert result.stdout.count("Judged: ") == 2
+
+
+@pytest.mark.parametrize("fmt", ["table", "md", "html", "json"])
+def test_the_diff_says_the_scope_before_and_after(audit_file, tmp_path, fmt):
+    """A diff of an old audit (no scope recorded: derived, and said so) with one whose VOS
+    CLI was read shows both scope lines, so a change board sees what each side covered."""
+    data = json.loads(audit_file.read_text())
+    del data["scope"]
+    before = tmp_path / "before.json"
+    before.write_text(json.dumps(data))
+    after = tmp_path / "after.json"
+    done = invoke("evaluate", str(CLI_READ), "--phase", "post", "--out", str(after))
+    assert done.returncode in (0, 1, 3), done.stderr
+    result = invoke("diff", str(before), str(after), "--format", fmt)
+    assert result.returncode in (0, 1, 3), result.stderr
+    if fmt == "json":
+        sides = json.loads(result.stdout)
+        assert "not read — add --cli" in sides["before"]["scope"]
+        assert "did not record a scope" in sides["before"]["scope"]
+        assert "Server-to-server trust: read (VOS CLI)" in sides["after"]["scope"]
+    else:
+        assert "not read — add --cli" in result.stdout
+        assert "did not record a scope" in result.stdout
+        assert "Server-to-server trust: read (VOS CLI)" in result.stdout

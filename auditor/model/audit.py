@@ -32,7 +32,7 @@ from auditor.model.findings import (
     Subject,
     Unknown,
 )
-from auditor.model.scope import Scope, scope_of
+from auditor.model.scope import Scope, scope_line, scope_of
 from auditor.model.verdicts import Verdict, decide
 
 #: Where a playbook step happens when it is not on a node (``Step.on``), in words; the
@@ -368,6 +368,13 @@ def audit_from_data(data: Any, *, path: str = "<audit>") -> Audit:
                                                                     derived=True))
     check_scope(audit, path=path)
     return audit
+
+
+def audit_scope_line(audit: Audit) -> str:
+    """The scope line of an audit: of the scope it recorded, else derived from its facts
+    (as :func:`audit_from_data` does for audits written before the scope)."""
+    scope = audit.scope or dataclasses.replace(scope_of(audit.facts), derived=True)
+    return scope_line(scope)
 
 
 def check_scope(audit: Audit, *, path: str) -> None:

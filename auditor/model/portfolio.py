@@ -3,7 +3,6 @@ certificates across all clusters that expire soonest; ``portfolio.json`` read an
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 from collections.abc import Sequence
@@ -14,12 +13,11 @@ from auditor import __version__
 from auditor.common.errors import InputError
 from auditor.common.serde import from_jsonable, to_jsonable
 from auditor.common.validation import load_json, validate, validate_versioned
-from auditor.model.audit import Audit, subject_data
+from auditor.model.audit import Audit, audit_scope_line, subject_data
 from auditor.model.certificate import parse_time
 from auditor.model.cluster import Node
 from auditor.model.facts import Facts
 from auditor.model.findings import Subject
-from auditor.model.scope import scope_line, scope_of
 from auditor.model.verdicts import VERDICTS, Verdict, exit_code, worst_exit, worst_verdict
 
 #: 2: a blocker's subject as an object (scope, key, kind); schema 1 is still read.
@@ -97,14 +95,6 @@ class Portfolio:
 
 def _nodes(facts: Facts) -> list[Node]:
     return [Node(host=n.host, role=n.role) for n in facts.nodes]
-
-
-def audit_scope_line(audit: Audit) -> str:
-    """The scope line of a cluster's audit: the scope it recorded, else derived from its
-    facts (as :func:`auditor.model.audit.audit_from_data` does for old audits)."""
-    if audit.scope is not None:
-        return scope_line(audit.scope)
-    return scope_line(dataclasses.replace(scope_of(audit.facts), derived=True))
 
 
 def cluster_entry(audit: Audit, folder: str) -> ClusterEntry:
