@@ -66,7 +66,8 @@ class Scope:
 def _endpoint_scope(node: NodeFacts, service: str, record: EndpointFacts | None,
                     solution: Solution) -> ScopeEndpoint:
     family = solution.family_of(node.role) if node.role in solution.roles else None
-    spec = solution.services(family).get(service) if family in solution.families else None
+    spec = (solution.services(family).get(service)
+            if family is not None and family in solution.families else None)
     port = record.port if record is not None else (spec.port if spec else None)
     if record is None:
         if spec is not None and not spec.default:
@@ -112,7 +113,8 @@ def scope_of(facts: Facts, solution: Solution | None = None) -> Scope:
     for node in facts.nodes:
         records = {e.service: e for e in node.endpoints}
         family = solution.family_of(node.role) if node.role in solution.roles else None
-        services = list(solution.services(family)) if family in solution.families else []
+        services = (list(solution.services(family))
+                    if family is not None and family in solution.families else [])
         services += [s for s in records if s not in services]
         endpoints += [_endpoint_scope(node, s, records.get(s), solution) for s in services]
         if family in trusters or node.role in trusters:
