@@ -55,6 +55,7 @@ def print_result(result, *, err: bool = False, voice: Voice | None = None) -> No
     from auditor.render.audit_text import (
         cluster_line,
         gadget_table,
+        scope_text,
         site_policy_text,
         terminal_width,
         unknowns_text,
@@ -66,6 +67,7 @@ def print_result(result, *, err: bool = False, voice: Voice | None = None) -> No
         typer.echo(terminal(f"notice: {notice}"), err=True)
     voice.say(cluster_line(result.audit), err=err)
     voice.verdict(verdict_line(result.audit), result.audit.verdict, err=err)
+    voice.say(scope_text(result.audit), err=err)
     voice.say("", err=err)
     width = terminal_width(sys.stderr if err else sys.stdout)
     voice.say(gadget_table(result.audit, width=width), err=err)

@@ -62,7 +62,7 @@ def evaluate_command(
     from auditor.model.audit import Invocation, audit_to_json, save_audit
     from auditor.model.facts import load_facts
     from auditor.pipeline.run import judge, load_waiver_files, recorded_request
-    from auditor.render.audit_text import audit_body, cluster_line, verdict_line
+    from auditor.render.audit_text import audit_body, cluster_line, scope_text, verdict_line
 
     if out is not None:
         from auditor.pipeline.outdir import check_out_file
@@ -106,5 +106,6 @@ def evaluate_command(
     else:
         voice.say(cluster_line(audit))
         voice.verdict(verdict_line(audit), audit.verdict)
+        voice.say(scope_text(audit))
         voice.say("\n" + audit_body(audit))
     raise typer.Exit(exit_code(audit.verdict))

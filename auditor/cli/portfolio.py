@@ -75,6 +75,8 @@ def _finish(portfolio, results, out: Path, summary_json: bool,
                    + terminal(f"  {entry.errors} errors, {entry.warnings} warnings  "
                               f"{entry.folder}/"),
                    err=summary_json, color=colour or None)
+        typer.echo(terminal(f"{' ' * width}  {visible(entry.scope or 'scope not recorded')}"),
+                   err=summary_json)
     counts = ", ".join(f"{n} {v}" for v, n in portfolio.verdict_counts.items() if n)
     voice.say(f"portfolio of {len(portfolio.clusters)} clusters ({counts}) in {out}/: "
               "portfolio.html, portfolio.csv, portfolio.json", err=summary_json)

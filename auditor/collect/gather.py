@@ -13,6 +13,10 @@ are decided here and nowhere else:
   run stops it before any traffic), and every reading but the one that gave the facts
   refines them in that same order (what is installed outranks what is presented; what a
   node's CLI shows now is applied last).
+
+Last, the chains of nodes that declare external chat are judged against the public roots
+(:mod:`auditor.collect.public`), whichever source gave them: the system trust store is read
+once per run, and only when some node declares it.
 """
 
 from __future__ import annotations
@@ -77,7 +81,17 @@ def gather_many(inventories: Sequence[Inventory], sources: Sequence[Source]) -> 
             if source is not giver and reading is not None and reading.refine is not None:
                 facts = reading.refine(facts)
         gathered.append(facts)
-    return gathered
+    return _judged_publicly(gathered)
+
+
+def _judged_publicly(gathered: list[Facts]) -> list[Facts]:
+    from auditor.collect.public import judge_publicly, wants_public_trust
+    from auditor.collect.trust import load_agent_trust
+
+    if not any(wants_public_trust(facts) for facts in gathered):
+        return gathered
+    public = load_agent_trust(None)
+    return [judge_publicly(facts, public) for facts in gathered]
 
 
 def gather(inventory: Inventory, sources: Sequence[Source]) -> Facts:

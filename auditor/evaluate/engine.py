@@ -57,6 +57,7 @@ from auditor.model.findings import (
     Subject,
     Unknown,
 )
+from auditor.model.scope import scope_of
 from auditor.model.verdicts import decide
 
 
@@ -355,4 +356,4 @@ def build_audit(evaluation: Evaluation, facts: Facts, rules: RuleSet,
                                  if r.applies(settings.phase, settings.version))),
         summary=summary, facts=facts, findings=evaluation.findings, nodes=evaluation.nodes,
         playbooks=playbooks, unknowns=evaluation.unknowns, invocation=invocation,
-        checks=evaluation.checks, site_policy=rules.policy)
+        checks=evaluation.checks, site_policy=rules.policy, scope=scope_of(facts))

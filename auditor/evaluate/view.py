@@ -38,6 +38,7 @@ from auditor.model.cluster import roles as all_roles
 from auditor.model.facts import (
     STATES,
     CertState,
+    ChainFacts,
     Facts,
     HandshakeFacts,
     NodeFacts,
@@ -67,6 +68,11 @@ _ENDPOINT = {
     "error_detail": "the error in words",
     "tls_alert": "with error_kind tls_alert, the alert's name as the TLS registry spells "
                  "it (handshake_failure, protocol_version, ...); null otherwise",
+    "public_trust": "the chain a browser got here, judged against the public roots (the "
+                    "system trust store of the audit host) when the facts were collected: "
+                    "trusted or untrusted; null where it was not judged (recorded only on "
+                    "nodes that declare external_chat, and not in older facts) or predicted",
+    "public_trust_words": "what the public roots make of that chain, in words",
     "browser.fingerprint": "SHA-256 of the leaf a browser gets (null when predicted)",
     "browser.kind": "tomcat (RSA key), tomcat_ecdsa (EC key) or other",
     "browser.kind_title": "tomcat or tomcat-ECDSA",
@@ -214,6 +220,8 @@ FIELDS: dict[str, str] = {
     "node.cop_installed": "the COP is installed: declared in the inventory, or true when the "
                           "VOS CLI lists an option recognised by name as the ECDSA COP",
     "node.cop_basis": "why node.cop_installed holds, in words",
+    "node.external_chat": "the inventory declares that customers chat from the internet "
+                          "through this node (declared: {external_chat: true})",
     "node.state_conflicts": "each certificate whose state the inventory declares otherwise "
                             "than the node shows it (presented, or installed where its "
                             "keystore was read), naming both (null when none)",
@@ -249,7 +257,7 @@ _PROSE_LEAVES = frozenset({
     "service_title", "gadget_titles", "error_detail", "kind_title", "signature_problem",
     "trust_reason", "rejection", "description", "state_words", "source_words", "note",
     "san_names", "expiry_phrase", "version_source", "role_title", "cop_basis",
-    "ecdsa_endpoints",
+    "ecdsa_endpoints", "public_trust_words",
 })
 
 
@@ -460,6 +468,8 @@ def _endpoint(facts: Facts, node: NodeFacts, service: str,
         error_kind, error_detail = "other", (
             f"the facts hold {len(records)} records of this endpoint (ports "
             + ", ".join(str(e.port) for e in records) + ")")
+    public = (endpoint.public_trust if endpoint is not None and len(records) == 1
+              and predicted is None else None)
     return {
         "service": service, "service_title": service_title(node.role, service),
         "port": endpoint.port if endpoint else default_port, "gadgets": list(gadgets),
@@ -470,7 +480,22 @@ def _endpoint(facts: Facts, node: NodeFacts, service: str,
         "error_kind": error_kind, "error_detail": error_detail,
         "tls_alert": error_detail if error_kind == "tls_alert" else None,
         "browser": browser,
+        "public_trust": public.trust if public is not None else None,
+        "public_trust_words": _public_words(facts, public),
     }
+
+
+def _public_words(facts: Facts, check: ChainFacts | None) -> str:
+    """What the public roots made of an endpoint's chain, for a message."""
+    if check is None:
+        return ("was not judged against the public roots when the facts were collected "
+                "(collect them again with external_chat declared)")
+    if check.trust == "trusted":
+        anchor = facts.certificate(check.anchor)
+        return "leads to a public root" + (f" ({anchor.subject_cn})" if anchor else "")
+    why = check.reason or (f"it leads to {check.untrusted_root}, which no public root is"
+                           if check.untrusted_root else None)
+    return "does not lead to a public root" + (f": {why}" if why else "")
 
 
 def _certificates(facts: Facts, node: NodeFacts, settings: Settings) -> list[dict[str, Any]]:
@@ -715,6 +740,7 @@ def build_views(facts: Facts, settings: Settings) -> ClusterView:
         node_view: dict[str, Any] = {
             "host": node.host, "role": node.role, "role_title": role_title(node.role),
             "family": family, "cop_installed": cop_installed, "cop_basis": cop_basis,
+            "external_chat": node.declared.get("external_chat") is True,
             "cli": _cli(node, declared, settings.current_version),
             "tomcat": _state(*tomcat, "tomcat" in kinds, node.declared.get("tomcat"),
                              checked.tomcat.note),

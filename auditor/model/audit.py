@@ -32,6 +32,7 @@ from auditor.model.findings import (
     Subject,
     Unknown,
 )
+from auditor.model.scope import Scope, scope_line, scope_of
 from auditor.model.verdicts import Verdict, decide
 
 #: 2: the ``inconclusive`` verdict and the ``unknowns`` list; 3: ``checks``, what every rule
@@ -205,6 +206,9 @@ class Audit:
     #: the site policies in force (overrides.yaml of each site rule folder; audits before
     #: them: none)
     site_policy: tuple[SitePolicy, ...] = ()
+    #: what was judged (endpoints, server trust stores) and what was not; audits before it
+    #: get it derived from their facts when read
+    scope: Scope | None = None
 
 
 def subject_data(subject: Subject) -> dict[str, str]:
@@ -350,7 +354,45 @@ def audit_from_data(data: Any, *, path: str = "<audit>") -> Audit:
     checks = _checks_from_groups(data.get("checks", []))
     audit = dataclasses.replace(audit, checks=_unseen_not_passed(checks, audit.facts))
     check_judgement(audit, path=path)
+    if audit.scope is None:
+        return dataclasses.replace(audit, scope=dataclasses.replace(scope_of(audit.facts),
+                                                                    derived=True))
+    check_scope(audit, path=path)
     return audit
+
+
+def audit_scope_line(audit: Audit) -> str:
+    """The scope line of an audit: of the scope it recorded, else derived from its facts
+    (as :func:`audit_from_data` does for audits written before the scope)."""
+    scope = audit.scope or dataclasses.replace(scope_of(audit.facts), derived=True)
+    return scope_line(scope)
+
+
+def check_scope(audit: Audit, *, path: str) -> None:
+    """A recorded scope claims no more than the audit's own facts hold: an endpoint it
+    calls judged gave a browser a certificate there, and a trust store it calls read was
+    read over that node's VOS CLI. (What it says was not checked may follow a map of its
+    time, so it is kept as written.)"""
+    assert audit.scope is not None
+    nodes = {n.host: n for n in audit.facts.nodes}
+    for index, endpoint in enumerate(audit.scope.endpoints):
+        node = nodes.get(endpoint.node)
+        record = node.endpoint(endpoint.service) if node is not None else None
+        browser = record.handshake("browser") if record is not None else None
+        if endpoint.judged and (browser is None or not browser.leaf):
+            raise InputError(f"calls {endpoint.node} {endpoint.service} judged, but the facts "
+                             "hold no certificate a browser got there; the file was edited or "
+                             "is damaged", path=path, field=f"scope.endpoints[{index}].judged",
+                             expected="judged only where the facts hold a browser's certificate")
+    for index, trust in enumerate(audit.scope.server_trust):
+        node = nodes.get(trust.node)
+        installed = node.installed if node is not None else None
+        if trust.read and (installed is None or installed.error is not None):
+            raise InputError(f"calls the trust store of {trust.node} read, but the facts hold "
+                             "no VOS CLI reading of it; the file was edited or is damaged",
+                             path=path, field=f"scope.server_trust[{index}].read",
+                             expected="read only where the facts hold the node's VOS CLI "
+                             "reading")
 
 
 def check_judgement(audit: Audit, *, path: str) -> None:

@@ -134,6 +134,11 @@ class EndpointFacts:
     port: int
     peer: str | None
     handshakes: tuple[HandshakeFacts, ...]
+    #: The chain the browser profile received, judged against the public roots (the
+    #: system trust store) when it was collected: recorded only where the node declares
+    #: ``external_chat`` (customers' browsers on the internet meet it), so that the rules
+    #: judge it offline; None where not recorded, and in facts recorded before it was.
+    public_trust: ChainFacts | None = None
 
     @property
     def reachable(self) -> bool:
@@ -307,7 +312,8 @@ def facts_to_json(facts: Facts) -> str:
     """Deterministic JSON: sorted keys, lists in their meaningful order, a final newline.
     A node the VOS CLI was not asked about has no ``installed`` key, one whose CLI printed
     no version no ``installed.version``, a reading with no SSH log no ``ssh_log``, a chain
-    whose signatures all verify no ``bad_signature`` key, and facts without a roster no
+    whose signatures all verify no ``bad_signature`` key, an endpoint not judged against the
+    public roots no ``public_trust``, and facts without a roster no
     ``roster`` key, as before they existed."""
     data = to_jsonable(facts)
     if data.get("roster") is None:
@@ -321,6 +327,8 @@ def facts_to_json(facts: Facts) -> str:
             if not node["installed"].get("ssh_log"):
                 node["installed"].pop("ssh_log", None)
         for endpoint in node["endpoints"]:
+            if endpoint.get("public_trust") is None:
+                endpoint.pop("public_trust", None)  # as before it was recorded
             for handshake in endpoint["handshakes"]:
                 check = handshake.get("chain_check")
                 if check is not None and check.get("bad_signature") is None:

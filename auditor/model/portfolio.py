@@ -13,7 +13,7 @@ from auditor import __version__
 from auditor.common.errors import InputError
 from auditor.common.serde import from_jsonable, to_jsonable
 from auditor.common.validation import load_json, validate, validate_versioned
-from auditor.model.audit import Audit, subject_data
+from auditor.model.audit import Audit, audit_scope_line, subject_data
 from auditor.model.certificate import parse_time
 from auditor.model.cluster import Node
 from auditor.model.facts import Facts
@@ -60,6 +60,9 @@ class ClusterEntry:
     accepted_risks: int
     blockers: tuple[Blocker, ...]
     unknowns: tuple[Unknown, ...]
+    #: the cluster audit's scope line (what it judged, whether the servers' trust stores
+    #: were read); None in portfolios written before it was kept ("not recorded")
+    scope: str | None = None
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,7 @@ def cluster_entry(audit: Audit, folder: str) -> ClusterEntry:
                         exit_code(audit.verdict), audit.facts.observed_at,
                         audit.summary.get("error", 0), audit.summary.get("warning", 0),
                         audit.summary.get("notice", 0), len(audit.accepted_risks),
-                        blockers, unknowns)
+                        blockers, unknowns, audit_scope_line(audit))
 
 
 def expiring_certificates(audit: Audit, folder: str) -> list[ExpiringCertificate]:
@@ -199,8 +202,11 @@ def check_entry(entry: ClusterEntry, audit: Audit, *, path: str, field: str) -> 
     """A portfolio's line for one cluster says what that cluster's audit (itself judged
     again on load) says, or an :class:`InputError` names the field that does not."""
     derived = cluster_entry(audit, entry.folder)
-    for name in ("cluster", "phase", "verdict", "exit_code", "errors", "warnings", "notices",
-                 "accepted_risks"):
+    names = ["cluster", "phase", "verdict", "exit_code", "errors", "warnings", "notices",
+             "accepted_risks"]
+    if entry.scope is not None:  # portfolios written before it: "not recorded"
+        names.append("scope")
+    for name in names:
         if getattr(entry, name) != getattr(derived, name):
             raise InputError(f"{getattr(entry, name)!r} is not what the cluster's audit.json "
                              f"says; the portfolio was edited or is damaged", path=path,

@@ -3,11 +3,13 @@ the fields a case needs, and what the rules must find there, in one YAML file.
 
 The cluster starts as the lab's three nodes (``uccx-pub``, ``uccx-sub``, ``sm``; tomcat
 signed by the lab's RSA CA, tomcat-ECDSA by its EC CA, version 11.5(1)); ``every_node``
-and ``nodes`` change it. The builder makes the certificates with the lab's CAs and records
-facts exactly as an offline audit of downloaded certificates does
-(:func:`auditor.collect.offline.keystore_facts`), so the same rules judge them the same
-way. A case compares the exact set of findings (of every rule, or of the rules it names
-in ``rules``), the gadget outcomes it lists, and the verdict if it gives one.
+and ``nodes`` change it (a node may declare ``external_chat``; ``public_roots: lab`` puts
+the lab's roots among the public roots its chains are judged against). The builder makes
+the certificates with the lab's CAs and records facts exactly as an offline audit of
+downloaded certificates does (:func:`auditor.collect.offline.keystore_facts`), so the same
+rules judge them the same way. A case compares the exact set of findings (of every rule,
+or of the rules it names in ``rules``), the gadget outcomes it lists, and the verdict if it
+gives one.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from auditor.model.facts import Facts
 from auditor.model.findings import Evaluation
 
 DEFAULT_NODE: Mapping[str, Any] = {"tomcat": "rsa_ca_signed", "tomcat_ecdsa": "ec_ca_signed",
-                                   "cop_installed": False, "defect": None}
+                                   "cop_installed": False, "defect": None,
+                                   "external_chat": False}
 DEFAULT_VERSION = "11.5(1)"
 CASE_SUFFIXES = (".yaml", ".yml")
 
@@ -85,6 +88,7 @@ def build_facts(data: Mapping[str, Any], *, path: str, locate: Locator) -> Facts
     from dataclasses import replace
 
     from auditor.collect.offline import Keystore, keystore_facts
+    from auditor.collect.public import judge_publicly
     from auditor.collect.trust import AgentTrust
     from auditor.lab import pki
     from auditor.lab.scenarios import NodeSpec, Scenario, lab_cluster
@@ -108,9 +112,12 @@ def build_facts(data: Mapping[str, Any], *, path: str, locate: Locator) -> Facts
         raise InputError("the case leaves no node", path=path, line=locate(["nodes"]),
                          field="nodes", expected="at least one node")
     specs = []
+    external = set()
     for name, spec in nodes.items():
         merged = {**DEFAULT_NODE, **(data.get("every_node") or {}), **spec}
         merged.pop("role", None)
+        if merged["external_chat"]:
+            external.add(name)
         specs.append(NodeSpec(name, spec["role"], merged["tomcat"], merged["tomcat_ecdsa"],
                               bool(merged["cop_installed"]), merged["defect"]))
     version = str(data.get("version", DEFAULT_VERSION))
@@ -125,10 +132,15 @@ def build_facts(data: Mapping[str, Any], *, path: str, locate: Locator) -> Facts
         stores[spec.host] = Keystore(certs.tomcat.cert, ecdsa.cert if ecdsa else None,
                                      tuple(dict.fromkeys(trust)))
     inventory = Inventory("case", version, tuple(
-        Node(s.host, s.role, declared={"cop_installed": s.cop_installed}) for s in specs))
+        Node(s.host, s.role, declared={"cop_installed": s.cop_installed,
+                                       **({"external_chat": True} if s.name in external
+                                          else {})}) for s in specs))
     agents = AgentTrust("lab" if data.get("agent_trust", "lab") == "lab" else "none",
                         roots if data.get("agent_trust", "lab") == "lab" else ())
     facts = keystore_facts(inventory, stores, trust=agents)
+    # the public roots (the system store of a real audit): none of the lab's by default
+    public = AgentTrust("public", roots if data.get("public_roots") == "lab" else ())
+    facts = judge_publicly(facts, public)
     return replace(facts, cluster=f"case {Path(path).stem}")
 
 

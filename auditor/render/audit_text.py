@@ -14,6 +14,7 @@ from auditor.evaluate.gadgets import (
 )
 from auditor.model.audit import Audit
 from auditor.model.facts import state_words
+from auditor.model.scope import not_checked, scope_line, scope_of
 from auditor.model.verdicts import VERDICT_WORDS
 from auditor.render.tables import tabulate
 
@@ -42,9 +43,18 @@ def verdict_line(audit: Audit) -> str:
     return f"Verdict: {VERDICT_WORDS[audit.verdict].upper()} ({counts})"
 
 
+def scope_text(audit: Audit) -> str:
+    """The scope line (what was judged, whether the servers' trust stores were read), then
+    each thing not checked with what would check it, indented."""
+    scope = audit.scope if audit.scope is not None else scope_of(audit.facts)
+    lines = [visible(scope_line(scope))]
+    lines += [f"  not checked: {visible(item)}" for item in not_checked(scope)]
+    return "\n".join(lines)
+
+
 def heading(audit: Audit) -> str:
-    """The cluster line and the verdict line."""
-    return f"{cluster_line(audit)}\n{verdict_line(audit)}"
+    """The cluster line, the verdict line and the scope under it."""
+    return f"{cluster_line(audit)}\n{verdict_line(audit)}\n{scope_text(audit)}"
 
 
 def _state(now: str, later: str | None) -> str:

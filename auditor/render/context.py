@@ -20,6 +20,7 @@ from auditor.model.audit import Audit
 from auditor.model.certificate import CertificateFacts
 from auditor.model.facts import EndpointFacts, HandshakeFacts, state_words
 from auditor.model.findings import Finding, NodeResult, rules_that_checked
+from auditor.model.scope import not_checked, scope_line, scope_of
 from auditor.model.verdicts import VERDICT_WORDS
 from auditor.render.faq import cluster_row, faq_rows, node_rows
 from auditor.render.plan import build_plan
@@ -246,4 +247,11 @@ def build_context(audit: Audit, meta: ReportMeta) -> dict[str, Any]:
                                        for o in p.overrides]}
                         for p in audit.site_policy],
         "source": audit.facts.source,
+        "scope": scope_context(audit),
     }
+
+
+def scope_context(audit: Audit) -> dict[str, Any]:
+    """The scope line and what was not checked (each with what would check it)."""
+    scope = audit.scope if audit.scope is not None else scope_of(audit.facts)
+    return {"line": scope_line(scope), "not_checked": list(not_checked(scope))}

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from auditor.common.filenames import nfc
 from auditor.evaluate.gadgets import ALL_GADGETS
-from auditor.model.audit import Audit
+from auditor.model.audit import Audit, audit_scope_line
 from auditor.model.findings import Finding, Subject
 
 
@@ -25,6 +25,9 @@ class AuditSide:
     errors: int
     warnings: int
     notices: int
+    #: the audit's scope line: what it judged, and whether the servers' trust stores were
+    #: read (a scope the audit did not record is derived from its facts, and says so)
+    scope: str = ""
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,8 @@ def _side(audit: Audit) -> AuditSide:
         f"{audit.current_version} (predicting {audit.target_version})")
     return AuditSide(audit.cluster, audit.phase, audit.facts.observed_at, version,
                      audit.verdict, audit.summary.get("error", 0),
-                     audit.summary.get("warning", 0), audit.summary.get("notice", 0))
+                     audit.summary.get("warning", 0), audit.summary.get("notice", 0),
+                     audit_scope_line(audit))
 
 
 def _finding_key(finding: Finding) -> ProblemKey:

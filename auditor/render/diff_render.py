@@ -43,7 +43,9 @@ def _outcome(value: str | None) -> str:
 def diff_table(diff: AuditDiff) -> str:
     lines = [f"Before: {VERDICT_WORDS[diff.before.verdict]} ({diff.before.phase}, "
              f"{diff.before.observed_at})  ->  after: {VERDICT_WORDS[diff.after.verdict]} "
-             f"({diff.after.phase}, {diff.after.observed_at})", diff_summary(diff), ""]
+             f"({diff.after.phase}, {diff.after.observed_at})", diff_summary(diff),
+             f"Scope before: {visible(diff.before.scope)}",
+             f"Scope after: {visible(diff.after.scope)}", ""]
     lines += [f"WARNING: {w}" for w in diff.warnings]
     if diff.outcomes:
         lines.append(tabulate([[visible(o.node), GADGET_TITLES.get(o.gadget, o.gadget),
@@ -73,7 +75,9 @@ def diff_table(diff: AuditDiff) -> str:
 
 def diff_markdown(diff: AuditDiff) -> str:
     lines = [f"**What changed: {VERDICT_WORDS[diff.before.verdict].upper()} → "
-             f"{VERDICT_WORDS[diff.after.verdict].upper()}**", "", diff_summary(diff), ""]
+             f"{VERDICT_WORDS[diff.after.verdict].upper()}**", "", diff_summary(diff), "",
+             f"Scope before: {md_escape(diff.before.scope)}", "",
+             f"Scope after: {md_escape(diff.after.scope)}", ""]
     lines += [f"**Warning:** {md_escape(w)}" for w in diff.warnings]
     if diff.warnings:
         lines.append("")

@@ -13,7 +13,7 @@ from auditor.model.audit import Audit
 from auditor.model.cluster import role_family
 from auditor.model.findings import Finding, RuleCheck
 from auditor.model.solution import current
-from auditor.render.context import ReportMeta
+from auditor.render.context import ReportMeta, scope_context
 
 
 def _rules_for(audit: Audit, role: str, host: str) -> list[tuple[str, str]]:
@@ -94,6 +94,7 @@ def render_junit(audit: Audit, meta: ReportMeta) -> str:
     total = failures = errors_total = skipped_total = 0
     by_rule: dict[tuple[str, str], list[RuleCheck]] = {}
     overridden = {o.rule: (p, o) for p in audit.site_policy for o in p.overrides}
+    scope = scope_context(audit)
     for check in audit.checks:
         by_rule.setdefault((check.node, check.rule_id), []).append(check)
     for node in audit.nodes:
@@ -103,7 +104,9 @@ def render_junit(audit: Audit, meta: ReportMeta) -> str:
         for name, value in (("role", node.role), ("phase", audit.phase),
                             ("target_version", audit.target_version),
                             ("verdict", audit.verdict), ("ticket", meta.ticket or ""),
-                            ("rule_set_sha256", audit.rule_set.sha256)):
+                            ("rule_set_sha256", audit.rule_set.sha256),
+                            ("scope", visible(scope["line"])),
+                            *(("not checked", visible(item)) for item in scope["not_checked"])):
             ET.SubElement(properties, "property", name=name, value=value)
         for policy, override in overridden.values():
             ET.SubElement(properties, "property", name=f"site policy: {override.rule}",

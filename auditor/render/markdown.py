@@ -39,8 +39,11 @@ def render_markdown(audit: Audit, meta: ReportMeta) -> str:
     ctx = build_context(audit, meta)
     phase = "pre-change" if audit.phase == "pre" else "post-change"
     lines = [f"**UCCX certificate audit — {md_escape(audit.cluster)} ({phase}): "
-             f"{ctx['verdict']['words'].upper()}**", "", md_escape(ctx["verdict"]["reason"]),
-             ""]
+             f"{ctx['verdict']['words'].upper()}**", "", md_escape(ctx["scope"]["line"]), "",
+             md_escape(ctx["verdict"]["reason"]), ""]
+    if ctx["scope"]["not_checked"]:
+        lines += ["Not checked:", "", *(f"- {md_escape(item)}"
+                                        for item in ctx["scope"]["not_checked"]), ""]
     facts = []
     if meta.ticket:
         facts.append(f"ticket {md_escape(meta.ticket)}")

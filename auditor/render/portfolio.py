@@ -24,7 +24,9 @@ def summary_line(portfolio: Portfolio, folder: Path) -> str:
 
 
 CSV_COLUMNS = ("cluster", "folder", "phase", "verdict", "exit_code", "errors", "warnings",
-               "notices", "accepted_risks", "unknowns", "blockers", "observed_at")
+               "notices", "accepted_risks", "unknowns", "blockers", "observed_at", "scope")
+#: What a portfolio written before the scope was kept shows for it.
+NOT_RECORDED = "not recorded"
 
 
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
@@ -46,7 +48,8 @@ def portfolio_csv(portfolio: Portfolio) -> str:
         unknowns = "; ".join(f"{u.gadget} on {u.node}" for u in c.unknowns)
         writer.writerow([_cell(v) for v in (
             c.cluster, c.folder, c.phase, c.verdict, c.exit_code, c.errors, c.warnings,
-            c.notices, c.accepted_risks, unknowns, blockers, c.observed_at)])
+            c.notices, c.accepted_risks, unknowns, blockers, c.observed_at,
+            c.scope if c.scope is not None else NOT_RECORDED)])
     return out.getvalue()
 
 
@@ -56,7 +59,8 @@ def portfolio_html(portfolio: Portfolio) -> str:
 
     words = {**VERDICT_WORDS, "inconclusive": "inconclusive"}
     return environment().get_template("portfolio.html.j2").render(
-        portfolio=portfolio, verdict_words=words, verdict_order=VERDICTS)
+        portfolio=portfolio, verdict_words=words, verdict_order=VERDICTS,
+        not_recorded=NOT_RECORDED)
 
 
 def write_portfolio(portfolio: Portfolio, folder: Path) -> dict[str, Path]:
