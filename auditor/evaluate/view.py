@@ -52,7 +52,8 @@ from auditor.model.versions import Version, uses_ecdsa
 SCOPES = ("node", "endpoint", "certificate")
 
 _ENDPOINT = {
-    "service": "the service name: finesse, live_data, notification, cuic, platform, os_admin or web",
+    "service": "the service name: finesse, live_data, notification, cuic, platform, "
+               "os_admin or web",
     "service_title": "the service in words, e.g. 'Live Data'",
     "port": "the TCP port probed (or the default port when it was not probed)",
     "gadgets": "the gadgets of this node that need this endpoint",
@@ -518,11 +519,9 @@ def _mark_instances(facts: Facts, node: NodeFacts, endpoints: dict[str, dict[str
             reference, basis = installed[0], "installed"
             where = f"the installed {unit.name} ({installed[1]}) is {reference[:16]}"
         elif len(set(reached.values())) > 1:
-            def age(fp: str) -> tuple[str, int]:
-                cert = facts.certificate(fp)
-                return (cert.not_before if cert else "",
-                        sum(1 for f in reached.values() if f == fp))
-            reference = max(dict.fromkeys(reached.values()), key=age)
+            presented = list(reached.values())
+            reference = max(dict.fromkeys(presented), key=lambda fp: (
+                getattr(facts.certificate(fp), "not_before", ""), presented.count(fp)))
             basis = "newest"
             holders = [f"port {endpoints[s]['port']} ({endpoints[s]['service_title']})"
                        for s, f in reached.items() if f == reference]
