@@ -80,7 +80,7 @@ def test_each_new_scenario_names_its_endpoint_and_rule_in_every_format(tmp_path)
 def test_facts_recorded_before_8444_and_443_leave_their_gadgets_unknown() -> None:
     """An old facts file lacks CUIC and UCCX 443: Live Data and chat/email are unknown (never
     works); the Finesse desktop and the SocialMiner page are judged as before."""
-    facts = load_facts(ROOT / "fixtures/facts/row3-ec-signed-ecdsa.json")
+    facts = load_facts(ROOT / "fixtures/facts/row3-recorded-before-8444-443.json")
     out = _outcomes(audit_facts(facts, "post"))
     for host in (PUB, SUB):
         assert out[(host, "finesse_desktop")] == "works"
