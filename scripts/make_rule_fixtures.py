@@ -544,6 +544,12 @@ RECIPES: dict[str, Callable[[], Facts]] = {
     "row3-offline-socialminer-without-tomcat-ecdsa": lambda: offline_facts(
         "row3-ec-signed-ecdsa", without_ecdsa=(SM,)),
     "not-yet-valid": not_yet_valid,
+    # a Tomcat instance of the publisher on another tomcat than its other instances: the
+    # previous one (restart pending), an expired one; and the keystore read over the VOS CLI
+    "restart-pending": lambda: lab_facts("restart-pending"),
+    "restart-pending-cli-read": lambda: cli_read(
+        "restart-pending", version="11.5(1)", reported={PUB: "11.5.1.10000-61"}),
+    "live-data-broken-by-cuic": lambda: lab_facts("live-data-broken-by-cuic"),
 }
 
 
