@@ -9,11 +9,19 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from audits import audit_facts, lab_audit
 from cli_runner import invoke
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tomcat import serving
 
+from auditor.collect.collect import probe_inventory
+from auditor.collect.inventory import load_inventory
+from auditor.collect.prober import ProbeOptions
+from auditor.collect.trust import load_agent_trust
+from auditor.lab import Lab
+from auditor.lab.scenarios import EC_CA, RSA_CA, Scenario, lab_cluster
 from auditor.model.facts import load_facts
 from auditor.model.solution import builtin
 
@@ -68,9 +76,13 @@ def test_each_new_scenario_names_its_endpoint_and_rule_in_every_format(tmp_path)
         result = invoke("demo", "--scenario", scenario, "--out", out, "--no-color")
         assert result.returncode == 0, result.stderr
         assert outcome in result.stdout
+        # the terminal names the rule that decides the gadget and the endpoint it fired on
+        decided = result.stdout.split("Decided by", 1)[-1]
+        assert rule in decided and "(CUIC)" in decided, result.stdout
         for name in ("report.html", "report.md", "audit.json", "junit.xml"):
             text = (out / name).read_text(encoding="utf-8")
             assert rule in text, (scenario, name)
+            assert "(CUIC)" in text or "on cuic" in text, (scenario, name)
             if name != "junit.xml":  # a certificate finding's case names the certificate
                 assert "8444" in text, (scenario, name)
         data = json.loads((out / "audit.json").read_text(encoding="utf-8"))
@@ -123,3 +135,89 @@ def test_removing_or_failing_any_endpoint_never_moves_a_gadget_towards_works(dat
                       gadget].family) for h, s in chosen)
         if hit:
             assert outcome != "works", (host, gadget, chosen, fail)
+
+
+@pytest.mark.tomcat
+@pytest.mark.slow
+def test_a_real_tomcat_presenting_another_tomcat_on_8444_than_on_8445_is_a_restart_pending(
+        tmp_path) -> None:
+    """One Apache Tomcat 10 whose publisher connectors for Finesse (8445) and CUIC (8444)
+    hold different tomcat certificates, as a node whose CUIC was not restarted after an
+    upload: a post audit finds the restart pending on the CUIC instance alone and names its
+    restart."""
+    with serving(tmp_path / "tomcat", [("restart-pending", "1.3")]) as tomcat:
+        site = tomcat.site("restart-pending")
+        facts = probe_inventory(load_inventory(site.inventory_path),
+                                trust=load_agent_trust(str(site.agent_trust_path)),
+                                options=ProbeOptions(connect_timeout=3, handshake_timeout=3))
+    publisher = facts.node(PUB)
+    leaves = {s: next(h.chain[0] for h in publisher.endpoint(s).handshakes
+                      if h.profile == "browser") for s in ("finesse", "cuic", "platform")}
+    assert leaves["finesse"] == leaves["platform"] != leaves["cuic"], leaves
+    audit = audit_facts(facts, "post")
+    pending = [f for f in audit.findings if f.rule_id == "tomcat-restart-pending"]
+    assert [(f.node, f.subject.key) for f in pending] == [(PUB, "cuic")]
+    assert "Cisco Unified Intelligence Center Reporting Service" in pending[0].message
+    assert "unverified" in pending[0].message
+    out = _outcomes(audit)
+    assert out[(PUB, "live_data")] == "unknown"
+    assert out[(SUB, "live_data")] == "works"
+    assert audit.verdict == "no_go"
+
+
+_INSTANCES = [(node, service) for node in (0, 1) for service in ("finesse", "cuic", "platform")]
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.sets(st.sampled_from(_INSTANCES), min_size=1).filter(
+    lambda chosen: all(sum(n == node for n, _ in chosen) < 3 for node in (0, 1))))
+def test_any_tomcat_instance_left_on_the_previous_certificate_is_found_and_never_works(
+        chosen) -> None:
+    """Any set of Tomcat instances of either UCCX node still on the previous tomcat (each
+    node keeping one instance on the new one): the rule names exactly those (node, service),
+    and every gadget that needs one of them, on that node or (UCCX 443) on SocialMiner, is
+    not works."""
+    base = lab_cluster(RSA_CA, EC_CA)
+    nodes = tuple(replace(spec, instances=tuple((s, "previous") for n, s in sorted(chosen)
+                                                if n == index))
+                  if index < 2 else spec for index, spec in enumerate(base))
+    scenario = Scenario("restart-pending-any", "property", "11.5(1)", nodes)
+    with Lab(scenario) as lab:
+        facts = probe_inventory(load_inventory(lab.inventory_path),
+                                trust=load_agent_trust(str(lab.agent_trust_path)),
+                                options=ProbeOptions(connect_timeout=3, handshake_timeout=3))
+    audit = audit_facts(facts, "post")
+    hosts = (PUB, SUB)
+    pending = {(f.node, f.subject.key) for f in audit.findings
+               if f.rule_id == "tomcat-restart-pending"}
+    assert pending == {(hosts[n], s) for n, s in chosen}
+    out = _outcomes(audit)
+    solution = builtin()
+    for n, service in chosen:
+        for gadget in solution.gadgets_needing("uccx", service):
+            served_on = [hosts[n]] if solution.gadgets[gadget].family == "uccx" else [SM]
+            for host in served_on:
+                assert out[(host, gadget)] != "works", (host, gadget, chosen)
+    assert audit.verdict == "no_go"
+
+
+def _on_tomcat_instances(audit) -> set[tuple[str, str, str]]:
+    return {(f.rule_id, f.node, f.subject.key) for f in audit.findings
+            if f.subject.scope == "endpoint" and f.subject.key in ("cuic", "platform")}
+
+
+def test_the_pre_phase_projects_8444_and_443_presenting_tomcat_in_every_state() -> None:
+    """Before the 11.5 upgrade, CUIC and UCCX web services are projected as what they are,
+    Tomcat instances presenting tomcat whatever tomcat-ECDSA becomes: the pre audit of a
+    cluster that becomes row 4 (row 1) gives row 4's (row 1's) outcomes, and the same
+    findings on 8444 and 443 as the audit after the upgrade."""
+    for before, after in (("pre-upgrade-ca-signed", "row4-upgrade-trap"),
+                          ("pre-upgrade-self-signed", "row1-self-signed")):
+        pre, post = lab_audit(before), lab_audit(after)
+        assert pre.phase == "pre"
+        assert _outcomes(pre) == _outcomes(post), before
+        assert _on_tomcat_instances(pre) == _on_tomcat_instances(post), before
+    # a self-signed tomcat prompts on every instance, CUIC and 443 too, before as after
+    assert {("self-signed-tomcat-prompts-agents", host, service) for host in (PUB, SUB)
+            for service in ("cuic", "platform")} <= _on_tomcat_instances(
+                lab_audit("pre-upgrade-self-signed"))
