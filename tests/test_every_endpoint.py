@@ -9,12 +9,10 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
 from audits import audit_facts, lab_audit
 from cli_runner import invoke
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tomcat import serving
 
 from auditor.collect.collect import probe_inventory
 from auditor.collect.inventory import load_inventory
@@ -136,33 +134,6 @@ def test_removing_or_failing_any_endpoint_never_moves_a_gadget_towards_works(dat
         if hit:
             assert outcome != "works", (host, gadget, chosen, fail)
 
-
-@pytest.mark.tomcat
-@pytest.mark.slow
-def test_a_real_tomcat_presenting_another_tomcat_on_8444_than_on_8445_is_a_restart_pending(
-        tmp_path) -> None:
-    """One Apache Tomcat 10 whose publisher connectors for Finesse (8445) and CUIC (8444)
-    hold different tomcat certificates, as a node whose CUIC was not restarted after an
-    upload: a post audit finds the restart pending on the CUIC instance alone and names its
-    restart."""
-    with serving(tmp_path / "tomcat", [("restart-pending", "1.3")]) as tomcat:
-        site = tomcat.site("restart-pending")
-        facts = probe_inventory(load_inventory(site.inventory_path),
-                                trust=load_agent_trust(str(site.agent_trust_path)),
-                                options=ProbeOptions(connect_timeout=3, handshake_timeout=3))
-    publisher = facts.node(PUB)
-    leaves = {s: next(h.chain[0] for h in publisher.endpoint(s).handshakes
-                      if h.profile == "browser") for s in ("finesse", "cuic", "platform")}
-    assert leaves["finesse"] == leaves["platform"] != leaves["cuic"], leaves
-    audit = audit_facts(facts, "post")
-    pending = [f for f in audit.findings if f.rule_id == "tomcat-restart-pending"]
-    assert [(f.node, f.subject.key) for f in pending] == [(PUB, "cuic")]
-    assert "Cisco Unified Intelligence Center Reporting Service" in pending[0].message
-    assert "unverified" in pending[0].message
-    out = _outcomes(audit)
-    assert out[(PUB, "live_data")] == "unknown"
-    assert out[(SUB, "live_data")] == "works"
-    assert audit.verdict == "no_go"
 
 
 _INSTANCES = [(node, service) for node in (0, 1) for service in ("finesse", "cuic", "platform")]
