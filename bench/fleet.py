@@ -84,8 +84,9 @@ def _address(index: int) -> str:
 def layout(endpoints: int, *, silent: int = 0, all_ports: bool = False) -> list[FleetNode]:
     """The nodes that make ``endpoints`` endpoints, the last ``silent`` of them silent.
 
-    A publisher and a subscriber (3 ports each, 5 with ``all_ports``), then SocialMiner
-    nodes of 2 ports each; silent endpoints are whole SocialMiner nodes at the end.
+    A publisher and a subscriber (the map's default ports each, and OS Administration too
+    with ``all_ports``), then SocialMiner nodes of 2 ports each; silent endpoints are whole
+    SocialMiner nodes at the end.
     """
     uccx = (*DEFAULT_PORTS["uccx"], *(EXTRA_UCCX_PORTS if all_ports else ()))
     socialminer = tuple(DEFAULT_PORTS["socialminer"])

@@ -401,9 +401,9 @@ def tomcat_helper() -> ModuleType:
 
 def tomcat_scale_scenario(endpoints: int) -> Scenario:
     """``endpoints`` endpoints as one FAQ-row-4 inventory, laid out as the lab fleet is: a
-    publisher and a subscriber (3 ports each), then SocialMiner nodes (2 ports each); every
-    node has its own keys and certificates (``tomcat`` RSA-CA-signed, ``tomcat-ECDSA``
-    self-signed) and its own loopback address."""
+    publisher and a subscriber (the map's default ports each), then SocialMiner nodes (2
+    ports each); every node has its own keys and certificates (``tomcat`` RSA-CA-signed,
+    ``tomcat-ECDSA`` self-signed) and its own loopback address."""
     from auditor.lab.scenarios import RSA_CA, SELF_SIGNED, NodeSpec, Scenario
     from auditor.model.cluster import DEFAULT_PORTS
 

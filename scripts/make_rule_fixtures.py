@@ -5,7 +5,8 @@ Every file is what the real prober recorded from loopback TLS servers:
 
 - lab scenarios as they are, or with an inventory edit: a node left out, a port that
   refuses connections, an endpoint not probed, a declaration, another running version,
-  CUIC and OS Administration probed too (--all-ports);
+  OS Administration probed too (--all-ports), CUIC and UCCX web services left out as a
+  version before they were probed by default recorded them;
 - a few clusters the lab has no scenario for, served by this script from certificates
   made with the lab's CAs: a 1024-bit RSA key, multi-server SAN certificates, a chain sent
   out of order, a leaf without an authority key identifier, signatures that do not verify
@@ -518,6 +519,11 @@ RECIPES: dict[str, Callable[[], Facts]] = {
     "keystore-bad-tomcat-signature": keystore_bad_tomcat_signature,
     "row3-recorded-before-key-usage": lambda: recorded_before_key_usage(
         lab_facts("row3-ec-signed-ecdsa")),
+    # what a version before CUIC 8444 and UCCX web services 443 were probed by default
+    # recorded: neither endpoint of either UCCX node is in the facts
+    "row3-recorded-before-8444-443": lambda: lab_facts(
+        "row3-ec-signed-ecdsa", skip=tuple((host, service) for host in (PUB, SUB)
+                                           for service in ("cuic", "platform"))),
     # the VOS CLI of every node read: it reports the version the inventory declares, another
     # one than the inventory, or the subscriber another release than the publisher
     "row3-socialminer-declared-rsa-signed-tomcat-ecdsa": lambda: lab_facts(
@@ -538,6 +544,12 @@ RECIPES: dict[str, Callable[[], Facts]] = {
     "row3-offline-socialminer-without-tomcat-ecdsa": lambda: offline_facts(
         "row3-ec-signed-ecdsa", without_ecdsa=(SM,)),
     "not-yet-valid": not_yet_valid,
+    # a Tomcat instance of the publisher on another tomcat than its other instances: the
+    # previous one (restart pending), an expired one; and the keystore read over the VOS CLI
+    "restart-pending": lambda: lab_facts("restart-pending"),
+    "restart-pending-cli-read": lambda: cli_read(
+        "restart-pending", version="11.5(1)", reported={PUB: "11.5.1.10000-61"}),
+    "live-data-broken-by-cuic": lambda: lab_facts("live-data-broken-by-cuic"),
 }
 
 

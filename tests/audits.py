@@ -24,7 +24,7 @@ from auditor.evaluate.projection import settings_for
 from auditor.evaluate.ruleset import load_ruleset
 from auditor.lab import SCENARIOS, Lab, pki
 from auditor.model.audit import Audit
-from auditor.model.cluster import Inventory, Node
+from auditor.model.cluster import DEFAULT_PORTS, Inventory, Node
 from auditor.model.facts import Facts
 
 OPTIONS = ProbeOptions(connect_timeout=3, handshake_timeout=3)
@@ -89,7 +89,7 @@ def hostile_audit() -> Audit:
     with serve_issued(pki.Issued(cert, key)) as port:
         inventory = Inventory("hostile", "11.5(1)", (Node(
             "evil.example", "uccx-publisher", "127.0.0.1",
-            {"finesse": port, "live_data": port, "notification": port}),))
+            dict.fromkeys(DEFAULT_PORTS["uccx"], port)),))
         facts = probe_inventory(inventory, trust=AgentTrust("test", ()), options=OPTIONS)
-    assert facts.nodes[0].endpoints[0].reachable
+    assert all(e.reachable for e in facts.nodes[0].endpoints)
     return audit_facts(facts, "post")

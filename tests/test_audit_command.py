@@ -17,7 +17,7 @@ from auditor.lab import SCENARIOS, Lab
 
 pytestmark = pytest.mark.slow
 
-W, P, F, B = "works", "prompt_accept_works", "prompt_accept_fails", "broken"
+W, P, F, B, U = "works", "prompt_accept_works", "prompt_accept_fails", "broken", "unknown"
 
 
 def grid(pub: tuple[str, str], sub: tuple[str, str], sm: tuple[str, str]) -> dict:
@@ -38,12 +38,18 @@ EXPECTED = {
     "pre-upgrade-ca-signed": ("no_go", grid((W, F), (W, F), (P, W))),
     "pre-upgrade-self-signed": ("go_with_actions", grid((P, P), (P, P), (P, P))),
     "mixed-cluster": ("no_go", grid((W, W), (W, F), (W, W))),
-    "hygiene-expired": ("no_go", grid((B, W), (W, W), (W, W))),
-    "hygiene-sha1": ("no_go", grid((P, W), (W, W), (W, W))),
-    "hygiene-cn-without-san": ("no_go", grid((P, W), (W, W), (W, W))),
-    "hygiene-wrong-host": ("no_go", grid((P, W), (W, W), (W, W))),
-    "hygiene-missing-intermediate": ("go_with_actions", grid((P, W), (W, W), (W, W))),
+    # the publisher's spoilt tomcat is presented by CUIC 8444 too, which Live Data needs,
+    # and by UCCX web services 443, which the chat/email gadget needs
+    "hygiene-expired": ("no_go", grid((B, B), (W, W), (B, W))),
+    "hygiene-sha1": ("no_go", grid((P, P), (W, W), (P, W))),
+    "hygiene-cn-without-san": ("no_go", grid((P, P), (W, W), (P, W))),
+    "hygiene-wrong-host": ("no_go", grid((P, P), (W, W), (P, W))),
+    "hygiene-missing-intermediate": ("go_with_actions", grid((P, P), (W, W), (P, W))),
     "hygiene-wildcard": ("go_with_actions", grid((W, W), (W, W), (W, W))),
+    # CUIC 8444 alone presents an expired certificate: Live Data is broken through it
+    "live-data-broken-by-cuic": ("no_go", grid((W, B), (W, W), (W, W))),
+    # CUIC 8444 still presents the previous tomcat: restart pending, Live Data unknown
+    "restart-pending": ("no_go", grid((W, U), (W, W), (W, W))),
 }
 
 

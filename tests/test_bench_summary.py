@@ -254,7 +254,8 @@ def test_the_tomcat_step_serves_the_test_suites_tomcat_and_100_endpoints_as_one_
     scenario = run.tomcat_scale_scenario(100)
     roles = [spec.role for spec in scenario.nodes]
     assert roles[:2] == ["uccx-publisher", "uccx-subscriber"]
-    assert set(roles[2:]) == {"socialminer"} and len(roles) == 49
+    # a publisher and a subscriber of 5 default ports each, then SocialMiner nodes of 2
+    assert set(roles[2:]) == {"socialminer"} and len(roles) == 47
     assert sum(len(Node(s.host, s.role).endpoints()) for s in scenario.nodes) == 100
     assert {(s.tomcat, s.tomcat_ecdsa) for s in scenario.nodes} == {
         ("rsa_ca_signed", "self_signed")}  # FAQ row 4, as the cluster step

@@ -198,9 +198,11 @@ def test_chromium_refuses_the_servers_the_audit_calls_broken(tmp_path: Path) -> 
         inventory.write_text(
             'cluster: refused\nversion: "11.5(1)"\nnodes:\n'
             f"  - {{host: pub.refused.example, address: 127.0.0.1, role: uccx-publisher,\n"
-            f"     ports: {{finesse: {x448}, live_data: {x448}, notification: {x448}}}}}\n"
+            f"     ports: {{finesse: {x448}, live_data: {x448}, notification: {x448},\n"
+            f"             cuic: {x448}, platform: {x448}}}}}\n"
             f"  - {{host: sub.refused.example, address: 127.0.0.1, role: uccx-subscriber,\n"
-            f"     ports: {{finesse: {tls10}, live_data: {tls10}, notification: {tls10}}}}}\n"
+            f"     ports: {{finesse: {tls10}, live_data: {tls10}, notification: {tls10},\n"
+            f"             cuic: {tls10}, platform: {tls10}}}}}\n"
             f"  - {{host: sm.refused.example, address: 127.0.0.1, role: socialminer,\n"
             f"     ports: {{web: {closed}, notification: {closed}}}}}\n")
         out = tmp_path / "out"
@@ -215,7 +217,10 @@ def test_chromium_refuses_the_servers_the_audit_calls_broken(tmp_path: Path) -> 
                                                "live_data": "broken"}
     assert outcomes["sub.refused.example"] == {"finesse_desktop": "broken",
                                                "live_data": "broken"}
-    assert set(outcomes["sm.refused.example"].values()) == {"unknown"}
+    # SocialMiner's own ports refuse: its web page is unknown; the chat/email gadget also
+    # needs UCCX 443, which browsers cannot connect to: broken
+    assert outcomes["sm.refused.example"] == {"chat_email": "broken",
+                                              "socialminer_web": "unknown"}
     found = {(f["rule_id"], f["node"]) for f in audit["findings"]}
     assert ("endpoint-unreachable", "sm.refused.example") in found
     assert not {n for rule, n in found if rule == "endpoint-unreachable"} - {
@@ -224,7 +229,8 @@ def test_chromium_refuses_the_servers_the_audit_calls_broken(tmp_path: Path) -> 
                              ("sub.refused.example", tls10, "TLS 1.0")):
         messages = [f["message"] for f in audit["findings"]
                     if f["rule_id"] == "browsers-cannot-connect" and f["node"] == host]
-        assert len(messages) == 3, messages
+        # every default endpoint of a UCCX node: 8445, 7443, 12015, 8444 and 443
+        assert len(messages) == 5, messages
         assert all(host in m and f"port {port}" in m and what in m for m in messages)
 
 

@@ -50,7 +50,7 @@ def test_probe_inventory_writes_facts_and_prints_tables(lab, tmp_path) -> None:
     assert [n["tomcat_ecdsa"]["state"] for n in facts["nodes"]] == ["self_signed"] * 3
     assert "browser gets" in done.stdout and "tomcat-ECDSA" in done.stdout
     assert "EC self-signed" in done.stdout
-    assert "probed 8 endpoints" in done.stderr
+    assert "probed 12 endpoints" in done.stderr
 
 
 def test_quick_look_at_host_and_port(lab) -> None:

@@ -12,18 +12,18 @@ from auditor.collect.prober import ProbeOptions, probe_all
 from bench.fleet import Fleet, layout
 
 
-def test_ten_endpoints_are_a_publisher_a_subscriber_and_two_socialminers() -> None:
-    nodes = layout(10)
+def test_fourteen_endpoints_are_a_publisher_a_subscriber_and_two_socialminers() -> None:
+    nodes = layout(14)
     assert [n.role for n in nodes] == ["uccx-publisher", "uccx-subscriber", "socialminer",
                                        "socialminer"]
-    assert sum(len(n.services) for n in nodes) == 10
+    assert sum(len(n.services) for n in nodes) == 14
     assert len({n.address for n in nodes}) == len(nodes)
     assert all(n.address.startswith("127.") for n in nodes)
 
 
-def test_all_ports_gives_the_uccx_nodes_five_ports() -> None:
-    nodes = layout(12, all_ports=True)
-    assert [len(n.services) for n in nodes] == [5, 5, 2]
+def test_all_ports_gives_the_uccx_nodes_six_ports() -> None:
+    nodes = layout(14, all_ports=True)
+    assert [len(n.services) for n in nodes] == [6, 6, 2]
 
 
 def test_silent_endpoints_are_whole_socialminer_nodes_at_the_end() -> None:
@@ -47,9 +47,9 @@ def test_counts_that_cannot_be_laid_out_are_refused(endpoints: int, silent: int)
 
 
 def test_each_profile_gets_the_fleet_leaf_and_silent_endpoints_time_out(tmp_path) -> None:
-    with Fleet(10, tmp_path, silent=2, processes=2) as fleet:
+    with Fleet(14, tmp_path, silent=2, processes=2) as fleet:
         inventory = load_inventory(fleet.inventory_path)
-        assert sum(len(n.endpoints()) for n in inventory.nodes) == 10
+        assert sum(len(n.endpoints()) for n in inventory.nodes) == 14
         results = probe_all([Target(e.host, e.port, e.address) for e in fleet.endpoints],
                             ProbeOptions(connect_timeout=2, handshake_timeout=0.5))
         for endpoint, handshakes in zip(fleet.endpoints, results, strict=True):
@@ -68,7 +68,7 @@ def test_each_profile_gets_the_fleet_leaf_and_silent_endpoints_time_out(tmp_path
 
 
 def test_a_late_server_still_completes_every_handshake(tmp_path) -> None:
-    with Fleet(8, tmp_path, latency_ms=20, processes=1) as fleet:
+    with Fleet(12, tmp_path, latency_ms=20, processes=1) as fleet:
         results = probe_all([Target(e.host, e.port, e.address) for e in fleet.endpoints],
                             ProbeOptions(connect_timeout=2, handshake_timeout=2))
         for endpoint, handshakes in zip(fleet.endpoints, results, strict=True):

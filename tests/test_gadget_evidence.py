@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from cli_runner import invoke
+from cryptography import x509
 from test_offline_audit import INVENTORY, LAB, downloads
 
 from auditor.collect.offline import declared_facts
@@ -87,6 +88,13 @@ def test_offline_11_5_with_only_tomcat_pem_downloaded_is_inconclusive(tmp_path: 
         assert unknown["rules"] == ["tomcat-ecdsa-state-unknown"]
 
 
+def _lab_made() -> dt.datetime:
+    """When fixtures/lab was written (its roots begin a day before): every certificate
+    there is valid the day after, except those a scenario makes expired on purpose."""
+    root = x509.load_pem_x509_certificate((LAB / "agent-trust.pem").read_bytes())
+    return root.not_valid_before_utc + dt.timedelta(days=1)
+
+
 def _offline(scenario: str, missing: tuple[str, ...]) -> dict[str, Any]:
     spec = SCENARIOS[scenario]
     inventory = Inventory(scenario, spec.version, tuple(
@@ -97,8 +105,7 @@ def _offline(scenario: str, missing: tuple[str, ...]) -> dict[str, Any]:
         for host in missing:
             (folder / host / "tomcat-ECDSA.pem").unlink()
         facts = declared_facts(inventory, trust=load_agent_trust(str(LAB / "agent-trust.pem")),
-                               from_pem=folder, at=dt.datetime(2026, 11, 28,
-                                                               tzinfo=dt.timezone.utc))
+                               from_pem=folder, at=_lab_made() + dt.timedelta(days=1))
     return json.loads(facts_to_json(facts))
 
 

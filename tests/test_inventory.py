@@ -43,10 +43,12 @@ def test_default_ports_per_role_and_all_ports(tmp_path) -> None:
                       "  - {host: a.example, role: uccx-subscriber}\n"
                       "  - {host: b.example, role: socialminer}\n")
     uccx, sm = inventory.nodes
-    assert uccx.endpoints() == {"notification": 7443, "finesse": 8445, "live_data": 12015}
+    # CUIC and UCCX web services are Tomcat instances agents meet: probed by default
+    assert uccx.endpoints() == {"notification": 7443, "finesse": 8445, "live_data": 12015,
+                                "cuic": 8444, "platform": 443}
     assert uccx.endpoints(all_ports=True) == {"notification": 7443, "os_admin": 8443,
                                               "cuic": 8444, "finesse": 8445,
-                                              "live_data": 12015}
+                                              "live_data": 12015, "platform": 443}
     assert sm.endpoints() == {"web": 443, "notification": 7443}
     assert sm.endpoints(all_ports=True) == sm.endpoints()
 
@@ -56,6 +58,20 @@ def test_port_override_merges_with_the_defaults(tmp_path) -> None:
                       "  - {host: a.example, role: uccx-publisher, ports: {live_data: 1}}\n")
     assert inventory.nodes[0].endpoints()["live_data"] == 1
     assert inventory.nodes[0].endpoints()["finesse"] == 8445
+
+
+def test_an_inventory_may_move_cuic_and_platform_and_an_old_one_gets_them(tmp_path) -> None:
+    """The port keys cuic and platform are accepted; an inventory written before they were
+    probed by default (no such key) gets their default ports."""
+    moved = _load(tmp_path, 'cluster: c\nversion: "11.5(1)"\nnodes:\n'
+                  "  - {host: a.example, role: uccx-publisher, "
+                  "ports: {cuic: 9444, platform: 9443, finesse: 8445}}\n")
+    assert moved.nodes[0].endpoints()["cuic"] == 9444
+    assert moved.nodes[0].endpoints()["platform"] == 9443
+    old = _load(tmp_path, 'cluster: c\nversion: "11.5(1)"\nnodes:\n'
+                "  - {host: a.example, role: uccx-publisher, ports: {finesse: 8445}}\n")
+    assert old.nodes[0].endpoints() == {"notification": 7443, "finesse": 8445,
+                                        "live_data": 12015, "cuic": 8444, "platform": 443}
 
 
 BAD = [

@@ -95,7 +95,7 @@ def test_an_audit_of_such_certificates_keeps_every_library_warning_off_stderr(
                              f'  - host: {HOST}\n    address: 127.0.0.1\n'
                              f'    role: uccx-publisher\n'
                              f'    ports: {{finesse: {port}, notification: {port}, '
-                             f'live_data: {port}}}\n')
+                             f'live_data: {port}, cuic: {port}, platform: {port}}}\n')
         done = _run("audit", "--inventory", inventory, "--agent-trust", trust, "--phase",
                     "post", "--out", tmp_path / "out", cwd=tmp_path)
     _assert_quiet(done)

@@ -48,7 +48,7 @@ def test_a_terminal_gets_a_progress_bar_and_a_pipe_gets_plain_lines(tmp_path) ->
     assert piped.returncode == 0
     # a pipe: one line for the cluster, none per endpoint
     assert piped.stderr.splitlines() == [
-        "[1/1] lab-row3-ec-signed-ecdsa: probed 8 endpoints, 8 answered"]
+        "[1/1] lab-row3-ec-signed-ecdsa: probed 12 endpoints, 12 answered"]
     assert "probing" not in piped.stdout
 
 

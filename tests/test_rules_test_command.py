@@ -87,6 +87,7 @@ def test_an_unexpected_finding_fails_the_case(tmp_path: Path) -> None:
     done = invoke("rules", "test", case_folder(tmp_path, extra=text))
     assert done.returncode == 1
     assert ":5: expect.findings: expected no other finding; got also " \
+           "ca-signed-certificate-not-accepted uccx-pub cuic, " \
            "ca-signed-certificate-not-accepted uccx-pub finesse" in done.stdout
 
 

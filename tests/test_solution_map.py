@@ -128,7 +128,7 @@ def _broken_map(tmp_path: Path, change) -> Path:
 MAP_MISTAKES = {
     "gadget needs a service its family lacks": (
         lambda d: d["gadgets"]["live_data"]["needs"].append("web"),
-        "gadgets.live_data.needs[1]: 'web' is not a service of the uccx family"),
+        "gadgets.live_data.needs[3]: 'web' is not a service of the uccx family"),
     "two services of a family on one port": (
         lambda d: d["families"]["uccx"]["services"]["cuic"].update(port=8445),
         "families.uccx.services.cuic.port: port 8445 is already the port of finesse"),

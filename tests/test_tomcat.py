@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from audits import audit_facts
 from browsing import check_browser_against_prober
 from cdp import Browser, host_resolver_rules
 from test_verdict_without_evidence import (
@@ -306,3 +307,27 @@ def test_tomcat_unreachable_inventory_is_inconclusive(tomcat: Tomcat, tmp_path,
                        "--handshake-timeout", "1", "--out", str(tmp_path / "out"),
                        monkeypatch=monkeypatch)
     check_unreachable_audit(tmp_path / "out", code)
+
+
+def test_a_real_tomcat_presenting_another_tomcat_on_8444_than_on_8445_is_a_restart_pending(
+        tmp_path) -> None:
+    """One Apache Tomcat 10 whose publisher connectors for Finesse (8445) and CUIC (8444)
+    hold different tomcat certificates, as a node whose CUIC was not restarted after an
+    upload: a post audit finds the restart pending on the CUIC instance alone and names its
+    restart."""
+    with serving(tmp_path / "tomcat", [("restart-pending", "1.3")]) as tomcat:
+        site = tomcat.site("restart-pending")
+        facts = _probe(site.inventory_path, site.agent_trust_path)
+    publisher = facts.node(PUB)
+    leaves = {s: next(h.chain[0] for h in publisher.endpoint(s).handshakes
+                      if h.profile == "browser") for s in ("finesse", "cuic", "platform")}
+    assert leaves["finesse"] == leaves["platform"] != leaves["cuic"], leaves
+    audit = audit_facts(facts, "post")
+    pending = [f for f in audit.findings if f.rule_id == "tomcat-restart-pending"]
+    assert [(f.node, f.subject.key) for f in pending] == [(PUB, "cuic")]
+    assert "Cisco Unified Intelligence Center Reporting Service" in pending[0].message
+    assert "unverified" in pending[0].message
+    out = {(n.host, g): r.outcome for n in audit.nodes for g, r in n.gadgets.items()}
+    assert out[(PUB, "live_data")] == "unknown"
+    assert out[(SUB, "live_data")] == "works"
+    assert audit.verdict == "no_go"

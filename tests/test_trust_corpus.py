@@ -30,7 +30,7 @@ from auditor.collect.openssl_private import set_groups, set_sigalgs
 from auditor.collect.prober import ProbeOptions, handshake
 from auditor.collect.trust import TRUSTED, AgentTrust, check_chain
 from auditor.model.certificate import covers_host
-from auditor.model.cluster import Inventory, Node
+from auditor.model.cluster import DEFAULT_PORTS, Inventory, Node
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -144,7 +144,7 @@ def refused_by_the_rules(shape: Shape, port: int) -> bool:
     connect: every gadget broken by ``browsers-cannot-connect`` (not unknown because the
     endpoint could not be reached)."""
     node = Node(shape.host, "uccx-publisher", "127.0.0.1",
-                {"finesse": port, "live_data": port, "notification": port}, {})
+                dict.fromkeys(DEFAULT_PORTS["uccx"], port), {})
     facts = probe_inventory(Inventory("corpus", "11.5(1)", (node,)),
                             trust=AgentTrust("file:corpus", shape.roots), options=OPTIONS)
     audit = audit_facts(facts, "post")
@@ -214,7 +214,8 @@ def test_an_ec_leaf_browsers_refuse_beside_a_valid_rsa_one_is_never_works(
     inventory.write_text(f"cluster: corpus\nversion: \"11.5(1)\"\nnodes:\n"
                          f"  - host: {HOST}\n    address: 127.0.0.1\n"
                          f"    role: uccx-publisher\n    ports: {{finesse: {port}, "
-                         f"live_data: {port}, notification: {port}}}\n")
+                         f"live_data: {port}, notification: {port}, cuic: {port}, "
+                         f"platform: {port}}}\n")
     out = tmp_path / "out"
     done = subprocess.run([sys.executable, "-m", "auditor", "audit", "--inventory",
                            str(inventory), "--agent-trust", str(trust), "--phase", "post",

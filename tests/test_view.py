@@ -85,8 +85,8 @@ def test_a_default_endpoint_missing_from_the_facts_is_a_subject_marked_not_probe
 def test_endpoints_come_in_the_canonical_service_order() -> None:
     _, view = views("row1-self-signed")
     assert [[e["service"] for e in n.endpoints] for n in view.nodes] == [
-        ["finesse", "live_data", "notification"], ["finesse", "live_data", "notification"],
-        ["web", "notification"]]
+        ["finesse", "live_data", "notification", "cuic", "platform"],
+        ["finesse", "live_data", "notification", "cuic", "platform"], ["web", "notification"]]
 
 
 def test_certificates_are_counted_from_the_change_date() -> None:

@@ -156,10 +156,11 @@ class Tomcat:
             certs = certificates[spec.host]
             for service in Node(spec.host, spec.role).endpoints():
                 ecdsa = presents_ecdsa(spec, service, version)
+                # an instance of the node's Tomcat may present another tomcat than the
+                # keystore's (a scenario's restart pending)
                 endpoints.append(LabEndpoint(
                     spec.host, spec.role, service, address, self._reserve_port(address),
-                    certs.tomcat, certs.tomcat_sent_chain,
-                    certs.tomcat_ecdsa if ecdsa else None))
+                    *certs.tomcat_of(service), certs.tomcat_ecdsa if ecdsa else None))
         site = TomcatSite(name, scenario, max_tls, certificates, tuple(endpoints),
                           self.workdir / "sites" / name)
         self.sites[name] = site

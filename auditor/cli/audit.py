@@ -54,6 +54,7 @@ def print_result(result, *, err: bool = False, voice: Voice | None = None) -> No
     (on standard error with ``err``); with a quiet ``voice``, the verdict line only."""
     from auditor.render.audit_text import (
         cluster_line,
+        deciding_text,
         gadget_table,
         scope_text,
         site_policy_text,
@@ -72,6 +73,10 @@ def print_result(result, *, err: bool = False, voice: Voice | None = None) -> No
     width = terminal_width(sys.stderr if err else sys.stdout)
     voice.say(gadget_table(result.audit, width=width), err=err)
     voice.say("", err=err)
+    decided = deciding_text(result.audit)
+    if decided:
+        voice.say(decided, err=err)
+        voice.say("", err=err)
     if result.audit.unknowns:
         voice.say(unknowns_text(result.audit), err=err)
         voice.say("", err=err)

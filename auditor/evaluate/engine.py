@@ -21,7 +21,7 @@ from typing import Any
 from auditor import __version__
 from auditor.common.errors import InputError
 from auditor.evaluate.conditions import lookup, render
-from auditor.evaluate.gadgets import gadgets_of, served_by
+from auditor.evaluate.gadgets import gadgets_of
 from auditor.evaluate.projection import Settings
 from auditor.evaluate.ruleset import Rule, RuleSet
 from auditor.evaluate.view import (
@@ -40,6 +40,7 @@ from auditor.model.audit import (
     RuleBrief,
     RuleSetInfo,
 )
+from auditor.model.cluster import role_family
 from auditor.model.facts import Facts
 from auditor.model.findings import (
     NODE,
@@ -58,6 +59,7 @@ from auditor.model.findings import (
     Unknown,
 )
 from auditor.model.scope import scope_of
+from auditor.model.solution import current
 from auditor.model.verdicts import decide
 
 
@@ -79,14 +81,15 @@ def _subjects(rule: Rule, node: NodeView, cluster: Mapping[str, Any]) -> Iterato
             if rule.services is None or endpoint["service"] in rule.services:
                 yield _Subject(Subject("endpoint", endpoint["service"]), order,
                                {**base, "endpoint": endpoint},
-                               tuple(endpoint["gadgets"]), endpoint["predicted"])
+                               (*endpoint["gadgets"], *endpoint["remote_gadgets"]),
+                               endpoint["predicted"])
     else:
         for order, cert in enumerate(node.certificates):
             if rule.services is not None and not set(cert["services"]) & set(rule.services):
                 continue
             gadgets = tuple(dict.fromkeys(
                 g for e in node.endpoints if e["browser"]["fingerprint"] == cert["fingerprint"]
-                for g in e["gadgets"]))
+                for g in (*e["gadgets"], *e["remote_gadgets"])))
             yield _Subject(Subject("certificate", cert["short_fingerprint"], cert["kind"]),
                            order, {**base, "certificate": cert}, gadgets, False)
 
@@ -189,8 +192,8 @@ class _Gaps:
     @property
     def fallback(self) -> list[tuple[str, str, str]]:
         """Reasons when no finding on the node says what would settle it."""
-        reasons = [f"port {e['port']} ({e['service']}) of {self.host} gave no browser a "
-                   "certificate" for e in self.endpoints]
+        reasons = [f"port {e['port']} ({e['service']}) of {e.get('host', self.host)} gave no "
+                   "browser a certificate" for e in self.endpoints]
         reasons += [f"rule {r} could not look at what it judges on {self.host}"
                     for r in self.rules]
         return [("", reason, f"Audit {self.host} again with every endpoint it serves "
@@ -198,13 +201,39 @@ class _Gaps:
                 for reason in reasons]
 
 
-def _evidence_gaps(node: NodeView, gadget: str, blind: list[str]) -> _Gaps:
-    """What of a gadget's evidence is missing on a node: its endpoints without a browser
-    certificate, and the rules that judge it but did not see their subject."""
-    needed = served_by(gadget)
-    return _Gaps(tuple(e for e in node.endpoints
-                       if e["service"] in needed and not e["reachable"]),
-                 tuple(dict.fromkeys(blind)), node.host)
+def _judged_on(node: NodeView, gadget: str, nodes: tuple[NodeView, ...]) -> tuple[str, ...]:
+    """The hosts whose gadget an effect on a subject of ``node`` reaches: the node itself
+    for a gadget it serves, else every node that serves the gadget (an endpoint the gadget
+    needs on the nodes of another family, e.g. UCCX 443 for the chat/email gadget)."""
+    family = role_family(node.role)
+    if current().gadgets[gadget].family == family:
+        return (node.host,)
+    return tuple(n.host for n in nodes if gadget in gadgets_of(n.role))
+
+
+def _evidence_gaps(node: NodeView, gadget: str, blind: list[str],
+                   nodes: tuple[NodeView, ...]) -> _Gaps:
+    """What of a gadget's evidence is missing on a node: the endpoints it needs without a
+    browser certificate (its own, and those of every node of another family it needs; such
+    a family with no node in the facts is an endpoint not reached either), and the rules
+    that judge it but did not see their subject."""
+    spec = current().gadgets[gadget]
+    missing = [{**e, "host": node.host} for e in node.endpoints
+               if e["service"] in spec.needs and not e["reachable"]]
+    for family, services in spec.needs_elsewhere.items():
+        others = [n for n in nodes if role_family(n.role) == family]
+        for service in services:
+            if not others:
+                missing.append({"host": f"any {current().families[family].title} node",
+                                "service": service,
+                                "port": current().port_of(family, service)})
+            for other in others:
+                missing += [{**e, "host": other.host} for e in other.endpoints
+                            if e["service"] == service and not e["reachable"]]
+                if not any(e["service"] == service for e in other.endpoints):
+                    missing.append({"host": other.host, "service": service,
+                                    "port": current().port_of(family, service)})
+    return _Gaps(tuple(missing), tuple(dict.fromkeys(blind)), node.host)
 
 
 def evaluate(rules: RuleSet, facts: Facts, settings: Settings) -> Evaluation:
@@ -271,12 +300,14 @@ def evaluate(rules: RuleSet, facts: Facts, settings: Settings) -> Evaluation:
                     # guess) is not judged
                     for gadget in affected:
                         if rule.effects[gadget] != "works":
-                            blind.setdefault((node.host, gadget), []).append(rule.id)
+                            for host in _judged_on(node, gadget, views.nodes):
+                                blind.setdefault((host, gadget), []).append(rule.id)
                 if not fired:
                     continue
                 for gadget in affected:
-                    given.setdefault((node.host, gadget), []).append(
-                        (rule.effects[gadget], rule.id))
+                    for host in _judged_on(node, gadget, views.nodes):
+                        given.setdefault((host, gadget), []).append(
+                            (rule.effects[gadget], rule.id))
                 message = render(rule.message, subject.view)
                 if subject.predicted:
                     message = f"After the upgrade to {settings.target_version.text}: {message}"
@@ -285,7 +316,8 @@ def evaluate(rules: RuleSet, facts: Facts, settings: Settings) -> Evaluation:
                     node_settles.setdefault(node.host, []).append(settle)
                     for gadget in affected:
                         if rule.effects[gadget] == "unknown":
-                            settles.setdefault((node.host, gadget), []).append(settle)
+                            for host in _judged_on(node, gadget, views.nodes):
+                                settles.setdefault((host, gadget), []).append(settle)
                 finding = Finding(
                     rule.id, rule.severity, node.host, subject.subject, rule.title, message,
                     remedies_for(rule, rules, node.role, subject.view),
@@ -306,7 +338,8 @@ def evaluate(rules: RuleSet, facts: Facts, settings: Settings) -> Evaluation:
             outcome = max((o for o, _ in effects), key=OUTCOMES.index, default=worst)
             deciding = {r for o, r in effects if o == outcome} if outcome != "works" else set()
             why = settles.get((node.host, gadget), [])
-            gaps = _evidence_gaps(node, gadget, blind.get((node.host, gadget), []))
+            gaps = _evidence_gaps(node, gadget, blind.get((node.host, gadget), []),
+                                  views.nodes)
             if gaps and OUTCOMES.index(outcome) < OUTCOMES.index("unknown"):
                 # what the rules gave rests on evidence that is not there
                 outcome = "unknown"

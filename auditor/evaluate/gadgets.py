@@ -66,6 +66,14 @@ def gadgets_served(role: str, service: str) -> tuple[str, ...]:
     return tuple(g for g in gadgets_of(role) if service in served_by(g))
 
 
+def remote_gadgets(role: str, service: str) -> tuple[str, ...]:
+    """The gadgets of other nodes (of another family) that need this endpoint of a node:
+    the map's ``needs_elsewhere``, e.g. the chat/email gadget and UCCX 443."""
+    family = role_family(role)
+    return tuple(g for g in current().gadgets_needing(family, service)
+                 if current().gadgets[g].family != family)
+
+
 def expected_services(role: str) -> tuple[str, ...]:
     """The services every node of this role is expected to have probed."""
     return tuple(current().default_ports(role_family(role)))

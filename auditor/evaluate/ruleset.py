@@ -224,6 +224,14 @@ def parse_rule(data: Any, path: Path, locate: Locator, *, validated: bool = Fals
     _known(name, locate, ["applies_to", "roles"], applies["roles"], solution.roles, "role")
     families = {solution.family_of(r) for r in applies["roles"]}
     served = [g for f in sorted(families) for g in solution.gadgets_of_family(f)]
+    if data["scope"] != "node":
+        # an endpoint (or what it presents) of these roles that a gadget of another family
+        # needs (the map's needs_elsewhere: UCCX 443 for the chat/email gadget), among the
+        # services the rule is limited to, if it is
+        limited = set(applies.get("services") or ())
+        served += [g for g, spec in solution.gadgets.items() if g not in served and any(
+            other in families and (not limited or limited & set(services))
+            for other, services in spec.needs_elsewhere.items())]
     if "services" in applies:
         _known(name, locate, ["applies_to", "services"], applies["services"],
                [s for f in sorted(families) for s in solution.services(f)],

@@ -20,6 +20,7 @@ from auditor.evaluate.gadgets import (
     gadget_title,
     gadgets_served,
     phrase,
+    remote_gadgets,
     role_title,
     service_title,
     services_of,
@@ -52,11 +53,24 @@ from auditor.model.versions import Version, uses_ecdsa
 SCOPES = ("node", "endpoint", "certificate")
 
 _ENDPOINT = {
-    "service": "the service name: finesse, live_data, notification, cuic, os_admin or web",
+    "service": "the service name: finesse, live_data, notification, cuic, platform, "
+               "os_admin or web",
     "service_title": "the service in words, e.g. 'Live Data'",
     "port": "the TCP port probed (or the default port when it was not probed)",
     "gadgets": "the gadgets of this node that need this endpoint",
     "gadget_titles": "those gadgets in words, e.g. 'Finesse desktop'",
+    "remote_gadgets": "the gadgets of other nodes that need this endpoint too (chat/email "
+                      "and UCCX 443)",
+    "tomcat_stale": "post phase, on an instance of the node's Tomcat (the map's units): it "
+                    "presents another tomcat than the node's reference (the installed one "
+                    "where the VOS CLI or the node's PEMs were read, else the newest one its "
+                    "instances present): a restart is pending; null when there is nothing "
+                    "to compare",
+    "tomcat_reference": "what tomcat_stale compared with: installed or newest (null when "
+                        "nothing)",
+    "restart_words": "the restart that makes this instance load the tomcat certificate, "
+                     "its service name marked unverified where the map says so",
+    "stale_words": "what the node's other Tomcat instances (or its keystore) hold instead",
     "probed": "the facts hold this endpoint",
     "records": "how many records of this endpoint the facts hold (0 when not probed; more "
                "than one contradicts itself, and the endpoint counts as not seen)",
@@ -257,7 +271,7 @@ _PROSE_LEAVES = frozenset({
     "service_title", "gadget_titles", "error_detail", "kind_title", "signature_problem",
     "trust_reason", "rejection", "description", "state_words", "source_words", "note",
     "san_names", "expiry_phrase", "version_source", "role_title", "cop_basis",
-    "ecdsa_endpoints", "public_trust_words",
+    "ecdsa_endpoints", "public_trust_words", "restart_words", "stale_words",
 })
 
 
@@ -473,7 +487,10 @@ def _endpoint(facts: Facts, node: NodeFacts, service: str,
     return {
         "service": service, "service_title": service_title(node.role, service),
         "port": endpoint.port if endpoint else default_port, "gadgets": list(gadgets),
-        "gadget_titles": phrase([gadget_title(g) for g in gadgets]) or None,
+        "remote_gadgets": list(remote_gadgets(node.role, service)),
+        "gadget_titles": phrase([gadget_title(g)
+                                 for g in (*gadgets, *remote_gadgets(node.role, service))])
+        or None,
         "probed": endpoint is not None, "records": len(records),
         "reachable": browser["kind"] is not None,
         "predicted": predicted is not None and len(records) <= 1,
@@ -482,6 +499,8 @@ def _endpoint(facts: Facts, node: NodeFacts, service: str,
         "browser": browser,
         "public_trust": public.trust if public is not None else None,
         "public_trust_words": _public_words(facts, public),
+        "tomcat_stale": None, "tomcat_reference": None, "restart_words": None,
+        "stale_words": None,
     }
 
 
@@ -496,6 +515,54 @@ def _public_words(facts: Facts, check: ChainFacts | None) -> str:
     why = check.reason or (f"it leads to {check.untrusted_root}, which no public root is"
                            if check.untrusted_root else None)
     return "does not lead to a public root" + (f": {why}" if why else "")
+
+
+def _installed_tomcat(node: NodeFacts) -> tuple[str, str] | None:
+    """The fingerprint of the tomcat the node's keystore holds, and where it was read."""
+    if node.installed is not None and node.installed.tomcat:
+        return node.installed.tomcat, "read over the VOS CLI"
+    if node.tomcat.source == "installed" and node.tomcat.leaf:
+        return node.tomcat.leaf, f"read from {node.tomcat.installed_from or 'its keystore'}"
+    return None
+
+
+def _mark_instances(facts: Facts, node: NodeFacts, endpoints: dict[str, dict[str, Any]],
+                    settings: Settings) -> None:
+    """Restart pending (DOMAIN.md, inferred): the Tomcat instances of a node each load the
+    tomcat certificate when they start. After a change, an instance that presents another
+    tomcat than the keystore holds (or, the keystore unread, than the newest one its
+    instances present) was not restarted."""
+    if settings.phase != "post":
+        return
+    family = role_family(node.role)
+    for unit in current().units(family).values():
+        reached = {s: e["browser"]["fingerprint"] for s, e in endpoints.items()
+                   if s in unit.instances and e["reachable"] and not e["predicted"]
+                   and e["browser"]["kind"] == unit.name}
+        installed = _installed_tomcat(node)
+        if installed is not None:
+            reference, basis = installed[0], "installed"
+            where = f"the installed {unit.name} ({installed[1]}) is {reference[:16]}"
+        elif len(set(reached.values())) > 1:
+            presented = list(reached.values())
+            reference = max(dict.fromkeys(presented), key=lambda fp: (
+                getattr(facts.certificate(fp), "not_before", ""), presented.count(fp)))
+            basis = "newest"
+            holders = [f"port {endpoints[s]['port']} ({endpoints[s]['service_title']})"
+                       for s, f in reached.items() if f == reference]
+            where = (f"{phrase(holders)} present{'s' if len(holders) == 1 else ''} the newest "
+                     f"{unit.name} of the node, {reference[:16]}")
+        else:
+            reference, basis, where = None, None, None
+        for service, fingerprint in reached.items():
+            instance = unit.instances[service]
+            marked = (" (this service name is unverified)"
+                      if instance.restart_basis != "stated" else "")
+            endpoints[service].update(
+                tomcat_stale=None if reference is None else fingerprint != reference,
+                tomcat_reference=basis,
+                restart_words=f"restart {instance.restart}{marked}",
+                stale_words=where)
 
 
 def _certificates(facts: Facts, node: NodeFacts, settings: Settings) -> list[dict[str, Any]]:
@@ -731,6 +798,7 @@ def build_views(facts: Facts, settings: Settings) -> ClusterView:
         services = [s for s in services_of(node.role)
                     if s in expected_services(node.role) or s in probed]
         endpoints = {s: _endpoint(facts, node, s, settings) for s in services}
+        _mark_instances(facts, node, endpoints, settings)
         checked = replace(node, tomcat=checked_state(facts, node, "tomcat"),
                           tomcat_ecdsa=checked_state(facts, node, "tomcat_ecdsa"))
         tomcat, tomcat_ecdsa = predicted_states(checked, settings)

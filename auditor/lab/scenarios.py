@@ -29,6 +29,10 @@ class NodeSpec:
     tomcat_ecdsa: str
     cop_installed: bool = False
     defect: str | None = None
+    #: Tomcat instances (services) that present another tomcat than the keystore's:
+    #: (service, how it is made): ``expired`` (an expired certificate of the node's name),
+    #: ``previous`` (the one held before the last upload, still loaded: restart pending)
+    instances: tuple[tuple[str, str], ...] = ()
 
     @property
     def host(self) -> str:
@@ -70,6 +74,13 @@ def _hygiene(defect: str, summary: str) -> Scenario:
                     (replace(nodes[0], defect=defect), *nodes[1:]), faq_row=3)
 
 
+def _instance(name: str, service: str, made: str, summary: str) -> Scenario:
+    """A row 3 cluster whose publisher presents another tomcat on one Tomcat instance."""
+    nodes = lab_cluster(RSA_CA, EC_CA)
+    return Scenario(name, summary, "11.5(1)",
+                    (replace(nodes[0], instances=((service, made),)), *nodes[1:]))
+
+
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     _row(1, "row1-self-signed", "FAQ row 1: tomcat and tomcat-ECDSA self-signed everywhere"),
     _row(2, "row2-rsa-signed-ecdsa", "FAQ row 2: tomcat-ECDSA signed by an RSA CA "
@@ -100,6 +111,12 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     _hygiene("missing_intermediate", "Row 3 cluster; the publisher sends tomcat without its "
              "issuing CA"),
     _hygiene("wildcard", "Row 3 cluster; the publisher's tomcat is a wildcard certificate"),
+    _instance("live-data-broken-by-cuic", "cuic", "expired", "Row 3 cluster; CUIC on the "
+              "publisher (8444) presents an expired certificate: Live Data is broken through "
+              "8444 alone"),
+    _instance("restart-pending", "cuic", "previous", "Row 3 cluster after an upload; CUIC on "
+              "the publisher (8444) still presents the previous tomcat certificate: a restart "
+              "is pending"),
 )}
 
 

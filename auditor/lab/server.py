@@ -11,7 +11,7 @@ import ssl
 import tempfile
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,13 @@ class NodeCertificates:
     tomcat_ecdsa: pki.Issued | None
     #: the chain the server sends after the tomcat leaf (a defect may drop the intermediate)
     tomcat_sent_chain: tuple[Any, ...]
+    #: the Tomcat instances (services) that present another tomcat certificate than the
+    #: keystore's: the certificate and the chain each sends
+    instances: Mapping[str, tuple[pki.Issued, tuple[Any, ...]]] = field(default_factory=dict)
+
+    def tomcat_of(self, service: str) -> tuple[pki.Issued, tuple[Any, ...]]:
+        """The tomcat certificate and chain an endpoint of the node presents."""
+        return self.instances.get(service, (self.tomcat, self.tomcat_sent_chain))
 
 
 @dataclass(frozen=True)
@@ -67,26 +74,31 @@ class LabEndpoint:
         return {"browser": ec_fp or rsa_fp, "ecdsa_only": ec_fp, "rsa_only": rsa_fp}[profile]
 
 
-def _make_tomcat(spec: NodeSpec) -> tuple[pki.Issued, tuple[Any, ...]]:
+def _make_tomcat(spec: NodeSpec, defect: str | None = None,
+                 label: str = "tomcat") -> tuple[pki.Issued, tuple[Any, ...]]:
     ca = pki.hierarchies()
-    rsa_key = pki.key(f"{spec.host}/tomcat", "rsa")
+    rsa_key = pki.key(f"{spec.host}/{label}", "rsa")
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     cn, san, hash_name = spec.host, None, "sha256"
     not_before = not_after = None
-    if spec.defect == "expired":
+    defect = spec.defect if defect is None else defect
+    if defect == "expired":
         not_before, not_after = now - dt.timedelta(days=400), now - dt.timedelta(days=10)
-    elif spec.defect == "sha1":
+    elif defect == "sha1":
         hash_name = "sha1"
-    elif spec.defect == "cn_without_san":
+    elif defect == "cn_without_san":
         san = ()
-    elif spec.defect == "wrong_host":
+    elif defect == "wrong_host":
         cn = f"uccx-old.{DOMAIN}"
-    elif spec.defect == "wildcard":
+    elif defect == "wildcard":
         cn = f"*.{DOMAIN}"
+    elif defect == "previous":
+        # the certificate the node held before the last upload: same name, older key
+        not_before = now - dt.timedelta(days=200)
     issuer = None if spec.tomcat == SELF_SIGNED else ca.rsa_issuing
     issued = pki.issue(cn, rsa_key, issuer=issuer, san=san, hash_name=hash_name,
                        not_before=not_before, not_after=not_after)
-    sent = () if spec.defect == "missing_intermediate" else issued.chain
+    sent = () if defect == "missing_intermediate" else issued.chain
     return issued, sent
 
 
@@ -110,7 +122,10 @@ def scenario_certificates(scenario: Scenario | str) -> dict[str, NodeCertificate
     certificates = {}
     for spec in scenario.nodes:
         tomcat, sent = _make_tomcat(spec)
-        certificates[spec.host] = NodeCertificates(tomcat, _make_tomcat_ecdsa(spec), sent)
+        instances = {service: _make_tomcat(spec, defect, f"tomcat-{service}-{defect}")
+                     for service, defect in spec.instances}
+        certificates[spec.host] = NodeCertificates(tomcat, _make_tomcat_ecdsa(spec), sent,
+                                                   instances)
     return certificates
 
 
@@ -249,7 +264,8 @@ class Lab:
     def _services(self, spec: NodeSpec) -> list[str]:
         return list(default_ports(role_family(spec.role), all_ports=self.all_ports))
 
-    def _context(self, spec: NodeSpec, certs: NodeCertificates, ecdsa: bool) -> ssl.SSLContext:
+    def _context(self, spec: NodeSpec, certs: NodeCertificates, ecdsa: bool,
+                 service: str = "") -> ssl.SSLContext:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         ctx.maximum_version = (ssl.TLSVersion.TLSv1_3 if self.max_tls == "1.3"
@@ -261,13 +277,16 @@ class Lab:
         ctx.options &= ~ssl.OP_CIPHER_SERVER_PREFERENCE
         keys = self.workdir / "keys"
         name = spec.host.split(".")[0]
-        rsa_chain = keys / f"{name}-tomcat.pem"
-        rsa_key = keys / f"{name}-tomcat.key"
+        own = service in certs.instances
+        tomcat, sent_chain = certs.tomcat_of(service)
+        stem = f"{name}-{service}-tomcat" if own else f"{name}-tomcat"
+        rsa_chain = keys / f"{stem}.pem"
+        rsa_key = keys / f"{stem}.key"
         if not rsa_chain.exists():
             write_atomic(rsa_chain, b"".join(
                 c.public_bytes(serialization.Encoding.PEM)
-                for c in (certs.tomcat.cert, *certs.tomcat_sent_chain)))
-            write_atomic(rsa_key, certs.tomcat.key_pem())
+                for c in (tomcat.cert, *sent_chain)))
+            write_atomic(rsa_key, tomcat.key_pem())
         ctx.load_cert_chain(rsa_chain, rsa_key)
         if ecdsa and certs.tomcat_ecdsa is not None:
             ec_chain = keys / f"{name}-tomcat-ecdsa.pem"
@@ -284,14 +303,14 @@ class Lab:
             certs = self.certificates[spec.host]
             for service in self._services(spec):
                 ecdsa = presents_ecdsa(spec, service, self.version)
-                ctx = self._context(spec, certs, ecdsa)
+                ctx = self._context(spec, certs, ecdsa, service)
                 server = await asyncio.start_server(
                     functools.partial(tls_session, ctx), address, 0)
                 self._servers.append(server)
                 port = server.sockets[0].getsockname()[1]
                 self.endpoints.append(LabEndpoint(
-                    spec.host, spec.role, service, address, port, certs.tomcat,
-                    certs.tomcat_sent_chain, certs.tomcat_ecdsa if ecdsa else None))
+                    spec.host, spec.role, service, address, port,
+                    *certs.tomcat_of(service), certs.tomcat_ecdsa if ecdsa else None))
 
     def inventory(self) -> Inventory:
         nodes = []

@@ -67,6 +67,28 @@ class Role:
 
 
 @dataclass(frozen=True)
+class Instance:
+    """One web-server instance of a node that presents a certificate unit."""
+
+    service: str
+    #: the service whose restart makes it load the unit again
+    restart: str
+    #: stated | inferred | unverified: what a source says of that service name
+    restart_basis: str
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A certificate unit several instances of a node present, each loading it when it
+    starts."""
+
+    name: str
+    title: str
+    basis: str
+    instances: Mapping[str, Instance]
+
+
+@dataclass(frozen=True)
 class Family:
     name: str
     title: str
@@ -75,6 +97,7 @@ class Family:
     look_first: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     restart: str | None = None
     cluster: bool = False
+    units: Mapping[str, Unit] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -84,6 +107,13 @@ class Gadget:
     narrow_title: str
     family: str
     needs: tuple[str, ...]
+    #: services of other families the gadget needs, on every node of that family
+    needs_elsewhere: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def every_need(self) -> tuple[tuple[str, str], ...]:
+        """(family, service) of every endpoint the gadget is judged from."""
+        return (*((self.family, s) for s in self.needs),
+                *((f, s) for f, services in self.needs_elsewhere.items() for s in services))
 
 
 @dataclass(frozen=True)
@@ -165,6 +195,16 @@ class Solution:
     def gadgets_of_family(self, family: str) -> tuple[str, ...]:
         return tuple(g for g, spec in self.gadgets.items() if spec.family == family)
 
+    def gadgets_needing(self, family: str, service: str) -> tuple[str, ...]:
+        """Every gadget that needs this endpoint of a node of ``family``, of whichever
+        family the gadget is."""
+        return tuple(g for g, spec in self.gadgets.items()
+                     if (family, service) in spec.every_need())
+
+    # -- units -----------------------------------------------------------------------------
+    def units(self, family: str) -> Mapping[str, Unit]:
+        return self.families[family].units if family in self.families else {}
+
 
 # ------------------------------------------------------------------------------ loading
 
@@ -216,10 +256,20 @@ def _parse(data: Mapping[str, Any], path: str, locate: Locator) -> Solution:
                 if name not in services:
                     raise _error(path, locate, ["families", fam, "look_first", unit, i],
                                  f"unknown service {name!r}", "one of: " + ", ".join(services))
+        units: dict[str, Unit] = {}
+        for unit, spec in (raw.get("units") or {}).items():
+            instances = {}
+            for name, inst in spec["instances"].items():
+                if name not in services:
+                    raise _error(path, locate, ["families", fam, "units", unit, "instances",
+                                                name], f"unknown service {name!r}",
+                                 "one of: " + ", ".join(services))
+                instances[name] = Instance(name, inst["restart"], inst["restart_basis"])
+            units[unit] = Unit(unit, spec["title"], spec["basis"], instances)
         families[fam] = Family(fam, raw.get("title", fam), services,
                                tuple(raw.get("agents", ())),
                                {u: tuple(v) for u, v in (raw.get("look_first") or {}).items()},
-                               raw.get("restart"), bool(raw.get("cluster")))
+                               raw.get("restart"), bool(raw.get("cluster")), units)
     roles: dict[str, Role] = {}
     for name, raw in data["roles"].items():
         if raw["family"] not in families:
@@ -249,8 +299,20 @@ def _parse(data: Mapping[str, Any], path: str, locate: Locator) -> Solution:
                 raise _error(path, locate, ["gadgets", name, "needs", i],
                              f"{service!r} is not a service of the {fam} family",
                              "one of: " + ", ".join(families[fam].services))
+        elsewhere: dict[str, tuple[str, ...]] = {}
+        for other, services in (raw.get("needs_elsewhere") or {}).items():
+            if other not in families or other == fam:
+                raise _error(path, locate, ["gadgets", name, "needs_elsewhere", other],
+                             f"{other!r} is not another family",
+                             "one of: " + ", ".join(f for f in families if f != fam))
+            for i, service in enumerate(services):
+                if service not in families[other].services:
+                    raise _error(path, locate, ["gadgets", name, "needs_elsewhere", other, i],
+                                 f"{service!r} is not a service of the {other} family",
+                                 "one of: " + ", ".join(families[other].services))
+            elsewhere[other] = tuple(services)
         gadgets[name] = Gadget(name, raw["title"], raw.get("narrow_title", raw["title"]), fam,
-                               tuple(raw["needs"]))
+                               tuple(raw["needs"]), elsewhere)
     rows: list[FaqRow] = []
     for i, raw in enumerate(data["faq"]):
         for key in ("cells", "outcomes"):

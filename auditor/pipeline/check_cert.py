@@ -15,7 +15,9 @@ from auditor.evaluate.engine import evaluate
 from auditor.evaluate.gadgets import gadgets_served
 from auditor.evaluate.projection import make_settings
 from auditor.evaluate.ruleset import RuleSet, load_ruleset
-from auditor.model.findings import Finding, GadgetResult
+from auditor.model.cluster import role_family
+from auditor.model.findings import OUTCOMES, Finding, GadgetResult
+from auditor.model.solution import current
 from auditor.render.checkcert import REACH_RULES
 
 
@@ -70,8 +72,16 @@ def check_cert(signed: Sequence[x509.Certificate], purpose: str, *,
     evaluation = evaluate(ruleset, case.facts, settings)
     role_here = case.facts.nodes[0].role
     gadgets = tuple(dict.fromkeys(g for s in case.services for g in gadgets_served(role_here, s)))
+    # the outcomes shown: those of the gadgets whose every endpoint presents this
+    # certificate, and any this certificate alone already makes worse than unknown; a gadget
+    # that also needs the other certificate, or another family's node, is otherwise judged
+    # by an audit, which sees them all
+    here = {(role_family(role_here), s) for s in case.services}
     node = evaluation.nodes[0]
+    decided = tuple(g for g in gadgets if g in node.gadgets and (
+        set(current().gadgets[g].every_need()) <= here
+        or OUTCOMES.index(node.gadgets[g].outcome) > OUTCOMES.index("unknown")))
     return CertCheck(case,
                      tuple(f for f in evaluation.findings if _about(f, case, gadgets)
                            and f.rule_id not in REACH_RULES),
-                     tuple((g, node.gadgets[g]) for g in gadgets if g in node.gadgets))
+                     tuple((g, node.gadgets[g]) for g in decided if g in node.gadgets))

@@ -11,10 +11,14 @@ from auditor.evaluate.gadgets import (
     OUTCOME_WORDS,
     ROLE_TITLES,
     narrow_titles,
+    service_title,
 )
 from auditor.model.audit import Audit
+from auditor.model.cluster import role_family
 from auditor.model.facts import state_words
+from auditor.model.findings import Finding
 from auditor.model.scope import not_checked, scope_line, scope_of
+from auditor.model.solution import current
 from auditor.model.verdicts import VERDICT_WORDS
 from auditor.render.tables import tabulate
 
@@ -190,6 +194,62 @@ def unknowns_text(audit: Audit, width: int = 100) -> str:
                                        initial_indent=" " * 4, subsequent_indent=" " * 15,
                                        break_on_hyphens=False))
     return "\n".join(lines)
+
+
+def finding_place(audit: Audit, finding: Finding) -> str:
+    """Where on its node a finding fired: the endpoint (``port 8444 (CUIC)``), the
+    certificate and the ports that presented it, or "" for the node itself."""
+    node = audit.facts.node(finding.node)
+    role = node.role if node is not None else ""
+    subject = finding.subject
+    if subject.scope == "endpoint":
+        endpoint = node.endpoint(subject.key) if node is not None else None
+        family = role_family(role) if role else None
+        port = endpoint.port if endpoint is not None else (
+            current().port_of(family, subject.key) if family in current().families else None)
+        title = service_title(role, subject.key) if role else subject.key
+        return f"port {port} ({visible(title)})"
+    if subject.scope == "certificate":
+        ports = [f"{e.port} ({visible(service_title(role, e.service))})"
+                 for e in (node.endpoints if node is not None else ())
+                 if any(h.chain and h.chain[0].startswith(subject.key) for h in e.handshakes)]
+        shown = f", presented on port {', '.join(ports)}" if ports else ""
+        return f"{subject.kind} certificate {visible(subject.key)}{shown}"
+    return ""
+
+
+def _where(audit: Audit, finding: Finding) -> str:
+    place = finding_place(audit, finding)
+    return f"{visible(finding.node)}: {place}" if place else visible(finding.node)
+
+
+def deciding_text(audit: Audit, width: int = 100) -> str:
+    """Each gadget that does not work, then the findings that decide it: the rule and the
+    endpoint (port and service) or certificate it fired on; a finding on a node of another
+    family counts where the gadget needs that node's endpoint (chat/email and UCCX 443).
+    Empty when every gadget works."""
+    roles = {n.host: n.role for n in audit.nodes}
+    lines = []
+    for node in audit.nodes:
+        for gadget, result in node.gadgets.items():
+            if result.outcome == "works" or not result.rules:
+                continue
+            family = current().gadgets[gadget].family if gadget in current().gadgets else None
+            deciding = [f for f in audit.findings
+                        if f.rule_id in result.rules and f.gadgets.get(gadget) == result.outcome
+                        and (f.node == node.host or (f.node in roles and family is not None
+                                                     and role_family(roles[f.node]) != family))]
+            if not deciding:
+                continue
+            lines.append(f"  {visible(node.host)} {GADGET_TITLES.get(gadget, gadget)}: "
+                         f"{OUTCOME_WORDS[result.outcome]}")
+            lines += [textwrap.fill(f"{f.rule_id} on {_where(audit, f)}", width=width,
+                                    initial_indent=" " * 4, subsequent_indent=" " * 6,
+                                    break_on_hyphens=False) for f in deciding]
+    if not lines:
+        return ""
+    return "\n".join(["Decided by (rule, and the endpoint or certificate it fired on):",
+                      *lines])
 
 
 def findings_text(audit: Audit, width: int = 100) -> str:

@@ -22,6 +22,7 @@ from auditor.model.facts import EndpointFacts, HandshakeFacts, state_words
 from auditor.model.findings import Finding, NodeResult, rules_that_checked
 from auditor.model.scope import not_checked, scope_line, scope_of
 from auditor.model.verdicts import VERDICT_WORDS
+from auditor.render.audit_text import finding_place
 from auditor.render.faq import cluster_row, faq_rows, node_rows
 from auditor.render.plan import build_plan
 from auditor.render.terminal import refused_for_key_type
@@ -225,13 +226,18 @@ def build_context(audit: Audit, meta: ReportMeta) -> dict[str, Any]:
     unknowns = [{"node": u.node, "gadget": GADGET_TITLES.get(u.gadget, u.gadget),
                  "reasons": list(u.reasons), "settle": list(u.settle)} for u in audit.unknowns]
     errors = [f for f in audit.findings if f.severity == "error"]
+
+    def named(f: Finding) -> str:
+        # the rule, its node and, for an endpoint or certificate, where it fired
+        place = finding_place(audit, f)
+        return f"{f.title} ({_short(f.node)}{': ' + place if place else ''}, {f.rule_id})"
+
     if errors:
-        deciding = [f"{f.title} ({_short(f.node)}, {f.rule_id})" for f in errors]
+        deciding = [named(f) for f in errors]
     elif unknowns:
         deciding = [f"{u['gadget']} on {_short(u['node'])} is unknown" for u in unknowns]
     else:
-        deciding = [f"{f.title} ({_short(f.node)}, {f.rule_id})" for f in audit.findings
-                    if f.severity == "warning"]
+        deciding = [named(f) for f in audit.findings if f.severity == "warning"]
     return {
         "audit": audit, "meta": meta, "unknowns": unknowns, "deciding": deciding,
         "verdict": {"code": audit.verdict, "words": VERDICT_WORDS[audit.verdict],
