@@ -212,6 +212,9 @@ class InstalledFacts:
     #: what the SSH library said about the session (the server's banner, its errors),
     #: neutralised; empty in facts recorded before it was kept
     ssh_log: tuple[str, ...] = ()
+    #: the installed ``ipsec`` certificate (``show cert own ipsec``), by fingerprint; None
+    #: when it printed none, or in facts recorded before the tool read it
+    ipsec: str | None = None
 
 
 @dataclass(frozen=True)
@@ -306,7 +309,8 @@ def judged_version(facts: Facts) -> tuple[str, str]:
 def facts_to_json(facts: Facts) -> str:
     """Deterministic JSON: sorted keys, lists in their meaningful order, a final newline.
     A node the VOS CLI was not asked about has no ``installed`` key, one whose CLI printed
-    no version no ``installed.version``, a reading with no SSH log no ``ssh_log``, a chain
+    no version no ``installed.version`` (no ipsec no ``installed.ipsec``), a reading with
+    no SSH log no ``ssh_log``, a chain
     whose signatures all verify no ``bad_signature`` key, and facts without a roster no
     ``roster`` key, as before they existed."""
     data = to_jsonable(facts)
@@ -320,6 +324,8 @@ def facts_to_json(facts: Facts) -> str:
                 node["installed"].pop("version", None)
             if not node["installed"].get("ssh_log"):
                 node["installed"].pop("ssh_log", None)
+            if node["installed"].get("ipsec") is None:  # as before it was read
+                node["installed"].pop("ipsec", None)
         for endpoint in node["endpoints"]:
             for handshake in endpoint["handshakes"]:
                 check = handshake.get("chain_check")
@@ -389,6 +395,12 @@ def check_meaning(data: Any, *, path: str, prefix: str = "") -> None:
             installed = node.get("installed")
             if installed is not None:
                 resolves(installed[which], f"nodes[{n}].installed.{which}")
+        installed = node.get("installed")
+        if installed is not None:
+            resolves(installed.get("ipsec"), f"nodes[{n}].installed.ipsec")
+            for t, entry in enumerate(installed["trust"]):
+                for c, fp in enumerate(entry["certificates"]):
+                    resolves(fp, f"nodes[{n}].installed.trust[{t}].certificates[{c}]")
         services: dict[str, int] = {}
         for e, endpoint in enumerate(node["endpoints"]):
             where = f"nodes[{n}].endpoints[{e}]"

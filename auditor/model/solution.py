@@ -85,6 +85,10 @@ class TrustEdge:
     store: str
     basis: str
     source: str
+    #: an edge the rules judge (``node.trust.<id>``): truster and trusts are families
+    id: str | None = None
+    #: with ``id``: the trusted side's certificate whose chain the store must hold
+    unit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -267,6 +271,19 @@ def _parse(data: Mapping[str, Any], path: str, locate: Locator) -> Solution:
                            " ".join(raw["note"].split()) if raw.get("note") else None))
     trust = tuple(TrustEdge(**{k: " ".join(str(v).split()) for k, v in edge.items()})
                   for edge in data.get("trust", ()))
+    seen_ids: set[str] = set()
+    for index, edge in enumerate(trust):
+        if edge.id is None:
+            continue
+        for side in ("truster", "trusts"):
+            if getattr(edge, side) not in families:
+                raise _error(path, locate, ["trust", index, side],
+                             f"a judged edge (id {edge.id!r}) names families; "
+                             f"{getattr(edge, side)!r} is none")
+        if edge.unit is None or edge.id in seen_ids:
+            raise _error(path, locate, ["trust", index, "id"],
+                         f"edge {edge.id!r} is named twice or has no unit")
+        seen_ids.add(edge.id)
     return Solution(roles, families, gadgets, trust, tuple(rows), (path,))
 
 
