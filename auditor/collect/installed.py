@@ -19,7 +19,13 @@ from dataclasses import dataclass, replace
 from cryptography import x509
 
 from auditor.collect.certs import analyse, fingerprint
-from auditor.collect.vos_cli import TRUST_UNIT, CliReading, pem_blocks, software_options
+from auditor.collect.vos_cli import (
+    TRUST_UNIT,
+    CliReading,
+    pem_blocks,
+    software_options,
+    trust_names,
+)
 from auditor.model.certificate import UNIT_KEY_TYPES, CertificateFacts, classify
 from auditor.model.facts import (
     CertState,
@@ -132,6 +138,9 @@ def installed_facts(reading: CliReading) -> tuple[InstalledFacts, dict[str, x509
             trust.append(TrustEntry(out.command[len(prefix):],
                                     tuple(_certificates(out.output, problems, out.command,
                                                         found, parsed))))
+    held = {entry.name for entry in trust if entry.certificates}
+    unread = tuple(name for name in trust_names(reading.output("show cert list trust") or "")
+                   if name not in held)
     version_text = reading.output("show version active")
     options = software_options(version_text or "")
     cop, basis = cop_from_options(options)
@@ -149,7 +158,7 @@ def installed_facts(reading: CliReading) -> tuple[InstalledFacts, dict[str, x509
         tomcat=tomcat[0] if tomcat else None, tomcat_ecdsa=ecdsa[0] if ecdsa else None,
         trust=tuple(trust), options=options, cop_installed=cop, cop_basis=basis,
         transcript=transcript, version=version, ssh_log=reading.log,
-        ipsec=ipsec[0] if ipsec else None), parsed
+        ipsec=ipsec[0] if ipsec else None, trust_unread=unread), parsed
 
 
 @dataclass(frozen=True)

@@ -245,7 +245,8 @@ FIELDS: dict[str, str] = {
     "node.peer.role_title": "its role in words",
     **{f"node.peer.{which}.{k}": f"the other UCCX node's {which}: {_STATE[k]}"
        for which in ("tomcat", "tomcat_ecdsa") for k in ("state", "state_words")},
-    "node.trust.read": "the node's tomcat-trust was read completely over its VOS CLI",
+    "node.trust.read": "the node's tomcat-trust was read over its VOS CLI (an entry listed "
+                       "but not read leaves a missing chain unjudged)",
     "node.trust.expired": "the tomcat-trust entries whose certificate has expired by the "
                           "change date, each as 'name (expired YYYY-MM-DD)' (null when none "
                           "or not read)",
@@ -712,11 +713,16 @@ def _expired(facts: Facts, fp: str, settings: Settings) -> str | None:
 
 
 def _store(node: NodeFacts) -> tuple[str, ...] | None:
-    """The fingerprints in the node's tomcat-trust, None when it was not read completely."""
+    """The fingerprints in the node's tomcat-trust, None when it was not read."""
     installed = node.installed
     if installed is None or installed.error is not None:
         return None
     return tuple(fp for entry in installed.trust for fp in entry.certificates)
+
+
+def _store_whole(node: NodeFacts) -> bool:
+    """Was every entry the listing named read? (Otherwise what is missing may be there.)"""
+    return node.installed is not None and not node.installed.trust_unread
 
 
 def _chain(facts: Facts, node: NodeFacts, unit: str) -> tuple[bool | None, tuple[str, ...]]:
@@ -781,6 +787,8 @@ def _edge(facts: Facts, node: NodeFacts, edge: Any) -> dict[str, Any]:
             results.append("not_needed")
         else:
             held = _holds(facts, store, chain)
+            if held is False and not _store_whole(truster):
+                held = None
             results.append(None if held is None else "held" if held else "missing")
             if held is False:
                 missing.append(f"{truster.host} lacks {trusted.host}")

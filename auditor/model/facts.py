@@ -215,6 +215,10 @@ class InstalledFacts:
     #: the installed ``ipsec`` certificate (``show cert own ipsec``), by fingerprint; None
     #: when it printed none, or in facts recorded before the tool read it
     ipsec: str | None = None
+    #: the tomcat-trust entries ``show cert list trust`` named whose certificate was not
+    #: read (beyond the collector's cap, or their output held none): the store is known
+    #: only in part
+    trust_unread: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -326,6 +330,8 @@ def facts_to_json(facts: Facts) -> str:
                 node["installed"].pop("ssh_log", None)
             if node["installed"].get("ipsec") is None:  # as before it was read
                 node["installed"].pop("ipsec", None)
+            if not node["installed"].get("trust_unread"):
+                node["installed"].pop("trust_unread", None)
         for endpoint in node["endpoints"]:
             for handshake in endpoint["handshakes"]:
                 check = handshake.get("chain_check")
