@@ -900,3 +900,19 @@ def test_hostile_trust_listings_stay_data(sshd: Sshd, tmp_path: Path, hostile: s
     assert _checks(tmp_path, "uccx-trust-lacks-socialminer-chain")[SM] != "failed"
     assert _checks(tmp_path, "socialminer-trust-lacks-uccx-tomcat")[SM] != "failed"
     assert _gadgets(tmp_path)[SM]["chat_email"] != "broken"
+
+
+def test_the_lab_scenario_without_socialminers_chain_read_through_the_fake_vos_cli(
+        sshd: Sshd, tmp_path: Path) -> None:
+    """The lab's trust-socialminer-chain-missing scenario, its CLI played by the fake VOS CLI
+    over a real sshd: the UCCX nodes' tomcat-trust lacks the CA of SocialMiner's chain, so
+    chat/email is broken by the stated edge's rule and nothing else."""
+    with Lab("trust-socialminer-chain-missing", tmp_path / "lab") as lab:
+        _configure(sshd, lab)
+        result = _audit(sshd, lab, tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert _findings(tmp_path) == {("uccx-trust-lacks-socialminer-chain", SM)}
+    gadgets = _gadgets(tmp_path)
+    assert gadgets[SM] == {"chat_email": "broken", "socialminer_web": "works"}
+    assert all(gadgets[h] == {"finesse_desktop": "works", "live_data": "works"}
+               for h in (PUB, SUB))

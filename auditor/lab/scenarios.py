@@ -44,6 +44,15 @@ class Scenario:
     version: str
     nodes: tuple[NodeSpec, ...]
     faq_row: int | None = None
+    #: the servers' trust edges (ids of the solution map's ``trust``) whose truster's
+    #: tomcat-trust lacks every CA of the trusted side's chain; a scenario that names any
+    #: is read over the lab's VOS CLI too (:meth:`auditor.lab.Lab.vos_cli_holdings`)
+    trust_missing: tuple[str, ...] = ()
+
+    @property
+    def reads_cli(self) -> bool:
+        """Does an audit of this scenario read the nodes' VOS CLI (the lab's own)?"""
+        return bool(self.trust_missing)
 
 
 def lab_cluster(tomcat: str, tomcat_ecdsa: str, *, sm_tomcat_ecdsa: str | None = None,
@@ -100,6 +109,10 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     _hygiene("missing_intermediate", "Row 3 cluster; the publisher sends tomcat without its "
              "issuing CA"),
     _hygiene("wildcard", "Row 3 cluster; the publisher's tomcat is a wildcard certificate"),
+    Scenario("trust-socialminer-chain-missing", "Row 3 cluster; the UCCX tomcat-trust (read "
+             "over the VOS CLI) lacks SocialMiner's chain: chat/email broken", "11.5(1)",
+             lab_cluster(RSA_CA, EC_CA), faq_row=None,
+             trust_missing=("uccx_trusts_socialminer",)),
 )}
 
 
