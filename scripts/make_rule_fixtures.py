@@ -383,13 +383,13 @@ def recorded_before_key_usage(facts: Facts) -> Facts:
 
 def cli_read(scenario: str, *, version: str, reported: dict[str, str],
              trust: Callable[[str, dict[str, str]], dict[str, str]] | None = None,
-             ipsec_expired: tuple[str, ...] = ()) -> Facts:
+             ipsec_expired: tuple[str, ...] = (), cucm: Served | None = None) -> Facts:
     """Probe a lab scenario whose inventory declares ``version``, then refine the facts
     with what each node's VOS CLI prints, as tests/fake_vos_cli.py prints it: the node's
     keystore and a valid ipsec certificate (expired on the hosts in ``ipsec_expired``),
     the lab roots in tomcat-trust (or what ``trust(host, roots)`` gives), and
     ``reported[host]`` (default: that of the publisher) as the active version of show
-    version active."""
+    version active. ``cucm``: a CUCM server served beside the lab, listed under cucm:."""
     sys.path.insert(0, str(ROOT / "tests"))
     from fake_vos_cli import _certificate_text
 
@@ -402,11 +402,16 @@ def cli_read(scenario: str, *, version: str, reported: dict[str, str],
 
     roots = {f"lab-root-{i}.pem": pem(issued)
              for i, issued in enumerate(pki.hierarchies().roots)}
-    with Lab(scenario) as lab:
+    with Lab(scenario) as lab, contextlib.ExitStack() as stack:
         inventory = replace(load_inventory(lab.inventory_path), version=version)
+        if cucm is not None:
+            served = stack.enter_context(serve((cucm,), version, inventory.cluster))
+            inventory = replace(inventory, nodes=(*inventory.nodes, *served.nodes))
         facts = probe(inventory, load_agent_trust(str(lab.agent_trust_path)))
         readings = []
         for node in inventory.nodes:
+            if node.host not in lab.certificates:
+                continue  # no VOS CLI read there (CUCM)
             certs = lab.certificates[node.host]
             store = trust(node.host, roots) if trust else roots
             ipsec = pem(_ipsec(node.host, expired=node.host in ipsec_expired))
@@ -455,6 +460,31 @@ def _roots_of(kind: str, roots: dict[str, str]) -> dict[str, str]:
     want = {"rsa": rsa.RSAPublicKey, "ec": ec.EllipticCurvePublicKey}[kind]
     return {name: text for name, text in roots.items()
             if isinstance(x509.load_pem_x509_certificate(text.encode()).public_key(), want)}
+
+
+CUCM = f"cucm.{DOMAIN}"
+
+
+def _cucm(*, critical_eku: bool = False, self_signed: bool = False) -> Served:
+    """A CUCM server's tomcat: signed by the lab's RSA issuing CA (or self-signed), with
+    an extended key usage marked critical when asked."""
+    key = pki.key("fixtures/cucm", "rsa")
+    issuer = None if self_signed else pki.hierarchies().rsa_issuing
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, CUCM)])
+    builder = (x509.CertificateBuilder().subject_name(name)
+               .issuer_name(issuer.cert.subject if issuer else name)
+               .public_key(key.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(now - dt.timedelta(days=1))
+               .not_valid_after(now + dt.timedelta(days=700))
+               .add_extension(x509.SubjectAlternativeName([x509.DNSName(CUCM)]),
+                              critical=False)
+               .add_extension(x509.BasicConstraints(ca=False, path_length=None),
+                              critical=True)
+               .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]),
+                              critical=critical_eku))
+    cert = builder.sign(issuer.key if issuer else key, hashes.SHA256())
+    return Served(CUCM, "cucm", (cert, *(() if issuer is None else (issuer.cert,))), key)
 
 
 def not_yet_valid() -> Facts:
@@ -573,6 +603,15 @@ RECIPES: dict[str, Callable[[], Facts]] = {
                                    {**roots, "retired-ca.pem": _expired_ca()} if host == PUB
                                    else roots),
         ipsec_expired=(PUB,)),
+    # a CUCM listed under cucm: whose tomcat marks its extended key usage critical; the
+    # UCCX stores hold the lab roots, which anchor its chain
+    "row3-cli-cucm-critical-extension": lambda: cli_read(
+        "row3-ec-signed-ecdsa", version="11.5(1)", reported={PUB: "11.5.1.10000-61"},
+        cucm=_cucm(critical_eku=True)),
+    # a self-signed CUCM tomcat that no UCCX store holds
+    "row3-cli-cucm-chain-missing": lambda: cli_read(
+        "row3-ec-signed-ecdsa", version="11.5(1)", reported={PUB: "11.5.1.10000-61"},
+        cucm=_cucm(self_signed=True)),
     "row3-cli-reports-11-5-inventory-12-5": lambda: cli_read(
         "row3-ec-signed-ecdsa", version="12.5(1)", reported={PUB: "11.5.1.10000-61"}),
     "row3-cli-subscriber-reports-11-0": lambda: cli_read(

@@ -156,6 +156,8 @@ _CERTIFICATE = {
     "not_after": "end of validity (UTC timestamp)",
     "not_after_date": "end of validity (YYYY-MM-DD)",
     "expired": "expired when the facts were recorded",
+    "critical_extensions": "the extensions marked critical, by name (keyUsage, "
+                           "basicConstraints, ...; null when not recorded)",
     "not_yet_valid": "its validity had not begun when the facts were recorded",
     "ends_by_change_date": "not expired when the facts were recorded, but it ends before "
                            "the change date is over (browsers refuse it from then on)",
@@ -556,6 +558,8 @@ def _certificates(facts: Facts, node: NodeFacts, settings: Settings) -> list[dic
                     "not_after": cert.not_after,
                     "not_after_date": cert.not_after[:10],
                     "expired": expired,
+                    "critical_extensions": (list(cert.critical_extensions)
+                                            if cert.critical_extensions is not None else None),
                     "not_yet_valid": parse_time(cert.not_before) > observed_at,
                     "ends_by_change_date": not expired and not_after < day_over,
                     "days_after_change": days,
@@ -870,7 +874,8 @@ def build_views(facts: Facts, settings: Settings) -> ClusterView:
         "upgrade_ends_ecdsa": settings.ends_ecdsa,
         "change_date": settings.change_date.isoformat(),
         "expiry_window_days": settings.expiry_window_days, "uccx_hosts": uccx_hosts,
-        "socialminer_hosts": [n.host for n in facts.nodes if n.host not in uccx_hosts],
+        "socialminer_hosts": [n.host for n in facts.nodes if n.host not in uccx_hosts
+                              and current().roles[n.role].listed_under is None],
         "agent_trust": facts.agent_trust.source,
         "agent_trust_given": facts.agent_trust.source != "system",
     }

@@ -15,8 +15,10 @@ NOT_CREATED = "not_created"
 
 
 DOMAIN = "lab.uccx.example"
-#: The roles of the solution map, in its order: publisher, subscriber, SocialMiner.
-PUBLISHER, SUBSCRIBER, SOCIALMINER = tuple(builtin().roles)
+#: The cluster roles of the solution map, in its order: publisher, subscriber, SocialMiner
+#: (the servers the inventory lists apart, such as CUCM, are no lab node).
+PUBLISHER, SUBSCRIBER, SOCIALMINER = tuple(r for r, role in builtin().roles.items()
+                                         if role.listed_under is None)
 
 
 @dataclass(frozen=True)

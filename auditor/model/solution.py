@@ -55,6 +55,8 @@ class Role:
     steps_on: str
     replicates_trust_to: str | None = None
     at_most_one: bool = False
+    #: servers of this role are listed under this inventory key, not among the nodes
+    listed_under: str | None = None
 
 
 @dataclass(frozen=True)
@@ -221,7 +223,8 @@ def _parse(data: Mapping[str, Any], path: str, locate: Locator) -> Solution:
             raise _error(path, locate, ["roles", name, "family"],
                          f"unknown family {raw['family']!r}", "one of: " + ", ".join(families))
         roles[name] = Role(name, raw["family"], raw["title"], raw["short"], raw["steps_on"],
-                           raw.get("replicates_trust_to"), bool(raw.get("at_most_one")))
+                           raw.get("replicates_trust_to"), bool(raw.get("at_most_one")),
+                           raw.get("listed_under"))
     for name, role in roles.items():
         if role.replicates_trust_to is not None and role.replicates_trust_to not in roles:
             raise _error(path, locate, ["roles", name, "replicates_trust_to"],
@@ -401,6 +404,8 @@ def _names(kind: str) -> tuple[str, ...]:
     solution = current()
     if kind == "role":
         return tuple(solution.roles)
+    if kind == "cluster_role":  # a node of the cluster: not a role the inventory lists apart
+        return tuple(r for r, role in solution.roles.items() if role.listed_under is None)
     if kind == "service":
         return solution.all_services()
     if kind == "gadget":
