@@ -154,10 +154,6 @@ def test_a_bare_tagged_scalar_is_an_input_error_not_a_traceback(tmp_path) -> Non
 _CLUSTER = 'cluster: c\nversion: "11.5(1)"\nnodes:\n  - {host: a.example, role: uccx-publisher}\n'
 
 BAD_CUCM = [
-    ("cucm as a node", 'cluster: c\nversion: "11.5(1)"\nnodes:\n'
-     "  - {host: cm.example, role: cucm}\n",
-     ":4: nodes[0].role: 'cucm' is not allowed (expected one of: uccx-publisher, "
-     "uccx-subscriber, socialminer)"),
     ("cucm port out of range", _CLUSTER + "cucm:\n  - {host: cm.example, port: 0}\n",
      ":6: cucm[0].port: 0 is out of range"),
     ("cucm unknown field", _CLUSTER + "cucm:\n  - host: cm.example\n    role: cucm\n",
