@@ -44,6 +44,9 @@ EXPECTED = {
     "hygiene-wrong-host": ("no_go", grid((P, W), (W, W), (W, W))),
     "hygiene-missing-intermediate": ("go_with_actions", grid((P, W), (W, W), (W, W))),
     "hygiene-wildcard": ("go_with_actions", grid((W, W), (W, W), (W, W))),
+    # audited without the VOS CLI, the trust stores are not read: row 3 as it is (the demo,
+    # which reads the lab's CLI, finds chat/email broken)
+    "trust-socialminer-chain-missing": ("go", grid((W, W), (W, W), (W, W))),
 }
 
 
