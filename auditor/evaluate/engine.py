@@ -262,6 +262,12 @@ def evaluate(rules: RuleSet, facts: Facts, settings: Settings) -> Evaluation:
                 # an unknown certificate state the answer depends on: it did not look
                 guessed = _rests_on_unknown(rule, subject.view, required_states, fired)
                 unseen = [e for e in endpoints if not evidence_seen(subject.view, e)]
+                if unseen and not fired and not any(blinds(e) for e in unseen):
+                    # only the VOS CLI gives it and it was not read: nothing to look at
+                    # (the run's scope says what was not read), like a rule that does not
+                    # apply
+                    checks.append(RuleCheck(rule.id, node.host, None, "not_applicable"))
+                    continue
                 seen = not guessed and not unseen
                 result: RuleResult = "failed" if fired else "passed" if seen else "not_seen"
                 checks.append(RuleCheck(rule.id, node.host,
