@@ -43,7 +43,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -382,11 +382,15 @@ def recorded_before_key_usage(facts: Facts) -> Facts:
                                         for fp, cert in facts.certificates.items()})
 
 
-def cli_read(scenario: str, *, version: str, reported: dict[str, str]) -> Facts:
+def cli_read(scenario: str, *, version: str, reported: dict[str, str],
+             trust: Callable[[str, dict[str, str]], dict[str, str]] | None = None,
+             ipsec_expired: tuple[str, ...] = (), cucm: Served | None = None) -> Facts:
     """Probe a lab scenario whose inventory declares ``version``, then refine the facts
     with what each node's VOS CLI prints, as tests/fake_vos_cli.py prints it: the node's
-    keystore, the lab roots in tomcat-trust, and ``reported[host]`` (default: that of
-    the publisher) as the active version of show version active."""
+    keystore and a valid ipsec certificate (expired on the hosts in ``ipsec_expired``),
+    the lab roots in tomcat-trust (or what ``trust(host, roots)`` gives), and
+    ``reported[host]`` (default: that of the publisher) as the active version of show
+    version active. ``cucm``: a CUCM server served beside the lab, listed under cucm:."""
     sys.path.insert(0, str(ROOT / "tests"))
     from fake_vos_cli import _certificate_text
 
@@ -399,12 +403,19 @@ def cli_read(scenario: str, *, version: str, reported: dict[str, str]) -> Facts:
 
     roots = {f"lab-root-{i}.pem": pem(issued)
              for i, issued in enumerate(pki.hierarchies().roots)}
-    with Lab(scenario) as lab:
+    with Lab(scenario) as lab, contextlib.ExitStack() as stack:
         inventory = replace(load_inventory(lab.inventory_path), version=version)
+        if cucm is not None:
+            served = stack.enter_context(serve((cucm,), version, inventory.cluster))
+            inventory = replace(inventory, nodes=(*inventory.nodes, *served.nodes))
         facts = probe(inventory, load_agent_trust(str(lab.agent_trust_path)))
         readings = []
         for node in inventory.nodes:
+            if node.host not in lab.certificates:
+                continue  # no VOS CLI read there (CUCM)
             certs = lab.certificates[node.host]
+            store = trust(node.host, roots) if trust else roots
+            ipsec = pem(_ipsec(node.host, expired=node.host in ipsec_expired))
             ecdsa = (_certificate_text("tomcat-ECDSA", pem(certs.tomcat_ecdsa))
                      if certs.tomcat_ecdsa else "Executed command unsuccessfully\n"
                      "Invalid unit: tomcat-ECDSA\n")
@@ -416,15 +427,67 @@ def cli_read(scenario: str, *, version: str, reported: dict[str, str]) -> Facts:
                  "No Installed Software Options Found.\n"),
                 ("show cert own tomcat", _certificate_text("tomcat", pem(certs.tomcat))),
                 ("show cert own tomcat-ECDSA", ecdsa),
+                ("show cert own ipsec", _certificate_text("ipsec", ipsec)),
                 ("show cert list trust", "\n".join(
-                    [f"tomcat-trust/{name}: Trust Certificate {name}" for name in roots]
+                    [f"tomcat-trust/{name}: Trust Certificate {name}" for name in store]
                     + ["ipsec-trust/ipsec-node.pem: Trust Certificate"]) + "\n"),
                 *((f"show cert trust tomcat-trust/{name}",
                    _certificate_text(f"tomcat-trust/{name}", root))
-                  for name, root in roots.items())]
+                  for name, root in store.items())]
             readings.append(CliReading(node.host, "admin", tuple(
                 CommandOutput(command, output) for command, output in outputs)))
     return refine_from_cli(facts, readings)
+def _ipsec(host: str, *, expired: bool = False) -> pki.Issued:
+    """A node's self-signed ipsec certificate, valid for two years, or expired ten days
+    before now."""
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    start = now - dt.timedelta(days=800 if expired else 10)
+    return pki.issue(host, pki.key(f"fixtures/ipsec-{host}", "rsa"), san=(host,),
+                     not_before=start, not_after=start + dt.timedelta(days=790 if expired
+                                                                       else 730))
+
+
+def _expired_ca() -> str:
+    """A CA certificate that expired ten days before now, as PEM."""
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    issued = pki.issue("UCCX lab retired CA", pki.key("fixtures/retired-ca", "rsa"), ca=True,
+                       not_before=now - dt.timedelta(days=3000),
+                       not_after=now - dt.timedelta(days=10))
+    return issued.cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def _roots_of(kind: str, roots: dict[str, str]) -> dict[str, str]:
+    """The lab roots whose key is of ``kind`` (rsa or ec)."""
+    want = {"rsa": rsa.RSAPublicKey, "ec": ec.EllipticCurvePublicKey}[kind]
+    return {name: text for name, text in roots.items()
+            if isinstance(x509.load_pem_x509_certificate(text.encode()).public_key(), want)}
+
+
+CUCM = f"cucm.{DOMAIN}"
+
+
+def _cucm(*, critical_eku: bool = False, self_signed: bool = False) -> Served:
+    """A CUCM server's tomcat: signed by the lab's RSA issuing CA (or self-signed), with
+    an extended key usage marked critical when asked."""
+    key = pki.key("fixtures/cucm", "rsa")
+    issuer = None if self_signed else pki.hierarchies().rsa_issuing
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, CUCM)])
+    builder = (x509.CertificateBuilder().subject_name(name)
+               .issuer_name(issuer.cert.subject if issuer else name)
+               .public_key(key.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(now - dt.timedelta(days=1))
+               .not_valid_after(now + dt.timedelta(days=700))
+               .add_extension(x509.SubjectAlternativeName([x509.DNSName(CUCM)]),
+                              critical=False)
+               .add_extension(x509.BasicConstraints(ca=False, path_length=None),
+                              critical=True)
+               .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]),
+                              critical=critical_eku))
+    cert = builder.sign(issuer.key if issuer else key, hashes.SHA256())
+    return Served(CUCM, "cucm", (cert, *(() if issuer is None else (issuer.cert,))), key)
+
+
 def not_yet_valid() -> Facts:
     """A publisher whose tomcat's validity begins ten days after the probe."""
     ca = pki.hierarchies()
@@ -530,6 +593,31 @@ RECIPES: dict[str, Callable[[], Facts]] = {
         "row3-ec-signed-ecdsa", keep=(SM,), declared={SM: {"tomcat_ecdsa": "rsa_ca_signed"}}),
     "row3-cli-reports-11-5": lambda: cli_read(
         "row3-ec-signed-ecdsa", version="11.5(1)", reported={PUB: "11.5.1.10000-61"}),
+    # the servers' trust stores (issue 22 item 4): all the edges held, ipsec valid
+    "row3-cli-trust-complete": lambda: cli_read(
+        "row3-ec-signed-ecdsa", version="11.5(1)", reported={PUB: "11.5.1.10000-61"}),
+    # the UCCX tomcat-trust holds only an unrelated, expired CA: SocialMiner's chain (RSA
+    # and EC) is missing, and an expired entry is held
+    "row3-cli-uccx-lacks-socialminer-chain": lambda: cli_read(
+        "row3-ec-signed-ecdsa", version="11.5(1)", reported={PUB: "11.5.1.10000-61"},
+        trust=lambda host, roots: roots if host == SM else {"retired-ca.pem": _expired_ca()}),
+    # SocialMiner's tomcat-trust holds only the EC root: the UCCX tomcat (RSA) is missing;
+    # the publisher's ipsec has expired and its store keeps an expired CA beside the roots
+    "row3-cli-socialminer-lacks-uccx-tomcat": lambda: cli_read(
+        "row3-ec-signed-ecdsa", version="11.5(1)", reported={PUB: "11.5.1.10000-61"},
+        trust=lambda host, roots: (_roots_of("ec", roots) if host == SM else
+                                   {**roots, "retired-ca.pem": _expired_ca()} if host == PUB
+                                   else roots),
+        ipsec_expired=(PUB,)),
+    # a CUCM listed under cucm: whose tomcat marks its extended key usage critical; the
+    # UCCX stores hold the lab roots, which anchor its chain
+    "row3-cli-cucm-critical-extension": lambda: cli_read(
+        "row3-ec-signed-ecdsa", version="11.5(1)", reported={PUB: "11.5.1.10000-61"},
+        cucm=_cucm(critical_eku=True)),
+    # a self-signed CUCM tomcat that no UCCX store holds
+    "row3-cli-cucm-chain-missing": lambda: cli_read(
+        "row3-ec-signed-ecdsa", version="11.5(1)", reported={PUB: "11.5.1.10000-61"},
+        cucm=_cucm(self_signed=True)),
     "row3-cli-reports-11-5-inventory-12-5": lambda: cli_read(
         "row3-ec-signed-ecdsa", version="12.5(1)", reported={PUB: "11.5.1.10000-61"}),
     "row3-cli-subscriber-reports-11-0": lambda: cli_read(

@@ -47,6 +47,10 @@ def lab_audit(scenario: str) -> Audit:
         facts = probe_inventory(load_inventory(lab.inventory_path),
                                 trust=load_agent_trust(str(lab.agent_trust_path)),
                                 options=OPTIONS)
+        if lab.scenario.reads_cli:  # what the demo reads too: the lab's own VOS CLI
+            from auditor.collect.installed import refine_from_cli
+
+            facts = refine_from_cli(facts, lab.vos_cli_readings())
     return audit_facts(facts, phase_of(scenario))
 
 

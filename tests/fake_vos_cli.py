@@ -102,7 +102,7 @@ def main() -> None:
                 return
         elif command.startswith("show cert own "):
             unit = command[len("show cert own "):]
-            key = {"tomcat": "tomcat", "tomcat-ECDSA": "tomcat_ecdsa"}.get(unit)
+            key = {"tomcat": "tomcat", "tomcat-ECDSA": "tomcat_ecdsa", "ipsec": "ipsec"}.get(unit)
             pem = config.get(key) if key else None
             if config.get("garbage") == unit:
                 pem = "-----BEGIN CERTIFICATE-----\nTm90IGEgY2VydGlmaWNhdGU=\n" \

@@ -169,21 +169,11 @@ ForceCommand /usr/bin/python3 {folder}/fake_vos_cli.py {folder}/nodes
 def hold_lab_keystores(server: Sshd, lab: Any, addresses: Sequence[str],
                        **per_node: dict) -> None:
     """Each node of ``lab`` (an ``auditor.lab.Lab``), played on its address in
-    ``addresses``, holds the lab node's keystore (its tomcat-trust: the lab roots);
-    ``per_node``: what a host's CLI holds or does otherwise (fake_vos_cli's config)."""
-    from cryptography.hazmat.primitives import serialization
-
-    from auditor.lab import pki
-
-    def pem(issued: Any) -> str:
-        return issued.cert.public_bytes(serialization.Encoding.PEM).decode()
-
-    roots = {f"lab-root-{i}.pem": pem(issued)
-             for i, issued in enumerate(pki.hierarchies().roots)}
+    ``addresses``, holds what the lab node's VOS CLI shows (``Lab.vos_cli_holdings``: its
+    keystore, its ipsec, its tomcat-trust: the lab roots, less what the scenario leaves
+    out); ``per_node``: what a host's CLI holds or does otherwise (fake_vos_cli's config)."""
+    holdings = lab.vos_cli_holdings()
     for address, node in zip(addresses, lab.inventory().nodes, strict=True):
-        certs = lab.certificates[node.host]
-        config = {"tomcat": pem(certs.tomcat),
-                  "tomcat_ecdsa": pem(certs.tomcat_ecdsa) if certs.tomcat_ecdsa else None,
-                  "trust": roots, "page_lines": 8, "prompt_delay": 0.3}
+        config = {**holdings[node.host], "page_lines": 8, "prompt_delay": 0.3}
         config.update(per_node.get(node.host, {}))
         server.node(address, **config)

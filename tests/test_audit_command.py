@@ -50,6 +50,9 @@ EXPECTED = {
     "live-data-broken-by-cuic": ("no_go", grid((W, B), (W, W), (W, W))),
     # CUIC 8444 still presents the previous tomcat: restart pending, Live Data unknown
     "restart-pending": ("no_go", grid((W, U), (W, W), (W, W))),
+    # audited without the VOS CLI, the trust stores are not read: row 3 as it is (the demo,
+    # which reads the lab's CLI, finds chat/email broken)
+    "trust-socialminer-chain-missing": ("go", grid((W, W), (W, W), (W, W))),
 }
 
 

@@ -100,6 +100,24 @@ def test_demo_runs_the_lab_and_writes_facts(tmp_path) -> None:
                       "socialminer": "rsa_ca_signed"}
 
 
+def test_demo_of_socialminers_chain_missing_from_uccx_trust_reads_the_labs_vos_cli(
+        tmp_path) -> None:
+    """The demo reads the lab's own VOS CLI for this scenario: the facts carry each node's
+    tomcat-trust, and chat/email is broken by the stated edge's rule, named in every
+    report."""
+    done = run("demo", "--scenario", "trust-socialminer-chain-missing",
+               "--out", str(tmp_path / "d"))
+    assert done.returncode == 0, done.stderr
+    facts = json.loads((tmp_path / "d" / "facts.json").read_text())
+    assert all(n["installed"]["trust"] for n in facts["nodes"])
+    audit = json.loads((tmp_path / "d" / "audit.json").read_text())
+    sm = next(n for n in audit["nodes"] if n["role"] == "socialminer")
+    assert sm["gadgets"]["chat_email"]["outcome"] == "broken"
+    assert {f["rule_id"] for f in audit["findings"]} == {"uccx-trust-lacks-socialminer-chain"}
+    for name in ("report.html", "report.md", "junit.xml"):
+        assert "uccx-trust-lacks-socialminer-chain" in (tmp_path / "d" / name).read_text()
+
+
 def _complete(words: str, cword: int) -> list[str]:
     import os
 

@@ -39,6 +39,8 @@ CASES: list[tuple[dict[str, Any], bool]] = [
     ({"fact": "node.names", "contains": "c.example"}, False),
     ({"fact": "node.names", "intersects": ["c.example", "b.example"]}, True),
     ({"fact": "node.names", "intersects": ["c.example"]}, False),
+    ({"fact": "node.names", "beyond": ["a.example"]}, True),
+    ({"fact": "node.names", "beyond": ["a.example", "b.example"]}, False),
     ({"fact": "node.names", "intersects": {"fact": "node.hosts"}}, True),
     ({"fact": "node.role", "exists": True}, True),
     ({"fact": "node.missing", "exists": True}, False),
@@ -88,7 +90,7 @@ def test_every_operator_in_the_table_is_tested_both_ways() -> None:
 
 @pytest.mark.parametrize("operator", sorted(set(OPERATORS) - {"exists"}))
 def test_a_missing_fact_makes_every_test_false(operator: str) -> None:
-    value = {"in": ["x"], "not_in": ["x"], "intersects": ["x"], "contains": "x",
+    value = {"in": ["x"], "not_in": ["x"], "intersects": ["x"], "beyond": ["x"], "contains": "x",
              "version_below": "11.6", "version_at_least": "11.5",
              "matches": "*"}.get(operator, 1)
     assert compile_({"fact": "node.missing", operator: value}).holds(VIEW) is False

@@ -163,3 +163,52 @@ def test_a_bare_tagged_scalar_is_an_input_error_not_a_traceback(tmp_path) -> Non
     with pytest.raises(InputError) as caught:
         load_inventory(path)
     assert caught.value.line is None
+
+
+# -- CUCM servers, listed apart from the cluster's nodes (issue 22 item 4) ----------------
+
+_CLUSTER = 'cluster: c\nversion: "11.5(1)"\nnodes:\n  - {host: a.example, role: uccx-publisher}\n'
+
+BAD_CUCM = [
+    ("cucm port out of range", _CLUSTER + "cucm:\n  - {host: cm.example, port: 0}\n",
+     ":6: cucm[0].port: 0 is out of range"),
+    ("cucm unknown field", _CLUSTER + "cucm:\n  - host: cm.example\n    role: cucm\n",
+     ":7: cucm[0].role: unknown field (expected one of: address, host, port)"),
+    ("cucm without host", _CLUSTER + "cucm:\n  - {port: 8443}\n",
+     ":6: cucm[0].host: is required but missing"),
+    ("cucm host that is no name", _CLUSTER + "cucm:\n  - {host: 'cm example'}\n",
+     ":6: cucm[0].host: 'cm example' has the wrong form"),
+    ("cucm host also a node", _CLUSTER + "cucm:\n  - {host: A.example}\n",
+     ":6: cucm[0].host: 'a.example' is listed twice"),
+    ("cucm not a list", _CLUSTER + "cucm: cm.example\n",
+     ":5: cucm: 'cm.example' has the wrong type (expected array)"),
+]
+
+
+@pytest.mark.parametrize(("case", "text", "message"), BAD_CUCM,
+                         ids=[b[0] for b in BAD_CUCM])
+def test_a_bad_cucm_entry_is_one_line_naming_file_line_and_field(tmp_path, case, text,
+                                                                  message) -> None:
+    with pytest.raises(InputError) as caught:
+        _load(tmp_path, text)
+    assert str(caught.value).startswith(str(tmp_path / "cluster.yaml"))
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_cucm_entries_are_probed_on_the_maps_port_unless_given_and_written_back(
+        tmp_path) -> None:
+    from auditor.collect.inventory import inventory_to_yaml
+    from auditor.model.solution import builtin
+
+    inventory = _load(tmp_path, _CLUSTER + "cucm:\n  - {host: cm1.example}\n"
+                      "  - {host: cm2.example, address: 127.0.0.5, port: 9443}\n")
+    cucm = [n for n in inventory.nodes if builtin().roles[n.role].listed_under]
+    default = builtin().default_ports(builtin().roles["cucm"].family)
+    assert [(n.host, n.endpoints()) for n in cucm] == [
+        ("cm1.example", default),
+        ("cm2.example", {next(iter(default)): 9443})]
+    assert inventory.nodes[0].role == "uccx-publisher"
+    (tmp_path / "again.yaml").write_text(inventory_to_yaml(inventory))
+    again = load_inventory(tmp_path / "again.yaml")
+    assert [(n.host, n.role, n.address, n.endpoints()) for n in again.nodes] == [
+        (n.host, n.role, n.address, n.endpoints()) for n in inventory.nodes]

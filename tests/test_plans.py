@@ -41,6 +41,7 @@ GOLDEN: dict[str, list[tuple[str, tuple[str, ...], tuple[str, ...]]]] = {
     "row1-self-signed": [(PUSH, ALL, ())],
     "row2-rsa-signed-ecdsa": [(SM_COP, (SM,), ())],
     "row3-ec-signed-ecdsa": [],
+    "trust-socialminer-chain-missing": [("upload-socialminer-chain-to-uccx-trust", (SM,), ())],
     "row4-upgrade-trap": [(SIGN, ALL, ALL)],
     "cop-uccx": [(ROLLBACK, (PUB, SUB), (PUB, SUB)), (SIGN, (SM,), (SM,))],
     "cop-socialminer": [(ROLLBACK, (SM,), (SM,))],

@@ -262,8 +262,8 @@ def test_a_site_map_adds_a_service_and_cannot_redefine_one(tmp_path) -> None:
             (SITE_MAP.replace("recording:", "live_data:"),
              "'live_data' is already a service of uccx (built-in)"),
             (SITE_MAP.replace("9443", "8445"), "port 8445 is already the port of finesse"),
-            (SITE_MAP.replace("uccx:", "cucm:"), "unknown family 'cucm'"),
-            ("roles:\n  cucm: {family: uccx, title: CUCM, short: cm, steps_on: CUCM}\n",
+            (SITE_MAP.replace("uccx:", "cvp:"), "unknown family 'cvp'"),
+            ("roles:\n  cvp: {family: uccx, title: CVP, short: cvp, steps_on: CVP}\n",
              "a site map may only add services")):
         path.write_text(text, encoding="utf-8")
         with pytest.raises(InputError) as caught:

@@ -7,6 +7,7 @@ runs it, as a process, with the password in the environment only.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import pty
@@ -777,3 +778,141 @@ def test_output_beyond_the_bound_is_a_garbage_error_not_a_crash() -> None:
         for _ in range(MAX_OUTPUT // 65536 + 2):
             reply.feed(b"tomcat-trust/x.pem: admin:\n" * 2427)
     assert stop.value.kind == "garbage"
+
+
+# -- the servers' trust stores, read over the VOS CLI (issue 22 item 4) --------------------
+
+TRUST_RULES = ("uccx-trust-lacks-socialminer-chain", "uccx-trust-lacks-socialminer-ec-chain",
+               "socialminer-trust-lacks-uccx-tomcat", "trust-store-holds-expired-certificate",
+               "ipsec-certificate-expired")
+
+
+def _expired_ca_pem() -> str:
+    """A CA certificate that expired ten days ago."""
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    return _pem(pki.issue("retired lab CA", pki.key("tests/retired-ca", "rsa"), ca=True,
+                          not_before=now - dt.timedelta(days=3000),
+                          not_after=now - dt.timedelta(days=10)))
+
+
+def _ipsec_pem(host: str, *, expired: bool = False) -> str:
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    start = now - dt.timedelta(days=800 if expired else 10)
+    return _pem(pki.issue(host, pki.key(f"tests/ipsec-{host}", "rsa"), san=(host,),
+                          not_before=start, not_after=start + dt.timedelta(days=790)))
+
+
+def _checks(folder: Path, rule: str) -> dict[str, str]:
+    """What ``rule`` answered per node (passed, failed, not_seen, not_applicable)."""
+    audit = json.loads((folder / "out" / "audit.json").read_text())
+    return {c["node"]: ",".join(sorted({s["result"] for s in c["subjects"]}))
+            if c.get("subjects") else c.get("result", "not_applicable")
+            for c in audit["checks"] if c["rule_id"] == rule}
+
+
+def test_trust_stores_holding_every_chain_give_no_trust_finding_and_every_check_passes(
+        sshd: Sshd, tmp_path: Path) -> None:
+    with Lab("row3-ec-signed-ecdsa", tmp_path / "lab") as lab:
+        _configure(sshd, lab, **{h: {"ipsec": _ipsec_pem(h)} for h in (PUB, SUB, SM)})
+        result = _audit(sshd, lab, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not {r for r, _ in _findings(tmp_path)} & set(TRUST_RULES)
+    assert _gadgets(tmp_path)[SM]["chat_email"] == "works"
+    assert _checks(tmp_path, "uccx-trust-lacks-socialminer-chain")[SM] == "passed"
+    assert _checks(tmp_path, "socialminer-trust-lacks-uccx-tomcat")[SM] == "passed"
+    assert set(_checks(tmp_path, "ipsec-certificate-expired").values()) == {"passed"}
+    assert set(_checks(tmp_path, "trust-store-holds-expired-certificate").values()) == {
+        "passed"}
+
+
+def test_a_uccx_trust_list_without_socialminers_chain_breaks_chat_email_naming_the_rule(
+        sshd: Sshd, tmp_path: Path) -> None:
+    """The UCCX nodes' tomcat-trust holds only an unrelated CA: the stated edge is known to
+    be missing, chat/email is broken, the rule is named in every format; the EC chain's
+    absence is a warning that says it is inferred."""
+    unrelated = {"other-ca.pem": _pem(pki.issue("unrelated CA", pki.key("tests/other-ca", "rsa"),
+                                                ca=True))}
+    with Lab("row3-ec-signed-ecdsa", tmp_path / "lab") as lab:
+        _configure(sshd, lab, **{PUB: {"trust": unrelated}, SUB: {"trust": unrelated}})
+        result = _audit(sshd, lab, tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr  # NO-GO
+    findings = _findings(tmp_path)
+    assert ("uccx-trust-lacks-socialminer-chain", SM) in findings
+    assert ("uccx-trust-lacks-socialminer-ec-chain", SM) in findings
+    assert _gadgets(tmp_path)[SM]["chat_email"] == "broken"
+    audit = json.loads((tmp_path / "out" / "audit.json").read_text())
+    ec = next(f for f in audit["findings"]
+              if f["rule_id"] == "uccx-trust-lacks-socialminer-ec-chain")
+    assert ec["severity"] == "warning" and "Inferred" in ec["message"]
+    assert f"{PUB} lacks {SM}" in next(
+        f["message"] for f in audit["findings"]
+        if f["rule_id"] == "uccx-trust-lacks-socialminer-chain")
+    for name in ("report.html", "report.md", "junit.xml"):
+        assert "uccx-trust-lacks-socialminer-chain" in (tmp_path / "out" / name).read_text()
+    # the terminal: evaluate prints each finding with its rule
+    shown = subprocess.run(
+        [sys.executable, "-m", "auditor", "evaluate", str(tmp_path / "out" / "facts.json"),
+         "--phase", "post"], capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=tmp_path)
+    assert "uccx-trust-lacks-socialminer-chain" in shown.stdout, shown.stdout + shown.stderr
+
+
+def test_an_expired_ca_in_a_trust_store_and_an_expired_ipsec_are_warnings(
+        sshd: Sshd, tmp_path: Path) -> None:
+    with Lab("row3-ec-signed-ecdsa", tmp_path / "lab") as lab:
+        roots = {f"lab-root-{i}.pem": _pem(r) for i, r in enumerate(pki.hierarchies().roots)}
+        _configure(sshd, lab, **{
+            SM: {"trust": {**roots, "retired.pem": _expired_ca_pem()}},
+            PUB: {"ipsec": _ipsec_pem(PUB, expired=True)}})
+        result = _audit(sshd, lab, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    audit = json.loads((tmp_path / "out" / "audit.json").read_text())
+    assert audit["verdict"] == "go_with_actions"
+    got = {(f["rule_id"], f["node"], f["severity"]) for f in audit["findings"]}
+    assert ("trust-store-holds-expired-certificate", SM, "warning") in got
+    assert ("ipsec-certificate-expired", PUB, "warning") in got
+    assert "retired.pem (expired " in next(f["message"] for f in audit["findings"]
+                                           if f["rule_id"] == "trust-store-holds-expired-"
+                                           "certificate")
+    assert _gadgets(tmp_path)[SM]["chat_email"] == "works"
+
+
+@pytest.mark.parametrize("hostile", ["huge", "garbled", "control"])
+def test_hostile_trust_listings_stay_data(sshd: Sshd, tmp_path: Path, hostile: str) -> None:
+    """A trust list of a hundred entries, PEM blocks that are not certificates, names with
+    control characters: the audit ends with a verdict, never a traceback, and a store it
+    could not read completely is not judged (chat/email not broken by it)."""
+    roots = {f"lab-root-{i}.pem": _pem(r) for i, r in enumerate(pki.hierarchies().roots)}
+    if hostile == "huge":
+        store = {**{f"entry-{i}.pem": roots["lab-root-0.pem"] for i in range(100)}, **roots}
+    elif hostile == "garbled":
+        store = {"bad.pem": "-----BEGIN CERTIFICATE-----\nTm90IGEgY2VydA==\n"
+                            "-----END CERTIFICATE-----", "worse.pem": "\x00\xff" * 50}
+    else:
+        store = {"evil\x1b[31m\r\n.pem": roots["lab-root-0.pem"], "a\x07b.pem": "x"}
+    with Lab("row3-ec-signed-ecdsa", tmp_path / "lab") as lab:
+        _configure(sshd, lab, **{SM: {"trust": store}, PUB: {"trust": store}})
+        result = _audit(sshd, lab, tmp_path)
+    assert result.returncode in (0, 1, 3), result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert (tmp_path / "out" / "audit.json").exists()
+    # what could not be read is not judged: never "missing", and chat/email not broken
+    assert _checks(tmp_path, "uccx-trust-lacks-socialminer-chain")[SM] != "failed"
+    assert _checks(tmp_path, "socialminer-trust-lacks-uccx-tomcat")[SM] != "failed"
+    assert _gadgets(tmp_path)[SM]["chat_email"] != "broken"
+
+
+def test_the_lab_scenario_without_socialminers_chain_read_through_the_fake_vos_cli(
+        sshd: Sshd, tmp_path: Path) -> None:
+    """The lab's trust-socialminer-chain-missing scenario, its CLI played by the fake VOS CLI
+    over a real sshd: the UCCX nodes' tomcat-trust lacks the CA of SocialMiner's chain, so
+    chat/email is broken by the stated edge's rule and nothing else."""
+    with Lab("trust-socialminer-chain-missing", tmp_path / "lab") as lab:
+        _configure(sshd, lab)
+        result = _audit(sshd, lab, tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert _findings(tmp_path) == {("uccx-trust-lacks-socialminer-chain", SM)}
+    gadgets = _gadgets(tmp_path)
+    assert gadgets[SM] == {"chat_email": "broken", "socialminer_web": "works"}
+    assert all(gadgets[h] == {"finesse_desktop": "works", "live_data": "works"}
+               for h in (PUB, SUB))

@@ -65,6 +65,7 @@ def demo(
     from auditor.collect.prober import ProbeOptions
     from auditor.collect.trust import load_agent_trust
     from auditor.lab import SCENARIOS, Lab
+    from auditor.lab.server import LabCliSource
     from auditor.pipeline.manifest import utc_now
     from auditor.pipeline.outdir import OutputSet
     from auditor.pipeline.run import AuditRequest, audit_invocation, run_audit
@@ -112,6 +113,7 @@ def demo(
                     agent_trust=output.final(lab.agent_trust_path), ticket=ticket,
                     options=ProbeOptions(per_host=per_host)),
                 pdf=pdf, bundle=bundle,
+                shell=LabCliSource(lab) if lab.scenario.reads_cli else None,
                 provenance=replace(provenance(lab.inventory_path, lab.agent_trust_path),
                                    started_at=started_at))
             total = sum(len(n.endpoints()) for n in inventory.nodes)

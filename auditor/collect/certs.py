@@ -177,7 +177,24 @@ def analyse(cert: x509.Certificate) -> CertificateFacts:
         wildcard=any(name.startswith("*") for name in dns) or bool(cn and cn.startswith("*")),
         parse_warnings=tuple(warnings),
         key_usage_allows_signing=allows_signing(cert),
+        critical_extensions=critical_extensions(cert),
     )
+
+
+def critical_extensions(cert: x509.Certificate) -> tuple[str, ...] | None:
+    """The names of the extensions marked critical (an unknown one by its dotted OID);
+    None when the extensions do not parse."""
+    try:
+        extensions = list(cert.extensions)
+    except ValueError:
+        return None
+    names = []
+    for ext in extensions:
+        if ext.critical:
+            name = getattr(ext.oid, "_name", None)
+            names.append(name if isinstance(name, str) and name != "Unknown OID"
+                         else ext.oid.dotted_string)
+    return tuple(sorted(names))
 
 
 def allows_signing(cert: x509.Certificate) -> bool:

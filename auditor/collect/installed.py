@@ -19,7 +19,13 @@ from dataclasses import dataclass, replace
 from cryptography import x509
 
 from auditor.collect.certs import analyse, fingerprint
-from auditor.collect.vos_cli import TRUST_UNIT, CliReading, pem_blocks, software_options
+from auditor.collect.vos_cli import (
+    TRUST_UNIT,
+    CliReading,
+    pem_blocks,
+    software_options,
+    trust_names,
+)
 from auditor.model.certificate import UNIT_KEY_TYPES, CertificateFacts, classify
 from auditor.model.facts import (
     CertState,
@@ -123,6 +129,8 @@ def installed_facts(reading: CliReading) -> tuple[InstalledFacts, dict[str, x509
                            "show cert own tomcat", found, parsed, "tomcat")
     ecdsa = _certificates(reading.output("show cert own tomcat-ECDSA"), problems,
                           "show cert own tomcat-ECDSA", found, parsed, "tomcat-ECDSA")
+    ipsec = _certificates(reading.output("show cert own ipsec"), problems,
+                          "show cert own ipsec", found, parsed)
     trust = []
     for out in reading.outputs:
         prefix = f"show cert trust {TRUST_UNIT}/"
@@ -130,6 +138,9 @@ def installed_facts(reading: CliReading) -> tuple[InstalledFacts, dict[str, x509
             trust.append(TrustEntry(out.command[len(prefix):],
                                     tuple(_certificates(out.output, problems, out.command,
                                                         found, parsed))))
+    held = {entry.name for entry in trust if entry.certificates}
+    unread = tuple(name for name in trust_names(reading.output("show cert list trust") or "")
+                   if name not in held)
     version_text = reading.output("show version active")
     options = software_options(version_text or "")
     cop, basis = cop_from_options(options)
@@ -146,7 +157,8 @@ def installed_facts(reading: CliReading) -> tuple[InstalledFacts, dict[str, x509
         source=SOURCE, user=reading.user, error=error,
         tomcat=tomcat[0] if tomcat else None, tomcat_ecdsa=ecdsa[0] if ecdsa else None,
         trust=tuple(trust), options=options, cop_installed=cop, cop_basis=basis,
-        transcript=transcript, version=version, ssh_log=reading.log), parsed
+        transcript=transcript, version=version, ssh_log=reading.log,
+        ipsec=ipsec[0] if ipsec else None, trust_unread=unread), parsed
 
 
 @dataclass(frozen=True)
@@ -212,6 +224,7 @@ def refine_from_cli(facts: Facts, readings: Sequence[CliReading]) -> Facts:
     as any installed source does (:func:`refine`)."""
     by_host = {r.host: r for r in readings}
     nodes = []
+    held: dict[str, CertificateFacts] = {}
     keystores: dict[str, InstalledCertificates] = {}
     for node in facts.nodes:
         reading = by_host.get(node.host)
@@ -220,8 +233,15 @@ def refine_from_cli(facts: Facts, readings: Sequence[CliReading]) -> Facts:
             continue
         installed, parsed = installed_facts(reading)
         nodes.append(replace(node, installed=installed))
+        # the trust entries and ipsec are judged too (expiry, the servers' trust): their
+        # certificates travel with the facts
+        for fp in (installed.ipsec, *(c for e in installed.trust for c in e.certificates)):
+            if fp is not None and fp in parsed:
+                held.setdefault(fp, analyse(parsed[fp]))
         if installed.tomcat or installed.tomcat_ecdsa:
             keystores[node.host] = InstalledCertificates(
                 SOURCE, parsed.get(installed.tomcat or ""),
                 parsed.get(installed.tomcat_ecdsa or ""))
-    return refine(replace(facts, nodes=tuple(nodes)), keystores)
+    certificates = {**held, **facts.certificates}
+    return refine(replace(facts, nodes=tuple(nodes),
+                          certificates=dict(sorted(certificates.items()))), keystores)

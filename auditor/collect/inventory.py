@@ -81,11 +81,14 @@ def parse_inventory(data: Any, *, path: str = "<inventory>", locate: Any = None,
                              expected="each host once")
         seen[host] = index
         role = raw["role"]
-        if role not in solution.roles:
-            raise InputError(f"{role!r} is not allowed", path=path,
-                             line=locate(["nodes", index, "role"]) if locate else None,
-                             field=f"nodes[{index}].role",
-                             expected="one of: " + ", ".join(solution.roles))
+        cluster_roles = [r for r in solution.roles if solution.roles[r].listed_under is None]
+        if role not in cluster_roles:
+            listed = solution.roles[role].listed_under if role in solution.roles else None
+            raise InputError(f"{role!r} is not allowed" + (
+                f": a {role} is not a node of the cluster; list it under {listed}:"
+                if listed else ""), path=path,
+                line=locate(["nodes", index, "role"]) if locate else None,
+                field=f"nodes[{index}].role", expected="one of: " + ", ".join(cluster_roles))
         role_count[role] = role_count.get(role, 0) + 1
         if solution.roles[role].at_most_one and role_count[role] > 1:
             raise InputError(f"a second {role}: a UCCX cluster has one publisher and at most "
@@ -106,9 +109,40 @@ def parse_inventory(data: Any, *, path: str = "<inventory>", locate: Any = None,
                           pem_dir=raw.get("pem_dir"),
                           cli=CliAccess(cli["user"], cli.get("port", 22), cli.get("key_file"))
                           if cli is not None else None))
+    nodes += _listed_apart(data, path, locate, seen)
     # composed (NFC): "Zürich" typed on macOS and on Windows is one cluster
     return Inventory(cluster=nfc(data["cluster"]), version=data["version"],
                      nodes=tuple(nodes), path=path)
+
+
+def _listed_apart(data: Any, path: str, locate: Any, seen: dict[str, int]) -> list[Node]:
+    """The servers the map's roles with ``listed_under`` list under their own key (CUCM
+    under ``cucm:``): probed on the one service of their family, at its default port
+    unless ``port`` says otherwise. A host already listed is refused."""
+    solution = current()
+    out = []
+    for role in solution.roles.values():
+        if role.listed_under is None:
+            continue
+        services = list(solution.services(role.family))
+        for index, raw in enumerate(data.get(role.listed_under) or ()):
+            where = [role.listed_under, index, "host"]
+            try:
+                host = checked_host(raw["host"], path=path, field=f"{role.listed_under}"
+                                    f"[{index}].host")
+            except InputError as exc:
+                raise InputError(exc.message, path=path, line=locate(where) if locate
+                                 else None, field=exc.field, expected=exc.expected) from None
+            if host in seen:
+                raise InputError(f"{host!r} is listed twice (first as nodes[{seen[host]}])",
+                                 path=path, line=locate(where) if locate else None,
+                                 field=f"{role.listed_under}[{index}].host",
+                                 expected="each host once")
+            seen[host] = len(seen)
+            ports = {services[0]: raw["port"]} if "port" in raw else {}
+            out.append(Node(host=host, role=role.name, address=raw.get("address"),
+                            ports=ports))
+    return out
 
 
 def load_inventory(path: str | Path) -> Inventory:
@@ -120,7 +154,11 @@ def load_inventory(path: str | Path) -> Inventory:
 def inventory_to_yaml(inventory: Inventory) -> str:
     """Write an inventory in the documented shape (used by the lab)."""
     lines = [f"cluster: {inventory.cluster}", f'version: "{inventory.version}"', "nodes:"]
+    roles = current().roles
+    apart = [n for n in inventory.nodes if n.role in roles and roles[n.role].listed_under]
     for node in inventory.nodes:
+        if node in apart:
+            continue
         lines.append(f"  - host: {node.host}")
         if node.address:
             lines.append(f"    address: {node.address}")
@@ -136,6 +174,14 @@ def inventory_to_yaml(inventory: Inventory) -> str:
         if node.declared:
             declared = ", ".join(f"{k}: {_yaml_scalar(v)}" for k, v in node.declared.items())
             lines.append(f"    declared: {{{declared}}}")
+    for key in dict.fromkeys(roles[n.role].listed_under for n in apart):
+        lines.append(f"{key}:")
+        for node in (n for n in apart if roles[n.role].listed_under == key):
+            lines.append(f"  - host: {node.host}")
+            if node.address:
+                lines.append(f"    address: {node.address}")
+            for port in node.ports.values():
+                lines.append(f"    port: {port}")
     return "\n".join(lines) + "\n"
 
 

@@ -19,7 +19,7 @@ from auditor.model.facts import Facts
 
 #: Fields a reading of an older version may lack (None or empty there); every other field
 #: of :class:`CertificateFacts` must be exactly what :func:`analyse` reads from the PEM.
-_MAY_BE_ABSENT = {"key_usage_allows_signing", "parse_warnings"}
+_MAY_BE_ABSENT = {"key_usage_allows_signing", "parse_warnings", "critical_extensions"}
 
 
 def check_recorded_certificates(facts: Facts, where: str) -> None:

@@ -1,10 +1,11 @@
 """A read-only collector over the VOS command line: what each node has **installed**.
 
 The network shows what a server presents; the VOS CLI (SSH, user ``admin``) shows what
-the node holds: ``tomcat``, ``tomcat-ECDSA``, ``tomcat-trust`` and the installed software
-options (COP files). Per node, one SSH session with an interactive shell: wait for the
-``admin:`` prompt, turn paging off, then send exactly :data:`COMMANDS` and one
-``show cert trust tomcat-trust/<name>`` per trust entry (at most :data:`MAX_TRUST`).
+the node holds: ``tomcat``, ``tomcat-ECDSA``, ``ipsec`` (for its expiry), ``tomcat-trust``
+and the installed software options (COP files). Per node, one SSH session with an
+interactive shell: wait for the ``admin:`` prompt, turn paging off, then send exactly
+:data:`COMMANDS` and one ``show cert trust tomcat-trust/<name>`` per trust entry (at most
+:data:`MAX_TRUST`).
 Nothing else is ever typed but the end marker (below): a pager or a ``(y/n)`` question is
 answered by closing the session, never by a key press, and becomes a typed error for that
 node.
@@ -73,7 +74,7 @@ PASSWORD_ENV = "UCCX_AUDIT_CLI_PASSWORD"
 PROMPT = "admin:"
 #: The commands sent, in order, before the per-entry ``show cert trust``.
 COMMANDS = ("set cli pagination off", "show version active", "show cert own tomcat",
-            "show cert own tomcat-ECDSA", "show cert list trust")
+            "show cert own tomcat-ECDSA", "show cert own ipsec", "show cert list trust")
 TRUST_UNIT = "tomcat-trust"
 #: At most this many ``show cert trust`` commands per node.
 MAX_TRUST = 50

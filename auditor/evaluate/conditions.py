@@ -185,6 +185,10 @@ OPERATORS: dict[str, Operator] = {op.name: op for op in (
              lambda fact, value: (isinstance(fact, list) and isinstance(value, list)
                                   and bool(set(fact) & set(value))),
              "the fact is a list sharing at least one item with the value"),
+    Operator("beyond", "a list", _is_list,
+             lambda fact, value: (isinstance(fact, list) and isinstance(value, list)
+                                  and bool(set(map(str, fact)) - set(map(str, value)))),
+             "the fact is a list holding at least one item the value does not list"),
     Operator("exists", "true or false", lambda v: isinstance(v, bool),
              lambda fact, value: (fact is not None) == value,
              "the fact is present (true) or missing (false)"),

@@ -28,6 +28,7 @@ from auditor.evaluate.view import (
     KNOWN_STATES,
     UNKNOWN,
     NodeView,
+    blinds,
     build_views,
     evidence_seen,
     is_state,
@@ -290,12 +291,19 @@ def evaluate(rules: RuleSet, facts: Facts, settings: Settings) -> Evaluation:
                 fired = rule.condition.holds(subject.view)
                 # an unknown certificate state the answer depends on: it did not look
                 guessed = _rests_on_unknown(rule, subject.view, required_states, fired)
-                seen = not guessed and all(evidence_seen(subject.view, e) for e in endpoints)
+                unseen = [e for e in endpoints if not evidence_seen(subject.view, e)]
+                if unseen and not fired and not any(blinds(e) for e in unseen):
+                    # only the VOS CLI gives it and it was not read: nothing to look at
+                    # (the run's scope says what was not read), like a rule that does not
+                    # apply
+                    checks.append(RuleCheck(rule.id, node.host, None, "not_applicable"))
+                    continue
+                seen = not guessed and not unseen
                 result: RuleResult = "failed" if fired else "passed" if seen else "not_seen"
                 checks.append(RuleCheck(rule.id, node.host,
                                         shared.setdefault(subject.subject, subject.subject),
                                         result, affected))
-                if result == "not_seen" or guessed:
+                if guessed or (result == "not_seen" and any(blinds(e) for e in unseen)):
                     # a gadget it would have given worse than ``works`` (or gave on a
                     # guess) is not judged
                     for gadget in affected:

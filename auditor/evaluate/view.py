@@ -176,6 +176,8 @@ _CERTIFICATE = {
     "not_after": "end of validity (UTC timestamp)",
     "not_after_date": "end of validity (YYYY-MM-DD)",
     "expired": "expired when the facts were recorded",
+    "critical_extensions": "the extensions marked critical, by name (keyUsage, "
+                           "basicConstraints, ...; null when not recorded)",
     "not_yet_valid": "its validity had not begun when the facts were recorded",
     "ends_by_change_date": "not expired when the facts were recorded, but it ends before "
                            "the change date is over (browsers refuse it from then on)",
@@ -193,6 +195,17 @@ _CERTIFICATE = {
     "untrusted_root": "the CA its complete chain leads to, when the trust in use lacks it "
                       "(null otherwise)",
     "description": "the certificate in words",
+}
+
+_EDGE = {
+    "judged": "the edge could be judged: the truster's tomcat-trust was read and the "
+              "trusted certificate is known (on the truster's side: its own store; on the "
+              "trusted side: every truster whose store was read)",
+    "needed": "the trusted side has the certificate the edge is about (for tomcat_ecdsa: "
+              "it presents one); null when unknown",
+    "held": "every store judged holds the trusted certificate or a CA of its chain (null "
+            "when not judged)",
+    "missing": "where it is missing, each as 'truster lacks trusted' (null when held)",
 }
 
 #: Every field a rule may read or put into its message, with its meaning.
@@ -256,6 +269,18 @@ FIELDS: dict[str, str] = {
     "node.peer.role_title": "its role in words",
     **{f"node.peer.{which}.{k}": f"the other UCCX node's {which}: {_STATE[k]}"
        for which in ("tomcat", "tomcat_ecdsa") for k in ("state", "state_words")},
+    "node.trust.read": "the node's tomcat-trust was read over its VOS CLI (an entry listed "
+                       "but not read leaves a missing chain unjudged)",
+    "node.trust.expired": "the tomcat-trust entries whose certificate has expired by the "
+                          "change date, each as 'name (expired YYYY-MM-DD)' (null when none "
+                          "or not read)",
+    "node.ipsec.read": "the node's ipsec certificate was read over its VOS CLI",
+    "node.ipsec.expired": "that certificate has expired by the change date (null when not "
+                          "read)",
+    "node.ipsec.not_after": "its last day of validity, YYYY-MM-DD (null when not read)",
+    **{f"node.trust.{edge.id}.{k}": f"trust edge {edge.id} ({edge.what}; {edge.basis}, "
+       f"{edge.source}): {v}" for edge in builtin().trust if edge.id
+       for k, v in _EDGE.items()},
     **{f"node.services.{service}.{k}": f"the node's {service} endpoint: {v}"
        for service in builtin().all_services()
        for k, v in _ENDPOINT.items()},
@@ -332,7 +357,22 @@ def evidence_for(scope: str) -> dict[str, str]:
                 "certificate" for s in current().all_services()})
     out.update({p: f"{p.rsplit('.', 1)[0]} is known, or the rule would answer the same "
                 "whatever it is" for p in _STATE_EVIDENCE})
+    out["node.trust"] = "the node's tomcat-trust was read over its VOS CLI"
+    out["node.ipsec"] = "the node's ipsec certificate was read over its VOS CLI"
+    out.update({f"node.trust.{e.id}": f"trust edge {e.id} could be judged (both sides known)"
+                for e in current().trust if e.id})
     return out
+
+
+#: Evidence that only the VOS CLI gives. A rule that could not look for want of it did
+#: not judge, but leaves no gadget blind: the FAQ outcomes do not rest on the servers'
+#: trust stores, so an audit without --cli judges the gadgets as before.
+CLI_EVIDENCE = ("node.trust", "node.ipsec")
+
+
+def blinds(name: str) -> bool:
+    """Does a rule that lacks this evidence leave the gadgets it affects unjudged?"""
+    return name.split(".")[:2] != ["node", "trust"] and name not in CLI_EVIDENCE
 
 
 def evidence_read(path: str) -> str | None:
@@ -345,12 +385,22 @@ def evidence_read(path: str) -> str | None:
         return "endpoint.browser"
     if parts[:2] == ["node", "services"] and len(parts) > 3:
         return f"node.services.{parts[2]}.browser"
+    if parts[:2] == ["node", "trust"]:
+        return f"node.trust.{parts[2]}" if len(parts) > 3 else "node.trust"
+    if parts[:2] == ["node", "ipsec"]:
+        return "node.ipsec"
     return None
 
 
 def evidence_seen(view: Mapping[str, Any], name: str) -> bool:
     """Did the audit see an endpoint the rule requires (``….browser``): it gave a browser
     a certificate? (States are judged by the engine: known, or not mattering.)"""
+    if name.split(".")[:2] in (["node", "trust"], ["node", "ipsec"]):
+        part: Any = view
+        for key in name.split("."):
+            part = part.get(key) if isinstance(part, Mapping) else None
+        return isinstance(part, Mapping) and part.get(
+            "read" if name in CLI_EVIDENCE else "judged") is True
     endpoint: Any = view
     for part in name.split(".")[:-1]:
         endpoint = endpoint.get(part) if isinstance(endpoint, Mapping) else None
@@ -600,6 +650,8 @@ def _certificates(facts: Facts, node: NodeFacts, settings: Settings) -> list[dic
                     "not_after": cert.not_after,
                     "not_after_date": cert.not_after[:10],
                     "expired": expired,
+                    "critical_extensions": (list(cert.critical_extensions)
+                                            if cert.critical_extensions is not None else None),
                     "not_yet_valid": parse_time(cert.not_before) > observed_at,
                     "ends_by_change_date": not expired and not_after < day_over,
                     "days_after_change": days,
@@ -744,6 +796,134 @@ def _cli(node: NodeFacts, declared: Version, judged: Version) -> dict[str, Any]:
             "version": version, "version_agrees": agrees}
 
 
+def _expired(facts: Facts, fp: str, settings: Settings) -> str | None:
+    """'YYYY-MM-DD' when the certificate has expired by the change date; None when valid
+    then or not held in the facts."""
+    cert = facts.certificates.get(fp)
+    if cert is None:
+        return None
+    try:
+        end = parse_time(cert.not_after)
+    except ValueError:
+        return None
+    return end.date().isoformat() if end.date() < settings.change_date else None
+
+
+def _store(node: NodeFacts) -> tuple[str, ...] | None:
+    """The fingerprints in the node's tomcat-trust, None when it was not read."""
+    installed = node.installed
+    if installed is None or installed.error is not None:
+        return None
+    return tuple(fp for entry in installed.trust for fp in entry.certificates)
+
+
+def _store_whole(node: NodeFacts) -> bool:
+    """Was every entry the listing named read? (Otherwise what is missing may be there.)"""
+    return node.installed is not None and not node.installed.trust_unread
+
+
+def _chain(facts: Facts, node: NodeFacts, unit: str) -> tuple[bool | None, tuple[str, ...]]:
+    """(needed, chain): whether the node has its ``unit`` certificate (for tomcat-ECDSA:
+    presents one), and that certificate's chain as the node sends it (leaf first; the leaf
+    alone when it was only read from the keystore). None, () when unknown."""
+    state: CertState = getattr(node, unit)
+    leaf = state.leaf
+    sent = next((h.chain for e in node.endpoints for h in e.handshakes
+                 if h.ok and h.chain and h.chain[0] == leaf), None) if leaf else None
+    if unit == "tomcat_ecdsa":
+        if state.state == "not_presented" and state.source == "observed":
+            return False, ()
+        if sent is None:
+            return None, ()
+        return True, tuple(sent)
+    if leaf is None:
+        return None, ()
+    return True, tuple(sent) if sent else (leaf,)
+
+
+def _holds(facts: Facts, store: tuple[str, ...], chain: tuple[str, ...]) -> bool | None:
+    """Does the store hold the certificate or a CA of its chain? A CA the chain names but
+    does not send counts when the store holds a CA certificate of that subject. None when
+    the chain's top or an entry of the store is not in the facts."""
+    if set(chain) & set(store):
+        return True
+    top = facts.certificates.get(chain[-1]) if chain else None
+    if top is None or any(fp not in facts.certificates for fp in store):
+        # an entry whose certificate the facts do not hold (facts recorded before the
+        # entries travelled with them) may be the CA: not judged, never missing
+        return None
+    return not top.self_issued and any(
+        (c := facts.certificates.get(fp)) is not None and c.is_ca
+        and c.subject == top.issuer for fp in store)
+
+
+def _edge(facts: Facts, node: NodeFacts, edge: Any) -> dict[str, Any]:
+    """The view of one judged trust edge from ``node``'s side of it: as truster, its own
+    store against every trusted node; as the trusted side, every truster's store that was
+    read against its own certificate (a store not read is not judged, never missing)."""
+    family = role_family(node.role)
+    others = [o for o in facts.nodes if o is not node]
+    if family == edge.truster:
+        pairs = [(node, o) for o in others if role_family(o.role) == edge.trusts]
+    elif family == edge.trusts:
+        pairs = [(o, node) for o in others if role_family(o.role) == edge.truster]
+    else:
+        pairs = []
+    results: list[str | None] = []
+    missing = []
+    for truster, trusted in pairs:
+        store = _store(truster)
+        if store is None:
+            if truster is node:
+                results.append(None)
+            continue
+        needed, chain = _chain(facts, trusted, edge.unit)
+        if needed is None:
+            results.append(None)
+        elif not needed:
+            results.append("not_needed")
+        else:
+            held = _holds(facts, store, chain)
+            if held is False and not _store_whole(truster):
+                held = None
+            results.append(None if held is None else "held" if held else "missing")
+            if held is False:
+                missing.append(f"{truster.host} lacks {trusted.host}")
+    judged = bool(results) and (None not in results or "missing" in results)
+    needed_any = (True if {"held", "missing"} & set(results)
+                  else False if results and set(results) == {"not_needed"} else None)
+    return {"judged": judged, "needed": needed_any,
+            "held": ("missing" not in results) if judged else None,
+            "missing": missing or None}
+
+
+def _trust(facts: Facts, node: NodeFacts, settings: Settings) -> dict[str, Any]:
+    store = _store(node)
+    expired = None
+    if store is not None and node.installed is not None:
+        expired = [f"{entry.name} (expired {day})" for entry in node.installed.trust
+                   for fp in entry.certificates
+                   if (day := _expired(facts, fp, settings)) is not None] or None
+    view: dict[str, Any] = {"read": store is not None, "expired": expired}
+    for edge in current().trust:
+        if edge.id:
+            view[edge.id] = _edge(facts, node, edge)
+    return view
+
+
+def _ipsec(facts: Facts, node: NodeFacts, settings: Settings) -> dict[str, Any]:
+    fp = node.installed.ipsec if node.installed is not None else None
+    cert = facts.certificates.get(fp) if fp else None
+    if cert is None:
+        return {"read": False, "expired": None, "not_after": None}
+    try:
+        day = parse_time(cert.not_after).date()
+    except ValueError:
+        return {"read": False, "expired": None, "not_after": None}
+    return {"read": True, "expired": day < settings.change_date,
+            "not_after": day.isoformat()}
+
+
 _VERSION_SOURCES = {
     "vos_cli": "what the UCCX nodes' VOS CLI printed (show version active)",
     "declared": "the inventory (the UCCX nodes' VOS CLI did not report one release)",
@@ -787,7 +967,8 @@ def build_views(facts: Facts, settings: Settings) -> ClusterView:
         "upgrade_ends_ecdsa": settings.ends_ecdsa,
         "change_date": settings.change_date.isoformat(),
         "expiry_window_days": settings.expiry_window_days, "uccx_hosts": uccx_hosts,
-        "socialminer_hosts": [n.host for n in facts.nodes if n.host not in uccx_hosts],
+        "socialminer_hosts": [n.host for n in facts.nodes if n.host not in uccx_hosts
+                              and current().roles[n.role].listed_under is None],
         "agent_trust": facts.agent_trust.source,
         "agent_trust_given": facts.agent_trust.source != "system",
     }
@@ -810,6 +991,8 @@ def build_views(facts: Facts, settings: Settings) -> ClusterView:
             "family": family, "cop_installed": cop_installed, "cop_basis": cop_basis,
             "external_chat": node.declared.get("external_chat") is True,
             "cli": _cli(node, declared, settings.current_version),
+            "trust": _trust(facts, node, settings),
+            "ipsec": _ipsec(facts, node, settings),
             "tomcat": _state(*tomcat, "tomcat" in kinds, node.declared.get("tomcat"),
                              checked.tomcat.note),
             "tomcat_ecdsa": _state(*tomcat_ecdsa, "tomcat_ecdsa" in kinds,

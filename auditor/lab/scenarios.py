@@ -15,8 +15,10 @@ NOT_CREATED = "not_created"
 
 
 DOMAIN = "lab.uccx.example"
-#: The roles of the solution map, in its order: publisher, subscriber, SocialMiner.
-PUBLISHER, SUBSCRIBER, SOCIALMINER = tuple(builtin().roles)
+#: The cluster roles of the solution map, in its order: publisher, subscriber, SocialMiner
+#: (the servers the inventory lists apart, such as CUCM, are no lab node).
+PUBLISHER, SUBSCRIBER, SOCIALMINER = tuple(r for r, role in builtin().roles.items()
+                                         if role.listed_under is None)
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,15 @@ class Scenario:
     version: str
     nodes: tuple[NodeSpec, ...]
     faq_row: int | None = None
+    #: the servers' trust edges (ids of the solution map's ``trust``) whose truster's
+    #: tomcat-trust lacks every CA of the trusted side's chain; a scenario that names any
+    #: is read over the lab's VOS CLI too (:meth:`auditor.lab.Lab.vos_cli_holdings`)
+    trust_missing: tuple[str, ...] = ()
+
+    @property
+    def reads_cli(self) -> bool:
+        """Does an audit of this scenario read the nodes' VOS CLI (the lab's own)?"""
+        return bool(self.trust_missing)
 
 
 def lab_cluster(tomcat: str, tomcat_ecdsa: str, *, sm_tomcat_ecdsa: str | None = None,
@@ -117,6 +128,10 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     _instance("restart-pending", "cuic", "previous", "Row 3 cluster after an upload; CUIC on "
               "the publisher (8444) still presents the previous tomcat certificate: a restart "
               "is pending"),
+    Scenario("trust-socialminer-chain-missing", "Row 3 cluster; the UCCX tomcat-trust (read "
+             "over the VOS CLI) lacks SocialMiner's chain: chat/email broken", "11.5(1)",
+             lab_cluster(RSA_CA, EC_CA), faq_row=None,
+             trust_missing=("uccx_trusts_socialminer",)),
 )}
 
 

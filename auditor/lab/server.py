@@ -312,6 +312,77 @@ class Lab:
                     spec.host, spec.role, service, address, port,
                     *certs.tomcat_of(service), certs.tomcat_ecdsa if ecdsa else None))
 
+    def vos_cli_holdings(self) -> dict[str, dict[str, Any]]:
+        """What each node's VOS CLI shows, per host: ``tomcat``, ``tomcat_ecdsa`` and
+        ``ipsec`` (PEM or None) and ``trust`` (entry name -> PEM): every lab root, less, for
+        each edge the scenario names in ``trust_missing``, the roots that anchor the
+        trusted side's chain in the truster's store. The same dictionary configures the
+        tests' fake VOS CLI."""
+        from auditor.model.solution import current
+
+        def pem(cert: Any) -> str:
+            return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+        roots = {f"lab-root-{i}.pem": issued.cert
+                 for i, issued in enumerate(pki.hierarchies().roots)}
+        edges = {e.id: e for e in current().trust if e.id}
+        out = {}
+        for spec in self.scenario.nodes:
+            certs = self.certificates[spec.host]
+            store = dict(roots)
+            for edge_id in self.scenario.trust_missing:
+                edge = edges[edge_id]
+                if role_family(spec.role) != edge.truster:
+                    continue
+                for other in self.scenario.nodes:
+                    if role_family(other.role) != edge.trusts:
+                        continue
+                    theirs = self.certificates[other.host]
+                    held = theirs.tomcat if edge.unit == "tomcat" else theirs.tomcat_ecdsa
+                    if held is None:
+                        continue
+                    issuers = {c.issuer for c in (held.cert, *held.chain)}
+                    store = {n: c for n, c in store.items() if c.subject not in issuers}
+            ipsec = pki.issue(spec.host, pki.key(f"lab/ipsec-{spec.host}", "rsa"),
+                              san=(spec.host,))
+            out[spec.host] = {
+                "tomcat": pem(certs.tomcat.cert),
+                "tomcat_ecdsa": pem(certs.tomcat_ecdsa.cert) if certs.tomcat_ecdsa else None,
+                "ipsec": pem(ipsec.cert),
+                "trust": {name: pem(cert) for name, cert in store.items()}}
+        return out
+
+    def vos_cli_readings(self) -> list[Any]:
+        """Each node's VOS CLI session as the collector keeps it (``CliReading``): the
+        commands the collector sends and what a VOS CLI prints for
+        :meth:`vos_cli_holdings`, PEM blocks inside free text."""
+        from auditor.collect.vos_cli import COMMANDS, TRUST_UNIT, CliReading
+        from auditor.model.facts import CommandOutput
+
+        def shown(unit: str, text: str | None) -> str:
+            if text is None:
+                return f"Executed command unsuccessfully\nInvalid unit: {unit}\n"
+            return f"[\n  Version: V3\n  Unit: {unit}\n]\n\n{text}"
+
+        readings = []
+        for host, held in self.vos_cli_holdings().items():
+            answers = {
+                "set cli pagination off": "Automatic Pagination is Off\n",
+                "show version active": "Active Master Version: "
+                f"{_vos_version(self.scenario.version)}\nActive Version Installed Software "
+                "Options:\nNo Installed Software Options Found.\n",
+                "show cert own tomcat": shown("tomcat", held["tomcat"]),
+                "show cert own tomcat-ECDSA": shown("tomcat-ECDSA", held["tomcat_ecdsa"]),
+                "show cert own ipsec": shown("ipsec", held["ipsec"]),
+                "show cert list trust": "".join(
+                    f"{TRUST_UNIT}/{name}: Trust Certificate\n" for name in held["trust"])}
+            outputs = [CommandOutput(c, answers[c]) for c in COMMANDS]
+            outputs += [CommandOutput(f"show cert trust {TRUST_UNIT}/{name}",
+                                      shown(f"{TRUST_UNIT}/{name}", text))
+                        for name, text in held["trust"].items()]
+            readings.append(CliReading(host, "admin", tuple(outputs)))
+        return readings
+
     def inventory(self) -> Inventory:
         nodes = []
         for index, spec in enumerate(self.scenario.nodes):
@@ -327,6 +398,39 @@ class Lab:
         header = (f"# uccx-cert-auditor lab: {self.scenario.name}\n"
                   f"# {self.scenario.summary}\n")
         write_atomic(self.inventory_path, header + inventory_to_yaml(self.inventory()))
+
+
+def _vos_version(release: str) -> str:
+    """How ``show version active`` prints a release: 11.5(1) as 11.5.1.10000-1."""
+    major_minor, _, rest = release.partition("(")
+    return f"{major_minor}.{rest.rstrip(')') or '1'}.10000-1"
+
+
+@dataclass(frozen=True)
+class LabCliSource:
+    """The lab's own VOS CLI as a source of facts (stage ``SHELL``): what
+    :meth:`Lab.vos_cli_readings` shows refines the probed facts exactly as a real reading
+    over SSH does (:func:`auditor.collect.installed.refine_from_cli`)."""
+
+    lab: Lab
+    name: str = "vos_cli"
+
+    @property
+    def stage(self) -> Any:
+        from auditor.collect.sources import Stage
+
+        return Stage.SHELL
+
+    def covers(self, inventory: Inventory) -> bool:
+        return False
+
+    def read(self, inventories: Any, whole: Any) -> list[Any]:
+        from auditor.collect.installed import refine_from_cli
+        from auditor.collect.sources import Reading
+
+        readings = self.lab.vos_cli_readings()
+        return [Reading(self.name, refine=lambda facts: refine_from_cli(facts, readings))
+                for _ in inventories]
 
 
 _PAGE = (b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"

@@ -44,6 +44,10 @@ class CertificateFacts:
     #: keyUsage at all); False also when the extension does not parse. None in facts
     #: recorded before the tool read it.
     key_usage_allows_signing: bool | None = None
+    #: The extensions marked critical, by name (keyUsage, basicConstraints, ...; an unknown
+    #: one by its OID). None in facts recorded before the tool read them, or when the
+    #: extensions do not parse.
+    critical_extensions: tuple[str, ...] | None = None
 
 
 def classify(cert: CertificateFacts) -> str:

@@ -217,6 +217,13 @@ class InstalledFacts:
     #: what the SSH library said about the session (the server's banner, its errors),
     #: neutralised; empty in facts recorded before it was kept
     ssh_log: tuple[str, ...] = ()
+    #: the installed ``ipsec`` certificate (``show cert own ipsec``), by fingerprint; None
+    #: when it printed none, or in facts recorded before the tool read it
+    ipsec: str | None = None
+    #: the tomcat-trust entries ``show cert list trust`` named whose certificate was not
+    #: read (beyond the collector's cap, or their output held none): the store is known
+    #: only in part
+    trust_unread: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -311,11 +318,15 @@ def judged_version(facts: Facts) -> tuple[str, str]:
 def facts_to_json(facts: Facts) -> str:
     """Deterministic JSON: sorted keys, lists in their meaningful order, a final newline.
     A node the VOS CLI was not asked about has no ``installed`` key, one whose CLI printed
-    no version no ``installed.version``, a reading with no SSH log no ``ssh_log``, a chain
-    whose signatures all verify no ``bad_signature`` key, an endpoint not judged against the
-    public roots no ``public_trust``, and facts without a roster no
+    no version no ``installed.version`` (no ipsec no ``installed.ipsec``), a reading with
+    no SSH log no ``ssh_log``, a chain whose signatures all verify no ``bad_signature`` key,
+    an endpoint not judged against the public roots no ``public_trust``, and facts without
+    a roster no
     ``roster`` key, as before they existed."""
     data = to_jsonable(facts)
+    for cert in data["certificates"].values():
+        if cert.get("critical_extensions") is None:  # as before the tool read them
+            cert.pop("critical_extensions", None)
     if data.get("roster") is None:
         data.pop("roster", None)
     for node in data["nodes"]:
@@ -326,6 +337,10 @@ def facts_to_json(facts: Facts) -> str:
                 node["installed"].pop("version", None)
             if not node["installed"].get("ssh_log"):
                 node["installed"].pop("ssh_log", None)
+            if node["installed"].get("ipsec") is None:  # as before it was read
+                node["installed"].pop("ipsec", None)
+            if not node["installed"].get("trust_unread"):
+                node["installed"].pop("trust_unread", None)
         for endpoint in node["endpoints"]:
             if endpoint.get("public_trust") is None:
                 endpoint.pop("public_trust", None)  # as before it was recorded
@@ -397,6 +412,12 @@ def check_meaning(data: Any, *, path: str, prefix: str = "") -> None:
             installed = node.get("installed")
             if installed is not None:
                 resolves(installed[which], f"nodes[{n}].installed.{which}")
+        installed = node.get("installed")
+        if installed is not None:
+            resolves(installed.get("ipsec"), f"nodes[{n}].installed.ipsec")
+            for t, entry in enumerate(installed["trust"]):
+                for c, fp in enumerate(entry["certificates"]):
+                    resolves(fp, f"nodes[{n}].installed.trust[{t}].certificates[{c}]")
         services: dict[str, int] = {}
         for e, endpoint in enumerate(node["endpoints"]):
             where = f"nodes[{n}].endpoints[{e}]"

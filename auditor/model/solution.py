@@ -64,6 +64,8 @@ class Role:
     steps_on: str
     replicates_trust_to: str | None = None
     at_most_one: bool = False
+    #: servers of this role are listed under this inventory key, not among the nodes
+    listed_under: str | None = None
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,10 @@ class TrustEdge:
     store: str
     basis: str
     source: str
+    #: an edge the rules judge (``node.trust.<id>``): truster and trusts are families
+    id: str | None = None
+    #: with ``id``: the trusted side's certificate whose chain the store must hold
+    unit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -276,7 +282,8 @@ def _parse(data: Mapping[str, Any], path: str, locate: Locator) -> Solution:
             raise _error(path, locate, ["roles", name, "family"],
                          f"unknown family {raw['family']!r}", "one of: " + ", ".join(families))
         roles[name] = Role(name, raw["family"], raw["title"], raw["short"], raw["steps_on"],
-                           raw.get("replicates_trust_to"), bool(raw.get("at_most_one")))
+                           raw.get("replicates_trust_to"), bool(raw.get("at_most_one")),
+                           raw.get("listed_under"))
     for name, role in roles.items():
         if role.replicates_trust_to is not None and role.replicates_trust_to not in roles:
             raise _error(path, locate, ["roles", name, "replicates_trust_to"],
@@ -338,6 +345,19 @@ def _parse(data: Mapping[str, Any], path: str, locate: Locator) -> Solution:
                            " ".join(raw["note"].split()) if raw.get("note") else None))
     trust = tuple(TrustEdge(**{k: " ".join(str(v).split()) for k, v in edge.items()})
                   for edge in data.get("trust", ()))
+    seen_ids: set[str] = set()
+    for index, edge in enumerate(trust):
+        if edge.id is None:
+            continue
+        for side in ("truster", "trusts"):
+            if getattr(edge, side) not in families:
+                raise _error(path, locate, ["trust", index, side],
+                             f"a judged edge (id {edge.id!r}) names families; "
+                             f"{getattr(edge, side)!r} is none")
+        if edge.unit is None or edge.id in seen_ids:
+            raise _error(path, locate, ["trust", index, "id"],
+                         f"edge {edge.id!r} is named twice or has no unit")
+        seen_ids.add(edge.id)
     return Solution(roles, families, gadgets, trust, tuple(rows), (path,))
 
 
@@ -455,6 +475,8 @@ def _names(kind: str) -> tuple[str, ...]:
     solution = current()
     if kind == "role":
         return tuple(solution.roles)
+    if kind == "cluster_role":  # a node of the cluster: not a role the inventory lists apart
+        return tuple(r for r, role in solution.roles.items() if role.listed_under is None)
     if kind == "service":
         return solution.all_services()
     if kind == "gadget":

@@ -60,6 +60,8 @@ class AuditRequest:
     from_pem: Path | None = None
     #: also read each node's installed certificates over its VOS CLI
     cli: CliRequest | None = None
+    #: a source read in place of the VOS CLI over SSH (the demo lab's own CLI)
+    shell: Source | None = None
     meta: ReportMeta = field(default_factory=ReportMeta)
     provenance: Provenance = field(default_factory=Provenance)
     pdf: bool = False
@@ -139,7 +141,7 @@ def sources(request: AuditRequest,
     from auditor.collect.sources.vos_cli import VosCliSource
 
     return [PemSource(request.trust, request.from_pem, request.all_ports),
-            VosCliSource(cli_for or (lambda _inventory: request.cli)),
+            request.shell or VosCliSource(cli_for or (lambda _inventory: request.cli)),
             NetworkSource(request.trust, request.options, request.all_ports, progress)]
 
 
