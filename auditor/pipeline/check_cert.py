@@ -12,12 +12,11 @@ from cryptography import x509
 from auditor.collect.checkcert import FAIL, CertificateCase, certificate_case
 from auditor.collect.trust import AgentTrust
 from auditor.evaluate.engine import evaluate
-from auditor.evaluate.gadgets import gadgets_served
 from auditor.evaluate.projection import make_settings
 from auditor.evaluate.ruleset import RuleSet, load_ruleset
 from auditor.model.cluster import role_family
-from auditor.model.findings import OUTCOMES, Finding, GadgetResult
-from auditor.model.solution import current
+from auditor.model.findings import Finding, GadgetResult
+from auditor.model.solution import current, using
 from auditor.render.checkcert import REACH_RULES
 
 
@@ -69,19 +68,30 @@ def check_cert(signed: Sequence[x509.Certificate], purpose: str, *,
     ruleset = _one_node(rules if rules is not None else load_ruleset())
     settings = make_settings(case.facts.version, case.facts.observed_at, phase="post",
                              expiry_window_days=expiry_window_days)
-    evaluation = evaluate(ruleset, case.facts, settings)
     role_here = case.facts.nodes[0].role
-    gadgets = tuple(dict.fromkeys(g for s in case.services for g in gadgets_served(role_here, s)))
-    # the outcomes shown: those of the gadgets whose every endpoint presents this
-    # certificate, and any this certificate alone already makes worse than unknown; a gadget
-    # that also needs the other certificate, or another family's node, is otherwise judged
-    # by an audit, which sees them all
-    here = {(role_family(role_here), s) for s in case.services}
+    family = role_family(role_here)
+    # judged on what this certificate serves: each gadget it takes part in, narrowed to the
+    # endpoints that present it (the rest, the other certificate and the other family's
+    # nodes, is the audit's to judge, which sees them all); the text says so
+    solution = current()
+    narrowed = replace(solution, gadgets={
+        name: replace(g, needs=tuple(s for s in g.needs if s in case.services),
+                      needs_elsewhere={})
+        for name, g in solution.gadgets.items() if g.family == family
+        and set(g.needs) & set(case.services)})
+    with using(narrowed):
+        evaluation = evaluate(ruleset, case.facts, settings)
+    gadgets = tuple(narrowed.gadgets)
     node = evaluation.nodes[0]
-    decided = tuple(g for g in gadgets if g in node.gadgets and (
-        set(current().gadgets[g].every_need()) <= here
-        or OUTCOMES.index(node.gadgets[g].outcome) > OUTCOMES.index("unknown")))
+
+    def shown(result: GadgetResult) -> bool:
+        # an unknown this certificate did not cause (the other certificate's state, which
+        # check-cert is not given) is not this certificate's to report
+        return result.outcome != "unknown" or any(
+            _about(f, case, ()) for f in evaluation.findings if f.rule_id in result.rules)
+
     return CertCheck(case,
                      tuple(f for f in evaluation.findings if _about(f, case, gadgets)
                            and f.rule_id not in REACH_RULES),
-                     tuple((g, node.gadgets[g]) for g in decided if g in node.gadgets))
+                     tuple((g, node.gadgets[g]) for g in gadgets
+                           if g in node.gadgets and shown(node.gadgets[g])))

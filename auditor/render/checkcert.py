@@ -28,7 +28,8 @@ def check_cert_text(title: str, checks: tuple, findings: tuple[Finding, ...],
             " on SocialMiner:" if socialminer
             else " (the publisher replicates it to the subscriber):"))
         lines += [f"  - {line}" for line in tomcat_trust]
-    lines.append("\nExpected after the upload and the restart:")
+    lines.append("\nExpected after the upload and the restart, on the endpoints that present it "
+                 "(an audit judges the rest):")
     for gadget, result in gadgets:
         if result.outcome == "works":
             because = ""
