@@ -20,11 +20,15 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from auditor.common.errors import InputError
 from auditor.common.inputs import read_input
 from auditor.common.validation import load_yaml_validated
 from auditor.model.audit import Override, SitePolicy
+
+if TYPE_CHECKING:  # ruleset imports this module when it loads a site folder
+    from auditor.evaluate.ruleset import Rule
 
 #: The site policy file of a site rule folder (never read as a rule).
 OVERRIDES_FILE = "overrides.yaml"
@@ -40,7 +44,7 @@ def policy_file(folder: Path) -> Path | None:
     return None
 
 
-def load_policy(path: Path, rules: Mapping[str, object], taken: Mapping[str, str]) -> SitePolicy:
+def load_policy(path: Path, rules: Mapping[str, Rule], taken: Mapping[str, str]) -> SitePolicy:
     """Read and check one ``overrides.yaml`` against the rules loaded (``rules``: ID to rule;
     ``taken``: rule IDs another policy file already overrides, to that file). Errors name
     the file, the line and the field."""
@@ -70,7 +74,7 @@ def load_policy(path: Path, rules: Mapping[str, object], taken: Mapping[str, str
                         "both severity and disabled" if has_severity
                         else "neither severity nor disabled",
                         "exactly one of severity: error|warning|notice and disabled: true")
-        effects: Mapping[str, str] = getattr(rule, "effects")  # noqa: B009
+        effects = rule.effects
         if raw.get("severity") == "notice":
             bad = sorted(g for g, o in effects.items() if o in _NOT_A_NOTICE)
             if bad:
@@ -81,19 +85,19 @@ def load_policy(path: Path, rules: Mapping[str, object], taken: Mapping[str, str
         line = locate(["overrides", index])
         seen[raw["rule"]] = line or index
         overrides.append(Override(raw["rule"], " ".join(raw["reason"].split()),
-                                  getattr(rule, "severity"),  # noqa: B009
+                                  rule.severity,
                                   raw.get("severity"), disabled, line))
     digest = hashlib.sha256(read_input(path, "yaml")).hexdigest()
     return SitePolicy(name, digest, tuple(overrides))
 
 
-def apply_policy(rules: dict[str, object], policies: Iterable[SitePolicy]) -> None:
+def apply_policy(rules: dict[str, Rule], policies: Iterable[SitePolicy]) -> None:
     """Re-grade the rules the policies re-grade (in place); disabled rules stay, for the
     engine to mark what they would have judged as not seen."""
     for policy in policies:
         for override in policy.overrides:
             if override.severity is not None:
-                rules[override.rule] = replace(rules[override.rule],  # type: ignore[type-var]
+                rules[override.rule] = replace(rules[override.rule],
                                                severity=override.severity)
 
 

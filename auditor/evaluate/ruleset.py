@@ -605,5 +605,5 @@ def _site_policy(folders: Sequence[Path], rules: dict[str, Rule]) -> tuple[SiteP
         policy = load_policy(path, rules, taken)
         taken.update({o.rule: policy.path for o in policy.overrides})
         policies.append(policy)
-    apply_policy(rules, policies)  # type: ignore[arg-type]
+    apply_policy(rules, policies)
     return tuple(policies)

@@ -145,8 +145,8 @@ class Override:
 
     rule: str
     reason: str
-    was: str
-    severity: str | None = None
+    was: Severity
+    severity: Severity | None = None
     disabled: bool = False
     line: int | None = None
 
