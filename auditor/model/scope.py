@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from auditor.model.facts import EndpointFacts, Facts, NodeFacts
-from auditor.model.solution import Solution, current
+from auditor.model.solution import Service, Solution, current
 
 #: What checks an endpoint that the audit did not probe because it is only probed on request.
 ALL_PORTS_OPTION = "--all-ports"
@@ -64,10 +64,8 @@ class Scope:
 
 
 def _endpoint_scope(node: NodeFacts, service: str, record: EndpointFacts | None,
-                    solution: Solution) -> ScopeEndpoint:
-    family = solution.family_of(node.role) if node.role in solution.roles else None
-    spec = (solution.services(family).get(service)
-            if family is not None and family in solution.families else None)
+                    spec: Service | None) -> ScopeEndpoint:
+    """``spec``: the map's service of that name on the node's family, if it has one."""
     port = record.port if record is not None else (spec.port if spec else None)
     if record is None:
         if spec is not None and not spec.default:
@@ -113,10 +111,10 @@ def scope_of(facts: Facts, solution: Solution | None = None) -> Scope:
     for node in facts.nodes:
         records = {e.service: e for e in node.endpoints}
         family = solution.family_of(node.role) if node.role in solution.roles else None
-        services = (list(solution.services(family))
-                    if family is not None and family in solution.families else [])
-        services += [s for s in records if s not in services]
-        endpoints += [_endpoint_scope(node, s, records.get(s), solution) for s in services]
+        specs = (solution.services(family)
+                 if family is not None and family in solution.families else {})
+        services = [*specs, *(s for s in records if s not in specs)]
+        endpoints += [_endpoint_scope(node, s, records.get(s), specs.get(s)) for s in services]
         if family in trusters or node.role in trusters:
             trust.append(_trust_scope(node))
     return Scope(tuple(endpoints), tuple(trust))
