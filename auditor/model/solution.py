@@ -10,7 +10,7 @@ A site rule folder may hold its own ``solution.yaml`` that adds services to a ro
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -221,6 +221,15 @@ def _error(path: str, locate: Locator, where: Sequence[Any], message: str,
                       field=field_name(where), expected=expected)
 
 
+def _known(path: str, locate: Locator, where: Sequence[Any], what: str, name: str,
+           allowed: Iterable[str]) -> None:
+    """Refuse ``name`` where the map has no such ``what`` (a service, family, role, gadget)."""
+    allowed = tuple(allowed)
+    if name not in allowed:
+        raise _error(path, locate, where, f"unknown {what} {name!r}",
+                     "one of: " + ", ".join(allowed))
+
+
 def _service(name: str, family: str, raw: Mapping[str, Any], site: str | None) -> Service:
     return Service(name, family, raw["port"], raw["title"], raw["probe"] == "default",
                    tuple((raw.get("presents") or {}).get("tomcat_ecdsa", ())),
@@ -252,24 +261,18 @@ def _parse(data: Mapping[str, Any], path: str, locate: Locator) -> Solution:
             raise _error(path, locate, ["families", fam, "services"], "no services",
                          "at least one service")
         _check_ports(path, locate, fam, services, ["families", fam, "services"])
-        for key in ("agents",):
-            for i, name in enumerate(raw.get(key, ())):
-                if name not in services:
-                    raise _error(path, locate, ["families", fam, key, i],
-                                 f"unknown service {name!r}", "one of: " + ", ".join(services))
+        for i, name in enumerate(raw.get("agents", ())):
+            _known(path, locate, ["families", fam, "agents", i], "service", name, services)
         for unit, names in (raw.get("look_first") or {}).items():
             for i, name in enumerate(names):
-                if name not in services:
-                    raise _error(path, locate, ["families", fam, "look_first", unit, i],
-                                 f"unknown service {name!r}", "one of: " + ", ".join(services))
+                _known(path, locate, ["families", fam, "look_first", unit, i], "service",
+                       name, services)
         units: dict[str, Unit] = {}
         for unit, spec in (raw.get("units") or {}).items():
             instances = {}
             for name, inst in spec["instances"].items():
-                if name not in services:
-                    raise _error(path, locate, ["families", fam, "units", unit, "instances",
-                                                name], f"unknown service {name!r}",
-                                 "one of: " + ", ".join(services))
+                _known(path, locate, ["families", fam, "units", unit, "instances", name],
+                       "service", name, services)
                 instances[name] = Instance(name, inst["restart"], inst["restart_basis"])
             units[unit] = Unit(unit, spec["title"], spec["basis"], instances)
         families[fam] = Family(fam, raw.get("title", fam), services,
@@ -278,17 +281,14 @@ def _parse(data: Mapping[str, Any], path: str, locate: Locator) -> Solution:
                                raw.get("restart"), bool(raw.get("cluster")), units)
     roles: dict[str, Role] = {}
     for name, raw in data["roles"].items():
-        if raw["family"] not in families:
-            raise _error(path, locate, ["roles", name, "family"],
-                         f"unknown family {raw['family']!r}", "one of: " + ", ".join(families))
+        _known(path, locate, ["roles", name, "family"], "family", raw["family"], families)
         roles[name] = Role(name, raw["family"], raw["title"], raw["short"], raw["steps_on"],
                            raw.get("replicates_trust_to"), bool(raw.get("at_most_one")),
                            raw.get("listed_under"))
     for name, role in roles.items():
-        if role.replicates_trust_to is not None and role.replicates_trust_to not in roles:
-            raise _error(path, locate, ["roles", name, "replicates_trust_to"],
-                         f"unknown role {role.replicates_trust_to!r}",
-                         "one of: " + ", ".join(roles))
+        if role.replicates_trust_to is not None:
+            _known(path, locate, ["roles", name, "replicates_trust_to"], "role",
+                   role.replicates_trust_to, roles)
     shorts = [r.short for r in roles.values()]
     for name, role in roles.items():
         if shorts.count(role.short) > 1:
@@ -298,9 +298,7 @@ def _parse(data: Mapping[str, Any], path: str, locate: Locator) -> Solution:
     gadgets: dict[str, Gadget] = {}
     for name, raw in data["gadgets"].items():
         fam = raw["family"]
-        if fam not in families:
-            raise _error(path, locate, ["gadgets", name, "family"],
-                         f"unknown family {fam!r}", "one of: " + ", ".join(families))
+        _known(path, locate, ["gadgets", name, "family"], "family", fam, families)
         for i, service in enumerate(raw["needs"]):
             if service not in families[fam].services:
                 raise _error(path, locate, ["gadgets", name, "needs", i],
@@ -324,17 +322,13 @@ def _parse(data: Mapping[str, Any], path: str, locate: Locator) -> Solution:
     for i, raw in enumerate(data["faq"]):
         for key in ("cells", "outcomes"):
             for gadget in raw[key]:
-                if gadget not in gadgets:
-                    raise _error(path, locate, ["faq", i, key, gadget],
-                                 f"unknown gadget {gadget!r}", "one of: " + ", ".join(gadgets))
+                _known(path, locate, ["faq", i, key, gadget], "gadget", gadget, gadgets)
             missing = [g for g in gadgets if g not in raw[key]]
             if missing:
                 raise _error(path, locate, ["faq", i, key], "no cell for "
                              + ", ".join(missing), "one entry per gadget")
         for j, gadget in enumerate(raw.get("inferred", ())):
-            if gadget not in gadgets:
-                raise _error(path, locate, ["faq", i, "inferred", j],
-                             f"unknown gadget {gadget!r}", "one of: " + ", ".join(gadgets))
+            _known(path, locate, ["faq", i, "inferred", j], "gadget", gadget, gadgets)
         if raw["row"] in [r.number for r in rows]:
             raise _error(path, locate, ["faq", i, "row"], f"row {raw['row']} is listed twice",
                          "each row once")
@@ -379,9 +373,7 @@ def with_site(base: Solution, path: str | Path) -> Solution:
     families = dict(base.families)
     agents: dict[str, list[str]] = {}
     for fam, raw in (data.get("families") or {}).items():
-        if fam not in families:
-            raise _error(name, locate, ["families", fam], f"unknown family {fam!r}",
-                         "one of: " + ", ".join(families))
+        _known(name, locate, ["families", fam], "family", fam, families)
         extra = [k for k in raw if k != "services"]
         if extra:
             raise _error(name, locate, ["families", fam, extra[0]],
