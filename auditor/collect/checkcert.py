@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from auditor.collect.certs import analyse, fingerprint
+from auditor.collect.certs import analyse, fingerprint, signature_verifies
 from auditor.collect.offline import Keystore, chain_for, keystore_facts
 from auditor.collect.trust import TRUSTED, AgentTrust, check_chain
 from auditor.common.errors import InputError
@@ -27,7 +27,9 @@ from auditor.model.facts import Facts
 from auditor.model.presentation import ecdsa_ports
 
 PURPOSES = ("tomcat", "tomcat-ECDSA")
-PASS, WARN, FAIL = "pass", "warn", "fail"
+#: An upload check's status. ``unknown``: the inputs cannot decide it (the outcome is then
+#: "cannot tell", never OK).
+PASS, WARN, FAIL, UNKNOWN = "pass", "warn", "fail", "unknown"
 #: The message VOS gives when a signed certificate's SANs differ from its CSR's [118855].
 VOS_SAN_MISMATCH = "CSR SAN and Certificate SAN does not match"
 #: The version check-cert judges a certificate on: the one the upgrade goes to.
@@ -63,6 +65,11 @@ class CertificateCase:
     fingerprint: str
     #: the services that present it
     services: tuple[str, ...]
+    #: every service of the node check-cert declares (those of both purposes)
+    node_services: tuple[str, ...] = ()
+    #: the node's certificate of the other purpose was given (``--tomcat`` /
+    #: ``--tomcat-ecdsa``); without it what depends on that certificate is unknown
+    other_given: bool = False
 
 
 def read_csr(path: str) -> x509.CertificateSigningRequest:
@@ -85,23 +92,66 @@ def _spki(key: object) -> bytes:
                             serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-def _services(family: str, purpose: str) -> tuple[str, ...]:
+def purpose_services(family: str, purpose: str) -> tuple[str, ...]:
     """The ports that present ``purpose`` to browsers on 11.5 (model/presentation.py)."""
     if purpose == "tomcat-ECDSA":
         return ecdsa_ports(family)
     return tuple(s for s in default_ports(family) if s not in ecdsa_ports(family))
 
 
+def other_purpose(purpose: str) -> str:
+    """The node's other identity certificate: ``tomcat`` beside ``tomcat-ECDSA``."""
+    return next(p for p in PURPOSES if p != purpose)
+
+
+def check_other(other: Sequence[x509.Certificate], purpose: str, *,
+                path: str | None = None) -> None:
+    """Refuse, as an input error, a certificate given as the node's other one (``--tomcat``
+    beside a ``tomcat-ECDSA``, ``--tomcat-ecdsa`` beside a ``tomcat``) whose key does not
+    fit that purpose."""
+    if not other:
+        return
+    kind = other_purpose(purpose)
+    got = analyse(other[0]).key_type
+    if got != UNIT_KEY_TYPES[kind]:
+        raise InputError(f"not a {kind} certificate (its key is {got.upper()})", path=path,
+                         field=f"--{kind.lower()}",
+                         expected=f"the node's {kind} certificate "
+                         f"({'an EC' if UNIT_KEY_TYPES[kind] == 'ec' else 'an RSA'} key), "
+                         "as OS Administration > Certificate Management downloads it")
+
+
+def _issuer_of(cert: x509.Certificate,
+               candidates: Sequence[x509.Certificate]) -> x509.Certificate | None:
+    return next((c for c in candidates if c.subject == cert.issuer
+                 and signature_verifies(cert, c)), None)
+
+
+def _anchor(top: x509.Certificate, pool: Sequence[x509.Certificate],
+            trusted: Sequence[x509.Certificate]) -> x509.Certificate | None:
+    """Where the chain ending in ``top`` (as :func:`chain_for` built it) is anchored: ``top``
+    itself when it is a root, the root in ``pool`` that issued it, or a certificate of the
+    agents' trust that issued it; None when no certificate at hand issued it."""
+    if top.issuer == top.subject:
+        return top
+    found = _issuer_of(top, [c for c in pool if c.issuer == c.subject])
+    return found if found is not None else _issuer_of(top, trusted)
+
+
 def certificate_case(signed: Sequence[x509.Certificate], purpose: str, *,
+                     other: Sequence[x509.Certificate] = (),
                      csr: x509.CertificateSigningRequest | None = None,
                      chain: Sequence[x509.Certificate] = (), host: str | None = None,
                      role: str | None = None, trust: AgentTrust | None = None,
                      at: dt.datetime | None = None) -> CertificateCase:
     """The upload checks of a signed ``tomcat`` / ``tomcat-ECDSA`` certificate, and the
-    facts of one node of ``role`` presenting it where 11.5 presents that purpose."""
+    facts of one node of ``role`` holding it, and ``other`` (the node's certificate of the
+    other purpose, then its chain; empty: not known), presenting each where 11.5 does."""
     if purpose not in PURPOSES:
         raise InputError(f"{purpose!r} is not a certificate purpose",
                          field="--purpose", expected="tomcat or tomcat-ECDSA")
+    check_other(other, purpose)
+    other_leaf = other[0] if other else None
     role = role if role is not None else roles()[0]
     if role not in roles():
         raise InputError(f"{role!r} is not a role", field="--role",
@@ -168,14 +218,21 @@ def certificate_case(signed: Sequence[x509.Certificate], purpose: str, *,
             checks.append(Check("signer", PASS if signer == "ECDSA" else WARN,
                                 f"signed with {signer} ({facts.signature_algorithm})"))
 
-    pool = [*extra, *chain]
+    pool = [*extra, *chain, *other[1:]]
+    trusted = trust.anchors if trust is not None else ()
     full = chain_for(leaf, pool)
     top = full[-1]
-    root = next((c for c in pool if c.subject == top.issuer and c.issuer == c.subject), None)
-    if top.issuer == top.subject:
-        root = top
+    root = _anchor(top, pool, trusted)
     upload = []
-    if root is None:
+    if root is None and not (extra or chain):
+        # nothing about the CA was given: its issuer may be a root (nothing is missing) or
+        # an intermediate (then it is); neither is known, so neither is said
+        checks.append(Check("chain", UNKNOWN, f"issued by {top.issuer.rfc4514_string()}, "
+                            "whose certificate was not given: whether that is a root (the "
+                            "chain is complete) or an intermediate (it and its root go into "
+                            "tomcat-trust) cannot be told; give the CA's certificates with "
+                            "--chain"))
+    elif root is None:
         checks.append(Check("chain", FAIL, f"the chain stops at {top.issuer.rfc4514_string()}"
                             ": its certificate is missing (add it with --chain)"))
     else:
@@ -196,16 +253,31 @@ def certificate_case(signed: Sequence[x509.Certificate], purpose: str, *,
             checks.append(Check("browsers", FAIL, "browsers refuse this chain even where "
                                 f"its root is trusted: {intrinsic.reason}"))
 
-    if trust is None:  # assume the agents' browsers trust the root
-        trust = AgentTrust("assumed", tuple(c for c in (root,) if c is not None))
+    if trust is None:
+        # assume the agents' browsers trust the CAs' roots at hand; never a self-signed
+        # certificate itself, which no browser trusts before someone puts it there
+        roots = [r for r in (root, *_other_root(other_leaf, pool))
+                 if r is not None and r is not leaf and r is not other_leaf]
+        trust = AgentTrust("assumed", tuple({fingerprint(r): r for r in roots}.values()))
     name = host or next(iter((*facts.san_dns, *facts.san_ip)), facts.subject_cn) or "node"
     family = role_family(role)
-    services = _services(family, purpose)
-    node = Node(name, role, ports={s: default_ports(family, all_ports=True)[s] for s in services},
+    services = purpose_services(family, purpose)
+    both = tuple(s for s in default_ports(family, all_ports=True)
+                 if s in services or s in purpose_services(family, other_purpose(purpose)))
+    node = Node(name, role, ports={s: default_ports(family, all_ports=True)[s] for s in both},
                 only_listed_ports=True)
     inventory = Inventory("check-cert", TARGET_VERSION, (node,))
-    store = Keystore(leaf if purpose == "tomcat" else None,
-                     leaf if purpose == "tomcat-ECDSA" else None, tuple(pool))
+    mine, theirs = (leaf, other_leaf)
+    rsa, ec = (mine, theirs) if purpose == "tomcat" else (theirs, mine)
+    store = Keystore(rsa, ec, tuple(pool))
     declared = keystore_facts(inventory, {name: store}, trust=trust, at=at)
     return CertificateCase(tuple(checks), tuple(upload), declared, name, fingerprint(leaf),
-                           services)
+                           services, both, other_leaf is not None)
+
+
+def _other_root(other_leaf: x509.Certificate | None,
+                pool: Sequence[x509.Certificate]) -> tuple[x509.Certificate | None, ...]:
+    """The root at hand of the other certificate's chain (none for a self-signed one)."""
+    if other_leaf is None:
+        return ()
+    return (_anchor(chain_for(other_leaf, pool)[-1], pool, ()),)
