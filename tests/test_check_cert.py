@@ -40,7 +40,9 @@ def pem_files(tmp_path_factory):
     rsa_signed = pki.issue(HOST, ec_key, issuer=ca.rsa_issuing)
     other = pki.issue(HOST, other_key, issuer=ca.ec_root)
     wrong_name = pki.issue("uccx9.example.com", ec_key, issuer=ca.ec_root)
+    tomcat = pki.issue(HOST, pki.key("checkcert-rsa", "rsa"), issuer=ca.rsa_root2)
     return {
+        "tomcat": write("tomcat.pem", tomcat.cert, ca.rsa_root2.cert),
         "csr": str(csr),
         "ec_root": write("ec-root.pem", ca.ec_root.cert),
         "rsa_root": write("rsa-root.pem", ca.rsa_root2.cert),
@@ -58,9 +60,10 @@ def check(*args: str) -> Result:
 
 def test_ec_signed_certificate_for_the_right_csr_passes(pem_files) -> None:
     done = check(pem_files["ec_signed"], "--purpose", "tomcat-ECDSA", "--csr",
-                 pem_files["csr"], "--chain", pem_files["ec_root"], "--host", HOST)
+                 pem_files["csr"], "--chain", pem_files["ec_root"], "--host", HOST,
+                 "--tomcat", pem_files["tomcat"])
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "FAIL" not in done.stdout
+    assert "FAIL" not in done.stdout and done.stdout.rstrip().endswith("OK to upload")
     assert "PASS  csr" in done.stdout and "PASS  signer    signed with ECDSA" in done.stdout
     assert "Lab EC Root CA" in done.stdout and "(root," in done.stdout
     assert "Live Data gadget: works" in done.stdout
@@ -68,9 +71,13 @@ def test_ec_signed_certificate_for_the_right_csr_passes(pem_files) -> None:
 
 def test_rsa_signed_ecdsa_certificate_fails_with_its_reason(pem_files) -> None:
     done = check(pem_files["rsa_signed"], "--purpose", "tomcat-ECDSA", "--csr",
-                 pem_files["csr"], "--chain", pem_files["rsa_root"], "--host", HOST)
-    # UCCX does not present it (FAQ row 2): the rule is a notice, so check-cert's too
+                 pem_files["csr"], "--chain", pem_files["rsa_root"], "--host", HOST,
+                 "--tomcat", pem_files["tomcat"])
+    # UCCX does not present it (FAQ row 2): the rule is a notice, so check-cert's too;
+    # the upload check warns that it is not what Cisco recommends
     assert done.returncode == 0, done.stdout
+    assert done.stdout.rstrip().endswith("OK with warnings: it will work; read the warnings "
+                                         "above")
     assert "WARN  signer    signed with RSA" in done.stdout
     assert "NOTE  " in done.stdout and "UCCX does not present such a certificate" in done.stdout
     assert "(rule uccx-does-not-present-rsa-signed-tomcat-ecdsa)" in done.stdout
