@@ -291,3 +291,23 @@ def test_the_outcome_words_are_the_last_line_and_the_exit_code_the_audits(tmp_pa
         expected = EXPECTED[(row, "uccx")]["tomcat-ECDSA"]
         assert done.returncode == VERDICT_EXIT[expected], done.stdout + done.stderr
         assert done.stdout.rstrip().splitlines()[-1].startswith(OUTCOME_WORDS[expected])
+
+
+@pytest.mark.parametrize("role", ["uccx-publisher", "uccx-subscriber", "socialminer", "cucm"])
+def test_where_the_ca_goes_follows_the_role(tmp_path, role: str) -> None:
+    """The CA goes into tomcat-trust where the map says: on the role that replicates it to
+    this one, else on this node; a CUCM is no SocialMiner."""
+    from auditor.model.solution import current
+
+    node = _node("uccx-publisher", "rsa", "ec")
+    tomcat = _write(tmp_path / "tomcat.pem", node.tomcat)
+    root = _write(tmp_path / "root.pem", *node.roots)
+    done = invoke("check-cert", tomcat, "--purpose", "tomcat", "--chain", root, "--role", role)
+    assert done.returncode in (EXIT_OK, EXIT_FINDINGS, EXIT_INCONCLUSIVE), done.stderr
+    line = next(x for x in done.stdout.splitlines() if x.startswith("Upload to tomcat-trust"))
+    roles = current().roles
+    source = next((r for r in roles.values() if r.replicates_trust_to == role), roles[role])
+    assert f"on the {source.title}" in line, line
+    for other in roles.values():
+        if other.name not in (role, source.name, source.replicates_trust_to):
+            assert other.title not in line, line

@@ -28,7 +28,7 @@ commands = Commands()
              "  uccx-audit check-cert uccx1-ecdsa.pem --purpose tomcat-ECDSA --csr uccx1.csr "
              "--chain ec-root.pem --tomcat uccx1-tomcat.pem --host uccx1.example.com\n"
              "  uccx-audit check-cert sm1-ecdsa.pem --purpose tomcat-ECDSA --role socialminer "
-             "--host sm1.example.com\n\n"
+             "--tomcat sm1-tomcat.pem --host sm1.example.com\n\n"
              f"\b\nExit codes (the audit's): {EXIT_OK} OK to upload, or OK with warnings; "
              f"{EXIT_FINDINGS} NOT OK (a check failed, an error finding, or a gadget "
              f"predicted broken); {EXIT_INCONCLUSIVE} cannot tell (a gadget it predicts is "
@@ -95,7 +95,7 @@ def check_cert(
     title = (f"{signed.name} as {purpose.value} on a {role.value}"
              + (f" ({host})" if host else ""))
     text = check_cert_text(title, result.case.checks, result.findings, result.gadgets,
-                           result.case.tomcat_trust, socialminer=not _is_cluster_role(role.value),
+                           result.case.tomcat_trust, role=role.value,
                            outcome=result.outcome, other=other_purpose(purpose.value),
                            wants_other=result.wants_other)
     # the last line is the outcome: OK to upload, OK with warnings, NOT OK or cannot tell
@@ -104,10 +104,3 @@ def check_cert(
     voice.say(body)
     voice.verdict(last, result.outcome)
     raise typer.Exit(result.exit_code)
-
-
-def _is_cluster_role(role: str) -> bool:
-    """A role of the UCCX cluster (publisher, subscriber), not a SocialMiner."""
-    from auditor.model.cluster import cluster_roles
-
-    return role in cluster_roles()

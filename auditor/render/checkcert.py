@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from auditor.evaluate.gadgets import GADGET_TITLES, OUTCOME_WORDS
 from auditor.model.findings import Finding, GadgetResult
+from auditor.model.solution import current
 
 MARKS = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "unknown": "UNKNOWN"}
 #: A finding's severity as check-cert marks it: the rule's severity decides, nothing else.
@@ -26,9 +27,24 @@ OUTCOME_LINES = {
 OTHER_OPTIONS = {"tomcat": "--tomcat", "tomcat-ECDSA": "--tomcat-ecdsa"}
 
 
+def _trust_where(role: str) -> str:
+    """Where the CA certificates go, from the map: on the role that replicates its
+    tomcat-trust to this one, else on this role's node."""
+    roles = current().roles
+    source = next((r for r in roles.values() if r.replicates_trust_to == role), None)
+    if source is not None:
+        return (f" on the {source.title} (it replicates it to the "
+                f"{roles[role].title})")
+    here = roles[role]
+    if here.replicates_trust_to is not None:
+        return (f" on the {here.title} (it replicates it to the "
+                f"{roles[here.replicates_trust_to].title})")
+    return f" on the {here.title}"
+
+
 def check_cert_text(title: str, checks: tuple, findings: tuple[Finding, ...],
                     gadgets: tuple[tuple[str, GadgetResult], ...], tomcat_trust: tuple[str, ...],
-                    *, socialminer: bool, outcome: str, other: str = "",
+                    *, role: str, outcome: str, other: str = "",
                     wants_other: Sequence[str] = ()) -> str:
     """The text; its last line is the outcome (``outcome``: the verdict it equals).
     ``other``: the purpose of the node's other certificate, which the gadgets in
@@ -38,12 +54,13 @@ def check_cert_text(title: str, checks: tuple, findings: tuple[Finding, ...],
     lines += [f"  {SEVERITY_MARKS[f.severity]}  {f.message} (rule {f.rule_id})"
               for f in findings]
     if tomcat_trust:
-        lines.append("\nUpload to tomcat-trust first" + (
-            " on SocialMiner:" if socialminer
-            else " (the publisher replicates it to the subscriber):"))
+        lines.append(f"\nUpload to tomcat-trust first{_trust_where(role)}:")
         lines += [f"  - {line}" for line in tomcat_trust]
-    lines.append("\nExpected after the upload and the restart, on this node (an audit judges "
-                 "the other nodes):")
+    if not gadgets:
+        lines.append("\nNo agent gadget needs a port that presents it on this role.")
+    else:
+        lines.append("\nExpected after the upload and the restart, on this node (an audit "
+                     "judges the other nodes):")
     for gadget, result in gadgets:
         if result.outcome == "works":
             because = ""
