@@ -311,3 +311,32 @@ def test_where_the_ca_goes_follows_the_role(tmp_path, role: str) -> None:
     for other in roles.values():
         if other.name not in (role, source.name, source.replicates_trust_to):
             assert other.title not in line, line
+
+
+SIGNERS = ("self", "rsa", "ec")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tomcat=st.sampled_from(SIGNERS), ecdsa=st.sampled_from(SIGNERS),
+       role=st.sampled_from(ROLES), purpose=st.sampled_from(PURPOSES),
+       other=st.booleans(), chain=st.booleans())
+def test_never_ok_while_something_it_predicts_is_not_known(
+        tomcat: str, ecdsa: str, role: str, purpose: str, other: bool, chain: bool) -> None:
+    """Beyond the FAQ's four rows (any signer for either certificate, with or without the
+    other certificate and the CA): OK only where every upload check is decided and passes
+    or warns and every gadget it predicts works or prompts with accepting working; never
+    OK without the other certificate; a CA-signed tomcat beside a self-signed tomcat-ECDSA
+    on UCCX is NOT OK whatever else is given (row 4 follows from the states)."""
+    node = _node(role, tomcat, ecdsa)
+    checked = _check(node, role, purpose, other=other, chain=chain)
+    assert checked.exit_code == VERDICT_EXIT[checked.outcome]
+    if checked.ok:
+        assert other
+        assert all(c.status in (PASS, "warn") for c in checked.case.checks), checked.case.checks
+        assert all(r.outcome in ("works", "prompt_accept_works") for _, r in checked.gadgets)
+    if any(r.outcome == "unknown" for _, r in checked.gadgets):
+        assert checked.outcome in ("inconclusive", "no_go")
+    if any(r.outcome in ("broken", "prompt_accept_fails") for _, r in checked.gadgets):
+        assert checked.outcome == "no_go"
+    if _family(role) == "uccx" and tomcat != "self" and ecdsa == "self" and other:
+        assert checked.outcome == "no_go", [(g, r.outcome) for g, r in checked.gadgets]
