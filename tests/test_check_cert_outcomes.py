@@ -48,6 +48,24 @@ EXPECTED = {
     (4, "uccx"): {"tomcat": "no_go", "tomcat-ECDSA": "no_go"},
     (4, "socialminer"): {"tomcat": "go_with_actions", "tomcat-ECDSA": "go_with_actions"},
 }
+#: The FAQ's cells for each gadget (rows 1-4; the Finesse and SocialMiner page cells are
+#: inferred, DOMAIN.md), as the engine's outcomes.
+CELLS = {
+    1: {"finesse_desktop": "prompt_accept_works", "live_data": "prompt_accept_works",
+        "chat_email": "prompt_accept_works", "socialminer_web": "prompt_accept_works"},
+    2: {"finesse_desktop": "works", "live_data": "works", "chat_email": "broken",
+        "socialminer_web": "broken"},
+    3: {"finesse_desktop": "works", "live_data": "works", "chat_email": "works",
+        "socialminer_web": "works"},
+    4: {"finesse_desktop": "works", "live_data": "prompt_accept_fails",
+        "chat_email": "prompt_accept_works", "socialminer_web": "works"},
+}
+#: The gadgets a certificate takes part in: those needing a port that presents it (the
+#: solution map), and on SocialMiner in row 2 the page its tomcat-ECDSA breaks.
+TAKES_PART = {("uccx", "tomcat"): {"finesse_desktop", "live_data"},
+              ("uccx", "tomcat-ECDSA"): {"live_data"},
+              ("socialminer", "tomcat"): {"chat_email", "socialminer_web"},
+              ("socialminer", "tomcat-ECDSA"): {"chat_email"}}
 OUTCOME_WORDS = {"go": "OK to upload", "go_with_actions": "OK with warnings",
                  "no_go": "NOT OK", "inconclusive": "cannot tell"}
 
@@ -105,6 +123,13 @@ def test_every_faq_row_on_every_role_gives_the_faq_outcome(row: int, role: str,
     assert checked.outcome == expected, [(g, r.outcome, r.rules) for g, r in checked.gadgets]
     assert checked.exit_code == VERDICT_EXIT[expected]
     assert checked.ok == (expected in ("go", "go_with_actions"))
+    # each gadget it takes part in, with the FAQ's cell
+    expected_gadgets = set(TAKES_PART[(_family(role), purpose)])
+    if row == 2 and _family(role) == "socialminer":
+        expected_gadgets.add("socialminer_web")
+    assert {g for g, _ in checked.gadgets} == expected_gadgets
+    assert {g: r.outcome for g, r in checked.gadgets} == {
+        g: CELLS[row][g] for g in expected_gadgets}
     # OK to upload only where every check passes and every gadget it predicts works
     if expected == "go":
         assert all(c.status == PASS for c in checked.case.checks)

@@ -70,6 +70,8 @@ class CertificateCase:
     #: the node's certificate of the other purpose was given (``--tomcat`` /
     #: ``--tomcat-ecdsa``); without it what depends on that certificate is unknown
     other_given: bool = False
+    #: ``tomcat`` or ``tomcat-ECDSA``
+    purpose: str = "tomcat"
 
 
 def read_csr(path: str) -> x509.CertificateSigningRequest:
@@ -272,7 +274,7 @@ def certificate_case(signed: Sequence[x509.Certificate], purpose: str, *,
     store = Keystore(rsa, ec, tuple(pool))
     declared = keystore_facts(inventory, {name: store}, trust=trust, at=at)
     return CertificateCase(tuple(checks), tuple(upload), declared, name, fingerprint(leaf),
-                           services, both, other_leaf is not None)
+                           services, both, other_leaf is not None, purpose)
 
 
 def _other_root(other_leaf: x509.Certificate | None,

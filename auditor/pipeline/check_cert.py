@@ -18,6 +18,7 @@ from cryptography import x509
 
 from auditor.collect.checkcert import (
     FAIL,
+    PURPOSES,
     UNKNOWN,
     WARN,
     CertificateCase,
@@ -28,7 +29,7 @@ from auditor.collect.checkcert import (
 from auditor.collect.trust import AgentTrust
 from auditor.evaluate.engine import evaluate
 from auditor.evaluate.projection import make_settings
-from auditor.evaluate.ruleset import RuleSet, load_ruleset
+from auditor.evaluate.ruleset import Rule, RuleSet, load_ruleset
 from auditor.model.cluster import role_family
 from auditor.model.findings import Finding, GadgetResult
 from auditor.model.solution import current, using
@@ -80,14 +81,30 @@ class CertCheck:
         return exit_code(self.outcome)
 
 
-def _about(finding: Finding, case: CertificateCase, gadgets: tuple[str, ...]) -> bool:
-    """Is a finding about this certificate (its subject, a port presenting it, or the
-    gadgets it serves)?"""
+def _unit(purpose: str) -> str:
+    """A purpose as the facts name its unit: ``tomcat-ECDSA`` -> ``tomcat_ecdsa``."""
+    return purpose.lower().replace("-", "_")
+
+
+def _units(rule: Rule) -> set[str]:
+    """The node's certificates whose facts a node rule reads (``node.tomcat.*``,
+    ``node.tomcat_ecdsa.*``; not a peer's)."""
+    return {_unit(p) for p in PURPOSES
+            if any(f.startswith(f"node.{_unit(p)}.") for f in rule.condition.facts())}
+
+
+def _about(finding: Finding, case: CertificateCase, gadgets: tuple[str, ...],
+           rules: RuleSet) -> bool:
+    """Is a finding about this certificate (its subject, a port presenting it, a node rule
+    on its facts, or one on no certificate's facts about the gadgets it serves)?"""
     subject = finding.subject
     if subject.scope == "certificate":
         return case.fingerprint.startswith(subject.key)
     if subject.scope == "endpoint":
         return subject.key in case.services
+    units = _units(rules.rule(finding.rule_id))
+    if units:
+        return _unit(case.purpose) in units
     return bool(set(finding.gadgets) & set(gadgets))
 
 
@@ -134,7 +151,7 @@ def check_cert(signed: Sequence[x509.Certificate], purpose: str, *,
     with using(narrowed):
         evaluation = evaluate(ruleset, case.facts, settings)
     node = evaluation.nodes[0]
-    mine = tuple(f for f in evaluation.findings if _about(f, case, ()))
+    mine = tuple(f for f in evaluation.findings if _about(f, case, (), ruleset))
     # the gadgets it takes part in: those needing a port that presents it, and those a
     # finding about it gives an outcome (an RSA-signed tomcat-ECDSA and SocialMiner's page)
     predicted = tuple(g for g in narrowed.gadgets if g in node.gadgets and (
@@ -148,7 +165,7 @@ def check_cert(signed: Sequence[x509.Certificate], purpose: str, *,
     # was given (where it was not, the gadget's line says what is missing)
     because = {r for g in predicted if g not in wants_other for r in node.gadgets[g].rules}
     findings = tuple(f for f in evaluation.findings
-                     if (_about(f, case, predicted) or f.rule_id in because)
+                     if (_about(f, case, predicted, ruleset) or f.rule_id in because)
                      and f.rule_id not in REACH_RULES and f.rule_id not in delivery)
     return CertCheck(case, findings, tuple((g, node.gadgets[g]) for g in predicted),
                      wants_other)
