@@ -83,9 +83,8 @@ def render_markdown(audit: Audit, meta: ReportMeta) -> str:
                  *[_cell(g) for g in node["gadgets"]]]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", f"*{md_escape(ORIGIN_LEGEND)}*", ""]
-    lines += [md_escape(line) for line in rows_text(audit.nodes,
-                                                    predicted=audit.phase == "pre")]
-    lines.append("")
+    for line in rows_text(audit.nodes, predicted=audit.phase == "pre"):
+        lines += [md_escape(line), ""]
     lines += plan_markdown(ctx["plan"])
     lines += accepted_markdown(ctx)
     lines += site_policy_markdown(ctx)
