@@ -79,7 +79,7 @@ def test_pre_phase_table_shows_the_states_after_the_upgrade(cli) -> None:
     _, out, _ = cli("evaluate", facts("pre-upgrade-self-signed"), "--phase", "pre",
                     "--target-version", "11.5(1)")
     assert "before the change: 11.0(1) now, 11.5(1) after it" in out
-    assert "not presented -> self-signed" in out
+    assert "not presented (network) -> self-signed" in out
     assert "After the upgrade to 11.5(1): " in out
 
 

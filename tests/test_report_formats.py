@@ -125,9 +125,9 @@ def test_markdown_summary_for_a_ticket_comment() -> None:
     text = render(lab_audit("row4-upgrade-trap"), "md", META)
     assert text.startswith("**UCCX certificate audit")
     assert "NO-GO" in text and "FAQ row 4" in text
-    assert "| uccx-pub.lab.uccx.example | RSA-CA-signed | self-signed | works | " \
-           "prompt, accepting FAILS ⛔ Live Data asks agents to accept a certificate, and " \
-           "accepting fails (`live-data-prompt-cannot-be-accepted`) |" in text
+    assert "| uccx-pub.lab.uccx.example | RSA-CA-signed (network) | self-signed (network) | " \
+           "works | prompt, accepting FAILS ⛔ Live Data asks agents to accept a certificate, " \
+           "and accepting fails (`live-data-prompt-cannot-be-accepted`) |" in text
     assert "tomcat-ECDSA" in text and "Verify:" in text
 
 

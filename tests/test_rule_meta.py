@@ -3,12 +3,15 @@ tests do: IDs, metadata, citations, fixtures, remediation references, the catalo
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from rule_cases import CASES, KINDS, Case, OneFileCase, discover, one_file_cases
 
 from auditor.common.errors import InputError
@@ -17,12 +20,8 @@ from auditor.render.catalogue import rules_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = load_ruleset()
-#: The sources docs/domain.md names; a citation must point at one of them.
-SOURCES = re.compile(
-    r"^(Cisco (210528|118855|200651|200423|201000|214607)|CSCvb58580|CSCvb46250"
-    r"|UCCX administration guide|UCCX 11\.5 port utilization guide"
-    r"|CCP 12\.5\(1\)SU1 port utilization guide|UCCX 12\.5\(1\)SU3 release notes"
-    r"|RFC (5246|8446|5280)|CA/Browser Forum Baseline Requirements)$")
+#: The sources a citation may name: the solution map's list, held to docs/domain.md below.
+SOURCES = [source.source for source in RULES.solution.sources]
 
 
 def missing_fixtures(rules: RuleSet, cases: list[Case | OneFileCase]) -> dict[str, list[str]]:
@@ -88,10 +87,78 @@ def test_every_rule_has_its_metadata_and_a_message_with_what_and_why() -> None:
         assert len(rule.message.split()) >= 15, rule.id
 
 
-def test_every_citation_names_a_source_from_the_domain_brief() -> None:
-    cited = [(owner.id, c.source) for owner in (*RULES.rules, *RULES.playbooks.values())
-             for c in owner.citations]
-    assert [item for item in cited if not SOURCES.match(item[1])] == []
+def _sources_section() -> str:
+    text = (ROOT / "docs" / "domain.md").read_text(encoding="utf-8")
+    return text[text.index("\n## Sources\n"):]
+
+
+def test_the_allowed_sources_are_exactly_those_the_domain_brief_lists() -> None:
+    section = " ".join(_sources_section().split())
+    # each source of the map, by the words the brief's Sources section names it with
+    assert [s.named for s in RULES.solution.sources if s.named not in section] == []
+    # and every document or defect number that section names is a source of the map
+    numbers = set(re.findall(r"\b(?:\d{6}|CSC[a-z]{2}\d{5}|RFC \d{4})\b", section))
+    assert {n for n in numbers if not any(n in s.source for s in RULES.solution.sources)} \
+        == set()
+
+
+@pytest.mark.parametrize("owner", [*RULES.rules, *RULES.playbooks.values()],
+                         ids=lambda o: o.id)
+def test_every_citation_names_a_listed_source_once(owner: object) -> None:
+    sources = [c.source for c in owner.citations]  # type: ignore[attr-defined]
+    assert [s for s in sources if s not in SOURCES] == []
+    assert sorted(s for s, n in Counter(sources).items() if n > 1) == []
+
+
+#: The rule and playbook files, and what a mutation of their citations must be refused for.
+_CITING = sorted(p.relative_to(ROOT / "rules").as_posix()
+                 for p in [*(ROOT / "rules").glob("*.yaml"),
+                           *(ROOT / "rules" / "playbooks").glob("*.yaml")]
+                 if p.name != "solution.yaml")
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.sampled_from(_CITING), duplicate=st.booleans(),
+       source=st.text(st.sampled_from("abcdefghijklmnopqrstuvwxyz ABC0123456789()."),
+                      min_size=1, max_size=40).map(str.strip).filter(
+                          lambda t: len(t) >= 3 and t not in SOURCES))
+def test_the_loader_refuses_an_unlisted_or_repeated_citation(
+        tmp_path_factory: pytest.TempPathFactory, name: str, duplicate: bool,
+        source: str) -> None:
+    """Any built-in rule or playbook: a second citation of a source it cites already, or a
+    citation of a source the brief does not list, stops the load with file, line and field."""
+    folder = tmp_path_factory.mktemp("rules") / "rules"
+    shutil.copytree(ROOT / "rules", folder)
+    path = folder / name
+    text = path.read_text()
+    first = re.search(r"^citations:\n  - (?:\{source: ([^,}]+)|source: (.+))$", text, re.M)
+    assert first, name
+    cited = (first.group(1) or first.group(2)).strip().strip('"')
+    added = json.dumps(cited if duplicate else source)
+    path.write_text(text.replace("citations:\n", f"citations:\n  - source: {added}\n", 1))
+    with pytest.raises(InputError) as caught:
+        load_ruleset(builtin=folder)
+    said = str(caught.value)
+    assert name.split("/")[-1] in said and "citations[" in said and ".source" in said, said
+    assert ("cited twice" if duplicate else "is not a source the domain brief lists") in said
+
+
+def test_a_site_rule_may_cite_its_own_runbook(tmp_path: Path) -> None:
+    """Only the built-in citations are held to the brief's list; a repeated one is refused
+    everywhere."""
+    site = tmp_path / "site"
+    site.mkdir()
+    text = (ROOT / "rules" / "certificate-expired.yaml").read_text()
+    text = text.replace("id: certificate-expired", "id: site-certificate-expired")
+    text = re.sub(r"^citations:\n(?:  .*\n)*", "citations:\n  - source: Site PKI runbook\n",
+                  text, flags=re.M)
+    (site / "site-certificate-expired.yaml").write_text(text)
+    assert "site-certificate-expired" in load_ruleset([site]).site_rules
+    (site / "site-certificate-expired.yaml").write_text(text.replace(
+        "citations:\n", "citations:\n  - source: Site PKI runbook\n", 1))
+    with pytest.raises(InputError, match="cited twice"):
+        load_ruleset([site])
 
 
 def test_every_rule_has_a_firing_and_a_passing_fixture() -> None:

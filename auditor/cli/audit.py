@@ -55,6 +55,7 @@ def print_result(result, *, err: bool = False, voice: Voice | None = None) -> No
     from auditor.render.audit_text import (
         cluster_line,
         deciding_text,
+        faq_text,
         gadget_table,
         scope_text,
         site_policy_text,
@@ -72,6 +73,7 @@ def print_result(result, *, err: bool = False, voice: Voice | None = None) -> No
     voice.say("", err=err)
     width = terminal_width(sys.stderr if err else sys.stdout)
     voice.say(gadget_table(result.audit, width=width), err=err)
+    voice.say(faq_text(result.audit, width), err=err)
     voice.say("", err=err)
     decided = deciding_text(result.audit)
     if decided:

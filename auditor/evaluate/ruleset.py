@@ -188,8 +188,30 @@ def _stem_check(data: dict[str, Any], path: Path, locate: Locator) -> None:
                      f"{path.stem!r}, the file stem")
 
 
-def _citations(items: Iterable[Mapping[str, str]]) -> tuple[Citation, ...]:
+def _citations(items: Sequence[Mapping[str, str]], path: str, locate: Locator
+               ) -> tuple[Citation, ...]:
+    """The citations of a rule or playbook; a source cited twice is an error (one citation
+    per source, its notes together)."""
+    seen: dict[str, int] = {}
+    for i, raw in enumerate(items):
+        first = seen.setdefault(raw["source"], i)
+        if first != i:
+            raise _error(path, locate, ["citations", i, "source"],
+                         f"{raw['source']!r} is cited twice (also citations[{first}])",
+                         "each source once, with everything it is cited for in one note")
     return tuple(Citation(c["source"], c.get("title"), c.get("note")) for c in items)
+
+
+def _check_sources(owner: Rule | Playbook, solution: Solution) -> None:
+    """A built-in citation names a source the domain brief lists (the solution map's
+    ``sources``), never one that nobody checked."""
+    allowed = [s.source for s in solution.sources]
+    for i, citation in enumerate(owner.citations):
+        if citation.source not in allowed:
+            _, locate = load_yaml(owner.path)
+            raise _error(owner.path, locate, ["citations", i, "source"],
+                         f"{citation.source!r} is not a source the domain brief lists",
+                         "one of the sources of the solution map: " + ", ".join(allowed))
 
 
 def _version(data: Mapping[str, Any], key: str, path: str, locate: Locator) -> Version | None:
@@ -289,7 +311,7 @@ def parse_rule(data: Any, path: Path, locate: Locator, *, validated: bool = Fals
         services=tuple(applies["services"]) if "services" in applies else None,
         condition=condition,
         effects={g: data["effects"][g] for g in solution.gadgets if g in data["effects"]},
-        message=data["message"], citations=_citations(data["citations"]),
+        message=data["message"], citations=_citations(data["citations"], name, locate),
         remediation=tuple(ids), path=name, data=data, remedies=tuple(remedies),
         caused_by=tuple(data.get("caused_by", ())), requires=requires,
         settle=" ".join(data["settle"].split()) if data.get("settle") else None)
@@ -449,7 +471,7 @@ def _load_playbook(path: str, _mtime: int, _size: int, _map: tuple[str, ...]) ->
 
     return Playbook(data["id"], data["title"], tuple(data["roles"]),
                     " ".join(data["when_to_use"].split()), tuple(step(s) for s in data["steps"]),
-                    step(data["verify"]), _citations(data["citations"]), name, data,
+                    step(data["verify"]), _citations(data["citations"], name, locate), name, data,
                     data.get("order", DEFAULT_ORDER), data.get("priority", DEFAULT_PRIORITY),
                     bool(data.get("changes_certificates")), data.get("outcome"))
 
@@ -560,6 +582,8 @@ def _load_folders(folders: Sequence[Path], solution: Solution) -> RuleSet:
             rules[rule.id] = rule
             if index:
                 site.append(rule.id)
+            else:  # a site cites its own runbooks; the built-in rules only checked sources
+                _check_sources(rule, solution)
         playbook_folder = folder / PLAYBOOK_FOLDER
         for path in _files(playbook_folder) if playbook_folder.is_dir() else []:
             playbook = load_playbook(path)
@@ -569,6 +593,8 @@ def _load_folders(folders: Sequence[Path], solution: Solution) -> RuleSet:
                              f"{playbook.id!r}, also in {playbooks[playbook.id].path}",
                              "an ID no other playbook uses")
             playbooks[playbook.id] = playbook
+            if not index:
+                _check_sources(playbook, solution)
     _offered_remedies(rules, playbooks)
     for rule in rules.values():
         for i, ref in enumerate(r.playbook for r in rule.remedies):

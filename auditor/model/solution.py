@@ -155,6 +155,16 @@ class FaqRow:
 
 
 @dataclass(frozen=True)
+class Source:
+    """A source a citation may name: as citations spell it, and the words by which the
+    domain brief's Sources section names it."""
+
+    source: str
+    named: str
+    note: str | None = None
+
+
+@dataclass(frozen=True)
 class Solution:
     roles: Mapping[str, Role]
     families: Mapping[str, Family]
@@ -163,6 +173,8 @@ class Solution:
     faq: tuple[FaqRow, ...]
     #: the files the map was read from, built-in first
     paths: tuple[str, ...] = ()
+    #: the sources a built-in rule's or playbook's citation may name
+    sources: tuple[Source, ...] = ()
 
     # -- roles -----------------------------------------------------------------------------
     def role(self, role: str) -> Role:
@@ -352,7 +364,13 @@ def _parse(data: Mapping[str, Any], path: str, locate: Locator) -> Solution:
             raise _error(path, locate, ["trust", index, "id"],
                          f"edge {edge.id!r} is named twice or has no unit")
         seen_ids.add(edge.id)
-    return Solution(roles, families, gadgets, trust, tuple(rows), (path,))
+    sources: list[Source] = []
+    for i, raw in enumerate(data.get("sources", ())):
+        if raw["source"] in [s.source for s in sources]:
+            raise _error(path, locate, ["sources", i, "source"],
+                         f"source {raw['source']!r} is listed twice", "each source once")
+        sources.append(Source(raw["source"], raw["named"], raw.get("note")))
+    return Solution(roles, families, gadgets, trust, tuple(rows), (path,), tuple(sources))
 
 
 def load_solution(path: str | Path) -> Solution:

@@ -20,6 +20,8 @@ from auditor.model.findings import Finding
 from auditor.model.scope import not_checked, scope_line, scope_of
 from auditor.model.solution import current
 from auditor.model.verdicts import VERDICT_WORDS
+from auditor.render.faq import rows_text
+from auditor.render.provenance import ORIGIN_LEGEND, offline_words, state_origin
 from auditor.render.tables import tabulate
 
 
@@ -44,7 +46,9 @@ def verdict_line(audit: Audit) -> str:
                        for s in ("error", "warning", "notice"))
     if audit.accepted_risks:
         counts += f"; {_plural(len(audit.accepted_risks), 'accepted risk')}"
-    return f"Verdict: {VERDICT_WORDS[audit.verdict].upper()} ({counts})"
+    offline = offline_words(audit)
+    return (f"Verdict: {VERDICT_WORDS[audit.verdict].upper()} ({counts})"
+            + (f" [{offline}]" if offline else ""))
 
 
 def scope_text(audit: Audit) -> str:
@@ -61,8 +65,8 @@ def heading(audit: Audit) -> str:
     return f"{cluster_line(audit)}\n{verdict_line(audit)}\n{scope_text(audit)}"
 
 
-def _state(now: str, later: str | None) -> str:
-    text = state_words(now)
+def _state(now: str, later: str | None, origin: str | None = None) -> str:
+    text = state_words(now) + (f" ({origin})" if origin else "")
     return f"{text} -> {state_words(later)}" if later and later != now else text
 
 
@@ -97,8 +101,10 @@ def gadget_table(audit: Audit, fmt: str = "simple", width: int | None = None) ->
         predicted = node.predicted
         rows.append([
             visible(node.host), ROLE_TITLES[node.role],
-            _state(node.tomcat, predicted.tomcat if predicted else None),
-            _state(node.tomcat_ecdsa, predicted.tomcat_ecdsa if predicted else None),
+            _state(node.tomcat, predicted.tomcat if predicted else None,
+                   state_origin(audit, node.host, "tomcat")),
+            _state(node.tomcat_ecdsa, predicted.tomcat_ecdsa if predicted else None,
+                   state_origin(audit, node.host, "tomcat_ecdsa")),
             *[OUTCOME_WORDS[node.gadgets[g].outcome] if g in node.gadgets else "-"
               for g in ALL_GADGETS]])
     titles = ["tomcat", "tomcat-ECDSA", *[GADGET_TITLES[g] for g in ALL_GADGETS]]
@@ -287,10 +293,24 @@ def site_policy_text(audit: Audit) -> str:
     return "\n".join(lines)
 
 
+def faq_text(audit: Audit, width: int | None = None) -> str:
+    """Under the grid: what its origin words mean, the FAQ row the cluster fits and each
+    reported row's note (row 1: 200651 disagrees); wrapped to ``width`` where one is given
+    (a file or a pipe gets one line each)."""
+    lines = [visible(line) for line in (f"({ORIGIN_LEGEND})",
+                                        *rows_text(audit.nodes, predicted=audit.phase == "pre"))]
+    if width is None:
+        return "\n".join(lines)
+    return "\n".join(textwrap.fill(line, max(width, 40), break_on_hyphens=False,
+                                   subsequent_indent="  ") for line in lines)
+
+
 def audit_body(audit: Audit, width: int | None = None) -> str:
     """What follows the heading: the grid (``width``: of the terminal, default standard
     output's), what was not seen, the site policy, the findings."""
-    parts = [gadget_table(audit, width=width if width is not None else terminal_width()),
-             unknowns_text(audit), site_policy_text(audit), "Findings",
+    width = width if width is not None else terminal_width()
+    parts = [gadget_table(audit, width=width),
+             faq_text(audit, width), unknowns_text(audit), site_policy_text(audit),
+             "Findings",
              findings_text(audit)]
     return "\n\n".join(p for p in parts if p)

@@ -25,6 +25,7 @@ from auditor.model.verdicts import VERDICT_WORDS
 from auditor.render.audit_text import finding_place
 from auditor.render.faq import cluster_row, faq_rows, node_rows
 from auditor.render.plan import build_plan
+from auditor.render.provenance import offline_words, state_origin
 from auditor.render.terminal import refused_for_key_type
 
 PROFILE_TITLES = {"browser": "browser (what agents get)", "ecdsa_only": "ECDSA-only client",
@@ -215,6 +216,9 @@ def build_context(audit: Audit, meta: ReportMeta) -> dict[str, Any]:
                           "tomcat_ecdsa": state_words(predicted.tomcat_ecdsa)}
             if predicted else None,
             "declared": dict(facts_node.declared) if facts_node else {},
+            # where each state came from (network, VOS CLI, PEM folder, declared)
+            "origin": {which: state_origin(audit, node.host, which)
+                       for which in ("tomcat", "tomcat_ecdsa")},
             "gadgets": gadgets, "faq_rows": list(node_rows(node)),
             "checked": _checked(node, checked),
             "endpoints": [_endpoint_row(audit, node.role, e)
@@ -253,6 +257,7 @@ def build_context(audit: Audit, meta: ReportMeta) -> dict[str, Any]:
                                        for o in p.overrides]}
                         for p in audit.site_policy],
         "source": audit.facts.source,
+        "offline": offline_words(audit),
         "scope": scope_context(audit),
     }
 

@@ -11,7 +11,7 @@ from auditor.model.findings import NodeResult
 from auditor.model.presentation import never_presented
 from auditor.model.solution import FaqRow, current
 
-__all__ = ["FaqRow", "cluster_row", "faq_rows", "node_fits", "node_rows"]
+__all__ = ["FaqRow", "cluster_row", "faq_rows", "node_fits", "node_rows", "reported_rows"]
 
 
 def faq_rows() -> tuple[FaqRow, ...]:
@@ -51,6 +51,31 @@ def cluster_row(nodes: Sequence[NodeResult]) -> int | None:
     candidates = [row.number for row in faq_rows() if nodes and all(node_fits(n, row)
                                                                   for n in nodes)]
     return candidates[0] if len(candidates) == 1 else None
+
+
+def reported_rows(nodes: Sequence[NodeResult]) -> tuple[FaqRow, ...]:
+    """The rows a report names: the one the whole cluster fits, else each row a node fits
+    (in the matrix's order). Each carries its ``note`` (a conflicting source), which every
+    format prints wherever it reports the row."""
+    matched = cluster_row(nodes)
+    numbers = {matched} if matched is not None else {n for node in nodes
+                                                     for n in node_rows(node)}
+    return tuple(row for row in faq_rows() if row.number in numbers)
+
+
+def rows_text(nodes: Sequence[NodeResult], *, predicted: bool = False) -> list[str]:
+    """The FAQ rows as plain sentences for a text report: which row the cluster (or each
+    node) fits, then each reported row's note, word for word from the solution map."""
+    matched = cluster_row(nodes)
+    if matched is not None:
+        lines = [f"Cisco 210528 FAQ: the cluster {'will match' if predicted else 'matches'} "
+                 f"row {matched}."]
+    else:
+        per_node = "; ".join(f"{node.host} row {'/'.join(map(str, node_rows(node)))}"
+                             if node_rows(node) else f"{node.host} no row" for node in nodes)
+        lines = [f"Cisco 210528 FAQ: the cluster matches no single row: {per_node}."]
+    lines += [f"FAQ row {row.number}: {row.note}" for row in reported_rows(nodes) if row.note]
+    return lines
 
 
 def __getattr__(name: str) -> Any:

@@ -13,6 +13,7 @@ from auditor.model.audit import Audit
 from auditor.model.cluster import role_family
 from auditor.model.findings import Finding, RuleCheck
 from auditor.model.solution import current
+from auditor.render.audit_text import verdict_line
 from auditor.render.context import ReportMeta, scope_context
 
 
@@ -103,7 +104,11 @@ def render_junit(audit: Audit, meta: ReportMeta) -> str:
         properties = ET.SubElement(suite, "properties")
         for name, value in (("role", node.role), ("phase", audit.phase),
                             ("target_version", audit.target_version),
-                            ("verdict", audit.verdict), ("ticket", meta.ticket or ""),
+                            ("verdict", audit.verdict),
+                            # the terminal's verdict line: says "offline" for an audit
+                            # that probed no endpoint
+                            ("verdict line", verdict_line(audit)),
+                            ("ticket", meta.ticket or ""),
                             ("rule_set_sha256", audit.rule_set.sha256),
                             ("scope", visible(scope["line"])),
                             *(("not checked", visible(item)) for item in scope["not_checked"])):

@@ -8,6 +8,8 @@ from typing import Any
 from auditor.common.textsafe import visible
 from auditor.model.audit import Audit
 from auditor.render.context import ReportMeta, build_context
+from auditor.render.faq import rows_text
+from auditor.render.provenance import ORIGIN_LEGEND, offline_words
 
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|])")
 
@@ -23,8 +25,10 @@ def _n(count: int, word: str) -> str:
 
 def _states(node: dict[str, Any], which: str) -> str:
     now = node[which]
+    origin = node["origin"][which]
+    shown = f"{now} ({origin})" if origin else now
     later = node["predicted"][which] if node["predicted"] else None
-    return f"{now} → {later}" if later and later != now else now
+    return f"{shown} → {later}" if later and later != now else shown
 
 
 def _cell(gadget: dict[str, Any] | None) -> str:
@@ -38,8 +42,11 @@ def _cell(gadget: dict[str, Any] | None) -> str:
 def render_markdown(audit: Audit, meta: ReportMeta) -> str:
     ctx = build_context(audit, meta)
     phase = "pre-change" if audit.phase == "pre" else "post-change"
+    offline = offline_words(audit)
     lines = [f"**UCCX certificate audit — {md_escape(audit.cluster)} ({phase}): "
-             f"{ctx['verdict']['words'].upper()}**", "", md_escape(ctx["scope"]["line"]), "",
+             f"{ctx['verdict']['words'].upper()}"
+             + (f" ({md_escape(offline)})" if offline else "") + "**", "",
+             md_escape(ctx["scope"]["line"]), "",
              md_escape(ctx["verdict"]["reason"]), ""]
     if ctx["scope"]["not_checked"]:
         lines += ["Not checked:", "", *(f"- {md_escape(item)}"
@@ -75,7 +82,9 @@ def render_markdown(audit: Audit, meta: ReportMeta) -> str:
                  _states(node, "tomcat_ecdsa"),
                  *[_cell(g) for g in node["gadgets"]]]
         lines.append("| " + " | ".join(cells) + " |")
-    lines.append("")
+    lines += ["", f"*{md_escape(ORIGIN_LEGEND)}*", ""]
+    for line in rows_text(audit.nodes, predicted=audit.phase == "pre"):
+        lines += [md_escape(line), ""]
     lines += plan_markdown(ctx["plan"])
     lines += accepted_markdown(ctx)
     lines += site_policy_markdown(ctx)
