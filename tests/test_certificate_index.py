@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import re
 from collections import Counter
 from dataclasses import replace
@@ -18,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from auditor.lab import SCENARIOS
-from auditor.model.audit import Audit, save_audit
+from auditor.model.audit import Audit, load_audit, save_audit
 from auditor.render import ReportMeta, render
 from auditor.render.context import certificate_index
 
@@ -154,3 +155,35 @@ def test_report_no_pem_writes_html_without_pem_blocks(tmp_path: Path) -> None:
     assert "-----BEGIN CERTIFICATE-----" not in html and 'id="certificates"' in html
     done = invoke("report", audit_file, "--format", "html", "--out", tmp_path / "p.html")
     assert "-----BEGIN CERTIFICATE-----" in (tmp_path / "p.html").read_text()
+
+
+def test_an_offline_audit_with_no_pem_names_the_pem_folder_and_prints_no_pem(
+        tmp_path: Path) -> None:
+    from test_offline_audit import INVENTORY, LAB, downloads
+
+    folder = downloads("row4-upgrade-trap", tmp_path / "downloads")
+    inventory = tmp_path / "cluster.yaml"
+    inventory.write_text(INVENTORY.format(version="11.5(1)", pub="", sub="", sm=""))
+    for name, extra in (("with", []), ("without", ["--no-pem"])):
+        done = invoke("audit", "--inventory", inventory, "--from-pem", folder, "--phase",
+                      "post", "--agent-trust", LAB / "agent-trust.pem", "--out",
+                      tmp_path / name, *extra)
+        assert done.returncode == 1, done.stderr
+    judged = [load_audit(tmp_path / name / "audit.json") for name in ("with", "without")]
+    assert judged[0].verdict == judged[1].verdict  # the judgement does not depend on it
+    assert judged[0].findings == judged[1].findings
+    with_pem = (tmp_path / "with" / "report.html").read_text()
+    without = (tmp_path / "without" / "report.html").read_text()
+    printed = pem_fingerprints(with_pem)
+    assert printed and all(count == 1 for count in printed.values())
+    assert "· PEM folder (declared)" in with_pem
+    assert "BEGIN CERTIFICATE" not in without
+    assert all(fp in without for fp in printed)
+
+
+def test_no_pem_is_a_site_setting_too(tmp_path: Path) -> None:
+    audit_file = save_audit(lab_audit("row4-upgrade-trap"), tmp_path / "audit.json")
+    done = invoke("report", audit_file, "--format", "html", "--out", tmp_path / "r.html",
+                  env={**os.environ, "UCCX_AUDIT_NO_PEM": "1"})
+    assert done.returncode == 1, done.stderr
+    assert "BEGIN CERTIFICATE" not in (tmp_path / "r.html").read_text()
