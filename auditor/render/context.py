@@ -174,15 +174,15 @@ def certificate_index(audit: Audit) -> list[dict[str, Any]]:
         if installed is None:
             continue
         source = _INSTALLED_SOURCE.get(installed.source, installed.source)
-        for kind, fp in (("tomcat", installed.tomcat), ("tomcat-ECDSA", installed.tomcat_ecdsa),
-                         ("ipsec", installed.ipsec)):
-            if fp:
-                seen(fp, {"node": node.host, "where": f"installed as {kind}",
-                          "position": "", "profiles": [], "source": source})
-        for entry in installed.trust:
-            for fp in entry.certificates:
-                seen(fp, {"node": node.host, "where": f"tomcat-trust entry {entry.name}",
-                          "position": "", "profiles": [], "source": source})
+        for kind, held in (("tomcat", installed.tomcat),
+                           ("tomcat-ECDSA", installed.tomcat_ecdsa), ("ipsec", installed.ipsec)):
+            if held:
+                seen(held, {"node": node.host, "where": f"installed as {kind}",
+                            "position": "", "profiles": [], "source": source})
+        for trusted in installed.trust:
+            for anchor in trusted.certificates:
+                seen(anchor, {"node": node.host, "where": f"tomcat-trust entry {trusted.name}",
+                              "position": "", "profiles": [], "source": source})
     return list(found.values())
 
 
