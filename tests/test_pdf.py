@@ -1,15 +1,21 @@
 """PDF on request: `audit --pdf` and `report --format pdf` print the HTML report with a
-local Chromium; the verdict heads every page, pages are numbered, the PEMs are printed.
-Without a browser the other reports are written and one line says how to get PDF."""
+local Chromium; the verdict heads every page, pages are numbered, the plan follows the
+verdict on pages 1-2, each certificate is printed once with its PEM (none with
+`--no-pem`). Without a browser the other reports are written and one line says how to get
+PDF."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+from collections import Counter
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -89,13 +95,95 @@ def test_every_page_has_the_verdict_in_its_header_and_a_page_number(printed) -> 
         assert re.search(rf"page {number} of {len(pages)}\s*$", page.strip()), number
 
 
-def test_the_pdf_prints_every_pem_the_html_keeps_folded(printed) -> None:
-    out, _, _, _ = printed
+PEM = re.compile(r"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----", re.S)
+
+
+def pem_fingerprints(text: str) -> Counter[str]:
+    """How often each certificate's PEM block is printed, by SHA-256 fingerprint."""
+    return Counter(hashlib.sha256(base64.b64decode("".join(body.split()))).hexdigest()
+                   for body in PEM.findall(text))
+
+
+def sent_fingerprints(out: Path) -> set[str]:
+    """Every certificate an endpoint sent, by fingerprint (from the audit's facts)."""
+    audit = load_audit(out / "audit.json")
+    return {fp for node in audit.facts.nodes for ep in node.endpoints
+            for hs in ep.handshakes if hs.ok for fp in hs.chain}
+
+
+def page_text(pdf: Path, first: int, last: int) -> str:
+    tool = shutil.which("pdftotext")
+    assert tool, "pdftotext is missing: install Debian poppler-utils (sh scripts/test-deps.sh)"
+    return subprocess.run([tool, "-f", str(first), "-l", str(last), str(pdf), "-"],
+                          capture_output=True, text=True, timeout=60, check=True).stdout
+
+
+def squeezed(text: str) -> str:
+    """Text without the white space and hyphens a printed line break adds or removes."""
+    return re.sub(r"[\s\u00ad-]", "", text)
+
+
+def section_pieces(html: str, section: str) -> list[str]:
+    """The text pieces of one ``<section id=...>`` of the HTML report (it holds no other
+    section), in order."""
+    body = html[html.index(f'<section id="{section}"'):]
+    body = body[body.index(">") + 1:body.index("</section>")]
+    return [unescape(piece) for piece in re.split(r"<[^>]*>", body) if piece.strip()]
+
+
+@pytest.fixture(scope="module")
+def demo_pdfs(tmp_path_factory) -> tuple[Path, Path]:
+    """The row-4 demo with --pdf, and again with --pdf --no-pem."""
+    base = tmp_path_factory.mktemp("demo-pdf")
+    for name, extra in (("pem", []), ("no-pem", ["--no-pem"])):
+        done = run_cli(["demo", "--scenario", SCENARIO, "--out", str(base / name), "--pdf",
+                        "-q", *extra], dict(os.environ))
+        assert done.returncode == 0, done.stderr
+        assert (base / name / "report.pdf").is_file(), done.stderr
+    return base / "pem", base / "no-pem"
+
+
+def test_the_row4_demo_pdf_leads_with_the_verdict_and_has_the_plan_on_pages_1_and_2(
+        demo_pdfs) -> None:
+    out, _ = demo_pdfs
+    pdf = out / "report.pdf"
+    first = page_text(pdf, 1, 1)
+    assert "Remediation plan" in first, "the plan does not start on page 1"
+    assert first.index("Verdict: NO-GO") < first.index("Remediation plan")
+    # each page's running header and footer are not the plan's
+    header = re.compile(r"^(UCCX certificate audit · .*|Verdict: NO-GO|uccx-audit \S+ · .*|"
+                        r"page \d+ of \d+)$")
+    kept = "\n".join(line for line in page_text(pdf, 1, 2).splitlines()
+                     if not header.match(line.strip()))
+    text = squeezed(kept)
+    pieces = section_pieces((out / "report.html").read_text(), "plan")
+    assert len(pieces) > 10
+    at = 0
+    for piece in pieces:  # every piece of the plan, in order, on pages 1 and 2
+        found = text.find(squeezed(piece), at)
+        assert found >= 0, piece
+        at = found + len(squeezed(piece))
+    assert "Remediation plan" not in page_text(pdf, 3, 3)
+
+
+def test_the_row4_demo_pdf_prints_each_certificate_once(demo_pdfs) -> None:
+    out, _ = demo_pdfs
+    printed = pem_fingerprints(pdftotext(out / "report.pdf"))
+    assert set(printed) == sent_fingerprints(out)
+    assert all(count == 1 for count in printed.values()), printed
     html = (out / "report.html").read_text()
-    folded = html.count("-----BEGIN CERTIFICATE-----") // 2  # screen copy + print copy
-    assert folded > 0
-    assert pdftotext(out / "report.pdf").count("-----BEGIN CERTIFICATE-----") == folded
+    assert pem_fingerprints(html) == printed  # the PDF is the HTML report, printed
     assert "<script" not in html and "default-src 'none'" in html
+
+
+def test_no_pem_leaves_every_pem_block_out_and_keeps_the_fingerprints(demo_pdfs) -> None:
+    _, out = demo_pdfs
+    text = pdftotext(out / "report.pdf")
+    assert "BEGIN CERTIFICATE" not in text
+    assert "BEGIN CERTIFICATE" not in (out / "report.html").read_text()
+    for fp in sent_fingerprints(out):
+        assert fp in squeezed(text), fp
+    assert "Verdict: NO-GO" in text
 
 
 def test_printing_leaves_nothing_in_home_or_the_temp_folder(printed) -> None:

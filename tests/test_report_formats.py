@@ -93,8 +93,9 @@ def test_html_is_self_contained() -> None:
 
 def test_html_sections_in_the_order_the_board_reads_them() -> None:
     html = render(lab_audit("row4-upgrade-trap"), "html", META)
-    order = ['id="verdict"', 'id="ticket"', 'id="gadgets"', 'id="faq"', 'id="plan"',
-             'id="findings"', 'id="evidence"']
+    # the verdict and the plan lead (the PDF's first pages); the evidence follows
+    order = ['id="verdict"', 'id="plan"', 'id="ticket"', 'id="gadgets"', 'id="faq"',
+             'id="findings"', 'id="evidence"', 'id="certificates"']
     positions = [html.index(marker) for marker in order]
     assert positions == sorted(positions)
     assert "CHG0042" in html and "sha256:" in html and "-----BEGIN CERTIFICATE-----" in html
@@ -133,7 +134,7 @@ def test_markdown_summary_for_a_ticket_comment() -> None:
 
 def test_remediation_plan_is_numbered_deduplicated_and_per_node() -> None:
     html = render(lab_audit("row4-upgrade-trap"), "html", META)
-    plan = html[html.index('id="plan"'):html.index('id="findings"')]
+    plan = html[html.index('id="plan"'):html.index('id="ticket"')]
     assert plan.count("<h3>Playbook") == 1
     assert plan.count("Playbook 1: Sign tomcat-ECDSA with a CA that signs EC certificates") == 1
     assert "Generate CSR" in plan and "tomcat-trust" in plan and "utils system restart" in plan

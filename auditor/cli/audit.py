@@ -29,6 +29,7 @@ from auditor.cli.options import (
     FromPem,
     HandshakeTimeout,
     NoColor,
+    NoPem,
     Operator,
     Pdf,
     PerHost,
@@ -176,6 +177,7 @@ def audit(
     concurrency: Concurrency = 64,
     per_host: PerHost = DEFAULT_PER_HOST,
     pdf: Pdf = False,
+    no_pem: NoPem = False,
     bundle: Bundle = False,
     waivers: Waivers = None,
     summary_json: Annotated[bool, typer.Option(
@@ -228,7 +230,7 @@ def audit(
             change_date=change_date, expiry_window=expiry_window, agent_trust=agent_trust,
             ticket=ticket, operator=operator, out=out, rules=rules, from_pem=from_pem,
             all_ports=all_ports, options=options, waivers=waivers, summary_json=summary_json,
-            provenance=started, invocation=invocation, pdf=pdf, bundle=bundle,
+            provenance=started, invocation=invocation, pdf=pdf, no_pem=no_pem, bundle=bundle,
             cli_for=_portfolio_cli(cli=cli, user=cli_user, known_hosts=cli_known_hosts,
                                    accept_new=cli_accept_new_host_keys, timeout=cli_timeout,
                                    connect_timeout=connect_timeout, concurrency=concurrency),
@@ -245,7 +247,7 @@ def audit(
         cli=cli_request(inv, all_nodes=cli, user=cli_user, known_hosts=cli_known_hosts,
                         accept_new=cli_accept_new_host_keys, timeout=cli_timeout,
                         connect_timeout=connect_timeout, concurrency=concurrency),
-        meta=ReportMeta.now(ticket, operator), invocation=invocation,
+        meta=ReportMeta.now(ticket, operator, pem=not no_pem), invocation=invocation,
         provenance=started, pdf=pdf, bundle=bundle, waiver_files=tuple(waivers or ()))
     # the clusters gather probes (none where the PEM folders hold every keystore)
     online = probed([inv], sources(request))

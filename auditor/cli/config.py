@@ -39,7 +39,7 @@ SITE_SETTINGS: dict[str, str] = {
     "waivers": "paths", "connect-timeout": "seconds", "handshake-timeout": "seconds",
     "cli-timeout": "seconds", "cli-user": "text", "cli-known-hosts": "path",
     "concurrency": "count", "per-host": "count", "all-ports": "flag", "pdf": "flag",
-    "bundle": "flag",
+    "no-pem": "flag", "bundle": "flag",
 }
 
 #: Options that must come from the command line, and why a file or a variable may not set

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from auditor.cli.console import Voice
-from auditor.cli.options import DEFAULT_PER_HOST, Commands, NoColor, PerHost, Quiet
+from auditor.cli.options import DEFAULT_PER_HOST, Commands, NoColor, NoPem, PerHost, Quiet
 from auditor.common.errors import InputError
 from auditor.common.textsafe import terminal
 from auditor.model.verdicts import EXIT_INTERRUPTED, exit_code
@@ -49,6 +49,7 @@ def demo(
     operator: Annotated[Optional[str], typer.Option(help="Who ran it.")] = None,  # noqa: UP045
     per_host: PerHost = DEFAULT_PER_HOST,
     pdf: Annotated[bool, typer.Option("--pdf", help="Also write report.pdf.")] = False,
+    no_pem: NoPem = False,
     bundle: Annotated[bool, typer.Option("--bundle", help="Also write one zip of it all.")
                       ] = False,
     serve: Annotated[bool, typer.Option(
@@ -106,7 +107,8 @@ def demo(
                 inventory=inventory, phase=phase,
                 trust=load_agent_trust(str(lab.agent_trust_path)), out_dir=output.out,
                 target_version="11.5(1)" if phase == "pre" else None,
-                options=ProbeOptions(per_host=per_host), meta=ReportMeta.now(ticket, operator),
+                options=ProbeOptions(per_host=per_host),
+                meta=ReportMeta.now(ticket, operator, pem=not no_pem),
                 invocation=audit_invocation(
                     output.final(lab.inventory_path), phase,
                     target_version="11.5(1)" if phase == "pre" else None,

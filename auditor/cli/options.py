@@ -90,6 +90,9 @@ AllPorts = Annotated[bool, typer.Option(
 Pdf = Annotated[bool, typer.Option(
     "--pdf", envvar=site_env("pdf"), help="Also print the HTML report to report.pdf (needs "
     "Chrome, Chromium or Edge).")]
+NoPem = Annotated[bool, typer.Option(
+    "--no-pem", envvar=site_env("no-pem"), help="Leave the certificates' PEM blocks out of "
+    "the HTML report and the PDF (each certificate keeps its fingerprint and fields).")]
 Bundle = Annotated[bool, typer.Option(
     "--bundle", envvar=site_env("bundle"), help="Also write one zip of the facts, reports "
     "and manifest.")]

@@ -17,6 +17,7 @@ from auditor.cli.options import (
     ConfigFile,
     ExpiryWindow,
     NoColor,
+    NoPem,
     Operator,
     Phase,
     Quiet,
@@ -95,7 +96,8 @@ def audit_portfolio(inventories: list[Path], *, phase: str, target_version: str 
                     options: ProbeOptions, waivers: list[Path] | None,
                     summary_json: bool, provenance: Provenance | None = None,
                     invocation: Invocation | None = None, pdf: bool = False,
-                    bundle: bool = False, cli_for=None, voice: Voice | None = None) -> None:
+                    no_pem: bool = False, bundle: bool = False, cli_for=None,
+                    voice: Voice | None = None) -> None:
     """``audit`` with several inventories or a folder of them."""
     from auditor.cli.progress import plan_of, probe_progress
     from auditor.collect.gather import probed
@@ -116,7 +118,7 @@ def audit_portfolio(inventories: list[Path], *, phase: str, target_version: str 
         trust=load_agent_trust(str(agent_trust) if agent_trust else None), out_dir=folder,
         target_version=target_version, change_date=change_date,
         expiry_window_days=expiry_window, rule_dirs=tuple(rules or ()), options=options,
-        all_ports=all_ports, meta=ReportMeta.now(ticket, operator),
+        all_ports=all_ports, meta=ReportMeta.now(ticket, operator, pem=not no_pem),
         waiver_files=tuple(waivers or ()), invocation=invocation, pdf=pdf, bundle=bundle,
         **({"provenance": provenance} if provenance is not None else {}))
     output = OutputSet(folder)
@@ -160,6 +162,7 @@ def portfolio(
     waivers: Waivers = None,
     ticket: Ticket = None,
     operator: Operator = None,
+    no_pem: NoPem = False,
     summary_json: Annotated[bool, typer.Option(
         "--summary-json", help="Print one JSON line on standard output for CI and AWX "
         "set_stats.")] = False,
@@ -181,7 +184,7 @@ def portfolio(
         inventory=Inventory("portfolio", "11.5(1)", ()), phase=phase.value,
         trust=AgentTrust("facts", ()), out_dir=out, target_version=target_version,
         change_date=change_date, expiry_window_days=expiry_window,
-        rule_dirs=tuple(rules or ()), meta=ReportMeta.now(ticket, operator),
+        rule_dirs=tuple(rules or ()), meta=ReportMeta.now(ticket, operator, pem=not no_pem),
         waiver_files=tuple(waivers or ()))
     result, results = portfolio_from_facts(facts, request)
     _finish(result, results, out, summary_json, Voice(quiet=quiet, no_color=no_color))

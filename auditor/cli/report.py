@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from auditor.cli.options import Commands, ConfigFile, Operator, Ticket
+from auditor.cli.options import Commands, ConfigFile, NoPem, Operator, Ticket
 from auditor.common.errors import InputError
 from auditor.common.textsafe import terminal
 from auditor.model.verdicts import exit_code
@@ -73,6 +73,7 @@ def report(
         "standard output).")] = None,
     ticket: Ticket = None,
     operator: Operator = None,
+    no_pem: NoPem = False,
     config: ConfigFile = None,
 ) -> None:
     """Render an audit as a self-contained HTML report, Markdown, JSON, JUnit XML or PDF."""
@@ -84,7 +85,7 @@ def report(
         raise InputError("a PDF is not written to standard output", field="--out",
                          expected="--out FILE.pdf")
     audit = load_audit(audit_file)
-    meta = ReportMeta.now(ticket, operator)
+    meta = ReportMeta.now(ticket, operator, pem=not no_pem)
     if fmt is ReportFormat.pdf:
         from auditor.render.pdf import html_to_pdf
 

@@ -30,6 +30,9 @@ from auditor.render.terminal import refused_for_key_type
 
 PROFILE_TITLES = {"browser": "browser (what agents get)", "ecdsa_only": "ECDSA-only client",
                   "rsa_only": "RSA-only client"}
+#: The client profiles as the certificate index names them, beside a place.
+_PROFILE_NAMES = {"browser": "browser", "ecdsa_only": "ECDSA-only client",
+                  "rsa_only": "RSA-only client"}
 
 
 @dataclass(frozen=True)
@@ -39,11 +42,15 @@ class ReportMeta:
     ticket: str | None = None
     operator: str | None = None
     generated_at: str | None = None
+    #: whether the HTML report (and the PDF printed from it) carries each certificate's
+    #: PEM block (``--no-pem``: fingerprints and fields only)
+    pem: bool = True
 
     @staticmethod
-    def now(ticket: str | None = None, operator: str | None = None) -> ReportMeta:
+    def now(ticket: str | None = None, operator: str | None = None, *,
+            pem: bool = True) -> ReportMeta:
         stamp = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-        return ReportMeta(ticket, operator, stamp.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        return ReportMeta(ticket, operator, stamp.strftime("%Y-%m-%dT%H:%M:%SZ"), pem)
 
 
 def _plural(count: int, word: str) -> str:
@@ -120,6 +127,64 @@ def _cert_row(cert: CertificateFacts | None) -> dict[str, Any] | None:
             "signature": cert.signature_algorithm, "pem": cert.pem,
             "self_signed": cert.self_signed, "wildcard": cert.wildcard,
             "notes": "; ".join(cert.parse_warnings)}
+
+
+#: Where a certificate was read from, in the words of the certificate index.
+_HANDSHAKE_SOURCE = {"observed": "network", "declared": "PEM folder (declared)"}
+_INSTALLED_SOURCE = {"vos_cli": "VOS CLI"}
+
+
+def certificate_index(audit: Audit) -> list[dict[str, Any]]:
+    """Each distinct certificate of the nodes once, by SHA-256 fingerprint, in the order
+    the report first meets it, numbered, with every place it was seen: each endpoint that
+    sent it (node, service, port, its position in the chain, the client profiles that got
+    it and the source) and what the VOS CLI read of each node (installed as tomcat,
+    tomcat-ECDSA or ipsec, or in a tomcat-trust entry). A fingerprint the facts hold no
+    certificate for is left out (the evidence tables say what is missing)."""
+    facts = audit.facts
+    found: dict[str, dict[str, Any]] = {}
+
+    def seen(fp: str, place: dict[str, Any]) -> None:
+        cert = facts.certificate(fp)
+        if cert is None:
+            return
+        entry = found.get(fp)
+        if entry is None:
+            entry = found[fp] = {"number": len(found) + 1, **(_cert_row(cert) or {}),
+                                 "places": []}
+        for known in entry["places"]:
+            if all(known[k] == place[k] for k in ("node", "where", "position", "source")):
+                known["profiles"] += [p for p in place["profiles"]
+                                      if p not in known["profiles"]]
+                return
+        entry["places"].append(place)
+
+    handshake_source = _HANDSHAKE_SOURCE.get(facts.source, facts.source)
+    for node in facts.nodes:
+        for endpoint in node.endpoints:
+            where = f"{_service_title(node.role, endpoint.service)}, port {endpoint.port}"
+            for hs in endpoint.handshakes:
+                if not hs.ok:
+                    continue
+                for index, fp in enumerate(hs.chain):
+                    seen(fp, {"node": node.host, "where": where,
+                              "position": "leaf" if index == 0 else f"chain {index + 1}",
+                              "profiles": [_PROFILE_NAMES.get(hs.profile, hs.profile)],
+                              "source": handshake_source})
+        installed = node.installed
+        if installed is None:
+            continue
+        source = _INSTALLED_SOURCE.get(installed.source, installed.source)
+        for kind, held in (("tomcat", installed.tomcat),
+                           ("tomcat-ECDSA", installed.tomcat_ecdsa), ("ipsec", installed.ipsec)):
+            if held:
+                seen(held, {"node": node.host, "where": f"installed as {kind}",
+                            "position": "", "profiles": [], "source": source})
+        for trusted in installed.trust:
+            for anchor in trusted.certificates:
+                seen(anchor, {"node": node.host, "where": f"tomcat-trust entry {trusted.name}",
+                              "position": "", "profiles": [], "source": source})
+    return list(found.values())
 
 
 def _handshake_row(audit: Audit, endpoint: EndpointFacts, hs: HandshakeFacts) -> dict[str, Any]:
@@ -225,6 +290,7 @@ def build_context(audit: Audit, meta: ReportMeta) -> dict[str, Any]:
                           for e in (facts_node.endpoints if facts_node else ())],
         })
     row = cluster_row(audit.nodes)
+    certificates = certificate_index(audit)
     findings = [_finding_row(f) for f in audit.findings]
     accepted = [{**_finding_row(a.finding), "waiver": a.waiver} for a in audit.accepted_risks]
     unknowns = [{"node": u.node, "gadget": GADGET_TITLES.get(u.gadget, u.gadget),
@@ -259,6 +325,8 @@ def build_context(audit: Audit, meta: ReportMeta) -> dict[str, Any]:
         "source": audit.facts.source,
         "offline": offline_words(audit),
         "scope": scope_context(audit),
+        "certificates": certificates,
+        "certificate_number": {c["fingerprint"]: c["number"] for c in certificates},
     }
 
 

@@ -5,7 +5,8 @@ Chrome, so PDF needs no install there; Python PDF libraries that honour paged me
 counters, running headers) need native Pango/GTK libraries that are hard to get on Windows.
 The print is the very HTML an engineer opens, so the PDF cannot drift from it; its print
 stylesheet puts the verdict in every page's header and page numbers in the footer (CSS
-``@page`` margin boxes, Chromium 131 or later).
+``@page`` margin boxes, Chromium 131 or later), keeps each plan step whole on one page and
+starts the sections after the plan on a new page (the plan follows the verdict on page 1).
 
 The browser runs headless, without network or scripts (the report's CSP forbids them), with
 a throwaway profile and home folder in the system temporary folder that are removed
