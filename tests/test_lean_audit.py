@@ -273,3 +273,23 @@ def test_schema_4_audits_written_by_the_last_version_read_and_migrate(
     for args in (("report", path, "--format", "md"), ("diff", path, again)):
         done = invoke(*args)
         assert done.returncode in (0, 1, 3) and "Traceback" not in done.stderr, done.stderr
+
+
+def test_each_junit_suite_says_its_own_nodes_scope_not_the_whole_clusters() -> None:
+    """A suite per node carried the whole cluster's scope line: on a thousand endpoints,
+    every endpoint was named in each of 500 suites (52 MB of XML, 450 MB to build it)."""
+    import xml.etree.ElementTree as ET
+
+    from auditor.render import ReportMeta
+    from auditor.render.formats import render
+
+    audit = lab_audit("row1-self-signed")
+    root = ET.fromstring(render(audit, "junit", ReportMeta(generated_at="2026-01-01T00:00:00Z")))
+    hosts = [n.host for n in audit.nodes]
+    assert len(hosts) > 1
+    for suite in root.iter("testsuite"):
+        host = suite.get("hostname")
+        said = " ".join(p.get("value", "") for p in suite.iter("property")
+                        if p.get("name") in ("scope", "not checked"))
+        assert "Judged: " in said and host in said
+        assert not [other for other in hosts if other != host and other in said], said
