@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import json
 import ssl
 import tempfile
 from collections.abc import Iterator
@@ -131,3 +132,13 @@ def as_schema_4(data: dict[str, Any]) -> dict[str, Any]:
             groups.append({"node": row["node"], "rule_id": row["rule_id"],
                            "subjects": [item]})
     return {**data, "schema_version": 4, "checks": groups}
+
+
+def audit_json(path: Path) -> dict[str, Any]:
+    """An audit.json as data with its facts in it: those it names by reference
+    (``facts_file``) read from beside it, as every reader of the file does."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if "facts_file" in data:
+        facts = path.parent / data.pop("facts_file")["name"]
+        data["facts"] = json.loads(facts.read_text(encoding="utf-8"))
+    return data

@@ -22,10 +22,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from audits import check_rows
 from cryptography.hazmat.primitives import hashes, serialization
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from audits import check_rows
 from sshd import Sshd, hold_lab_keystores, running_sshd
 
 from auditor.collect.installed import installed_facts
