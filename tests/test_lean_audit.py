@@ -151,8 +151,8 @@ def test_facts_both_copied_and_referenced_or_neither_is_refused(portfolio: Path,
     for bad in (both, neither):
         path = tmp_path / "audit.json"
         path.write_text(json.dumps(bad))
-        done = invoke("report", path)
-        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        _one_line_exit_2(invoke("report", path), str(path), "facts:",
+                         "both" if bad is both else "neither")
 
 
 # -- the checks table ---------------------------------------------------------------------

@@ -493,6 +493,11 @@ def audit_from_data(data: Any, *, path: str = "<audit>", folder: Path | None = N
         data = _migrated(data, path=path)
     else:
         validate_versioned(data, "audit", SCHEMA_VERSION, path=path)
+    if ("facts" in data) == ("facts_file" in data):
+        raise InputError("holds both the facts and a reference to a facts file" if "facts"
+                         in data else "holds neither the facts nor a reference to them",
+                         path=path, field="facts", expected="the facts copied in (facts) or "
+                         "the facts file beside it named (facts_file), one of the two")
     if "facts_file" in data:
         facts_path = folder / data["facts_file"]["name"] if folder is not None else None
         facts_data = _referenced_facts(data["facts_file"], path=path, folder=folder)
