@@ -450,8 +450,9 @@ def _referenced_facts(reference: Mapping[str, str], *, path: str,
     :class:`InputError` naming both files and what was expected, never a fall back."""
     name, wanted = reference["name"], reference["sha256"]
     if not _PLAIN_NAME.fullmatch(name):  # the schema's pattern lets a final newline through
-        raise InputError(f"names its facts as {json.dumps(name)}, which is not a file name "
-                         "in the audit's own folder", path=path, field="facts_file.name",
+        shown = json.dumps(name, allow_nan=False)
+        raise InputError(f"names its facts as {shown}, which is not a file name in the "
+                         "audit's own folder", path=path, field="facts_file.name",
                          expected="a plain file name such as facts.json (no folder, no "
                          "leading dot)")
     self_contained = ("or, for an audit that needs no other file, write one with "
