@@ -5,10 +5,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import json
 import ssl
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -97,3 +99,46 @@ def hostile_audit() -> Audit:
         facts = probe_inventory(inventory, trust=AgentTrust("test", ()), options=OPTIONS)
     assert all(e.reachable for e in facts.nodes[0].endpoints)
     return audit_facts(facts, "post")
+
+
+def check_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The checks table of an audit.json (schema 5) read as one dict per check: rule_id,
+    node, subject (its object, or None when not applicable), result and gadgets (names)."""
+    table = data["checks"]
+    assert table["columns"] == ["rule", "node", "subject", "result", "gadgets"]
+    return [{"rule_id": table["rules"][rule], "node": table["nodes"][node],
+             "subject": None if subject is None else table["subjects"][subject],
+             "result": result, "gadgets": [table["gadgets"][g] for g in gadgets]}
+            for rule, node, subject, result, gadgets in table["rows"]]
+
+
+def as_schema_4(data: dict[str, Any]) -> dict[str, Any]:
+    """A self-contained schema-5 audit.json as the tool wrote it in schema 4: the checks
+    grouped per rule and node (consecutive), each subject's answer without empty fields.
+    Written here on its own, not with the package's code, to test the migration."""
+    groups: list[dict[str, Any]] = []
+    for row in check_rows(data):
+        if row["subject"] is None:
+            groups.append({"node": row["node"], "result": row["result"],
+                           "rule_id": row["rule_id"]})
+            continue
+        item = {"result": row["result"], "subject": row["subject"],
+                **({"gadgets": row["gadgets"]} if row["gadgets"] else {})}
+        last = groups[-1] if groups else None
+        if last is not None and "subjects" in last and (last["node"], last["rule_id"]) == (
+                row["node"], row["rule_id"]):
+            last["subjects"].append(item)
+        else:
+            groups.append({"node": row["node"], "rule_id": row["rule_id"],
+                           "subjects": [item]})
+    return {**data, "schema_version": 4, "checks": groups}
+
+
+def audit_json(path: Path) -> dict[str, Any]:
+    """An audit.json as data with its facts in it: those it names by reference
+    (``facts_file``) read from beside it, as every reader of the file does."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if "facts_file" in data:
+        facts = path.parent / data.pop("facts_file")["name"]
+        data["facts"] = json.loads(facts.read_text(encoding="utf-8"))
+    return data

@@ -36,11 +36,11 @@ PUB = "uccx-pub.lab.uccx.example"
 META = ReportMeta(generated_at="2026-01-01T00:00:00Z")
 
 
-def test_schema_4_is_written_validated_and_read_back(tmp_path: Path) -> None:
+def test_the_current_schema_is_written_validated_and_read_back(tmp_path: Path) -> None:
     audit = lab_audit("hygiene-expired")
     path = save_audit(audit, tmp_path / "audit.json")
     data = json.loads(path.read_text())
-    assert data["schema_version"] == SCHEMA_VERSION == 4
+    assert data["schema_version"] == SCHEMA_VERSION == 5
     validate(data, "audit", path=str(path))
     assert load_audit(path) == audit
     finding = next(f for f in data["findings"] if f["caused_by"])
@@ -52,18 +52,15 @@ def test_schema_4_is_written_validated_and_read_back(tmp_path: Path) -> None:
                                Subject("certificate", written["key"], written["kind"]))
 
 
-def test_checks_are_written_one_line_per_rule_and_node_without_empty_fields() -> None:
+def test_checks_are_written_one_row_a_line_and_subjects_without_empty_fields() -> None:
     audit = lab_audit("row4-upgrade-trap")
     text = audit_to_json(audit)
-    start = text.index('\n  "checks": [\n') + len('\n  "checks": [\n')
-    lines = text[start:text.index("\n  ]", start)].split("\n")
-    groups = [json.loads(line.rstrip(",")) for line in lines]
-    assert len(groups) == len({(c.rule_id, c.node) for c in audit.checks})
-    items = [i for g in groups for i in g.get("subjects", ())]
-    assert len(items) == sum(1 for c in audit.checks if c.subject is not None)
-    assert '"kind":""' not in text and '"key":""' not in text and '"gadgets":[]' not in text
-    assert all(set(g) in ({"node", "rule_id", "result"}, {"node", "rule_id", "subjects"})
-               for g in groups)
+    start = text.index('\n    "rows": [\n') + len('\n    "rows": [\n')
+    lines = text[start:text.index("\n    ]", start)].split("\n")
+    rows = [json.loads(line.rstrip(",")) for line in lines]
+    assert len(rows) == len(audit.checks)
+    assert all(len(row) == 5 for row in rows)
+    assert '"kind":""' not in text and '"key":""' not in text
 
 
 def test_a_check_of_the_wrong_shape_is_refused_on_save(tmp_path: Path) -> None:
@@ -72,14 +69,14 @@ def test_a_check_of_the_wrong_shape_is_refused_on_save(tmp_path: Path) -> None:
         RuleCheck("endpoint-unreachable", PUB, Subject("endpoint", ""), "passed"),))
     with pytest.raises(InputError) as caught:
         save_audit(bad, tmp_path / "audit.json")
-    assert "checks[0]" in str(caught.value)
+    assert "checks.subjects[0]" in str(caught.value)
 
 
 def test_a_schema_3_audit_is_migrated_on_load() -> None:
     raw = json.loads(V3_POST.read_text())
     assert raw["schema_version"] == 3
     audit = load_audit(V3_POST)
-    assert audit.schema_version == 4
+    assert audit.schema_version == SCHEMA_VERSION
     assert all(isinstance(f.subject, Subject) for f in audit.findings)
     assert len(audit.checks) == len(raw["checks"])
     assert all((c.subject is None) == (c.result == "not_applicable") for c in audit.checks)
@@ -88,7 +85,7 @@ def test_a_schema_3_audit_is_migrated_on_load() -> None:
     assert failed and all(c.gadgets for c in failed if any(
         f.rule_id == c.rule_id and f.node == c.node and f.gadgets for f in audit.findings))
     assert all(c.gadgets == () for c in audit.checks if c.result == "passed")
-    # written again, it is a schema-4 audit that reads back equal
+    # written again, it is an audit of the current schema that reads back equal
     again = audit_from_data(json.loads(audit_to_json(audit)))
     assert again == audit
 
@@ -148,7 +145,7 @@ def test_report_reads_a_schema_3_audit(tmp_path: Path, fmt: str) -> None:
     assert "live-data-prompt-cannot-be-accepted" in text
     if fmt == "json":
         data = json.loads(text)
-        assert data["schema_version"] == 4
+        assert data["schema_version"] == SCHEMA_VERSION
         validate(data, "audit", path=str(out))
     if fmt == "html":
         assert "Rules that checked the working gadgets" in text
@@ -174,7 +171,7 @@ def test_diff_reads_schema_3_audits_and_predictions_still_come_true(tmp_path: Pa
     assert (same.fixed, same.new, same.no_longer_checked) == ((), (), ())
 
 
-@pytest.mark.parametrize("version", [1, 2, 5])
+@pytest.mark.parametrize("version", [1, 2, 6])
 def test_other_audit_schemas_are_refused_in_one_line(tmp_path: Path, version: int) -> None:
     data = json.loads(V3_POST.read_text())
     data["schema_version"] = version

@@ -166,7 +166,8 @@ def test_a_cluster_named_zurich_is_bundled_and_verified(tmp_path, written: str) 
     assert bundle.is_file()
     verified = invoke("verify", bundle)
     assert verified.returncode == 0, verified.stdout + verified.stderr
-    other = tmp_path / "decomposed.json"  # the same audit, its name typed decomposed
+    other = out / "decomposed.json"  # the same audit, its name typed decomposed (beside
+    # the facts.json it names)
     other.write_text((out / "audit.json").read_text(encoding="utf-8").replace(
         '"cluster": "Zürich"', f'"cluster": "{nfd("Zürich")}"'), encoding="utf-8")
     diffed = invoke("diff", out / "audit.json", other, "--format", "json")

@@ -24,7 +24,7 @@ from auditor.collect.trust import AgentTrust
 from auditor.lab import Lab, pki
 from auditor.model.cluster import Inventory
 from auditor.model.facts import Facts, facts_to_json, load_facts
-from tests.audits import audit_facts
+from tests.audits import audit_facts, check_rows
 from tests.cli_runner import invoke
 from tests.servers import free_port
 
@@ -81,8 +81,8 @@ def _sm(_audit: dict, lab: Lab) -> str:
 
 def _results(audit: dict, host: str) -> set[str]:
     """What the rule answered for the node's subjects, as audit.json records it."""
-    return {s["result"] for c in audit["checks"] if c["rule_id"] == RULE and c["node"] == host
-            for s in c.get("subjects", [c])}
+    return {c["result"] for c in check_rows(audit) if c["rule_id"] == RULE
+            and c["node"] == host}
 
 
 def test_a_lab_chain_no_public_root_holds_is_a_warning_citing_118855(

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from audits import audit_json
 from cli_runner import invoke
 from cryptography import x509
 from test_offline_audit import INVENTORY, LAB, downloads
@@ -65,7 +66,7 @@ def _inconclusive_offline_audit(tmp_path: Path, folder: Path,
     done = invoke("audit", "--inventory", tmp_path / "cluster.yaml", "--from-pem", folder,
                   "--phase", "post", "--agent-trust", LAB / "agent-trust.pem", "--out", out)
     assert done.returncode == 3, done.stderr
-    audit = json.loads((out / "audit.json").read_text())
+    audit = audit_json(out / "audit.json")
     assert audit["verdict"] == "inconclusive"
     return audit, out
 

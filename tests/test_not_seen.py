@@ -11,7 +11,7 @@ import socket
 from pathlib import Path
 
 import pytest
-from audits import lab_audit
+from audits import check_rows, lab_audit
 from cli_runner import invoke
 
 from auditor.common.errors import InputError
@@ -152,8 +152,8 @@ def test_rules_on_an_endpoint_that_never_answered_are_not_seen(
     assert "passed" not in live.values()
     # written so: the file says not_seen, not a reading of it
     raw = json.loads((out / "audit.json").read_text())
-    written = {(g["rule_id"], s["result"]) for g in raw["checks"] if g["node"] == PUB
-               for s in g.get("subjects", ()) if s["subject"].get("key") == "live_data"}
+    written = {(c["rule_id"], c["result"]) for c in check_rows(raw) if c["node"] == PUB
+               and c["subject"] is not None and c["subject"].get("key") == "live_data"}
     assert (LIVE, "not_seen") in written
     # the endpoints that answered are judged as before
     finesse = _results(audit, PUB, "finesse")
@@ -245,10 +245,9 @@ def test_diff_reads_not_seen_as_no_longer_checked(
 def _as_written_before(audit: Audit) -> dict:
     """The audit as a version of the tool before ``not_seen`` wrote it: ``passed``."""
     data = json.loads(audit_to_json(audit))
-    for group in data["checks"]:
-        for item in group.get("subjects", ()):
-            if item["result"] == "not_seen":
-                item["result"] = "passed"
+    for row in data["checks"]["rows"]:
+        if row[3] == "not_seen":
+            row[3] = "passed"
     return data
 
 
@@ -284,4 +283,4 @@ def test_the_schema_takes_not_seen_and_refuses_other_results(
         RuleCheck("vos-cli-not-read", PUB, Subject("node"), "skipped"),))  # type: ignore[arg-type]
     with pytest.raises(InputError) as caught:
         save_audit(bad, tmp_path / "bad.json")
-    assert "checks[0]" in str(caught.value)
+    assert "checks.rows[0][3]" in str(caught.value)

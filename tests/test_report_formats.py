@@ -201,7 +201,7 @@ def test_audit_json_is_validated_on_write(tmp_path, monkeypatch) -> None:
     audit = lab_audit("row4-upgrade-trap")
     # the data save_audit writes is the data it validates
     data = {**audit_module._audit_data(audit), "verdict": "maybe"}
-    monkeypatch.setattr(audit_module, "_audit_data", lambda a: data)
+    monkeypatch.setattr(audit_module, "_audit_data", lambda *_args: data)
     target = tmp_path / "audit.json"
     with pytest.raises(InputError, match="verdict: 'maybe' is not allowed"):
         save_audit(audit, target)

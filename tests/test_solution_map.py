@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from audits import audit_json
 from cli_runner import invoke
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -306,7 +307,7 @@ def test_a_site_map_port_reaches_the_probe_the_report_and_the_plan(tmp_path) -> 
         audited = invoke("audit", "--inventory", lab.inventory_path, "--rules", site,
                          "--phase", "post", "--out", tmp_path / "out")
         assert audited.returncode in (0, 1), audited.stderr
-        audit = json.loads((tmp_path / "out" / "audit.json").read_text(encoding="utf-8"))
+        audit = audit_json(tmp_path / "out" / "audit.json")
         assert {(n["host"], e["port"]) for n in audit["facts"]["nodes"]
                 for e in n["endpoints"] if e["service"] == "recording"} == set(ports.items())
         html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import socket
 import subprocess
 import sys
@@ -15,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from audits import lab_audit
+from audits import audit_json, lab_audit
 from cryptography.hazmat.primitives import serialization
 from junitparser import JUnitXml
 from servers import free_port, serve, silent
@@ -81,7 +80,7 @@ def unreachable_inventory(base: Inventory, folder: Path) -> Iterator[Path]:
 def check_unreachable_audit(out: Path, code: int) -> None:
     """Inconclusive, exit 3, JUnit with errors, a banner naming each unseen endpoint."""
     assert code == EXIT_INCONCLUSIVE
-    audit = json.loads((out / "audit.json").read_text())
+    audit = audit_json(out / "audit.json")
     assert audit["verdict"] == "inconclusive"
     assert all(g["outcome"] == "unknown" for n in audit["nodes"] for g in n["gadgets"].values())
     assert len(audit["unknowns"]) == sum(len(n["gadgets"]) for n in audit["nodes"])
@@ -122,7 +121,7 @@ def test_nothing_reached_is_inconclusive_never_go(tmp_path: Path,
 # -- 2. row 4 by certificate state ------------------------------------------------------------
 
 def check_row4_without_agent_trust(out: Path, code: int) -> None:
-    audit = json.loads((out / "audit.json").read_text())
+    audit = audit_json(out / "audit.json")
     assert code == 1 and audit["verdict"] == "no_go"
     assert audit["facts"]["agent_trust"]["source"] == "system"
     for node in audit["nodes"]:
@@ -175,7 +174,7 @@ def _socialminer_audit(tmp_path: Path, *, declared: dict, pem: bool) -> dict:
             inventory=load_inventory(path), phase="post",
             trust=load_agent_trust(str(lab.agent_trust_path)), out_dir=tmp_path / "out",
             options=prober.ProbeOptions(connect_timeout=3, handshake_timeout=3)))
-    return json.loads(result.reports["json"].read_text())
+    return audit_json(result.reports["json"])
 
 
 def _chat(audit: dict) -> str:

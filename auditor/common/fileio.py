@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from auditor.common.errors import InputError
@@ -81,6 +81,17 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> Path:
     raw = data.encode("utf-8") if isinstance(data, str) else data
     with replacing(path) as tmp, open(tmp, "wb") as handle:
         handle.write(raw)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return Path(path)
+
+
+def write_atomic_chunks(path: str | os.PathLike[str], chunks: Iterable[str]) -> Path:
+    """:func:`write_atomic` of text given in pieces, written as they come (a report of a
+    thousand endpoints is never held whole, nor twice, in memory)."""
+    with replacing(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as handle:
+        for chunk in chunks:
+            handle.write(chunk)
         handle.flush()
         os.fsync(handle.fileno())
     return Path(path)

@@ -151,8 +151,11 @@ def load_json(path: str | Path) -> Any:
     """Parse a JSON file, or raise an :class:`InputError` naming the line (or the field: a
     number JSON does not have, NaN, Infinity or one too large for a float, and text that is
     not Unicode, a lone surrogate escape such as ``"\\ud800"``)."""
-    name = str(path)
-    text = read_text(path, "json")
+    return parse_json(read_text(path, "json"), str(path))
+
+
+def parse_json(text: str, name: str) -> Any:
+    """:func:`load_json` of text already read (``name``: the file it came from)."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

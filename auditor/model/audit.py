@@ -3,14 +3,19 @@
 Deterministic (sorted keys, findings in the engine's order, no time of generation), so the
 same facts, rules and options give the same file byte for byte. Validated against
 ``auditor/schemas/audit.schema.json`` on save and on load. ``checks`` (tens of thousands
-on a large fleet) are written compactly: one line per rule and node, the subject as a small
-object without its empty fields. Audits of schema 3 are read and migrated on load.
+on a large fleet) are written as a table: the columns named once, each rule, node, subject
+and gadget listed once, and a row of indexes per check, a line each. The facts are copied
+in, or, when the facts file sits beside the audit in the same folder and manifest, named
+with the SHA-256 of its bytes (``facts_file``) and read from there, checked, on load.
+Audits of schemas 3 and 4 are read and migrated on load.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +23,9 @@ from typing import Any
 
 from auditor.common.errors import InputError
 from auditor.common.fileio import write_atomic
+from auditor.common.inputs import input_text, read_input
 from auditor.common.serde import from_jsonable, to_jsonable
-from auditor.common.validation import load_json, validate, validate_versioned
+from auditor.common.validation import load_json, parse_json, validate, validate_versioned
 from auditor.model.facts import Facts, facts_from_data
 from auditor.model.findings import (
     OUTCOMES,
@@ -38,10 +44,14 @@ from auditor.model.verdicts import Verdict, decide
 #: 2: the ``inconclusive`` verdict and the ``unknowns`` list; 3: ``checks``, what every rule
 #: answered for every node and subject; 4: subjects as objects (scope, key, kind), the
 #: gadgets each check covered, ``caused_by`` as (rule, subject) and checks grouped per rule
-#: and node. Schema 3 is still read (migrated on load); 1 and 2 are refused.
-SCHEMA_VERSION = 4
+#: and node; 5: checks as a table of indexes, and the facts by reference (``facts_file``)
+#: when they are written beside the audit. Schemas 3 and 4 are still read (migrated on
+#: load); 1 and 2 are refused.
+SCHEMA_VERSION = 5
 #: Older schemas this version reads, migrating them on load.
-READABLE_SCHEMAS = (3,)
+READABLE_SCHEMAS = (3, 4)
+#: The columns of a row of the checks table.
+CHECK_COLUMNS = ("rule", "node", "subject", "result", "gadgets")
 
 
 @dataclass(frozen=True)
@@ -248,12 +258,6 @@ def _item(subject: Subject, result: str, gadgets: Iterable[str]) -> dict[str, An
     return item
 
 
-def _check_groups(checks: Iterable[RuleCheck]) -> list[dict[str, Any]]:
-    return _grouped((c.rule_id, c.node,
-                     None if c.subject is None else _item(c.subject, c.result, c.gadgets),
-                     c.result) for c in checks)
-
-
 def _checks_from_groups(groups: list[dict[str, Any]]) -> tuple[RuleCheck, ...]:
     """The checks of validated data; equal subjects and gadget lists share one object."""
     subjects: dict[tuple[str, str, str], Subject] = {}
@@ -276,30 +280,99 @@ def _checks_from_groups(groups: list[dict[str, Any]]) -> tuple[RuleCheck, ...]:
     return tuple(checks)
 
 
-def _audit_data(audit: Audit) -> dict[str, Any]:
-    """The audit as JSON-able data, its checks grouped as written."""
+def check_table(checks: Iterable[RuleCheck]) -> dict[str, Any]:
+    """Checks as schema 5 writes them: each rule, node, subject and gadget listed once (in
+    the order of first use) and a row of indexes per check, in the engine's order."""
+    lists: dict[str, dict[Any, int]] = {"rules": {}, "nodes": {}, "subjects": {},
+                                        "gadgets": {}}
+
+    def index(kind: str, value: Any) -> int:
+        return lists[kind].setdefault(value, len(lists[kind]))
+
+    rows = [[index("rules", c.rule_id), index("nodes", c.node),
+             None if c.subject is None else index("subjects", c.subject), c.result,
+             [index("gadgets", g) for g in c.gadgets]] for c in checks]
+    return {"columns": list(CHECK_COLUMNS), "rules": list(lists["rules"]),
+            "nodes": list(lists["nodes"]),
+            "subjects": [subject_data(s) for s in lists["subjects"]],
+            "gadgets": list(lists["gadgets"]), "rows": rows}
+
+
+def checks_from_table(table: Mapping[str, Any], *, path: str) -> tuple[RuleCheck, ...]:
+    """The checks of a schema-valid table; an index that points nowhere, or a subject where
+    the rule was not applicable (or none where it was), is an :class:`InputError` naming the
+    row. Equal gadget lists share one object."""
+    rules, nodes, gadget_names = table["rules"], table["nodes"], table["gadgets"]
+    subjects = [Subject(s["scope"], s.get("key", ""), s.get("kind", ""))
+                for s in table["subjects"]]
+    gadget_lists: dict[tuple[int, ...], tuple[str, ...]] = {}
+    checks = []
+    for number, (rule, node, subject, result, gadgets) in enumerate(table["rows"]):
+        for column, value, within in (("rule", rule, rules), ("node", node, nodes),
+                                      ("subject", subject, subjects)):
+            if value is not None and value >= len(within):
+                raise InputError(f"{column} index {value} points past the end of the "
+                                 f"{len(within)} listed", path=path,
+                                 field=f"checks.rows[{number}][{CHECK_COLUMNS.index(column)}]",
+                                 expected=f"an index below {len(within)} into "
+                                 f"checks.{column}s")
+        if (subject is None) != (result == "not_applicable"):
+            raise InputError(f"result {result!r} with subject {subject!r}", path=path,
+                             field=f"checks.rows[{number}]", expected="a null subject with "
+                             "not_applicable, and a subject with any other result")
+        key = tuple(gadgets)
+        names = gadget_lists.get(key)
+        if names is None:
+            if any(g >= len(gadget_names) for g in key):
+                raise InputError(f"a gadget index points past the end of the "
+                                 f"{len(gadget_names)} listed", path=path,
+                                 field=f"checks.rows[{number}][4]",
+                                 expected=f"indexes below {len(gadget_names)} into "
+                                 "checks.gadgets")
+            names = gadget_lists[key] = tuple(gadget_names[g] for g in key)
+        checks.append(RuleCheck(rules[rule], nodes[node],
+                                None if subject is None else subjects[subject], result, names))
+    return tuple(checks)
+
+
+def _audit_data(audit: Audit, facts_file: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The audit as JSON-able data, its checks as a table; ``facts_file``: the reference
+    written instead of the facts."""
+    skipped = {"checks", "facts"} if facts_file is not None else {"checks"}
     data = {f.name: to_jsonable(getattr(audit, f.name)) for f in dataclasses.fields(audit)
-            if f.name != "checks"}
-    data["checks"] = _check_groups(audit.checks)
+            if f.name not in skipped}
+    if facts_file is not None:
+        data["facts_file"] = dict(facts_file)
+    data["checks"] = check_table(audit.checks)
     return data
 
 
+def _compact(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                      allow_nan=False)
+
+
 def _dumps(data: dict[str, Any]) -> str:
-    text = json.dumps({**data, "checks": []}, indent=2, sort_keys=True,
+    text = json.dumps({**data, "checks": None}, indent=2, sort_keys=True,
                       ensure_ascii=False, allow_nan=False) + "\n"
-    if not data["checks"]:
-        return text
     # the only line at this indent that names "checks" is the top-level key: every string
-    # inside is escaped onto one line and nested keys sit deeper
-    lines = ",\n".join("    " + json.dumps(g, sort_keys=True, ensure_ascii=False,
-                                            separators=(",", ":"), allow_nan=False)
-                       for g in data["checks"])
-    return text.replace('\n  "checks": []', '\n  "checks": [\n' + lines + "\n  ]", 1)
+    # inside is escaped onto one line and nested keys sit deeper. The table's lists go on
+    # a line each, its rows a line each.
+    table = data["checks"]
+    parts = []
+    for key in sorted(table):
+        if key == "rows":
+            rows = ",\n".join("      " + _compact(row) for row in table["rows"])
+            parts.append('    "rows": [' + (f"\n{rows}\n    ]" if rows else "]"))
+        else:
+            parts.append(f"    {_compact(key)}: {_compact(table[key])}")
+    return text.replace('\n  "checks": null', '\n  "checks": {\n' + ",\n".join(parts)
+                        + "\n  }", 1)
 
 
 def audit_to_json(audit: Audit) -> str:
-    """Sorted keys, two-space indent, a final newline; each entry of ``checks`` on a line
-    of its own."""
+    """The self-contained audit (its facts copied in): sorted keys, two-space indent, a
+    final newline; each row of the checks table on a line of its own."""
     return _dumps(_audit_data(audit))
 
 
@@ -331,27 +404,110 @@ def _from_v3(data: dict[str, Any]) -> dict[str, Any]:
 
     groups = _grouped((c["rule_id"], c["node"], item(c), c["result"])
                       for c in data.get("checks", ()))
-    return {**data, "schema_version": SCHEMA_VERSION, "findings": findings, "checks": groups,
+    return {**data, "schema_version": 4, "findings": findings, "checks": groups,
             "accepted_risks": [{**a, "finding": _finding_from_v3(a["finding"])}
                                for a in data.get("accepted_risks", ())]}
 
 
-def audit_from_data(data: Any, *, path: str = "<audit>") -> Audit:
+def _from_v4(data: dict[str, Any]) -> dict[str, Any]:
+    """A schema-4 audit (validated, or migrated from 3) in schema 5's shape: its checks,
+    grouped per rule and node, as the table."""
+    return {**data, "schema_version": 5,
+            "checks": check_table(_checks_from_groups(data.get("checks", [])))}
+
+
+#: Each older schema's step to the next one.
+_MIGRATIONS = {3: _from_v3, 4: _from_v4}
+
+
+def _migrated(data: dict[str, Any], *, path: str) -> dict[str, Any]:
+    """An audit of an older readable schema, validated against that schema and migrated
+    step by step to this one."""
+    validate(data, f"audit-v{data['schema_version']}", path=path)
+    while data["schema_version"] != SCHEMA_VERSION:
+        data = _MIGRATIONS[data["schema_version"]](data)
+    return data
+
+
+#: A facts file named by reference: a plain name in the audit's own folder.
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,99}")
+
+
+def facts_reference(facts_path: Path) -> dict[str, str]:
+    """What an audit written beside ``facts_path`` holds instead of the facts: the file's
+    name and the SHA-256 of its bytes."""
+    digest = hashlib.sha256()
+    with open(facts_path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return {"name": facts_path.name, "sha256": digest.hexdigest()}
+
+
+def _referenced_facts(reference: Mapping[str, str], *, path: str,
+                      folder: Path | None) -> Any:
+    """The facts data an audit names by reference, read from its folder and checked against
+    the SHA-256 it records: a missing file, or one with other bytes, is an
+    :class:`InputError` naming both files and what was expected, never a fall back."""
+    name, wanted = reference["name"], reference["sha256"]
+    if not _PLAIN_NAME.fullmatch(name):  # the schema's pattern lets a final newline through
+        shown = json.dumps(name, allow_nan=False)
+        raise InputError(f"names its facts as {shown}, which is not a file name in the "
+                         "audit's own folder", path=path, field="facts_file.name",
+                         expected="a plain file name such as facts.json (no folder, no "
+                         "leading dot)")
+    self_contained = ("or, for an audit that needs no other file, write one with "
+                      f"uccx-audit report {path} --format json --out FILE where both are")
+    if folder is None:
+        raise InputError(f"names its facts as {name} beside it, but was not read from a "
+                         "folder", path=path, field="facts_file",
+                         expected=f"the audit.json read from its folder, beside {name}")
+    facts_path = folder / name
+    if not facts_path.exists() and not facts_path.is_symlink():
+        raise InputError(f"its facts are not in this file but in {name} beside it (sha256 "
+                         f"{wanted[:16]}...), and {facts_path} is missing: was the audit.json "
+                         "copied without its facts.json?", path=path, field="facts_file.name",
+                         expected=f"{facts_path} from the same audit folder; copy the whole "
+                         f"folder, {self_contained}")
+    raw = read_input(facts_path, "json")
+    got = hashlib.sha256(raw).hexdigest()
+    if got != wanted:
+        raise InputError(f"{facts_path} is not the facts file this audit was judged from: "
+                         f"its SHA-256 is {got[:16]}..., the audit names {wanted[:16]}...",
+                         path=path, field="facts_file.sha256",
+                         expected=f"the {name} written with this audit (uccx-audit verify "
+                         "on the folder shows which file changed)")
+    return parse_json(input_text(raw, facts_path), str(facts_path))
+
+
+def audit_from_data(data: Any, *, path: str = "<audit>", folder: Path | None = None
+                    ) -> Audit:
     """Validate plain data against the audit schema (and its facts against theirs); an
-    audit of schema 3 is validated against that schema, then migrated."""
+    audit of schema 3 or 4 is validated against that schema, then migrated. Facts named by
+    reference are read from ``folder`` (the audit file's) and checked against their
+    SHA-256."""
     if isinstance(data, dict) and "verdict" not in data and {"certificates", "nodes",
                                                               "observed_at"} <= data.keys():
         raise InputError("this is a facts file (what probe and audit record), not an audit",
                          path=path, expected="an audit.json; judge facts first with "
                          f"uccx-audit evaluate {path} --phase pre|post --out audit.json")
     if isinstance(data, dict) and data.get("schema_version") in READABLE_SCHEMAS:
-        validate(data, f"audit-v{data['schema_version']}", path=path)
-        data = _from_v3(data)
+        data = _migrated(data, path=path)
     else:
         validate_versioned(data, "audit", SCHEMA_VERSION, path=path)
-    facts_from_data(data["facts"], path=f"{path} (facts)")
+    if ("facts" in data) == ("facts_file" in data):
+        raise InputError("holds both the facts and a reference to a facts file" if "facts"
+                         in data else "holds neither the facts nor a reference to them",
+                         path=path, field="facts", expected="the facts copied in (facts) or "
+                         "the facts file beside it named (facts_file), one of the two")
+    if "facts_file" in data:
+        facts_path = folder / data["facts_file"]["name"] if folder is not None else None
+        facts_data = _referenced_facts(data["facts_file"], path=path, folder=folder)
+        facts_from_data(facts_data, path=str(facts_path))
+        data = {**{k: v for k, v in data.items() if k != "facts_file"}, "facts": facts_data}
+    else:
+        facts_from_data(data["facts"], path=f"{path} (facts)")
     audit: Audit = from_jsonable(Audit, {k: v for k, v in data.items() if k != "checks"})
-    checks = _checks_from_groups(data.get("checks", []))
+    checks = (checks_from_table(data["checks"], path=path) if "checks" in data else ())
     audit = dataclasses.replace(audit, checks=_unseen_not_passed(checks, audit.facts))
     check_judgement(audit, path=path)
     if audit.scope is None:
@@ -485,17 +641,22 @@ def _unseen_not_passed(checks: tuple[RuleCheck, ...], facts: Facts) -> tuple[Rul
                  else c for c in checks)
 
 
-def save_audit(audit: Audit, path: str | Path) -> Path:
-    """Validate against the audit schema, then write atomically. The facts inside are only
-    checked to be an object here (the audit schema's view of them): they are validated in
-    full when read (:func:`load_audit`), which on a thousand endpoints takes longer than
-    the probe."""
-    data = _audit_data(audit)
+def save_audit(audit: Audit, path: str | Path, *, facts_file: Path | None = None) -> Path:
+    """Validate against the audit schema, then write atomically. ``facts_file``: the facts
+    file the run wrote beside ``path`` (same folder, same manifest) from ``audit.facts``;
+    the audit then names it with its SHA-256 instead of copying the facts in. Without it
+    the audit is self-contained. The facts are only checked to be an object here (the
+    audit schema's view of them): they are validated in full when read
+    (:func:`load_audit`), which on a thousand endpoints takes longer than the probe."""
+    if facts_file is not None and Path(facts_file).parent.resolve() != Path(
+            path).parent.resolve():
+        raise ValueError(f"{facts_file} is not beside {path}")
+    data = _audit_data(audit, None if facts_file is None else facts_reference(Path(facts_file)))
     validate(data, "audit", path=str(path))
     return write_atomic(path, _dumps(data))
 
 
 def load_audit(path: str | Path) -> Audit:
     """Read an audit file written by any version of this tool with the same schema, or
-    with schema 3 (migrated)."""
-    return audit_from_data(load_json(path), path=str(path))
+    with schema 3 or 4 (migrated); facts it names by reference are read beside it."""
+    return audit_from_data(load_json(path), path=str(path), folder=Path(path).parent)

@@ -321,7 +321,11 @@ def judge_and_write(request: AuditRequest, ruleset: RuleSet, waivers: Sequence[W
         audit = judge(request, ruleset, waivers, facts)
         for fmt, name in REPORT_FILES.items():
             path = request.out_dir / name
-            reports[fmt] = save_audit(audit, path) if fmt == "json" else write_report(
+            # the facts file is written beside audit.json and sealed in the same manifest:
+            # audit.json names it with its SHA-256 rather than holding a second copy
+            reports[fmt] = save_audit(audit, path, facts_file=facts_path if
+                                      facts_path.parent == path.parent else None
+                                      ) if fmt == "json" else write_report(
                 audit, fmt, path, request.meta)
         notes = []
         if request.pdf:

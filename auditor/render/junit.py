@@ -12,9 +12,10 @@ from auditor.common.textsafe import visible
 from auditor.model.audit import Audit
 from auditor.model.cluster import role_family
 from auditor.model.findings import Finding, RuleCheck
+from auditor.model.scope import Scope, not_checked, scope_line, scope_of
 from auditor.model.solution import current
 from auditor.render.audit_text import verdict_line
-from auditor.render.context import ReportMeta, scope_context
+from auditor.render.context import ReportMeta
 
 
 def _rules_for(audit: Audit, role: str, host: str) -> list[tuple[str, str]]:
@@ -89,19 +90,36 @@ def _text(findings: Iterable[Finding]) -> str:
                        for f in findings)
 
 
+def _node_scopes(audit: Audit) -> dict[str, Scope]:
+    """Each node's part of the audit's scope: its endpoints and its trust store. A suite
+    says its own node's scope, not the whole cluster's again (on a fleet that repeated the
+    line of every endpoint in every node's suite)."""
+    scope = audit.scope if audit.scope is not None else scope_of(audit.facts)
+    parts: dict[str, Scope] = {}
+    for endpoint in scope.endpoints:
+        part = parts.setdefault(endpoint.node, Scope(derived=scope.derived))
+        parts[endpoint.node] = Scope((*part.endpoints, endpoint), part.server_trust,
+                                     scope.derived)
+    for trust in scope.server_trust:
+        part = parts.setdefault(trust.node, Scope(derived=scope.derived))
+        parts[trust.node] = Scope(part.endpoints, (*part.server_trust, trust), scope.derived)
+    return parts
+
+
 def render_junit(audit: Audit, meta: ReportMeta) -> str:
     """The audit as JUnit XML (testsuites > testsuite per node > testcase per rule)."""
     root = ET.Element("testsuites", name=f"uccx-audit {audit.cluster} ({audit.phase})")
     total = failures = errors_total = skipped_total = 0
     by_rule: dict[tuple[str, str], list[RuleCheck]] = {}
     overridden = {o.rule: (p, o) for p in audit.site_policy for o in p.overrides}
-    scope = scope_context(audit)
+    scopes = _node_scopes(audit)
     for check in audit.checks:
         by_rule.setdefault((check.node, check.rule_id), []).append(check)
     for node in audit.nodes:
         suite = ET.SubElement(root, "testsuite", name=f"{audit.cluster} / {node.host}",
                               hostname=node.host, timestamp=audit.facts.observed_at)
         properties = ET.SubElement(suite, "properties")
+        scope = scopes.get(node.host, Scope())
         for name, value in (("role", node.role), ("phase", audit.phase),
                             ("target_version", audit.target_version),
                             ("verdict", audit.verdict),
@@ -110,8 +128,8 @@ def render_junit(audit: Audit, meta: ReportMeta) -> str:
                             ("verdict line", verdict_line(audit)),
                             ("ticket", meta.ticket or ""),
                             ("rule_set_sha256", audit.rule_set.sha256),
-                            ("scope", visible(scope["line"])),
-                            *(("not checked", visible(item)) for item in scope["not_checked"])):
+                            ("scope", visible(scope_line(scope))),
+                            *(("not checked", visible(item)) for item in not_checked(scope))):
             ET.SubElement(properties, "property", name=name, value=value)
         for policy, override in overridden.values():
             ET.SubElement(properties, "property", name=f"site policy: {override.rule}",
