@@ -18,7 +18,7 @@ from auditor.lab import Lab
 from auditor.model.audit import load_audit
 from auditor.render.formats import css_string
 from auditor.render.pdf import BROWSER_ENV, HINT, PdfUnavailable, find_browser
-from auditor.render.plan import build_plan
+from auditor.evaluate.plan import build_plan
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

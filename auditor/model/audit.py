@@ -32,23 +32,35 @@ from auditor.model.findings import (
     Subject,
     Unknown,
 )
+from auditor.model.plan import Plan
 from auditor.model.scope import Scope, scope_line, scope_of
 from auditor.model.verdicts import Verdict, decide
 
 #: 2: the ``inconclusive`` verdict and the ``unknowns`` list; 3: ``checks``, what every rule
 #: answered for every node and subject; 4: subjects as objects (scope, key, kind), the
 #: gadgets each check covered, ``caused_by`` as (rule, subject) and checks grouped per rule
-#: and node. Schema 3 is still read (migrated on load); 1 and 2 are refused.
-SCHEMA_VERSION = 4
+#: and node; 5: the remediation plan (``plan``). Schemas 3 and 4 are still read (migrated
+#: on load, one step per version); 1 and 2 are refused.
+SCHEMA_VERSION = 5
 #: Older schemas this version reads, migrating them on load.
-READABLE_SCHEMAS = (3,)
+READABLE_SCHEMAS = (3, 4)
 
 
 @dataclass(frozen=True)
 class Step:
+    """A playbook step as its file says it (the plan resolves it to nodes)."""
+
     on: str
     do: str
     note: str | None = None
+    #: before-upgrade, after-upgrade or window (None: the default for its kind)
+    phase: str | None = None
+    #: the exact command to type, placeholders unfilled
+    command: str | None = None
+    #: os-admin or vos-cli, for a step done on a node (None: the default for its kind)
+    via: str | None = None
+    #: done only on nodes of these roles (empty: every node the step targets)
+    roles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -209,6 +221,9 @@ class Audit:
     #: what was judged (endpoints, server trust stores) and what was not; audits before it
     #: get it derived from their facts when read
     scope: Scope | None = None
+    #: the remediation plan (:func:`auditor.evaluate.plan.build_plan`); None in an audit
+    #: of schema 4 or older as read, until :func:`auditor.evaluate.plan.planned` builds it
+    plan: Plan | None = None
 
 
 def subject_data(subject: Subject) -> dict[str, str]:
@@ -331,14 +346,25 @@ def _from_v3(data: dict[str, Any]) -> dict[str, Any]:
 
     groups = _grouped((c["rule_id"], c["node"], item(c), c["result"])
                       for c in data.get("checks", ()))
-    return {**data, "schema_version": SCHEMA_VERSION, "findings": findings, "checks": groups,
+    return {**data, "schema_version": 4, "findings": findings, "checks": groups,
             "accepted_risks": [{**a, "finding": _finding_from_v3(a["finding"])}
                                for a in data.get("accepted_risks", ())]}
 
 
+def _plan_from_v4(data: dict[str, Any]) -> dict[str, Any]:
+    """A schema-4 audit (validated) in schema 5's shape: it holds no plan, which is built
+    from its findings when it is shown (:func:`auditor.evaluate.plan.planned`)."""
+    return {**data, "schema_version": 5, "plan": None}
+
+
+#: Each older schema's step to the next one, applied in turn on load.
+_MIGRATIONS = {3: _from_v3, 4: _plan_from_v4}
+
+
 def audit_from_data(data: Any, *, path: str = "<audit>") -> Audit:
     """Validate plain data against the audit schema (and its facts against theirs); an
-    audit of schema 3 is validated against that schema, then migrated."""
+    audit of an older schema still read is validated against that schema, then migrated
+    one version at a time."""
     if isinstance(data, dict) and "verdict" not in data and {"certificates", "nodes",
                                                               "observed_at"} <= data.keys():
         raise InputError("this is a facts file (what probe and audit record), not an audit",
@@ -346,7 +372,8 @@ def audit_from_data(data: Any, *, path: str = "<audit>") -> Audit:
                          f"uccx-audit evaluate {path} --phase pre|post --out audit.json")
     if isinstance(data, dict) and data.get("schema_version") in READABLE_SCHEMAS:
         validate(data, f"audit-v{data['schema_version']}", path=path)
-        data = _from_v3(data)
+        while data["schema_version"] != SCHEMA_VERSION:
+            data = _MIGRATIONS[data["schema_version"]](data)
     else:
         validate_versioned(data, "audit", SCHEMA_VERSION, path=path)
     facts_from_data(data["facts"], path=f"{path} (facts)")
