@@ -40,7 +40,7 @@ def test_schema_4_is_written_validated_and_read_back(tmp_path: Path) -> None:
     audit = lab_audit("hygiene-expired")
     path = save_audit(audit, tmp_path / "audit.json")
     data = json.loads(path.read_text())
-    assert data["schema_version"] == SCHEMA_VERSION == 4
+    assert data["schema_version"] == SCHEMA_VERSION == 5
     validate(data, "audit", path=str(path))
     assert load_audit(path) == audit
     finding = next(f for f in data["findings"] if f["caused_by"])
@@ -79,7 +79,7 @@ def test_a_schema_3_audit_is_migrated_on_load() -> None:
     raw = json.loads(V3_POST.read_text())
     assert raw["schema_version"] == 3
     audit = load_audit(V3_POST)
-    assert audit.schema_version == 4
+    assert audit.schema_version == SCHEMA_VERSION
     assert all(isinstance(f.subject, Subject) for f in audit.findings)
     assert len(audit.checks) == len(raw["checks"])
     assert all((c.subject is None) == (c.result == "not_applicable") for c in audit.checks)
@@ -148,7 +148,7 @@ def test_report_reads_a_schema_3_audit(tmp_path: Path, fmt: str) -> None:
     assert "live-data-prompt-cannot-be-accepted" in text
     if fmt == "json":
         data = json.loads(text)
-        assert data["schema_version"] == 4
+        assert data["schema_version"] == SCHEMA_VERSION
         validate(data, "audit", path=str(out))
     if fmt == "html":
         assert "Rules that checked the working gadgets" in text
@@ -174,7 +174,7 @@ def test_diff_reads_schema_3_audits_and_predictions_still_come_true(tmp_path: Pa
     assert (same.fixed, same.new, same.no_longer_checked) == ((), (), ())
 
 
-@pytest.mark.parametrize("version", [1, 2, 5])
+@pytest.mark.parametrize("version", [1, 2, 6])
 def test_other_audit_schemas_are_refused_in_one_line(tmp_path: Path, version: int) -> None:
     data = json.loads(V3_POST.read_text())
     data["schema_version"] = version
