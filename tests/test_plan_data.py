@@ -310,3 +310,45 @@ def test_verify_command_of_an_audit_that_recorded_none_is_a_plain_command() -> N
         "audit", ("audit", "--inventory", "x.yaml", "--phase=pre", "--target-version",
                   "11.5(1)")), plan=None))
     assert pre.plan.verify_after == "uccx-audit audit --inventory x.yaml --phase=post"
+
+
+def test_the_playbook_fields_phase_command_via_and_roles_shape_the_steps() -> None:
+    """A step with ``roles`` is done only on nodes of those roles; ``via`` says where on the
+    node; ``phase`` puts it in its part; ``command`` is filled per node."""
+    audit = lab_audit("pre-upgrade-ca-signed")
+    playbooks = dict(audit.playbooks)
+    key = "sign-tomcat-ecdsa-with-ec-ca"
+    first = playbooks[key].steps[0]
+    only_uccx = replace(first, roles=("uccx-publisher",), via="vos-cli",
+                        command="show cert own tomcat-ECDSA/{node}")
+    early = replace(playbooks[key].steps[1], on="certificate-authority", phase="before-upgrade",
+                    roles=())
+    playbooks[key] = replace(playbooks[key],
+                             steps=(only_uccx, early, *playbooks[key].steps[2:]))
+    plan = build_plan(replace(audit, playbooks=playbooks, plan=None))
+    after = next(i for i in plan.items if i.playbook == key and i.part == "after-upgrade")
+    before = next(i for i in plan.items if i.playbook == key and i.part == "before-upgrade")
+    shaped = [s for s in after.steps if s.command and s.command.startswith("show cert own")]
+    assert [(s.node, s.role, s.where) for s in shaped] == [
+        ("uccx-pub.lab.uccx.example", "uccx-publisher", "VOS CLI")]
+    assert shaped[0].command == "show cert own tomcat-ECDSA/uccx-pub.lab.uccx.example"
+    assert [s.phase for s in before.steps] == ["before-upgrade"]
+    assert before.verify.phase == "before-upgrade" and "--phase pre" in before.verify.command
+    restarts = [s for s in after.steps if s.kind == "restart"]
+    assert restarts and {s.phase for s in restarts} == {"window"}
+
+
+def test_the_terminal_plan_is_a_checklist_with_commands_never_wrapped() -> None:
+    from auditor.render.audit_text import plan_text
+
+    audit = site("pre-upgrade-ca-signed")
+    text = plan_text(audit, width=60)
+    lines = text.splitlines()
+    numbers = [s.number for i in audit.plan.items for s in (*i.steps, i.verify)]
+    assert [int(m.group(1)) for x in lines if (m := re.match(r"\s+\[ \] (\d+)\. ", x))] \
+        == numbers
+    assert lines.index("Plan, before the upgrade") < lines.index("Plan, after the upgrade")
+    for command in (audit.plan.verify_command, audit.plan.verify_after):
+        assert "      " + command in lines  # one line, as typed, however narrow
+    for number, _note in enumerate(audit.plan.notes, 1):
+        assert sum(x.strip().startswith(f"note {number}:") for x in lines) == 1
