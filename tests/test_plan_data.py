@@ -352,3 +352,26 @@ def test_the_terminal_plan_is_a_checklist_with_commands_never_wrapped() -> None:
         assert "      " + command in lines  # one line, as typed, however narrow
     for number, _note in enumerate(audit.plan.notes, 1):
         assert sum(x.strip().startswith(f"note {number}:") for x in lines) == 1
+
+
+def test_report_does_not_believe_an_edited_plan(tmp_path) -> None:
+    """A plan edited in audit.json (its steps removed from a NO-GO) is not what report
+    shows: the plan is built again from the findings, which are checked on load."""
+    out = tmp_path / "audit.json"
+    done = invoke("evaluate", str(FACTS / "row4-upgrade-trap.json"), "--phase", "post",
+                  "--out", str(out))
+    assert done.returncode == 1, done.stderr
+    data = json.loads(out.read_text())
+    kept = data["plan"]
+    data["plan"] = {**kept, "items": [], "per_node": {}}
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(data))
+    for fmt in ("md", "json"):
+        shown = tmp_path / f"shown.{fmt}"
+        done = invoke("report", str(edited), "--format", fmt, "--out", str(shown))
+        assert done.returncode == 1, done.stderr
+        text = shown.read_text()
+        if fmt == "json":
+            assert json.loads(text)["plan"] == kept
+        else:
+            assert "sign-tomcat-ecdsa-with-ec-ca" in text and "- [ ] 1. " in text

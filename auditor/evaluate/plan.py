@@ -22,9 +22,10 @@ import dataclasses
 import re
 import shlex
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from auditor.evaluate.gadgets import gadget_titles
-from auditor.model.audit import Audit, AuditPlaybook, Step
+from auditor.model.audit import Audit, AuditPlaybook, Step, load_audit
 from auditor.model.cluster import role_family
 from auditor.model.facts import state_words
 from auditor.model.findings import Finding, FindingRef
@@ -352,3 +353,11 @@ def planned(audit: Audit) -> Audit:
 def plan_of(audit: Audit) -> Plan:
     """The audit's plan (built from its findings where it holds none)."""
     return audit.plan if audit.plan is not None else build_plan(audit)
+
+
+def load_planned(path: str | Path) -> Audit:
+    """An audit file with its plan built again from its findings and playbooks: a stored
+    plan is not believed (the findings it follows from are checked on load, a plan is not),
+    and an audit of schema 4 or older holds none."""
+    audit = load_audit(path)
+    return dataclasses.replace(audit, plan=build_plan(audit))
