@@ -16,11 +16,11 @@ import pytest
 from audits import lab_audit
 
 from auditor.evaluate.engine import evaluate
+from auditor.evaluate.plan import build_plan, planned
 from auditor.evaluate.projection import make_settings
 from auditor.evaluate.ruleset import load_ruleset
 from auditor.lab import SCENARIOS, Lab
 from auditor.lab.scenarios import DOMAIN
-from auditor.evaluate.plan import build_plan, planned
 from auditor.model.audit import Audit, Invocation
 from auditor.render import ReportMeta, render
 

@@ -14,8 +14,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-#: When a step is done: before the upgrade, after it, or in the maintenance window.
-STEP_PHASES = ("before-upgrade", "after-upgrade", "window")
 #: Where a step done on a node is done (a playbook step's ``via``), in words.
 VIA = {"os-admin": "OS Administration", "vos-cli": "VOS CLI"}
 
