@@ -81,9 +81,11 @@ def _run(args: Sequence[str], **kwargs: object) -> None:
 
 
 @contextlib.contextmanager
-def running_sshd(addresses: Sequence[str], first: str = "") -> Iterator[Sshd]:
+def running_sshd(addresses: Sequence[str], first: str = "",
+                 port: int | None = None) -> Iterator[Sshd]:
     """``first``: sshd_config lines put first (sshd takes a keyword's first value);
-    ``{folder}`` in them is the server's folder."""
+    ``{folder}`` in them is the server's folder. ``port``: the port to listen on (default:
+    a free one; 22 for a run that reads nodes with no ``cli:`` in the inventory)."""
     _need(os.path.exists(SSHD), "OpenSSH's sshd (Debian package openssh-server)")
     _need(os.geteuid() == 0, "root (sshd and a test user)")
     _need(os.path.exists("/usr/bin/python3"), "/usr/bin/python3 for the fake VOS CLI")
@@ -105,7 +107,7 @@ def running_sshd(addresses: Sequence[str], first: str = "") -> Iterator[Sshd]:
         made_user = True
         _run([_admin("chpasswd")], input=f"{user}:{password}\n".encode())
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
-        port = _free_port(addresses[0])
+        port = port or _free_port(addresses[0])
         listen = "\n".join(f"ListenAddress {a}:{port}" for a in addresses)
         extra = first.replace("{folder}", str(folder))
         config = folder / "sshd_config"

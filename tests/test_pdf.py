@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pytest
 
+from auditor.evaluate.plan import build_plan
 from auditor.lab import Lab
 from auditor.model.audit import load_audit
 from auditor.render.formats import css_string
 from auditor.render.pdf import BROWSER_ENV, HINT, PdfUnavailable, find_browser
-from auditor.render.plan import build_plan
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -80,7 +80,7 @@ def test_audit_pdf_carries_the_verdict_every_node_and_the_first_step(printed) ->
     for node in audit.facts.nodes:
         assert node.host in text, node.host
     first = build_plan(audit).items[0].steps[0]
-    assert flat(first.do) in flat(text)
+    assert flat(first.action) in flat(text)
     assert "CHG0042" in text
 
 

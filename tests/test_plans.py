@@ -16,14 +16,13 @@ import pytest
 from audits import lab_audit
 
 from auditor.evaluate.engine import evaluate
+from auditor.evaluate.plan import build_plan, planned
 from auditor.evaluate.projection import make_settings
 from auditor.evaluate.ruleset import load_ruleset
 from auditor.lab import SCENARIOS, Lab
 from auditor.lab.scenarios import DOMAIN
-from auditor.model.audit import Audit
-from auditor.pipeline.run import audit_invocation
+from auditor.model.audit import Audit, Invocation
 from auditor.render import ReportMeta, render
-from auditor.render.plan import build_plan
 
 PUB, SUB, SM = (f"{n}.{DOMAIN}" for n in ("uccx-pub", "uccx-sub", "sm"))
 ALL = (PUB, SUB, SM)
@@ -43,10 +42,14 @@ GOLDEN: dict[str, list[tuple[str, tuple[str, ...], tuple[str, ...]]]] = {
     "row3-ec-signed-ecdsa": [],
     "trust-socialminer-chain-missing": [("upload-socialminer-chain-to-uccx-trust", (SM,), ())],
     "row4-upgrade-trap": [(SIGN, ALL, ALL)],
-    "cop-uccx": [(ROLLBACK, (PUB, SUB), (PUB, SUB)), (SIGN, (SM,), (SM,))],
-    "cop-socialminer": [(ROLLBACK, (SM,), (SM,))],
-    "pre-upgrade-ca-signed": [(PREPARE, ALL, ()), (SIGN, ALL, ALL)],
-    "pre-upgrade-self-signed": [(PREPARE, ALL, ()), (PUSH, ALL, ())],
+    # a COP installed and working is a legitimate end state: its rollback is an optional
+    # improvement, never a playbook (IMPROVEMENTS)
+    "cop-uccx": [(SIGN, (SM,), (SM,))],
+    "cop-socialminer": [],
+    # before the upgrade: what can be done then; after it: the rest (the same playbook may
+    # have steps in both parts)
+    "pre-upgrade-ca-signed": [(PREPARE, ALL, ()), (PREPARE, ALL, ()), (SIGN, ALL, ALL)],
+    "pre-upgrade-self-signed": [(PREPARE, ALL, ()), (PREPARE, ALL, ()), (PUSH, ALL, ())],
     "mixed-cluster": [(SIGN, (SUB,), (SUB,))],
     "hygiene-expired": [("renew-certificate", (PUB,), (PUB,))],
     "hygiene-sha1": [("replace-weak-certificate", (PUB,), (PUB,))],
@@ -70,12 +73,18 @@ ALTERNATIVES = {
 }
 
 
+#: scenario: the optional improvements of its plan (playbooks nothing requires)
+IMPROVEMENTS = {"cop-uccx": [ROLLBACK], "cop-socialminer": [ROLLBACK]}
+
+
 def with_invocation(audit: Audit) -> Audit:
-    """The lab audit as if run by ``uccx-audit audit`` with a site's own inventory path."""
-    return replace(audit, invocation=audit_invocation(
-        INVENTORY, audit.phase,
-        target_version=audit.target_version if audit.phase == "pre" else None,
-        agent_trust=TRUST, change_date=audit.change_date, ticket="CHG0042"))
+    """The lab audit as if run by ``uccx-audit audit`` with a site's own inventory path,
+    its plan built for that run."""
+    args = ["audit", "--inventory", INVENTORY, "--phase", audit.phase]
+    args += ["--target-version", audit.target_version] if audit.phase == "pre" else []
+    args += ["--agent-trust", TRUST, "--change-date", audit.change_date, "--ticket", "CHG0042"]
+    return planned(replace(audit, invocation=Invocation("audit", tuple(args), INVENTORY),
+                           plan=None))
 
 
 def markdown(scenario: str) -> str:
@@ -87,12 +96,17 @@ def md_playbooks(text: str) -> list[str]:
     return re.findall(r"^\*\*Playbook \d+: .*`([a-z0-9-]+)`$", text, re.M)
 
 
-def md_steps(text: str, playbook: str) -> list[tuple[str, str]]:
-    """(where, what) of each numbered step of one playbook in report.md, with the verify."""
-    start = text.index(f"`{playbook}`")
+def md_steps(text: str, playbook: str, nth: int = 0) -> list[tuple[str, str]]:
+    """(node or place, what) of each checklist step of a playbook's ``nth`` item in
+    report.md, with the verify ("Verify")."""
+    start = -1
+    for _ in range(nth + 1):
+        start = text.index(f"`{playbook}`", start + 1)
     end = text.find("\n**", start + 1)
     block = text[start:end if end != -1 else len(text)]
-    return re.findall(r"^\d+\. \*\*(.+?)\*\*:? (.*)$", block, re.M)
+    steps = re.findall(r"^- \[ \] \d+\. \*\*(.+?)\*\*: (.*)$", block, re.M)
+    return [("Verify" if head.startswith("Verify") else head.split(" (")[0].split(" · ")[0],
+             what) for head, what in steps]
 
 
 def test_every_scenario_has_a_golden_plan() -> None:
@@ -104,27 +118,36 @@ def test_golden_plan_of_each_lab_scenario(scenario: str) -> None:
     audit = with_invocation(lab_audit(scenario))
     plan = build_plan(audit)
     assert [(i.playbook, i.nodes, i.restart_order) for i in plan.items] == GOLDEN[scenario]
+    assert [i.playbook for i in plan.improvements] == IMPROVEMENTS.get(scenario, [])
     for item in plan.items:
         for step in item.steps:
-            assert len(step.where) == 1, step  # a step names one node, or one place
             if step.kind in ("node", "restart"):
-                assert step.where[0] in item.nodes, (item.playbook, step)
-                assert step.where[0] in step.do, step  # and says which node it is for
-            assert "on each node" not in step.do.lower()
+                assert step.node in item.nodes, (item.playbook, step)
+                assert step.role == next(n.role for n in audit.nodes if n.host == step.node)
+                assert step.where in ("OS Administration", "VOS CLI")
+            else:
+                assert step.node is None and step.where
+            assert step.verified_by == item.verify.number
+            assert "on each node" not in step.action.lower()
         restarts = [s for s in item.steps if s.kind == "restart"]
-        assert tuple(s.where[0] for s in restarts) == item.restart_order
-        if item.changes_certificates:
+        assert tuple(s.node for s in restarts) == item.restart_order
+        if item.changes_certificates and item.part == "after-upgrade":
             # the restart ends the playbook: one node at a time, the publisher first
             assert item.steps[-len(restarts):] == tuple(restarts) and restarts
             for step in restarts:
-                assert "utils system restart" in step.do
-                assert "one node at a time" in step.do and "publisher first" in step.do
+                assert "utils system restart" in step.action + (step.command or "")
+                assert "one node at a time" in step.action and "publisher first" in step.action
+                assert step.where == "VOS CLI" and step.phase == "window"
         # the verify step: this audit's own command, and what each node must then show
         assert item.verify.kind == "verify"
-        assert f"--inventory {INVENTORY}" in item.verify.do
-        assert f"--phase {audit.phase}" in item.verify.do
-        assert f"--agent-trust {TRUST}" in item.verify.do
-        assert all(f"{host} (" in item.verify.do for host in item.nodes)
+        assert f"--inventory {INVENTORY}" in item.verify.command
+        assert f"--agent-trust {TRUST}" in item.verify.command
+        if item.part == "after-upgrade":
+            assert "--phase post" in item.verify.command
+            assert all(e.startswith(f"{host} (") for e, host in zip(item.verify.expect,
+                                                                   item.nodes, strict=True))
+        else:
+            assert f"--phase {audit.phase}" in item.verify.command
     if scenario in ALTERNATIVES:
         assert {a.playbook for a in plan.alternatives} == ALTERNATIVES[scenario]
 
@@ -134,19 +157,21 @@ def test_report_md_shows_the_golden_plan(scenario: str) -> None:
     text = markdown(scenario)
     assert md_playbooks(text) == [p for p, _, _ in GOLDEN[scenario]]
     plan = build_plan(with_invocation(lab_audit(scenario)))
+    seen: dict[str, int] = {}
     for item, (playbook, nodes, restart_order) in zip(plan.items, GOLDEN[scenario], strict=True):
-        steps = md_steps(text, playbook)
-        hosts = [where.replace("\\", "") for where, _ in steps
-                 if where.replace("\\", "") in ALL]
-        assert hosts == [s.where[0] for s in item.steps if s.kind in ("node", "restart")]
+        steps = md_steps(text, playbook, seen.get(playbook, 0))
+        seen[playbook] = seen.get(playbook, 0) + 1
+        hosts = [where for where, _ in steps if where in ALL]
+        assert hosts == [s.node for s in item.steps if s.kind in ("node", "restart")]
         assert set(hosts) <= set(nodes)
-        restarts = [(where.replace("\\", ""), do) for where, do in steps
-                    if "utils system restart" in do]
+        restarts = [(where, do) for where, do in steps if "Restart " in do]
         assert tuple(w for w, _ in restarts) == restart_order
         for _, do in restarts:
             assert "one node at a time" in do and "publisher first" in do
-        verify = [do for where, do in steps if where == "Verify:"]
-        assert len(verify) == 1 and f"--inventory {INVENTORY}" in verify[0]
+        verify = [do for where, do in steps if where == "Verify"]
+        assert len(verify) == 1
+    if plan.items:
+        assert f"--inventory {INVENTORY}" in text
 
 
 def test_row2_recommends_the_socialminer_cop_first() -> None:
@@ -166,8 +191,7 @@ def test_row1_recommends_the_self_signed_guidance_first() -> None:
 def test_mixed_cluster_only_the_subscriber_generates_uploads_and_restarts() -> None:
     text = markdown("mixed-cluster")
     steps = md_steps(text, SIGN)
-    on_nodes = [(w.replace("\\", ""), do) for w, do in steps
-                if w.replace("\\", "") in ALL]
+    on_nodes = [(w, do) for w, do in steps if w in ALL]
     assert on_nodes and {w for w, _ in on_nodes} == {SUB}
     doing = " ".join(do for _, do in on_nodes)
     assert "Generate CSR" in doing and "Upload Certificate" in doing
@@ -180,10 +204,10 @@ def test_mixed_cluster_only_the_subscriber_generates_uploads_and_restarts() -> N
 
 def test_the_ca_step_lists_the_certificates_actually_needed() -> None:
     plan = build_plan(lab_audit("row4-upgrade-trap"))
-    ca = next(s for s in plan.items[0].steps if s.where == ("the certificate authority",))
-    assert all(f"tomcat-ECDSA for {h}" in ca.do for h in ALL)
+    ca = next(s for s in plan.items[0].steps if s.where == "the certificate authority")
+    assert all(f"tomcat-ECDSA for {h}" in ca.action for h in ALL)
     # the publisher's tomcat-trust upload replicates to the subscriber: no upload there
-    trust = [s.where[0] for s in plan.items[0].steps if "as tomcat-trust" in s.do]
+    trust = [s.node for s in plan.items[0].steps if "as tomcat-trust" in s.action]
     assert trust == [PUB, SM]
 
 
@@ -215,13 +239,13 @@ def test_firefox_exceptions_list_every_port_agents_meet() -> None:
     plan = build_plan(lab_audit("row1-self-signed"))
     audit = lab_audit("row1-self-signed")
     ports = {(n.host, e.service): e.port for n in audit.facts.nodes for e in n.endpoints}
-    firefox = next(s.do for s in plan.items[0].steps if "Firefox" in s.do)
+    firefox = next(s.action for s in plan.items[0].steps if "Firefox" in s.action)
     for host in (PUB, SUB):
         for service in ("finesse", "notification", "live_data", "cuic", "platform"):
             assert f"{host}:{ports[(host, service)]}" in firefox
     for service in ("web", "notification"):
         assert f"{SM}:{ports[(SM, service)]}" in firefox
-    text = " ".join(s.do for s in plan.items[0].steps)
+    text = " ".join(s.action for s in plan.items[0].steps)
     assert "group policy" in text and "subject alternative names" in text
     assert "Chrome 58" in text
 
@@ -293,9 +317,9 @@ def test_the_audit_command_records_its_invocation_for_the_verify_step(tmp_path) 
             capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     assert done.returncode == 1, done.stderr
     text = (out / "report.md").read_text()
-    verify = [do for where, do in md_steps(text, SIGN) if where == "Verify:"]
+    verify = [do for where, do in md_steps(text, SIGN) if where == "Verify"]
     assert len(verify) == 1
     expected = (f"uccx-audit audit --inventory '{inventory}' --phase post --agent-trust "
                 f"{lab.agent_trust_path} --handshake-timeout 4")
-    assert expected.replace("_", "\\_") in verify[0] or expected in verify[0].replace("\\", "")
-    assert "--out" not in verify[0]
+    # the command as one code block, exactly as typed (nothing escaped), without --out
+    assert f"\n```\n{expected}\n```\n" in text

@@ -129,7 +129,7 @@ def test_markdown_summary_for_a_ticket_comment() -> None:
     assert "| uccx-pub.lab.uccx.example | RSA-CA-signed (network) | self-signed (network) | " \
            "works | prompt, accepting FAILS ⛔ Live Data asks agents to accept a certificate, " \
            "and accepting fails (`live-data-prompt-cannot-be-accepted`) |" in text
-    assert "tomcat-ECDSA" in text and "Verify:" in text
+    assert "tomcat-ECDSA" in text and "Verify on the audit host" in text
 
 
 def test_remediation_plan_is_numbered_deduplicated_and_per_node() -> None:

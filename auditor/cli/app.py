@@ -112,6 +112,9 @@ def run(args: Sequence[str] | None = None) -> int:
 def _run(args: Sequence[str] | None) -> int:
     try:
         argv = list(args) if args is not None else sys.argv[1:]
+        from auditor.cli.argv import keep
+
+        keep(argv)  # what a judging command records for the plan's verify step
         from auditor.model.solution import restored
 
         with restored():  # a site's map (--rules) is in force for this command only

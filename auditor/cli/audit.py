@@ -58,6 +58,7 @@ def print_result(result, *, err: bool = False, voice: Voice | None = None) -> No
         deciding_text,
         faq_text,
         gadget_table,
+        plan_text,
         scope_text,
         site_policy_text,
         terminal_width,
@@ -85,6 +86,10 @@ def print_result(result, *, err: bool = False, voice: Voice | None = None) -> No
         voice.say("", err=err)
     if result.audit.site_policy:
         voice.say(site_policy_text(result.audit), err=err)
+        voice.say("", err=err)
+    plan = plan_text(result.audit, width)
+    if plan:
+        voice.say(plan, err=err)
         voice.say("", err=err)
     folder = result.facts_path.parent
     written = [*(p.name for p in result.reports.values()), result.facts_path.name]
@@ -194,15 +199,16 @@ def audit(
     no_color: NoColor = False,
 ) -> None:
     """Probe the cluster (or read downloaded certificates), judge it, write the reports."""
+    from auditor.cli.argv import recorded_args
     from auditor.cli.progress import plan_of, probe_progress
     from auditor.collect.gather import probed
     from auditor.collect.inventory import load_inventory
     from auditor.collect.prober import ProbeOptions
     from auditor.collect.trust import load_agent_trust
+    from auditor.model.audit import Invocation
     from auditor.pipeline.outdir import OutputSet, check_out_dir
     from auditor.pipeline.run import (
         AuditRequest,
-        audit_invocation,
         default_out_dir,
         run_audit,
         sources,
@@ -217,11 +223,9 @@ def audit(
     started = provenance(inventory[0] if len(inventory) == 1 else None, agent_trust,
                          settings)
     options = ProbeOptions(connect_timeout, handshake_timeout, concurrency, per_host=per_host)
-    invocation = audit_invocation(
-        inventory[0], phase.value, target_version=target_version, change_date=change_date,
-        expiry_window_days=expiry_window, agent_trust=agent_trust,
-        rule_dirs=tuple(rules or ()), from_pem=from_pem, all_ports=all_ports,
-        options=options, waivers=tuple(waivers or ()), ticket=ticket, settings=settings)
+    # the verify step runs the audit again as typed: every option, no secret, no --out
+    invocation = Invocation("audit", recorded_args(ctx, settings), str(inventory[0]),
+                            settings)
     if len(inventory) > 1 or inventory[0].is_dir():
         from auditor.cli.portfolio import audit_portfolio
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from auditor.lab import Lab
     from auditor.lab.scenarios import Scenario
     from auditor.lab.server import NodeCertificates
+    from auditor.model.audit import Invocation
 
 commands = Commands()
 
@@ -69,7 +70,7 @@ def demo(
     from auditor.lab.server import LabCliSource
     from auditor.pipeline.manifest import utc_now
     from auditor.pipeline.outdir import OutputSet
-    from auditor.pipeline.run import AuditRequest, audit_invocation, run_audit
+    from auditor.pipeline.run import AuditRequest, run_audit
     from auditor.render import ReportMeta
 
     if list_:
@@ -109,11 +110,9 @@ def demo(
                 target_version="11.5(1)" if phase == "pre" else None,
                 options=ProbeOptions(per_host=per_host),
                 meta=ReportMeta.now(ticket, operator, pem=not no_pem),
-                invocation=audit_invocation(
-                    output.final(lab.inventory_path), phase,
-                    target_version="11.5(1)" if phase == "pre" else None,
-                    agent_trust=output.final(lab.agent_trust_path), ticket=ticket,
-                    options=ProbeOptions(per_host=per_host)),
+                invocation=lab_invocation(output.final(lab.inventory_path), phase,
+                                          output.final(lab.agent_trust_path), ticket,
+                                          per_host),
                 pdf=pdf, bundle=bundle,
                 shell=LabCliSource(lab) if lab.scenario.reads_cli else None,
                 provenance=replace(provenance(lab.inventory_path, lab.agent_trust_path),
@@ -130,6 +129,21 @@ def demo(
     if code and not quiet:
         typer.echo(f"(the demo ran; `uccx-audit audit` on such a cluster exits {code})",
                    err=True)
+
+
+def lab_invocation(inventory: Path, phase: str, agent_trust: Path,
+                   ticket: str | None, per_host: int = DEFAULT_PER_HOST) -> Invocation:
+    """How to audit the demo's lab again while it runs: ``uccx-audit audit`` on the lab's
+    inventory and agents' trust, as the demo audited it (the demo's own arguments choose a
+    scenario, not how it is judged)."""
+    from auditor.model.audit import Invocation
+
+    args = ["audit", "--inventory", str(inventory), "--phase", phase]
+    args += ["--target-version", "11.5(1)"] if phase == "pre" else []
+    args += ["--agent-trust", str(agent_trust)]
+    args += ["--ticket", ticket] if ticket else []
+    args += ["--per-host", str(per_host)] if per_host != DEFAULT_PER_HOST else []
+    return Invocation("audit", tuple(args), str(inventory))
 
 
 def _kept_tomcat(pre_lab: Lab, after: Scenario) -> dict[str, NodeCertificates]:

@@ -56,6 +56,7 @@ def evaluate_command(
     no_color: NoColor = False,
 ) -> None:
     """Judge recorded facts: findings, the verdict, and each agent gadget's outcome per node."""
+    from auditor.cli.argv import recorded_args
     from auditor.collect.recorded import check_recorded_certificates
     from auditor.common.errors import InputError
     from auditor.evaluate.ruleset import load_ruleset
@@ -72,20 +73,14 @@ def evaluate_command(
     ruleset = load_ruleset(rules or [])
     facts = load_facts(facts_file)
     check_recorded_certificates(facts, str(facts_file))
-    args = ["evaluate", str(facts_file), "--phase", phase.value]
-    args += ["--target-version", target_version] if target_version else []
-    args += ["--change-date", change_date] if change_date else []
-    args += ["--expiry-window", str(expiry_window)] if expiry_window != 30 else []
-    for folder in rules or []:
-        args += ["--rules", str(folder)]
-    for waivers_file in waivers or []:
-        args += ["--waivers", str(waivers_file)]
+    settings = settings_used(ctx)
+    args = recorded_args(ctx, settings)  # as typed: no secret, no --out
     request = recorded_request(
         facts, phase.value, out.parent if out is not None else Path.cwd(),
         target_version=target_version, change_date=change_date,
         expiry_window_days=expiry_window, rule_dirs=tuple(rules or ()),
-        waiver_files=tuple(waivers or ()), invocation=Invocation("evaluate", tuple(args),
-                                                  settings=settings_used(ctx)))
+        waiver_files=tuple(waivers or ()), invocation=Invocation("evaluate", args,
+                                                                    settings=settings))
     try:
         audit = judge(request, ruleset, load_waiver_files(request.waiver_files, ruleset,
                                                           request.inventory), facts)

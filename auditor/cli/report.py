@@ -77,14 +77,14 @@ def report(
     config: ConfigFile = None,
 ) -> None:
     """Render an audit as a self-contained HTML report, Markdown, JSON, JUnit XML or PDF."""
-    from auditor.model.audit import load_audit
+    from auditor.evaluate.plan import load_planned
     from auditor.render import ReportMeta, render
 
     out = _checked_out(out)
     if fmt is ReportFormat.pdf and out is None:
         raise InputError("a PDF is not written to standard output", field="--out",
                          expected="--out FILE.pdf")
-    audit = load_audit(audit_file)
+    audit = load_planned(audit_file)  # the plan built from the checked findings
     meta = ReportMeta.now(ticket, operator, pem=not no_pem)
     if fmt is ReportFormat.pdf:
         from auditor.render.pdf import html_to_pdf

@@ -22,6 +22,7 @@ from auditor import __version__
 from auditor.common.errors import InputError
 from auditor.evaluate.conditions import lookup, render
 from auditor.evaluate.gadgets import gadgets_of
+from auditor.evaluate.plan import build_plan
 from auditor.evaluate.projection import Settings
 from auditor.evaluate.ruleset import Rule, RuleSet
 from auditor.evaluate.view import (
@@ -383,7 +384,7 @@ def build_audit(evaluation: Evaluation, facts: Facts, rules: RuleSet,
                                        dict(playbook.outcome) if playbook.outcome else None)
     summary: dict[str, int] = {s: sum(1 for f in evaluation.findings if f.severity == s)
                                for s in SEVERITIES}
-    return Audit(
+    audit = Audit(
         schema_version=SCHEMA_VERSION, tool_version=__version__, verdict=evaluation.verdict,
         cluster=facts.cluster, phase=settings.phase,
         current_version=settings.current_version.text,
@@ -398,3 +399,4 @@ def build_audit(evaluation: Evaluation, facts: Facts, rules: RuleSet,
         summary=summary, facts=facts, findings=evaluation.findings, nodes=evaluation.nodes,
         playbooks=playbooks, unknowns=evaluation.unknowns, invocation=invocation,
         checks=evaluation.checks, site_policy=rules.policy, scope=scope_of(facts))
+    return replace(audit, plan=build_plan(audit))

@@ -452,7 +452,7 @@ def _load_playbook(path: str, _mtime: int, _size: int, _map: tuple[str, ...]) ->
                      "a step that names the uccx-audit command to run")
     for i, raw in enumerate([*data["steps"], data["verify"]]):
         where = ["steps", i] if i < len(data["steps"]) else ["verify"]
-        for key in ("do", "note"):
+        for key in ("do", "note", "command"):
             for word in _STEP_PLACEHOLDER.findall(raw.get(key, "")):
                 if word not in STEP_PLACEHOLDERS:
                     raise _error(name, locate, [*where, key], f"unknown placeholder {{{word}}}",
@@ -465,9 +465,11 @@ def _load_playbook(path: str, _mtime: int, _size: int, _map: tuple[str, ...]) ->
                          "must end with the restart", "a last step 'on: restart' that says "
                          "utils system restart")
 
-    def step(raw: Mapping[str, str]) -> Step:
+    def step(raw: Mapping[str, Any]) -> Step:
         return Step(raw["on"], " ".join(raw["do"].split()),
-                    " ".join(raw["note"].split()) if raw.get("note") else None)
+                    " ".join(raw["note"].split()) if raw.get("note") else None,
+                    raw.get("phase"), raw.get("command"), raw.get("via"),
+                    tuple(raw.get("roles", ())))
 
     return Playbook(data["id"], data["title"], tuple(data["roles"]),
                     " ".join(data["when_to_use"].split()), tuple(step(s) for s in data["steps"]),

@@ -18,6 +18,7 @@ from typing import Any
 
 from auditor.common.errors import InputError
 from auditor.common.validation import load_yaml_validated
+from auditor.evaluate.plan import build_plan
 from auditor.evaluate.ruleset import RuleSet
 from auditor.model.audit import AcceptedRisk, Audit, Waiver
 from auditor.model.facts import Facts
@@ -150,5 +151,7 @@ def apply_waivers(audit: Audit, waivers: Iterable[WaiverSet],
     summary: dict[str, int] = {s: sum(1 for f in findings if f.severity == s) for s in SEVERITIES}
     # what the audit did not see stays unseen: the unknowns still count
     verdict = decide((f.severity for f in findings), len(audit.unknowns))
-    return replace(audit, findings=tuple(findings), summary=summary, verdict=verdict,
-                   accepted_risks=tuple(accepted), waiver_notices=tuple(notices))
+    waived = replace(audit, findings=tuple(findings), summary=summary, verdict=verdict,
+                     accepted_risks=tuple(accepted), waiver_notices=tuple(notices))
+    # the plan is of the findings that still count
+    return replace(waived, plan=build_plan(waived))

@@ -38,15 +38,16 @@ from auditor.model.findings import (
     Subject,
     Unknown,
 )
+from auditor.model.plan import Plan
 from auditor.model.scope import Scope, scope_line, scope_of
 from auditor.model.verdicts import Verdict, decide
 
 #: 2: the ``inconclusive`` verdict and the ``unknowns`` list; 3: ``checks``, what every rule
 #: answered for every node and subject; 4: subjects as objects (scope, key, kind), the
 #: gadgets each check covered, ``caused_by`` as (rule, subject) and checks grouped per rule
-#: and node; 5: checks as a table of indexes, and the facts by reference (``facts_file``)
-#: when they are written beside the audit. Schemas 3 and 4 are still read (migrated on
-#: load); 1 and 2 are refused.
+#: and node; 5: checks as a table of indexes, the facts by reference (``facts_file``)
+#: when they are written beside the audit, and the remediation plan (``plan``). Schemas 3
+#: and 4 are still read (migrated on load, one step per version); 1 and 2 are refused.
 SCHEMA_VERSION = 5
 #: Older schemas this version reads, migrating them on load.
 READABLE_SCHEMAS = (3, 4)
@@ -56,9 +57,19 @@ CHECK_COLUMNS = ("rule", "node", "subject", "result", "gadgets")
 
 @dataclass(frozen=True)
 class Step:
+    """A playbook step as its file says it (the plan resolves it to nodes)."""
+
     on: str
     do: str
     note: str | None = None
+    #: before-upgrade, after-upgrade or window (None: the default for its kind)
+    phase: str | None = None
+    #: the exact command to type, placeholders unfilled
+    command: str | None = None
+    #: os-admin or vos-cli, for a step done on a node (None: the default for its kind)
+    via: str | None = None
+    #: done only on nodes of these roles (empty: every node the step targets)
+    roles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -219,6 +230,9 @@ class Audit:
     #: what was judged (endpoints, server trust stores) and what was not; audits before it
     #: get it derived from their facts when read
     scope: Scope | None = None
+    #: the remediation plan (:func:`auditor.evaluate.plan.build_plan`); None in an audit
+    #: of schema 4 or older as read, until :func:`auditor.evaluate.plan.planned` builds it
+    plan: Plan | None = None
 
 
 def subject_data(subject: Subject) -> dict[str, str]:
@@ -411,8 +425,9 @@ def _from_v3(data: dict[str, Any]) -> dict[str, Any]:
 
 def _from_v4(data: dict[str, Any]) -> dict[str, Any]:
     """A schema-4 audit (validated, or migrated from 3) in schema 5's shape: its checks,
-    grouped per rule and node, as the table."""
-    return {**data, "schema_version": 5,
+    grouped per rule and node, as the table; it holds no plan, which is built from its
+    findings when it is shown (:func:`auditor.evaluate.plan.planned`)."""
+    return {**data, "schema_version": 5, "plan": None,
             "checks": check_table(_checks_from_groups(data.get("checks", [])))}
 
 

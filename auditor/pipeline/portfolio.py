@@ -140,6 +140,8 @@ def cluster_invocation(invocation: Invocation | None,
         if arg in ("--inventory", "-i"):
             skip = True
             continue
+        if arg.startswith(("--inventory=", "-i")):  # the value attached
+            continue
         args.append(arg)
     at = 1 if args and args[0] == "audit" else 0
     args[at:at] = ["--inventory", inventory.path]

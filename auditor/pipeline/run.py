@@ -17,7 +17,7 @@ from auditor.collect.trust import AgentTrust
 from auditor.common.errors import AuditorError, InputError, ToolFailure
 from auditor.common.fileio import crash_log
 from auditor.evaluate.engine import build_audit
-from auditor.model.audit import Audit, Invocation, Setting, save_audit
+from auditor.model.audit import Audit, Invocation, save_audit
 from auditor.model.cluster import Inventory, Node
 from auditor.model.facts import Facts, save_facts
 from auditor.pipeline.manifest import MANIFEST_FILE, Provenance, bundle_name
@@ -71,45 +71,6 @@ class AuditRequest:
     #: waivers files (accepted risks), checked against the rule set and the inventory
     waiver_files: Sequence[Path] = ()
 
-
-
-def audit_invocation(inventory: str | Path, phase: str, *, target_version: str | None = None,
-                     change_date: str | None = None, expiry_window_days: int = 30,
-                     agent_trust: str | Path | None = None, rule_dirs: Sequence[Path] = (),
-                     from_pem: str | Path | None = None, all_ports: bool = False,
-                     options: ProbeOptions | None = None, waivers: Sequence[Path] = (),
-                     ticket: str | None = None, settings: tuple[Setting, ...] = ()
-                     ) -> Invocation:
-    """The ``uccx-audit audit`` arguments that run this audit again (into a new folder)."""
-    args = ["audit", "--inventory", str(inventory), "--phase", phase]
-    if target_version:
-        args += ["--target-version", target_version]
-    if change_date:
-        args += ["--change-date", change_date]
-    if expiry_window_days != 30:
-        args += ["--expiry-window", str(expiry_window_days)]
-    if agent_trust:
-        args += ["--agent-trust", str(agent_trust)]
-    for folder in rule_dirs:
-        args += ["--rules", str(folder)]
-    if from_pem:
-        args += ["--from-pem", str(from_pem)]
-    if all_ports:
-        args.append("--all-ports")
-    for waivers_file in waivers:
-        args += ["--waivers", str(waivers_file)]
-    default = ProbeOptions()
-    if options is not None:
-        for flag, value, usual in (
-                ("--connect-timeout", options.connect_timeout, default.connect_timeout),
-                ("--handshake-timeout", options.handshake_timeout, default.handshake_timeout),
-                ("--concurrency", options.concurrency, default.concurrency),
-                ("--per-host", options.per_host, default.per_host)):
-            if value != usual:
-                args += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
-    if ticket:
-        args += ["--ticket", ticket]
-    return Invocation("audit", tuple(args), str(inventory), settings)
 
 
 @dataclass(frozen=True)

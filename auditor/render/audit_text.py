@@ -17,6 +17,7 @@ from auditor.model.audit import Audit
 from auditor.model.cluster import role_family
 from auditor.model.facts import state_words
 from auditor.model.findings import Finding
+from auditor.model.plan import Plan, PlanStep
 from auditor.model.scope import not_checked, scope_line, scope_of
 from auditor.model.solution import current
 from auditor.model.verdicts import VERDICT_WORDS
@@ -314,3 +315,59 @@ def audit_body(audit: Audit, width: int | None = None) -> str:
              "Findings",
              findings_text(audit)]
     return "\n\n".join(p for p in parts if p)
+
+
+def _plan_step_lines(step: PlanStep, plan: Plan, noted: set[int], width: int) -> list[str]:
+    """A step as a checklist entry, wrapped to ``width``; its command on a line of its own,
+    never wrapped (it is copied as is); its note in full once, by number afterwards."""
+    if step.kind == "verify":
+        head = f"verify on {step.where}"
+    elif step.node:
+        head = f"{step.node} ({step.role}) · {step.where}"
+    else:
+        head = step.where
+    text = f"[ ] {step.number}. {head}: {step.action}"
+    if step.expect:
+        text += " Each node must then show: " + " | ".join(step.expect) + "."
+    lines = textwrap.wrap(visible(text), width=width, initial_indent="  ",
+                          subsequent_indent="      ", break_on_hyphens=False)
+    if step.command and step.kind != "verify":
+        lines.append("      $ " + visible(step.command))
+    if step.note is not None:
+        words = (f"(see note {step.note})" if step.note in noted
+                 else f"note {step.note}: {plan.notes[step.note - 1]}")
+        noted.add(step.note)
+        lines += textwrap.wrap(visible(words), width=width, initial_indent="      ",
+                               subsequent_indent="      ", break_on_hyphens=False)
+    return lines
+
+
+def plan_text(audit: Audit, width: int | None = None) -> str:
+    """The remediation plan as a terminal checklist (a pre-upgrade plan in two parts), the
+    verify command of each part on a line of its own, then the optional improvements."""
+    from auditor.evaluate.plan import plan_of
+
+    plan = plan_of(audit)
+    width = max(40, width or 100)
+    noted: set[int] = set()
+    lines: list[str] = []
+    parts = ((("before-upgrade", "Plan, before the upgrade", plan.verify_command),
+              ("after-upgrade", "Plan, after the upgrade", plan.verify_after))
+             if plan.phase == "pre" else (("after-upgrade", "Plan", plan.verify_command),))
+    for part, heading, command in parts:
+        items = plan.part(part)
+        if not items:
+            continue
+        lines.append(heading)
+        for item in items:
+            lines.append(visible(f" {item.title} ({item.playbook})"))
+            for step in (*item.steps, item.verify):
+                lines += _plan_step_lines(step, plan, noted, width)
+        lines += ["  verify command:", "      " + visible(command), ""]
+    if plan.improvements:
+        lines.append("Optional improvements (nothing requires them):")
+        for imp in plan.improvements:
+            lines += textwrap.wrap(visible(f"- {imp.title} ({imp.playbook}) on "
+                                           f"{', '.join(imp.nodes)}"), width=width,
+                                   subsequent_indent="  ", break_on_hyphens=False)
+    return "\n".join(lines).rstrip("\n")

@@ -16,6 +16,7 @@ from auditor.evaluate.gadgets import (
     gadgets_served,
 )
 from auditor.evaluate.gadgets import service_title as _service_title
+from auditor.evaluate.plan import plan_of
 from auditor.model.audit import Audit
 from auditor.model.certificate import CertificateFacts
 from auditor.model.facts import EndpointFacts, HandshakeFacts, state_words
@@ -24,7 +25,6 @@ from auditor.model.scope import not_checked, scope_line, scope_of
 from auditor.model.verdicts import VERDICT_WORDS
 from auditor.render.audit_text import finding_place
 from auditor.render.faq import cluster_row, faq_rows, node_rows
-from auditor.render.plan import build_plan
 from auditor.render.provenance import offline_words, state_origin
 from auditor.render.terminal import refused_for_key_type
 
@@ -316,7 +316,7 @@ def build_context(audit: Audit, meta: ReportMeta) -> dict[str, Any]:
         "gadget_titles": [GADGET_TITLES[g] for g in ALL_GADGETS],
         "nodes": nodes, "faq": {"rows": faq_rows(), "matched": row,
                                 "predicted": audit.phase == "pre"},
-        "plan": build_plan(audit), "findings": findings, "accepted": accepted,
+        "plan": plan_of(audit), "findings": findings, "accepted": accepted,
         "waiver_notices": list(audit.waiver_notices),
         "site_policy": [{"heading": p.heading, "path": p.path, "sha256": p.sha256,
                          "overrides": [{"rule": o.rule, "text": o.text, "reason": o.reason}

@@ -14,6 +14,7 @@ from markupsafe import Markup
 from auditor.common.fileio import write_atomic, write_atomic_chunks
 from auditor.common.resources import templates_dir
 from auditor.common.textsafe import visible
+from auditor.evaluate.plan import planned
 from auditor.model.audit import Audit, audit_to_json
 from auditor.model.facts import state_words
 from auditor.render.context import ReportMeta, build_context
@@ -86,7 +87,7 @@ def render(audit: Audit, fmt: str, meta: ReportMeta | None = None) -> str:
     if fmt == "md":
         return render_markdown(audit, meta)
     if fmt == "json":
-        return audit_to_json(audit)
+        return audit_to_json(planned(audit))
     if fmt == "junit":
         from auditor.render.junit import render_junit
         return render_junit(audit, meta)
