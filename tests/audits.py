@@ -114,8 +114,9 @@ def check_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
 
 def as_schema_4(data: dict[str, Any]) -> dict[str, Any]:
     """A self-contained schema-5 audit.json as the tool wrote it in schema 4: the checks
-    grouped per rule and node (consecutive), each subject's answer without empty fields.
-    Written here on its own, not with the package's code, to test the migration."""
+    grouped per rule and node (consecutive), each subject's answer without empty fields; no
+    plan, and playbook steps without the fields schema 5 added. Written here on its own,
+    not with the package's code, to test the migration."""
     groups: list[dict[str, Any]] = []
     for row in check_rows(data):
         if row["subject"] is None:
@@ -131,7 +132,15 @@ def as_schema_4(data: dict[str, Any]) -> dict[str, Any]:
         else:
             groups.append({"node": row["node"], "rule_id": row["rule_id"],
                            "subjects": [item]})
-    return {**data, "schema_version": 4, "checks": groups}
+    playbooks = {key: {**playbook, "steps": [_step_of_4(s) for s in playbook["steps"]],
+                       "verify": _step_of_4(playbook["verify"])}
+                 for key, playbook in data.get("playbooks", {}).items()}
+    return {**{k: v for k, v in data.items() if k != "plan"}, "schema_version": 4,
+            "checks": groups, "playbooks": playbooks}
+
+
+def _step_of_4(step: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in step.items() if k not in ("phase", "command", "via", "roles")}
 
 
 def audit_json(path: Path) -> dict[str, Any]:
