@@ -64,7 +64,8 @@ class Citation:
 DEFAULT_PRIORITY = 50
 DEFAULT_ORDER = 50
 #: What a playbook step's text may name in braces; the plan fills them in.
-STEP_PLACEHOLDERS = ("node", "nodes", "purpose", "certificates", "firefox_exceptions")
+STEP_PLACEHOLDERS = ("node", "nodes", "purpose", "certificates", "firefox_exceptions",
+                     "service_restarts")
 
 _STEP_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
@@ -430,7 +431,7 @@ def _load_playbook(path: str, _mtime: int, _size: int, _map: tuple[str, ...]) ->
                      "a step that names the uccx-audit command to run")
     for i, raw in enumerate([*data["steps"], data["verify"]]):
         where = ["steps", i] if i < len(data["steps"]) else ["verify"]
-        for key in ("do", "note"):
+        for key in ("do", "note", "command"):
             for word in _STEP_PLACEHOLDER.findall(raw.get(key, "")):
                 if word not in STEP_PLACEHOLDERS:
                     raise _error(name, locate, [*where, key], f"unknown placeholder {{{word}}}",
@@ -438,14 +439,17 @@ def _load_playbook(path: str, _mtime: int, _size: int, _map: tuple[str, ...]) ->
     restarts = [i for i, raw in enumerate(data["steps"]) if raw["on"] == "restart"]
     if data.get("changes_certificates"):
         last = len(data["steps"]) - 1
-        if last not in restarts or "utils system restart" not in data["steps"][last]["do"]:
+        says = data["steps"][last]["do"] + " " + data["steps"][last].get("command", "")
+        if last not in restarts or "utils system restart" not in says:
             raise _error(name, locate, ["steps", last], "a playbook that changes certificates "
                          "must end with the restart", "a last step 'on: restart' that says "
                          "utils system restart")
 
     def step(raw: Mapping[str, str]) -> Step:
         return Step(raw["on"], " ".join(raw["do"].split()),
-                    " ".join(raw["note"].split()) if raw.get("note") else None)
+                    " ".join(raw["note"].split()) if raw.get("note") else None,
+                    raw.get("phase"), raw.get("command"), raw.get("via"),
+                    tuple(raw["roles"]) if raw.get("roles") else None)
 
     return Playbook(data["id"], data["title"], tuple(data["roles"]),
                     " ".join(data["when_to_use"].split()), tuple(step(s) for s in data["steps"]),

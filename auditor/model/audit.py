@@ -49,6 +49,14 @@ class Step:
     on: str
     do: str
     note: str | None = None
+    #: before-upgrade, after-upgrade or window (None: the default for its kind of step)
+    phase: str | None = None
+    #: the exact command to type, where there is one
+    command: str | None = None
+    #: os-admin or vos-cli, for a step done on a node
+    via: str | None = None
+    #: done only on nodes of these roles (None: on every node the step targets)
+    roles: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

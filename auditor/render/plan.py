@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from auditor.evaluate.gadgets import gadget_titles
-from auditor.model.audit import Audit, AuditPlaybook
+from auditor.model.audit import Audit, AuditPlaybook, Step
 from auditor.model.cluster import role_family
 from auditor.model.facts import state_words
 from auditor.model.findings import Finding, FindingRef
@@ -36,6 +36,10 @@ class PlanStep:
     note: str | None
     #: node (done on the node in ``where``), place (elsewhere), restart, verify
     kind: str = "place"
+    #: before-upgrade, after-upgrade or window
+    phase: str = "after-upgrade"
+    #: the exact command to type, where the step has one (also at the end of ``do``)
+    command: str | None = None
 
 
 @dataclass(frozen=True)
@@ -116,8 +120,40 @@ def _firefox_exceptions(audit: Audit, nodes: Sequence[str]) -> str:
     return ", ".join(pairs)
 
 
-def _targets(on: str, nodes: Sequence[str], roles: Mapping[str, str]) -> tuple[str, ...]:
-    """The nodes of this plan item a node step is done on, in order."""
+def service_restarts(audit: Audit, host: str) -> str:
+    """The service-level restarts of a node, from the map: ``utils service restart`` of each
+    VOS service behind its family's endpoints (with their ports), in the map's order."""
+    node = next((n for n in audit.facts.nodes if n.host == host), None)
+    if node is None:
+        return ""
+    family = current().families[role_family(node.role)]
+    ports = {e.service: e.port for e in node.endpoints}
+    by_service: dict[str, list[str]] = {}
+    for name, service in family.services.items():
+        if service.vos_service:
+            port = ports.get(name, service.port)
+            by_service.setdefault(service.vos_service, [])
+            if str(port) not in by_service[service.vos_service]:
+                by_service[service.vos_service].append(str(port))
+    return "; ".join(f"utils service restart {name} ({', '.join(p)})"
+                     for name, p in by_service.items())
+
+
+def step_phase(step: Step) -> str:
+    """When a playbook step is done: as it says, else in the window for a restart and after
+    the upgrade otherwise."""
+    return step.phase or ("window" if step.on == "restart" else "after-upgrade")
+
+
+def _targets(on: str, nodes: Sequence[str], roles: Mapping[str, str],
+             only: Sequence[str] | None = None) -> tuple[str, ...]:
+    """The nodes of this plan item a node step is done on, in order (of the roles ``only``
+    names, where it names some)."""
+    targets = _all_targets(on, nodes, roles)
+    return targets if only is None else tuple(n for n in targets if roles[n] in only)
+
+
+def _all_targets(on: str, nodes: Sequence[str], roles: Mapping[str, str]) -> tuple[str, ...]:
     if on == "every-node":
         return tuple(nodes)
     solution = current()
@@ -216,32 +252,42 @@ def build_plan(audit: Audit) -> Plan:
         restarts: list[str] = []
 
         def add(where: tuple[str, ...], do: str, note: str | None, kind: str,
-                steps: list[PlanStep] = steps) -> None:
+                step: Step, values: Mapping[str, str], steps: list[PlanStep] = steps) -> None:
             nonlocal number
             number += 1
             for host in where:
                 if host in per_node:
                     per_node[host].append(number)
+            command = _fill(step.command, values) if step.command else None
+            if command:
+                do = f"{do} Command: {command}"
             steps.append(PlanStep(number, where, " ".join(do.split()),
-                                  " ".join(note.split()) if note else None, kind))
+                                  " ".join(note.split()) if note else None, kind,
+                                  step_phase(step), command))
 
+        # every restart step of the playbook counts in "restart i of n" (role by role)
+        restart_total = sum(len(_targets(s.on, nodes, roles, s.roles))
+                            for s in playbook.steps if s.on == "restart")
         for step in playbook.steps:
             if step.on in PLACES:
+                if step.roles is not None and not any(roles[n] in step.roles for n in nodes):
+                    continue
                 add((PLACES[step.on],), _fill(step.do, shared),
-                    _fill(step.note, shared) if step.note else None, "place")
+                    _fill(step.note, shared) if step.note else None, "place", step, shared)
                 continue
-            targets = _targets(step.on, nodes, roles)
-            for index, host in enumerate(targets):
+            targets = _targets(step.on, nodes, roles, step.roles)
+            for host in targets:
                 values = {**shared, "node": host, "purpose": " and ".join(
-                    purposes.get(host) or [fixed or "tomcat or tomcat-ECDSA"])}
+                    purposes.get(host) or [fixed or "tomcat or tomcat-ECDSA"]),
+                    "service_restarts": service_restarts(audit, host)}
                 do = _fill(step.do, values)
                 if "{node}" not in step.do:
                     do = f"On {host}: {do}"
                 if step.on == "restart":
                     restarts.append(host)
-                    do = f"Restart {index + 1} of {len(targets)}: {do}"
+                    do = f"Restart {len(restarts)} of {restart_total}: {do}"
                 add((host,), do, _fill(step.note, values) if step.note else None,
-                    "restart" if step.on == "restart" else "node")
+                    "restart" if step.on == "restart" else "node", step, values)
         expect = _expectations(playbook, nodes, findings, roles)
         number += 1
         verify = PlanStep(number, (PLACES["audit-host"],),
