@@ -135,8 +135,8 @@ def service_restarts(audit: Audit, host: str) -> str:
             by_service.setdefault(service.vos_service, [])
             if str(port) not in by_service[service.vos_service]:
                 by_service[service.vos_service].append(str(port))
-    return "; ".join(f"utils service restart {name} ({', '.join(p)})"
-                     for name, p in by_service.items())
+    return "; ".join(f"utils service restart {name} (port{'s' if len(p) > 1 else ''} "
+                     f"{', '.join(p)})" for name, p in by_service.items())
 
 
 def step_phase(step: Step) -> str:
