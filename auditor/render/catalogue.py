@@ -27,6 +27,9 @@ def _where() -> dict[str, str]:
 _PHASES = {"before-upgrade": "before the upgrade", "after-upgrade": "after the upgrade",
            "window": "in the maintenance window"}
 
+#: A step's ``via``, in words.
+_VIA = {"os-admin": "OS Administration page", "vos-cli": "VOS CLI"}
+
 _WHERE = {
     "every-node": "each node it is for",
     "uccx-nodes": "each UCCX node it is for",
@@ -125,6 +128,8 @@ def _playbook_md(playbook: Playbook) -> list[str]:
         only = (f" ({', '.join(role_title(r) for r in step.roles)} only)"
                 if step.roles else "")
         when = f" [{_PHASES[step.phase]}]" if step.phase else ""
+        if step.via:
+            only += f", on its {_VIA[step.via]}"
         command = f" Command: `{step.command}`" if step.command else ""
         lines.append(f"{number}. **{_where()[step.on]}{only}**{when}: {step.do}{command}{note}")
     lines.append(f"{len(playbook.steps) + 1}. **Verify** ({_where()[playbook.verify.on]}): "
