@@ -140,6 +140,25 @@ def _fill(text: str, values: Mapping[str, str]) -> str:
                                      text).split())
 
 
+def service_restarts(audit: Audit, host: str) -> str:
+    """The service-level restarts of a node, from the map: ``utils service restart`` of each
+    VOS service behind its family's endpoints (with their ports), in the map's order."""
+    node = next((n for n in audit.facts.nodes if n.host == host), None)
+    if node is None:
+        return ""
+    family = current().families[role_family(node.role)]
+    ports = {e.service: e.port for e in node.endpoints}
+    by_service: dict[str, list[str]] = {}
+    for name, service in family.services.items():
+        if service.vos_service:
+            port = str(ports.get(name, service.port))
+            seen = by_service.setdefault(service.vos_service, [])
+            if port not in seen:
+                seen.append(port)
+    return "; ".join(f"utils service restart {name} (port{'s' if len(p) > 1 else ''} "
+                     f"{', '.join(p)})" for name, p in by_service.items())
+
+
 def step_phase(step: Step) -> str:
     """When a playbook step is done: as it says, else in the window for a restart and
     after the upgrade otherwise."""
@@ -222,9 +241,15 @@ class _Builder:
                   "firefox_exceptions": _firefox_exceptions(audit, nodes)}
         steps: list[PlanStep] = []
         restarts: list[str] = []
+        # every restart step of the playbook counts in "restart i of n" (role by role)
+        restart_total = sum(len(_targets(s, nodes, roles)) for s in chosen if s.on == "restart")
         for step in chosen:
             phase = step_phase(step)
+            if phase == "before-upgrade" and part != "before-upgrade":
+                phase = "after-upgrade"  # the upgrade is done: what was to come first is now
             if step.on in PLACES:
+                if step.roles and not any(roles[n] in step.roles for n in nodes):
+                    continue  # a place step for roles this item has no node of
                 steps.append(PlanStep(
                     self.next(None), "place", PLACES[step.on], _fill(step.do, shared), phase,
                     command=_fill(step.command, shared) if step.command else None,
@@ -233,12 +258,13 @@ class _Builder:
             targets = _targets(step, nodes, roles)
             restart = step.on == "restart"
             via = step.via or ("vos-cli" if restart else "os-admin")
-            for index, host in enumerate(targets):
-                values = {**shared, "node": host, "purpose": purpose_of(host)}
+            for host in targets:
+                values = {**shared, "node": host, "purpose": purpose_of(host),
+                          "service_restarts": service_restarts(audit, host)}
                 action = _fill(_ON_NODE.sub("", step.do), values)
                 if restart:
                     restarts.append(host)
-                    action = f"Restart {index + 1} of {len(targets)}: {action}"
+                    action = f"Restart {len(restarts)} of {restart_total}: {action}"
                 steps.append(PlanStep(
                     self.next(host), "restart" if restart else "node", VIA[via], action,
                     phase, node=host, role=roles[host],

@@ -64,7 +64,8 @@ class Citation:
 DEFAULT_PRIORITY = 50
 DEFAULT_ORDER = 50
 #: What a playbook step's text may name in braces; the plan fills them in.
-STEP_PLACEHOLDERS = ("node", "nodes", "purpose", "certificates", "firefox_exceptions")
+STEP_PLACEHOLDERS = ("node", "nodes", "purpose", "certificates", "firefox_exceptions",
+                     "service_restarts")
 
 _STEP_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
@@ -460,7 +461,8 @@ def _load_playbook(path: str, _mtime: int, _size: int, _map: tuple[str, ...]) ->
     restarts = [i for i, raw in enumerate(data["steps"]) if raw["on"] == "restart"]
     if data.get("changes_certificates"):
         last = len(data["steps"]) - 1
-        if last not in restarts or "utils system restart" not in data["steps"][last]["do"]:
+        says = data["steps"][last]["do"] + " " + data["steps"][last].get("command", "")
+        if last not in restarts or "utils system restart" not in says:
             raise _error(name, locate, ["steps", last], "a playbook that changes certificates "
                          "must end with the restart", "a last step 'on: restart' that says "
                          "utils system restart")

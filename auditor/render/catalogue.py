@@ -23,11 +23,18 @@ def _where() -> dict[str, str]:
     return {**{r: spec.steps_on for r, spec in current().roles.items()}, **_WHERE}
 
 
+#: A step's ``phase``, in words.
+_PHASES = {"before-upgrade": "before the upgrade", "after-upgrade": "after the upgrade",
+           "window": "in the maintenance window"}
+
+#: A step's ``via``, in words.
+_VIA = {"os-admin": "OS Administration page", "vos-cli": "VOS CLI"}
+
 _WHERE = {
     "every-node": "each node it is for",
     "uccx-nodes": "each UCCX node it is for",
     "trust-store": "the tomcat-trust of each node it is for (the publisher's replicates)",
-    "restart": "each node it is for, one at a time, publisher first",
+    "restart": "each node it is for, one at a time, in the map's role order",
     **PLACES,
 }
 
@@ -118,7 +125,13 @@ def _playbook_md(playbook: Playbook) -> list[str]:
                 if playbook.changes_certificates else ""), ""]
     for number, step in enumerate(playbook.steps, 1):
         note = f" *{step.note}*" if step.note else ""
-        lines.append(f"{number}. **{_where()[step.on]}**: {step.do}{note}")
+        only = (f" ({', '.join(role_title(r) for r in step.roles)} only)"
+                if step.roles else "")
+        when = f" [{_PHASES[step.phase]}]" if step.phase else ""
+        if step.via:
+            only += f", on its {_VIA[step.via]}"
+        command = f" Command: `{step.command}`" if step.command else ""
+        lines.append(f"{number}. **{_where()[step.on]}{only}**{when}: {step.do}{command}{note}")
     lines.append(f"{len(playbook.steps) + 1}. **Verify** ({_where()[playbook.verify.on]}): "
                  f"{playbook.verify.do}")
     lines.append("")
