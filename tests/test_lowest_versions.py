@@ -85,7 +85,7 @@ def test_the_lowest_versions_run_the_demo_and_the_unit_tests(tmp_path: Path) -> 
     frozen = subprocess.run([*uv, "freeze", "--python", python], env=env,
                             capture_output=True, text=True, timeout=120).stdout.lower()
     for name, pin in _pins().items():
-        # names as PEP 503 normalises them (uv writes ruamel-yaml, pip ruamel.yaml)
+        # names as PEP 503 normalises them (uv writes my-name where pip may write my.name)
         assert f"{re.sub(r'[-_.]+', '-', name)}=={pin}" in re.sub(r"[_.]+(?=\S*==)", "-",
                                                                   frozen), name
     demo = subprocess.run([python, "-m", "auditor", "demo", "--out", str(tmp_path / "demo")],

@@ -360,8 +360,9 @@ def _unclosed_bracket_line(text: str, line: int) -> int:
 
 def _read(path: str | Path) -> tuple[Any, Locator]:
     """:func:`load_yaml`, with the field named when the YAML itself is broken."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+    import yaml
+
+    from auditor.common import yaml12
 
     try:
         return load_yaml(path)
@@ -371,12 +372,12 @@ def _read(path: str | Path) -> tuple[Any, Locator]:
         text = Path(path).read_text(encoding="utf-8", errors="replace")
         line = exc.line
         try:
-            YAML(typ="rt").load(text)
-        except MarkedYAMLError as marked:
+            yaml12.load(text)
+        except yaml.MarkedYAMLError as marked:
             context = marked.context or ""
             if marked.context_mark is not None and ("scalar" in context or "flow" in context):
                 line = marked.context_mark.line + 1
-        except YAMLError:
+        except (yaml.YAMLError, ValueError, TypeError, OverflowError, RecursionError):
             pass
         line = _unclosed_bracket_line(text, line) if line else line
         field = _key_path_at(text, line) if line else None
