@@ -23,7 +23,6 @@ from auditor.model.facts import Facts, save_facts
 from auditor.pipeline.manifest import MANIFEST_FILE, Provenance, bundle_name
 from auditor.pipeline.outdir import OutputSet
 from auditor.render import ReportMeta, write_report
-from auditor.render.formats import prepare_in_background
 
 if TYPE_CHECKING:
     from auditor.collect.sources import Source
@@ -179,7 +178,6 @@ def _run_into(request: AuditRequest, progress: Callable[..., None] | None, rules
               waivers: Sequence[WaiverSet], output: OutputSet) -> AuditResult:
     output.claim(set_names(request))  # a file of the user's by one of those names: stop now
     staged = replace(request, out_dir=output.stage)
-    prepare_in_background()  # the HTML template compiles while the probe waits on servers
     try:
         facts = collect(staged, progress)
     except (AuditorError, KeyboardInterrupt):

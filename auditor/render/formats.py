@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
-import threading
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -58,20 +56,6 @@ def environment() -> Environment:
     env.filters["state"] = state_words
     env.filters["css_string"] = css_string
     return env
-
-
-def prepare_in_background() -> threading.Thread:
-    """Compile the HTML report's template in a thread while the caller waits on something
-    else (the probe waits on servers): ~45 ms of CPU, a tenth of a cluster audit, off its
-    critical path. Nothing is kept but Jinja2's own in-memory cache; a template that does
-    not compile says so when it is rendered, where it always did."""
-    def compile_template() -> None:
-        with contextlib.suppress(Exception):
-            environment().get_template("report.html.j2")
-
-    thread = threading.Thread(target=compile_template, name="prepare-html", daemon=True)
-    thread.start()
-    return thread
 
 
 def render_html(audit: Audit, meta: ReportMeta) -> str:
