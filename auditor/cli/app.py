@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Sequence
 from typing import Annotated, Optional
@@ -72,28 +71,9 @@ def _root(
     """uccx-audit: UCCX 11.5 certificate auditor."""
 
 
-def _new_app() -> typer.Typer:
-    new = typer.Typer(**_APP_OPTIONS)
-    new.callback()(_root)
-    return new
-
-
 #: the whole command line: every command, as --help and shell completion list them
-app = _new_app()
-
-
-def _app_for(args: Sequence[str]) -> typer.Typer:
-    """The app that runs ``args``: with only the command it names, as typer inspects the
-    signature of every command it holds on each start (~20 ms of CPU for all ten, ~6 ms
-    for one); the whole app for anything else (--help, --version, a typo, completion)."""
-    if not args or os.environ.get("_UCCX_AUDIT_COMPLETE"):
-        return app
-    for module in COMMAND_MODULES:
-        if args[0] in module.commands.names():
-            narrow = _new_app()
-            module.commands.register(narrow)
-            return narrow
-    return app
+app = typer.Typer(**_APP_OPTIONS)
+app.callback()(_root)
 
 
 def run(args: Sequence[str] | None = None) -> int:
@@ -115,7 +95,7 @@ def _run(args: Sequence[str] | None) -> int:
         from auditor.model.solution import restored
 
         with restored():  # a site's map (--rules) is in force for this command only
-            _app_for(argv)(args=argv, prog_name="uccx-audit")
+            app(args=argv, prog_name="uccx-audit")
     except SystemExit as exc:
         # typer turns a Ctrl-C that no command caught into a silent exit 130: say it
         if exc.code == EXIT_INTERRUPTED and isinstance(
