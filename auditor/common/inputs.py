@@ -81,7 +81,12 @@ def read_input(path: str | os.PathLike[str], kind: str, *,
 
 def read_input_text(path: str | Path, kind: str) -> str:
     """:func:`read_input` as UTF-8 text."""
-    data = read_input(path, kind)
+    return as_text(read_input(path, kind), path)
+
+
+def as_text(data: bytes, path: str | Path) -> str:
+    """The bytes read from ``path`` as UTF-8 text, or an :class:`InputError` that says where
+    they are not."""
     try:  # newlines as open() in text mode reads them
         return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
     except UnicodeDecodeError as exc:
