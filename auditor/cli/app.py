@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import sys
+import traceback
 from collections.abc import Sequence
 from typing import Annotated, Optional
 
@@ -11,8 +12,10 @@ import typer
 
 from auditor import __version__
 from auditor.common.errors import AuditorError, ToolFailure
+from auditor.common.fileio import crash_log
 from auditor.common.libraries import heard, kept_quiet
 from auditor.common.textsafe import terminal
+from auditor.model.solution import restored
 from auditor.model.verdicts import (
     EXIT_FINDINGS,
     EXIT_INTERRUPTED,
@@ -92,7 +95,6 @@ def run(args: Sequence[str] | None = None) -> int:
 def _run(args: Sequence[str] | None) -> int:
     try:
         argv = list(args) if args is not None else sys.argv[1:]
-        from auditor.model.solution import restored
 
         with restored():  # a site's map (--rules) is in force for this command only
             app(args=argv, prog_name="uccx-audit")
@@ -121,9 +123,7 @@ def _run(args: Sequence[str] | None) -> int:
             return EXIT_USAGE
         # a bug: one line for people, the traceback in a new temporary file (never in the
         # working folder, which is the user's), never a report
-        import traceback
 
-        from auditor.common.fileio import crash_log
 
         said = "".join(f"  {line}\n" for line in heard())
         report = traceback.format_exc() + (f"\nWhat the libraries said:\n{said}" if said else "")

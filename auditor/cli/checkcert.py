@@ -11,6 +11,7 @@ import typer
 from auditor.cli.config import site_env
 from auditor.cli.console import Voice
 from auditor.cli.options import Commands, ConfigFile, ExpiryWindow, NoColor, Quiet, Role
+from auditor.model.cluster import cluster_roles
 from auditor.model.verdicts import EXIT_FINDINGS, EXIT_OK
 
 
@@ -80,6 +81,5 @@ def check_cert(
 
 def _is_cluster_role(role: str) -> bool:
     """A role of the UCCX cluster (publisher, subscriber), not a SocialMiner."""
-    from auditor.model.cluster import cluster_roles
 
     return role in cluster_roles()

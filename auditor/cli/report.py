@@ -11,7 +11,9 @@ import typer
 
 from auditor.cli.options import Commands, ConfigFile, Operator, Ticket
 from auditor.common.errors import InputError
+from auditor.common.fileio import write_atomic
 from auditor.common.textsafe import terminal
+from auditor.model.audit import load_audit
 from auditor.model.verdicts import exit_code
 
 
@@ -36,7 +38,6 @@ def _checked_out(out: Path | None) -> Path | None:
 def _emit(text: str, out: Path | None, *, quiet: bool = False) -> None:
     """``text`` on standard output, or written to ``out`` (said on standard error, unless
     ``quiet``)."""
-    from auditor.common.fileio import write_atomic
     from auditor.pipeline.run import is_place_error
 
     if out is None:
@@ -76,7 +77,6 @@ def report(
     config: ConfigFile = None,
 ) -> None:
     """Render an audit as a self-contained HTML report, Markdown, JSON, JUnit XML or PDF."""
-    from auditor.model.audit import load_audit
     from auditor.render import ReportMeta, render
 
     out = _checked_out(out)

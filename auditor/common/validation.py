@@ -14,10 +14,14 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 import yaml
 
+from auditor.common import yaml12
 from auditor.common.errors import InputError
+from auditor.common.inputs import read_input_text
 from auditor.common.resources import schema_path
+from auditor.common.yamlbounds import check_yaml_bounds
 
 Locator = Callable[[Sequence[Any]], "int | None"]
 
@@ -36,15 +40,12 @@ def field_name(path: Iterable[Any]) -> str:
 def read_text(path: str | Path, kind: str = "yaml") -> str:
     """Read a UTF-8 text file (a regular file within the size limit of ``kind``: yaml or
     json), or raise an :class:`InputError` that says why not."""
-    from auditor.common.inputs import read_input_text
 
     return read_input_text(path, kind)
 
 
 def load_yaml(path: str | Path, text: str | None = None) -> tuple[Any, Locator]:
     """Parse a YAML file; return plain Python data and a function from field path to line."""
-    from auditor.common import yaml12
-    from auditor.common.yamlbounds import check_yaml_bounds
 
     name = str(path)
     if text is None:
@@ -204,7 +205,6 @@ def _schema_with_names(name: str, key: tuple[tuple[str, tuple[str, ...]], ...]
 
 @cache
 def _compiled(name: str, key: tuple[tuple[str, tuple[str, ...]], ...]) -> Any:
-    import jsonschema_rs
 
     # formats are not checked: the schemas say what they mean by patterns
     return jsonschema_rs.Draft202012Validator(_schema_with_names(name, key),

@@ -10,11 +10,14 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from auditor.common import yaml12
 from auditor.common.errors import InputError
 from auditor.common.resources import rules_dir
 from auditor.common.validation import Locator, field_name, load_yaml, load_yaml_validated, validate
@@ -360,9 +363,7 @@ def _unclosed_bracket_line(text: str, line: int) -> int:
 
 def _read(path: str | Path) -> tuple[Any, Locator]:
     """:func:`load_yaml`, with the field named when the YAML itself is broken."""
-    import yaml
 
-    from auditor.common import yaml12
 
     try:
         return load_yaml(path)
@@ -509,7 +510,6 @@ def _digest(rules: Sequence[Rule], playbooks: Mapping[str, Playbook],
 def _offered_remedies(rules: dict[str, Rule], playbooks: Mapping[str, Playbook]) -> None:
     """Add each playbook's ``remedies`` to the rules they name, as if the rule listed them:
     a site's playbook takes part in choosing a built-in rule's remedy."""
-    from dataclasses import replace
 
     for playbook in playbooks.values():
         offers = playbook.data.get("remedies", [])

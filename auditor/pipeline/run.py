@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import tempfile
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -226,7 +227,6 @@ def keep_facts(output: OutputSet, facts: dict[str, Facts], *names: str) -> list[
 def _facts_elsewhere(facts: dict[str, Facts]) -> Path | None:
     """The disk beside the folder is full: save the probed facts in the system's temporary
     folder rather than lose them (None if that fails too)."""
-    import tempfile
 
     try:
         folder = Path(tempfile.mkdtemp(prefix="uccx-audit-facts-"))

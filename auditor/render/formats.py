@@ -12,7 +12,7 @@ from markupsafe import Markup
 from auditor.common.fileio import write_atomic
 from auditor.common.resources import templates_dir
 from auditor.common.textsafe import visible
-from auditor.model.audit import Audit, audit_to_json
+from auditor.model.audit import Audit, audit_to_json, save_audit
 from auditor.model.facts import state_words
 from auditor.render.context import ReportMeta, build_context
 from auditor.render.markdown import render_markdown
@@ -81,6 +81,5 @@ def write_report(audit: Audit, fmt: str, path: str | Path,
                  meta: ReportMeta | None = None) -> Path:
     """Render and write atomically (a reader never sees half a report)."""
     if fmt == "json":
-        from auditor.model.audit import save_audit
         return save_audit(audit, path)
     return write_atomic(path, render(audit, fmt, meta))
