@@ -280,6 +280,9 @@ def _describe_all(error: Any, instance: Any, schema: dict[str, Any]
     parent = _subschema(schema, list(error.schema_path)[:-1])
     parent = parent if isinstance(parent, dict) else {}
     value = _original(instance, path)
+    inner = getattr(error.kind, "error", None)  # propertyNames: the error about the key
+    if "propertyNames" in error.schema_path and inner is not None:
+        value = inner.instance
     if keyword == "required":
         missing = getattr(error.kind, "property", None)
         yield [*path, missing if missing is not None else "?"], "is required but missing", \
@@ -287,7 +290,7 @@ def _describe_all(error: Any, instance: Any, schema: dict[str, Any]
         return
     if keyword == "additionalProperties":
         allowed = sorted((parent.get("properties") or {}).keys())
-        extra = sorted((str(k) for k in value if str(k) not in allowed), key=str) if isinstance(
+        extra = sorted((k for k in value if str(k) not in allowed), key=str) if isinstance(
             value, dict) else []
         for extra_name in extra or ["?"]:
             yield ([*path, extra_name], "unknown field",
