@@ -224,7 +224,7 @@ def test_site_rule_text_loads_or_fails_clearly(tmp_path_factory, text: str) -> N
 @FAST
 @given(data=st.data())
 def test_mutated_rule_files_load_or_fail_clearly(tmp_path_factory, data) -> None:
-    from ruamel.yaml import YAML
+    import yaml
 
     from auditor.common.validation import load_yaml
     from auditor.evaluate.ruleset import load_ruleset
@@ -236,7 +236,7 @@ def test_mutated_rule_files_load_or_fail_clearly(tmp_path_factory, data) -> None
     _mutate(document, data, keep=lambda path: path != ("id",))
     folder = Path(tmp_path_factory.mktemp("site"))
     with (folder / f"{document['id']}.yaml").open("w") as handle:
-        YAML(typ="safe", pure=True).dump(document, handle)
+        yaml.safe_dump(document, handle, allow_unicode=True)
     _only_input_errors(lambda: load_ruleset([folder]))
 
 

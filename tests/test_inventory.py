@@ -162,7 +162,7 @@ def test_a_bare_tagged_scalar_is_an_input_error_not_a_traceback(tmp_path) -> Non
     path.write_text("!0")  # found by the property test
     with pytest.raises(InputError) as caught:
         load_inventory(path)
-    assert caught.value.line is None
+    assert caught.value.line == 1 and "'!0'" in caught.value.message  # a tag never built
 
 
 # -- CUCM servers, listed apart from the cluster's nodes (issue 22 item 4) ----------------

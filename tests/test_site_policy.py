@@ -208,3 +208,30 @@ def test_an_audit_without_site_policy_still_loads(tmp_path: Path) -> None:
     path.write_text(json.dumps(data), encoding="utf-8")
     done = invoke("report", path, "--format", "md")
     assert done.returncode == 0 and "site policy" not in done.stdout.lower(), done.stderr
+
+
+def test_the_policy_file_is_read_once_and_its_hash_is_of_what_was_checked(
+        tmp_path: Path, monkeypatch) -> None:
+    """Parsed and hashed from one read: a file changed between two reads could be applied
+    under the hash of another."""
+    import hashlib
+
+    from auditor.common import inputs
+    from auditor.evaluate import overrides as overrides_module
+
+    site = policy(tmp_path / "site", "overrides:\n  - rule: chain-out-of-order\n"
+                  "    severity: error\n    reason: the desk wants it\n")
+    reads: list[str] = []
+    real = inputs.read_input
+
+    def counted(path, kind, **options):
+        reads.append(Path(path).name)
+        return real(path, kind, **options)
+
+    monkeypatch.setattr(inputs, "read_input", counted)
+    monkeypatch.setattr(overrides_module, "read_input", counted)
+    ruleset = load_ruleset([site])
+    assert reads.count("overrides.yaml") == 1
+    (recorded,) = ruleset.policy
+    assert recorded.sha256 == hashlib.sha256(
+        (site / "overrides.yaml").read_bytes()).hexdigest()

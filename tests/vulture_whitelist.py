@@ -13,8 +13,6 @@ ERROR_KINDS  # unused variable (auditor/collect/vos_cli.py:56)
 _.missing_host_key  # unused method (auditor/collect/vos_cli.py:178)
 _.handleError  # unused method (auditor/collect/vos_cli.py): logging calls it when a record fails
 _.authenticate  # unused method (auditor/collect/vos_cli.py): paramiko's SSHClient.connect calls it
-yaml_implicit_resolvers  # unused variable (auditor/common/fastyaml.py:63)
-_.allow_duplicate_keys  # unused attribute (auditor/common/validation.py:101)
 _.handleError  # unused method (auditor/common/libraries.py): logging calls it
 faq_row  # unused variable (auditor/lab/scenarios.py:42)
 schema_version  # unused variable (auditor/model/audit.py:120)
@@ -45,3 +43,4 @@ vos_service  # unused variable (auditor/model/solution.py): data of the solution
 restart  # unused variable (auditor/model/solution.py): data of the solution map (a family's restart command)
 truster  # unused variable (auditor/model/solution.py): a trust edge of the solution map
 trusts  # unused variable (auditor/model/solution.py): a trust edge of the solution map
+yaml_implicit_resolvers  # unused variable (auditor/common/yaml12.py): PyYAML reads it

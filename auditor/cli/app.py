@@ -3,17 +3,20 @@
 
 from __future__ import annotations
 
-import os
 import sys
+import traceback
 from collections.abc import Sequence
 from typing import Annotated, Optional
 
 import typer
 
 from auditor import __version__
+from auditor.cli.argv import keep
 from auditor.common.errors import AuditorError, ToolFailure
+from auditor.common.fileio import crash_log
 from auditor.common.libraries import heard, kept_quiet
 from auditor.common.textsafe import terminal
+from auditor.model.solution import restored
 from auditor.model.verdicts import (
     EXIT_FINDINGS,
     EXIT_INTERRUPTED,
@@ -72,28 +75,9 @@ def _root(
     """uccx-audit: UCCX 11.5 certificate auditor."""
 
 
-def _new_app() -> typer.Typer:
-    new = typer.Typer(**_APP_OPTIONS)
-    new.callback()(_root)
-    return new
-
-
 #: the whole command line: every command, as --help and shell completion list them
-app = _new_app()
-
-
-def _app_for(args: Sequence[str]) -> typer.Typer:
-    """The app that runs ``args``: with only the command it names, as typer inspects the
-    signature of every command it holds on each start (~20 ms of CPU for all ten, ~6 ms
-    for one); the whole app for anything else (--help, --version, a typo, completion)."""
-    if not args or os.environ.get("_UCCX_AUDIT_COMPLETE"):
-        return app
-    for module in COMMAND_MODULES:
-        if args[0] in module.commands.names():
-            narrow = _new_app()
-            module.commands.register(narrow)
-            return narrow
-    return app
+app = typer.Typer(**_APP_OPTIONS)
+app.callback()(_root)
 
 
 def run(args: Sequence[str] | None = None) -> int:
@@ -112,13 +96,10 @@ def run(args: Sequence[str] | None = None) -> int:
 def _run(args: Sequence[str] | None) -> int:
     try:
         argv = list(args) if args is not None else sys.argv[1:]
-        from auditor.cli.argv import keep
-
         keep(argv)  # what a judging command records for the plan's verify step
-        from auditor.model.solution import restored
 
         with restored():  # a site's map (--rules) is in force for this command only
-            _app_for(argv)(args=argv, prog_name="uccx-audit")
+            app(args=argv, prog_name="uccx-audit")
     except SystemExit as exc:
         # typer turns a Ctrl-C that no command caught into a silent exit 130: say it
         if exc.code == EXIT_INTERRUPTED and isinstance(
@@ -144,9 +125,7 @@ def _run(args: Sequence[str] | None) -> int:
             return EXIT_USAGE
         # a bug: one line for people, the traceback in a new temporary file (never in the
         # working folder, which is the user's), never a report
-        import traceback
 
-        from auditor.common.fileio import crash_log
 
         said = "".join(f"  {line}\n" for line in heard())
         report = traceback.format_exc() + (f"\nWhat the libraries said:\n{said}" if said else "")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -42,6 +43,7 @@ from auditor.cli.options import (
     cli_request,
     use_site_map,
 )
+from auditor.cli.portfolio import audit_portfolio
 from auditor.common.textsafe import terminal
 from auditor.model.verdicts import EXIT_INTERRUPTED, exit_code
 
@@ -110,7 +112,6 @@ def print_result(result, *, err: bool = False, voice: Voice | None = None) -> No
 def _portfolio_cli(*, cli: bool, user: str, known_hosts: Path | None, accept_new: bool,
                    timeout: float, connect_timeout: float, concurrency: int):
     """Each cluster's VOS CLI request, asking for the password at most once."""
-    from functools import cache
 
     @cache
     def password() -> str | None:
@@ -130,7 +131,6 @@ def provenance(inventory: Path | None, agent_trust: Path | None,
                settings: tuple[Setting, ...] = ()) -> Provenance:
     """The command line, the settings from a file or the environment, and the start time
     for the manifest."""
-    import sys
 
     from auditor.pipeline.manifest import Provenance
 
@@ -227,7 +227,6 @@ def audit(
     invocation = Invocation("audit", recorded_args(ctx, settings), str(inventory[0]),
                             settings)
     if len(inventory) > 1 or inventory[0].is_dir():
-        from auditor.cli.portfolio import audit_portfolio
 
         audit_portfolio(
             inventory, phase=phase.value, target_version=target_version,

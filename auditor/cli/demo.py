@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+import difflib
+import signal
 import sys
+import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from auditor.cli.audit import print_result, provenance
 from auditor.cli.console import Voice
 from auditor.cli.options import DEFAULT_PER_HOST, Commands, NoColor, NoPem, PerHost, Quiet
 from auditor.common.errors import InputError
 from auditor.common.textsafe import terminal
 from auditor.model.verdicts import EXIT_INTERRUPTED, exit_code
+from auditor.model.versions import DEFAULT_TARGET_VERSION
 
 if TYPE_CHECKING:
     from auditor.lab import Lab
@@ -61,7 +66,6 @@ def demo(
     no_color: NoColor = False,
 ) -> None:
     """Start the built-in lab for a scenario and audit it exactly as a real cluster."""
-    from auditor.cli.audit import print_result, provenance
     from auditor.cli.progress import plan_of, probe_progress
     from auditor.collect.inventory import load_inventory
     from auditor.collect.prober import ProbeOptions
@@ -79,7 +83,6 @@ def demo(
             typer.echo(f"{name.ljust(width)}  {item.summary}")
         return
     if scenario not in SCENARIOS:
-        import difflib
 
         close = [n for n in SCENARIOS if n.startswith(scenario)] or difflib.get_close_matches(
             scenario, list(SCENARIOS), n=3, cutoff=0.4)
@@ -165,12 +168,9 @@ def serve_rehearsal(after: Scenario, out: Path | None) -> None:
     where the inventories and the agent trust are and the commands of the rehearsal, then
     ``ready:`` once every endpoint listens. Ends normally (exit 0) on either signal."""
     import shlex
-    import signal
-    import threading
 
     from auditor.lab import Lab
     from auditor.lab.scenarios import before_upgrade
-    from auditor.model.versions import DEFAULT_TARGET_VERSION
     from auditor.pipeline.outdir import check_out_dir
 
     before = before_upgrade(after)

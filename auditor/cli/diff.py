@@ -11,7 +11,9 @@ import typer
 from auditor.cli.console import Voice
 from auditor.cli.options import Commands, NoColor, Quiet
 from auditor.cli.report import _checked_out, _emit
+from auditor.common.errors import InputError
 from auditor.common.textsafe import terminal
+from auditor.model.audit import load_audit
 from auditor.model.verdicts import exit_code
 
 commands = Commands()
@@ -49,7 +51,6 @@ def diff(
     verdict before and after, findings fixed, no longer checked and new."""
     out = _checked_out(out)
     if before.is_dir() or after.is_dir():
-        from auditor.common.errors import InputError
         from auditor.model.portfolio import is_portfolio
         from auditor.render.portfolio_diff import diff_portfolios, render_portfolio_diff
 
@@ -66,7 +67,6 @@ def diff(
         _show(render_portfolio_diff(changes, fmt.value), out, fmt, None,
               Voice(quiet=quiet, no_color=no_color))
         raise typer.Exit(changes.after_exit_code)
-    from auditor.model.audit import load_audit
     from auditor.render import ReportMeta
     from auditor.render.diff import diff_audits
     from auditor.render.diff_render import render_diff

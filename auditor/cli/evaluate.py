@@ -23,6 +23,9 @@ from auditor.cli.options import (
     say,
     use_site_map,
 )
+from auditor.common.errors import InputError
+from auditor.model.audit import Invocation, audit_to_json, save_audit
+from auditor.model.facts import load_facts
 from auditor.model.verdicts import exit_code
 
 commands = Commands()
@@ -58,10 +61,7 @@ def evaluate_command(
     """Judge recorded facts: findings, the verdict, and each agent gadget's outcome per node."""
     from auditor.cli.argv import recorded_args
     from auditor.collect.recorded import check_recorded_certificates
-    from auditor.common.errors import InputError
     from auditor.evaluate.ruleset import load_ruleset
-    from auditor.model.audit import Invocation, audit_to_json, save_audit
-    from auditor.model.facts import load_facts
     from auditor.pipeline.run import judge, load_waiver_files, recorded_request
     from auditor.render.audit_text import audit_body, cluster_line, scope_text, verdict_line
 

@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from auditor.cli.config import apply_config, site_env
+from auditor.common.errors import InputError
 from auditor.common.textsafe import terminal
+from auditor.model.solution import builtin, put_in_force, site_solution
 from auditor.model.versions import DEFAULT_TARGET_VERSION
 
 if TYPE_CHECKING:  # paramiko is imported only when a VOS CLI is to be read
@@ -57,8 +59,6 @@ def use_site_map(folders: Sequence[Path] | None) -> None:
     the command ends."""
     if not folders:
         return
-    from auditor.common.errors import InputError
-    from auditor.model.solution import put_in_force, site_solution
 
     for folder in folders:
         if not folder.is_dir():
@@ -99,7 +99,6 @@ Bundle = Annotated[bool, typer.Option(
 
 
 def _role_choices() -> dict[str, str]:
-    from auditor.model.solution import builtin
 
     # member names: the last word of each role (publisher, subscriber, socialminer)
     return {name.rsplit("-", 1)[-1]: name for name in builtin().roles}

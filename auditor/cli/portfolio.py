@@ -27,8 +27,10 @@ from auditor.cli.options import (
     Waivers,
     use_site_map,
 )
+from auditor.common.errors import InputError
 from auditor.common.textsafe import terminal, visible
-from auditor.model.verdicts import EXIT_INTERRUPTED
+from auditor.model.cluster import Inventory
+from auditor.model.verdicts import EXIT_INTERRUPTED, VERDICT_WORDS
 
 if TYPE_CHECKING:
     from auditor.collect.prober import ProbeOptions
@@ -43,7 +45,6 @@ def _default_folder(phase: str) -> Path:
 def portfolio_verdict_line(portfolio) -> str:
     """The portfolio's verdict line (what ``--quiet`` prints): its worst cluster's verdict
     and how many clusters had each."""
-    from auditor.model.verdicts import VERDICT_WORDS
 
     worst = portfolio.worst_verdict
     counts = ", ".join(f"{n} {VERDICT_WORDS[v]}" for v, n in portfolio.verdict_counts.items()
@@ -102,7 +103,6 @@ def audit_portfolio(inventories: list[Path], *, phase: str, target_version: str 
     from auditor.cli.progress import plan_of, probe_progress
     from auditor.collect.gather import probed
     from auditor.collect.trust import load_agent_trust
-    from auditor.common.errors import InputError
     from auditor.pipeline.outdir import OutputSet
     from auditor.pipeline.portfolio import load_inventories, run_portfolio
     from auditor.pipeline.run import AuditRequest, sources
@@ -172,7 +172,6 @@ def portfolio(
 ) -> None:
     """Judge facts probed elsewhere (one file per cluster) into a portfolio."""
     from auditor.collect.trust import AgentTrust
-    from auditor.model.cluster import Inventory
     from auditor.pipeline.outdir import check_out_dir
     from auditor.pipeline.portfolio import portfolio_from_facts
     from auditor.pipeline.run import AuditRequest

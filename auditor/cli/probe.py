@@ -35,6 +35,8 @@ from auditor.cli.options import (
 )
 from auditor.common.errors import InputError
 from auditor.common.textsafe import terminal
+from auditor.model.cluster import default_ports, role_family, services_of_family
+from auditor.model.facts import facts_to_json, save_facts
 from auditor.model.verdicts import EXIT_INTERRUPTED
 
 commands = Commands()
@@ -42,7 +44,6 @@ commands = Commands()
 
 def _quick_inventory(targets: list[str], role: str, version: str):
     from auditor.collect.inventory import parse_inventory
-    from auditor.model.cluster import default_ports, role_family, services_of_family
 
     nodes: dict[str, dict] = {}
     for given in targets:
@@ -142,7 +143,6 @@ def probe(
     from auditor.collect.sources.pem import PemSource
     from auditor.collect.sources.vos_cli import VosCliSource
     from auditor.collect.trust import load_agent_trust
-    from auditor.model.facts import facts_to_json
     from auditor.render.terminal import endpoint_table, node_table
 
     if inventory is not None and targets:
@@ -194,7 +194,6 @@ def probe(
 
 def _save_probe(facts, out: Path) -> None:
     """Write the facts; a disk that cannot take them still shows them on standard output."""
-    from auditor.model.facts import facts_to_json, save_facts
     from auditor.pipeline.run import is_place_error
 
     try:

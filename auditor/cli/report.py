@@ -11,6 +11,7 @@ import typer
 
 from auditor.cli.options import Commands, ConfigFile, NoPem, Operator, Ticket
 from auditor.common.errors import InputError
+from auditor.common.fileio import write_atomic
 from auditor.common.textsafe import terminal
 from auditor.model.verdicts import exit_code
 
@@ -36,7 +37,6 @@ def _checked_out(out: Path | None) -> Path | None:
 def _emit(text: str, out: Path | None, *, quiet: bool = False) -> None:
     """``text`` on standard output, or written to ``out`` (said on standard error, unless
     ``quiet``)."""
-    from auditor.common.fileio import write_atomic
     from auditor.pipeline.run import is_place_error
 
     if out is None:

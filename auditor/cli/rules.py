@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from auditor.cli.options import CatalogueFormat, Commands, ConfigFile, SiteRules, say, use_site_map
+from auditor.model.verdicts import EXIT_FINDINGS, EXIT_OK
 
 commands = Commands()
 group = typer.Typer(invoke_without_command=True, no_args_is_help=False, add_completion=False,
@@ -61,7 +62,6 @@ def test_command(
     failed (each failure names the case file and line, expected and got); 2: a case or
     rule file is wrong."""
     from auditor.evaluate.ruleset import load_ruleset
-    from auditor.model.verdicts import EXIT_FINDINGS, EXIT_OK
     from auditor.pipeline.rule_cases import is_rule_folder, run_cases, summary
 
     site = [*(rules or []), *([folder] if folder.is_dir() and is_rule_folder(folder) else [])]

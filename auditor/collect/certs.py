@@ -13,6 +13,7 @@ from cryptography.x509.oid import NameOID, SignatureAlgorithmOID
 
 from auditor.collect.openssl_private import RSA_WITH_SHA1_OIW
 from auditor.common.errors import InputError
+from auditor.common.inputs import read_input
 from auditor.model.certificate import CertificateFacts
 
 # Signature algorithm OID -> (hash, key type of the signer)
@@ -273,7 +274,6 @@ def read_certificates(path: str, *, skip_unreadable: bool = False) -> list[x509.
 
 
 def _read_certificate_file(path: str) -> list[x509.Certificate]:
-    from auditor.common.inputs import read_input
 
     data = read_input(path, "pem")
     if b"-----BEGIN" in data:

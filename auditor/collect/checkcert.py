@@ -21,6 +21,7 @@ from auditor.collect.certs import analyse, fingerprint, signature_verifies
 from auditor.collect.offline import Keystore, chain_for, keystore_facts
 from auditor.collect.trust import TRUSTED, AgentTrust, check_chain
 from auditor.common.errors import InputError
+from auditor.common.inputs import read_input
 from auditor.model.certificate import UNIT_KEY_TYPES, parse_time
 from auditor.model.cluster import Inventory, Node, default_ports, role_family, roles
 from auditor.model.facts import Facts
@@ -76,7 +77,6 @@ class CertificateCase:
 
 def read_csr(path: str) -> x509.CertificateSigningRequest:
     """A PEM or DER certificate signing request, or a clear error."""
-    from auditor.common.inputs import read_input
 
     data = read_input(path, "pem")
     try:

@@ -1,8 +1,8 @@
 """Load YAML or JSON and check it against a JSON Schema.
 
-YAML is read by libyaml (PyYAML's C loader) with YAML 1.2 scalars, as ruamel reads them;
-ruamel's slower round-trip parser runs only when something is wrong, to name the line.
-Every error names the file, the line, the field and what would be accepted.
+YAML is read by PyYAML with YAML 1.2 scalars (:mod:`auditor.common.yaml12`), which also
+names the line of a field; schemas are checked by jsonschema-rs. Every error names the
+file, the line, the field and what would be accepted.
 """
 
 from __future__ import annotations
@@ -12,13 +12,16 @@ import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import jsonschema_rs
+import yaml
+
+from auditor.common import yaml12
 from auditor.common.errors import InputError
+from auditor.common.inputs import read_input_text
 from auditor.common.resources import schema_path
-
-if TYPE_CHECKING:
-    import jsonschema
+from auditor.common.yamlbounds import check_yaml_bounds
 
 Locator = Callable[[Sequence[Any]], "int | None"]
 
@@ -34,109 +37,40 @@ def field_name(path: Iterable[Any]) -> str:
     return out or "(top level)"
 
 
-def _plain(node: Any) -> Any:
-    from ruamel.yaml.comments import CommentedMap, CommentedSeq
-
-    def plain(item: Any) -> Any:
-        if isinstance(item, CommentedMap):
-            return {str(k) if not isinstance(k, (str, int, float, bool)) else k: plain(v)
-                    for k, v in item.items()}
-        if isinstance(item, CommentedSeq):
-            return [plain(v) for v in item]
-        if isinstance(item, str):
-            return str(item)
-        return item
-
-    return plain(node)
-
-
-def _yaml_locator(root: Any) -> Locator:
-    from ruamel.yaml.comments import CommentedMap, CommentedSeq
-
-    def locate(path: Sequence[Any]) -> int | None:
-        node, line = root, None
-        for part in path:
-            try:
-                if isinstance(node, CommentedMap) and part in node:
-                    line = node.lc.key(part)[0] + 1
-                elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
-                    line = node.lc.item(part)[0] + 1
-                else:
-                    break
-                node = node[part]
-            except (AttributeError, KeyError, IndexError, TypeError):
-                break
-        top = getattr(getattr(root, "lc", None), "line", None)
-        if line is None and top is not None:  # a bare tagged scalar ('!0') has no line
-            line = top + 1
-        return line
-
-    return locate
-
-
 def read_text(path: str | Path, kind: str = "yaml") -> str:
     """Read a UTF-8 text file (a regular file within the size limit of ``kind``: yaml or
     json), or raise an :class:`InputError` that says why not."""
-    from auditor.common.inputs import read_input_text
 
     return read_input_text(path, kind)
 
 
 def load_yaml(path: str | Path, text: str | None = None) -> tuple[Any, Locator]:
     """Parse a YAML file; return plain Python data and a function from field path to line."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
-
-    from auditor.common.yamlbounds import check_yaml_bounds
 
     name = str(path)
     if text is None:
         text = read_text(path)
     check_yaml_bounds(text, name)
-    parser = YAML(typ="rt")
-    parser.allow_duplicate_keys = False
     try:
-        doc = parser.load(text)
-    except MarkedYAMLError as exc:
+        data = yaml12.load(text)
+    except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         problem = (exc.problem or exc.context or "invalid YAML").strip()
         raise InputError(f"invalid YAML: {problem}", path=name, line=line) from None
-    except (YAMLError, ValueError, TypeError, RecursionError) as exc:
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError, RecursionError) as exc:
         raise InputError(f"invalid YAML: {exc}".splitlines()[0], path=name) from None
-    return _plain(doc), _yaml_locator(doc)
-
-
-def _lazy_locator(path: str, text: str) -> Locator:
-    """A locator that parses the file with line numbers only when first asked."""
-    found: list[Locator] = []
-
-    def locate(where: Sequence[Any]) -> int | None:
-        if not found:
-            found.append(load_yaml(path, text)[1])
-        return found[0](where)
-
-    return locate
+    return data, yaml12.locator(text)
 
 
 def load_yaml_validated(path: str | Path, schema_name: str,
                         parse: Callable[[str | Path], tuple[Any, Locator]] = load_yaml,
                         prepare: Callable[[Any], Any] | None = None,
                         ) -> tuple[Any, Locator]:
-    """Read a YAML file with libyaml and validate it against a shipped schema. When libyaml
-    cannot read it, ``parse`` (ruamel, with line numbers) reads it or says where it breaks;
-    lines of schema errors come from ruamel too, parsed only then. ``prepare`` turns what
-    was read into what the schema checks (whichever parser read it)."""
-    from auditor.common.fastyaml import FastYAMLError, load_fast
-    from auditor.common.yamlbounds import check_yaml_bounds
-
-    text = read_text(path)
-    check_yaml_bounds(text, str(path))
-    try:
-        data = load_fast(text)
-        locate = _lazy_locator(str(path), text)
-    except FastYAMLError:
-        data, locate = parse(path)
+    """Read a YAML file (``parse``: :func:`load_yaml`, or a reader that says more about a
+    broken file) and validate it against a shipped schema, each error with its line.
+    ``prepare`` turns what was read into what the schema checks."""
+    data, locate = parse(path)
     if data is None:
         raise InputError("the file is empty (no YAML document, or only comments)",
                          path=str(path), expected=f"a {schema_name} file; see the README "
@@ -273,50 +207,110 @@ def _schema_with_names(name: str, key: tuple[tuple[str, tuple[str, ...]], ...]
 
 
 @cache
-def _compiled(name: str, key: tuple[tuple[str, tuple[str, ...]], ...]
-              ) -> jsonschema.Draft202012Validator:
-    import jsonschema
+def _compiled(name: str, key: tuple[tuple[str, tuple[str, ...]], ...]) -> Any:
 
-    return jsonschema.Draft202012Validator(_schema_with_names(name, key))
+    # formats are not checked: the schemas say what they mean by patterns
+    return jsonschema_rs.Draft202012Validator(_schema_with_names(name, key),
+                                              validate_formats=False)
 
 
-def _validator(name: str) -> jsonschema.Draft202012Validator:
-    """The validator of a shipped schema (with the map's names), built once per map."""
+def _validator(name: str) -> Any:
+    """The validator (jsonschema-rs) of a shipped schema with the map's names, built once
+    per map."""
     return _compiled(name, _names_key(name))
 
 
-def _describe_all(error: jsonschema.ValidationError
+class _NotJSON(dict):  # type: ignore[type-arg]
+    """What stands, in the copy the validator sees, for a value JSON has no type for (a
+    YAML date): an object of one odd key, which fails every type but ``object``."""
+
+
+def _as_json(item: Any) -> Any:
+    """``item`` as the validator takes it: keys as text, dates as :class:`_NotJSON`."""
+    if isinstance(item, dict):
+        return {k if isinstance(k, str) else str(k): _as_json(v) for k, v in item.items()}
+    if isinstance(item, (list, tuple)):
+        return [_as_json(v) for v in item]
+    if item is None or isinstance(item, (str, bool, int, float)):
+        return item
+    return _NotJSON({"\u0000" + type(item).__name__: str(item)})
+
+
+def _original(instance: Any, path: Sequence[Any]) -> Any:
+    """The value at ``path`` in the data as read (the validator saw keys as text)."""
+    node = instance
+    for part in path:
+        if isinstance(node, dict):
+            if part in node:
+                node = node[part]
+                continue
+            node = next((v for k, v in node.items() if str(k) == str(part)), None)
+        elif isinstance(node, (list, tuple)) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            return None
+    return node
+
+
+def _subschema(schema: Any, path: Sequence[Any]) -> Any:
+    """The part of ``schema`` at a schema path, following local ``$ref`` s on the way."""
+    node = schema
+    for part in path:
+        for _ in range(16):  # a chain of references, never a loop
+            if not (isinstance(node, dict) and isinstance(node.get("$ref"), str)
+                    and part not in node):
+                break
+            node = _subschema(schema, [p.replace("~1", "/").replace("~0", "~")
+                                       for p in node["$ref"].lstrip("#/").split("/") if p])
+        if part == "$ref" and isinstance(node, dict) and isinstance(node.get(part), str):
+            node = _subschema(schema, [p.replace("~1", "/").replace("~0", "~")
+                                       for p in node[part].lstrip("#/").split("/") if p])
+            continue
+        found = isinstance(node, dict) and part in node
+        found = found or (isinstance(node, list) and isinstance(part, int) and part < len(node))
+        if not found:
+            return {}
+        node = node[part]
+    return node
+
+
+def _describe_all(error: Any, instance: Any, schema: dict[str, Any]
                   ) -> Iterator[tuple[list[Any], str, str | None]]:
     """(field path, problem, expected) for each field an error is about: a missing field
     and an unknown field each, when one error names several."""
-    path = list(error.absolute_path)
-    kind, value, schema = error.validator, error.instance, error.schema
-    if kind == "required":
-        missing = [p for p in error.validator_value if isinstance(value, dict) and p not in value]
-        for field in missing or ["?"]:
-            yield [*path, field], "is required but missing", schema.get("description")
+    path = list(error.instance_path)
+    keyword = error.schema_path[-1] if error.schema_path else ""
+    parent = _subschema(schema, list(error.schema_path)[:-1])
+    parent = parent if isinstance(parent, dict) else {}
+    value = _original(instance, path)
+    inner = getattr(error.kind, "error", None)  # propertyNames: the error about the key
+    if "propertyNames" in error.schema_path and inner is not None:
+        value = inner.instance
+    if keyword == "required":
+        missing = getattr(error.kind, "property", None)
+        yield [*path, missing if missing is not None else "?"], "is required but missing", \
+            parent.get("description")
         return
-    if kind == "additionalProperties":
-        allowed = sorted((schema.get("properties") or {}).keys())
-        extra = sorted((k for k in value if k not in allowed), key=str) if isinstance(
+    if keyword == "additionalProperties":
+        allowed = sorted((parent.get("properties") or {}).keys())
+        extra = sorted((k for k in value if str(k) not in allowed), key=str) if isinstance(
             value, dict) else []
         for extra_name in extra or ["?"]:
             yield ([*path, extra_name], "unknown field",
                    "one of: " + ", ".join(allowed) if allowed else "no fields")
         return
-    yield _describe(error)
+    yield _describe(keyword, parent.get(keyword), path, value, parent, error.message)
 
 
-def _describe(error: jsonschema.ValidationError) -> tuple[list[Any], str, str | None]:
-    path = list(error.absolute_path)
-    kind, value, schema = error.validator, error.instance, error.schema
+def _describe(kind: Any, limit: Any, path: list[Any], value: Any, schema: dict[str, Any],
+              message: str) -> tuple[list[Any], str, str | None]:
     if kind == "enum":
         return path, f"{value!r} is not allowed", "one of: " + ", ".join(
-            str(v) for v in error.validator_value)
+            str(v) for v in limit or ())
     if kind == "const":
-        return path, f"{value!r} is not allowed", repr(error.validator_value)
+        return path, f"{value!r} is not allowed", repr(limit)
     if kind == "type":
-        expected = error.validator_value
+        expected = limit
         if isinstance(expected, list):
             expected = " or ".join(expected)
         if expected == "string" and isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -324,43 +318,16 @@ def _describe(error: jsonschema.ValidationError) -> tuple[list[Any], str, str | 
         return path, f"{value!r} has the wrong type", f"{expected}"
     if kind == "pattern":
         return path, f"{value!r} has the wrong form", schema.get(
-            "description") or f"text matching {error.validator_value}"
+            "description") or f"text matching {limit}"
     if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        return path, f"{value!r} is out of range", f"{kind} {error.validator_value}"
+        return path, f"{value!r} is out of range", f"{kind} {limit}"
     if kind in ("minItems", "maxItems", "minLength", "maxLength", "minProperties"):
-        return path, f"too short or too long ({kind} {error.validator_value})", schema.get(
-            "description")
+        return path, f"too short or too long ({kind} {limit})", schema.get("description")
     if kind == "propertyNames":
         return path, "has a key that is not allowed", schema.get("description")
     if kind in ("oneOf", "anyOf"):
         return path, "does not match any allowed form", schema.get("description")
-    return path, error.message, schema.get("description")
-
-
-def _fast_validator(name: str) -> Any:
-    """The happy path: jsonschema-rs, compiled in Rust, answers only *valid or not*, about
-    ten times faster than jsonschema and without its import (attrs, referencing, format
-    checkers). Formats are not checked, as jsonschema does not check them by default."""
-    return _fast_compiled(name, _names_key(name))
-
-
-@cache
-def _fast_compiled(name: str, key: tuple[tuple[str, tuple[str, ...]], ...]) -> Any:
-    import jsonschema_rs
-
-    return jsonschema_rs.Draft202012Validator(_schema_with_names(name, key),
-                                              validate_formats=False)
-
-
-def is_valid(instance: Any, schema_name: str) -> bool:
-    """Whether ``instance`` passes a shipped schema by jsonschema-rs. Where it cannot tell
-    (data it cannot convert) or says no, the caller asks jsonschema, whose answer is the
-    one that counts and which describes the errors: a regular expression that reads
-    differently in Rust can make this stricter, never more lenient."""
-    try:
-        return bool(_fast_validator(schema_name).is_valid(instance))
-    except Exception:  # any doubt goes to jsonschema
-        return False
+    return path, message, schema.get("description")
 
 
 #: At most this many problems of one file are listed, one line each (then how many more).
@@ -374,16 +341,22 @@ def validate(instance: Any, schema_name: str, *, path: str, locate: Locator | No
     that JSON cannot carry (NaN, infinities, lone surrogates) is refused first, wherever
     it was read from."""
     check_values(instance, path=path, locate=locate)
-    if is_valid(instance, schema_name):
-        return
-    errors = list(_validator(schema_name).iter_errors(instance))
-    if not errors:
-        return
+    validator = _validator(schema_name)
+    try:
+        if validator.is_valid(instance):
+            return
+    except ValueError:  # a key that is not text, a date: the copy below says what is wrong
+        pass
+    shaped = _as_json(instance)
+    schema = _schema_with_names(schema_name, _names_key(schema_name))
     described = []
-    for error in errors:
-        for field_path, message, expected in _describe_all(error):
+    for error in validator.iter_errors(shaped):
+        for field_path, message, expected in _describe_all(error, instance, schema):
             line = locate(field_path) if locate else None
             described.append((line or 0, field_name(field_path), message, expected))
+    if not described:  # never taken as valid for want of a description
+        raise InputError("does not match its schema", path=path,
+                         expected=f"a {schema_name} file as the README shows")
     described.sort(key=lambda item: (item[0], item[1], item[2]))
     unique = list(dict.fromkeys(described))  # one problem found twice is listed once
     problems = [InputError(message, path=path, line=line or None, field=field,

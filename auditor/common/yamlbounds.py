@@ -1,4 +1,4 @@
-"""Bounds on a YAML document before either parser builds it: aliases (how many, and how
+"""Bounds on a YAML document before the parser builds it: aliases (how many, and how
 large the document would be with every alias expanded: a "billion laughs" file is a few
 lines that expand without end), nesting depth (a rule nested 400 deep would exhaust
 Python's recursion in the validator and the condition compiler)."""

@@ -10,6 +10,7 @@ bounded glob (:func:`glob_match`), never a regular expression.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -335,7 +336,6 @@ class Compiler:
                              f"{prose}}}), not a fact: a condition sees facts only",
                              f"one of the facts {self.field_hint}")
         if path not in self._known:
-            import difflib
 
             close = difflib.get_close_matches(path, self.fields, n=1, cutoff=0.6)
             hint = f"{close[0]}; " if close else ""

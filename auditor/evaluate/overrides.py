@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from auditor.common.errors import InputError
-from auditor.common.inputs import read_input
-from auditor.common.validation import load_yaml_validated
+from auditor.common.inputs import input_text, read_input
+from auditor.common.validation import load_yaml, load_yaml_validated
 from auditor.model.audit import Override, SitePolicy
 
 if TYPE_CHECKING:  # ruleset imports this module when it loads a site folder
@@ -49,7 +49,9 @@ def load_policy(path: Path, rules: Mapping[str, Rule], taken: Mapping[str, str])
     ``taken``: rule IDs another policy file already overrides, to that file). Errors name
     the file, the line and the field."""
     name = str(path)
-    data, locate = load_yaml_validated(path, "overrides")
+    content = read_input(path, "yaml")  # read once: what is checked is what is hashed
+    text = input_text(content, path)
+    data, locate = load_yaml_validated(path, "overrides", parse=lambda p: load_yaml(p, text))
     seen: dict[str, int] = {}
     overrides = []
     for index, raw in enumerate(data["overrides"]):
@@ -87,7 +89,7 @@ def load_policy(path: Path, rules: Mapping[str, Rule], taken: Mapping[str, str])
         overrides.append(Override(raw["rule"], " ".join(raw["reason"].split()),
                                   rule.severity,
                                   raw.get("severity"), disabled, line))
-    digest = hashlib.sha256(read_input(path, "yaml")).hexdigest()
+    digest = hashlib.sha256(content).hexdigest()
     return SitePolicy(name, digest, tuple(overrides))
 
 

@@ -10,11 +10,14 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from auditor.common import yaml12
 from auditor.common.errors import InputError
 from auditor.common.resources import rules_dir
 from auditor.common.validation import Locator, field_name, load_yaml, load_yaml_validated, validate
@@ -383,8 +386,7 @@ def _unclosed_bracket_line(text: str, line: int) -> int:
 
 def _read(path: str | Path) -> tuple[Any, Locator]:
     """:func:`load_yaml`, with the field named when the YAML itself is broken."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
 
     try:
         return load_yaml(path)
@@ -394,12 +396,12 @@ def _read(path: str | Path) -> tuple[Any, Locator]:
         text = Path(path).read_text(encoding="utf-8", errors="replace")
         line = exc.line
         try:
-            YAML(typ="rt").load(text)
-        except MarkedYAMLError as marked:
+            yaml12.load(text)
+        except yaml.MarkedYAMLError as marked:
             context = marked.context or ""
             if marked.context_mark is not None and ("scalar" in context or "flow" in context):
                 line = marked.context_mark.line + 1
-        except YAMLError:
+        except (yaml.YAMLError, ValueError, TypeError, OverflowError, RecursionError):
             pass
         line = _unclosed_bracket_line(text, line) if line else line
         field = _key_path_at(text, line) if line else None
@@ -534,7 +536,6 @@ def _digest(rules: Sequence[Rule], playbooks: Mapping[str, Playbook],
 def _offered_remedies(rules: dict[str, Rule], playbooks: Mapping[str, Playbook]) -> None:
     """Add each playbook's ``remedies`` to the rules they name, as if the rule listed them:
     a site's playbook takes part in choosing a built-in rule's remedy."""
-    from dataclasses import replace
 
     for playbook in playbooks.values():
         offers = playbook.data.get("remedies", [])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from auditor.model.solution import builtin
+from auditor.model.versions import Version
 
 #: What a lab node's ``tomcat`` / ``tomcat-ECDSA`` certificate is made as.
 SELF_SIGNED = "self_signed"
@@ -139,7 +140,6 @@ def before_upgrade(after: Scenario) -> Scenario | None:
     """The scenario a rehearsal serves before the change that ends in ``after``: a cluster
     of an earlier version with the same nodes and the same ``tomcat`` certificates (the
     upgrade makes ``tomcat-ECDSA``); None when there is none."""
-    from auditor.model.versions import Version
 
     shape = [(n.name, n.role, n.tomcat) for n in after.nodes]
     return next((s for s in SCENARIOS.values() if Version(s.version) < Version(after.version)

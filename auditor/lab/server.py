@@ -32,8 +32,10 @@ from auditor.lab.scenarios import (
     get_scenario,
 )
 from auditor.model.cluster import Inventory, Node, default_ports, role_family
+from auditor.model.facts import CommandOutput
 from auditor.model.presentation import ecdsa_ports
 from auditor.model.presentation import presents_ecdsa as _presents_ecdsa
+from auditor.model.solution import current
 from auditor.model.versions import Version
 
 
@@ -318,7 +320,6 @@ class Lab:
         each edge the scenario names in ``trust_missing``, the roots that anchor the
         trusted side's chain in the truster's store. The same dictionary configures the
         tests' fake VOS CLI."""
-        from auditor.model.solution import current
 
         def pem(cert: Any) -> str:
             return cert.public_bytes(serialization.Encoding.PEM).decode()
@@ -357,7 +358,6 @@ class Lab:
         commands the collector sends and what a VOS CLI prints for
         :meth:`vos_cli_holdings`, PEM blocks inside free text."""
         from auditor.collect.vos_cli import COMMANDS, TRUST_UNIT, CliReading
-        from auditor.model.facts import CommandOutput
 
         def shown(unit: str, text: str | None) -> str:
             if text is None:

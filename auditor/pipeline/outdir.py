@@ -38,6 +38,7 @@ import os
 import secrets
 import shutil
 import stat
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -498,7 +499,6 @@ class OutputSet:
         try:
             return self.keep_place("error.log")
         except (OSError, InputError):
-            import tempfile
 
             try:
                 return Path(tempfile.mkdtemp(prefix="uccx-audit-error-"))

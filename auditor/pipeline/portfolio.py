@@ -29,7 +29,7 @@ from auditor.common.filenames import name_key, nfc, unique_file_names
 from auditor.evaluate.waivers import WaiverSet
 from auditor.model.audit import Invocation
 from auditor.model.cluster import Inventory
-from auditor.model.facts import Facts
+from auditor.model.facts import Facts, load_facts
 from auditor.model.portfolio import PORTFOLIO_FILES, Portfolio, _nodes, build_portfolio
 from auditor.pipeline.outdir import OutputSet
 from auditor.pipeline.run import (
@@ -225,7 +225,6 @@ def portfolio_from_facts(paths: Sequence[Path], request: AuditRequest
     from auditor.collect.recorded import check_recorded_certificates
     from auditor.evaluate.projection import settings_for
     from auditor.evaluate.ruleset import load_ruleset
-    from auditor.model.facts import load_facts
 
     ruleset = load_ruleset(list(request.rule_dirs))
     files = facts_files(paths)

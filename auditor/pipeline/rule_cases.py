@@ -17,15 +17,17 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from auditor.common.errors import InputError
 from auditor.common.validation import Locator, load_yaml_validated
 from auditor.evaluate.ruleset import RuleSet
+from auditor.model.cluster import Inventory, Node
 from auditor.model.facts import Facts
 from auditor.model.findings import Evaluation
+from auditor.model.solution import current
 
 DEFAULT_NODE: Mapping[str, Any] = {"tomcat": "rsa_ca_signed", "tomcat_ecdsa": "ec_ca_signed",
                                    "cop_installed": False, "defect": None,
@@ -85,7 +87,6 @@ def _short(host: str) -> str:
 def build_facts(data: Mapping[str, Any], *, path: str, locate: Locator) -> Facts:
     """The facts of a case's cluster: the default cluster with the case's changes, its
     certificates made with the lab's CAs, recorded as an offline audit records them."""
-    from dataclasses import replace
 
     from auditor.collect.offline import Keystore, keystore_facts
     from auditor.collect.public import judge_publicly
@@ -93,8 +94,6 @@ def build_facts(data: Mapping[str, Any], *, path: str, locate: Locator) -> Facts
     from auditor.lab import pki
     from auditor.lab.scenarios import NodeSpec, Scenario, lab_cluster
     from auditor.lab.server import scenario_certificates
-    from auditor.model.cluster import Inventory, Node
-    from auditor.model.solution import current
 
     # the cluster every case starts from: the lab's, one node of each role of the map
     nodes: dict[str, dict[str, Any]] = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import tempfile
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -23,7 +24,6 @@ from auditor.model.facts import Facts, save_facts
 from auditor.pipeline.manifest import MANIFEST_FILE, Provenance, bundle_name
 from auditor.pipeline.outdir import OutputSet
 from auditor.render import ReportMeta, write_report
-from auditor.render.formats import prepare_in_background
 
 if TYPE_CHECKING:
     from auditor.collect.sources import Source
@@ -140,7 +140,6 @@ def _run_into(request: AuditRequest, progress: Callable[..., None] | None, rules
               waivers: Sequence[WaiverSet], output: OutputSet) -> AuditResult:
     output.claim(set_names(request))  # a file of the user's by one of those names: stop now
     staged = replace(request, out_dir=output.stage)
-    prepare_in_background()  # the HTML template compiles while the probe waits on servers
     try:
         facts = collect(staged, progress)
     except (AuditorError, KeyboardInterrupt):
@@ -189,7 +188,6 @@ def keep_facts(output: OutputSet, facts: dict[str, Facts], *names: str) -> list[
 def _facts_elsewhere(facts: dict[str, Facts]) -> Path | None:
     """The disk beside the folder is full: save the probed facts in the system's temporary
     folder rather than lose them (None if that fails too)."""
-    import tempfile
 
     try:
         folder = Path(tempfile.mkdtemp(prefix="uccx-audit-facts-"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
 import textwrap
 
 from auditor.common.textsafe import visible
@@ -74,8 +76,6 @@ def _state(now: str, later: str | None, origin: str | None = None) -> str:
 def terminal_width(stream: object = None) -> int | None:
     """The width of the terminal ``stream`` (standard output by default) shows; None when
     it goes to a file or a pipe (then nothing is wrapped: scripts get one line a node)."""
-    import shutil
-    import sys
 
     isatty = getattr(stream if stream is not None else sys.stdout, "isatty", None)
     if isatty is None or not isatty():

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
-import threading
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,7 +13,7 @@ from auditor.common.fileio import write_atomic, write_atomic_chunks
 from auditor.common.resources import templates_dir
 from auditor.common.textsafe import visible
 from auditor.evaluate.plan import planned
-from auditor.model.audit import Audit, audit_to_json
+from auditor.model.audit import Audit, audit_to_json, save_audit
 from auditor.model.facts import state_words
 from auditor.render.context import ReportMeta, build_context
 from auditor.render.markdown import render_markdown
@@ -61,20 +59,6 @@ def environment() -> Environment:
     return env
 
 
-def prepare_in_background() -> threading.Thread:
-    """Compile the HTML report's template in a thread while the caller waits on something
-    else (the probe waits on servers): ~45 ms of CPU, a tenth of a cluster audit, off its
-    critical path. Nothing is kept but Jinja2's own in-memory cache; a template that does
-    not compile says so when it is rendered, where it always did."""
-    def compile_template() -> None:
-        with contextlib.suppress(Exception):
-            environment().get_template("report.html.j2")
-
-    thread = threading.Thread(target=compile_template, name="prepare-html", daemon=True)
-    thread.start()
-    return thread
-
-
 def render_html(audit: Audit, meta: ReportMeta) -> str:
     return environment().get_template("report.html.j2").render(build_context(audit, meta))
 
@@ -98,7 +82,6 @@ def write_report(audit: Audit, fmt: str, path: str | Path,
                  meta: ReportMeta | None = None) -> Path:
     """Render and write atomically (a reader never sees half a report)."""
     if fmt == "json":
-        from auditor.model.audit import save_audit
         return save_audit(audit, path)
     if fmt == "html":
         # streamed into the file: on a thousand endpoints the page (~14 MB) as one string,
