@@ -681,9 +681,6 @@ def only_tomcat(plan: Plan) -> int:
     return 0
 
 
-START_LOAD = list(os.getloadavg())
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
