@@ -1,8 +1,10 @@
 """Benchmark: audit speed and scale against sslyze and the handshake floor (issue 7).
 
-    python3 bench/run.py            # the full run (about 2 minutes on 2 cores)
+    python3 bench/run.py            # the full run (see docs/BENCHMARK.md for its length)
     python3 bench/run.py --quick    # fewer runs, writes bench/results/quick.json
-    python3 bench/run.py --only portfolio_300   # one step; updates only its entry
+    python3 bench/run.py --only portfolio_1000  # one step; updates only its entry
+    python3 bench/run.py --only sizes           # the 1,000-endpoint audit and its sizes
+    python3 bench/run.py --rtt 50,100           # the WAN rows (0 ms too), behind a proxy
     python3 bench/run.py --only tomcat          # the same for the real-server step
 
 Everything runs on loopback: against lab fleets (``bench.fleet``) served by their own
