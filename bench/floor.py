@@ -1,10 +1,11 @@
 """The handshake floor: the smallest client process that makes the audit's handshakes.
 
 Interpreter start, one import (pyOpenSSL), then every (endpoint, profile) handshake at once
-through a thread pool, with the very contexts the prober uses (the offers come in the input
-file, written by bench/run.py from ``auditor.collect.profiles.offered``). Nothing else: no facts, no
-analysis, no reports. It prints the SHA-256 of each leaf received, so that the benchmark
-can check it did the same work.
+through a thread pool (or, polite, at most ``per_host`` at once to each host), with the very
+contexts the prober uses (the offers come in the input file, written by bench/run.py from
+``auditor.collect.profiles.offered``). Nothing else: no facts, no analysis, no reports. It
+prints the SHA-256 of each leaf received, so that the benchmark can check it did the same
+work.
 
     python3 bench/floor.py INPUT.json
 """
@@ -13,7 +14,9 @@ import json
 import socket
 import struct
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 
 from OpenSSL import SSL
 from OpenSSL._util import lib
@@ -41,7 +44,12 @@ def context(offer):
 
 
 def handshake(job):
-    host, address, port, ctx = job
+    host, address, port, ctx, limit = job
+    with limit:
+        return _handshake(host, address, port, ctx)
+
+
+def _handshake(host, address, port, ctx):
     try:
         sock = socket.create_connection((address, port), timeout=5)
     except OSError:
@@ -67,7 +75,11 @@ def main():
     with open(sys.argv[1], encoding="utf-8") as handle:
         spec = json.load(handle)
     contexts = [context(offer) for offer in spec["offers"]]
-    jobs = [(host, address, port, ctx) for host, address, port in spec["targets"]
+    # polite: at most per_host handshakes at once to one host (none: as many as the pool)
+    per_host = spec.get("per_host")
+    limits = {host: threading.BoundedSemaphore(per_host) if per_host else nullcontext()
+              for host, _, _ in spec["targets"]}
+    jobs = [(host, address, port, ctx, limits[host]) for host, address, port in spec["targets"]
             for ctx in contexts]
     with ThreadPoolExecutor(spec.get("concurrency", 64)) as pool:
         leaves = list(pool.map(handshake, jobs))

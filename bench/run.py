@@ -1,8 +1,10 @@
 """Benchmark: audit speed and scale against sslyze and the handshake floor (issue 7).
 
-    python3 bench/run.py            # the full run (about 2 minutes on 2 cores)
+    python3 bench/run.py            # the full run (see docs/BENCHMARK.md for its length)
     python3 bench/run.py --quick    # fewer runs, writes bench/results/quick.json
-    python3 bench/run.py --only portfolio_300   # one step; updates only its entry
+    python3 bench/run.py --only portfolio_1000  # one step; updates only its entry
+    python3 bench/run.py --only sizes           # the 1,000-endpoint audit and its sizes
+    python3 bench/run.py --rtt 50,100           # the WAN rows (0 ms too), behind a proxy
     python3 bench/run.py --only tomcat          # the same for the real-server step
 
 Everything runs on loopback: against lab fleets (``bench.fleet``) served by their own
@@ -30,7 +32,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))
@@ -38,17 +40,27 @@ sys.path.insert(0, str(BENCH.parent))
 from bench.fleet import Fleet  # noqa: E402
 from bench.portfolio_fleet import PortfolioFleet  # noqa: E402
 from bench.summary import (  # noqa: E402
+    PORTFOLIO_HEADING,
     TOMCAT_HEADING,
+    WAN_HEADING,
     Sample,
     audit_leaves,
     markdown_table,
+    portfolio_markdown,
+    portfolio_targets,
+    scale_row,
     sha256_pem,
+    sizes_1000,
     summarise,
+    targets,
     tomcat_markdown,
     tomcat_section,
     update_entry,
+    wan_markdown,
+    wan_section,
     write_results,
 )
+from bench.wanproxy import DelayProxy  # noqa: E402
 
 if TYPE_CHECKING:
     from auditor.lab.scenarios import Scenario
@@ -158,7 +170,10 @@ def sslyze_command(fleet: Served, json_out: Path) -> list[str]:
             str(json_out), *targets]
 
 
-def floor_command(fleet: Served, workdir: Path, name: str = "floor-input.json") -> list[str]:
+def floor_command(fleet: Served, workdir: Path, name: str = "floor-input.json", *,
+                  per_host: int | None = None) -> list[str]:
+    """The floor's command; ``per_host``: the polite floor, at most that many handshakes
+    at once to one host."""
     from dataclasses import asdict
 
     from auditor.collect.profiles import offered
@@ -168,6 +183,7 @@ def floor_command(fleet: Served, workdir: Path, name: str = "floor-input.json") 
     spec.write_text(json.dumps({
         "offers": [asdict(offered(p)) for p in PROFILES],
         "targets": [[e.host, e.address, e.port] for e in fleet.endpoints],
+        **({"per_host": per_host} if per_host else {}),
     }), encoding="utf-8")
     return [sys.executable, str(BENCH / "floor.py"), str(spec)]
 
@@ -296,8 +312,15 @@ def scale_step(endpoints: int, runs: int, with_sslyze: bool, work: Path) -> dict
         ours = audit_leaves(work / f"scale-{endpoints}-0" / "facts.json")
         theirs = (sslyze_leaves(work / f"scale-{endpoints}-sslyze-0.json")
                   if with_sslyze else None)
-    return summarise(samples, endpoints=endpoints, expected=expected, ours=ours,
+    step = summarise(samples, endpoints=endpoints, expected=expected, ours=ours,
                      theirs=theirs)
+    return {**step, **sizes(work / f"scale-{endpoints}-0")}
+
+
+def sizes(folder: Path) -> dict[str, int]:
+    """What one audit left behind: its audit.json's and facts.json's sizes in bytes."""
+    return {"audit_json_bytes": (folder / "audit.json").stat().st_size,
+            "facts_json_bytes": (folder / "facts.json").stat().st_size}
 
 
 def silent_step(runs: int, work: Path) -> dict:
@@ -314,16 +337,18 @@ def silent_step(runs: int, work: Path) -> dict:
     return step
 
 
-PORTFOLIO_CLUSTERS = 300
-PORTFOLIO_TARGETS = {"wall_s": 30.0, "peak_rss_mb": 300.0}
+PORTFOLIO_CLUSTERS = 1000
+PORTFOLIO_KEY = "portfolio_1000"
 
 
 def portfolio_step(clusters: int, work: Path) -> dict:
-    """``audit --inventory FOLDER`` over ``clusters`` three-node lab clusters (8 endpoints
-    each), in one run with an empty HOME. Every cluster is FAQ row 3, so every verdict must
-    be go and every endpoint must have presented the leaves it serves."""
+    """``audit --inventory FOLDER`` over ``clusters`` three-node lab clusters (the map's
+    default ports each), in one run with an empty HOME. Every cluster is FAQ row 3, so every
+    verdict must be go and every endpoint must have presented the leaves it serves."""
     say(f"portfolio: {clusters} clusters in one run")
+    load_at_start = list(os.getloadavg())
     with PortfolioFleet(clusters, work / "portfolio-fleet") as fleet:
+        say(f"portfolio: {len(fleet.endpoints)} endpoints listening")
         sample = measure([*uccx_audit(), "audit", "--inventory", str(fleet.inventories_dir),
                           "--phase", "post", "--agent-trust", str(fleet.agent_trust_path),
                           "--out", str(work / "portfolio"), "--summary-json"],
@@ -342,31 +367,171 @@ def portfolio_step(clusters: int, work: Path) -> dict:
         "verdicts": summary["verdicts"],
         "every_cluster_go": summary["verdicts"].get("go") == clusters,
         "found_all_expected_leaves": all(ours.get(k) == v for k, v in expected.items()),
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "load_average_at_start": load_at_start,
         "load_average_at_end": list(os.getloadavg()),
     }
-    step["targets"] = {
-        name: {"goal": f"< {limit:g} {'s' if name == 'wall_s' else 'MB'} on 2 cores",
-               "value": step[name], "met": step[name] < limit}
-        for name, limit in PORTFOLIO_TARGETS.items()}
+    step["targets"] = portfolio_targets(step)
     return step
 
 
 def only_portfolio(output: Path) -> int:
-    """Run the portfolio step alone and update only its entry of ``output``."""
+    """Run the portfolio step alone and update only its entry of ``output`` (and its
+    section of the Markdown beside it)."""
     work = Path(tempfile.mkdtemp(prefix="uccx-bench-"))
     try:
         step = portfolio_step(PORTFOLIO_CLUSTERS, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    step["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    step["load_average_at_start"] = START_LOAD
-    results = json.loads(output.read_text(encoding="utf-8")) if output.exists() else {}
-    results["portfolio_300"] = step
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(step, indent=2))
-    say(f"portfolio_300 written to {output}")
+    update_entry(output, PORTFOLIO_KEY, step,
+                 markdown=(PORTFOLIO_HEADING, portfolio_markdown(PORTFOLIO_KEY, step)))
+    print(portfolio_markdown(PORTFOLIO_KEY, step), end="")
+    say(f"{PORTFOLIO_KEY} written to {output}")
     return 0
+
+
+def measured_now(load_at_start: list[float]) -> dict[str, Any]:
+    return {"measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "load_average_at_start": load_at_start,
+            "load_average_at_end": list(os.getloadavg())}
+
+
+def only_sizes(plan: Plan) -> int:
+    """Run the 1,000-endpoint scale step alone: update its row, ``sizes_1000`` and the
+    targets of the results file, and write the Markdown again from it."""
+    output = plan.output
+    results = json.loads(output.read_text(encoding="utf-8"))
+    load_at_start = list(os.getloadavg())
+    work = Path(tempfile.mkdtemp(prefix="uccx-bench-"))
+    try:
+        step = scale_step(1000, plan.scale_runs[1000], False, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    details = results["details"]
+    details["scale"] = [step if s["endpoints"] == 1000 else s for s in details["scale"]]
+    results["scale"] = [scale_row(step) if row["endpoints"] == 1000
+                        and "silent_endpoints" not in row else row for row in results["scale"]]
+    results["targets"] = targets(details["cluster"], details["scale"], details["silent"])
+    results["sizes_1000"] = sizes_1000(step, measured=measured_now(load_at_start))
+    update_entry(output, "sizes_1000", results["sizes_1000"])
+    for key in ("scale", "targets", "details"):
+        update_entry(output, key, results[key])
+    output.with_suffix(".md").write_text(markdown_table(results), encoding="utf-8")
+    print(json.dumps(results["sizes_1000"], indent=2))
+    return 0
+
+
+# -- over a WAN: a delaying proxy in front of the lab (issue 25) -------------------------
+
+WAN_DELAYS_MS = (0.0, 50.0, 100.0)
+#: the polite floor: at most this many handshakes at once to one host
+FLOOR_PER_HOST = 4
+
+
+@dataclass(frozen=True)
+class ProxiedEndpoint:
+    host: str
+    address: str
+    port: int
+    leaves: frozenset[str]
+
+
+class Proxied:
+    """A lab fleet as seen through a :class:`DelayProxy`: the same nodes and names, every
+    endpoint at the proxy's 127.0.0.1 port in front of it."""
+
+    def __init__(self, fleet: Fleet, proxy: DelayProxy, folder: Path) -> None:
+        from dataclasses import replace
+
+        from auditor.collect.inventory import inventory_to_yaml
+        from auditor.common.fileio import write_atomic
+
+        front = {(e.address, e.port): port
+                 for e, port in zip(fleet.endpoints, proxy.ports, strict=True)}
+        self.endpoints = [ProxiedEndpoint(e.host, "127.0.0.1", front[(e.address, e.port)],
+                                          e.leaves) for e in fleet.endpoints]
+        inventory = fleet.inventory()
+        nodes = tuple(replace(node, address="127.0.0.1",
+                              ports={s: front[(node.address, p)]
+                                     for s, p in node.ports.items()})
+                      for node in inventory.nodes)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.inventory_path = folder / "inventory.yaml"
+        write_atomic(self.inventory_path,
+                     inventory_to_yaml(replace(inventory, nodes=nodes, path=None)))
+        self.agent_trust_path = fleet.agent_trust_path
+
+
+def wan_step(delays_ms: Sequence[float], runs: int, work: Path, quick: bool) -> dict:
+    """The lab's three-node cluster (every port) behind a delaying proxy, at each one-way
+    delay: audit, sslyze and the polite floor, interleaved."""
+    load_at_start = list(os.getloadavg())
+    started = time.perf_counter()
+    rows = []
+    with Fleet(12, work / "wan-fleet", all_ports=True) as fleet:
+        upstreams = [(e.address, e.port) for e in fleet.endpoints]
+        for delay in delays_ms:
+            say(f"wan: {delay:g} ms one-way through the proxy, {runs} runs each of audit, "
+                "sslyze and the polite floor")
+            label = f"wan-{delay:g}"
+            with DelayProxy(upstreams, delay_ms=delay) as proxy:
+                site = Proxied(fleet, proxy, work / label)
+                floor_cmd = floor_command(site, work, f"{label}-floor.json",
+                                          per_host=FLOOR_PER_HOST)
+                measure(audit_command(site, work / f"{label}-warm-up", all_ports=True),
+                        home=fresh_home(work))
+                samples = interleaved(runs, {
+                    "audit": lambda i, label=label, site=site: measure(
+                        audit_command(site, work / f"{label}-audit-{i}", all_ports=True),
+                        home=fresh_home(work)),
+                    "sslyze": lambda i, label=label, site=site: measure(
+                        sslyze_command(site, work / f"{label}-sslyze-{i}.json")),
+                    "floor": lambda i, label=label, floor_cmd=floor_cmd: measure(
+                        floor_cmd, stdout=work / f"{label}-floor-{i}.json"),
+                })
+                expected = {(e.address, e.port): e.leaves for e in site.endpoints}
+                ours = audit_leaves(work / f"{label}-audit-0" / "facts.json")
+                theirs = sslyze_leaves(work / f"{label}-sslyze-0.json")
+                floor = {leaf for leaf in json.loads(
+                    (work / f"{label}-floor-0.json").read_text()) if leaf}
+            step = summarise(samples, endpoints=len(expected), expected=expected, ours=ours,
+                             theirs=theirs, floor_leaves=floor)
+            rows.append({**step, "one_way_ms": delay})
+    return wan_section(rows, runs={
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "quick": quick,
+        "floor_per_host": FLOOR_PER_HOST, "duration_s": round(time.perf_counter() - started, 1),
+        "load_average_at_start": load_at_start, "load_average_at_end": list(os.getloadavg())})
+
+
+def wan_runs(plan: Plan) -> int:
+    return max(3, plan.cluster_runs // 2)
+
+
+def only_wan(plan: Plan, delays_ms: Sequence[float]) -> int:
+    """Run the WAN rows alone: update only ``wan`` and its section of the Markdown."""
+    ensure_sslyze()
+    work = Path(tempfile.mkdtemp(prefix="uccx-bench-"))
+    try:
+        section = wan_step(delays_ms, wan_runs(plan), work, plan is QUICK)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    update_entry(plan.output, "wan", section,
+                 markdown=(WAN_HEADING, wan_markdown(section)))
+    print(wan_markdown(section), end="")
+    say(f"wan written to {plan.output}")
+    return 0
+
+
+def delays(text: str) -> list[float]:
+    """``--rtt 0,50,100``: one-way delays in milliseconds, 0 first (the rows grow from it)."""
+    try:
+        values = sorted({float(part) for part in text.split(",") if part.strip()})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected milliseconds such as 0,50,100"
+                                         ) from None
+    if not values or values[0] < 0 or values[-1] > 5000:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected milliseconds from 0 to 5000")
+    return values if values[0] == 0 else [0.0, *values]
 
 
 # -- a real server: Apache Tomcat 10 (issue 15) ------------------------------------------
@@ -518,20 +683,24 @@ def only_tomcat(plan: Plan) -> int:
     return 0
 
 
-START_LOAD = list(os.getloadavg())
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
                         help="one run per scale step; writes bench/results/quick.json")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
-    parser.add_argument("--only", choices=["portfolio_300", "tomcat"],
+    parser.add_argument("--only", choices=[PORTFOLIO_KEY, "sizes", "tomcat", "wan"],
                         help="run this step alone and update only its entry of the results")
+    parser.add_argument("--rtt", type=delays, metavar="MS[,MS...]",
+                        help="the WAN rows alone: a delaying proxy in front of the lab, "
+                        "at these one-way delays in ms (0 is always measured too)")
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
-    if args.only == "portfolio_300":
+    if args.rtt is not None or args.only == "wan":
+        return only_wan(plan, args.rtt or WAN_DELAYS_MS)
+    if args.only == PORTFOLIO_KEY:
         return only_portfolio(plan.output)
+    if args.only == "sizes":
+        return only_sizes(plan)
     if args.only == "tomcat":
         return only_tomcat(plan)
     started = time.perf_counter()
@@ -544,13 +713,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         scale = [scale_step(n, runs, n == 100, work) for n, runs in plan.scale_runs.items()]
         silent = silent_step(plan.silent_runs, work)
         portfolio = portfolio_step(PORTFOLIO_CLUSTERS, work)
+        wan = wan_step(WAN_DELAYS_MS, wan_runs(plan), work, args.quick)
         tomcat = tomcat_step(plan, work, sslyze_version)
         description["load_average_at_end"] = list(os.getloadavg())
         results = write_results(plan.output, cluster=cluster, latency=latency, scale=scale,
                                 silent=silent,
                                 machine=description, quick=args.quick,
                                 duration_s=time.perf_counter() - started)
-        results["portfolio_300"] = portfolio
+        results["sizes_1000"] = sizes_1000(
+            next(s for s in scale if s["endpoints"] == 1000),
+            measured={"measured_at": results["generated_at"]})
+        results[PORTFOLIO_KEY] = portfolio
+        results["wan"] = wan
         results["tomcat"] = tomcat
         plan.output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     finally:

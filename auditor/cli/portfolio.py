@@ -67,7 +67,7 @@ def _finish(portfolio, results, out: Path, summary_json: bool,
     colour = not voice.quiet and colour_wanted(sys.stderr if summary_json else sys.stdout,
                                                no_color=voice.no_color)
     for result, entry, name in zip(results, portfolio.clusters, names, strict=True):
-        for notice in result.audit.waiver_notices:
+        for notice in result.waiver_notices:
             typer.echo(terminal(f"notice: {name}: {notice}"), err=True)
         if voice.quiet:
             continue

@@ -16,9 +16,10 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from OpenSSL import SSL
 
@@ -39,6 +40,9 @@ from auditor.collect.handshake import (
 )
 from auditor.collect.profiles import METHOD_SIGALGS, profile_context, sigalgs_supported
 from auditor.model.facts import ProbeError
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 #: Handshakes with one host at a time, unless told otherwise (sslyze holds five).
 DEFAULT_PER_HOST = 4
@@ -80,6 +84,10 @@ class Prober:
         self._contexts: dict[str, tuple[SSL.Context, str]] = {}
         self._contexts_lock = threading.Lock()
         self._cancel = threading.Event()
+        #: every certificate received, once: equal certificates (the same DER) are one
+        #: object, however many handshakes, ports and clusters present them
+        self._certificates: dict[x509.Certificate, x509.Certificate] = {}
+        self._certificates_lock = threading.Lock()
 
     @property
     def per_host(self) -> int:
@@ -117,7 +125,7 @@ class Prober:
             peer = sock.getpeername()[0]
             deadline = time.monotonic() + self.options.handshake_timeout
             conn, received = _handshake(sock, ctx, target.host, deadline, self._cancel)
-            chain = tuple(conn.get_peer_cert_chain(as_cryptography=True) or ())
+            chain = self._shared(conn.get_peer_cert_chain(as_cryptography=True) or ())
             version = conn.get_protocol_version_name()
             cipher = conn.get_cipher_name()
             try:
@@ -149,6 +157,13 @@ class Prober:
         finally:
             if sock is not None:
                 sock.close()
+
+    def _shared(self, chain: Sequence[x509.Certificate]) -> tuple[x509.Certificate, ...]:
+        """``chain`` with each certificate this prober has received before (equal DER)
+        replaced by the one object kept for it: a portfolio's thousands of handshakes hold
+        each distinct certificate once, not a parsed copy per handshake."""
+        with self._certificates_lock:
+            return tuple(self._certificates.setdefault(cert, cert) for cert in chain)
 
     def probe_target(self, target: Target) -> tuple[Handshake, ...]:
         """All profiles against one endpoint, in order. If the first handshake shows that

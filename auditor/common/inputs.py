@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import BinaryIO
 
 from auditor.common.errors import InputError
 
@@ -70,13 +71,32 @@ def read_input(path: str | os.PathLike[str], kind: str, *,
             raise InputError(f"is {size / _MB:.1f} MB; the limit for a {kind.upper()} file "
                              f"is {limit // _MB} MB", path=name)
         try:
-            data = handle.read(limit + 1)
+            data = _read_at_most(handle, limit + 1)
         except OSError as exc:
             raise InputError(f"cannot read: {exc.strerror}", path=name) from None
     if len(data) > limit:  # it grew while being read
         raise InputError(f"is larger than the limit for a {kind.upper()} file "
                          f"({limit // _MB} MB)", path=name)
     return data
+
+
+#: a read of a file is made in pieces of this size: ``read(n)`` sets n bytes aside at
+#: once, which for the limit (not the file's size) was most of a large audit's memory
+_READ_PIECE = 1 << 20
+
+
+def _read_at_most(handle: BinaryIO, most: int) -> bytes:
+    """Up to ``most`` bytes of ``handle``, in pieces, so that memory follows the file's
+    real size rather than ``most``."""
+    pieces: list[bytes] = []
+    left = most
+    while left > 0:
+        piece = handle.read(min(_READ_PIECE, left))
+        if not piece:
+            break
+        pieces.append(piece)
+        left -= len(piece)
+    return b"".join(pieces)
 
 
 def read_input_text(path: str | Path, kind: str) -> str:

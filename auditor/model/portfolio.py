@@ -140,12 +140,31 @@ def expiring_certificates(audit: Audit, folder: str) -> list[ExpiringCertificate
     return found
 
 
+@dataclass(frozen=True)
+class ClusterRollUp:
+    """All the roll-up needs of one cluster's audit: its line and its expiring
+    certificates. A portfolio keeps this, not the audit, once the cluster is written."""
+
+    entry: ClusterEntry
+    expiring: tuple[ExpiringCertificate, ...]
+
+
+def cluster_roll_up(audit: Audit, folder: str) -> ClusterRollUp:
+    """What the portfolio keeps of ``audit`` (written into ``folder``)."""
+    return ClusterRollUp(cluster_entry(audit, folder),
+                         tuple(expiring_certificates(audit, folder)))
+
+
 def build_portfolio(audits: Sequence[tuple[str, Audit]],
                     generated_at: str | None = None) -> Portfolio:
     """The roll-up of ``(folder, audit)`` pairs, in the order given."""
-    clusters = tuple(cluster_entry(audit, folder) for folder, audit in audits)
-    expiring = sorted((c for folder, audit in audits
-                       for c in expiring_certificates(audit, folder)),
+    return roll_up([cluster_roll_up(audit, folder) for folder, audit in audits], generated_at)
+
+
+def roll_up(parts: Sequence[ClusterRollUp], generated_at: str | None = None) -> Portfolio:
+    """The portfolio of each cluster's :class:`ClusterRollUp`, in the order given."""
+    clusters = tuple(part.entry for part in parts)
+    expiring = sorted((c for part in parts for c in part.expiring),
                       key=lambda c: (c.not_after, c.cluster, c.fingerprint))
     counts: dict[str, int] = {v: sum(1 for c in clusters if c.verdict == v) for v in VERDICTS}
     stamp = generated_at or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -17,7 +17,7 @@ import contextlib
 import datetime as dt
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -30,14 +30,19 @@ from auditor.evaluate.waivers import WaiverSet
 from auditor.model.audit import Invocation
 from auditor.model.cluster import Inventory
 from auditor.model.facts import Facts, load_facts
-from auditor.model.portfolio import PORTFOLIO_FILES, Portfolio, _nodes, build_portfolio
+from auditor.model.portfolio import (
+    PORTFOLIO_FILES,
+    ClusterRollUp,
+    Portfolio,
+    _nodes,
+    cluster_roll_up,
+    roll_up,
+)
 from auditor.pipeline.outdir import OutputSet
 from auditor.pipeline.run import (
     FACTS_FILE,
     SET_NAMES,
     AuditRequest,
-    AuditResult,
-    final_result,
     judge_and_write,
     keep_facts,
     load_waiver_files,
@@ -152,7 +157,7 @@ def run_portfolio(inventories: Sequence[Inventory], request: AuditRequest,
                   progress: Progress | None = None, *,
                   cli_for: Callable[[Inventory], CliRequest | None] | None = None,
                   output: OutputSet | None = None,
-                  ) -> tuple[Portfolio, list[AuditResult]]:
+                  ) -> tuple[Portfolio, list[ClusterWritten]]:
     """Audit every inventory into ``request.out_dir/<cluster>/`` and write the portfolio
     into ``request.out_dir``, all at once (:mod:`auditor.pipeline.outdir`; ``output``: the
     folder's staging if the caller claimed it). Every input is checked before anything is
@@ -190,36 +195,73 @@ def run_portfolio(inventories: Sequence[Inventory], request: AuditRequest,
     raise AssertionError("unreachable")
 
 
+@dataclass(frozen=True)
+class ClusterWritten:
+    """One cluster of a portfolio once its folder is written: where its files are and the
+    waiver notices the terminal shows. Its audit is not kept (a thousand clusters' audits
+    at once would be most of the run's memory); its line is in the portfolio."""
+
+    facts_path: Path
+    reports: dict[str, Path]
+    waiver_notices: tuple[str, ...] = ()
+    manifest: Path | None = None
+    bundle: Path | None = None
+    notes: tuple[str, ...] = ()
+
+
 def _judge_all(request: AuditRequest, output: OutputSet, ruleset: RuleSet,
                waivers: Sequence[WaiverSet], requests: Sequence[AuditRequest],
-               all_facts: Sequence[Facts]) -> tuple[Portfolio, list[AuditResult]]:
+               all_facts: list[Facts]) -> tuple[Portfolio, list[ClusterWritten]]:
     """Keep every cluster's facts, judge and write each cluster, the portfolio, and move
-    the whole set in."""
+    the whole set in. Streams: ``all_facts`` is emptied, and each cluster's facts and
+    audit are dropped once its folder is written; only what the roll-up needs stays."""
     names = [r.out_dir.name for r in requests]
     paths = keep_facts(output, {f"{name}/{FACTS_FILE}": facts
                                 for name, facts in zip(names, all_facts, strict=True)},
                        *(f"{name}/{FACTS_FILE}" for name in names))
+    pending = dict(enumerate(all_facts))  # taken out one by one as each cluster is judged
+    all_facts.clear()
+    rule_set: list[dict[str, Any]] = []
 
-    def judge(each: AuditRequest, facts: Facts, facts_path: Path) -> AuditResult:
+    def judge(index: int) -> tuple[ClusterRollUp, ClusterWritten]:
+        each, facts = requests[index], pending.pop(index)
         hosts = {n.host for n in each.inventory.nodes}
         name = each.out_dir.name
-        return judge_and_write(each, ruleset, _waivers_for(waivers, hosts), facts, facts_path,
-                               kept=output.kept / f"{name}.json", log_dir=output.kept,
-                               shown_dir=output.out / name)
+        result = judge_and_write(each, ruleset, _waivers_for(waivers, hosts), facts,
+                                 paths[index], kept=output.kept / f"{name}.json",
+                                 log_dir=output.kept, shown_dir=output.out / name)
+        if index == 0:
+            rule_set.append(rule_set_entry(result.audit, request))
+        written = ClusterWritten(result.facts_path, result.reports,
+                                 result.audit.waiver_notices, result.manifest, result.bundle,
+                                 result.notes)
+        return cluster_roll_up(result.audit, result.facts_path.parent.name), written
 
-    results = _parallel(judge, requests, all_facts, paths)
-    portfolio = build_portfolio([(r.facts_path.parent.name, r.audit) for r in results])
+    done = _parallel(judge, range(len(requests)))
+    portfolio = roll_up([part for part, _ in done])
+    written = [each for _, each in done]
+    del done
     try:
         write_portfolio(portfolio, output.stage)
-        _seal(request, output.stage, results)
+        _seal(request, output.stage, rule_set[0] if rule_set else None)
         output.commit()
     except OSError as exc:
         raise output_error(exc, output.out, output.kept) from None
-    return portfolio, [final_result(r, output) for r in results]
+    return portfolio, [_final(each, output) for each in written]
+
+
+def _final(written: ClusterWritten, output: OutputSet) -> ClusterWritten:
+    """``written`` with its paths where the files are once the set is in place."""
+    def moved(path: Path | None) -> Path | None:
+        return output.final(path) if path is not None else None
+
+    return replace(written, facts_path=output.final(written.facts_path),
+                   reports={k: output.final(v) for k, v in written.reports.items()},
+                   manifest=moved(written.manifest), bundle=moved(written.bundle))
 
 
 def portfolio_from_facts(paths: Sequence[Path], request: AuditRequest
-                         ) -> tuple[Portfolio, list[AuditResult]]:
+                         ) -> tuple[Portfolio, list[ClusterWritten]]:
     """Evaluate facts recorded elsewhere (``uccx-audit probe --out`` on a jump host) into
     ``request.out_dir/<cluster>/`` and write the portfolio into ``request.out_dir``."""
     from auditor.collect.recorded import check_recorded_certificates
@@ -259,17 +301,17 @@ def _set_names(requests: Sequence[AuditRequest]) -> list[str]:
             *(f"{r.out_dir.name}/{name}" for r in requests for name in set_names(r))]
 
 
-def _seal(request: AuditRequest, folder: Path, results: Sequence[AuditResult]) -> Path:
+def _seal(request: AuditRequest, folder: Path, rule_set: dict[str, Any] | None) -> Path:
     """The portfolio folder's own manifest, written last: every file of the set (the
     roll-up, and each cluster's facts, reports, manifest and bundle), so that the folder
-    is known as the tool's and ``verify`` can check all of it."""
+    is known as the tool's and ``verify`` can check all of it (``rule_set``: the first
+    cluster's, as :func:`auditor.pipeline.run.rule_set_entry` records it)."""
     from auditor.pipeline.manifest import write_manifest
 
     files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
     return write_manifest(folder, files,
                           provenance=replace(request.provenance, inventory=None),
-                          rule_set=rule_set_entry(results[0].audit, request) if results
-                          else None, trust=request.trust, ticket=request.meta.ticket,
+                          rule_set=rule_set, trust=request.trust, ticket=request.meta.ticket,
                           operator=request.meta.operator)
 
 
