@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from audits import audit_json
 from sshd import hold_lab_keystores, running_sshd
 
 from auditor.collect.inventory import inventory_to_yaml
@@ -64,7 +65,7 @@ def test_the_verify_command_repeats_cli_user_and_waivers_and_reproduces_the_verd
                       sshd.user, "--cli-known-hosts", "known_hosts", "--waivers",
                       "waivers.yaml", "--out", "first"], site, sshd.password)
         assert first.returncode in (0, 1, 3), first.stderr
-        audit = json.loads((site / "first" / "audit.json").read_text())
+        audit = audit_json(site / "first" / "audit.json")  # with the facts.json it names
         # the CLI was read: the recorded facts hold what each node's VOS CLI showed
         assert all(n.get("installed") for n in audit["facts"]["nodes"]), audit["facts"]
         command = audit["plan"]["verify_command"]
