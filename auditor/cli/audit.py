@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from auditor.cli.argv import recorded_args
 from auditor.cli.config import settings_used
 from auditor.cli.console import Voice
 from auditor.cli.options import (
@@ -45,6 +46,7 @@ from auditor.cli.options import (
 )
 from auditor.cli.portfolio import audit_portfolio
 from auditor.common.textsafe import terminal
+from auditor.model.audit import Invocation
 from auditor.model.verdicts import EXIT_INTERRUPTED, exit_code
 
 if TYPE_CHECKING:
@@ -199,13 +201,11 @@ def audit(
     no_color: NoColor = False,
 ) -> None:
     """Probe the cluster (or read downloaded certificates), judge it, write the reports."""
-    from auditor.cli.argv import recorded_args
     from auditor.cli.progress import plan_of, probe_progress
     from auditor.collect.gather import probed
     from auditor.collect.inventory import load_inventory
     from auditor.collect.prober import ProbeOptions
     from auditor.collect.trust import load_agent_trust
-    from auditor.model.audit import Invocation
     from auditor.pipeline.outdir import OutputSet, check_out_dir
     from auditor.pipeline.run import (
         AuditRequest,

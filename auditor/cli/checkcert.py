@@ -11,6 +11,7 @@ import typer
 from auditor.cli.config import site_env
 from auditor.cli.console import Voice
 from auditor.cli.options import Commands, ConfigFile, ExpiryWindow, NoColor, Quiet, Role
+from auditor.common.errors import InputError
 from auditor.model.verdicts import EXIT_FINDINGS, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_USAGE
 
 
@@ -76,7 +77,6 @@ def check_cert(
 
     given = {"tomcat": tomcat, "tomcat-ECDSA": tomcat_ecdsa}
     if given[purpose.value] is not None:
-        from auditor.common.errors import InputError
 
         raise InputError(f"this is for the node's other certificate; the one checked is "
                          f"its {purpose.value}", path=str(given[purpose.value]),

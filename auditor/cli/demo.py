@@ -18,6 +18,7 @@ from auditor.cli.console import Voice
 from auditor.cli.options import DEFAULT_PER_HOST, Commands, NoColor, NoPem, PerHost, Quiet
 from auditor.common.errors import InputError
 from auditor.common.textsafe import terminal
+from auditor.model.audit import Invocation
 from auditor.model.verdicts import EXIT_INTERRUPTED, exit_code
 from auditor.model.versions import DEFAULT_TARGET_VERSION
 
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
     from auditor.lab import Lab
     from auditor.lab.scenarios import Scenario
     from auditor.lab.server import NodeCertificates
-    from auditor.model.audit import Invocation
 
 commands = Commands()
 
@@ -139,8 +139,6 @@ def lab_invocation(inventory: Path, phase: str, agent_trust: Path,
     """How to audit the demo's lab again while it runs: ``uccx-audit audit`` on the lab's
     inventory and agents' trust, as the demo audited it (the demo's own arguments choose a
     scenario, not how it is judged)."""
-    from auditor.model.audit import Invocation
-
     args = ["audit", "--inventory", str(inventory), "--phase", phase]
     args += ["--target-version", "11.5(1)"] if phase == "pre" else []
     args += ["--agent-trust", str(agent_trust)]

@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from auditor.cli.argv import recorded_args
 from auditor.cli.config import settings_used
 from auditor.cli.console import Voice
 from auditor.cli.options import (
@@ -59,7 +60,6 @@ def evaluate_command(
     no_color: NoColor = False,
 ) -> None:
     """Judge recorded facts: findings, the verdict, and each agent gadget's outcome per node."""
-    from auditor.cli.argv import recorded_args
     from auditor.collect.recorded import check_recorded_certificates
     from auditor.evaluate.ruleset import load_ruleset
     from auditor.pipeline.run import judge, load_waiver_files, recorded_request

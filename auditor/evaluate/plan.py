@@ -46,6 +46,7 @@ _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 #: "On {node}:" (or "On {node},") at the start of a step's words: the step records its
 #: node, so the words do not repeat it
 _ON_NODE = re.compile(r"^On \{node\}\s*[:,]\s*")
+_OS_ADMIN = re.compile(r"^OS Administration\s*>\s*")
 
 
 def restart_order() -> tuple[str, ...]:
@@ -142,21 +143,23 @@ def _fill(text: str, values: Mapping[str, str]) -> str:
 
 def service_restarts(audit: Audit, host: str) -> str:
     """The service-level restarts of a node, from the map: ``utils service restart`` of each
-    VOS service behind its family's endpoints (with their ports), in the map's order."""
+    VOS service behind its family's endpoints (with their default ports), in the map's
+    order."""
     node = next((n for n in audit.facts.nodes if n.host == host), None)
     if node is None:
         return ""
     family = current().families[role_family(node.role)]
-    ports = {e.service: e.port for e in node.endpoints}
     by_service: dict[str, list[str]] = {}
-    for name, service in family.services.items():
+    for service in family.services.values():
         if service.vos_service:
-            port = str(ports.get(name, service.port))
+            # the service's own port in the map names it; the same words on every node of
+            # the role, so the note they go into is printed once
             seen = by_service.setdefault(service.vos_service, [])
-            if port not in seen:
-                seen.append(port)
-    return "; ".join(f"utils service restart {name} (port{'s' if len(p) > 1 else ''} "
-                     f"{', '.join(p)})" for name, p in by_service.items())
+            if service.port is not None and str(service.port) not in seen:
+                seen.append(str(service.port))
+    return "; ".join(f"utils service restart {name}" + (
+        f" (port{'s' if len(p) > 1 else ''} {', '.join(p)})" if p else "")
+        for name, p in by_service.items())
 
 
 def step_phase(step: Step) -> str:
@@ -262,6 +265,8 @@ class _Builder:
                 values = {**shared, "node": host, "purpose": purpose_of(host),
                           "service_restarts": service_restarts(audit, host)}
                 action = _fill(_ON_NODE.sub("", step.do), values)
+                if via == "os-admin":  # the step's place says it already
+                    action = _OS_ADMIN.sub("", action)
                 if restart:
                     restarts.append(host)
                     action = f"Restart {len(restarts)} of {restart_total}: {action}"
