@@ -28,7 +28,14 @@ def path_parameters() -> list[tuple[str, Any]]:
     """(command, parameter) for every parameter of every command that takes a path."""
     group = typer.main.get_command(app)
     return [(name, param) for name, command in sorted(group.commands.items())
-            for param in command.params if hasattr(param.type, "dir_okay")]
+            for param in command.params if _takes_path(param)]
+
+
+def _takes_path(param: Any) -> bool:
+    descriptor = getattr(param, "type_descriptor", None)  # typer 0.29 and later
+    if descriptor is not None:
+        return bool(descriptor.is_path)
+    return hasattr(param.type, "dir_okay")
 
 
 PATHS = path_parameters()

@@ -167,7 +167,8 @@ def test_what_came_from_file_and_environment_is_recorded_never_the_password(
     ('ticket = "CHG1"\n\nticket_x = 3\n', 3, "ticket_x", "unknown setting"),
     ('ticket = "CHG1"\n  tickt = "x"\n', 2, "tickt", "did you mean 'ticket'"),
     ('operator = "me"\nconnect-timeout = "fast"\n', 2, "connect-timeout", "number of seconds"),
-    ('per-host = 0\n', 1, "per-host", "range"),
+    # the range as the installed typer words it: click's "range", typer 0.29's own
+    ('per-host = 0\n', 1, "per-host", ("range", "greater than or equal to 1")),
     ('per-host = 2.5\n', 1, "per-host", "whole number"),
     ('pdf = "yes"\n', 1, "pdf", "true or false"),
     ('rules = [1, 2]\n', 1, "rules", "list of paths"),
@@ -179,14 +180,15 @@ def test_what_came_from_file_and_environment_is_recorded_never_the_password(
     ('ticket = "CHG1\n', 1, None, "not valid TOML"),
 ])
 def test_a_bad_config_file_is_one_line_naming_file_line_and_key(
-        tmp_path: Path, content: str, line: int, key: str | None, says: str) -> None:
+        tmp_path: Path, content: str, line: int, key: str | None,
+        says: str | tuple[str, ...]) -> None:
     (tmp_path / CONFIG_FILE).write_text(content)
     done = invoke("probe", "127.0.0.1:9", cwd=tmp_path)
     assert done.returncode == 2, done.stderr
     assert done.stderr.count("\n") == 1, done.stderr
     assert done.stderr.startswith(f"error: {CONFIG_FILE}:{line}: "
                                   + (f"{key}: " if key else "")), done.stderr
-    assert says in done.stderr
+    assert any(words in done.stderr for words in ((says,) if isinstance(says, str) else says))
     assert "Traceback" not in done.stderr and not (tmp_path / "error.log").exists()
 
 

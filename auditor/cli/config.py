@@ -192,6 +192,16 @@ def _warn_unknown_variables(environ: dict[str, str] | os._Environ[str]) -> None:
         typer.echo(terminal(f"warning: {name} ignored: {why}"), err=True)
 
 
+def _cast(param: Any, ctx: typer.Context, value: Any) -> Any:
+    """``value`` as the option itself turns it into its type, or :class:`typer.BadParameter`:
+    typer from 0.29 coerces with a runtime parameter of its own, earlier ones through
+    click's ``type_cast_value``."""
+    runtime = getattr(param, "get_runtime_param", None)
+    if runtime is not None:
+        return runtime().coerce(value, param=param, ctx=ctx)
+    return param.type_cast_value(ctx, value)
+
+
 def _check_variables(ctx: typer.Context) -> None:
     """Check each ``UCCX_AUDIT_*`` value this command takes as its option would, so that a
     bad one is a one-line error naming the variable (click names it only from 8.2 on)."""
@@ -202,7 +212,7 @@ def _check_variables(ctx: typer.Context) -> None:
         if raw is None:
             continue
         try:
-            param.type_cast_value(ctx, raw)
+            _cast(param, ctx, raw)
         except typer.BadParameter as exc:
             raise InputError(exc.message, field=param.envvar,
                              expected=f"a value {param.opts[-1]} takes") from None
@@ -230,7 +240,7 @@ def apply_config(ctx: typer.Context, value: Path | None) -> Path | None:
         if param is None or param.name is None:  # a setting of other commands
             continue
         try:
-            param.type_cast_value(ctx, setting)
+            _cast(param, ctx, setting)
         except typer.BadParameter as exc:
             raise InputError(exc.message, path=str(path),
                              line=config.lines.get(key), field=key) from None

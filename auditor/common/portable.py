@@ -56,7 +56,8 @@ def lock_exclusive(fd: int) -> None:
         here = os.lseek(fd, 0, os.SEEK_CUR)
         os.lseek(fd, WINDOWS_LOCK_OFFSET, os.SEEK_SET)
         try:
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            # Windows-only names: the stubs of another platform do not have them
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined,unused-ignore]
         except OSError as exc:  # EACCES (or EDEADLOCK): the byte is locked elsewhere
             raise BlockingIOError(errno.EAGAIN, "locked by another handle") from exc
         finally:
@@ -76,7 +77,7 @@ def unlock(fd: int) -> None:
         os.lseek(fd, WINDOWS_LOCK_OFFSET, os.SEEK_SET)
         try:
             with contextlib.suppress(OSError):
-                msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+                msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)  # type: ignore[attr-defined,unused-ignore]
         finally:
             os.lseek(fd, here, os.SEEK_SET)
         return
