@@ -230,8 +230,10 @@ def test_every_field_of_a_block_document_is_located_on_its_own_line(doc: dict) -
         assert line is not None, (path, text)
         shown = lines[line - 1].strip()
         last = path[-1]
-        if isinstance(last, str):  # the line holds the key (after any "- " of its item)
-            assert shown.lstrip("- ").startswith(f"{last}:"), (path, text)
+        if isinstance(last, str):  # the line holds the key (after any "- " of its item),
+            # plain or quoted as the dumper quotes a YAML 1.1 boolean such as 'on'
+            key = shown.lstrip("- ")
+            assert any(key.startswith(f"{q}{last}{q}:") for q in ("", "'", '"')), (path, text)
         else:  # the item's own line starts with its dash
             assert shown.startswith("-"), (path, text)
 
