@@ -1,4 +1,5 @@
-"""The order modules run in, so that the suite's cores stay busy.
+"""The order modules run in, so that the suite's cores stay busy; Ctrl-C as a terminal
+sends it.
 
 pytest-xdist (``-n auto --dist loadscope --no-loadscope-reorder`` in pyproject.toml)
 hands each worker whole modules, so that a module's fixtures (a Tomcat, a Chromium, an
@@ -12,8 +13,18 @@ is unchanged. The marker is the only list: a module that becomes slow gets
 from __future__ import annotations
 
 import os
+import signal
 
 import pytest
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C as a terminal sends it: a suite started with SIGINT ignored (a background job
+    of a shell without job control, as some CI runners start it) would otherwise pass the
+    ignoring on to every tool it runs, and the tests of what Ctrl-C does could not send
+    one. A handler, unlike an ignored signal, is reset to the default in every child."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
