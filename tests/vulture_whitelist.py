@@ -37,6 +37,7 @@ pytestmark  # unused variable (tests/test_trust_corpus.py:27)
 _.CN  # unused attribute (tests/test_bounded_inputs.py:138): pyOpenSSL sets the subject by assignment
 pytest_collection_modifyitems  # unused function (tests/conftest.py:37): a pytest hook, called by name
 pytest_xdist_auto_num_workers  # unused function (tests/conftest.py): a pytest-xdist hook, called by name
+pytest_configure  # unused function (tests/conftest.py): a pytest hook, called by name
 __getattr__  # unused function (auditor/model/cluster.py, auditor/model/presentation.py, auditor/evaluate/gadgets.py, auditor/render/faq.py): module attributes read from the solution map, called by Python on import of the old names
 presents_inferred  # unused variable (auditor/model/solution.py): data of the solution map, shown in docs/ARCHITECTURE.md
 vos_service  # unused variable (auditor/model/solution.py): data of the solution map (the VOS service behind an endpoint)
