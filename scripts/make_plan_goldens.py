@@ -50,19 +50,13 @@ def with_site_invocation(audit: Audit) -> Audit:
 
 
 def _ports(audit: Audit) -> dict[str, str]:
-    pairs = {f"{n.host}:{e.port}": f"{n.host}:<{e.service}>" for n in audit.facts.nodes
-             for e in n.endpoints}
-    # a port named alone (a service-level restart's "port N"): the lab's ports are its own
-    alone = {str(e.port): f"<{e.service}>" for n in audit.facts.nodes for e in n.endpoints
-             if e.port >= 10000}
-    return {**pairs, **alone}
+    return {f"{n.host}:{e.port}": f"{n.host}:<{e.service}>" for n in audit.facts.nodes
+            for e in n.endpoints}
 
 
 def _stable(text: str, ports: dict[str, str]) -> str:
     text = re.sub(r"--change-date \S+", "--change-date DATE", text)
-    text = re.sub(r"[A-Za-z0-9.-]+:\d+", lambda m: ports.get(m.group(0), m.group(0)), text)
-    return re.sub(r"(?<=port )\d+|(?<=ports )\d+|(?<=, )\d+(?=[,)])",
-                  lambda m: ports.get(m.group(0), m.group(0)), text)
+    return re.sub(r"[A-Za-z0-9.-]+:\d+", lambda m: ports.get(m.group(0), m.group(0)), text)
 
 
 def _step(step: PlanStep, ports: dict[str, str]) -> dict[str, Any]:
