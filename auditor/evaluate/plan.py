@@ -141,14 +141,11 @@ def _fill(text: str, values: Mapping[str, str]) -> str:
                                      text).split())
 
 
-def service_restarts(audit: Audit, host: str) -> str:
-    """The service-level restarts of a node, from the map: ``utils service restart`` of each
-    VOS service behind its family's endpoints (with their default ports), in the map's
-    order."""
-    node = next((n for n in audit.facts.nodes if n.host == host), None)
-    if node is None:
-        return ""
-    family = current().families[role_family(node.role)]
+def service_restarts(role: str) -> str:
+    """The service-level restarts of a node of ``role``, from the map: ``utils service
+    restart`` of each VOS service behind its family's endpoints (with their default ports),
+    in the map's order."""
+    family = current().families[role_family(role)]
     by_service: dict[str, list[str]] = {}
     for service in family.services.values():
         if service.vos_service:
@@ -263,7 +260,7 @@ class _Builder:
             via = step.via or ("vos-cli" if restart else "os-admin")
             for host in targets:
                 values = {**shared, "node": host, "purpose": purpose_of(host),
-                          "service_restarts": service_restarts(audit, host)}
+                          "service_restarts": service_restarts(roles[host])}
                 action = _fill(_ON_NODE.sub("", step.do), values)
                 if via == "os-admin":  # the step's place says it already
                     action = _OS_ADMIN.sub("", action)
